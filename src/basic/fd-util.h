@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <dirent.h>
+#include <stdio.h>
+
+#include "macros.h"
+
+/* Closes fd if it is >= 0 and returns -EBADF, for "fd = safe_close(fd);". Keeps errno. */
+int safe_close(int fd);
+
+static inline void closep(int *fd) {
+        (void) safe_close(*fd);
+}
+#define _cleanup_close_ _cleanup_(closep)
+
+static inline void close_pairp(int (*p)[2]) {
+        (*p)[0] = safe_close((*p)[0]);
+        (*p)[1] = safe_close((*p)[1]);
+}
+#define _cleanup_close_pair_ _cleanup_(close_pairp)
+
+static inline void fclosep(FILE **f) {
+        if (*f)
+                (void) fclose(*f);
+}
+#define _cleanup_fclose_ _cleanup_(fclosep)
+
+static inline void closedirp(DIR **d) {
+        if (*d)
+                (void) closedir(*d);
+}
+#define _cleanup_closedir_ _cleanup_(closedirp)
+
+int fd_set_cloexec(int fd, bool cloexec);
+int fd_set_nonblock(int fd, bool nonblock);
+
+/* write() all of buf, retrying on EINTR and short writes */
+int loop_write(int fd, const void *buf, size_t size);
+/* read() up to size bytes, retrying on EINTR and short reads; returns the number read */
+ssize_t loop_read(int fd, void *buf, size_t size);

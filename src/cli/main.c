@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cbox-build.h"
+#include "log.h"
+#include "verbs.h"
+
+bool arg_json = false;
+bool arg_quiet = false;
+
+typedef struct Verb {
+        const char *name;
+        int (*fn)(int argc, char *argv[]);
+        const char *synopsis;
+} Verb;
+
+static const Verb verbs[] = {
+        { "verify", verb_verify, "verify FILE|NAME…           Check container files and their drop-ins" },
+        { "cat", verb_cat, "cat [--json] FILE|NAME       Show the effective configuration and its sources" },
+};
+
+static void help(void) {
+        printf("cbox [OPTIONS…] VERB [ARGS…]\n\n"
+               "Declarative containers for systemd hosts.\n\n"
+               "Verbs:\n");
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                printf("  %s\n", verbs[i].synopsis);
+        printf("\nOptions:\n"
+               "  -h --help       Show this help\n"
+               "     --version    Show the version\n"
+               "     --json       JSON output where a verb supports it\n"
+               "  -q --quiet      Suppress informational output\n"
+               "\nExit status: 0 success, 1 failure, 2 usage error.\n"
+               "See cbox(1) and cbox.toml(5).\n");
+}
+
+int main(int argc, char *argv[]) {
+        enum { ARG_VERSION = 0x100, ARG_JSON };
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
+                { "json", no_argument, NULL, ARG_JSON },
+                { "quiet", no_argument, NULL, 'q' },
+                {},
+        };
+        int c;
+
+        log_parse_environment();
+        log_set_prefix("cbox");
+
+        /* '+' stops at the verb: everything after it is the verb's */
+        while ((c = getopt_long(argc, argv, "+hq", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        help();
+                        return 0;
+                case ARG_VERSION:
+                        printf("cbox %s\n", CBOX_VERSION);
+                        return 0;
+                case ARG_JSON:
+                        arg_json = true;
+                        break;
+                case 'q':
+                        arg_quiet = true;
+                        break;
+                default:
+                        return EXIT_USAGE;
+                }
+
+        if (optind >= argc) {
+                log_error("Missing verb. See 'cbox --help'.");
+                return EXIT_USAGE;
+        }
+
+        const char *name = argv[optind];
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
+                const Verb *v = &verbs[i];
+                if (!streq(v->name, name))
+                        continue;
+
+                int vargc = argc - optind;
+                char **vargv = argv + optind;
+                optind = 0; /* reset getopt_long for the verb's own options */
+                int r = v->fn(vargc, vargv);
+                if (r < 0)
+                        return 1;
+                return r;
+        }
+        log_error("Unknown verb '%s'. See 'cbox --help'.", name);
+        return EXIT_USAGE;
+}

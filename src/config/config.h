@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The configuration model: global settings (conf.d) and a container (NAME.toml + drop-ins).
+ * TOML → value tree (toml/) → this model through a key table; validation is its own pass.
+ * Depends on basic/ and toml/ only.
+ *
+ * CONTRACT: other modules use these structs. Fields may be added; do not rename or remove. */
+
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "macros.h"
+
+/* Where a value came from */
+typedef struct ConfigOrigin {
+        const char *file; /* points into the owning config's file list; NULL = built-in default */
+        unsigned line, column;
+} ConfigOrigin;
+
+/* One problem found while loading/validating; printed as "file:line:col: key.path: message" */
+typedef struct ConfigProblem {
+        char *file; /* NULL when not tied to a file */
+        unsigned line, column;
+        char *key_path; /* e.g. "resources.memory_max", "mount[1].target"; may be NULL */
+        char *message;  /* "invalid size '12Q' (a number with optional K, M, G or T suffix)" */
+} ConfigProblem;
+
+typedef struct ConfigDiag {
+        ConfigProblem *problems;
+        size_t n_problems;
+} ConfigDiag;
+void config_diag_done(ConfigDiag *d);
+/* Formats all problems one per line, each "file:line:col: key.path: message\n"; NULL on OOM */
+char *config_diag_format(const ConfigDiag *d);
+
+typedef enum NetworkMode {
+        NETWORK_MODE_BRIDGE,
+        NETWORK_MODE_NONE,
+        NETWORK_MODE_HOST,
+} NetworkMode;
+
+typedef enum MountType {
+        MOUNT_TYPE_BIND,
+        MOUNT_TYPE_TMPFS,
+        MOUNT_TYPE_VOLUME, /* a named directory under <storage_root>/volumes/<source> */
+} MountType;
+
+typedef enum HealthOnFailure {
+        HEALTH_ON_FAILURE_IGNORE,
+        HEALTH_ON_FAILURE_EXIT,
+} HealthOnFailure;
+
+typedef struct PortMap {
+        struct in_addr host_address;                 /* INADDR_ANY when not given */
+        uint16_t host_port, host_port_end;           /* inclusive range; equal for one port */
+        uint16_t container_port, container_port_end; /* same length as the host range */
+        uint8_t protocol;                            /* IPPROTO_TCP or IPPROTO_UDP */
+        ConfigOrigin origin;
+} PortMap;
+
+typedef struct MountSpec {
+        MountType type;
+        char *source; /* bind: absolute host path; volume: a name; tmpfs: NULL */
+        char *target; /* absolute path in the container */
+        bool read_only;
+        uint64_t size; /* tmpfs size in bytes, 0 = kernel default */
+        ConfigOrigin origin;
+} MountSpec;
+
+typedef struct ResourceConfig {
+        /* Each maps 1:1 to a systemd property; *_set says the file set it. UINT64_MAX = "infinity". */
+        bool memory_max_set, memory_high_set, memory_swap_max_set, cpu_quota_set, cpu_weight_set, cpuset_set,
+                tasks_max_set, io_weight_set;
+        uint64_t memory_max;             /* MemoryMax, bytes */
+        uint64_t memory_high;            /* MemoryHigh, bytes */
+        uint64_t memory_swap_max;        /* MemorySwapMax, bytes */
+        uint64_t cpu_quota_per_sec_usec; /* CPUQuotaPerSecUSec: "50%" → 500000 */
+        uint64_t cpu_weight;             /* CPUWeight 1..10000 */
+        char *cpuset;                    /* AllowedCPUs as written, normalised ("0-3,8") */
+        uint8_t *cpuset_mask;            /* AllowedCPUs as the byte array systemd wants (bit n = CPU n) */
+        size_t cpuset_mask_size;
+        uint64_t tasks_max; /* TasksMax */
+        uint64_t io_weight; /* IOWeight 1..10000 */
+} ResourceConfig;
+
+typedef struct NetworkConfig {
+        NetworkMode mode; /* default bridge */
+        char *network;    /* a network name from global config; default the global default_network */
+        bool address_set;
+        struct in_addr address; /* static address */
+        PortMap *ports;
+        size_t n_ports;
+        char **dns;   /* nameserver addresses; NULL = from the host */
+        char **hosts; /* extra /etc/hosts entries as "NAME:ADDRESS" */
+} NetworkConfig;
+
+typedef struct SecurityConfig {
+        char **capabilities_add;  /* "CAP_NET_ADMIN" form, upper case */
+        char **capabilities_drop; /* "ALL" allowed */
+        bool no_new_privileges;   /* default true */
+        char *seccomp;            /* "default", "unconfined" or an absolute path; default "default" */
+        bool user_namespace;      /* false or "auto" (→ true) */
+        char **devices;           /* extra device nodes: "/dev/fuse" or "/dev/fuse:rwm" */
+} SecurityConfig;
+
+typedef struct HealthConfig {
+        bool enabled;               /* a [health] table with a command exists */
+        char **command;             /* argv, run inside the container */
+        uint64_t interval_usec;     /* default 30s */
+        uint64_t timeout_usec;      /* default 30s */
+        uint64_t start_period_usec; /* default 0 */
+        unsigned retries;           /* default 3 */
+        HealthOnFailure on_failure; /* default ignore */
+} HealthConfig;
+
+typedef struct ContainerConfig {
+        char *name;     /* from the file name (NAME.toml); [a-zA-Z0-9_-.], ≤ 64, no leading '.' or '-' */
+        char *path;     /* the main file */
+        char **dropins; /* drop-in files applied, in order */
+
+        char *image;       /* "NAME:TAG" in the store, or NULL */
+        char *rootfs;      /* absolute directory path, or NULL (exactly one of image/rootfs) */
+        char **command;    /* NULL = the image's Cmd */
+        char **entrypoint; /* NULL = the image's Entrypoint */
+        bool command_set, entrypoint_set;
+        char **env;                 /* "KEY=VALUE", sorted by key, from the [env] table */
+        char **env_files;           /* absolute host paths */
+        char *workdir;              /* absolute path in the container; NULL = image's or "/" */
+        char *user;                 /* "name", "uid", "uid:gid" or "name:group"; NULL = image's or root */
+        char *hostname;             /* default: the container name */
+        bool read_only;             /* read-only rootfs (no upper layer writes) */
+        int stop_signal;            /* default SIGTERM; accepts "SIGTERM", "TERM", or a number */
+        uint64_t stop_timeout_usec; /* default 10s */
+        char *slice;                /* default from global, "machine.slice" */
+
+        ResourceConfig resources;
+        NetworkConfig network;
+        MountSpec *mounts;
+        size_t n_mounts;
+        SecurityConfig security;
+        HealthConfig health;
+
+        /* Private: origin bookkeeping for `cbox cat`, owned by the config */
+        void *origins;
+} ContainerConfig;
+
+typedef struct NetworkDef {
+        char *name;             /* the key in [network.NAME] */
+        char *bridge;           /* interface name, default = name */
+        struct in_addr subnet;  /* network address */
+        unsigned prefixlen;     /* 8..30 */
+        struct in_addr gateway; /* default: first host address of the subnet */
+        bool masquerade;        /* default true */
+} NetworkDef;
+
+typedef struct RegistryDef {
+        char *name;      /* "host[:port]" as the key of [registry."host:port"] */
+        bool insecure;   /* plain HTTP / no TLS verification allowed */
+        char *ca_file;   /* extra CA bundle */
+        char *auth_file; /* credentials file (see cbox.toml(5)) */
+} RegistryDef;
+
+typedef struct GlobalConfig {
+        char *storage_root;    /* default /var/lib/cbox */
+        char *run_root;        /* default /run/cbox */
+        char *default_network; /* default "cbox0" */
+        char *default_slice;   /* default "machine.slice" */
+        NetworkDef *networks;
+        size_t n_networks;
+        RegistryDef *registries;
+        size_t n_registries;
+        char **files; /* conf.d files applied, in order */
+        void *origins;
+} GlobalConfig;
+
+/* Directory roots. Tests point them at a temporary tree with $CBOX_CONFIG_ROOT (a prefix put in
+ * front of /etc/cbox, /run/cbox and /usr/lib/cbox). */
+const char *config_root(void);
+
+ContainerConfig *container_config_free(ContainerConfig *c);
+DEFINE_TRIVIAL_CLEANUP_FUNC(ContainerConfig *, container_config_free);
+GlobalConfig *global_config_free(GlobalConfig *g);
+DEFINE_TRIVIAL_CLEANUP_FUNC(GlobalConfig *, global_config_free);
+
+/* built-in defaults < /usr/lib/cbox/conf.d/*.toml < /etc/cbox/conf.d/*.toml (lexical by file name,
+ * a file in /etc masks one of the same name in /usr/lib). Returns -EINVAL with problems in diag. */
+int global_config_load(GlobalConfig **ret, ConfigDiag *diag);
+
+/* name_or_path: a path (contains '/' or ends in ".toml") or a NAME looked up as NAME.toml in
+ * /etc/cbox, /run/cbox, /usr/lib/cbox (first found wins), then drop-ins NAME.toml.d/*.toml from all
+ * three (lexical by file name; same-named drop-in in an earlier directory masks later ones).
+ * Loads, merges, validates against g. Returns 0, -ENOENT (no such container file), or -EINVAL
+ * with problems in diag. */
+int container_config_load(const char *name_or_path, const GlobalConfig *g, ContainerConfig **ret,
+                          ConfigDiag *diag);
+
+const NetworkDef *global_config_find_network(const GlobalConfig *g, const char *name);
+
+/* `cbox cat`: effective configuration as TOML with "# from FILE:LINE" annotations */
+char *container_config_format_toml(const ContainerConfig *c);
+/* `cbox cat --json` */
+char *container_config_format_json(const ContainerConfig *c);
+/* A stable digest (hex sha256) of the effective configuration, for "changed since up?" checks */
+char *container_config_digest(const ContainerConfig *c);

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fd-util.h"
+#include "fileio.h"
+#include "string-util.h"
+#include "tests.h"
+
+TEST(strv) {
+        _cleanup_strv_free_ char **l = NULL;
+        ASSERT_OK(strv_extend(&l, "a"));
+        ASSERT_OK(strv_extend(&l, "bc"));
+        ASSERT_EQ(strv_length(l), 2);
+        ASSERT_TRUE(strv_contains(l, "bc"));
+        ASSERT_FALSE(strv_contains(l, "b"));
+        _cleanup_free_ char *j = strv_join(l, ", ");
+        ASSERT_STREQ(j, "a, bc");
+        _cleanup_strv_free_ char **c = strv_copy(l);
+        ASSERT_STREQ(c[1], "bc");
+        ASSERT_NULL(c[2]);
+}
+
+TEST(strjoin) {
+        _cleanup_free_ char *s = strjoin("/run", "/cbox/", "x");
+        ASSERT_STREQ(s, "/run/cbox/x");
+}
+
+TEST(take) {
+        _cleanup_close_ int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        ASSERT_TRUE(fd >= 0);
+        int g = TAKE_FD(fd);
+        ASSERT_EQ(fd, -EBADF);
+        ASSERT_TRUE(g >= 0);
+        safe_close(g);
+}
+
+TEST(utf8) {
+        ASSERT_TRUE(utf8_is_valid_n("h\xc3\xa9llo", 6));
+        ASSERT_FALSE(utf8_is_valid_n("\xc0\x80", 2));         /* overlong NUL */
+        ASSERT_FALSE(utf8_is_valid_n("\xed\xa0\x80", 3));     /* surrogate */
+        ASSERT_FALSE(utf8_is_valid_n("\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
+        ASSERT_FALSE(utf8_is_valid_n("\xe2\x82", 2));         /* truncated */
+        char b[4];
+        ASSERT_EQ(utf8_encode(0x20ac, b), 3);
+        ASSERT_TRUE(memcmp(b, "\xe2\x82\xac", 3) == 0);
+        ASSERT_EQ(utf8_encode(0xd800, b), 0);
+}
+
+TEST(fileio) {
+        char tmpl[] = "/tmp/test-basic-XXXXXX";
+        ASSERT_NOT_NULL(mkdtemp(tmpl));
+        _cleanup_free_ char *p = strjoin(tmpl, "/a/b/c");
+        ASSERT_OK(mkdir_p(p, 0755));
+        _cleanup_free_ char *f = strjoin(p, "/file");
+        ASSERT_OK(write_file_atomic(f, "hello\nworld", 11, 0640));
+        struct stat st;
+        ASSERT_OK(stat(f, &st));
+        ASSERT_EQ(st.st_mode & 07777, 0640);
+        _cleanup_free_ char *c = NULL;
+        size_t n;
+        ASSERT_OK(read_full_file(f, &c, &n, 1024));
+        ASSERT_EQ(n, 11);
+        ASSERT_STREQ(c, "hello\nworld");
+        ASSERT_ERROR(read_full_file(f, &c, &n, 4), EFBIG);
+        _cleanup_free_ char *line = NULL;
+        ASSERT_OK(read_one_line_file(f, &line));
+        ASSERT_STREQ(line, "hello");
+        ASSERT_OK(rm_rf_at(AT_FDCWD, tmpl));
+        ASSERT_TRUE(access(tmpl, F_OK) < 0 && errno == ENOENT);
+}
+
+TEST_MAIN()
