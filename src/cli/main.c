@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cbox-build.h"
@@ -10,23 +11,24 @@
 bool arg_json = false;
 bool arg_quiet = false;
 
-typedef struct Verb {
-        const char *name;
-        int (*fn)(int argc, char *argv[]);
-        const char *synopsis;
-} Verb;
-
-static const Verb verbs[] = {
-        { "verify", verb_verify, "verify FILE|NAME…           Check container files and their drop-ins" },
-        { "cat", verb_cat, "cat [--json] FILE|NAME       Show the effective configuration and its sources" },
-};
+static int verb_compare(const void *a, const void *b) {
+        const Verb *x = *(const Verb *const *) a, *y = *(const Verb *const *) b;
+        return x->order != y->order ? (x->order < y->order ? -1 : 1) : strcmp(x->name, y->name);
+}
 
 static void help(void) {
         printf("cbox [OPTIONS…] VERB [ARGS…]\n\n"
                "Declarative containers for systemd hosts.\n\n"
                "Verbs:\n");
-        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
-                printf("  %s\n", verbs[i].synopsis);
+        size_t n = (size_t) (__stop_cbox_verbs - __start_cbox_verbs);
+        _cleanup_free_ const Verb **sorted = new (const Verb *, n);
+        if (sorted) {
+                for (size_t i = 0; i < n; i++)
+                        sorted[i] = __start_cbox_verbs + i;
+                qsort(sorted, n, sizeof(sorted[0]), verb_compare);
+                for (size_t i = 0; i < n; i++)
+                        printf("  %s\n", sorted[i]->synopsis);
+        }
         printf("\nOptions:\n"
                "  -h --help       Show this help\n"
                "     --version    Show the version\n"
@@ -75,8 +77,7 @@ int main(int argc, char *argv[]) {
         }
 
         const char *name = argv[optind];
-        for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
-                const Verb *v = &verbs[i];
+        for (const Verb *v = __start_cbox_verbs; v < __stop_cbox_verbs; v++) {
                 if (!streq(v->name, name))
                         continue;
 

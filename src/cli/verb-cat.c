@@ -2,6 +2,7 @@
 /* placeholder until config/ lands */
 #include "log.h"
 #include "verbs.h"
-int verb_cat(int argc, char *argv[]) {
+
+VERB(cat, 11, "cat [--json] FILE|NAME       Show the effective configuration and its sources") {
         return log_error_errno(EOPNOTSUPP, "cat: not implemented yet");
 }

@@ -2,6 +2,7 @@
 /* placeholder until config/ lands */
 #include "log.h"
 #include "verbs.h"
-int verb_verify(int argc, char *argv[]) {
+
+VERB(verify, 10, "verify FILE|NAME…           Check container files and their drop-ins") {
         return log_error_errno(EOPNOTSUPP, "verify: not implemented yet");
 }
