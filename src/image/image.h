@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* image/ — the content-addressed image store and its importers.
+ *
+ * Layout under the storage root (default /var/lib/cbox):
+ *   blobs/sha256/<hex>          every blob (manifest, config, layer), verified by digest on the way in
+ *   blobs/sha256/.tmp-*         blobs being written (hashed while copied, renamed when verified)
+ *   layers/<diff_id hex>/       an unpacked layer: the directory itself is the layer's root, usable as an
+ *                               overlayfs lowerdir (OCI whiteouts already converted to overlay form)
+ *   layers/.tmp-*               layers being unpacked (flock'ed by the importer; image_gc() removes stale
+ *                               ones); a layer only ever appears under its final name complete
+ *   images.json                 the index: { "images": { "NAME:TAG": { "manifest": "sha256:…", … } } },
+ *                               replaced atomically (temp + fsync + rename) under images.lock
+ *   containers/<name>/image     written by container/: the NAME:TAG a container uses (one line);
+ *                               image_remove() refuses to remove an image named in any of them
+ *
+ * All functions return -errno. Where errno cannot carry the reason (which archive entry was refused and
+ * why, which digest mismatched), they fill an ImageError if one is passed. Nothing here logs. */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define IMAGE_STORE_DEFAULT_ROOT "/var/lib/cbox"
+
+typedef struct ImageStore ImageStore;
+
+/* Diagnostics errno cannot carry. Both fields may be NULL. Free with image_error_done(). */
+typedef struct ImageError {
+        char *entry;   /* the archive entry / file / reference the error is about */
+        char *message; /* a human-readable reason, e.g. "path escapes the layer ('..')" */
+} ImageError;
+void image_error_done(ImageError *e);
+
+/* Bounds against hostile archives (tar/zip bombs). Zero fields mean "the default". */
+typedef struct ImageLimits {
+        uint64_t max_layer_bytes;  /* total declared file bytes per layer; default 8 GiB */
+        uint64_t max_file_bytes;   /* one regular file; default 4 GiB */
+        uint64_t max_entries;      /* entries per layer; default 500000 */
+        uint64_t max_path_length;  /* bytes in one entry path; default 4095 */
+        uint64_t max_path_depth;   /* components in one entry path; default 256 */
+        uint64_t max_expand_ratio; /* uncompressed/compressed bytes, checked once past 256 MiB; default 1000
+                                    */
+        uint64_t max_json_bytes;   /* manifest/config/index JSON documents; default 4 MiB */
+} ImageLimits;
+
+/* Opens (creating the directories if needed, mode 0700 for the root) a store. root NULL → the default. */
+int image_store_open(const char *root, ImageStore **ret);
+ImageStore *image_store_free(ImageStore *s);
+static inline void image_store_freep(ImageStore **s) {
+        if (*s)
+                image_store_free(*s);
+}
+const char *image_store_root(const ImageStore *s);
+/* NULL resets to the defaults. */
+void image_store_set_limits(ImageStore *s, const ImageLimits *limits);
+
+/* "busybox" → "busybox:latest"; "localhost:5000/a/b:1.0" keeps its registry and tag. Rejects names with
+ * characters outside [a-z0-9._/-] (and ':' for a registry port), tags outside [A-Za-z0-9_.-]{1,128}. */
+int image_ref_normalize(const char *ref, char **ret);
+
+/* Image config fields that feed container defaults. Arrays are NULL-terminated strvs, NULL when unset. */
+typedef struct ImageConfig {
+        char **env; /* "K=V" */
+        char **entrypoint;
+        char **cmd;
+        char *working_dir;
+        char *user;
+        char **exposed_ports; /* "80/tcp", sorted */
+        char *architecture;
+        char *os;
+        char **diff_ids; /* "sha256:<hex>", bottom layer first */
+} ImageConfig;
+ImageConfig *image_config_free(ImageConfig *c);
+static inline void image_config_freep(ImageConfig **c) {
+        if (*c)
+                image_config_free(*c);
+}
+/* Parses an OCI/Docker image config document (also used by the fuzzer). */
+int image_config_parse(const char *json, size_t size, ImageConfig **ret, ImageError *error);
+
+/* Resolves NAME:TAG (normalized with image_ref_normalize) to the absolute paths of its unpacked layer
+ * directories, TOP FIRST (the order overlayfs wants in lowerdir=), and its config. Either out-param may be
+ * NULL. -ENOENT if no such image; -EUCLEAN if a layer directory the image needs is missing. */
+int image_resolve(ImageStore *s, const char *ref, char ***ret_layers, ImageConfig **ret_config);
+
+typedef struct ImageImportStats {
+        unsigned layers;          /* layers in the image */
+        unsigned layers_unpacked; /* layers unpacked by this import */
+        unsigned layers_reused;   /* layers already present in the store */
+        uint64_t blob_bytes;      /* bytes written into blobs/ by this import */
+        uint64_t unpacked_bytes;  /* file bytes written into layers/ by this import */
+        uint64_t unpacked_entries;
+} ImageImportStats;
+
+/* Progress callback for long work (may be NULL): what is being done and bytes so far/total (0 unknown). */
+typedef void (*ImageProgressFn)(const char *what, uint64_t done, uint64_t total, void *userdata);
+
+/* Imports PATH: an OCI image layout directory, an oci-archive, a docker-archive (`docker save`, old and new
+ * layouts) or a plain rootfs tarball (any of none/gzip/xz/zstd), detected by content. ref may be NULL to
+ * take the name from the source (OCI ref.name annotation, docker RepoTags, file name of a rootfs tar).
+ * On success *ret_ref (if non-NULL) is the normalized NAME:TAG that now points at the image. */
+int image_import(ImageStore *s, const char *path, const char *ref, ImageProgressFn progress, void *userdata,
+                 ImageImportStats *ret_stats, char **ret_ref, ImageError *error);
+
+typedef struct ImageInfo {
+        char *ref;             /* NAME:TAG */
+        char *manifest;        /* sha256:<hex> */
+        char *config;          /* sha256:<hex> */
+        uint64_t size;         /* sum of the layer blob sizes */
+        uint64_t created_usec; /* when imported */
+        unsigned n_layers;
+} ImageInfo;
+void image_info_array_free(ImageInfo *a, size_t n);
+
+/* All images in the index, sorted by ref. */
+int image_list(ImageStore *s, ImageInfo **ret, size_t *ret_n);
+
+/* A JSON document describing NAME:TAG: {"ref","manifest","config","layers":[{"digest","diff_id","path",
+ * "size"}],"image_config":{…}} as a NUL-terminated string. */
+int image_inspect_json(ImageStore *s, const char *ref, char **ret_json);
+
+/* Removes NAME:TAG from the index. -EBUSY (error->entry = the container) while a container uses it.
+ * Blobs and layers are left for image_gc(). */
+int image_remove(ImageStore *s, const char *ref, ImageError *error);
+
+/* Removes stale temporaries and every blob and layer no image in the index references. */
+typedef struct ImageGcStats {
+        unsigned tmps_removed;
+        unsigned layers_removed;
+        unsigned blobs_removed;
+} ImageGcStats;
+int image_gc(ImageStore *s, ImageGcStats *ret_stats);
+
+/* Lower level, for tests and fuzzers: unpacks one layer archive read from fd (any of none/gzip/xz/zstd,
+ * detected) into the existing empty directory dir_fd, converting whiteouts and refusing escapes.
+ * ret_diff_id (optional) gets "sha256:<hex>" of the uncompressed tar stream. */
+int image_unpack_layer(int fd, int dir_fd, const ImageLimits *limits, char **ret_diff_id,
+                       ImageImportStats *stats, ImageError *error);
