@@ -12,6 +12,8 @@ PKGS=(
         busybox-static clang-format clang libclang-rt-14-dev
         # tests: checking what cbox did, real peers
         iproute2 nftables procps util-linux file
+        # image tests: building and converting OCI images
+        umoci skopeo
         # the system suite: a QEMU (TCG) VM booting a debootstrapped bookworm (tests/vm/)
         qemu-system-x86 debootstrap cpio e2fsprogs
 )
