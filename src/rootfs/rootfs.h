@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* rootfs/: assembles a container's root file system and pivots into it.
+ *
+ * Everything here runs in the container's child process, after it has entered its own (new) mount
+ * namespace: nothing is ever mounted in the host's namespace, so a crash leaks no mount. The host's
+ * /proc/self/mountinfo never shows the overlay.
+ *
+ * Depends on basic/ only. No logging: functions return -errno and describe the failed step in a
+ * caller-provided message buffer ("mount overlay at '/run/cbox/web/root'"), suitable for the spawn
+ * sync channel.
+ *
+ * CONTRACT: fields may be added to the structs (zero-initialise them: zero = the default); nothing
+ * is renamed or removed. */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "macros.h"
+
+/* Lower layers are limited so that the classic "lowerdir=a:b:..." option fits in one page */
+#define ROOTFS_LOWER_DIRS_MAX 128
+
+typedef enum RootfsMountType {
+        ROOTFS_MOUNT_BIND,
+        ROOTFS_MOUNT_TMPFS,
+} RootfsMountType;
+
+/* One [[mount]] entry. Targets are resolved inside the new root (RESOLVE_IN_ROOT: a symlink in the
+ * image can never make a mount land outside it); missing mount points are created (a directory,
+ * or an empty file when a bind's source is not a directory). */
+typedef struct RootfsMount {
+        RootfsMountType type;
+        const char *source; /* bind: absolute host path (opened before pivot_root); tmpfs: ignored */
+        const char *target; /* absolute path inside the container */
+        bool read_only;
+        bool non_recursive; /* bind: false (default) = MS_REC, submounts of the source come along */
+        uint64_t size;      /* tmpfs: bytes, 0 = kernel default (half of RAM) */
+        mode_t mode;        /* tmpfs: mode of the root dir, 0 = 0755 */
+} RootfsMount;
+
+typedef struct RootfsParams {
+        /* The directory the root is assembled on (must exist; a host path such as
+         * /run/cbox/NAME/root). It becomes "/" of the container. */
+        const char *target;
+
+        /* Image layers, TOP FIRST (lower_dirs[0] is the highest layer). At least one.
+         * - upper_dir and work_dir set: overlayfs (lowers + upper) at target; writes land in upper.
+         * - upper_dir NULL and one lower: a read-only recursive bind of the lower at target.
+         * - upper_dir NULL and several lowers: a read-only overlay of the lowers. */
+        const char *const *lower_dirs;
+        size_t n_lower_dirs;
+        const char *upper_dir; /* same file system as work_dir; NULL = no writable layer */
+        const char *work_dir;
+
+        const RootfsMount *mounts; /* [[mount]] entries, applied in order after /proc, /sys, /dev */
+        size_t n_mounts;
+
+        /* true: the container has its own network namespace, so a fresh sysfs is mounted (ro);
+         * false: a read-only recursive bind of the host's /sys. */
+        bool new_netns;
+        /* Remount "/" read-only at the end (binds and tmpfs mounts keep their own flags). */
+        bool read_only;
+        /* Do not mask /proc and /sys paths nor make /proc/sys read-only (debugging only) */
+        bool no_mask;
+
+        uint64_t dev_size; /* size of the /dev tmpfs, 0 = 4 MiB */
+        uint64_t shm_size; /* size of the /dev/shm tmpfs, 0 = 64 MiB (Docker's default) */
+} RootfsParams;
+
+/* The whole sequence, in the child's new mount namespace:
+ *   "/" MS_REC|MS_SLAVE (nothing propagates back to the host), the root at p->target, /proc (fresh
+ *   procfs: call this after clone(CLONE_NEWPID), in the new pid namespace), /sys (ro), /dev (tmpfs
+ *   mode 755 nosuid noexec; null zero full random urandom tty by mknod; fd stdin stdout stderr
+ *   core ptmx symlinks), /dev/pts (devpts newinstance, ptmxmode=0666, gid=5, mode=620), /dev/shm,
+ *   /dev/mqueue, the masked paths (files: a bind of our /dev/null; dirs: an empty ro tmpfs),
+ *   read-only /proc/sys /proc/sysrq-trigger /proc/irq /proc/bus, the [[mount]] entries,
+ *   optionally a read-only "/", then pivot_root(".", ".") + umount2(".", MNT_DETACH) + chdir("/").
+ *
+ * Returns 0 or -errno; on failure, msg (if not NULL) receives a NUL-terminated description of the
+ * step that failed, without the errno text (the caller appends it). */
+int rootfs_setup(const RootfsParams *p, char *msg, size_t msg_size);
+
+/* The paths masked by rootfs_setup() (NULL-terminated), for tests and `cbox status` */
+extern const char *const rootfs_masked_paths[];
+/* The paths made read-only by rootfs_setup() (NULL-terminated) */
+extern const char *const rootfs_readonly_paths[];

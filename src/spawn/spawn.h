@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* spawn/: creates the container's first process in new namespaces and turns it into cbox-init;
+ * enters a running container for `cbox exec`.
+ *
+ * Life of a container process (spawn_container() → spawn_child_release()):
+ *   parent: clone3(CLONE_NEW*, CLONE_PIDFD) (fallback clone) → returns pid + pidfd; the child
+ *           blocks on the sync channel.
+ *   parent: places the child into its unit/cgroup, sets up its network namespace, …
+ *   parent: spawn_child_release() says "go", then waits until the child has exec'd (the
+ *           O_CLOEXEC sync socket closes) or reported a setup error (errno + message).
+ *   child:  p->child_setup() (rootfs_setup(): mounts, pivot_root), sethostname, capability
+ *           bounding set, PR_SET_NO_NEW_PRIVS, setgroups/setgid/setuid, chdir workdir, clean env,
+ *           close every fd not in keep_fds, execveat(init_fd, "", argv, env, AT_EMPTY_PATH).
+ *
+ * Depends on basic/ only. No logging: errors are -errno plus a SpawnError message where the
+ * child can tell which step failed ("mount /proc", "setuid 1000").
+ *
+ * CONTRACT: fields may be added to the structs (zero-initialise them; zero = default, fds that are
+ * not used must be set to -EBADF); nothing is renamed or removed. */
+
+#include <sched.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "macros.h"
+
+/* pid, mount, uts, ipc, cgroup, net. A new net namespace that nobody configures only has "lo"
+ * (network mode "none"). */
+#define SPAWN_NAMESPACES_DEFAULT                                                                            \
+        ((uint64_t) (CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP |           \
+                     CLONE_NEWNET))
+
+/* A setup error reported by the child (or by the parent side of the channel) */
+typedef struct SpawnError {
+        int error;         /* positive errno, 0 = none */
+        char message[512]; /* the failed step, e.g. "mount proc at '/proc'" (no errno text) */
+} SpawnError;
+
+/* Runs in the child, after it was released, in its new namespaces, before anything built-in.
+ * Return 0 or -errno; on failure write the failed step to msg (it ends up in SpawnError). */
+typedef int (*SpawnChildSetup)(void *userdata, char *msg, size_t msg_size);
+
+/* Settings shared by spawn_container() and spawn_exec_in() */
+typedef struct SpawnProcess {
+        char **argv; /* what is executed; for spawn_container the full argv of cbox-init (see init.h) */
+        char **env;  /* extra "KEY=VALUE" on top of the clean default environment (see spawn_build_env) */
+        const char *user;    /* "uid", "uid:gid", "name", "name:group" (from the container's /etc/passwd
+                              * and /etc/group, parsed directly, no NSS); NULL = root */
+        const char *workdir; /* absolute path in the container; NULL = "/" */
+
+        /* Capability bounding set (and effective/permitted/inheritable/ambient for uid 0): Docker's
+         * default 14 + cap_add − cap_drop. Names "CAP_NET_ADMIN" or "NET_ADMIN", case-insensitive;
+         * "ALL" in cap_drop drops everything not in cap_add, "ALL" in cap_add keeps everything. */
+        char **cap_add;
+        char **cap_drop;
+        bool allow_new_privileges; /* false (default) = PR_SET_NO_NEW_PRIVS */
+
+        int stdin_fd, stdout_fd, stderr_fd; /* dup'ed to 0/1/2 in the child; -EBADF = inherit */
+} SpawnProcess;
+
+typedef struct SpawnParams {
+        SpawnProcess process;
+
+        uint64_t namespaces;  /* CLONE_NEW* flags; 0 = SPAWN_NAMESPACES_DEFAULT */
+        const char *hostname; /* sethostname() when CLONE_NEWUTS; NULL = leave as is */
+
+        SpawnChildSetup child_setup; /* may be NULL */
+        void *userdata;
+
+        /* The executable run as the container's PID 1: an fd on the static cbox-init, opened
+         * before pivot_root (see spawn_open_executable()). Executed with execveat(AT_EMPTY_PATH). */
+        int exec_fd;
+        /* fds that stay open (same numbers) across the exec, e.g. cbox-init's --exit-fd and
+         * --journal-fd; everything else except 0, 1, 2 and exec_fd is closed */
+        const int *keep_fds;
+        size_t n_keep_fds;
+} SpawnParams;
+
+/* The parent's handle on a spawned, possibly still waiting child */
+typedef struct SpawnChild {
+        pid_t pid;
+        int pidfd;   /* CLONE_PIDFD (or pidfd_open() after a clone() fallback) */
+        int sync_fd; /* parent end of the sync channel; -EBADF once released */
+} SpawnChild;
+
+#define SPAWN_CHILD_NULL ((SpawnChild){ .pid = 0, .pidfd = -EBADF, .sync_fd = -EBADF })
+
+/* Closes the handle's fds. Does NOT kill or reap the child (a waiting child exits on its own when
+ * the sync channel closes without a "go"). */
+void spawn_child_done(SpawnChild *c);
+
+/* clone3()s the child into new namespaces; it waits for spawn_child_release(). ret is set only on
+ * success. Needs CAP_SYS_ADMIN. */
+int spawn_container(const SpawnParams *p, SpawnChild *ret);
+
+/* Releases the child and waits until it exec'd cbox-init (returns 0) or failed. On a child-side
+ * failure returns the child's -errno with err filled in, and reaps the child. */
+int spawn_child_release(SpawnChild *c, SpawnError *err);
+
+/* Opens an executable so that it can be exec'd after pivot_root: a sealed memfd copy of the file
+ * (so a container can never write through /proc/1/exe to the host's binary), or an O_PATH fd when
+ * memfd is unavailable. O_CLOEXEC is fine: execveat(AT_EMPTY_PATH) works on ELF binaries. */
+int spawn_open_executable(const char *path, int *ret_fd);
+
+/* `cbox exec`: run a process inside a running container. */
+typedef struct SpawnExecParams {
+        SpawnProcess process; /* argv[0] is searched in the container's PATH when it has no '/' */
+
+        int leader_pidfd;    /* pidfd of the container's PID 1 (setns(pidfd, ...), kernel >= 5.8) */
+        uint64_t namespaces; /* which to enter; 0 = SPAWN_NAMESPACES_DEFAULT */
+        int cgroup_fd;       /* directory fd of the cgroup to join (clone3 CLONE_INTO_CGROUP, or
+                              * cgroup.procs); -EBADF = stay in cbox's cgroup */
+        /* Allocate a pty in the container's devpts (/dev/pts/ptmx after setns) as the process's
+         * controlling terminal; the caller's stdin/stdout are relayed to it (stdin in raw mode
+         * when it is a terminal) and the window size is copied (and on SIGWINCH). */
+        bool tty;
+} SpawnExecParams;
+
+/* Runs p->process.argv inside the container and waits for it. *ret_status gets its exit code,
+ * or 128+signal when it was killed. Returns -errno (with err filled where the child said why)
+ * when it could not be started. */
+int spawn_exec_in(const SpawnExecParams *p, int *ret_status, SpawnError *err);
+
+/* Building blocks, exported for container/, exec and tests */
+
+/* Capability names: "CAP_CHOWN"/"chown" → 0 etc.; -EINVAL when unknown */
+int capability_from_name(const char *name);
+/* "CAP_CHOWN" for 0, NULL when unknown */
+const char *capability_to_name(int cap);
+/* The highest capability the running kernel knows (/proc/sys/kernel/cap_last_cap) */
+int capability_last_cap(void);
+/* Docker's default set as a bit mask (bit n = capability n) */
+uint64_t capability_default_set(void);
+/* Default set + add − drop; -EINVAL on an unknown name */
+int capability_compute_set(char **add, char **drop, uint64_t *ret);
+
+/* Resolves "uid[:gid]" or "name[:group]" against the passwd/group files below root_fd (an fd on
+ * the container's "/", or AT_FDCWD after pivot_root). ret_home may be NULL; HOME is "/" when the
+ * user has no passwd entry. -ESRCH when a name is not found. */
+int spawn_resolve_user(int root_fd, const char *user, uid_t *ret_uid, gid_t *ret_gid, gid_t **ret_groups,
+                       size_t *ret_n_groups, char **ret_home);
+
+/* The environment a container process gets: PATH (default
+ * /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin), HOME, container=cbox, TERM when
+ * tty, then extra (overriding earlier ones of the same key). */
+int spawn_build_env(char **extra, const char *home, bool tty, char ***ret);
+
+/* Encodes a wait status as a shell would: exit code, or 128+signal */
+int spawn_wait_status_to_exit(int status);
