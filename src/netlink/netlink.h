@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* rtnetlink over libmnl: the cbox bridge, per-container veth pairs, addresses and routes inside a
+ * container's network namespace, and the two sysctls cbox owns.
+ *
+ * Every request carries NLM_F_ACK, the socket has NETLINK_EXT_ACK enabled, sequence numbers rise,
+ * the sender portid of every reply is checked, and dumps are validated attribute by attribute and
+ * restarted when the kernel flags NLM_F_DUMP_INTR. Functions return 0 (or a documented positive
+ * value) on success and -errno on failure; where the kernel explained the failure with an extended
+ * ack, the message lands in the NetlinkError out-struct (if one is passed). Nothing here logs. */
+
+#include <netinet/in.h>
+#include <stdint.h>
+
+#include "macros.h"
+
+typedef struct NetlinkError {
+        int error;     /* -errno of the request that failed (0: none) */
+        char *message; /* the kernel's extended-ack text or our own reason; NULL when none; owned */
+} NetlinkError;
+
+/* Frees the message and zeroes the struct; safe on a zeroed struct. */
+void netlink_error_done(NetlinkError *e);
+
+typedef struct Netlink Netlink;
+
+/* A NETLINK_ROUTE socket in the caller's current network namespace. */
+int netlink_open(Netlink **ret);
+/* A NETLINK_ROUTE socket created inside the network namespace netns_fd refers to (an
+ * open("/proc/PID/ns/net") fd). The socket is created by a short-lived thread that setns()es into
+ * the namespace; the calling thread never changes namespace. */
+int netlink_open_in_netns(int netns_fd, Netlink **ret);
+Netlink *netlink_free(Netlink *nl);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Netlink *, netlink_free);
+#define _cleanup_netlink_free_ _cleanup_(netlink_freep)
+
+/* Looks up a link by name. Returns the ifindex (> 0), or -ENODEV when no such link exists. */
+int netlink_link_ifindex(Netlink *nl, const char *ifname, NetlinkError *err);
+
+/* Sets a link up (or down). -ENODEV when missing. */
+int netlink_link_set_up(Netlink *nl, const char *ifname, bool up, NetlinkError *err);
+
+/* Deletes a link (for a veth pair, deleting one end deletes both). Returns 0 when it was deleted,
+ * -ENODEV when it did not exist (callers undoing a half-done setup may treat that as success). */
+int netlink_link_delete(Netlink *nl, const char *ifname, NetlinkError *err);
+
+/* All link names in the namespace (a validated RTM_GETLINK dump), NULL-terminated strv. */
+int netlink_link_list(Netlink *nl, char ***ret, NetlinkError *err);
+
+/* Ensures bridge `name` exists, carries address/prefixlen (the gateway, e.g. 10.88.0.1/16) and is
+ * up. Idempotent: an existing bridge with that address is fine (returns 0; 1 if anything had to be
+ * created or changed). An existing link of that name that is not a bridge, or a bridge carrying a
+ * different IPv4 address, is refused with -EEXIST and a reason in err (nothing is modified). */
+int netlink_bridge_ensure(Netlink *nl, const char *name, const struct in_addr *address, unsigned prefixlen,
+                          NetlinkError *err);
+
+/* Creates a veth pair: the host end `host_ifname` enslaved to bridge `bridge` and up, the peer
+ * created directly in the network namespace netns_fd (never visible on the host) and named
+ * `peer_ifname` (normally "eth0"). -EEXIST if host_ifname exists already, -ENODEV if the bridge
+ * does not. The peer is left down; netlink_container_configure() brings it up. */
+int netlink_veth_create(Netlink *nl, const char *host_ifname, const char *bridge, int netns_fd,
+                        const char *peer_ifname, NetlinkError *err);
+
+/* Inside the namespace netns_fd: "lo" up; `ifname` gets address/prefixlen and goes up; a default
+ * route via gateway (skipped when gateway is NULL). Idempotent (existing address/route are fine). */
+int netlink_container_configure(int netns_fd, const char *ifname, const struct in_addr *address,
+                                unsigned prefixlen, const struct in_addr *gateway, NetlinkError *err);
+
+/* Brings only "lo" up inside the namespace (network mode "none"). */
+int netlink_loopback_up(int netns_fd, NetlinkError *err);
+
+/* The host-side veth name for a container: "vb-" + the name when it fits (names of up to 11
+ * characters), otherwise "vb-" + its first 6 characters + "-" + 5 hex digits of a hash of the
+ * whole name — always < IFNAMSIZ, stable, and never equal to the name of another container's
+ * short form. Container names must consist of [A-Za-z0-9_.-] (-EINVAL otherwise). */
+int netlink_veth_name(const char *container, char **ret);
+
+/* Writes value to /proc/sys/<key> where key is a '/' or '.' separated sysctl name such as
+ * "net/ipv4/ip_forward" ("net.ipv4.ip_forward"). Writes only that file, only when the current
+ * value differs. Returns 0 if unchanged, 1 if written. Refuses keys with "..", empty components
+ * or anything outside net/ (-EINVAL). */
+int netlink_sysctl_write(const char *key, const char *value);
+/* net.ipv4.ip_forward = 1 */
+int netlink_sysctl_ip_forward(void);
+/* net.ipv4.conf.<bridge>.route_localnet = 1 (lets DNAT'd 127.0.0.1 traffic leave via the bridge) */
+int netlink_sysctl_route_localnet(const char *bridge);

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* nftables over libnftnl + libmnl. cbox owns exactly one table, `inet cbox`, and never touches any
+ * other. Skeleton (created idempotently, re-created after someone flushed it):
+ *
+ *   set subnets      { type ipv4_addr; flags interval }                  container subnets
+ *   map ports        { type inet_proto . inet_service : ipv4_addr . inet_service }
+ *   map portranges   { type inet_proto . inet_service : ipv4_addr; flags interval }
+ *                                                      same-numbered ranges, e.g. 8000-8010:8000-8010
+ *   map addrports    { type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service }
+ *                                                      binds to one host address, e.g. 127.0.0.1:5353:53/udp
+ *   chain dnat       (regular) dnat via addrports, then ports, then portranges
+ *   chain prerouting (nat, dstnat) fib daddr type local → jump dnat
+ *   chain output     (nat, dstnat) fib daddr type local → jump dnat        (localhost:PORT works)
+ *   chain postrouting (nat, srcnat)
+ *        ct status dnat, ip saddr 127.0.0.0/8           → masquerade      (localhost → container)
+ *        ct status dnat, ip saddr/daddr @subnets        → masquerade      (hairpin)
+ *        ip saddr @subnets, ip daddr != @subnets        → masquerade      (outbound)
+ *   chain forward    (filter, policy accept) ip saddr @subnets accept, ip daddr @subnets accept
+ *
+ * Every change is one batch (NFNL_MSG_BATCH_BEGIN … END) that also carries the idempotent
+ * table/chain/set declarations, so a table deleted by "nft flush ruleset" comes back at the next
+ * change. Published ports are map elements (never one rule per port); each element carries its
+ * owner (the container name) as its comment, so removal deletes exactly that owner's elements.
+ * Functions return -errno; the kernel's extended-ack message (or our reason) goes to NftError.
+ * Callers adding ports for different containers concurrently should serialize (e.g. under the
+ * ipam/state lock): the duplicate check and the insert are two steps. Nothing here logs. */
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "macros.h"
+
+typedef struct NftError {
+        int error;     /* -errno (0: none) */
+        char *message; /* the kernel's extended-ack text or our own reason; NULL when none; owned */
+} NftError;
+
+void nft_error_done(NftError *e);
+
+/* One published port or port range, already parsed and validated by config/ (same shape as
+ * config's PortMap). */
+typedef struct NftPortMap {
+        struct in_addr host_address;                 /* INADDR_ANY: every local address */
+        uint16_t host_port, host_port_end;           /* inclusive; equal for a single port */
+        uint16_t container_port, container_port_end; /* same length as the host range */
+        uint8_t protocol;                            /* IPPROTO_TCP or IPPROTO_UDP */
+} NftPortMap;
+
+/* One element as found in the maps (ranges of the portranges map come back as one entry;
+ * expanded ranges come back one entry per port). */
+typedef struct NftPortEntry {
+        struct in_addr host_address; /* INADDR_ANY for the ports/portranges maps */
+        uint16_t host_port, host_port_end;
+        uint8_t protocol;
+        struct in_addr container_address;
+        uint16_t container_port; /* for portranges: equal to host_port (same-numbered range) */
+        char *owner;             /* comment of the element; NULL if none */
+} NftPortEntry;
+
+void nft_port_entry_array_free(NftPortEntry *e, size_t n);
+
+/* Creates the table and its skeleton if missing or damaged (idempotent; one batch). */
+int nft_table_ensure(NftError *err);
+/* Deletes the whole `inet cbox` table (for tests and "cbox gc" when no network is left).
+ * -ENOENT if it did not exist. */
+int nft_table_delete(NftError *err);
+
+/* Adds/removes a container subnet (e.g. 10.88.0.0/16) to/from @subnets. Adding is idempotent;
+ * removing a missing subnet returns -ENOENT. */
+int nft_subnet_add(const struct in_addr *subnet, unsigned prefixlen, NftError *err);
+int nft_subnet_remove(const struct in_addr *subnet, unsigned prefixlen, NftError *err);
+
+/* Publishes n port maps of owner to container_address in one atomic batch. Refused with
+ * -EADDRINUSE (err names the port and its current owner) before anything is created when any
+ * host port (for the same protocol, overlapping ranges, any vs. specific host address) is taken.
+ * Ranges whose host and container numbers match become one interval element; shifted ranges are
+ * expanded into one element per port (at most 65535, still one batch). */
+int nft_ports_add(const char *owner, const struct in_addr *container_address, const NftPortMap *ports,
+                  size_t n, NftError *err);
+
+/* Deletes exactly the elements whose owner is `owner` (one batch). Returns how many were removed. */
+int nft_ports_remove_owner(const char *owner, NftError *err);
+
+/* Lists all published ports (the three maps). Missing table → 0 entries. */
+int nft_ports_list(NftPortEntry **ret, size_t *ret_n, NftError *err);
