@@ -185,12 +185,12 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(ContainerConfig *, container_config_free);
 GlobalConfig *global_config_free(GlobalConfig *g);
 DEFINE_TRIVIAL_CLEANUP_FUNC(GlobalConfig *, global_config_free);
 
-/* built-in defaults < /usr/lib/cbox/conf.d/*.toml < /etc/cbox/conf.d/*.toml (lexical by file name,
+/* built-in defaults < /usr/lib/cbox/conf.d/FILE.toml < /etc/cbox/conf.d/FILE.toml (lexical by file name,
  * a file in /etc masks one of the same name in /usr/lib). Returns -EINVAL with problems in diag. */
 int global_config_load(GlobalConfig **ret, ConfigDiag *diag);
 
 /* name_or_path: a path (contains '/' or ends in ".toml") or a NAME looked up as NAME.toml in
- * /etc/cbox, /run/cbox, /usr/lib/cbox (first found wins), then drop-ins NAME.toml.d/*.toml from all
+ * /etc/cbox, /run/cbox, /usr/lib/cbox (first found wins), then drop-ins NAME.toml.d/FILE.toml from all
  * three (lexical by file name; same-named drop-in in an earlier directory masks later ones).
  * Loads, merges, validates against g. Returns 0, -ENOENT (no such container file), or -EINVAL
  * with problems in diag. */
