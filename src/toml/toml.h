@@ -37,7 +37,10 @@ typedef struct TomlDateTime {
 
 typedef struct TomlValue TomlValue;
 
-/* Limits; a document beyond them is rejected with a clear message. */
+/* Limits; a document beyond them is rejected with -E2BIG and a clear message. Depth counts nested
+ * containers: the root table is level 0, `a = [[1]]` puts the inner array at level 2, `[a.b]` puts b at
+ * level 2; a table or array at level TOML_MAX_DEPTH + 1 is rejected. The string limit is in bytes, after
+ * escape processing, and applies to keys too. */
 #define TOML_MAX_DOCUMENT_SIZE (16U * 1024U * 1024U)
 #define TOML_MAX_DEPTH 128U
 #define TOML_MAX_STRING_LENGTH (4U * 1024U * 1024U)
@@ -81,3 +84,9 @@ size_t toml_table_size(const TomlValue *v);
 const char *toml_table_key(const TomlValue *v, size_t i, TomlPos *ret_key_pos);
 const TomlValue *toml_table_value(const TomlValue *v, size_t i);
 const TomlValue *toml_table_get(const TomlValue *v, const char *key); /* NULL if absent */
+
+/* Additions beyond the first contract. */
+/* Length of key i, which may contain NULs (a quoted key with \u0000) */
+size_t toml_table_key_len(const TomlValue *v, size_t i);
+/* Like toml_table_get(), also returning where the key was written */
+const TomlValue *toml_table_get_full(const TomlValue *v, const char *key, TomlPos *ret_key_pos);
