@@ -1,5 +1,27 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "bus.h"
+#include "string-util.h"
+
+#define SYSTEMD_DEST "org.freedesktop.systemd1"
+#define SYSTEMD_PATH "/org/freedesktop/systemd1"
+#define SYSTEMD_MANAGER "org.freedesktop.systemd1.Manager"
+#define SYSTEMD_UNIT_IFACE "org.freedesktop.systemd1.Unit"
+#define MACHINED_DEST "org.freedesktop.machine1"
+#define MACHINED_PATH "/org/freedesktop/machine1"
+#define MACHINED_MANAGER "org.freedesktop.machine1.Manager"
+#define MACHINED_MACHINE_IFACE "org.freedesktop.machine1.Machine"
+
+/* systemd's unit names are at most 255 characters */
+#define UNIT_NAME_MAX 255
+
+/* sd-bus.h provides sd_bus_message_unrefp(), sd_bus_slot_unrefp() */
+#define _cleanup_bus_message_ _cleanup_(sd_bus_message_unrefp)
+#define _cleanup_bus_error_ _cleanup_(sd_bus_error_free)
 
 void bus_error_done(BusError *e) {
         if (!e)
@@ -10,47 +32,966 @@ void bus_error_done(BusError *e) {
         free(e->unit_result);
         *e = BUS_ERROR_NULL;
 }
+
+/* The errno for a D-Bus error. libsystemd maps only the standard org.freedesktop.DBus.Error.* names;
+ * systemd's and machined's own names are mapped here. */
+static int bus_errno(const sd_bus_error *e, int r) {
+        static const struct {
+                const char *name;
+                int error;
+        } table[] = {
+                { "org.freedesktop.systemd1.NoSuchUnit", ENOENT },
+                { "org.freedesktop.systemd1.UnitExists", EEXIST },
+                { "org.freedesktop.systemd1.LoadFailed", ENOENT },
+                { "org.freedesktop.systemd1.NoSuchJob", ENOENT },
+                { "org.freedesktop.systemd1.JobFailed", EIO },
+                { "org.freedesktop.systemd1.UnitMasked", ERFKILL },
+                { "org.freedesktop.systemd1.TransactionIsDestructive", EDEADLK },
+                { "org.freedesktop.systemd1.NoSuchProcess", ESRCH },
+                { "org.freedesktop.machine1.NoSuchMachine", ENOENT },
+                { "org.freedesktop.machine1.MachineExists", EEXIST },
+                { "org.freedesktop.DBus.Error.InvalidArgs", EINVAL },
+                { "org.freedesktop.DBus.Error.AccessDenied", EACCES },
+                { "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired", EACCES },
+                { "org.freedesktop.DBus.Error.ServiceUnknown", EHOSTDOWN },
+                { "org.freedesktop.DBus.Error.NameHasNoOwner", EHOSTDOWN },
+        };
+
+        if (!e || !sd_bus_error_is_set(e))
+                return r < 0 ? r : -EIO;
+        for (size_t i = 0; i < ELEMENTSOF(table); i++)
+                if (streq(e->name, table[i].name))
+                        return -table[i].error;
+        if (startswith(e->name, "org.freedesktop.DBus.Error.Spawn."))
+                return -EHOSTDOWN; /* bus activation of the service failed */
+        return r < 0 ? r : -EIO;
+}
+
+/* Fills error (if non-NULL) from a D-Bus error; returns the mapped errno. */
+static int bus_error_set(BusError *error, const sd_bus_error *e, int r) {
+        r = bus_errno(e, r);
+        if (!error)
+                return r;
+        bus_error_done(error);
+        if (e && sd_bus_error_is_set(e)) {
+                error->name = e->name ? strdup(e->name) : NULL;
+                error->message = strdup(e->message ?: e->name);
+        } else
+                error->message = strdup(strerror(-r));
+        return r;
+}
+
+static int bus_error_setf(BusError *error, int r, const char *fmt, ...) _printf_(3, 4);
+static int bus_error_setf(BusError *error, int r, const char *fmt, ...) {
+        va_list ap;
+
+        if (!error)
+                return r;
+        bus_error_done(error);
+        va_start(ap, fmt);
+        if (vasprintf(&error->message, fmt, ap) < 0)
+                error->message = NULL;
+        va_end(ap);
+        return r;
+}
+
 int bus_open_system(sd_bus **ret) {
-        return -EOPNOTSUPP;
+        sd_bus *bus = NULL;
+        int r;
+
+        assert(ret);
+
+        r = sd_bus_open_system(&bus);
+        if (r < 0)
+                return r;
+        *ret = bus;
+        return 0;
 }
+
 bool bus_systemd_booted(void) {
-        return false;
+        struct stat st;
+
+        return lstat("/run/systemd/system", &st) >= 0 && S_ISDIR(st.st_mode);
 }
+
+static bool unit_char_ok(char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                IN_SET(c, ':', '-', '_', '.', '\\');
+}
+
 int bus_scope_name(const char *name, char **ret) {
-        return -EOPNOTSUPP;
+        char *s;
+
+        assert(ret);
+
+        if (isempty(name))
+                return -EINVAL;
+        for (const char *p = name; *p; p++)
+                if (!unit_char_ok(*p))
+                        return -EINVAL;
+        s = strjoin("cbox-", name, ".scope");
+        if (!s)
+                return -ENOMEM;
+        if (strlen(s) > UNIT_NAME_MAX) {
+                free(s);
+                return -EINVAL;
+        }
+        *ret = s;
+        return 0;
 }
-int bus_start_scope(sd_bus *bus, const BusScopeParams *p, BusError *error) {
-        return -EOPNOTSUPP;
+
+/* The type-specific interface that carries Result and the cgroup properties */
+static const char *unit_type_interface(const char *unit) {
+        const char *dot = strrchr(unit, '.');
+
+        if (!dot)
+                return NULL;
+        if (streq(dot, ".scope"))
+                return "org.freedesktop.systemd1.Scope";
+        if (streq(dot, ".service"))
+                return "org.freedesktop.systemd1.Service";
+        if (streq(dot, ".slice"))
+                return "org.freedesktop.systemd1.Slice";
+        return NULL;
 }
-int bus_stop_unit(sd_bus *bus, const char *unit, BusError *error) {
-        return -EOPNOTSUPP;
+
+/* GetUnit: the object path of a loaded unit; -ENOENT if not loaded */
+static int get_unit_path(sd_bus *bus, const char *unit, char **ret) {
+        _cleanup_bus_error_ sd_bus_error e = SD_BUS_ERROR_NULL;
+        _cleanup_bus_message_ sd_bus_message *reply = NULL;
+        const char *path;
+        char *p;
+        int r;
+
+        r = sd_bus_call_method(bus, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, "GetUnit", &e, &reply, "s",
+                               unit);
+        if (r < 0)
+                return bus_errno(&e, r);
+        r = sd_bus_message_read(reply, "o", &path);
+        if (r < 0)
+                return r;
+        p = strdup(path);
+        if (!p)
+                return -ENOMEM;
+        *ret = p;
+        return 0;
 }
-int bus_kill_unit(sd_bus *bus, const char *unit, const char *whom, int signo, BusError *error) {
-        return -EOPNOTSUPP;
-}
-int bus_reset_failed_unit(sd_bus *bus, const char *unit, BusError *error) {
-        return -EOPNOTSUPP;
-}
+
 int bus_unit_exists(sd_bus *bus, const char *unit) {
-        return -EOPNOTSUPP;
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        assert(bus);
+        assert(unit);
+
+        r = get_unit_path(bus, unit, &path);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        return 1;
 }
-int bus_unit_state(sd_bus *bus, const char *unit, char **a, char **s) {
-        return -EOPNOTSUPP;
+
+static int get_string_property(sd_bus *bus, const char *path, const char *iface, const char *member,
+                               char **ret) {
+        _cleanup_bus_error_ sd_bus_error e = SD_BUS_ERROR_NULL;
+        int r;
+
+        r = sd_bus_get_property_string(bus, SYSTEMD_DEST, path, iface, member, &e, ret);
+        if (r < 0)
+                return bus_errno(&e, r);
+        return 0;
 }
-void bus_scope_limits_done(BusScopeLimits *l) {
+
+int bus_unit_state(sd_bus *bus, const char *unit, char **ret_active_state, char **ret_sub_state) {
+        _cleanup_free_ char *path = NULL, *active = NULL, *sub = NULL;
+        int r;
+
+        assert(bus);
+        assert(unit);
+
+        r = get_unit_path(bus, unit, &path);
+        if (r < 0)
+                return r;
+        if (ret_active_state) {
+                r = get_string_property(bus, path, SYSTEMD_UNIT_IFACE, "ActiveState", &active);
+                if (r < 0)
+                        return r;
+        }
+        if (ret_sub_state) {
+                r = get_string_property(bus, path, SYSTEMD_UNIT_IFACE, "SubState", &sub);
+                if (r < 0)
+                        return r;
+        }
+        if (ret_active_state)
+                *ret_active_state = TAKE_PTR(active);
+        if (ret_sub_state)
+                *ret_sub_state = TAKE_PTR(sub);
+        return 0;
 }
-int bus_read_scope_limits(sd_bus *bus, const char *unit, BusScopeLimits *ret) {
-        return -EOPNOTSUPP;
+
+/* Waiting for a job: the JobRemoved match is installed before the call that creates the job; the signal
+ * is queued by sd_bus_call() and dispatched by sd_bus_process() once the job path is known. */
+typedef struct JobWaiter {
+        char *job;
+        char *result;
+        bool removed;
+        int error;
+} JobWaiter;
+
+static void job_waiter_done(JobWaiter *w) {
+        free(w->job);
+        free(w->result);
+        *w = (JobWaiter){};
 }
-int bus_machine_register(sd_bus *bus, const BusMachineParams *p, BusError *error) {
-        return -EOPNOTSUPP;
+
+static int match_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        JobWaiter *w = userdata;
+        const char *path, *unit, *result;
+        uint32_t id;
+
+        if (sd_bus_message_read(m, "uoss", &id, &path, &unit, &result) < 0)
+                return 0; /* not ours to judge */
+        if (!w->job || !streq(path, w->job))
+                return 0;
+        w->removed = true;
+        w->result = strdup(result);
+        if (!w->result)
+                w->error = -ENOMEM;
+        return 0;
 }
-int bus_machine_terminate(sd_bus *bus, const char *name, BusError *error) {
-        return -EOPNOTSUPP;
+
+static int job_waiter_install(sd_bus *bus, JobWaiter *w, sd_bus_slot **ret_slot) {
+        return sd_bus_match_signal(bus, ret_slot, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, "JobRemoved",
+                                   match_job_removed, w);
 }
-int bus_machine_exists(sd_bus *bus, const char *name, char **ret_unit) {
-        return -EOPNOTSUPP;
+
+static int job_waiter_set_job(JobWaiter *w, sd_bus_message *reply) {
+        const char *path;
+        int r;
+
+        r = sd_bus_message_read(reply, "o", &path);
+        if (r < 0)
+                return r;
+        w->job = strdup(path);
+        return w->job ? 0 : -ENOMEM;
 }
+
+static int job_waiter_wait(sd_bus *bus, JobWaiter *w) {
+        int r;
+
+        while (!w->removed) {
+                r = sd_bus_process(bus, NULL);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        continue;
+                r = sd_bus_wait(bus, UINT64_MAX);
+                if (r < 0 && r != -EINTR)
+                        return r;
+        }
+        return w->error;
+}
+
+/* After a job ended with something other than "done": fill error with the job result and the unit's
+ * Result (best effort: a collected unit has none any more). */
+static int job_failed(sd_bus *bus, const char *unit, const char *verb, const char *job_result,
+                      BusError *error) {
+        _cleanup_free_ char *path = NULL, *result = NULL;
+        const char *iface;
+
+        if (!error)
+                return -EIO;
+
+        iface = unit_type_interface(unit);
+        if (iface && get_unit_path(bus, unit, &path) >= 0)
+                (void) get_string_property(bus, path, iface, "Result", &result);
+
+        bus_error_done(error);
+        if (result)
+                error->message = strprintf("Job to %s %s finished with result '%s' (unit result '%s')", verb,
+                                           unit, job_result, result);
+        else
+                error->message = strprintf("Job to %s %s finished with result '%s'", verb, unit, job_result);
+        error->job_result = strdup(job_result);
+        error->unit_result = TAKE_PTR(result);
+        return -EIO;
+}
+
+static int append_strv_property(sd_bus_message *m, const char *name, char *const *l) {
+        int r;
+
+        r = sd_bus_message_open_container(m, 'r', "sv");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "s", name);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(m, 'v', "as");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append_strv(m, (char **) l);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_close_container(m);
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(m);
+}
+
+static int append_bytes_property(sd_bus_message *m, const char *name, const void *data, size_t size) {
+        int r;
+
+        r = sd_bus_message_open_container(m, 'r', "sv");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "s", name);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(m, 'v', "ay");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append_array(m, 'y', data, size);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_close_container(m);
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(m);
+}
+
+static int append_pids_property(sd_bus_message *m, const pid_t *pids, size_t n) {
+        _cleanup_free_ uint32_t *a = NULL;
+        int r;
+
+        a = new (uint32_t, n);
+        if (!a)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                if (pids[i] <= 0)
+                        return -EINVAL;
+                a[i] = (uint32_t) pids[i];
+        }
+
+        r = sd_bus_message_open_container(m, 'r', "sv");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "s", "PIDs");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(m, 'v', "au");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append_array(m, 'u', a, n * sizeof(uint32_t));
+        if (r < 0)
+                return r;
+        r = sd_bus_message_close_container(m);
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(m);
+}
+
+/* ExecStart=/ExecStop= as a(sasb): path, argv, ignore-failure */
+static int append_exec_property(sd_bus_message *m, const char *name, char *const *argv) {
+        int r;
+
+        if (!argv || !argv[0] || argv[0][0] != '/')
+                return -EINVAL;
+
+        r = sd_bus_message_open_container(m, 'r', "sv");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "s", name);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(m, 'v', "a(sasb)");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(m, 'a', "(sasb)");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(m, 'r', "sasb");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "s", argv[0]);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append_strv(m, (char **) argv);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "b", 0);
+        if (r < 0)
+                return r;
+        for (unsigned i = 0; i < 4; i++) {
+                r = sd_bus_message_close_container(m);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* The device nodes every container gets (as systemd-nspawn allows them), all rwm: init creates the nodes
+ * with mknod in the container's tmpfs /dev, inside the scope. */
+static const char *const standard_devices[] = {
+        "/dev/null", "/dev/zero", "/dev/full",    "/dev/random", "/dev/urandom",
+        "/dev/tty",  "/dev/ptmx", "/dev/net/tun", "char-pts",
+};
+
+static bool perms_valid(const char *s) {
+        if (isempty(s) || strlen(s) > 3)
+                return false;
+        return strspn(s, "rwm") == strlen(s);
+}
+
+static int append_device_allow(sd_bus_message *m, char *const *extra) {
+        int r;
+
+        r = sd_bus_message_open_container(m, 'r', "sv");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "s", "DeviceAllow");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(m, 'v', "a(ss)");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(m, 'a', "(ss)");
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < ELEMENTSOF(standard_devices); i++) {
+                r = sd_bus_message_append(m, "(ss)", standard_devices[i], "rwm");
+                if (r < 0)
+                        return r;
+        }
+        STRV_FOREACH (d, (char **) extra) {
+                _cleanup_free_ char *path = NULL;
+                const char *colon = strrchr(*d, ':'), *perms = "rwm";
+
+                if (colon && perms_valid(colon + 1)) {
+                        path = strndup(*d, colon - *d);
+                        perms = colon + 1;
+                } else
+                        path = strdup(*d);
+                if (!path)
+                        return -ENOMEM;
+                if (!startswith(path, "/dev/") && !startswith(path, "char-") && !startswith(path, "block-"))
+                        return -EINVAL;
+                r = sd_bus_message_append(m, "(ss)", path, perms);
+                if (r < 0)
+                        return r;
+        }
+        for (unsigned i = 0; i < 3; i++) {
+                r = sd_bus_message_close_container(m);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+#define APPEND_T(m, set, name, value)                                                                       \
+        do {                                                                                                \
+                if (set) {                                                                                  \
+                        int _r = sd_bus_message_append(m, "(sv)", name, "t", (uint64_t) (value));           \
+                        if (_r < 0)                                                                         \
+                                return _r;                                                                  \
+                }                                                                                           \
+        } while (0)
+
+static int append_scope_properties(sd_bus_message *m, const void *userdata) {
+        const BusScopeParams *p = userdata;
+        int r;
+
+        r = sd_bus_message_append(m, "(sv)(sv)(sv)(sv)", "Slice", "s", p->slice ?: "machine.slice",
+                                  "Delegate", "b", 1, "SendSIGKILL", "b", 1, "CollectMode", "s",
+                                  p->collect_mode ?: "inactive-or-failed");
+        if (r < 0)
+                return r;
+        if (p->description) {
+                r = sd_bus_message_append(m, "(sv)", "Description", "s", p->description);
+                if (r < 0)
+                        return r;
+        }
+        if (p->n_pids > 0) {
+                r = append_pids_property(m, p->pids, p->n_pids);
+                if (r < 0)
+                        return r;
+        }
+        if (p->kill_signal > 0) {
+                r = sd_bus_message_append(m, "(sv)", "KillSignal", "i", (int32_t) p->kill_signal);
+                if (r < 0)
+                        return r;
+        }
+        APPEND_T(m, p->stop_timeout_set, "TimeoutStopUSec", p->stop_timeout_usec);
+        APPEND_T(m, p->memory_max_set, "MemoryMax", p->memory_max);
+        APPEND_T(m, p->memory_high_set, "MemoryHigh", p->memory_high);
+        APPEND_T(m, p->memory_swap_max_set, "MemorySwapMax", p->memory_swap_max);
+        APPEND_T(m, p->cpu_quota_set, "CPUQuotaPerSecUSec", p->cpu_quota_per_sec_usec);
+        APPEND_T(m, p->cpu_weight_set, "CPUWeight", p->cpu_weight);
+        APPEND_T(m, p->tasks_max_set, "TasksMax", p->tasks_max);
+        APPEND_T(m, p->io_weight_set, "IOWeight", p->io_weight);
+        if (p->allowed_cpus_set) {
+                if (!p->allowed_cpus || p->allowed_cpus_size == 0)
+                        return -EINVAL;
+                r = append_bytes_property(m, "AllowedCPUs", p->allowed_cpus, p->allowed_cpus_size);
+                if (r < 0)
+                        return r;
+        }
+        if (!p->device_policy_open) {
+                r = sd_bus_message_append(m, "(sv)", "DevicePolicy", "s", "closed");
+                if (r < 0)
+                        return r;
+                r = append_device_allow(m, p->extra_devices);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int append_companion_properties(sd_bus_message *m, const void *userdata) {
+        const BusCompanionParams *p = userdata;
+        char *const deps[] = { (char *) p->bound_to, NULL };
+        int r;
+
+        r = sd_bus_message_append(m, "(sv)(sv)(sv)", "Type", "s", "oneshot", "RemainAfterExit", "b", 1,
+                                  "CollectMode", "s", p->collect_mode ?: "inactive-or-failed");
+        if (r < 0)
+                return r;
+        r = append_strv_property(m, "BindsTo", deps);
+        if (r < 0)
+                return r;
+        r = append_strv_property(m, "After", deps);
+        if (r < 0)
+                return r;
+        if (p->description) {
+                r = sd_bus_message_append(m, "(sv)", "Description", "s", p->description);
+                if (r < 0)
+                        return r;
+        }
+        if (p->slice) {
+                r = sd_bus_message_append(m, "(sv)", "Slice", "s", p->slice);
+                if (r < 0)
+                        return r;
+        }
+        if (p->exec_start) {
+                r = append_exec_property(m, "ExecStart", p->exec_start);
+                if (r < 0)
+                        return r;
+        }
+        return append_exec_property(m, "ExecStop", p->exec_stop);
+}
+
+typedef int (*append_props_t)(sd_bus_message *m, const void *userdata);
+
+/* One StartTransientUnit call and the wait for its job. Returns -EEXIST untouched (the caller decides
+ * about ResetFailedUnit), -EINVAL for message building errors (bad parameters). */
+static int start_transient_once(sd_bus *bus, const char *unit, append_props_t append, const void *userdata,
+                                BusError *error) {
+        _cleanup_bus_error_ sd_bus_error e = SD_BUS_ERROR_NULL;
+        _cleanup_bus_message_ sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
+        _cleanup_(job_waiter_done) JobWaiter w = {};
+        int r;
+
+        r = job_waiter_install(bus, &w, &slot);
+        if (r < 0)
+                return r;
+
+        r = sd_bus_message_new_method_call(bus, &m, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER,
+                                           "StartTransientUnit");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "ss", unit, "fail");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(m, 'a', "(sv)");
+        if (r < 0)
+                return r;
+        r = append(m, userdata);
+        if (r < 0)
+                return bus_error_setf(error, r, "Invalid properties for %s: %s", unit, strerror(-r));
+        r = sd_bus_message_close_container(m);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "a(sa(sv))", 0); /* no auxiliary units */
+        if (r < 0)
+                return r;
+
+        r = sd_bus_call(bus, m, 0, &e, &reply);
+        if (r < 0)
+                return bus_error_set(error, &e, r);
+        r = job_waiter_set_job(&w, reply);
+        if (r < 0)
+                return r;
+        r = job_waiter_wait(bus, &w);
+        if (r < 0)
+                return bus_error_setf(error, r, "Failed to wait for the start job of %s: %s", unit,
+                                      strerror(-r));
+        if (!streq(w.result, "done"))
+                return job_failed(bus, unit, "start", w.result, error);
+        return 0;
+}
+
+static int start_transient(sd_bus *bus, const char *unit, append_props_t append, const void *userdata,
+                           BusError *error) {
+        _cleanup_free_ char *active = NULL;
+        int r;
+
+        r = start_transient_once(bus, unit, append, userdata, error);
+        if (r != -EEXIST)
+                return r;
+
+        /* A unit of that name exists. Running: refuse. A leftover (failed, or inactive but not yet
+         * collected): reset it and retry once. */
+        r = bus_unit_state(bus, unit, &active, NULL);
+        if (r == -ENOENT) /* collected meanwhile */
+                return start_transient_once(bus, unit, append, userdata, error);
+        if (r < 0)
+                return bus_error_setf(error, r, "Unit %s exists and its state cannot be read: %s", unit,
+                                      strerror(-r));
+        if (!IN_SET(active ? active[0] : 0, 'f', 'i') ||
+            !(streq(active, "failed") || streq(active, "inactive")))
+                return bus_error_setf(error, -EEXIST, "Unit %s already exists and is %s", unit, active);
+
+        r = bus_reset_failed_unit(bus, unit, error);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        return start_transient_once(bus, unit, append, userdata, error);
+}
+
+int bus_start_scope(sd_bus *bus, const BusScopeParams *p, BusError *error) {
+        const char *dot;
+
+        assert(bus);
+        assert(p);
+
+        if (isempty(p->unit) || !(dot = strrchr(p->unit, '.')) || !streq(dot, ".scope"))
+                return bus_error_setf(error, -EINVAL, "Invalid scope name '%s'", strempty(p->unit));
+        if (p->n_pids > 0 && !p->pids)
+                return -EINVAL;
+        return start_transient(bus, p->unit, append_scope_properties, p, error);
+}
+
 int bus_start_companion(sd_bus *bus, const BusCompanionParams *p, BusError *error) {
-        return -EOPNOTSUPP;
+        const char *dot;
+
+        assert(bus);
+        assert(p);
+
+        if (isempty(p->unit) || !(dot = strrchr(p->unit, '.')) || !streq(dot, ".service"))
+                return bus_error_setf(error, -EINVAL, "Invalid service name '%s'", strempty(p->unit));
+        if (isempty(p->bound_to) || !p->exec_stop)
+                return bus_error_setf(error, -EINVAL, "A companion needs a unit to bind to and an ExecStop");
+        return start_transient(bus, p->unit, append_companion_properties, p, error);
+}
+
+int bus_stop_unit(sd_bus *bus, const char *unit, BusError *error) {
+        _cleanup_bus_error_ sd_bus_error e = SD_BUS_ERROR_NULL;
+        _cleanup_bus_message_ sd_bus_message *reply = NULL;
+        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
+        _cleanup_(job_waiter_done) JobWaiter w = {};
+        int r;
+
+        assert(bus);
+        assert(unit);
+
+        /* StopUnit would load an unknown unit just to stop it; ask first. */
+        r = bus_unit_exists(bus, unit);
+        if (r < 0)
+                return bus_error_setf(error, r, "Failed to look up %s: %s", unit, strerror(-r));
+        if (r == 0)
+                return 0;
+
+        r = job_waiter_install(bus, &w, &slot);
+        if (r < 0)
+                return r;
+        r = sd_bus_call_method(bus, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, "StopUnit", &e, &reply,
+                               "ss", unit, "replace");
+        if (r < 0) {
+                r = bus_error_set(error, &e, r);
+                return r == -ENOENT ? 0 : r;
+        }
+        r = job_waiter_set_job(&w, reply);
+        if (r < 0)
+                return r;
+        r = job_waiter_wait(bus, &w);
+        if (r < 0)
+                return bus_error_setf(error, r, "Failed to wait for the stop job of %s: %s", unit,
+                                      strerror(-r));
+        if (!streq(w.result, "done"))
+                return job_failed(bus, unit, "stop", w.result, error);
+        return 1;
+}
+
+int bus_kill_unit(sd_bus *bus, const char *unit, const char *whom, int signo, BusError *error) {
+        _cleanup_bus_error_ sd_bus_error e = SD_BUS_ERROR_NULL;
+        int r;
+
+        assert(bus);
+        assert(unit);
+
+        if (signo <= 0 || signo >= _NSIG)
+                return -EINVAL;
+        r = bus_unit_exists(bus, unit);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return -ENOENT;
+        r = sd_bus_call_method(bus, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, "KillUnit", &e, NULL, "ssi",
+                               unit, whom ?: "all", (int32_t) signo);
+        if (r < 0)
+                return bus_error_set(error, &e, r);
+        return 0;
+}
+
+int bus_reset_failed_unit(sd_bus *bus, const char *unit, BusError *error) {
+        _cleanup_bus_error_ sd_bus_error e = SD_BUS_ERROR_NULL;
+        int r;
+
+        assert(bus);
+        assert(unit);
+
+        r = sd_bus_call_method(bus, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, "ResetFailedUnit", &e, NULL,
+                               "s", unit);
+        if (r < 0)
+                return bus_error_set(error, &e, r);
+        return 0;
+}
+
+void bus_scope_limits_done(BusScopeLimits *l) {
+        if (!l)
+                return;
+        free(l->active_state);
+        free(l->sub_state);
+        free(l->result);
+        free(l->control_group);
+        free(l->slice);
+        free(l->allowed_cpus);
+        *l = (BusScopeLimits){};
+}
+
+static int read_variant_string(sd_bus_message *m, char **ret) {
+        const char *s;
+        char *c;
+        int r;
+
+        r = sd_bus_message_read(m, "v", "s", &s);
+        if (r < 0)
+                return r;
+        c = strdup(s);
+        if (!c)
+                return -ENOMEM;
+        free(*ret);
+        *ret = c;
+        return 0;
+}
+
+/* Parses the a{sv} of a GetAll reply into l, skipping what we do not want */
+static int parse_limits(sd_bus_message *m, BusScopeLimits *l) {
+        static const struct {
+                const char *name;
+                size_t offset;
+        } u64[] = {
+                { "MemoryMax", offsetof(BusScopeLimits, memory_max) },
+                { "MemoryHigh", offsetof(BusScopeLimits, memory_high) },
+                { "MemorySwapMax", offsetof(BusScopeLimits, memory_swap_max) },
+                { "CPUQuotaPerSecUSec", offsetof(BusScopeLimits, cpu_quota_per_sec_usec) },
+                { "CPUWeight", offsetof(BusScopeLimits, cpu_weight) },
+                { "TasksMax", offsetof(BusScopeLimits, tasks_max) },
+                { "IOWeight", offsetof(BusScopeLimits, io_weight) },
+                { "MemoryCurrent", offsetof(BusScopeLimits, memory_current) },
+                { "TasksCurrent", offsetof(BusScopeLimits, tasks_current) },
+        };
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        for (;;) {
+                const char *name;
+                bool handled = false;
+
+                r = sd_bus_message_enter_container(m, 'e', "sv");
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        break;
+                r = sd_bus_message_read(m, "s", &name);
+                if (r < 0)
+                        return r;
+
+                for (size_t i = 0; i < ELEMENTSOF(u64); i++)
+                        if (streq(name, u64[i].name)) {
+                                r = sd_bus_message_read(m, "v", "t",
+                                                        (uint64_t *) ((uint8_t *) l + u64[i].offset));
+                                if (r < 0)
+                                        return r;
+                                handled = true;
+                                break;
+                        }
+
+                if (handled)
+                        ;
+                else if (streq(name, "ActiveState"))
+                        r = read_variant_string(m, &l->active_state);
+                else if (streq(name, "SubState"))
+                        r = read_variant_string(m, &l->sub_state);
+                else if (streq(name, "Result"))
+                        r = read_variant_string(m, &l->result);
+                else if (streq(name, "ControlGroup"))
+                        r = read_variant_string(m, &l->control_group);
+                else if (streq(name, "Slice"))
+                        r = read_variant_string(m, &l->slice);
+                else if (streq(name, "AllowedCPUs")) {
+                        const void *data;
+                        size_t size;
+
+                        r = sd_bus_message_enter_container(m, 'v', "ay");
+                        if (r < 0)
+                                return r;
+                        r = sd_bus_message_read_array(m, 'y', &data, &size);
+                        if (r < 0)
+                                return r;
+                        free(l->allowed_cpus);
+                        l->allowed_cpus = NULL;
+                        l->allowed_cpus_size = 0;
+                        if (size > 0) {
+                                l->allowed_cpus = malloc(size);
+                                if (!l->allowed_cpus)
+                                        return -ENOMEM;
+                                memcpy(l->allowed_cpus, data, size);
+                                l->allowed_cpus_size = size;
+                        }
+                        r = sd_bus_message_exit_container(m);
+                } else
+                        r = sd_bus_message_skip(m, "v");
+                if (r < 0)
+                        return r;
+
+                r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_exit_container(m);
+}
+
+static int get_all(sd_bus *bus, const char *path, const char *iface, BusScopeLimits *l) {
+        _cleanup_bus_error_ sd_bus_error e = SD_BUS_ERROR_NULL;
+        _cleanup_bus_message_ sd_bus_message *reply = NULL;
+        int r;
+
+        r = sd_bus_call_method(bus, SYSTEMD_DEST, path, "org.freedesktop.DBus.Properties", "GetAll", &e,
+                               &reply, "s", iface);
+        if (r < 0)
+                return bus_errno(&e, r);
+        return parse_limits(reply, l);
+}
+
+int bus_read_scope_limits(sd_bus *bus, const char *unit, BusScopeLimits *ret) {
+        _cleanup_(bus_scope_limits_done) BusScopeLimits l = {
+                .memory_max = UINT64_MAX,
+                .memory_high = UINT64_MAX,
+                .memory_swap_max = UINT64_MAX,
+                .cpu_quota_per_sec_usec = UINT64_MAX,
+                .cpu_weight = UINT64_MAX,
+                .tasks_max = UINT64_MAX,
+                .io_weight = UINT64_MAX,
+                .memory_current = UINT64_MAX,
+                .tasks_current = UINT64_MAX,
+        };
+        _cleanup_free_ char *path = NULL;
+        const char *iface;
+        int r;
+
+        assert(bus);
+        assert(unit);
+        assert(ret);
+
+        iface = unit_type_interface(unit);
+        if (!iface)
+                return -EINVAL;
+        r = get_unit_path(bus, unit, &path);
+        if (r < 0)
+                return r;
+        r = get_all(bus, path, SYSTEMD_UNIT_IFACE, &l);
+        if (r < 0)
+                return r;
+        r = get_all(bus, path, iface, &l);
+        if (r < 0)
+                return r;
+        *ret = l;
+        l = (BusScopeLimits){};
+        return 0;
+}
+
+int bus_machine_register(sd_bus *bus, const BusMachineParams *p, BusError *error) {
+        _cleanup_bus_error_ sd_bus_error e = SD_BUS_ERROR_NULL;
+        _cleanup_bus_message_ sd_bus_message *m = NULL;
+        static const uint8_t zero_id[16] = {};
+        int r;
+
+        assert(bus);
+        assert(p);
+
+        if (isempty(p->name) || p->leader <= 1)
+                return -EINVAL;
+
+        r = sd_bus_message_new_method_call(bus, &m, MACHINED_DEST, MACHINED_PATH, MACHINED_MANAGER,
+                                           "RegisterMachine");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "s", p->name);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append_array(m, 'y', p->id ?: zero_id, 16);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "ssus", p->service ?: "cbox", p->class ?: "container",
+                                  (uint32_t) p->leader, strempty(p->root_directory));
+        if (r < 0)
+                return r;
+        r = sd_bus_call(bus, m, 0, &e, NULL);
+        if (r < 0)
+                return bus_error_set(error, &e, r);
+        return 0;
+}
+
+int bus_machine_terminate(sd_bus *bus, const char *name, BusError *error) {
+        _cleanup_bus_error_ sd_bus_error e = SD_BUS_ERROR_NULL;
+        int r;
+
+        assert(bus);
+        assert(name);
+
+        r = sd_bus_call_method(bus, MACHINED_DEST, MACHINED_PATH, MACHINED_MANAGER, "TerminateMachine", &e,
+                               NULL, "s", name);
+        if (r < 0)
+                return bus_error_set(error, &e, r);
+        return 0;
+}
+
+int bus_machine_exists(sd_bus *bus, const char *name, char **ret_unit) {
+        _cleanup_bus_error_ sd_bus_error e = SD_BUS_ERROR_NULL, e2 = SD_BUS_ERROR_NULL;
+        _cleanup_bus_message_ sd_bus_message *reply = NULL;
+        const char *path;
+        int r;
+
+        assert(bus);
+        assert(name);
+
+        r = sd_bus_call_method(bus, MACHINED_DEST, MACHINED_PATH, MACHINED_MANAGER, "GetMachine", &e, &reply,
+                               "s", name);
+        if (r < 0) {
+                r = bus_errno(&e, r);
+                return r == -ENOENT ? 0 : r;
+        }
+        if (ret_unit) {
+                r = sd_bus_message_read(reply, "o", &path);
+                if (r < 0)
+                        return r;
+                r = sd_bus_get_property_string(bus, MACHINED_DEST, path, MACHINED_MACHINE_IFACE, "Unit", &e2,
+                                               ret_unit);
+                if (r < 0)
+                        return bus_errno(&e2, r);
+        }
+        return 1;
 }

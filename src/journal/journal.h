@@ -50,18 +50,19 @@ typedef struct JournalReadParams {
         const char *after_cursor; /* if set, start after this cursor instead (n_lines ignored) */
         bool follow;              /* after the backlog, wait for new entries (sd_journal_wait) until the
                                    * callback returns non-zero, stop_fd becomes readable, or an error */
-        int stop_fd;              /* with follow: a readable fd stops following (e.g. a signalfd or pipe);
-                                   * < 0 for none. Set it to -EBADF when unused: 0 is a valid fd */
+        int stop_fd;              /* with follow: when > 0, becoming readable stops following (e.g. a
+                                   * signalfd or pipe). 0 = none, so a zero-initialised struct is safe */
         uint64_t timeout_usec;    /* with follow: return 0 after this long without a stop; 0 = forever */
 } JournalReadParams;
 
-/* Opens the system journal (SD_JOURNAL_SYSTEM; also the runtime journal), adds the matches, shows the
+/* Opens the local journal (system and runtime files, plus per-user files so entries of a container
+ * running as a non-root uid are found too), adds the matches, shows the
  * backlog through cb, and follows if asked. Returns 0, or the callback's negative value, or -errno
  * (-ENOENT/-EPERM when the journal cannot be opened). */
 int journal_read(const JournalReadParams *p, journal_entry_cb_t cb, void *userdata);
 
 /* A stream fd connected to journald (sd_journal_stream_fd): whatever is written to it becomes entries
  * with SYSLOG_IDENTIFIER=identifier and the given default priority (LOG_INFO, …). With level_prefix,
- * lines may start with "<N>" to set their priority. Returns the fd (O_CLOEXEC is NOT set by journald's
- * protocol; this sets it, clear it before handing the fd to a child) or -errno. */
+ * lines may start with "<N>" to set their priority. The fd has O_CLOEXEC set: dup2() it onto the child's
+ * stdout/stderr (dup2 clears the flag on the copy). Returns the fd or -errno. */
 int journal_stream_open(const char *identifier, int priority, bool level_prefix);
