@@ -1,7 +1,21 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-#include "rootfs.h"
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/openat2.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
 
+#include "fd-util.h"
+#include "rootfs.h"
+#include "string-util.h"
+
+/* Like Docker/crun: files are hidden behind /dev/null, directories behind an empty read-only tmpfs */
 const char *const rootfs_masked_paths[] = {
         "/proc/acpi",
         "/proc/asound",
@@ -13,8 +27,8 @@ const char *const rootfs_masked_paths[] = {
         "/proc/scsi",
         "/proc/timer_list",
         "/proc/timer_stats",
-        "/sys/firmware",
         "/sys/devices/virtual/powercap",
+        "/sys/firmware",
         NULL,
 };
 
@@ -22,6 +36,515 @@ const char *const rootfs_readonly_paths[] = {
         "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger", NULL,
 };
 
+static const struct {
+        const char *name;
+        unsigned major, minor;
+} dev_nodes[] = {
+        { "null", 1, 3 },   { "zero", 1, 5 },    { "full", 1, 7 },
+        { "random", 1, 8 }, { "urandom", 1, 9 }, { "tty", 5, 0 },
+};
+
+static const struct {
+        const char *name, *target;
+} dev_links[] = {
+        { "fd", "/proc/self/fd" },       { "stdin", "/proc/self/fd/0" }, { "stdout", "/proc/self/fd/1" },
+        { "stderr", "/proc/self/fd/2" }, { "ptmx", "pts/ptmx" },         { "core", "/proc/kcore" },
+};
+
+typedef struct Ctx {
+        char *msg;
+        size_t msg_size;
+} Ctx;
+
+static int fail(Ctx *c, int r, const char *fmt, ...) _printf_(3, 4);
+static int fail(Ctx *c, int r, const char *fmt, ...) {
+        va_list ap;
+
+        if (c->msg && c->msg_size > 0) {
+                va_start(ap, fmt);
+                (void) vsnprintf(c->msg, c->msg_size, fmt, ap);
+                va_end(ap);
+        }
+        return r;
+}
+
+/* Appends the kernel's fs_context messages ("e overlay: ...") to the message, best effort */
+static void append_fs_log(Ctx *c, int fsfd) {
+        char buf[256];
+        size_t l;
+
+        if (fsfd < 0 || !c->msg || c->msg_size == 0)
+                return;
+        for (;;) {
+                ssize_t k = read(fsfd, buf, sizeof(buf) - 1);
+                if (k <= 0)
+                        break;
+                buf[k] = '\0';
+                if (buf[k - 1] == '\n')
+                        buf[k - 1] = '\0';
+                l = strlen(c->msg);
+                (void) snprintf(c->msg + l, c->msg_size - l, " (%s)",
+                                buf[0] && buf[1] == ' ' ? buf + 2 : buf);
+        }
+}
+
+static int open_in_root(int root_fd, const char *path, int flags) {
+        struct open_how how = {
+                .flags = (uint64_t) (flags | O_CLOEXEC),
+                .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+        };
+        int fd = (int) syscall(SYS_openat2, root_fd, path, &how, sizeof(how));
+        return fd < 0 ? -errno : fd;
+}
+
+/* Creates path below root_fd (all components resolved inside the root), the last one as a
+ * directory or, with !dir, an empty file. Existing components are fine. */
+static int mkdir_p_in_root(int root_fd, const char *path, bool dir) {
+        _cleanup_free_ char *p = strdup(path);
+        char *s;
+        int r;
+
+        if (!p)
+                return -ENOMEM;
+
+        s = p;
+        while (*s == '/')
+                s++;
+        if (!*s)
+                return 0;
+
+        for (;;) {
+                char *slash = strchr(s, '/');
+                bool last;
+                _cleanup_close_ int fd = -EBADF, parent = -EBADF;
+
+                if (slash)
+                        *slash = '\0';
+                last = !slash || !slash[strspn(slash + 1, "/") + 1];
+
+                fd = open_in_root(root_fd, p, O_PATH);
+                if (fd == -ENOENT) {
+                        char *base = strrchr(p, '/');
+                        const char *name = base ? base + 1 : p;
+
+                        if (base)
+                                *base = '\0';
+                        parent = base ? open_in_root(root_fd, *p ? p : "/", O_PATH | O_DIRECTORY)
+                                      : open_in_root(root_fd, "/", O_PATH | O_DIRECTORY);
+                        if (base)
+                                *base = '/';
+                        if (parent < 0)
+                                return parent;
+
+                        if (!last || dir)
+                                r = RET_NERRNO(mkdirat(parent, name, 0755));
+                        else {
+                                int f = openat(parent, name,
+                                               O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+                                r = f < 0 ? -errno : 0;
+                                (void) safe_close(f);
+                        }
+                        if (r < 0 && r != -EEXIST)
+                                return r;
+                } else if (fd < 0)
+                        return fd;
+
+                if (!slash)
+                        return 0;
+                *slash = '/';
+                s = slash + 1;
+                while (*s == '/')
+                        s++;
+                if (!*s)
+                        return 0;
+        }
+}
+
+/* fsopen() + fsconfig() + fsmount(): returns a detached mount fd, or -errno with the failure in ctx */
+static int fs_make(Ctx *c, const char *fstype, const char *const *opts, unsigned attr, const char *what) {
+        _cleanup_close_ int fsfd = -EBADF;
+        int mfd, r;
+
+        fsfd = fsopen(fstype, FSOPEN_CLOEXEC);
+        if (fsfd < 0)
+                return fail(c, -errno, "create %s file system for %s", fstype, what);
+
+        for (const char *const *o = opts; o && o[0]; o += 2) {
+                if (o[1])
+                        r = fsconfig(fsfd, FSCONFIG_SET_STRING, o[0], o[1], 0);
+                else
+                        r = fsconfig(fsfd, FSCONFIG_SET_FLAG, o[0], NULL, 0);
+                if (r < 0) {
+                        r = fail(c, -errno, "set %s option '%s' for %s", fstype, o[0], what);
+                        append_fs_log(c, fsfd);
+                        return r;
+                }
+        }
+        if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+                r = fail(c, -errno, "mount %s at '%s'", fstype, what);
+                append_fs_log(c, fsfd);
+                return r;
+        }
+
+        mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, attr);
+        if (mfd < 0)
+                return fail(c, -errno, "mount %s at '%s'", fstype, what);
+        return mfd;
+}
+
+static int attach(Ctx *c, int mfd, int target_fd, const char *what) {
+        if (move_mount(mfd, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+                return fail(c, -errno, "attach mount at '%s'", what);
+        return 0;
+}
+
+/* Mounts a new file system at path inside the root (the mount point must exist) */
+static int mount_fs_in_root(Ctx *c, int root_fd, const char *path, const char *fstype,
+                            const char *const *opts, unsigned attr) {
+        _cleanup_close_ int target = -EBADF, mfd = -EBADF;
+
+        target = open_in_root(root_fd, path, O_PATH | O_DIRECTORY);
+        if (target < 0)
+                return fail(c, target, "open mount point '%s'", path);
+        mfd = fs_make(c, fstype, opts, attr, path);
+        if (mfd < 0)
+                return mfd;
+        return attach(c, mfd, target, path);
+}
+
+static int setattr_fd(int fd, bool recursive, uint64_t set) {
+        struct mount_attr a = { .attr_set = set };
+        return RET_NERRNO(
+                mount_setattr(fd, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &a, sizeof(a)));
+}
+
+/* A bind of source (opened by from_fd/from_path) onto target_fd */
+static int bind_fd(Ctx *c, int from_fd, const char *from_path, int target_fd, bool recursive, bool read_only,
+                   const char *what) {
+        _cleanup_close_ int mfd = -EBADF;
+        int r;
+
+        mfd = open_tree(from_fd, from_path,
+                        OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0) |
+                                (isempty(from_path) ? AT_EMPTY_PATH : 0));
+        if (mfd < 0)
+                return fail(c, -errno, "clone mount for '%s'", what);
+        if (read_only) {
+                r = setattr_fd(mfd, recursive, MOUNT_ATTR_RDONLY);
+                if (r < 0)
+                        return fail(c, r, "make '%s' read-only", what);
+        }
+        return attach(c, mfd, target_fd, what);
+}
+
+static int check_layer_path(const char *p) {
+        if (isempty(p) || p[0] != '/' || strpbrk(p, ":,\\\n"))
+                return -EINVAL;
+        return 0;
+}
+
+static int mount_root(Ctx *c, const RootfsParams *p) {
+        _cleanup_close_ int mfd = -EBADF, target = -EBADF;
+        _cleanup_free_ char *lower = NULL;
+        Buffer b = {};
+        int r;
+
+        if (p->n_lower_dirs == 0 || !p->lower_dirs)
+                return fail(c, -EINVAL, "set up the root: no image layer");
+        if (p->n_lower_dirs > ROOTFS_LOWER_DIRS_MAX)
+                return fail(c, -E2BIG, "set up the root: %zu layers (at most %d)", p->n_lower_dirs,
+                            ROOTFS_LOWER_DIRS_MAX);
+        if (!p->upper_dir != !p->work_dir)
+                return fail(c, -EINVAL, "set up the root: upper and work directories go together");
+
+        target = open(p->target, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (target < 0)
+                return fail(c, -errno, "open root directory '%s'", p->target);
+
+        if (!p->upper_dir && p->n_lower_dirs == 1) {
+                r = bind_fd(c, AT_FDCWD, p->lower_dirs[0], target, true, true, p->lower_dirs[0]);
+                return r;
+        }
+
+        for (size_t i = 0; i < p->n_lower_dirs; i++) {
+                if (check_layer_path(p->lower_dirs[i]) < 0)
+                        return fail(c, -EINVAL, "use layer '%s' (an absolute path without ':' ',' '\\')",
+                                    strna(p->lower_dirs[i]));
+                if ((i > 0 && buffer_append(&b, ":", 1) < 0) ||
+                    buffer_append(&b, p->lower_dirs[i], strlen(p->lower_dirs[i])) < 0) {
+                        buffer_done(&b);
+                        return fail(c, -ENOMEM, "set up the root");
+                }
+        }
+        if (buffer_append(&b, "", 1) < 0) {
+                buffer_done(&b);
+                return fail(c, -ENOMEM, "set up the root");
+        }
+        lower = b.data;
+        /* the kernel copies option strings of at most a page */
+        if (b.size > 4000)
+                return fail(c, -E2BIG, "set up the root: the layer paths are too long for overlayfs");
+        if (p->upper_dir && (check_layer_path(p->upper_dir) < 0 || check_layer_path(p->work_dir) < 0))
+                return fail(c, -EINVAL,
+                            "use upper/work directory '%s' (an absolute path without ':' ',' '\\')",
+                            p->upper_dir);
+
+        const char *opts[] = {
+                "lowerdir",  lower, p->upper_dir ? "upperdir" : NULL, p->upper_dir, "workdir",
+                p->work_dir, NULL,
+        };
+        mfd = fs_make(c, "overlay", opts, 0, p->target);
+        if (mfd < 0)
+                return mfd;
+        return attach(c, mfd, target, p->target);
+}
+
+static int setup_dev(Ctx *c, const RootfsParams *p, int root_fd) {
+        _cleanup_close_ int dev = -EBADF;
+        _cleanup_free_ char *size = NULL, *shm_size = NULL;
+        int r;
+
+        r = mkdir_p_in_root(root_fd, "/dev", true);
+        if (r < 0)
+                return fail(c, r, "create mount point '/dev'");
+
+        size = strprintf("%" PRIu64, p->dev_size ?: 4U * 1024U * 1024U);
+        shm_size = strprintf("%" PRIu64, p->shm_size ?: 64U * 1024U * 1024U);
+        if (!size || !shm_size)
+                return fail(c, -ENOMEM, "set up /dev");
+
+        const char *opts[] = { "mode", "755", "size", size, NULL };
+        r = mount_fs_in_root(c, root_fd, "/dev", "tmpfs", opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+        if (r < 0)
+                return r;
+
+        dev = open_in_root(root_fd, "/dev", O_PATH | O_DIRECTORY);
+        if (dev < 0)
+                return fail(c, dev, "open '/dev'");
+
+        for (size_t i = 0; i < ELEMENTSOF(dev_nodes); i++) {
+                if (mknodat(dev, dev_nodes[i].name, S_IFCHR | 0666,
+                            makedev(dev_nodes[i].major, dev_nodes[i].minor)) < 0)
+                        return fail(c, -errno, "create device node '/dev/%s'", dev_nodes[i].name);
+                /* umask */
+                if (fchmodat(dev, dev_nodes[i].name, 0666, 0) < 0)
+                        return fail(c, -errno, "chmod '/dev/%s'", dev_nodes[i].name);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(dev_links); i++)
+                if (symlinkat(dev_links[i].target, dev, dev_links[i].name) < 0)
+                        return fail(c, -errno, "create symlink '/dev/%s'", dev_links[i].name);
+        for (const char *const *d = (const char *const[]){ "pts", "shm", "mqueue", NULL }; *d; d++)
+                if (mkdirat(dev, *d, 0755) < 0)
+                        return fail(c, -errno, "create '/dev/%s'", *d);
+
+        const char *pts_opts[] = {
+                "newinstance", NULL, "ptmxmode", "0666", "mode", "620", "gid", "5", NULL
+        };
+        r = mount_fs_in_root(c, root_fd, "/dev/pts", "devpts", pts_opts,
+                             MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+        if (r < 0)
+                return r;
+
+        const char *shm_opts[] = { "mode", "1777", "size", shm_size, NULL };
+        r = mount_fs_in_root(c, root_fd, "/dev/shm", "tmpfs", shm_opts,
+                             MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+        if (r < 0)
+                return r;
+
+        r = mount_fs_in_root(c, root_fd, "/dev/mqueue", "mqueue", NULL,
+                             MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+        if (r == -ENODEV) /* kernel without POSIX message queues */
+                r = 0;
+        return r;
+}
+
+static int setup_sys(Ctx *c, const RootfsParams *p, int root_fd) {
+        _cleanup_close_ int target = -EBADF;
+        int r;
+
+        r = mkdir_p_in_root(root_fd, "/sys", true);
+        if (r < 0)
+                return fail(c, r, "create mount point '/sys'");
+
+        if (p->new_netns)
+                return mount_fs_in_root(c, root_fd, "/sys", "sysfs", NULL,
+                                        MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+                                                MOUNT_ATTR_NOEXEC);
+
+        target = open_in_root(root_fd, "/sys", O_PATH | O_DIRECTORY);
+        if (target < 0)
+                return fail(c, target, "open '/sys'");
+        return bind_fd(c, AT_FDCWD, "/sys", target, true, true, "/sys");
+}
+
+static int setup_masks(Ctx *c, int root_fd) {
+        for (const char *const *m = rootfs_masked_paths; *m; m++) {
+                _cleanup_close_ int fd = -EBADF;
+                struct stat st;
+                int r;
+
+                fd = open_in_root(root_fd, *m, O_PATH | O_NOFOLLOW);
+                if (fd == -ENOENT)
+                        continue;
+                if (fd < 0)
+                        return fail(c, fd, "open masked path '%s'", *m);
+                if (fstat(fd, &st) < 0)
+                        return fail(c, -errno, "stat masked path '%s'", *m);
+
+                if (S_ISDIR(st.st_mode)) {
+                        const char *opts[] = { "size", "0", "mode", "555", NULL };
+                        _cleanup_close_ int mfd = fs_make(c, "tmpfs", opts,
+                                                          MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+                                                                  MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+                                                          *m);
+                        if (mfd < 0)
+                                return mfd;
+                        r = attach(c, mfd, fd, *m);
+                } else {
+                        _cleanup_close_ int null = open_in_root(root_fd, "/dev/null", O_PATH);
+                        if (null < 0)
+                                return fail(c, null, "open '/dev/null'");
+                        r = bind_fd(c, null, "", fd, false, true, *m);
+                }
+                if (r < 0)
+                        return r;
+        }
+
+        for (const char *const *m = rootfs_readonly_paths; *m; m++) {
+                _cleanup_close_ int fd = open_in_root(root_fd, *m, O_PATH | O_NOFOLLOW);
+                int r;
+
+                if (fd == -ENOENT)
+                        continue;
+                if (fd < 0)
+                        return fail(c, fd, "open read-only path '%s'", *m);
+                r = bind_fd(c, fd, "", fd, true, true, *m);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int setup_user_mount(Ctx *c, int root_fd, const RootfsMount *m) {
+        _cleanup_close_ int target = -EBADF, src = -EBADF;
+        bool dir = true;
+        int r;
+
+        if (isempty(m->target) || m->target[0] != '/')
+                return fail(c, -EINVAL, "mount at '%s': the target must be an absolute path",
+                            strna(m->target));
+
+        if (m->type == ROOTFS_MOUNT_BIND) {
+                struct stat st;
+
+                if (isempty(m->source) || m->source[0] != '/')
+                        return fail(c, -EINVAL, "bind '%s': the source must be an absolute path",
+                                    strna(m->source));
+                src = open(m->source, O_PATH | O_CLOEXEC);
+                if (src < 0)
+                        return fail(c, -errno, "open bind source '%s'", m->source);
+                if (fstat(src, &st) < 0)
+                        return fail(c, -errno, "stat bind source '%s'", m->source);
+                dir = S_ISDIR(st.st_mode);
+        }
+
+        r = mkdir_p_in_root(root_fd, m->target, dir);
+        if (r < 0)
+                return fail(c, r, "create mount point '%s'", m->target);
+        target = open_in_root(root_fd, m->target, O_PATH);
+        if (target < 0)
+                return fail(c, target, "open mount point '%s'", m->target);
+
+        if (m->type == ROOTFS_MOUNT_BIND)
+                return bind_fd(c, src, "", target, !m->non_recursive, m->read_only, m->target);
+
+        if (m->type == ROOTFS_MOUNT_TMPFS) {
+                _cleanup_free_ char *size = NULL, *mode = NULL;
+                _cleanup_close_ int mfd = -EBADF;
+
+                mode = strprintf("%o", (unsigned) (m->mode ?: 0755));
+                size = m->size > 0 ? strprintf("%" PRIu64, m->size) : NULL;
+                if (!mode || (m->size > 0 && !size))
+                        return fail(c, -ENOMEM, "mount tmpfs at '%s'", m->target);
+                const char *opts[] = { "mode", mode, size ? "size" : NULL, size, NULL };
+                mfd = fs_make(c, "tmpfs", opts,
+                              MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (m->read_only ? MOUNT_ATTR_RDONLY : 0),
+                              m->target);
+                if (mfd < 0)
+                        return mfd;
+                return attach(c, mfd, target, m->target);
+        }
+
+        return fail(c, -EINVAL, "mount at '%s': unknown mount type", m->target);
+}
+
 int rootfs_setup(const RootfsParams *p, char *msg, size_t msg_size) {
-        return -EOPNOTSUPP;
+        Ctx c = { .msg = msg, .msg_size = msg_size };
+        _cleanup_close_ int root_fd = -EBADF;
+        int r;
+
+        assert(p);
+
+        if (msg && msg_size > 0)
+                msg[0] = '\0';
+        if (isempty(p->target) || p->target[0] != '/')
+                return fail(&c, -EINVAL, "set up the root: the target must be an absolute path");
+
+        /* Nothing we do from here on may propagate to the host */
+        if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+                return fail(&c, -errno, "make '/' a recursive slave mount");
+
+        r = mount_root(&c, p);
+        if (r < 0)
+                return r;
+
+        /* Opened after the root was mounted on it: this is the new root */
+        root_fd = open(p->target, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (root_fd < 0)
+                return fail(&c, -errno, "open root '%s'", p->target);
+
+        r = mkdir_p_in_root(root_fd, "/proc", true);
+        if (r < 0)
+                return fail(&c, r, "create mount point '/proc'");
+        r = mount_fs_in_root(&c, root_fd, "/proc", "proc", NULL,
+                             MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+        if (r < 0)
+                return r;
+
+        r = setup_sys(&c, p, root_fd);
+        if (r < 0)
+                return r;
+
+        r = setup_dev(&c, p, root_fd);
+        if (r < 0)
+                return r;
+
+        if (!p->no_mask) {
+                r = setup_masks(&c, root_fd);
+                if (r < 0)
+                        return r;
+        }
+
+        for (size_t i = 0; i < p->n_mounts; i++) {
+                r = setup_user_mount(&c, root_fd, &p->mounts[i]);
+                if (r < 0)
+                        return r;
+        }
+
+        if (p->read_only) {
+                r = setattr_fd(root_fd, false, MOUNT_ATTR_RDONLY);
+                if (r < 0)
+                        return fail(&c, r, "make the root read-only");
+        }
+
+        if (fchdir(root_fd) < 0)
+                return fail(&c, -errno, "change to the root '%s'", p->target);
+        if (syscall(SYS_pivot_root, ".", ".") < 0)
+                return fail(&c, -errno, "pivot_root to '%s'", p->target);
+        if (umount2(".", MNT_DETACH) < 0)
+                return fail(&c, -errno, "detach the old root");
+        if (chdir("/") < 0)
+                return fail(&c, -errno, "change to '/'");
+
+        return 0;
 }

@@ -1,7 +1,668 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+#include <ctype.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <linux/capability.h>
+#include <linux/openat2.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "fd-util.h"
+#include "fileio.h"
 #include "spawn.h"
+#include "spawn-internal.h"
+#include "string-util.h"
+
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000
+#endif
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+
+/* ---- capabilities ---- */
+
+static const char *const capability_names[] = {
+        [CAP_CHOWN] = "CAP_CHOWN",
+        [CAP_DAC_OVERRIDE] = "CAP_DAC_OVERRIDE",
+        [CAP_DAC_READ_SEARCH] = "CAP_DAC_READ_SEARCH",
+        [CAP_FOWNER] = "CAP_FOWNER",
+        [CAP_FSETID] = "CAP_FSETID",
+        [CAP_KILL] = "CAP_KILL",
+        [CAP_SETGID] = "CAP_SETGID",
+        [CAP_SETUID] = "CAP_SETUID",
+        [CAP_SETPCAP] = "CAP_SETPCAP",
+        [CAP_LINUX_IMMUTABLE] = "CAP_LINUX_IMMUTABLE",
+        [CAP_NET_BIND_SERVICE] = "CAP_NET_BIND_SERVICE",
+        [CAP_NET_BROADCAST] = "CAP_NET_BROADCAST",
+        [CAP_NET_ADMIN] = "CAP_NET_ADMIN",
+        [CAP_NET_RAW] = "CAP_NET_RAW",
+        [CAP_IPC_LOCK] = "CAP_IPC_LOCK",
+        [CAP_IPC_OWNER] = "CAP_IPC_OWNER",
+        [CAP_SYS_MODULE] = "CAP_SYS_MODULE",
+        [CAP_SYS_RAWIO] = "CAP_SYS_RAWIO",
+        [CAP_SYS_CHROOT] = "CAP_SYS_CHROOT",
+        [CAP_SYS_PTRACE] = "CAP_SYS_PTRACE",
+        [CAP_SYS_PACCT] = "CAP_SYS_PACCT",
+        [CAP_SYS_ADMIN] = "CAP_SYS_ADMIN",
+        [CAP_SYS_BOOT] = "CAP_SYS_BOOT",
+        [CAP_SYS_NICE] = "CAP_SYS_NICE",
+        [CAP_SYS_RESOURCE] = "CAP_SYS_RESOURCE",
+        [CAP_SYS_TIME] = "CAP_SYS_TIME",
+        [CAP_SYS_TTY_CONFIG] = "CAP_SYS_TTY_CONFIG",
+        [CAP_MKNOD] = "CAP_MKNOD",
+        [CAP_LEASE] = "CAP_LEASE",
+        [CAP_AUDIT_WRITE] = "CAP_AUDIT_WRITE",
+        [CAP_AUDIT_CONTROL] = "CAP_AUDIT_CONTROL",
+        [CAP_SETFCAP] = "CAP_SETFCAP",
+        [CAP_MAC_OVERRIDE] = "CAP_MAC_OVERRIDE",
+        [CAP_MAC_ADMIN] = "CAP_MAC_ADMIN",
+        [CAP_SYSLOG] = "CAP_SYSLOG",
+        [CAP_WAKE_ALARM] = "CAP_WAKE_ALARM",
+        [CAP_BLOCK_SUSPEND] = "CAP_BLOCK_SUSPEND",
+        [CAP_AUDIT_READ] = "CAP_AUDIT_READ",
+        [CAP_PERFMON] = "CAP_PERFMON",
+        [CAP_BPF] = "CAP_BPF",
+        [CAP_CHECKPOINT_RESTORE] = "CAP_CHECKPOINT_RESTORE",
+};
+
+int capability_from_name(const char *name) {
+        const char *n;
+
+        if (!name)
+                return -EINVAL;
+        n = strncasecmp(name, "CAP_", 4) == 0 ? name + 4 : name;
+        for (size_t i = 0; i < ELEMENTSOF(capability_names); i++)
+                if (capability_names[i] && strcasecmp(capability_names[i] + 4, n) == 0)
+                        return (int) i;
+        return -EINVAL;
+}
+
+const char *capability_to_name(int cap) {
+        if (cap < 0 || (size_t) cap >= ELEMENTSOF(capability_names))
+                return NULL;
+        return capability_names[cap];
+}
+
+int capability_last_cap(void) {
+        static int cached = -1;
+        _cleanup_free_ char *s = NULL;
+
+        if (cached >= 0)
+                return cached;
+        if (read_one_line_file("/proc/sys/kernel/cap_last_cap", &s) >= 0) {
+                int v = atoi(s);
+                if (v > 0 && v < 64)
+                        return (cached = v);
+        }
+        /* /proc may be the container's or missing: fall back to what we were built with */
+        return CAP_LAST_CAP;
+}
+
+uint64_t capability_default_set(void) {
+        static const int caps[] = {
+                CAP_CHOWN,   CAP_DAC_OVERRIDE, CAP_FSETID,           CAP_FOWNER,
+                CAP_MKNOD,   CAP_NET_RAW,      CAP_SETGID,           CAP_SETUID,
+                CAP_SETFCAP, CAP_SETPCAP,      CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT,
+                CAP_KILL,    CAP_AUDIT_WRITE,
+        };
+        uint64_t m = 0;
+
+        for (size_t i = 0; i < ELEMENTSOF(caps); i++)
+                m |= UINT64_C(1) << caps[i];
+        return m;
+}
+
+int capability_compute_set(char **add, char **drop, uint64_t *ret) {
+        uint64_t all = 0, set = capability_default_set(), a = 0, d = 0;
+        bool add_all = false, drop_all = false;
+        int last = capability_last_cap();
+
+        assert(ret);
+
+        for (int c = 0; c <= last && c < 64; c++)
+                all |= UINT64_C(1) << c;
+
+        STRV_FOREACH (s, add) {
+                if (strcasecmp(*s, "ALL") == 0) {
+                        add_all = true;
+                        continue;
+                }
+                int c = capability_from_name(*s);
+                if (c < 0)
+                        return c;
+                a |= UINT64_C(1) << c;
+        }
+        STRV_FOREACH (s, drop) {
+                if (strcasecmp(*s, "ALL") == 0) {
+                        drop_all = true;
+                        continue;
+                }
+                int c = capability_from_name(*s);
+                if (c < 0)
+                        return c;
+                d |= UINT64_C(1) << c;
+        }
+
+        if (add_all)
+                set = all;
+        if (drop_all)
+                set = 0;
+        set = ((set & ~d) | a) & all;
+
+        *ret = set;
+        return 0;
+}
+
+/* ---- users ---- */
+
+static int open_in_root(int root_fd, const char *path, int flags) {
+        struct open_how how = {
+                .flags = (uint64_t) (flags | O_CLOEXEC),
+                .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+        };
+        int fd;
+
+        if (root_fd == AT_FDCWD)
+                return RET_NERRNO(open(path, flags | O_CLOEXEC));
+
+        fd = (int) syscall(SYS_openat2, root_fd, path, &how, sizeof(how));
+        if (fd < 0)
+                return -errno;
+        return fd;
+}
+
+static int read_db(int root_fd, const char *path, char **ret) {
+        _cleanup_close_ int fd = open_in_root(root_fd, path, O_RDONLY | O_NOCTTY);
+        if (fd < 0)
+                return fd;
+        return read_full_fd(fd, ret, NULL, 16U * 1024U * 1024U);
+}
+
+static bool parse_id(const char *s, uint32_t *ret) {
+        char *end;
+        unsigned long v;
+
+        if (isempty(s) || !isdigit((unsigned char) s[0]))
+                return false;
+        errno = 0;
+        v = strtoul(s, &end, 10);
+        if (errno != 0 || *end || v >= UINT32_MAX)
+                return false;
+        *ret = (uint32_t) v;
+        return true;
+}
+
+/* Splits a passwd/group line into at most n fields at ':'; returns the number found */
+static size_t split_fields(char *line, char **f, size_t n) {
+        size_t k = 0;
+        f[k++] = line;
+        for (char *p = line; *p && k < n; p++)
+                if (*p == ':') {
+                        *p = '\0';
+                        f[k++] = p + 1;
+                }
+        return k;
+}
+
+/* Looks up a passwd entry by name (when name) or uid */
+static int passwd_find(const char *db, const char *name, uid_t uid, char **ret_name, uid_t *ret_uid,
+                       gid_t *ret_gid, char **ret_home) {
+        _cleanup_free_ char *copy = strdup(strempty(db));
+        char *save = NULL;
+
+        if (!copy)
+                return -ENOMEM;
+        for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                char *f[7];
+                uint32_t u, g;
+
+                if (split_fields(line, f, 7) < 7)
+                        continue;
+                if (!parse_id(f[2], &u) || !parse_id(f[3], &g))
+                        continue;
+                if (name ? !streq(f[0], name) : u != uid)
+                        continue;
+
+                if (ret_name && !(*ret_name = strdup(f[0])))
+                        return -ENOMEM;
+                if (ret_home && !(*ret_home = strdup(isempty(f[5]) ? "/" : f[5]))) {
+                        if (ret_name)
+                                *ret_name = mfree(*ret_name);
+                        return -ENOMEM;
+                }
+                *ret_uid = u;
+                *ret_gid = g;
+                return 0;
+        }
+        return -ESRCH;
+}
+
+static int group_find(const char *db, const char *name, gid_t *ret_gid) {
+        _cleanup_free_ char *copy = strdup(strempty(db));
+        char *save = NULL;
+
+        if (!copy)
+                return -ENOMEM;
+        for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                char *f[4];
+                uint32_t g;
+
+                if (split_fields(line, f, 4) < 3 || !parse_id(f[2], &g))
+                        continue;
+                if (streq(f[0], name)) {
+                        *ret_gid = g;
+                        return 0;
+                }
+        }
+        return -ESRCH;
+}
+
+/* Supplementary groups: every group listing user as a member */
+static int group_members(const char *db, const char *user, gid_t primary, gid_t **ret, size_t *ret_n) {
+        _cleanup_free_ char *copy = strdup(strempty(db));
+        _cleanup_free_ gid_t *l = NULL;
+        size_t n = 0;
+        char *save = NULL;
+
+        if (!copy)
+                return -ENOMEM;
+        if (user)
+                for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                        char *f[4], *msave = NULL;
+                        uint32_t g;
+
+                        if (split_fields(line, f, 4) < 4 || !parse_id(f[2], &g) || g == primary)
+                                continue;
+                        for (char *m = strtok_r(f[3], ",", &msave); m; m = strtok_r(NULL, ",", &msave))
+                                if (streq(m, user)) {
+                                        if (n >= NGROUPS_MAX)
+                                                break;
+                                        gid_t *nl = realloc(l, (n + 1) * sizeof(gid_t));
+                                        if (!nl)
+                                                return -ENOMEM;
+                                        l = nl;
+                                        l[n++] = g;
+                                        break;
+                                }
+                }
+
+        *ret = TAKE_PTR(l);
+        *ret_n = n;
+        return 0;
+}
+
+int spawn_resolve_user(int root_fd, const char *user, uid_t *ret_uid, gid_t *ret_gid, gid_t **ret_groups,
+                       size_t *ret_n_groups, char **ret_home) {
+        _cleanup_free_ char *passwd = NULL, *group = NULL, *u = NULL, *name = NULL, *home = NULL;
+        _cleanup_free_ gid_t *groups = NULL;
+        size_t n_groups = 0;
+        const char *gpart = NULL;
+        uid_t uid = 0;
+        gid_t gid = 0;
+        uint32_t v;
+        int r;
+
+        assert(ret_uid);
+        assert(ret_gid);
+
+        if (isempty(user))
+                user = "0";
+        u = strdup(user);
+        if (!u)
+                return -ENOMEM;
+        char *colon = strchr(u, ':');
+        if (colon) {
+                *colon = '\0';
+                gpart = colon + 1;
+                if (isempty(gpart) || isempty(u))
+                        return -EINVAL;
+        }
+
+        /* Missing files are fine for numeric ids: a scratch image has no /etc/passwd */
+        r = read_db(root_fd, "/etc/passwd", &passwd);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        r = read_db(root_fd, "/etc/group", &group);
+        if (r < 0 && r != -ENOENT)
+                return r;
+
+        if (parse_id(u, &v)) {
+                uid = v;
+                r = passwd_find(passwd, NULL, uid, &name, &uid, &gid, &home);
+                if (r == -ESRCH)
+                        gid = 0; /* like Docker: an unknown uid runs with gid 0 */
+                else if (r < 0)
+                        return r;
+        } else {
+                r = passwd_find(passwd, u, 0, &name, &uid, &gid, &home);
+                if (r < 0)
+                        return r;
+        }
+
+        if (gpart) {
+                if (parse_id(gpart, &v))
+                        gid = v;
+                else {
+                        r = group_find(group, gpart, &gid);
+                        if (r < 0)
+                                return r;
+                }
+        }
+
+        if (ret_groups) {
+                r = group_members(group, name, gid, &groups, &n_groups);
+                if (r < 0)
+                        return r;
+        }
+        if (ret_home && !home) {
+                home = strdup("/");
+                if (!home)
+                        return -ENOMEM;
+        }
+
+        *ret_uid = uid;
+        *ret_gid = gid;
+        if (ret_groups) {
+                *ret_groups = TAKE_PTR(groups);
+                *ret_n_groups = n_groups;
+        }
+        if (ret_home)
+                *ret_home = TAKE_PTR(home);
+        return 0;
+}
+
+/* ---- environment ---- */
+
+static int env_set(char ***l, const char *assignment) {
+        const char *eq = strchr(assignment, '=');
+        size_t klen;
+
+        if (!eq || eq == assignment)
+                return -EINVAL;
+        klen = (size_t) (eq - assignment) + 1;
+        for (char **e = *l; e && *e; e++)
+                if (strneq(*e, assignment, klen))
+                        return free_and_strdup(e, assignment);
+        return strv_extend(l, assignment);
+}
+
+int spawn_build_env(char **extra, const char *home, bool tty, char ***ret) {
+        _cleanup_strv_free_ char **l = NULL;
+        _cleanup_free_ char *h = NULL;
+        int r;
+
+        assert(ret);
+
+        h = strjoin("HOME=", home ?: "/");
+        if (!h)
+                return -ENOMEM;
+        r = env_set(&l, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+        if (r >= 0)
+                r = env_set(&l, h);
+        if (r >= 0)
+                r = env_set(&l, "container=cbox");
+        if (r >= 0 && tty)
+                r = env_set(&l, "TERM=xterm");
+        if (r < 0)
+                return r;
+        STRV_FOREACH (e, extra) {
+                r = env_set(&l, *e);
+                if (r < 0)
+                        return r;
+        }
+
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+int spawn_wait_status_to_exit(int status) {
+        if (WIFEXITED(status))
+                return WEXITSTATUS(status);
+        if (WIFSIGNALED(status))
+                return 128 + WTERMSIG(status);
+        return -EINVAL;
+}
+
+/* ---- the child side ---- */
+
+static void error_set(SpawnError *err, int r, const char *fmt, ...) _printf_(3, 4);
+static void error_set(SpawnError *err, int r, const char *fmt, ...) {
+        va_list ap;
+
+        if (!err)
+                return;
+        err->error = abs(r);
+        va_start(ap, fmt);
+        (void) vsnprintf(err->message, sizeof(err->message), fmt, ap);
+        va_end(ap);
+}
+
+/* Sends the failure to the parent and exits. Only in the child. */
+_noreturn_ void spawn_child_fail(int sync_fd, const SpawnError *err) {
+        if (sync_fd >= 0)
+                (void) send(sync_fd, err, sizeof(*err), MSG_NOSIGNAL);
+        _exit(EXIT_FAILURE);
+}
+
+static int caps_apply(uint64_t set, uid_t uid) {
+        struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+        struct __user_cap_data_struct d[2] = {};
+
+        (void) prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+
+        /* root keeps exactly the set; anybody else lost everything at setuid() already, and
+         * only the bounding set matters for what a setuid binary could regain */
+        if (uid == 0) {
+                d[0].effective = d[0].permitted = d[0].inheritable = (uint32_t) set;
+                d[1].effective = d[1].permitted = d[1].inheritable = (uint32_t) (set >> 32);
+        }
+        if (syscall(SYS_capset, &h, d) < 0)
+                return -errno;
+        return 0;
+}
+
+/* user, caps, no_new_privs, workdir: shared by container start and exec. Fills env (with HOME). */
+int spawn_child_credentials(const SpawnProcess *p, bool tty, char ***ret_env, SpawnError *err) {
+        _cleanup_free_ gid_t *groups = NULL;
+        _cleanup_free_ char *home = NULL;
+        _cleanup_strv_free_ char **env = NULL;
+        size_t n_groups = 0;
+        uint64_t caps;
+        uid_t uid;
+        gid_t gid;
+        int r;
+
+        r = spawn_resolve_user(AT_FDCWD, p->user, &uid, &gid, &groups, &n_groups, &home);
+        if (r < 0) {
+                error_set(err, r, "resolve user '%s'", strempty(p->user));
+                return r;
+        }
+
+        r = spawn_build_env(p->env, home, tty, &env);
+        if (r < 0) {
+                error_set(err, r, "build the environment");
+                return r;
+        }
+
+        r = capability_compute_set(p->cap_add, p->cap_drop, &caps);
+        if (r < 0) {
+                error_set(err, r, "parse capabilities");
+                return r;
+        }
+
+        /* Bounding set first (needs CAP_SETPCAP, which we still have) */
+        int last = capability_last_cap();
+        for (int c = 0; c <= last; c++)
+                if (c >= 64 || !(caps & (UINT64_C(1) << c)))
+                        if (prctl(PR_CAPBSET_DROP, (unsigned long) c, 0, 0, 0) < 0 && errno != EINVAL) {
+                                r = -errno;
+                                error_set(err, r, "drop capability %s from the bounding set",
+                                          strna(capability_to_name(c)));
+                                return r;
+                        }
+
+        if (setgroups(n_groups, groups) < 0) {
+                r = -errno;
+                error_set(err, r, "setgroups");
+                return r;
+        }
+        if (setresgid(gid, gid, gid) < 0) {
+                r = -errno;
+                error_set(err, r, "setgid %u", (unsigned) gid);
+                return r;
+        }
+        if (setresuid(uid, uid, uid) < 0) {
+                r = -errno;
+                error_set(err, r, "setuid %u", (unsigned) uid);
+                return r;
+        }
+
+        r = caps_apply(caps, uid);
+        if (r < 0) {
+                error_set(err, r, "set capabilities");
+                return r;
+        }
+
+        if (!p->allow_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+                r = -errno;
+                error_set(err, r, "set no_new_privs");
+                return r;
+        }
+
+        if (chdir(p->workdir ?: "/") < 0) {
+                r = -errno;
+                error_set(err, r, "change to working directory '%s'", p->workdir ?: "/");
+                return r;
+        }
+
+        *ret_env = TAKE_PTR(env);
+        return 0;
+}
+
+int spawn_child_stdio(const SpawnProcess *p, SpawnError *err) {
+        const int fds[3] = { p->stdin_fd, p->stdout_fd, p->stderr_fd };
+
+        for (int i = 0; i < 3; i++) {
+                if (fds[i] < 0 || fds[i] == i)
+                        continue;
+                if (dup2(fds[i], i) < 0) {
+                        int r = -errno;
+                        error_set(err, r, "set up stdio fd %d", i);
+                        return r;
+                }
+        }
+        return 0;
+}
+
+static int cmp_int(const void *a, const void *b) {
+        int x = *(const int *) a, y = *(const int *) b;
+        return x < y ? -1 : x > y;
+}
+
+/* Everything above 2 except keep[] gets O_CLOEXEC; keep[] loses it */
+int spawn_child_close_fds(const int *keep, size_t n_keep, SpawnError *err) {
+        _cleanup_free_ int *k = NULL;
+        unsigned from = 3;
+        int r;
+
+        k = new (int, n_keep + 1);
+        if (!k) {
+                error_set(err, -ENOMEM, "allocate");
+                return -ENOMEM;
+        }
+        if (n_keep > 0)
+                memcpy(k, keep, n_keep * sizeof(int));
+        qsort(k, n_keep, sizeof(int), cmp_int);
+
+        for (size_t i = 0; i < n_keep; i++) {
+                if (k[i] < (int) from) {
+                        if (k[i] >= 0)
+                                (void) fd_set_cloexec(k[i], false);
+                        continue;
+                }
+                if ((unsigned) k[i] > from &&
+                    close_range(from, (unsigned) k[i] - 1, CLOSE_RANGE_CLOEXEC) < 0) {
+                        r = -errno;
+                        error_set(err, r, "mark fds close-on-exec");
+                        return r;
+                }
+                r = fd_set_cloexec(k[i], false);
+                if (r < 0) {
+                        error_set(err, r, "keep fd %d open", k[i]);
+                        return r;
+                }
+                from = (unsigned) k[i] + 1;
+        }
+        if (close_range(from, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+                r = -errno;
+                error_set(err, r, "mark fds close-on-exec");
+                return r;
+        }
+        return 0;
+}
+
+static _noreturn_ void child_main(const SpawnParams *p, int sync_fd) {
+        _cleanup_strv_free_ char **env = NULL;
+        SpawnError err = {};
+        char go;
+        int r;
+
+        /* Wait for the parent: it places us into our unit first */
+        ssize_t n;
+        do
+                n = recv(sync_fd, &go, 1, 0);
+        while (n < 0 && errno == EINTR);
+        if (n != 1)
+                _exit(EXIT_FAILURE); /* the parent gave up on us */
+
+        if (spawn_child_stdio(&p->process, &err) < 0)
+                spawn_child_fail(sync_fd, &err);
+
+        if (p->child_setup) {
+                r = p->child_setup(p->userdata, err.message, sizeof(err.message));
+                if (r < 0) {
+                        err.error = -r;
+                        if (isempty(err.message))
+                                snprintf(err.message, sizeof(err.message), "set up the container");
+                        spawn_child_fail(sync_fd, &err);
+                }
+        }
+
+        if (p->hostname && ((p->namespaces ?: SPAWN_NAMESPACES_DEFAULT) & CLONE_NEWUTS) &&
+            sethostname(p->hostname, strlen(p->hostname)) < 0) {
+                error_set(&err, -errno, "set hostname '%s'", p->hostname);
+                spawn_child_fail(sync_fd, &err);
+        }
+
+        if (spawn_child_credentials(&p->process, false, &env, &err) < 0)
+                spawn_child_fail(sync_fd, &err);
+
+        /* exec_fd may stay O_CLOEXEC: execveat(AT_EMPTY_PATH) of an ELF binary does not need it
+         * after the exec; the sync socket closes on exec and tells the parent we made it */
+        if (spawn_child_close_fds(p->keep_fds, p->n_keep_fds, &err) < 0)
+                spawn_child_fail(sync_fd, &err);
+
+        syscall(SYS_execveat, p->exec_fd, "", p->process.argv, env, AT_EMPTY_PATH);
+        error_set(&err, -errno, "execute '%s'", strna(p->process.argv ? p->process.argv[0] : NULL));
+        spawn_child_fail(sync_fd, &err);
+}
+
+/* ---- the parent side ---- */
 
 void spawn_child_done(SpawnChild *c) {
         if (!c)
@@ -10,51 +671,155 @@ void spawn_child_done(SpawnChild *c) {
         c->sync_fd = safe_close(c->sync_fd);
 }
 
+/* clone3 with a pidfd; falls back to clone + pidfd_open. Returns 0 in the child, the pid in the parent. */
+pid_t spawn_clone(uint64_t flags, int cgroup_fd, int *ret_pidfd) {
+        struct clone_args args = {
+                .flags = flags | CLONE_PIDFD,
+                .exit_signal = SIGCHLD,
+        };
+        int pidfd = -EBADF;
+        pid_t pid;
+
+        args.pidfd = (uint64_t) (uintptr_t) &pidfd;
+        if (cgroup_fd >= 0) {
+                args.flags |= CLONE_INTO_CGROUP;
+                args.cgroup = (uint64_t) cgroup_fd;
+        }
+
+        pid = (pid_t) syscall(SYS_clone3, &args, sizeof(args));
+        if (pid < 0 && IN_SET(errno, ENOSYS, E2BIG) && cgroup_fd < 0) {
+                pid = (pid_t) syscall(SYS_clone, (unsigned long) flags | SIGCHLD, NULL, NULL, NULL, NULL);
+                if (pid > 0) {
+                        pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+                        if (pidfd < 0) {
+                                int e = errno;
+                                (void) kill(pid, SIGKILL);
+                                (void) waitpid(pid, NULL, 0);
+                                errno = e;
+                                return -1;
+                        }
+                        (void) fd_set_cloexec(pidfd, true);
+                }
+        }
+        if (pid < 0)
+                return -1;
+        if (pid > 0)
+                *ret_pidfd = pidfd;
+        return pid;
+}
+
 int spawn_container(const SpawnParams *p, SpawnChild *ret) {
-        return -EOPNOTSUPP;
-}
+        _cleanup_close_pair_ int sp[2] = { -EBADF, -EBADF };
+        int pidfd = -EBADF;
+        pid_t pid;
 
-int spawn_child_release(SpawnChild *c, SpawnError *err) {
-        return -EOPNOTSUPP;
-}
+        assert(p);
+        assert(ret);
 
-int spawn_open_executable(const char *path, int *ret_fd) {
-        return -EOPNOTSUPP;
-}
+        if (p->exec_fd < 0 || !p->process.argv || !p->process.argv[0])
+                return -EINVAL;
 
-int spawn_exec_in(const SpawnExecParams *p, int *ret_status, SpawnError *err) {
-        return -EOPNOTSUPP;
-}
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+                return -errno;
 
-int capability_from_name(const char *name) {
-        return -EOPNOTSUPP;
-}
+        pid = spawn_clone(p->namespaces ?: SPAWN_NAMESPACES_DEFAULT, -EBADF, &pidfd);
+        if (pid < 0)
+                return -errno;
+        if (pid == 0) {
+                sp[0] = safe_close(sp[0]);
+                child_main(p, sp[1]);
+        }
 
-const char *capability_to_name(int cap) {
-        return NULL;
-}
-
-int capability_last_cap(void) {
-        return -EOPNOTSUPP;
-}
-
-uint64_t capability_default_set(void) {
+        sp[1] = safe_close(sp[1]);
+        *ret = (SpawnChild){ .pid = pid, .pidfd = pidfd, .sync_fd = TAKE_FD(sp[0]) };
         return 0;
 }
 
-int capability_compute_set(char **add, char **drop, uint64_t *ret) {
-        return -EOPNOTSUPP;
+int spawn_child_release(SpawnChild *c, SpawnError *err) {
+        SpawnError e = {};
+        ssize_t n;
+
+        assert(c);
+
+        if (c->sync_fd < 0)
+                return -EALREADY;
+
+        if (send(c->sync_fd, "G", 1, MSG_NOSIGNAL) < 0) {
+                int r = -errno;
+                error_set(err, r, "release the container process");
+                c->sync_fd = safe_close(c->sync_fd);
+                return r;
+        }
+
+        do
+                n = recv(c->sync_fd, &e, sizeof(e), 0);
+        while (n < 0 && errno == EINTR);
+        c->sync_fd = safe_close(c->sync_fd);
+
+        if (n == 0)
+                return 0; /* the socket closed on exec */
+        if (n < 0) {
+                int r = -errno;
+                error_set(err, r, "wait for the container process");
+                return r;
+        }
+
+        /* A setup failure: the child exits right after reporting; reap it */
+        if (c->pidfd >= 0) {
+                siginfo_t si = {};
+                (void) waitid(P_PIDFD, (id_t) c->pidfd, &si, WEXITED);
+        } else
+                (void) waitpid(c->pid, NULL, 0);
+
+        if (n != (ssize_t) sizeof(e) || e.error <= 0) {
+                error_set(err, EPROTO, "set up the container process (garbled report)");
+                return -EPROTO;
+        }
+        e.message[sizeof(e.message) - 1] = '\0';
+        if (err)
+                *err = e;
+        return -e.error;
 }
 
-int spawn_resolve_user(int root_fd, const char *user, uid_t *ret_uid, gid_t *ret_gid, gid_t **ret_groups,
-                       size_t *ret_n_groups, char **ret_home) {
-        return -EOPNOTSUPP;
-}
+int spawn_open_executable(const char *path, int *ret_fd) {
+        _cleanup_close_ int src = -EBADF, mfd = -EBADF;
+        struct stat st;
 
-int spawn_build_env(char **extra, const char *home, bool tty, char ***ret) {
-        return -EOPNOTSUPP;
-}
+        assert(path);
+        assert(ret_fd);
 
-int spawn_wait_status_to_exit(int status) {
-        return -EOPNOTSUPP;
+        src = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (src < 0)
+                return -errno;
+        if (fstat(src, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EACCES;
+
+        mfd = memfd_create("cbox-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (mfd >= 0) {
+                off_t off = 0;
+                while (off < st.st_size) {
+                        ssize_t k = sendfile(mfd, src, &off, (size_t) (st.st_size - off));
+                        if (k < 0) {
+                                if (errno == EINTR)
+                                        continue;
+                                return -errno;
+                        }
+                        if (k == 0)
+                                return -EIO;
+                }
+                if (fchmod(mfd, 0555) < 0 ||
+                    fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
+                        return -errno;
+                *ret_fd = TAKE_FD(mfd);
+                return 0;
+        }
+
+        /* No memfd (or exec of memfds forbidden): the file itself */
+        int fd = open(path, O_PATH | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        *ret_fd = fd;
+        return 0;
 }

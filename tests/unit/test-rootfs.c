@@ -1,0 +1,301 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* rootfs_setup() on the real kernel: a new mount+pid+net namespace, an overlay of two lowers and an
+ * upper, and checks from inside (in C, no image needed). Needs root. */
+
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/mount.h>
+#include <linux/magic.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fd-util.h"
+#include "fileio.h"
+#include "rootfs.h"
+#include "string-util.h"
+#include "tests.h"
+
+static char *tmp;
+
+static void make_tree(void) {
+        char t[] = "/tmp/test-rootfs-XXXXXX";
+
+        if (geteuid() != 0)
+                TEST_SKIP("needs root for mount namespaces");
+
+        ASSERT_NOT_NULL(mkdtemp(t));
+        tmp = strdup(t);
+        ASSERT_NOT_NULL(tmp);
+        /* lower2 (bottom) has /etc/os-release and a /data symlink escaping to the host's /tmp;
+         * lower1 (top) overrides /etc/os-release */
+        const char *dirs[] = { "lower1/etc",  "lower2/etc", "lower2/mnt", "lower2/tmp",
+                               "lower2/proc", "lower2/sys", "lower2/dev", "upper",
+                               "work",        "root",       "bindsrc" };
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+                _cleanup_free_ char *p = strjoin(tmp, "/", dirs[i]);
+                ASSERT_OK(mkdir_p(p, 0755));
+        }
+        _cleanup_free_ char *a = strjoin(tmp, "/lower1/etc/os-release"),
+                            *b = strjoin(tmp, "/lower2/etc/os-release"),
+                            *c = strjoin(tmp, "/lower2/etc/hostname"), *l = strjoin(tmp, "/lower2/escape"),
+                            *s = strjoin(tmp, "/bindsrc/file");
+        ASSERT_OK(write_file_atomic(a, "top\n", 4, 0644));
+        ASSERT_OK(write_file_atomic(b, "bottom\n", 7, 0644));
+        ASSERT_OK(write_file_atomic(c, "lowerhost\n", 10, 0644));
+        ASSERT_OK(write_file_atomic(s, "bound\n", 6, 0644));
+        /* a symlink pointing to the host's /tmp: a mount target through it must stay inside */
+        ASSERT_OK(RET_NERRNO(symlink("/tmp", l)));
+}
+
+static void cleanup_tree(void) {
+        ASSERT_OK(rm_rf_at(AT_FDCWD, tmp));
+        tmp = mfree(tmp);
+}
+
+#define CHECK(expr)                                                                                         \
+        do {                                                                                                \
+                if (!(expr)) {                                                                              \
+                        fprintf(stderr, "inside: %s:%d: check failed: %s (%m)\n", __FILE__, __LINE__,       \
+                                #expr);                                                                     \
+                        _exit(10);                                                                          \
+                }                                                                                           \
+        } while (0)
+
+static bool mountinfo_has(const char *needle) {
+        _cleanup_free_ char *mi = NULL;
+        ASSERT_OK(read_full_file("/proc/self/mountinfo", &mi, NULL, 16 * 1024 * 1024));
+        return strstr(mi, needle) != NULL;
+}
+
+/* Runs rootfs_setup in a new mount+pid(+net) namespace, then fn inside; returns fn's exit code.
+ * While the inside waits on a pipe, checks that the host does not see the overlay. */
+static int run_inside(const RootfsParams *p, int (*fn)(void), char *msg, size_t msg_size) {
+        _cleanup_close_pair_ int go[2] = { -EBADF, -EBADF }, ready[2] = { -EBADF, -EBADF },
+                                 msgp[2] = { -EBADF, -EBADF };
+        int status;
+        char c;
+
+        ASSERT_OK(RET_NERRNO(pipe2(go, O_CLOEXEC)));
+        ASSERT_OK(RET_NERRNO(pipe2(ready, O_CLOEXEC)));
+        ASSERT_OK(RET_NERRNO(pipe2(msgp, O_CLOEXEC)));
+
+        pid_t pid = fork();
+        ASSERT_TRUE(pid >= 0);
+        if (pid == 0) {
+                if (unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC) < 0)
+                        _exit(20);
+                pid_t inner = fork();
+                if (inner < 0)
+                        _exit(21);
+                if (inner > 0) {
+                        int st;
+                        if (waitpid(inner, &st, 0) < 0)
+                                _exit(22);
+                        _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 23);
+                }
+                /* PID 1 of the new pid namespace */
+                char m[512] = {};
+                int r = rootfs_setup(p, m, sizeof(m));
+                if (r < 0) {
+                        (void) loop_write(msgp[1], m, strlen(m));
+                        _exit(100 + (-r & 0x7f));
+                }
+                (void) loop_write(ready[1], "R", 1);
+                if (read(go[0], &c, 1) != 1)
+                        _exit(24);
+                _exit(fn());
+        }
+
+        ready[1] = safe_close(ready[1]);
+        msgp[1] = safe_close(msgp[1]);
+        if (read(ready[0], &c, 1) == 1) {
+                /* set up inside: the host's mount table is untouched */
+                ASSERT_FALSE(mountinfo_has(tmp));
+                ASSERT_OK(loop_write(go[1], "G", 1));
+        }
+        ASSERT_EQ(waitpid(pid, &status, 0), pid);
+        ASSERT_TRUE(WIFEXITED(status));
+        if (msg) {
+                ssize_t n = read(msgp[0], msg, msg_size - 1);
+                msg[n > 0 ? n : 0] = '\0';
+                if (n > 0)
+                        fprintf(stderr, "rootfs_setup: %s\n", msg);
+        }
+        ASSERT_FALSE(mountinfo_has(tmp));
+        return WEXITSTATUS(status);
+}
+
+static int check_inside(void) {
+        _cleanup_free_ char *s = NULL;
+        struct stat st;
+        int fd;
+
+        CHECK(getpid() == 1);
+        /* the top layer wins */
+        CHECK(read_one_line_file("/etc/os-release", &s) >= 0 && streq(s, "top"));
+        s = mfree(s);
+        CHECK(read_one_line_file("/etc/hostname", &s) >= 0 && streq(s, "lowerhost"));
+        s = mfree(s);
+        /* a fresh /proc of our pid namespace */
+        CHECK(read_one_line_file("/proc/1/comm", &s) >= 0);
+        s = mfree(s);
+        CHECK(access("/proc/2", F_OK) < 0);
+        /* /dev/null: a node we created on our tmpfs, not the host's */
+        CHECK(stat("/dev/null", &st) == 0 && S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 &&
+              minor(st.st_rdev) == 3 && (st.st_mode & 0777) == 0666);
+        CHECK(stat("/dev/urandom", &st) == 0 && S_ISCHR(st.st_mode));
+        CHECK(access("/dev/sda", F_OK) < 0);
+        CHECK(readlink("/dev/ptmx", (char[32]){}, 32) == 8);
+        CHECK(stat("/dev/pts/ptmx", &st) == 0 && S_ISCHR(st.st_mode));
+        fd = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+        CHECK(fd >= 0);
+        close(fd);
+        CHECK(stat("/dev/shm", &st) == 0 && (st.st_mode & 07777) == 01777);
+        /* masked: files read empty (/proc/kcore, /proc/keys, …), directories are empty */
+        unsigned n_masked = 0;
+        for (const char *const *m = rootfs_masked_paths; *m; m++) {
+                if (stat(*m, &st) < 0)
+                        continue;
+                if (S_ISDIR(st.st_mode)) {
+                        _cleanup_closedir_ DIR *d = opendir(*m);
+                        struct dirent *de;
+                        CHECK(d);
+                        while ((de = readdir(d)))
+                                CHECK(de->d_name[0] == '.');
+                } else {
+                        CHECK(S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 && minor(st.st_rdev) == 3);
+                        CHECK(read_full_file(*m, &s, NULL, 1024) >= 0 && s[0] == '\0');
+                        s = mfree(s);
+                }
+                n_masked++;
+        }
+        CHECK(n_masked >= 3);
+        /* read-only /proc/sys, even for root */
+        CHECK(write_string_file("/proc/sys/kernel/hostname", "x") == -EROFS);
+        if (access("/proc/sysrq-trigger", F_OK) == 0)
+                CHECK(write_string_file("/proc/sysrq-trigger", "h") == -EROFS);
+        /* /sys is read-only */
+        CHECK(mkdir("/sys/x", 0755) < 0 && errno == EROFS);
+        /* writes land in the upper dir */
+        CHECK(write_file_atomic("/etc/written", "w\n", 2, 0644) >= 0);
+        /* the [[mount]] entries */
+        CHECK(read_one_line_file("/bind/file", &s) >= 0 && streq(s, "bound"));
+        s = mfree(s);
+        CHECK(write_file_atomic("/bind/x", "x", 1, 0644) == -EROFS);
+        /* the tmpfs through the symlink /escape → /tmp landed inside the root */
+        struct statfs sfs;
+        CHECK(statfs("/tmp/cbox-test-escape", &sfs) == 0 && sfs.f_type == TMPFS_MAGIC);
+        CHECK(write_file_atomic("/tmp/cbox-test-escape/f", "x", 1, 0644) >= 0);
+        /* the old root is gone */
+        CHECK(access(tmp, F_OK) < 0);
+        return 0;
+}
+
+static int check_read_only(void) {
+        CHECK(write_file_atomic("/etc/x", "x", 1, 0644) == -EROFS);
+        /* /dev and the tmpfs mounts keep their own flags */
+        CHECK(write_file_atomic("/dev/shm/x", "x", 1, 0644) >= 0);
+        return 0;
+}
+
+static int check_nothing(void) {
+        return 0;
+}
+
+TEST(overlay_and_inside) {
+        _cleanup_free_ char *l1 = NULL, *l2 = NULL, *up = NULL, *wk = NULL, *root = NULL, *src = NULL,
+                            *w = NULL, *w2 = NULL;
+        make_tree();
+        l1 = strjoin(tmp, "/lower1");
+        l2 = strjoin(tmp, "/lower2");
+        up = strjoin(tmp, "/upper");
+        wk = strjoin(tmp, "/work");
+        root = strjoin(tmp, "/root");
+        src = strjoin(tmp, "/bindsrc");
+        const char *lowers[] = { l1, l2 };
+        RootfsMount mounts[] = {
+                { .type = ROOTFS_MOUNT_BIND, .source = src, .target = "/bind", .read_only = true },
+                { .type = ROOTFS_MOUNT_TMPFS, .target = "/escape/cbox-test-escape", .size = 1024 * 1024 },
+        };
+        RootfsParams p = {
+                .target = root,
+                .lower_dirs = lowers,
+                .n_lower_dirs = 2,
+                .upper_dir = up,
+                .work_dir = wk,
+                .mounts = mounts,
+                .n_mounts = ELEMENTSOF(mounts),
+                .new_netns = true,
+        };
+        char msg[512];
+
+        (void) unlink("/tmp/cbox-test-escape");
+        ASSERT_EQ(run_inside(&p, check_inside, msg, sizeof(msg)), 0);
+        /* the write is in the upper dir, not in a lower */
+        w = strjoin(up, "/etc/written");
+        ASSERT_OK(RET_NERRNO(access(w, F_OK)));
+        w2 = strjoin(l2, "/etc/written");
+        ASSERT_TRUE(access(w2, F_OK) < 0);
+        ASSERT_TRUE(access("/tmp/cbox-test-escape", F_OK) < 0);
+
+        /* read-only root: no upper writes */
+        p.read_only = true;
+        p.mounts = NULL;
+        p.n_mounts = 0;
+        ASSERT_EQ(run_inside(&p, check_read_only, msg, sizeof(msg)), 0);
+
+        /* a single lower without upper: a read-only bind */
+        p.read_only = false;
+        const char *single[] = { l2 };
+        p.lower_dirs = single;
+        p.n_lower_dirs = 1;
+        p.upper_dir = p.work_dir = NULL;
+        ASSERT_EQ(run_inside(&p, check_read_only, msg, sizeof(msg)), 0);
+
+        cleanup_tree();
+}
+
+TEST(errors_are_reported) {
+        _cleanup_free_ char *root = NULL, *up = NULL, *wk = NULL;
+        char msg[512];
+
+        make_tree();
+        root = strjoin(tmp, "/root");
+        up = strjoin(tmp, "/upper");
+        wk = strjoin(tmp, "/work");
+        const char *missing[] = { "/nonexistent/layer" };
+        RootfsParams p = {
+                .target = root,
+                .lower_dirs = missing,
+                .n_lower_dirs = 1,
+                .upper_dir = up,
+                .work_dir = wk,
+        };
+        ASSERT_EQ(run_inside(&p, check_nothing, msg, sizeof(msg)), 100 + ENOENT);
+        fprintf(stderr, "reported: %s\n", msg);
+        ASSERT_TRUE(strstr(msg, "lowerdir") != NULL);
+
+        const char *bad[] = { "/a:b" };
+        p.lower_dirs = bad;
+        ASSERT_EQ(run_inside(&p, check_nothing, msg, sizeof(msg)), 100 + EINVAL);
+        ASSERT_TRUE(strstr(msg, "/a:b") != NULL);
+
+        RootfsMount m = { .type = ROOTFS_MOUNT_BIND, .source = "/nonexistent-src", .target = "/x" };
+        const char *ok[] = { "/" };
+        p.lower_dirs = ok;
+        p.upper_dir = p.work_dir = NULL;
+        p.mounts = &m;
+        p.n_mounts = 1;
+        ASSERT_EQ(run_inside(&p, check_nothing, msg, sizeof(msg)), 100 + ENOENT);
+        ASSERT_TRUE(strstr(msg, "/nonexistent-src") != NULL);
+
+        cleanup_tree();
+}
+
+TEST_MAIN();
