@@ -217,10 +217,15 @@ static int table_add(TomlValue *t, char *key, size_t key_len, TomlPos key_pos, T
                 .value = value,
         };
         if (i + 1 > TABLE_INDEX_MIN && (i + 1) * 2 > t->table.index_size) {
+                t->table.n++; /* the index is built over all entries, the new one included */
                 int r = table_reindex(t, i + 1);
-                if (r < 0)
+                if (r < 0) {
+                        t->table.n--;
                         return r;
-        } else if (t->table.index)
+                }
+                return 0;
+        }
+        if (t->table.index)
                 index_insert(t->table.index, t->table.index_size, &t->table.entries[i], i);
         t->table.n++;
         return 0;
@@ -420,6 +425,20 @@ static int check_input(Parser *P) {
         return 0;
 }
 
+/* The character at P->p for messages: 'x' for printable ASCII, else U+XXXX */
+static const char *describe_char(const Parser *P, char buf[static 16]) {
+        uint32_t cp = 0;
+        if (P->p >= P->end)
+                return "end of file";
+        if ((unsigned char) *P->p > 0x20 && (unsigned char) *P->p < 0x7f)
+                snprintf(buf, 16, "'%c'", *P->p);
+        else if (utf8_sequence((const unsigned char *) P->p, (const unsigned char *) P->end, &cp) > 0)
+                snprintf(buf, 16, "U+%04X", (unsigned) cp);
+        else
+                snprintf(buf, 16, "byte 0x%02x", (unsigned char) *P->p);
+        return buf;
+}
+
 /* ---- scanning -------------------------------------------------------------------------------- */
 
 static char at(const Parser *P, size_t i) {
@@ -485,7 +504,7 @@ static int expect_line_end(Parser *P, const char *what) {
                 return 0;
         n = newline_len(P);
         if (n == 0)
-                return fail(P, "expected newline after %s, found '%c'", what, *P->p);
+                return fail(P, "expected newline after %s, found %s", what, describe_char(P, (char[16]){}));
         consume_newline(P, n);
         return 0;
 }
@@ -590,7 +609,7 @@ static int parse_escape(Parser *P, Buffer *b, bool multiline) {
 /* At the opening quote of any of the four string kinds. Returns a malloc'ed NUL-terminated string and
  * its length (which may contain NULs). */
 static int parse_string(Parser *P, bool allow_multiline, char **ret, size_t *ret_len) {
-        const char *start = P->p;
+        TomlPos start_pos = pos_here(P);
         char q = *P->p;
         bool basic = q == '"';
         bool multiline = at(P, 1) == q && at(P, 2) == q;
@@ -626,7 +645,7 @@ static int parse_string(Parser *P, bool allow_multiline, char **ret, size_t *ret
                 }
 
                 if (P->p >= P->end) {
-                        r = fail_at(P, start, -EBADMSG, "unterminated string");
+                        r = fail_pos(P, start_pos, -EBADMSG, "unterminated string");
                         goto fail;
                 }
                 if (*P->p == q) {
@@ -659,8 +678,8 @@ static int parse_string(Parser *P, bool allow_multiline, char **ret, size_t *ret
                 n = newline_len(P);
                 if (n > 0) {
                         if (!multiline) {
-                                r = fail_at(P, start, -EBADMSG,
-                                            "unterminated string (newline before the closing quote)");
+                                r = fail_pos(P, start_pos, -EBADMSG,
+                                             "unterminated string (newline before the closing quote)");
                                 goto fail;
                         }
                         r = buf_add(P, &b, "\n", 1);
@@ -729,7 +748,7 @@ static int parse_simple_key(Parser *P, KeyPart *ret) {
         else if ((unsigned char) c >= 0x80)
                 return fail(P, "invalid character in bare key (quote keys with non-ASCII characters)");
         else
-                return fail(P, "invalid character '%c' in key", c);
+                return fail(P, "invalid character %s in key", describe_char(P, (char[16]){}));
 
         *ret = (KeyPart){ .s = s, .len = len, .pos = pos };
         return 0;
@@ -1243,7 +1262,8 @@ static int parse_array(Parser *P, unsigned parent_depth, TomlValue **ret) {
                         break;
                 if (P->p >= P->end)
                         return fail(P, "unterminated array (expected ']')");
-                return fail(P, "expected ',' or ']' after an array element, found '%c'", *P->p);
+                return fail(P, "expected ',' or ']' after an array element, found %s",
+                            describe_char(P, (char[16]){}));
         }
         P->p++;
         *ret = TAKE_PTR(a);
@@ -1276,7 +1296,8 @@ static int parse_inline_table(Parser *P, unsigned parent_depth, TomlValue **ret)
                                 break;
                         if (P->p >= P->end || newline_len(P) > 0)
                                 return fail(P, "expected '}' to close the inline table on the same line");
-                        return fail(P, "expected ',' or '}' in inline table, found '%c'", *P->p);
+                        return fail(P, "expected ',' or '}' in inline table, found %s",
+                                    describe_char(P, (char[16]){}));
                 }
         P->p++;
         table_freeze(t);
@@ -1364,7 +1385,7 @@ static int parse_keyval(Parser *P, TomlValue *table) {
         if (at(P, 0) != '=') {
                 if (P->p >= P->end || newline_len(P) > 0)
                         return fail(P, "expected '=' after key");
-                return fail(P, "expected '=' after key, found '%c'", *P->p);
+                return fail(P, "expected '=' after key, found %s", describe_char(P, (char[16]){}));
         }
         P->p++;
         skip_ws(P);
