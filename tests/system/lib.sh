@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # tests/system/lib.sh — helpers for tests/system/test-*.sh.  Source it first:
 #
@@ -22,6 +23,7 @@
 #   require_cmd NAME...                  skip unless all are in PATH
 #   require_cbox                         skip unless $CBOX is an executable
 #   require_systemd                      skip unless PID 1 is systemd on a unified cgroup2 host
+#   stop_unit UNIT...                   stop units (and reset-failed them) if loaded, quietly
 #   unit_cgroup UNIT                     print /sys/fs/cgroup/<the unit's ControlGroup>
 #   busybox_rootfs                       print the path of the busybox rootfs (built once per
 #                                        boot by tools/mkbusybox-rootfs.sh, in /var/lib/cbox)
@@ -116,6 +118,7 @@ __lib_exit_cmds=()
 __lib_run_exit() {
         local rc=$? i
         set +e
+        trap - ERR
         for ((i = ${#__lib_exit_cmds[@]} - 1; i >= 0; i--)); do
                 eval "${__lib_exit_cmds[$i]}"
         done
@@ -148,6 +151,14 @@ require_cbox() {
 require_systemd() {
         [ "$(cat /proc/1/comm)" = systemd ] || skip "PID 1 is $(cat /proc/1/comm), not systemd"
         [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ] || skip "/sys/fs/cgroup is not cgroup2 (unified)"
+}
+
+stop_unit() {
+        local u
+        for u in "$@"; do
+                systemctl stop "$u" 2>/dev/null || true
+                systemctl reset-failed "$u" 2>/dev/null || true
+        done
 }
 
 unit_cgroup() {

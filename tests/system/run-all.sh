@@ -20,6 +20,7 @@ tests=()
 if [ $# -gt 0 ]; then
         for a in "$@"; do
                 a=${a##*/}
+                # shellcheck disable=SC2206 # a glob on purpose
                 m=("$HERE"/$a "$HERE"/$a.sh)
                 [ ${#m[@]} -gt 0 ] || {
                         echo "Bail out! no system test matches '$a'"
@@ -51,7 +52,7 @@ for t in "${tests[@]}"; do
         tpid=$!
         tail -n +1 -s 0.2 -F --pid=$tpid "$log" 2>/dev/null | sed -u 's/^/# /' &
         lpid=$!
-        wait $tpid
+        wait $tpid 2>/dev/null
         rc=$?
         wait $lpid
         ms=$(($(now_ms) - t0))

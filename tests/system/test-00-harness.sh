@@ -18,7 +18,7 @@ assert_match "$state" '^(running|degraded)$' "system state"
 
 # A transient scope with MemoryMax=32M: the kernel applies it and OOM-kills a 100M hog.
 unit=cbox-harness-$$.scope
-on_exit systemctl stop "$unit"
+on_exit stop_unit "$unit"
 rc=0
 systemd-run --quiet --scope --unit="$unit" -p MemoryMax=32M -p MemorySwapMax=0 \
         bash -c 'cat "/sys/fs/cgroup$(cut -d: -f3 /proc/self/cgroup)/memory.max" > memory.max;
@@ -31,7 +31,7 @@ info "OOM kill: $(journalctl -k -q --no-pager -o cat | grep -m1 'Killed process'
 
 # TasksMax and CPU limits land in their files
 unit2=cbox-harness2-$$.scope
-on_exit systemctl stop "$unit2"
+on_exit stop_unit "$unit2"
 systemd-run --quiet --scope --unit="$unit2" -p TasksMax=10 -p CPUQuota=50% -p AllowedCPUs=0 \
         bash -c 'cg="/sys/fs/cgroup$(cut -d: -f3 /proc/self/cgroup)";
                  cat "$cg/pids.max" "$cg/cpu.max" "$cg/cpuset.cpus.effective"' >limits

@@ -1,0 +1,257 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# tests/vm/mkimage.sh [-f] — build (or reuse) the system-test VM image.
+#
+# Builds, under $CBOX_TEST_CACHE (default /var/tmp/cbox-test, never in the repository):
+#   current -> img-<stamp>/     the image in use (a symlink, replaced atomically)
+#     vmlinuz                   Debian's linux-image-*-amd64 kernel (extracted from the .deb,
+#                               never installed on the host)
+#     initrd.cpio               a tiny busybox initramfs: virtio + ext4 modules, mounts /dev/vda,
+#                               switch_root into systemd
+#     rootfs.img                ext4: debootstrapped bookworm with systemd as PID 1, dbus,
+#                               machined, the tools the tests check with, and the runtime
+#                               libraries cbox links; booted read-only (-snapshot) by run.sh
+#     stamp, kernel-version, build.log
+#   debs/                       debootstrap's package cache (makes a rebuild cheaper)
+#   lock                        flock: one build at a time, concurrent callers wait
+#
+# The stamp hashes this script and the package list: when it matches, nothing is done.
+# -f rebuilds anyway.  Needs root, debootstrap, cpio, e2fsprogs, dpkg-deb, apt and the Debian
+# mirror (tools/setup.sh installs the tools).  Exit status: 0 ready, 1 failed (reason on stderr).
+set -euo pipefail
+export LC_ALL=C
+
+SUITE=bookworm
+# In the guest: systemd as PID 1 and what the tests check cbox's work with ...
+PKGS=(systemd systemd-sysv dbus udev kmod systemd-container iproute2 nftables procps util-linux
+      psmisc busybox-static curl jq libcap2-bin netcat-openbsd iputils-ping
+      # ... and the runtime libraries of the cbox binary built on the host and run over 9p
+      libsystemd0 libnftnl11 libmnl0 libarchive13 libjson-c5 libcurl4 libssl3 libseccomp2)
+if [ -n "${CBOX_VM_EXTRA_PKGS:-}" ]; then
+        read -r -a extra <<<"${CBOX_VM_EXTRA_PKGS//,/ }"
+        PKGS+=("${extra[@]}")
+fi
+
+C=${CBOX_TEST_CACHE:-/var/tmp/cbox-test}
+FORCE=0
+[ "${1:-}" = -f ] && FORCE=1
+
+die() {
+        echo "mkimage: $*" >&2
+        exit 1
+}
+
+stamp=$( (
+        cat "$0"
+        echo "$SUITE ${PKGS[*]}"
+) | sha256sum | cut -c1-16)
+
+is_ready() {
+        [ -f "$C/current/stamp" ] && [ "$(cat "$C/current/stamp")" = "$stamp" ] &&
+                [ -f "$C/current/rootfs.img" ] && [ -f "$C/current/vmlinuz" ] && [ -f "$C/current/initrd.cpio" ]
+}
+
+if [ $FORCE = 0 ] && is_ready; then
+        exit 0
+fi
+
+[ "$(id -u)" = 0 ] || die "building the VM image needs root (debootstrap, chroot)"
+missing=()
+for t in debootstrap cpio mkfs.ext4 dpkg-deb apt-get chroot sha256sum flock; do
+        command -v $t >/dev/null || missing+=("$t")
+done
+[ ${#missing[@]} = 0 ] || die "missing host tools: ${missing[*]} (run tools/setup.sh)"
+
+mkdir -p "$C" || die "cannot create the cache directory $C"
+exec 9>"$C/lock"
+if ! flock -n 9; then
+        echo "mkimage: waiting for another image build in $C" >&2
+        flock -w 1800 9 || die "timed out waiting for the lock on $C/lock"
+fi
+# another caller may have finished the same build while we waited
+if [ $FORCE = 0 ] && is_ready; then
+        exit 0
+fi
+
+# The mirror the host's apt uses (deb822 or one-line format), unless told otherwise.
+mirror=${CBOX_VM_MIRROR:-}
+if [ -z "$mirror" ]; then
+        mirror=$(awk '/^URIs:/ && $2 !~ /security/ { print $2; exit }' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
+fi
+if [ -z "$mirror" ]; then
+        mirror=$(awk '$1 == "deb" && $0 !~ /security/ { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }' \
+                /etc/apt/sources.list 2>/dev/null || true)
+fi
+mirror=${mirror:-http://deb.debian.org/debian}
+
+t0=$(date +%s)
+rm -rf "$C"/tmp.* # leftovers of an interrupted build (we hold the lock)
+W=$(mktemp -d "$C/tmp.XXXXXX")
+trap 'rm -rf "$W"' EXIT
+R=$W/rootfs
+LOG=$W/build.log
+mkdir -p "$C/debs"
+echo "mkimage: building the $SUITE VM image in $C (stamp $stamp, mirror $mirror); log: $LOG" >&2
+
+# ---- the kernel .deb, fetched while debootstrap runs.  The host is bookworm too, so its apt
+# knows the current linux-image-<abi>-amd64; refresh the lists once if the .deb is gone.
+fetch_kernel() {
+        local kpkg
+        cd "$W"
+        for attempt in 1 2; do
+                kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
+                        awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
+                if [ -n "$kpkg" ] && apt-get download -qq "$kpkg" >/dev/null 2>&1; then
+                        return 0
+                fi
+                [ $attempt = 1 ] && apt-get update -qq >/dev/null 2>&1
+        done
+        echo "cannot download linux-image-amd64's kernel package (${kpkg:-unknown}) with apt" >"$W/kernel.err"
+        return 1
+}
+fetch_kernel &
+kpid=$!
+
+# ---- the root file system
+if ! debootstrap --variant=minbase --cache-dir="$C/debs" --include="$(
+        IFS=,
+        echo "${PKGS[*]}"
+)" "$SUITE" "$R" "$mirror" >>"$LOG" 2>&1; then
+        tail -25 "$LOG" >&2
+        wait $kpid || true
+        die "debootstrap of $SUITE from $mirror failed (log above)"
+fi
+t1=$(date +%s)
+wait $kpid || die "$(cat "$W/kernel.err")"
+
+# ---- kernel and modules (minus the hardware drivers a virtio VM never loads)
+deb=$(ls "$W"/linux-image-*.deb)
+dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$R" --wildcards './boot/vmlinuz-*' './lib/modules/*' \
+        --exclude='*/drivers/gpu/*' --exclude='*/drivers/media/*' --exclude='*/sound/*' \
+        --exclude='*/drivers/net/wireless/*' --exclude='*/drivers/net/ethernet/*' \
+        --exclude='*/drivers/infiniband/*' --exclude='*/drivers/scsi/*' --exclude='*/drivers/staging/*' \
+        --exclude='*/drivers/usb/*' --exclude='*/drivers/hid/*' --exclude='*/drivers/bluetooth/*' \
+        --exclude='*/net/wireless/*' --exclude='*/net/mac80211/*' --exclude='*/net/bluetooth/*' \
+        --exclude='*/drivers/iio/*' --exclude='*/drivers/input/*' --exclude='*/drivers/isdn/*' \
+        --exclude='*/drivers/mtd/*' --exclude='*/drivers/hwmon/*' --exclude='*/drivers/platform/*' \
+        --exclude='*/drivers/md/*' --exclude='*/drivers/nvme/*' --exclude='*/drivers/ata/*' \
+        --exclude='*/fs/ocfs2/*' --exclude='*/fs/gfs2/*' --exclude='*/fs/nls/*' ||
+        die "cannot extract the kernel from $(basename "$deb")"
+rm -f "$deb"
+KV=$(ls "$R/lib/modules" | sort -V | tail -1)
+[ -f "$R/boot/vmlinuz-$KV" ] || die "no vmlinuz-$KV in $(basename "$deb")"
+chroot "$R" depmod -a "$KV" || die "depmod failed"
+
+# ---- guest configuration
+echo cbox-test >"$R/etc/hostname"
+printf '127.0.0.1 localhost\n127.0.1.1 cbox-test\n::1 localhost ip6-localhost\n' >"$R/etc/hosts"
+# root is mounted read-write by the initrd: no fstab entry, so boot never waits for dev-vda.device
+echo '# the root file system is mounted by the initrd' >"$R/etc/fstab"
+chroot "$R" passwd -d root >/dev/null
+# the machine-id debootstrap generated stays: an empty one would make every (snapshot) boot a
+# first boot (preset-all, firstboot)
+[ -s "$R/etc/machine-id" ] || chroot "$R" systemd-machine-id-setup >/dev/null
+ln -sf /dev/null "$R/etc/systemd/system/systemd-firstboot.service"
+# timers and jobs that only slow a 1-minute machine down
+for u in apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer e2scrub_all.timer \
+        fstrim.timer man-db.timer e2scrub_reap.service getty@tty1.service systemd-pstore.service; do
+        rm -f "$R"/etc/systemd/system/*.wants/$u
+done
+mkdir -p "$R/etc/systemd/journald.conf.d"
+printf '[Journal]\nStorage=volatile\n' >"$R/etc/systemd/journald.conf.d/cbox-test.conf"
+# serial console autologin, for run.sh -i
+mkdir -p "$R/etc/systemd/system/serial-getty@ttyS0.service.d"
+cat >"$R/etc/systemd/system/serial-getty@ttyS0.service.d/autologin.conf" <<'EOF'
+[Service]
+ExecStart=
+ExecStart=-/sbin/agetty --autologin root --noclear --keep-baud 115200,57600,38400,9600 %I $TERM
+EOF
+# The hook run.sh drives: when the kernel command line says cbox.run=1, mount the 9p share
+# "cboxctl" and run the guest.sh that run.sh put there (so the logic in the guest can change
+# without rebuilding this image).  Type=simple: boot reaches "running" while it works.
+cat >"$R/usr/local/sbin/cbox-vm-hook" <<'EOF'
+#!/bin/sh
+mkdir -p /run/cbox-ctl
+modprobe -q 9pnet_virtio 2>/dev/null
+if ! mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,cache=none cboxctl /run/cbox-ctl; then
+        echo "cbox-vm-hook: cannot mount the control share" >/dev/console
+        exec systemctl --force --force poweroff
+fi
+exec /bin/bash /run/cbox-ctl/guest.sh
+EOF
+chmod 755 "$R/usr/local/sbin/cbox-vm-hook"
+cat >"$R/etc/systemd/system/cbox-vm-hook.service" <<'EOF'
+[Unit]
+Description=Run the command handed over by tests/vm/run.sh, then power off
+ConditionKernelCommandLine=cbox.run=1
+After=basic.target
+
+[Service]
+Type=simple
+ExecStart=/usr/local/sbin/cbox-vm-hook
+StandardOutput=journal+console
+StandardError=journal+console
+
+[Install]
+WantedBy=multi-user.target
+EOF
+chroot "$R" systemctl enable -q cbox-vm-hook.service
+# smaller image, faster mkfs
+rm -rf "$R"/usr/share/doc/* "$R"/usr/share/man/* "$R"/usr/share/info/* "$R"/var/cache/apt/archives/*.deb \
+        "$R"/var/lib/apt/lists/*_Packages
+[ -d "$R/usr/share/locale" ] && find "$R/usr/share/locale" -mindepth 1 -maxdepth 1 ! -name locale.alias -exec rm -rf {} +
+
+# ---- initramfs: static busybox from the guest + the modules that reach the root disk
+I=$W/initrd
+mkdir -p "$I"/{bin,dev,proc,sys,root,lib/modules}
+cp "$R/bin/busybox" "$I/bin/busybox"
+for m in virtio_pci virtio_blk ext4; do
+        chroot "$R" modprobe -S "$KV" --show-depends "$m" | awk '$1 == "insmod" { print $2 }'
+done | awk '!seen[$0]++' | while read -r ko; do
+        cp "$R$ko" "$I/lib/modules/"
+        echo "/lib/modules/$(basename "$ko")" >>"$I/modules.list"
+done
+touch "$I/modules.list"
+cat >"$I/init" <<'EOF'
+#!/bin/busybox sh
+B=/bin/busybox
+$B mount -t proc proc /proc
+$B mount -t sysfs sysfs /sys
+$B mount -t devtmpfs devtmpfs /dev
+for m in $($B cat /modules.list); do $B insmod $m 2>/dev/null; done
+root=/dev/vda fstype=ext4 flags=rw
+for a in $($B cat /proc/cmdline); do
+        case $a in root=*) root=${a#root=} ;; rootfstype=*) fstype=${a#rootfstype=} ;; ro) flags=ro ;; esac
+done
+i=0
+while [ ! -b $root ] && [ $i -lt 500 ]; do $B usleep 20000; i=$((i + 1)); done
+if ! $B mount -t $fstype -o $flags $root /root; then
+        echo "initrd: cannot mount $root ($fstype)"
+        $B poweroff -f
+fi
+$B mount --move /dev /root/dev
+$B umount /proc /sys
+exec $B switch_root /root /sbin/init
+EOF
+chmod 755 "$I/init"
+(cd "$I" && find . | cpio -o -H newc --quiet) >"$W/initrd.cpio"
+
+# ---- artefacts, then the atomic switch of "current"
+O=$W/img
+mkdir -p "$O"
+cp "$R/boot/vmlinuz-$KV" "$O/vmlinuz"
+mv "$W/initrd.cpio" "$O/initrd.cpio"
+size=$(du -sm "$R" | cut -f1)
+mkfs.ext4 -q -F -L cboxroot -E lazy_itable_init=1,lazy_journal_init=1 -d "$R" "$O/rootfs.img" \
+        "$((size + 3072))M" >>"$LOG" 2>&1 || die "mkfs.ext4 -d failed (see $LOG)"
+echo "$KV" >"$O/kernel-version"
+echo "$stamp" >"$O/stamp"
+cp "$LOG" "$O/build.log"
+rm -rf "$C/img-$stamp"
+mv "$O" "$C/img-$stamp"
+ln -sfn "img-$stamp" "$C/current.new"
+mv -T "$C/current.new" "$C/current"
+for d in "$C"/img-*; do
+        [ "$d" = "$C/img-$stamp" ] || rm -rf "$d"
+done
+echo "mkimage: done in $(($(date +%s) - t0)) s (debootstrap $((t1 - t0)) s); kernel $KV; rootfs ${size} MB" >&2
