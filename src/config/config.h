@@ -197,6 +197,10 @@ int global_config_load(GlobalConfig **ret, ConfigDiag *diag);
 int container_config_load(const char *name_or_path, const GlobalConfig *g, ContainerConfig **ret,
                           ConfigDiag *diag);
 
+/* `cbox verify` of one conf.d file: built-in defaults plus this file alone, validated. Returns 0, -ENOENT,
+ * or -EINVAL with problems in diag. */
+int global_config_verify_file(const char *path, ConfigDiag *diag);
+
 const NetworkDef *global_config_find_network(const GlobalConfig *g, const char *name);
 
 /* `cbox cat`: effective configuration as TOML with "# from FILE:LINE" annotations */

@@ -1,0 +1,1569 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The key tables of cbox.toml(5) and the parsers behind them: TOML value → model field, with a problem
+ * report naming the key path, what is wrong and what is accepted. */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "config-internal.h"
+#include "config-values.h"
+
+#define FIELD(base, k) ((void *) ((uint8_t *) (base) + (k)->offset))
+
+static const char *type_with_article(TomlType t) {
+        switch (t) {
+        case TOML_STRING:
+                return "a string";
+        case TOML_INTEGER:
+                return "an integer";
+        case TOML_FLOAT:
+                return "a float";
+        case TOML_BOOL:
+                return "a boolean";
+        case TOML_ARRAY:
+                return "an array";
+        case TOML_TABLE:
+                return "a table";
+        default:
+                return "a date/time";
+        }
+}
+
+static char *display_path(const ParseCtx *ctx, const char *key_path) {
+        return strjoin(strempty(ctx->prefix), key_path);
+}
+
+/* "key.path: <message> (<accepted>)" at v's position */
+_printf_(5, 6) static int report(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
+                                 const char *fmt, ...) {
+        _cleanup_free_ char *msg = NULL, *path = NULL;
+        TomlPos pos = v ? toml_value_pos(v) : (TomlPos){ 0, 0 };
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = vasprintf(&msg, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                return -ENOMEM;
+        path = display_path(ctx, key_path);
+        if (!path)
+                return -ENOMEM;
+        if (k && k->accepted)
+                return config_diag_add(ctx->diag, ctx->file, pos.line, pos.column, path, "%s (%s)", msg,
+                                       k->accepted);
+        return config_diag_add(ctx->diag, ctx->file, pos.line, pos.column, path, "%s", msg);
+}
+
+static int wrong_type(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
+                      const char *expected) {
+        return report(ctx, k, key_path, v, "expected %s, got %s", expected,
+                      type_with_article(toml_value_type(v)));
+}
+
+/* A string for messages: the value, cut at 64 bytes and with control characters replaced */
+static char *printable(const char *s) {
+        size_t n = strnlen(s, 64);
+        char *c = strndup(s, n);
+        if (!c)
+                return NULL;
+        for (char *p = c; *p; p++)
+                if ((unsigned char) *p < 0x20 || *p == 0x7f || *p == '\'')
+                        *p = '?';
+        if (n == 64 && s[64]) {
+                char *e = strjoin(c, "…");
+                free(c);
+                return e;
+        }
+        return c;
+}
+
+static int bad_value(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
+                     const char *what, const char *s, int error) {
+        _cleanup_free_ char *p = printable(s);
+        if (!p)
+                return -ENOMEM;
+        return report(ctx, k, key_path, v, "%s %s '%s'", error == -ERANGE ? "out of range" : "invalid", what,
+                      p);
+}
+
+/* A string without embedded NULs; reports otherwise. Returns NULL when reported. */
+static const char *get_string(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
+                              int *ret_r) {
+        size_t len;
+        const char *s;
+
+        *ret_r = 0;
+        if (toml_value_type(v) != TOML_STRING) {
+                *ret_r = wrong_type(ctx, k, key_path, v, "a string");
+                return NULL;
+        }
+        s = toml_value_string(v, &len);
+        if (strlen(s) != len) {
+                *ret_r = report(ctx, k, key_path, v, "string contains a NUL character");
+                return NULL;
+        }
+        return s;
+}
+
+/* ---- string checks: 0 and optionally a normalised copy, or -EINVAL/-ENOMEM ---- */
+
+typedef int (*StringCheck)(const char *s, char **ret);
+
+static int check_nonempty(const char *s, char **ret) {
+        return *s ? 0 : -EINVAL;
+}
+
+static int check_abs_path(const char *s, char **ret) {
+        return config_path_is_valid_absolute(s) ? 0 : -EINVAL;
+}
+
+static int check_image(const char *s, char **ret) {
+        if (!*s || strlen(s) > 255)
+                return -EINVAL;
+        for (const char *p = s; *p; p++)
+                if (!isascii((unsigned char) *p) || !isgraph((unsigned char) *p))
+                        return -EINVAL;
+        return 0;
+}
+
+static int check_hostname(const char *s, char **ret) {
+        size_t n = strlen(s), label = 0;
+        if (n == 0 || n > 253 || s[0] == '.' || s[n - 1] == '.')
+                return -EINVAL;
+        for (const char *p = s; *p; p++) {
+                if (*p == '.') {
+                        if (label == 0 || p[-1] == '-')
+                                return -EINVAL;
+                        label = 0;
+                        continue;
+                }
+                if (!isascii((unsigned char) *p) || !(isalnum((unsigned char) *p) || *p == '-'))
+                        return -EINVAL;
+                if ((label == 0 && *p == '-') || ++label > 63)
+                        return -EINVAL;
+        }
+        return 0;
+}
+
+static bool user_part_valid(const char *s, size_t n) {
+        if (n == 0 || n > 32 || s[0] == '-')
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!isascii((unsigned char) s[i]) ||
+                    !(isalnum((unsigned char) s[i]) || s[i] == '_' || s[i] == '.' || s[i] == '-'))
+                        return false;
+        return true;
+}
+
+static int check_user(const char *s, char **ret) {
+        const char *c = strchr(s, ':');
+        if (!c)
+                return user_part_valid(s, strlen(s)) ? 0 : -EINVAL;
+        return user_part_valid(s, (size_t) (c - s)) && user_part_valid(c + 1, strlen(c + 1)) ? 0 : -EINVAL;
+}
+
+static int check_slice(const char *s, char **ret) {
+        size_t n = strlen(s);
+        if (n <= strlen(".slice") || n > 255 || !streq(s + n - strlen(".slice"), ".slice") || s[0] == '-')
+                return -EINVAL;
+        for (const char *p = s; *p; p++)
+                if (!isascii((unsigned char) *p) || !(isalnum((unsigned char) *p) || strchr(":_.-", *p)))
+                        return -EINVAL;
+        return 0;
+}
+
+/* network names double as bridge names: interface-name rules */
+static int check_ifname(const char *s, char **ret) {
+        size_t n = strlen(s);
+        if (n == 0 || n > 15 || streq(s, ".") || streq(s, ".."))
+                return -EINVAL;
+        for (const char *p = s; *p; p++)
+                if (!isascii((unsigned char) *p) ||
+                    !(isalnum((unsigned char) *p) || *p == '_' || *p == '-' || *p == '.'))
+                        return -EINVAL;
+        return 0;
+}
+
+static int check_seccomp(const char *s, char **ret) {
+        return streq(s, "default") || streq(s, "unconfined") || config_path_is_valid_absolute(s) ? 0
+                                                                                                 : -EINVAL;
+}
+
+static int check_ipv4(const char *s, char **ret) {
+        struct in_addr a;
+        return config_parse_ipv4(s, &a);
+}
+
+static int check_host_entry(const char *s, char **ret) {
+        const char *c = strrchr(s, ':');
+        struct in_addr a;
+        _cleanup_free_ char *h = NULL;
+        if (!c)
+                return -EINVAL;
+        h = strndup(s, (size_t) (c - s));
+        if (!h)
+                return -ENOMEM;
+        if (check_hostname(h, NULL) < 0)
+                return -EINVAL;
+        return config_parse_ipv4(c + 1, &a);
+}
+
+static int check_device(const char *s, char **ret) {
+        const char *c = strchr(s, ':');
+        _cleanup_free_ char *p = strndup(s, c ? (size_t) (c - s) : strlen(s));
+        if (!p)
+                return -ENOMEM;
+        if (!startswith(p, "/dev/") || !config_path_is_valid_absolute(p))
+                return -EINVAL;
+        if (c) {
+                const char *m = c + 1;
+                if (!*m || strspn(m, "rwm") != strlen(m))
+                        return -EINVAL;
+        }
+        return 0;
+}
+
+static int check_cap(const char *s, char **ret) {
+        return config_parse_capability(s, false, ret);
+}
+
+static int check_cap_or_all(const char *s, char **ret) {
+        return config_parse_capability(s, true, ret);
+}
+
+static int check_env_name(const char *s, char **ret) {
+        if (!*s || isdigit((unsigned char) *s))
+                return -EINVAL;
+        for (const char *p = s; *p; p++)
+                if (!isascii((unsigned char) *p) || !(isalnum((unsigned char) *p) || *p == '_'))
+                        return -EINVAL;
+        return 0;
+}
+
+/* ---- parsers ---- */
+
+typedef struct StringKeyExtra {
+        StringCheck check;
+        const char *what;
+} StringKeyExtra;
+
+/* k->min holds an index into string_kinds */
+enum {
+        SK_NONEMPTY,
+        SK_ABS_PATH,
+        SK_IMAGE,
+        SK_HOSTNAME,
+        SK_USER,
+        SK_SLICE,
+        SK_IFNAME,
+        SK_SECCOMP,
+        SK_IPV4,
+        SK_HOST_ENTRY,
+        SK_DEVICE,
+        SK_CAP,
+        SK_CAP_OR_ALL,
+        _SK_MAX,
+};
+
+static const StringKeyExtra string_kinds[_SK_MAX] = {
+        [SK_NONEMPTY] = { check_nonempty, "value" },
+        [SK_ABS_PATH] = { check_abs_path, "path" },
+        [SK_IMAGE] = { check_image, "image reference" },
+        [SK_HOSTNAME] = { check_hostname, "hostname" },
+        [SK_USER] = { check_user, "user" },
+        [SK_SLICE] = { check_slice, "slice name" },
+        [SK_IFNAME] = { check_ifname, "name" },
+        [SK_SECCOMP] = { check_seccomp, "seccomp setting" },
+        [SK_IPV4] = { check_ipv4, "IPv4 address" },
+        [SK_HOST_ENTRY] = { check_host_entry, "hosts entry" },
+        [SK_DEVICE] = { check_device, "device" },
+        [SK_CAP] = { check_cap, "capability" },
+        [SK_CAP_OR_ALL] = { check_cap_or_all, "capability" },
+};
+
+/* Checks one string; returns 1 and a malloc'ed (possibly normalised) copy, 0 when reported */
+static int string_checked(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
+                          char **ret) {
+        const StringKeyExtra *x = &string_kinds[k->min];
+        _cleanup_free_ char *norm = NULL;
+        const char *s;
+        int r;
+
+        s = get_string(ctx, k, key_path, v, &r);
+        if (!s)
+                return r;
+        r = x->check(s, &norm);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return bad_value(ctx, k, key_path, v, x->what, s, r);
+        if (!norm) {
+                norm = strdup(s);
+                if (!norm)
+                        return -ENOMEM;
+        }
+        *ret = TAKE_PTR(norm);
+        return 1;
+}
+
+static void set_flag(const ConfigKey *k, void *base_field) {
+        /* set_offset is relative to the same base as offset */
+        if (k->set_offset >= 0)
+                *(bool *) ((uint8_t *) base_field - k->offset + (size_t) k->set_offset) = true;
+}
+
+static int parse_string(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
+                        void *data) {
+        char *s = NULL;
+        int r = string_checked(ctx, k, key_path, v, &s);
+        if (r <= 0)
+                return r;
+        free(*(char **) data);
+        *(char **) data = s;
+        set_flag(k, data);
+        return 1;
+}
+
+static int parse_strv(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
+                      void *data) {
+        _cleanup_strv_free_ char **l = NULL;
+        bool bad = false;
+        size_t n;
+        int r;
+
+        if (toml_value_type(v) != TOML_ARRAY)
+                return wrong_type(ctx, k, key_path, v, "an array of strings");
+        n = toml_array_size(v);
+        if (k->max > 0 && n == 0) /* max != 0 marks "must not be empty" */
+                return report(ctx, k, key_path, v, "must not be empty");
+        l = new0(char *, 1);
+        if (!l)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *p = strprintf("%s[%zu]", key_path, i), *s = NULL;
+                if (!p)
+                        return -ENOMEM;
+                r = string_checked(ctx, k, p, toml_array_get(v, i), &s);
+                if (r < 0)
+                        return r;
+                if (r == 0) {
+                        bad = true;
+                        continue;
+                }
+                r = strv_consume(&l, s);
+                if (r < 0)
+                        return r;
+                s = NULL;
+        }
+        if (bad)
+                return 0;
+        strv_free(*(char ***) data);
+        *(char ***) data = TAKE_PTR(l);
+        set_flag(k, data);
+        return 1;
+}
+
+static int parse_bool(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
+                      void *data) {
+        if (toml_value_type(v) != TOML_BOOL)
+                return wrong_type(ctx, k, key_path, v, "a boolean");
+        *(bool *) data = toml_value_bool(v);
+        set_flag(k, data);
+        return 1;
+}
+
+/* Sizes: a string with suffix or a non-negative integer of bytes. k->max != 0 allows "infinity". */
+static int parse_size(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
+                      void *data) {
+        uint64_t x;
+        int r;
+
+        if (toml_value_type(v) == TOML_INTEGER) {
+                int64_t i = toml_value_integer(v);
+                if (i < 0)
+                        return report(ctx, k, key_path, v, "out of range size %" PRIi64, i);
+                x = (uint64_t) i;
+        } else if (toml_value_type(v) == TOML_STRING) {
+                const char *s = get_string(ctx, k, key_path, v, &r);
+                if (!s)
+                        return r;
+                r = config_parse_size(s, k->max != 0, &x);
+                if (r < 0)
+                        return bad_value(ctx, k, key_path, v, "size", s, r);
+        } else
+                return wrong_type(ctx, k, key_path, v, "a string or an integer");
+        *(uint64_t *) data = x;
+        set_flag(k, data);
+        return 1;
+}
+
+static int parse_timespan(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
+                          void *data) {
+        uint64_t x;
+        int r;
+
+        if (toml_value_type(v) == TOML_INTEGER) {
+                int64_t i = toml_value_integer(v);
+                if (i < 0 || (uint64_t) i > UINT64_MAX / USEC_PER_SEC - 1)
+                        return report(ctx, k, key_path, v, "out of range time span %" PRIi64, i);
+                x = (uint64_t) i * USEC_PER_SEC;
+        } else if (toml_value_type(v) == TOML_STRING) {
+                const char *s = get_string(ctx, k, key_path, v, &r);
+                if (!s)
+                        return r;
+                r = config_parse_timespan(s, k->max != 0, &x);
+                if (r < 0)
+                        return bad_value(ctx, k, key_path, v, "time span", s, r);
+        } else
+                return wrong_type(ctx, k, key_path, v, "a string or an integer");
+        *(uint64_t *) data = x;
+        set_flag(k, data);
+        return 1;
+}
+
+static int parse_signal(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
+                        void *data) {
+        int sig, r;
+
+        if (toml_value_type(v) == TOML_INTEGER) {
+                int64_t i = toml_value_integer(v);
+                if (i <= 0 || i >= _NSIG)
+                        return report(ctx, k, key_path, v, "invalid signal %" PRIi64, i);
+                sig = (int) i;
+        } else if (toml_value_type(v) == TOML_STRING) {
+                const char *s = get_string(ctx, k, key_path, v, &r);
+                if (!s)
+                        return r;
+                r = config_parse_signal(s, &sig);
+                if (r < 0)
+                        return bad_value(ctx, k, key_path, v, "signal", s, -EINVAL);
+        } else
+                return wrong_type(ctx, k, key_path, v, "a string or an integer");
+        *(int *) data = sig;
+        set_flag(k, data);
+        return 1;
+}
+
+static int parse_cpu_quota(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
+                           void *data) {
+        uint64_t x;
+        const char *s;
+        int r;
+
+        s = get_string(ctx, k, key_path, v, &r);
+        if (!s)
+                return r;
+        r = config_parse_cpu_quota(s, &x);
+        if (r < 0)
+                return bad_value(ctx, k, key_path, v, "CPU quota", s, r);
+        *(uint64_t *) data = x;
+        set_flag(k, data);
+        return 1;
+}
+
+/* An integer in [k->min, k->max]; for tasks_max also "infinity" (k->path ends in "tasks_max") */
+static int parse_uint(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
+                      void *data, bool infinity) {
+        uint64_t x;
+
+        if (infinity && toml_value_type(v) == TOML_STRING) {
+                int r;
+                const char *s = get_string(ctx, k, key_path, v, &r);
+                if (!s)
+                        return r;
+                if (!streq(s, "infinity"))
+                        return bad_value(ctx, k, key_path, v, "value", s, -EINVAL);
+                x = UINT64_MAX;
+        } else if (toml_value_type(v) == TOML_INTEGER) {
+                int64_t i = toml_value_integer(v);
+                if (i < 0 || (uint64_t) i < k->min || (uint64_t) i > k->max)
+                        return report(ctx, k, key_path, v, "out of range value %" PRIi64, i);
+                x = (uint64_t) i;
+        } else
+                return wrong_type(ctx, k, key_path, v,
+                                  infinity ? "an integer or \"infinity\"" : "an integer");
+        *(uint64_t *) data = x;
+        set_flag(k, data);
+        return 1;
+}
+
+static int parse_u64(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
+                     void *data) {
+        return parse_uint(ctx, k, key_path, v, data, false);
+}
+
+static int parse_u64_inf(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
+                         void *data) {
+        return parse_uint(ctx, k, key_path, v, data, true);
+}
+
+static int parse_unsigned(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
+                          void *data) {
+        uint64_t x;
+        int r = parse_uint(ctx, k, key_path, v, &x, false);
+        if (r > 0)
+                *(unsigned *) data = (unsigned) x;
+        return r;
+}
+
+static int parse_cpuset(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
+                        void *data) {
+        ResourceConfig *rc = data;
+        _cleanup_free_ uint8_t *mask = NULL;
+        _cleanup_free_ char *norm = NULL;
+        const char *s;
+        size_t size;
+        int r;
+
+        s = get_string(ctx, k, key_path, v, &r);
+        if (!s)
+                return r;
+        r = config_parse_cpuset(s, &mask, &size, &norm);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return bad_value(ctx, k, key_path, v, "cpuset", s, r);
+        free(rc->cpuset);
+        free(rc->cpuset_mask);
+        rc->cpuset = TAKE_PTR(norm);
+        rc->cpuset_mask = TAKE_PTR(mask);
+        rc->cpuset_mask_size = size;
+        rc->cpuset_set = true;
+        return 1;
+}
+
+static const char *const network_mode_names[] = {
+        [NETWORK_MODE_BRIDGE] = "bridge",
+        [NETWORK_MODE_NONE] = "none",
+        [NETWORK_MODE_HOST] = "host",
+};
+static const char *const on_failure_names[] = {
+        [HEALTH_ON_FAILURE_IGNORE] = "ignore",
+        [HEALTH_ON_FAILURE_EXIT] = "exit",
+};
+static const char *const mount_type_names[] = {
+        [MOUNT_TYPE_BIND] = "bind",
+        [MOUNT_TYPE_TMPFS] = "tmpfs",
+        [MOUNT_TYPE_VOLUME] = "volume",
+};
+
+static int parse_enum(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
+                      void *data, const char *const *names, size_t n) {
+        const char *s;
+        int r;
+
+        s = get_string(ctx, k, key_path, v, &r);
+        if (!s)
+                return r;
+        for (size_t i = 0; i < n; i++)
+                if (streq(s, names[i])) {
+                        *(int *) data = (int) i;
+                        set_flag(k, data);
+                        return 1;
+                }
+        return bad_value(ctx, k, key_path, v, "value", s, -EINVAL);
+}
+
+static int parse_network_mode(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
+                              void *data) {
+        return parse_enum(ctx, k, key_path, v, data, network_mode_names, ELEMENTSOF(network_mode_names));
+}
+
+static int parse_on_failure(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
+                            void *data) {
+        return parse_enum(ctx, k, key_path, v, data, on_failure_names, ELEMENTSOF(on_failure_names));
+}
+
+static int parse_mount_type(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
+                            void *data) {
+        return parse_enum(ctx, k, key_path, v, data, mount_type_names, ELEMENTSOF(mount_type_names));
+}
+
+static int parse_user_namespace(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
+                                void *data) {
+        if (toml_value_type(v) == TOML_BOOL && !toml_value_bool(v)) {
+                *(bool *) data = false;
+                return 1;
+        }
+        if (toml_value_type(v) == TOML_STRING) {
+                int r;
+                const char *s = get_string(ctx, k, key_path, v, &r);
+                if (!s)
+                        return r;
+                if (streq(s, "auto")) {
+                        *(bool *) data = true;
+                        return 1;
+                }
+                return bad_value(ctx, k, key_path, v, "value", s, -EINVAL);
+        }
+        if (toml_value_type(v) == TOML_BOOL)
+                return report(ctx, k, key_path, v, "invalid value true");
+        return wrong_type(ctx, k, key_path, v, "false or a string");
+}
+
+static int parse_ipv4(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
+                      void *data) {
+        struct in_addr a;
+        const char *s;
+        int r;
+
+        s = get_string(ctx, k, key_path, v, &r);
+        if (!s)
+                return r;
+        if (config_parse_ipv4(s, &a) < 0)
+                return bad_value(ctx, k, key_path, v, "IPv4 address", s, -EINVAL);
+        *(struct in_addr *) data = a;
+        set_flag(k, data);
+        return 1;
+}
+
+/* data = NetworkDef: subnet + prefixlen */
+static int parse_subnet(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
+                        void *data) {
+        NetworkDef *n = data;
+        struct in_addr a;
+        unsigned plen;
+        const char *s;
+        int r;
+
+        s = get_string(ctx, k, key_path, v, &r);
+        if (!s)
+                return r;
+        r = config_parse_ipv4_prefix(s, &a, &plen);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return bad_value(ctx, k, key_path, v, "subnet", s, r);
+        if (plen < 8 || plen > 30)
+                return bad_value(ctx, k, key_path, v, "subnet", s, -ERANGE);
+        n->subnet = a;
+        n->prefixlen = plen;
+        return 1;
+}
+
+/* data = NetworkConfig: ports + n_ports; array replaced whole */
+static int parse_ports(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
+                       void *data) {
+        NetworkConfig *nc = data;
+        _cleanup_free_ PortMap *ports = NULL;
+        size_t n, m = 0;
+        bool bad = false;
+        int r;
+
+        if (toml_value_type(v) != TOML_ARRAY)
+                return wrong_type(ctx, k, key_path, v, "an array of strings");
+        n = toml_array_size(v);
+        ports = new0(PortMap, n);
+        if (!ports)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                const TomlValue *e = toml_array_get(v, i);
+                _cleanup_free_ char *p = strprintf("%s[%zu]", key_path, i);
+                const char *s;
+                TomlPos pos;
+
+                if (!p)
+                        return -ENOMEM;
+                s = get_string(ctx, k, p, e, &r);
+                if (!s) {
+                        if (r < 0)
+                                return r;
+                        bad = true;
+                        continue;
+                }
+                r = config_parse_port_spec(s, &ports[m]);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0) {
+                        r = bad_value(ctx, k, p, e, "port spec", s, r);
+                        if (r < 0)
+                                return r;
+                        bad = true;
+                        continue;
+                }
+                pos = toml_value_pos(e);
+                ports[m].origin =
+                        (ConfigOrigin){ .file = ctx->file, .line = pos.line, .column = pos.column };
+                m++;
+        }
+        if (bad)
+                return 0;
+        free(nc->ports);
+        nc->ports = TAKE_PTR(ports);
+        nc->n_ports = m;
+        return 1;
+}
+
+/* [env]: a table of strings, merged key by key; data = ContainerConfig */
+static int parse_env(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
+                     void *data) {
+        ContainerConfig *c = data;
+        int r;
+
+        if (toml_value_type(v) != TOML_TABLE)
+                return wrong_type(ctx, k, key_path, v, "a table");
+        for (size_t i = 0; i < toml_table_size(v); i++) {
+                TomlPos kp;
+                const char *name = toml_table_key(v, i, &kp);
+                const TomlValue *e = toml_table_value(v, i);
+                _cleanup_free_ char *p = strjoin(key_path, ".", name), *entry = NULL;
+                const char *s;
+                size_t nl = strlen(name);
+                bool replaced = false;
+
+                if (!p)
+                        return -ENOMEM;
+                if (check_env_name(name, NULL) < 0) {
+                        r = bad_value(ctx, NULL, p, e, "environment variable name", name, -EINVAL);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                s = get_string(ctx, k, p, e, &r);
+                if (!s) {
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                entry = strjoin(name, "=", s);
+                if (!entry)
+                        return -ENOMEM;
+                STRV_FOREACH (x, c->env)
+                        if (strneq(*x, name, nl) && (*x)[nl] == '=') {
+                                free(*x);
+                                *x = TAKE_PTR(entry);
+                                replaced = true;
+                                break;
+                        }
+                if (!replaced) {
+                        r = strv_consume(&c->env, entry);
+                        if (r < 0)
+                                return r;
+                        entry = NULL;
+                }
+                r = origin_table_set(ctx->origins, p, ctx->file, kp.line, kp.column);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static void mount_spec_done(MountSpec *m) {
+        free(m->source);
+        free(m->target);
+        *m = (MountSpec){};
+}
+
+/* Checks one [[mount]] after its keys were applied; reports with the element's position */
+static int mount_check(ParseCtx *ctx, const MountSpec *m, const char *p, const TomlValue *e) {
+        _cleanup_free_ char *tp = strjoin(p, ".target"), *sp = strjoin(p, ".source"),
+                            *zp = strjoin(p, ".size");
+        ParseCtx c = *ctx;
+        int r = 0;
+
+        if (!tp || !sp || !zp)
+                return -ENOMEM;
+        c.prefix = "";
+        /* point at the offending key when it was written, else at the [[mount]] */
+        const TomlValue *sv = toml_table_get(e, "source") ?: e, *zv = toml_table_get(e, "size") ?: e;
+        const TomlValue *tv = toml_table_get(e, "target") ?: e;
+        if (!m->target)
+                r = report(&c, NULL, tp, tv, "missing (an absolute path inside the container)");
+        else if (streq(m->target, "/"))
+                r = report(&c, NULL, tp, tv, "cannot mount over '/' (an absolute path other than /)");
+        if (r < 0)
+                return r;
+        switch (m->type) {
+        case MOUNT_TYPE_BIND:
+                if (!m->source)
+                        r = report(&c, NULL, sp, sv, "missing (bind mounts need an absolute host path)");
+                else if (!config_path_is_valid_absolute(m->source))
+                        r = report(&c, NULL, sp, sv,
+                                   "invalid path '%s' (bind mounts need an absolute host path)", m->source);
+                if (r >= 0 && m->size > 0)
+                        r = report(&c, NULL, zp, zv, "only tmpfs mounts have a size");
+                break;
+        case MOUNT_TYPE_VOLUME:
+                if (!m->source)
+                        r = report(&c, NULL, sp, sv, "missing (volume mounts need a volume name)");
+                else if (!container_name_is_valid(m->source))
+                        r = report(&c, NULL, sp, sv,
+                                   "invalid volume name '%s' (letters, digits, '_', '.', '-', up to 64, not "
+                                   "starting with '.' or '-')",
+                                   m->source);
+                if (r >= 0 && m->size > 0)
+                        r = report(&c, NULL, zp, zv, "only tmpfs mounts have a size");
+                break;
+        case MOUNT_TYPE_TMPFS:
+                if (m->source)
+                        r = report(&c, NULL, sp, sv, "tmpfs mounts have no source");
+                break;
+        }
+        return r;
+}
+
+/* [[mount]]: entries are appended in file order; an entry from a later file with the target of an
+ * earlier file's entry replaces it in place; two entries with one target in one file are an error. */
+static int parse_mounts(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
+                        void *data) {
+        ContainerConfig *c = data;
+        int r;
+
+        if (toml_value_type(v) != TOML_ARRAY)
+                return wrong_type(ctx, k, key_path, v, "an array of tables ([[mount]])");
+        for (size_t i = 0; i < toml_array_size(v); i++) {
+                const TomlValue *e = toml_array_get(v, i);
+                _cleanup_(origin_table_freep) OriginTable *tmp = NULL;
+                _cleanup_free_ char *p = strprintf("%s[%zu]", key_path, i), *pfx = NULL;
+                MountSpec m = { .type = MOUNT_TYPE_BIND };
+                size_t before = ctx->diag->n_problems, j;
+                TomlPos pos;
+
+                if (!p)
+                        return -ENOMEM;
+                if (toml_value_type(e) != TOML_TABLE) {
+                        r = wrong_type(ctx, k, p, e, "a table");
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                tmp = new0(OriginTable, 1);
+                pfx = strjoin(p, ".");
+                if (!tmp || !pfx)
+                        return -ENOMEM;
+                ParseCtx sub = { .diag = ctx->diag, .origins = tmp, .file = ctx->file, .prefix = pfx };
+                r = config_apply_table(&sub, mount_keys, mount_keys_count, &m, "", e);
+                if (r >= 0)
+                        r = mount_check(ctx, &m, p, e);
+                if (r < 0 || ctx->diag->n_problems > before) {
+                        mount_spec_done(&m);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                pos = toml_value_pos(e);
+                m.origin = (ConfigOrigin){ .file = ctx->file, .line = pos.line, .column = pos.column };
+
+                for (j = 0; j < c->n_mounts; j++)
+                        if (streq(c->mounts[j].target, m.target))
+                                break;
+                if (j < c->n_mounts && c->mounts[j].origin.file == ctx->file) {
+                        _cleanup_free_ char *tp = strjoin(p, ".target");
+                        ParseCtx pc = *ctx;
+                        pc.prefix = "";
+                        unsigned line = c->mounts[j].origin.line;
+                        mount_spec_done(&m);
+                        if (!tp)
+                                return -ENOMEM;
+                        r = report(
+                                &pc, NULL, tp, e,
+                                "target '%s' is already mounted by the [[mount]] at line %u (one mount per "
+                                "target)",
+                                c->mounts[j].target, line);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                if (j == c->n_mounts) {
+                        MountSpec *n = realloc(c->mounts, sizeof(MountSpec) * (c->n_mounts + 1));
+                        if (!n) {
+                                mount_spec_done(&m);
+                                return -ENOMEM;
+                        }
+                        c->mounts = n;
+                        c->n_mounts++;
+                } else
+                        mount_spec_done(&c->mounts[j]);
+                c->mounts[j] = m;
+
+                _cleanup_free_ char *opfx = strprintf("mount[%zu].", j);
+                if (!opfx)
+                        return -ENOMEM;
+                origin_table_remove_prefix(ctx->origins, opfx);
+                for (size_t x = 0; x < tmp->n_entries; x++) {
+                        _cleanup_free_ char *key = strjoin(opfx, tmp->entries[x].key);
+                        if (!key)
+                                return -ENOMEM;
+                        r = origin_table_set(ctx->origins, key, ctx->file, tmp->entries[x].origin.line,
+                                             tmp->entries[x].origin.column);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        return 0;
+}
+
+/* ---- the key tables ---- */
+
+#define C(f) offsetof(ContainerConfig, f)
+#define CS(f) ((ssize_t) offsetof(ContainerConfig, f))
+
+/* formatters live in config-format.c */
+char *format_string(const ConfigKey *k, const void *data, bool *ret_unset);
+char *format_strv(const ConfigKey *k, const void *data, bool *ret_unset);
+char *format_bool(const ConfigKey *k, const void *data, bool *ret_unset);
+char *format_size(const ConfigKey *k, const void *data, bool *ret_unset);
+char *format_timespan(const ConfigKey *k, const void *data, bool *ret_unset);
+char *format_signal(const ConfigKey *k, const void *data, bool *ret_unset);
+char *format_cpu_quota(const ConfigKey *k, const void *data, bool *ret_unset);
+char *format_u64(const ConfigKey *k, const void *data, bool *ret_unset);
+char *format_unsigned(const ConfigKey *k, const void *data, bool *ret_unset);
+char *format_cpuset(const ConfigKey *k, const void *data, bool *ret_unset);
+char *format_network_mode(const ConfigKey *k, const void *data, bool *ret_unset);
+char *format_on_failure(const ConfigKey *k, const void *data, bool *ret_unset);
+char *format_mount_type(const ConfigKey *k, const void *data, bool *ret_unset);
+char *format_user_namespace(const ConfigKey *k, const void *data, bool *ret_unset);
+char *format_ipv4(const ConfigKey *k, const void *data, bool *ret_unset);
+char *format_ports(const ConfigKey *k, const void *data, bool *ret_unset);
+
+#define A_PATH "an absolute path"
+#define A_SIZE "a size: a number with optional K, M, G or T suffix (base 1024), or an integer of bytes"
+#define A_SIZE_INF A_SIZE ", or \"infinity\""
+#define A_TIME "a time span such as \"10s\", \"1min 30s\", \"500ms\", or an integer of seconds"
+#define A_ARGV "a non-empty array of strings"
+
+const ConfigKey container_keys[] = {
+        { "image", parse_string, format_string, C(image), -1, SK_IMAGE, 0, "a store image \"NAME:TAG\"" },
+        { "rootfs", parse_string, format_string, C(rootfs), -1, SK_ABS_PATH, 0,
+          A_PATH " to the root directory" },
+        { "command", parse_strv, format_strv, C(command), CS(command_set), SK_NONEMPTY, 1, A_ARGV },
+        { "entrypoint", parse_strv, format_strv, C(entrypoint), CS(entrypoint_set), SK_NONEMPTY, 1, A_ARGV },
+        { "env", parse_env, NULL, 0, -1, 0, 0, "a table of strings: NAME = \"value\"" },
+        { "env_files", parse_strv, format_strv, C(env_files), -1, SK_ABS_PATH, 0,
+          "an array of absolute paths" },
+        { "workdir", parse_string, format_string, C(workdir), -1, SK_ABS_PATH, 0,
+          A_PATH " in the container" },
+        { "user", parse_string, format_string, C(user), -1, SK_USER, 0,
+          "\"name\", \"uid\", \"uid:gid\" or \"name:group\"" },
+        { "hostname", parse_string, format_string, C(hostname), -1, SK_HOSTNAME, 0,
+          "a hostname: labels of letters, digits and '-', up to 253 characters" },
+        { "read_only", parse_bool, format_bool, C(read_only), -1, 0, 0, "true or false" },
+        { "stop_signal", parse_signal, format_signal, C(stop_signal), -1, 0, 0,
+          "a signal name like \"SIGTERM\" or \"TERM\", or its number" },
+        { "stop_timeout", parse_timespan, format_timespan, C(stop_timeout_usec), -1, 0, 1,
+          A_TIME ", or \"infinity\"" },
+        { "slice", parse_string, format_string, C(slice), -1, SK_SLICE, 0,
+          "a slice unit name like \"machine.slice\"" },
+
+        { "resources.memory_max", parse_size, format_size, C(resources.memory_max),
+          CS(resources.memory_max_set), 0, 1, A_SIZE_INF },
+        { "resources.memory_high", parse_size, format_size, C(resources.memory_high),
+          CS(resources.memory_high_set), 0, 1, A_SIZE_INF },
+        { "resources.memory_swap_max", parse_size, format_size, C(resources.memory_swap_max),
+          CS(resources.memory_swap_max_set), 0, 1, A_SIZE_INF },
+        { "resources.cpu_quota", parse_cpu_quota, format_cpu_quota, C(resources.cpu_quota_per_sec_usec),
+          CS(resources.cpu_quota_set), 0, 0, "a percentage above 0 like \"50%\" or \"150%\" for 1.5 CPUs" },
+        { "resources.cpu_weight", parse_u64, format_u64, C(resources.cpu_weight),
+          CS(resources.cpu_weight_set), 1, 10000, "an integer from 1 to 10000" },
+        { "resources.cpuset", parse_cpuset, format_cpuset, C(resources), -1, 0, 0,
+          "CPU numbers and ranges like \"0-3,8\", CPUs 0 to 8191" },
+        { "resources.tasks_max", parse_u64_inf, format_u64, C(resources.tasks_max),
+          CS(resources.tasks_max_set), 1, UINT64_MAX - 1, "an integer of at least 1, or \"infinity\"" },
+        { "resources.io_weight", parse_u64, format_u64, C(resources.io_weight), CS(resources.io_weight_set),
+          1, 10000, "an integer from 1 to 10000" },
+
+        { "network.mode", parse_network_mode, format_network_mode, C(network.mode), -1, 0, 0,
+          "\"bridge\", \"none\" or \"host\"" },
+        { "network.network", parse_string, format_string, C(network.network), -1, SK_IFNAME, 0,
+          "the name of a network defined in conf.d" },
+        { "network.address", parse_ipv4, format_ipv4, C(network.address), CS(network.address_set), 0, 0,
+          "an IPv4 address inside the network's subnet" },
+        { "network.ports", parse_ports, format_ports, C(network), -1, 0, 0,
+          "an array of \"HOST:CONTAINER\", \"ADDRESS:HOST:CONTAINER\" with optional \"/tcp\" or \"/udp\"; "
+          "ports 1-65535 or ranges \"A-B\" of equal length" },
+        { "network.dns", parse_strv, format_strv, C(network.dns), -1, SK_IPV4, 0,
+          "an array of IPv4 addresses" },
+        { "network.hosts", parse_strv, format_strv, C(network.hosts), -1, SK_HOST_ENTRY, 0,
+          "an array of \"HOSTNAME:ADDRESS\"" },
+
+        { "mount", parse_mounts, NULL, 0, -1, 0, 0, "[[mount]] tables" },
+
+        { "security.capabilities.add", parse_strv, format_strv, C(security.capabilities_add), -1, SK_CAP, 0,
+          "an array of capability names like \"CAP_NET_ADMIN\"" },
+        { "security.capabilities.drop", parse_strv, format_strv, C(security.capabilities_drop), -1,
+          SK_CAP_OR_ALL, 0, "an array of capability names like \"CAP_NET_RAW\", or \"ALL\"" },
+        { "security.no_new_privileges", parse_bool, format_bool, C(security.no_new_privileges), -1, 0, 0,
+          "true or false" },
+        { "security.seccomp", parse_string, format_string, C(security.seccomp), -1, SK_SECCOMP, 0,
+          "\"default\", \"unconfined\" or an absolute path to a profile" },
+        { "security.user_namespace", parse_user_namespace, format_user_namespace, C(security.user_namespace),
+          -1, 0, 0, "false or \"auto\"" },
+        { "security.devices", parse_strv, format_strv, C(security.devices), -1, SK_DEVICE, 0,
+          "an array of \"/dev/NAME\" or \"/dev/NAME:rwm\"" },
+
+        { "health.command", parse_strv, format_strv, C(health.command), -1, SK_NONEMPTY, 1, A_ARGV },
+        { "health.interval", parse_timespan, format_timespan, C(health.interval_usec), -1, 0, 0, A_TIME },
+        { "health.timeout", parse_timespan, format_timespan, C(health.timeout_usec), -1, 0, 0, A_TIME },
+        { "health.start_period", parse_timespan, format_timespan, C(health.start_period_usec), -1, 0, 0,
+          A_TIME },
+        { "health.retries", parse_unsigned, format_unsigned, C(health.retries), -1, 1, 100,
+          "an integer from 1 to 100" },
+        { "health.on_failure", parse_on_failure, format_on_failure, C(health.on_failure), -1, 0, 0,
+          "\"ignore\" or \"exit\"" },
+};
+const size_t container_keys_count = ELEMENTSOF(container_keys);
+
+#define M(f) offsetof(MountSpec, f)
+const ConfigKey mount_keys[] = {
+        { "type", parse_mount_type, format_mount_type, M(type), -1, 0, 0,
+          "\"bind\", \"tmpfs\" or \"volume\"" },
+        { "source", parse_string, format_string, M(source), -1, SK_NONEMPTY, 0,
+          "bind: an absolute host path; volume: a volume name" },
+        { "target", parse_string, format_string, M(target), -1, SK_ABS_PATH, 0, A_PATH " in the container" },
+        { "read_only", parse_bool, format_bool, M(read_only), -1, 0, 0, "true or false" },
+        { "size", parse_size, format_size, M(size), -1, 0, 0, A_SIZE },
+};
+const size_t mount_keys_count = ELEMENTSOF(mount_keys);
+
+#define N(f) offsetof(NetworkDef, f)
+static const ConfigKey network_def_keys[] = {
+        { "subnet", parse_subnet, NULL, 0, -1, 0, 0,
+          "an IPv4 subnet like \"10.88.0.0/16\", prefix 8 to 30" },
+        { "gateway", parse_ipv4, format_ipv4, N(gateway), -1, 0, 0, "an IPv4 address inside the subnet" },
+        { "masquerade", parse_bool, format_bool, N(masquerade), -1, 0, 0, "true or false" },
+        { "bridge", parse_string, format_string, N(bridge), -1, SK_IFNAME, 0,
+          "an interface name of up to 15 characters" },
+};
+
+#define R(f) offsetof(RegistryDef, f)
+static const ConfigKey registry_def_keys[] = {
+        { "insecure", parse_bool, format_bool, R(insecure), -1, 0, 0, "true or false" },
+        { "ca_file", parse_string, format_string, R(ca_file), -1, SK_ABS_PATH, 0, A_PATH },
+        { "auth_file", parse_string, format_string, R(auth_file), -1, SK_ABS_PATH, 0, A_PATH },
+};
+
+/* [network.NAME] and [registry."HOST"] tables: merged key by key into the named entry */
+static int parse_named_tables(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
+                              void *data, bool networks) {
+        GlobalConfig *g = data;
+        int r;
+
+        if (toml_value_type(v) != TOML_TABLE)
+                return wrong_type(ctx, k, key_path, v, "a table");
+        for (size_t i = 0; i < toml_table_size(v); i++) {
+                const char *name = toml_table_key(v, i, NULL);
+                const TomlValue *e = toml_table_value(v, i);
+                _cleanup_free_ char *p = strjoin(key_path, ".", name), *pfx = NULL;
+                void *base = NULL;
+
+                if (!p)
+                        return -ENOMEM;
+                if (toml_value_type(e) != TOML_TABLE) {
+                        r = wrong_type(ctx, k, p, e, "a table");
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                if (networks ? check_ifname(name, NULL) < 0 : check_image(name, NULL) < 0) {
+                        r = bad_value(ctx, k, p, e, networks ? "network name" : "registry name", name,
+                                      -EINVAL);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                if (networks) {
+                        for (size_t j = 0; j < g->n_networks; j++)
+                                if (streq(g->networks[j].name, name))
+                                        base = &g->networks[j];
+                        if (!base) {
+                                NetworkDef *n =
+                                        realloc(g->networks, sizeof(NetworkDef) * (g->n_networks + 1));
+                                if (!n)
+                                        return -ENOMEM;
+                                g->networks = n;
+                                n[g->n_networks] = (NetworkDef){ .masquerade = true, .name = strdup(name) };
+                                if (!n[g->n_networks].name)
+                                        return -ENOMEM;
+                                base = &n[g->n_networks++];
+                        }
+                } else {
+                        for (size_t j = 0; j < g->n_registries; j++)
+                                if (streq(g->registries[j].name, name))
+                                        base = &g->registries[j];
+                        if (!base) {
+                                RegistryDef *n =
+                                        realloc(g->registries, sizeof(RegistryDef) * (g->n_registries + 1));
+                                if (!n)
+                                        return -ENOMEM;
+                                g->registries = n;
+                                n[g->n_registries] = (RegistryDef){ .name = strdup(name) };
+                                if (!n[g->n_registries].name)
+                                        return -ENOMEM;
+                                base = &n[g->n_registries++];
+                        }
+                }
+                pfx = strjoin(p, ".");
+                if (!pfx)
+                        return -ENOMEM;
+                ParseCtx sub = *ctx;
+                sub.prefix = pfx;
+                _cleanup_(origin_table_freep) OriginTable *tmp = new0(OriginTable, 1);
+                if (!tmp)
+                        return -ENOMEM;
+                sub.origins = tmp;
+                r = networks ? config_apply_table(&sub, network_def_keys, ELEMENTSOF(network_def_keys), base,
+                                                  "", e)
+                             : config_apply_table(&sub, registry_def_keys, ELEMENTSOF(registry_def_keys),
+                                                  base, "", e);
+                if (r < 0)
+                        return r;
+                for (size_t x = 0; x < tmp->n_entries; x++) {
+                        _cleanup_free_ char *key = strjoin(pfx, tmp->entries[x].key);
+                        if (!key)
+                                return -ENOMEM;
+                        r = origin_table_set(ctx->origins, key, ctx->file, tmp->entries[x].origin.line,
+                                             tmp->entries[x].origin.column);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        return 0;
+}
+
+static int parse_networks(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
+                          void *data) {
+        return parse_named_tables(ctx, k, key_path, v, data, true);
+}
+
+static int parse_registries(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
+                            void *data) {
+        return parse_named_tables(ctx, k, key_path, v, data, false);
+}
+
+#define G(f) offsetof(GlobalConfig, f)
+const ConfigKey global_keys[] = {
+        { "storage_root", parse_string, format_string, G(storage_root), -1, SK_ABS_PATH, 0, A_PATH },
+        { "run_root", parse_string, format_string, G(run_root), -1, SK_ABS_PATH, 0, A_PATH },
+        { "default_network", parse_string, format_string, G(default_network), -1, SK_IFNAME, 0,
+          "the name of a network defined in [network.NAME]" },
+        { "default_slice", parse_string, format_string, G(default_slice), -1, SK_SLICE, 0,
+          "a slice unit name like \"machine.slice\"" },
+        { "network", parse_networks, NULL, 0, -1, 0, 0, "[network.NAME] tables" },
+        { "registry", parse_registries, NULL, 0, -1, 0, 0, "[registry.\"HOST[:PORT]\"] tables" },
+};
+const size_t global_keys_count = ELEMENTSOF(global_keys);
+
+/* ---- applying a table ---- */
+
+static size_t edit_distance(const char *a, const char *b) {
+        size_t la = strlen(a), lb = strlen(b);
+        size_t prev[64], cur[64];
+
+        if (la >= 63 || lb >= 63)
+                return SIZE_MAX;
+        for (size_t j = 0; j <= lb; j++)
+                prev[j] = j;
+        for (size_t i = 1; i <= la; i++) {
+                cur[0] = i;
+                for (size_t j = 1; j <= lb; j++) {
+                        size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+                        size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+                        cur[j] = del < ins ? (del < sub ? del : sub) : (ins < sub ? ins : sub);
+                }
+                memcpy(prev, cur, sizeof(size_t) * (lb + 1));
+        }
+        return prev[lb];
+}
+
+/* The keys directly below table path `rel` ("" = the root), for "known keys" hints */
+static char *known_keys(const ConfigKey *keys, size_t n_keys, const char *rel, const char *typo,
+                        char **ret_suggestion) {
+        Buffer b = {};
+        size_t rl = strlen(rel), best = SIZE_MAX;
+        const char *best_name = NULL;
+
+        for (size_t i = 0; i < n_keys; i++) {
+                const char *p = keys[i].path, *rest, *dot;
+                size_t len;
+                bool dup = false;
+
+                if (rl > 0 && !(strneq(p, rel, rl) && p[rl] == '.'))
+                        continue;
+                rest = p + (rl > 0 ? rl + 1 : 0);
+                dot = strchr(rest, '.');
+                len = dot ? (size_t) (dot - rest) : strlen(rest);
+                for (size_t j = 0; j < i; j++) {
+                        const char *q = keys[j].path;
+                        if (rl > 0 && !(strneq(q, rel, rl) && q[rl] == '.'))
+                                continue;
+                        q += rl > 0 ? rl + 1 : 0;
+                        if (strneq(q, rest, len) && (q[len] == '.' || q[len] == 0))
+                                dup = true;
+                }
+                if (dup)
+                        continue;
+                _cleanup_free_ char *name = strndup(rest, len);
+                if (!name || buffer_printf(&b, "%s%s", b.size ? ", " : "", name) < 0) {
+                        buffer_done(&b);
+                        return NULL;
+                }
+                size_t d = edit_distance(typo, name);
+                if (d < best) {
+                        best = d;
+                        best_name = rest;
+                        free(*ret_suggestion);
+                        *ret_suggestion = strdup(name);
+                }
+        }
+        if (!best_name || best > MAX((size_t) 2, strlen(typo) / 3))
+                *ret_suggestion = mfree(*ret_suggestion);
+        return b.data ?: strdup("");
+}
+
+static int unknown_key(ParseCtx *ctx, const ConfigKey *keys, size_t n_keys, const char *rel,
+                       const char *name, const char *full, TomlPos kp) {
+        _cleanup_free_ char *sugg = NULL, *path = display_path(ctx, full);
+        _cleanup_free_ char *known = known_keys(keys, n_keys, rel, name, &sugg);
+
+        if (!path || !known)
+                return -ENOMEM;
+        if (sugg)
+                return config_diag_add(ctx->diag, ctx->file, kp.line, kp.column, path,
+                                       "unknown key (did you mean '%s'? known keys%s%s%s: %s)", sugg,
+                                       *rel ? " in [" : "", rel, *rel ? "]" : "", known);
+        return config_diag_add(ctx->diag, ctx->file, kp.line, kp.column, path,
+                               "unknown key (known keys%s%s%s: %s)", *rel ? " in [" : "", rel,
+                               *rel ? "]" : "", known);
+}
+
+int config_apply_table(ParseCtx *ctx, const ConfigKey *keys, size_t n_keys, void *base,
+                       const char *key_prefix, const TomlValue *table) {
+        int r;
+
+        for (size_t i = 0; i < toml_table_size(table); i++) {
+                TomlPos kp;
+                const char *name = toml_table_key(table, i, &kp);
+                const TomlValue *v = toml_table_value(table, i);
+                _cleanup_free_ char *full = *key_prefix ? strjoin(key_prefix, ".", name) : strdup(name);
+                const ConfigKey *k = NULL;
+                bool group = false;
+                size_t fl;
+
+                if (!full)
+                        return -ENOMEM;
+                fl = strlen(full);
+                for (size_t j = 0; j < n_keys; j++) {
+                        if (streq(keys[j].path, full)) {
+                                k = &keys[j];
+                                break;
+                        }
+                        if (strneq(keys[j].path, full, fl) && keys[j].path[fl] == '.')
+                                group = true;
+                }
+                if (k) {
+                        r = k->parse(ctx, k, full, v, FIELD(base, k));
+                        if (r < 0)
+                                return r;
+                        if (r > 0) {
+                                /* relative to the table: callers applying a sub-table re-prefix them */
+                                r = origin_table_set(ctx->origins, full, ctx->file, kp.line, kp.column);
+                                if (r < 0)
+                                        return r;
+                        }
+                        continue;
+                }
+                if (group) {
+                        if (toml_value_type(v) != TOML_TABLE) {
+                                _cleanup_free_ char *path = display_path(ctx, full);
+                                TomlPos vp = toml_value_pos(v);
+                                if (!path)
+                                        return -ENOMEM;
+                                r = config_diag_add(ctx->diag, ctx->file, vp.line, vp.column, path,
+                                                    "expected a table, got %s",
+                                                    type_with_article(toml_value_type(v)));
+                        } else
+                                r = config_apply_table(ctx, keys, n_keys, base, full, v);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                r = unknown_key(ctx, keys, n_keys, key_prefix, name, full, kp);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* ---- defaults and validation ---- */
+
+int global_config_defaults(GlobalConfig *g) {
+        NetworkDef *n;
+
+        g->storage_root = strdup("/var/lib/cbox");
+        g->run_root = strdup("/run/cbox");
+        g->default_network = strdup("cbox0");
+        g->default_slice = strdup("machine.slice");
+        n = new0(NetworkDef, 1);
+        if (!g->storage_root || !g->run_root || !g->default_network || !g->default_slice || !n)
+                return free(n), -ENOMEM;
+        g->networks = n;
+        g->n_networks = 1;
+        n->name = strdup("cbox0");
+        n->bridge = strdup("cbox0");
+        if (!n->name || !n->bridge)
+                return -ENOMEM;
+        n->subnet.s_addr = htonl(0x0a580000); /* 10.88.0.0/16 */
+        n->prefixlen = 16;
+        n->gateway.s_addr = htonl(0x0a580001);
+        n->masquerade = true;
+        return 0;
+}
+
+static int origin_problem(ConfigDiag *diag, const OriginTable *o, const char *key, const char *fallback_file,
+                          const char *fmt, ...) _printf_(5, 6);
+static int origin_problem(ConfigDiag *diag, const OriginTable *o, const char *key, const char *fallback_file,
+                          const char *fmt, ...) {
+        const ConfigOrigin *org = origin_table_get(o, key);
+        _cleanup_free_ char *msg = NULL;
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = vasprintf(&msg, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                return -ENOMEM;
+        if (org && org->file)
+                return config_diag_add(diag, org->file, org->line, org->column, key, "%s", msg);
+        return config_diag_add(diag, fallback_file, fallback_file ? 1 : 0, fallback_file ? 1 : 0, key, "%s",
+                               msg);
+}
+
+static int format_origin(const OriginTable *o, const char *key, char **ret) {
+        const ConfigOrigin *org = origin_table_get(o, key);
+        *ret = org && org->file ? strprintf("%s:%u", org->file, org->line) : strdup("built-in defaults");
+        return *ret ? 0 : -ENOMEM;
+}
+
+int global_config_validate(GlobalConfig *g, ConfigDiag *diag) {
+        const OriginTable *o = g->origins;
+        int r;
+
+        for (size_t i = 0; i < g->n_networks; i++) {
+                NetworkDef *n = &g->networks[i];
+                _cleanup_free_ char *sk = strjoin("network.", n->name, ".subnet"),
+                                    *gk = strjoin("network.", n->name, ".gateway");
+                uint32_t net, bcast, gw;
+
+                if (!sk || !gk)
+                        return -ENOMEM;
+                if (!n->bridge) {
+                        n->bridge = strdup(n->name);
+                        if (!n->bridge)
+                                return -ENOMEM;
+                }
+                if (n->prefixlen == 0) {
+                        _cleanup_free_ char *k = strjoin("network.", n->name);
+                        if (!k)
+                                return -ENOMEM;
+                        r = origin_problem(diag, o, k, NULL,
+                                           "no subnet (an IPv4 subnet like \"10.88.0.0/16\")");
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                net = ntohl(n->subnet.s_addr);
+                bcast = net | ((1U << (32 - n->prefixlen)) - 1);
+                if (n->gateway.s_addr == 0)
+                        n->gateway.s_addr = htonl(net + 1);
+                gw = ntohl(n->gateway.s_addr);
+                if (!ipv4_in_subnet(n->gateway, n->subnet, n->prefixlen) || gw == net || gw == bcast) {
+                        char a[INET_ADDRSTRLEN];
+                        r = origin_problem(
+                                diag, o, gk, NULL,
+                                "gateway %s is not a host address of the subnet (an IPv4 address inside "
+                                "the subnet)",
+                                inet_ntop(AF_INET, &n->gateway, a, sizeof(a)) ?: "?");
+                        if (r < 0)
+                                return r;
+                }
+                for (size_t j = 0; j < i; j++) {
+                        const NetworkDef *m = &g->networks[j];
+                        if (m->prefixlen > 0 &&
+                            (ipv4_in_subnet(n->subnet, m->subnet, MIN(n->prefixlen, m->prefixlen)))) {
+                                r = origin_problem(
+                                        diag, o, sk, NULL,
+                                        "subnet overlaps the subnet of network '%s' (networks must not "
+                                        "overlap)",
+                                        m->name);
+                                if (r < 0)
+                                        return r;
+                        }
+                        if (m->bridge && streq(m->bridge, n->bridge)) {
+                                _cleanup_free_ char *bk = strjoin("network.", n->name, ".bridge");
+                                if (!bk)
+                                        return -ENOMEM;
+                                r = origin_problem(
+                                        diag, o, bk, NULL,
+                                        "bridge '%s' is already used by network '%s' (one bridge per "
+                                        "network)",
+                                        n->bridge, m->name);
+                                if (r < 0)
+                                        return r;
+                        }
+                }
+        }
+        if (!global_config_find_network(g, g->default_network)) {
+                r = origin_problem(diag, o, "default_network", NULL,
+                                   "unknown network '%s' (a network defined in [network.NAME])",
+                                   g->default_network);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int container_config_defaults(ContainerConfig *c, const GlobalConfig *g) {
+        c->stop_signal = SIGTERM;
+        c->stop_timeout_usec = 10 * USEC_PER_SEC;
+        c->slice = strdup(g && g->default_slice ? g->default_slice : "machine.slice");
+        c->network.mode = NETWORK_MODE_BRIDGE;
+        c->network.network = strdup(g && g->default_network ? g->default_network : "cbox0");
+        c->security.no_new_privileges = true;
+        c->security.seccomp = strdup("default");
+        c->health.interval_usec = 30 * USEC_PER_SEC;
+        c->health.timeout_usec = 30 * USEC_PER_SEC;
+        c->health.retries = 3;
+        c->health.on_failure = HEALTH_ON_FAILURE_IGNORE;
+        if (!c->slice || !c->network.network || !c->security.seccomp)
+                return -ENOMEM;
+        return 0;
+}
+
+static int env_compare(const void *a, const void *b) {
+        const char *x = *(const char *const *) a, *y = *(const char *const *) b;
+        size_t lx = strcspn(x, "="), ly = strcspn(y, "=");
+        int c = strncmp(x, y, MIN(lx, ly));
+        return c != 0 ? c : (lx > ly) - (lx < ly);
+}
+
+int container_config_validate(ContainerConfig *c, const GlobalConfig *g, ConfigDiag *diag) {
+        const OriginTable *o = c->origins;
+        int r;
+
+        if (c->env)
+                qsort(c->env, strv_length(c->env), sizeof(char *), env_compare);
+
+        if (!c->hostname) {
+                /* the container name is a valid hostname unless it has '_' or dots in odd places */
+                if (check_hostname(c->name, NULL) >= 0) {
+                        c->hostname = strdup(c->name);
+                        if (!c->hostname)
+                                return -ENOMEM;
+                }
+        }
+
+        if (c->image && c->rootfs) {
+                _cleanup_free_ char *w = NULL;
+                r = format_origin(o, "image", &w);
+                if (r < 0)
+                        return r;
+                r = origin_problem(diag, o, "rootfs", c->path,
+                                   "both 'image' (set at %s) and 'rootfs' are set (exactly one of them)", w);
+                if (r < 0)
+                        return r;
+        } else if (!c->image && !c->rootfs && !config_diag_has_key(diag, "image") &&
+                   !config_diag_has_key(diag, "rootfs")) {
+                r = config_diag_add(
+                        diag, c->path, 1, 1, "image",
+                        "neither 'image' nor 'rootfs' is set (exactly one of them: a store image "
+                        "\"NAME:TAG\" or an absolute path to a root directory)");
+                if (r < 0)
+                        return r;
+        }
+
+        const NetworkDef *net = NULL;
+        if (c->network.mode == NETWORK_MODE_BRIDGE) {
+                net = global_config_find_network(g, c->network.network);
+                if (!net && g) {
+                        Buffer b = {};
+                        for (size_t i = 0; i < g->n_networks; i++)
+                                if (buffer_printf(&b, "%s%s", i ? ", " : "", g->networks[i].name) < 0) {
+                                        buffer_done(&b);
+                                        return -ENOMEM;
+                                }
+                        r = origin_problem(diag, o, "network.network", c->path,
+                                           "unknown network '%s' (networks defined in conf.d: %s)",
+                                           c->network.network, b.data ?: "none");
+                        buffer_done(&b);
+                        if (r < 0)
+                                return r;
+                }
+        } else {
+                const char *mode = network_mode_names[c->network.mode];
+                if (c->network.n_ports > 0) {
+                        r = origin_problem(diag, o, "network.ports", c->path,
+                                           "ports are published only in network mode \"bridge\", not \"%s\"",
+                                           mode);
+                        if (r < 0)
+                                return r;
+                }
+                if (c->network.address_set) {
+                        r = origin_problem(diag, o, "network.address", c->path,
+                                           "a static address needs network mode \"bridge\", not \"%s\"",
+                                           mode);
+                        if (r < 0)
+                                return r;
+                }
+        }
+
+        if (net && c->network.address_set) {
+                uint32_t a = ntohl(c->network.address.s_addr), n = ntohl(net->subnet.s_addr);
+                uint32_t bcast = n | ((1U << (32 - net->prefixlen)) - 1);
+                char as[INET_ADDRSTRLEN], ns[INET_ADDRSTRLEN];
+                (void) inet_ntop(AF_INET, &c->network.address, as, sizeof(as));
+                (void) inet_ntop(AF_INET, &net->subnet, ns, sizeof(ns));
+                if (!ipv4_in_subnet(c->network.address, net->subnet, net->prefixlen))
+                        r = origin_problem(
+                                diag, o, "network.address", c->path,
+                                "address %s is outside the subnet %s/%u of network '%s' (an IPv4 address "
+                                "inside the network's subnet)",
+                                as, ns, net->prefixlen, net->name);
+                else if (a == n || a == bcast || c->network.address.s_addr == net->gateway.s_addr)
+                        r = origin_problem(
+                                diag, o, "network.address", c->path,
+                                "address %s is the network, broadcast or gateway address of network '%s' "
+                                "(a free host address inside %s/%u)",
+                                as, net->name, ns, net->prefixlen);
+                else
+                        r = 0;
+                if (r < 0)
+                        return r;
+        }
+
+        for (size_t i = 0; i < c->network.n_ports; i++)
+                for (size_t j = 0; j < i; j++)
+                        if (port_map_conflicts(&c->network.ports[i], &c->network.ports[j])) {
+                                const PortMap *p = &c->network.ports[i];
+                                _cleanup_free_ char *s = config_format_port_spec(p),
+                                                    *key = strprintf("network.ports[%zu]", i);
+                                if (!s || !key)
+                                        return -ENOMEM;
+                                r = config_diag_add(
+                                        diag, p->origin.file, p->origin.line, p->origin.column, key,
+                                        "host port of '%s' is already published by network.ports[%zu] "
+                                        "(each host port and protocol once)",
+                                        s, j);
+                                if (r < 0)
+                                        return r;
+                                break;
+                        }
+
+        /* [health] keys without a command */
+        c->health.enabled = c->health.command != NULL;
+        if (!c->health.enabled)
+                for (size_t i = 0; i < o->n_entries; i++)
+                        if (startswith(o->entries[i].key, "health.")) {
+                                r = config_diag_add(diag, o->entries[i].origin.file,
+                                                    o->entries[i].origin.line, o->entries[i].origin.column,
+                                                    "health.command",
+                                                    "missing: [health] needs a command (" A_ARGV ")");
+                                if (r < 0)
+                                        return r;
+                                break;
+                        }
+        return 0;
+}
