@@ -1,0 +1,358 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* spawn/ on the real kernel: a busybox rootfs in a tmpdir, a container in new namespaces with an
+ * overlay, cbox-init as PID 1 and a shell payload reporting what it sees. Needs root and
+ * busybox-static. */
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cbox-build.h"
+#include "fd-util.h"
+#include "fileio.h"
+#include "rootfs.h"
+#include "spawn.h"
+#include "string-util.h"
+#include "tests.h"
+
+#define CBOX_INIT CBOX_BUILD_ROOT "/src/init/cbox-init"
+#define BUSYBOX "/bin/busybox"
+
+static char *tmp, *lower, *upper, *work, *root;
+
+static void write_at(const char *dir, const char *name, const char *content) {
+        _cleanup_free_ char *p = strjoin(dir, "/", name);
+        ASSERT_NOT_NULL(p);
+        ASSERT_OK(write_file_atomic(p, content, strlen(content), 0644));
+}
+
+static void copy_file(const char *from, const char *to, mode_t mode) {
+        _cleanup_free_ char *data = NULL;
+        size_t size;
+        ASSERT_OK(read_full_file(from, &data, &size, 64 * 1024 * 1024));
+        ASSERT_OK(write_file_atomic(to, data, size, mode));
+}
+
+static void setup_tree(void) {
+        char t[] = "/tmp/test-spawn-XXXXXX";
+        static const char *const applets[] = { "sh",   "cat",  "echo", "hostname", "mount", "ls", "id",
+                                               "head", "wc",   "ps",   "sleep",    "grep",  "tr", "test",
+                                               "pwd",  "read", "env",  "true",     "kill" };
+
+        if (geteuid() != 0)
+                TEST_SKIP("needs root for namespaces");
+        if (access(BUSYBOX, X_OK) < 0)
+                TEST_SKIP("needs %s (busybox-static)", BUSYBOX);
+        if (access(CBOX_INIT, X_OK) < 0)
+                TEST_SKIP("%s not built", CBOX_INIT);
+
+        ASSERT_NOT_NULL(mkdtemp(t));
+        tmp = strdup(t);
+        lower = strjoin(tmp, "/lower");
+        upper = strjoin(tmp, "/upper");
+        work = strjoin(tmp, "/work");
+        root = strjoin(tmp, "/root");
+        const char *dirs[] = { "/lower/bin", "/lower/etc", "/lower/proc", "/lower/sys",
+                               "/lower/dev", "/lower/tmp", "/lower/mnt",  "/lower/home/app",
+                               "/upper",     "/work",      "/root" };
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+                _cleanup_free_ char *p = strjoin(tmp, dirs[i]);
+                ASSERT_OK(mkdir_p(p, 0755));
+        }
+        _cleanup_free_ char *bb = strjoin(lower, "/bin/busybox");
+        copy_file(BUSYBOX, bb, 0755);
+        for (size_t i = 0; i < ELEMENTSOF(applets); i++) {
+                _cleanup_free_ char *l = strjoin(lower, "/bin/", applets[i]);
+                ASSERT_OK(RET_NERRNO(symlink("busybox", l)));
+        }
+        write_at(lower, "etc/passwd",
+                 "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:App:/home/app:/bin/sh\n");
+        write_at(lower, "etc/group",
+                 "root:x:0:\napp:x:1000:\nextra:x:2000:someone,app\nother:x:3000:someone\n");
+}
+
+static void cleanup_tree(void) {
+        ASSERT_OK(rm_rf_at(AT_FDCWD, tmp));
+        tmp = mfree(tmp);
+        lower = mfree(lower);
+        upper = mfree(upper);
+        work = mfree(work);
+        root = mfree(root);
+}
+
+static int setup_rootfs(void *userdata, char *msg, size_t msg_size) {
+        const char *lowers[] = { lower };
+        RootfsParams p = {
+                .target = root,
+                .lower_dirs = lowers,
+                .n_lower_dirs = 1,
+                .upper_dir = upper,
+                .work_dir = work,
+                .new_netns = true,
+        };
+        return rootfs_setup(&p, msg, msg_size);
+}
+
+static int fail_setup(void *userdata, char *msg, size_t msg_size) {
+        snprintf(msg, msg_size, "mount /proc");
+        return -EACCES;
+}
+
+typedef struct Run {
+        int exit_code;
+        char *output;
+        int release_error;
+        SpawnError err;
+} Run;
+
+static void run_done(Run *r) {
+        free(r->output);
+}
+
+/* Runs script as the payload of a container; before letting it finish (it reads a line from stdin
+ * first when it contains "read go"), calls during() */
+static void run(const char *script, const char *user, const char *workdir, SpawnChildSetup setup, Run *ret,
+                void (*during)(void)) {
+        _cleanup_close_pair_ int out[2] = { -EBADF, -EBADF }, in[2] = { -EBADF, -EBADF };
+        _cleanup_close_ int exec_fd = -EBADF;
+        char *argv[] = { (char *) "cbox-init", (char *) "--",   (char *) "/bin/sh",
+                         (char *) "-c",        (char *) script, NULL };
+        char *env[] = { (char *) "FOO=bar", NULL };
+        SpawnChild c = SPAWN_CHILD_NULL;
+        int status;
+
+        *ret = (Run){};
+        ASSERT_OK(RET_NERRNO(pipe2(out, O_CLOEXEC)));
+        ASSERT_OK(RET_NERRNO(pipe2(in, O_CLOEXEC)));
+        ASSERT_OK(spawn_open_executable(CBOX_INIT, &exec_fd));
+
+        SpawnParams p = {
+                .process = {
+                        .argv = argv,
+                        .env = env,
+                        .user = user,
+                        .workdir = workdir,
+                        .stdin_fd = in[0],
+                        .stdout_fd = out[1],
+                        .stderr_fd = -EBADF,
+                },
+                .hostname = "cbox-test",
+                .child_setup = setup,
+                .exec_fd = exec_fd,
+        };
+        ASSERT_OK(spawn_container(&p, &c));
+        ASSERT_TRUE(c.pid > 0);
+        ASSERT_TRUE(c.pidfd >= 0);
+        out[1] = safe_close(out[1]);
+        in[0] = safe_close(in[0]);
+
+        ret->release_error = spawn_child_release(&c, &ret->err);
+        if (ret->release_error >= 0) {
+                if (during)
+                        during();
+                ASSERT_OK(loop_write(in[1], "go\n", 3));
+                in[1] = safe_close(in[1]);
+                ASSERT_OK(read_full_fd(out[0], &ret->output, NULL, 1024 * 1024));
+                ASSERT_EQ(waitpid(c.pid, &status, 0), c.pid);
+                ret->exit_code = spawn_wait_status_to_exit(status);
+        }
+        spawn_child_done(&c);
+}
+
+static const char *field(const char *output, const char *key) {
+        static char value[256];
+        _cleanup_free_ char *k = strjoin("\n", key, "=");
+        _cleanup_free_ char *o = strjoin("\n", output);
+        const char *p = strstr(o, k);
+
+        if (!p)
+                return NULL;
+        p += strlen(k);
+        size_t n = strcspn(p, "\n");
+        snprintf(value, sizeof(value), "%.*s", (int) n, p);
+        return value;
+}
+
+static bool host_mountinfo_mentions_tmp(void) {
+        _cleanup_free_ char *mi = NULL;
+        ASSERT_OK(read_full_file("/proc/self/mountinfo", &mi, NULL, 16 * 1024 * 1024));
+        return strstr(mi, tmp) != NULL;
+}
+
+static void check_host_while_running(void) {
+        ASSERT_FALSE(host_mountinfo_mentions_tmp());
+}
+
+TEST(container) {
+        Run r;
+        _cleanup_free_ char *written = NULL, *lower_written = NULL, *capeff = NULL;
+
+        setup_tree();
+        run("read x; echo pid=$$; echo init=$(head -c 9 /proc/1/cmdline); echo host=$(hostname); "
+            "test -c /dev/null && echo null=chr; echo keys=$(cat /proc/keys | wc -c); "
+            "(echo x > /proc/sys/kernel/hostname) 2>/dev/null; echo sysw=$?; "
+            "mount -t tmpfs x /mnt 2>/dev/null; echo mount=$?; "
+            "echo data > /written; echo write=$?; echo uid=$(id -u); "
+            "while read k v; do case $k in CapEff:) echo capeff=$v;; NoNewPrivs:) echo nnp=$v;; esac; done "
+            "</proc/self/status; "
+            "echo env=$container:$FOO:$HOME:$PATH; echo cwd=$(pwd); echo nproc=$(ls /proc | grep -c "
+            "'^[0-9]'); "
+            "exit 3",
+            NULL, NULL, setup_rootfs, &r, check_host_while_running);
+        ASSERT_OK(r.release_error);
+        fprintf(stderr, "%s", r.output);
+        ASSERT_EQ(r.exit_code, 3);
+        ASSERT_STREQ(field(r.output, "pid"), "2");
+        ASSERT_STREQ(field(r.output, "init"), "cbox-init");
+        ASSERT_STREQ(field(r.output, "host"), "cbox-test");
+        ASSERT_STREQ(field(r.output, "null"), "chr");
+        ASSERT_STREQ(field(r.output, "keys"), "0");
+        ASSERT_STREQ(field(r.output, "sysw"), "1");
+        ASSERT_STREQ(field(r.output, "mount"), "1");
+        ASSERT_STREQ(field(r.output, "write"), "0");
+        ASSERT_STREQ(field(r.output, "uid"), "0");
+        capeff = strprintf("%016llx", (unsigned long long) capability_default_set());
+        ASSERT_STREQ(field(r.output, "capeff"), capeff);
+        ASSERT_STREQ(field(r.output, "nnp"), "1");
+        ASSERT_STREQ(field(r.output, "env"),
+                     "cbox:bar:/root:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+        ASSERT_STREQ(field(r.output, "cwd"), "/");
+        /* init, the shell, its subshell, ls and grep: nothing of the host */
+        ASSERT_TRUE(atoi(field(r.output, "nproc")) <= 5);
+
+        written = strjoin(upper, "/written");
+        lower_written = strjoin(lower, "/written");
+        ASSERT_OK(RET_NERRNO(access(written, F_OK)));
+        ASSERT_TRUE(access(lower_written, F_OK) < 0);
+        ASSERT_FALSE(host_mountinfo_mentions_tmp());
+        run_done(&r);
+        cleanup_tree();
+}
+
+TEST(user_and_workdir) {
+        Run r;
+
+        setup_tree();
+        run("read x; echo uid=$(id -u); echo gid=$(id -g); echo groups=$(id -G); echo home=$HOME; "
+            "echo cwd=$(pwd); while read k v; do case $k in CapEff:) echo capeff=$v;; esac; done "
+            "</proc/self/status",
+            "app", "/home/app", setup_rootfs, &r, NULL);
+        ASSERT_OK(r.release_error);
+        ASSERT_EQ(r.exit_code, 0);
+        ASSERT_STREQ(field(r.output, "uid"), "1000");
+        ASSERT_STREQ(field(r.output, "gid"), "1000");
+        ASSERT_STREQ(field(r.output, "groups"), "1000 2000");
+        ASSERT_STREQ(field(r.output, "home"), "/home/app");
+        ASSERT_STREQ(field(r.output, "cwd"), "/home/app");
+        ASSERT_STREQ(field(r.output, "capeff"), "0000000000000000");
+        run_done(&r);
+
+        run("read x; echo uid=$(id -u):$(id -g)", "4242:77", NULL, setup_rootfs, &r, NULL);
+        ASSERT_OK(r.release_error);
+        ASSERT_STREQ(field(r.output, "uid"), "4242:77");
+        run_done(&r);
+        cleanup_tree();
+}
+
+TEST(setup_errors_reported) {
+        Run r;
+
+        setup_tree();
+        run("true", NULL, NULL, fail_setup, &r, NULL);
+        ASSERT_EQ(r.release_error, -EACCES);
+        ASSERT_EQ(r.err.error, EACCES);
+        ASSERT_STREQ(r.err.message, "mount /proc");
+        run_done(&r);
+
+        run("true", "nosuchuser", NULL, setup_rootfs, &r, NULL);
+        ASSERT_EQ(r.release_error, -ESRCH);
+        ASSERT_STREQ(r.err.message, "resolve user 'nosuchuser'");
+        run_done(&r);
+
+        run("true", NULL, "/nonexistent", setup_rootfs, &r, NULL);
+        ASSERT_EQ(r.release_error, -ENOENT);
+        ASSERT_STREQ(r.err.message, "change to working directory '/nonexistent'");
+        run_done(&r);
+
+        ASSERT_FALSE(host_mountinfo_mentions_tmp());
+        cleanup_tree();
+}
+
+TEST(capabilities) {
+        uint64_t s;
+        char *add[] = { (char *) "NET_ADMIN", (char *) "cap_sys_time", NULL };
+        char *drop[] = { (char *) "CAP_CHOWN", NULL };
+        char *all[] = { (char *) "ALL", NULL };
+        char *bad[] = { (char *) "CAP_NOPE", NULL };
+
+        ASSERT_EQ(capability_from_name("CAP_CHOWN"), 0);
+        ASSERT_EQ(capability_from_name("sys_admin"), 21);
+        ASSERT_ERROR(capability_from_name("CAP_FOO"), EINVAL);
+        ASSERT_STREQ(capability_to_name(12), "CAP_NET_ADMIN");
+        ASSERT_NULL(capability_to_name(99));
+        ASSERT_EQ(__builtin_popcountll(capability_default_set()), 14);
+        /* Docker's default CapEff */
+        ASSERT_EQ_U64(capability_default_set(), 0xa80425fbULL);
+
+        ASSERT_OK(capability_compute_set(add, drop, &s));
+        ASSERT_EQ_U64(s, (capability_default_set() | (1ULL << 12) | (1ULL << 25)) & ~1ULL);
+        ASSERT_OK(capability_compute_set(NULL, all, &s));
+        ASSERT_EQ_U64(s, 0);
+        ASSERT_OK(capability_compute_set(add, all, &s));
+        ASSERT_EQ_U64(s, (1ULL << 12) | (1ULL << 25));
+        ASSERT_ERROR(capability_compute_set(bad, NULL, &s), EINVAL);
+}
+
+TEST(resolve_user_in_root) {
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ gid_t *groups = NULL;
+        _cleanup_free_ char *home = NULL;
+        size_t n;
+        uid_t uid;
+        gid_t gid;
+
+        setup_tree();
+        fd = open(lower, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        ASSERT_TRUE(fd >= 0);
+        ASSERT_OK(spawn_resolve_user(fd, "app:extra", &uid, &gid, &groups, &n, &home));
+        ASSERT_EQ(uid, 1000);
+        ASSERT_EQ(gid, 2000);
+        ASSERT_STREQ(home, "/home/app");
+        ASSERT_EQ(n, 0); /* 2000 is the primary group now */
+        home = mfree(home);
+        groups = mfree(groups);
+        ASSERT_OK(spawn_resolve_user(fd, NULL, &uid, &gid, NULL, NULL, &home));
+        ASSERT_EQ(uid, 0);
+        ASSERT_STREQ(home, "/root");
+        home = mfree(home);
+        ASSERT_OK(spawn_resolve_user(fd, "5000", &uid, &gid, NULL, NULL, &home));
+        ASSERT_EQ(uid, 5000);
+        ASSERT_EQ(gid, 0);
+        ASSERT_STREQ(home, "/");
+        home = mfree(home);
+        ASSERT_ERROR(spawn_resolve_user(fd, "app:nogroup", &uid, &gid, NULL, NULL, NULL), ESRCH);
+        ASSERT_ERROR(spawn_resolve_user(fd, ":1", &uid, &gid, NULL, NULL, NULL), EINVAL);
+
+        /* /etc/passwd as a symlink out of the root: resolved inside the root, so not found */
+        _cleanup_free_ char *pw = strjoin(lower, "/etc/passwd");
+        write_at(tmp, "outside-passwd", "evil:x:666:666::/:/bin/sh\n");
+        ASSERT_OK(RET_NERRNO(unlink(pw)));
+        ASSERT_OK(RET_NERRNO(symlink("../../outside-passwd", pw)));
+        ASSERT_ERROR(spawn_resolve_user(fd, "evil", &uid, &gid, NULL, NULL, NULL), ESRCH);
+        cleanup_tree();
+}
+
+TEST(env) {
+        _cleanup_strv_free_ char **e = NULL;
+        char *extra[] = { (char *) "PATH=/x", (char *) "A=1", (char *) "A=2", NULL };
+
+        ASSERT_OK(spawn_build_env(extra, "/home/u", true, &e));
+        _cleanup_free_ char *j = strv_join(e, " ");
+        ASSERT_STREQ(j, "PATH=/x HOME=/home/u container=cbox TERM=xterm A=2");
+}
+
+TEST_MAIN();
