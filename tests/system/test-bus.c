@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <systemd/sd-journal.h>
 #include <time.h>
@@ -404,6 +405,102 @@ TEST(machined_register_terminate) {
         bus_error_done(&error);
 }
 
+/* In the scope: the standard device list is open, anything else is closed */
+static int devices_payload(int out_fd) {
+        int res[3] = {}, fd;
+
+        fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+        res[0] = fd >= 0 ? 0 : errno;
+        safe_close(fd);
+        fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+        res[1] = fd >= 0 ? 0 : errno;
+        safe_close(fd);
+        fd = open("/dev/kmsg", O_RDONLY | O_CLOEXEC); /* char 1:11, not in the list */
+        res[2] = fd >= 0 ? 0 : errno;
+        safe_close(fd);
+        if (write(out_fd, res, sizeof res) != sizeof res)
+                return 1;
+        for (;;)
+                pause();
+        return 0;
+}
+
+TEST(device_policy_and_kill_signal) {
+        _cleanup_free_ char *name = unique_name("devices"), *unit = NULL;
+        BusError error = BUS_ERROR_NULL;
+        int res[3], r;
+
+        setup();
+        ASSERT_OK(bus_scope_name(name, &unit));
+        Child c = child_spawn(devices_payload);
+        BusScopeParams p = { .unit = unit, .pids = &c.pid, .n_pids = 1, .kill_signal = SIGINT };
+        r = bus_start_scope(bus, &p, &error);
+        if (r < 0)
+                TEST_FAIL("bus_start_scope: %s: %s", strerror(-r), strna(error.message));
+        child_go(&c);
+        ASSERT_EQ(read(c.res_fd, res, sizeof res), (ssize_t) sizeof res);
+        fprintf(stderr, "open /dev/null: %s, /dev/urandom: %s, /dev/kmsg: %s\n", strerror(res[0]),
+                strerror(res[1]), strerror(res[2]));
+        ASSERT_EQ(res[0], 0);
+        ASSERT_EQ(res[1], 0);
+        ASSERT_EQ(res[2], EPERM);
+
+        ASSERT_EQ(bus_stop_unit(bus, unit, &error), 1);
+        int status = child_wait(&c);
+        ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGINT); /* KillSignal= */
+        wait_unit_gone(unit);
+        bus_error_done(&error);
+}
+
+TEST(companion_runs_exec_stop_when_scope_empties) {
+        _cleanup_free_ char *name = unique_name("companion"), *unit = NULL, *service = NULL, *flag = NULL;
+        BusError error = BUS_ERROR_NULL;
+        struct stat st;
+        int r;
+
+        setup();
+        ASSERT_OK(bus_scope_name(name, &unit));
+        service = strjoin("cbox-", name, "-cleanup.service");
+        flag = strjoin("/run/", name, ".cleaned");
+        ASSERT_NOT_NULL(service);
+        ASSERT_NOT_NULL(flag);
+        (void) unlink(flag);
+
+        Child c = child_spawn(sleep_payload);
+        BusScopeParams p = { .unit = unit, .pids = &c.pid, .n_pids = 1 };
+        r = bus_start_scope(bus, &p, &error);
+        if (r < 0)
+                TEST_FAIL("bus_start_scope: %s: %s", strerror(-r), strna(error.message));
+        child_go(&c);
+
+        char *const stop[] = { (char *) "/usr/bin/touch", flag, NULL };
+        BusCompanionParams cp = {
+                .unit = service, .bound_to = unit, .description = "cbox test cleanup", .exec_stop = stop
+        };
+        r = bus_start_companion(bus, &cp, &error);
+        if (r < 0)
+                TEST_FAIL("bus_start_companion: %s: %s", strerror(-r), strna(error.message));
+        {
+                _cleanup_free_ char *state = NULL;
+                ASSERT_OK(bus_unit_state(bus, service, &state, NULL));
+                ASSERT_STREQ(state, "active");
+        }
+        ASSERT_TRUE(stat(flag, &st) < 0);
+
+        /* The payload exits by itself (no cbox process around): the companion's ExecStop runs */
+        ASSERT_OK(RET_NERRNO(kill(c.pid, SIGKILL)));
+        child_wait(&c);
+        int i;
+        for (i = 0; i < 100 && stat(flag, &st) < 0; i++)
+                usleep(100 * 1000);
+        fprintf(stderr, "cleanup ran after ~%d ms\n", i * 100);
+        ASSERT_OK(RET_NERRNO(stat(flag, &st)));
+        wait_unit_gone(service);
+        wait_unit_gone(unit);
+        (void) unlink(flag);
+        bus_error_done(&error);
+}
+
 typedef struct Found {
         const char *want;
         int seen;
@@ -497,7 +594,11 @@ static int stream_payload(int out_fd) {
                 return 1;
         if (dprintf(fd, "line from the scope\n") < 0)
                 return 2;
-        close(fd);
+        /* Stay alive: journald resolves the writer's unit from its pid when it handles the line, so a
+         * writer that has exited by then loses _SYSTEMD_UNIT (one reason init relays with explicit
+         * CBOX_CONTAINER fields instead). */
+        for (;;)
+                pause();
         return 0;
 }
 
@@ -515,8 +616,6 @@ TEST(journal_reads_scope_stream) {
         if (r < 0)
                 TEST_FAIL("bus_start_scope: %s: %s", strerror(-r), strna(error.message));
         child_go(&c);
-        int status = child_wait(&c);
-        ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 
         JournalReadParams jp = {
                 .container = name,
@@ -527,6 +626,8 @@ TEST(journal_reads_scope_stream) {
         ASSERT_OK(journal_read(&jp, find_cb, &f));
         ASSERT_EQ(f.seen, 1);
         ASSERT_NULL(f.stream); /* a plain stream entry carries no CBOX_STREAM */
+        ASSERT_EQ(bus_stop_unit(bus, unit, &error), 1);
+        child_wait(&c);
         bus_error_done(&error);
 }
 
