@@ -1281,6 +1281,8 @@ static int parse_inline_table(Parser *P, unsigned parent_depth, TomlValue **ret)
         skip_ws(P);
         if (at(P, 0) != '}')
                 for (;;) {
+                        if (newline_len(P) > 0)
+                                return fail(P, "newlines are not allowed inside an inline table");
                         r = parse_keyval(P, t);
                         if (r < 0)
                                 return r;

@@ -335,7 +335,8 @@ TEST(error_messages) {
         parse_fail("a = [1,\n", -EBADMSG, 2, 1, "expected a value");
         parse_fail("a = {b = 1,}\n", -EBADMSG, 1, 12, "trailing comma");
         parse_fail("a = {b = 1\n}\n", -EBADMSG, 1, 11, "same line");
-        parse_fail("a = {\nb = 1}\n", -EBADMSG, 1, 6, "expected a key");
+        parse_fail("a = {\nb = 1}\n", -EBADMSG, 1, 6, "newlines are not allowed");
+        parse_fail("a = {b = 1,\nc = 1}\n", -EBADMSG, 1, 12, "newlines are not allowed");
         parse_fail("€ = 1\n", -EBADMSG, 1, 1, "bare key");
         parse_fail("a = tru\n", -EBADMSG, 1, 5, "invalid value");
         parse_fail("a = 1__0\n", -EBADMSG, 1, 5, "invalid number");
