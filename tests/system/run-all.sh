@@ -20,8 +20,14 @@ tests=()
 if [ $# -gt 0 ]; then
         for a in "$@"; do
                 a=${a##*/}
+                m=()
                 # shellcheck disable=SC2206 # a glob on purpose
-                m=("$HERE"/$a "$HERE"/$a.sh)
+                for f in "$HERE"/$a; do
+                        [[ -f $f && ${f##*/} == test-*.sh ]] && m+=("$f")
+                done
+                if [ ${#m[@]} = 0 ] && [ -f "$HERE/$a.sh" ]; then
+                        m=("$HERE/$a.sh")
+                fi
                 [ ${#m[@]} -gt 0 ] || {
                         echo "Bail out! no system test matches '$a'"
                         exit 1
@@ -32,6 +38,14 @@ else
         tests=("$HERE"/test-*.sh)
 fi
 
+# the processes of group $1 that are not zombies, with their command names
+live_in_group() {
+        local p st
+        for p in $(pgrep -g "$1" 2>/dev/null); do
+                st=$(cut -d' ' -f3 "/proc/$p/stat" 2>/dev/null) || continue
+                [ "$st" = Z ] || printf '%s(%s) ' "$p" "$(cat "/proc/$p/comm" 2>/dev/null)"
+        done
+}
 now_ms() { echo $((${EPOCHREALTIME/./} / 1000)); }
 secs() { printf '%d.%01d' $(($1 / 1000)) $((($1 % 1000) / 100)); }
 
@@ -56,9 +70,13 @@ for t in "${tests[@]}"; do
         rc=$?
         wait $lpid
         ms=$(($(now_ms) - t0))
-        if left=$(pgrep -g $tpid 2>/dev/null); then
-                echo "# $name left processes behind, killing them: $(echo $left)"
-                kill -KILL -- -$tpid 2>/dev/null
+        if [ -n "$(live_in_group $tpid)" ]; then
+                sleep 0.5 # let the group's last processes finish dying
+                left=$(live_in_group $tpid)
+                if [ -n "$left" ]; then
+                        echo "# $name left processes behind, killing them: $left"
+                        kill -KILL -- -$tpid 2>/dev/null
+                fi
         fi
         case $rc in
         0) echo "ok $i - $name" ;;
