@@ -12,8 +12,11 @@
  *                               ones); a layer only ever appears under its final name complete
  *   images.json                 the index: { "images": { "NAME:TAG": { "manifest": "sha256:…", … } } },
  *                               replaced atomically (temp + fsync + rename) under images.lock
- *   containers/<name>/image     written by container/: the NAME:TAG a container uses (one line);
- *                               image_remove() refuses to remove an image named in any of them
+ *   containers/<name>/image     written by container/: the NAME:TAG a container uses on the first line,
+ *                               optionally its manifest digest ("sha256:…", from image_manifest_digest())
+ *                               on the second. image_remove() refuses to remove an image named in any of
+ *                               them; image_gc() keeps the layers of every manifest digest named there
+ *                               (so a running container survives a re-import of its tag plus gc)
  *
  * All functions return -errno. Where errno cannot carry the reason (which archive entry was refused and
  * why, which digest mismatched), they fill an ImageError if one is passed. Nothing here logs. */
@@ -84,6 +87,9 @@ int image_config_parse(const char *json, size_t size, ImageConfig **ret, ImageEr
  * directories, TOP FIRST (the order overlayfs wants in lowerdir=), and its config. Either out-param may be
  * NULL. -ENOENT if no such image; -EUCLEAN if a layer directory the image needs is missing. */
 int image_resolve(ImageStore *s, const char *ref, char ***ret_layers, ImageConfig **ret_config);
+
+/* The manifest digest ("sha256:<hex>") NAME:TAG points at now; -ENOENT if none. */
+int image_manifest_digest(ImageStore *s, const char *ref, char **ret);
 
 typedef struct ImageImportStats {
         unsigned layers;          /* layers in the image */

@@ -1,0 +1,280 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* cbox image import|list|inspect|rm|gc — the image store from the command line */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "image.h"
+#include "log.h"
+#include "string-util.h"
+#include "verbs.h"
+
+static const char *arg_image_root = NULL;
+
+static void image_help(void) {
+        printf("cbox image [--root=DIR] [--json] COMMAND …\n\n"
+               "Commands:\n"
+               "  import PATH [NAME:TAG]   Import an OCI layout dir, oci-archive, docker-archive or rootfs "
+               "tarball\n"
+               "  list                     List images\n"
+               "  inspect NAME:TAG         Show an image as JSON (digest, layers, config)\n"
+               "  rm NAME:TAG…             Remove images (refused while a container uses one)\n"
+               "  gc                       Remove unreferenced layers, blobs and stale temporaries\n\n"
+               "Options:\n"
+               "     --root=DIR   Storage root (default " IMAGE_STORE_DEFAULT_ROOT ")\n"
+               "     --json       JSON output (list)\n");
+}
+
+/* Logs a failure once, with the entry and reason from the ImageError when there is one */
+static int log_image_error(int r, const char *what, const char *object, const ImageError *e) {
+        if (e->entry && e->message)
+                return log_error_errno(r, "Failed to %s '%s': %s: %s", what, object, e->entry, e->message);
+        if (e->message)
+                return log_error_errno(r, "Failed to %s '%s': %s", what, object, e->message);
+        if (e->entry)
+                return log_error_errno(r, "Failed to %s '%s': %s: %m", what, object, e->entry);
+        return log_error_errno(r, "Failed to %s '%s': %m", what, object);
+}
+
+static void format_bytes(uint64_t b, char *buf, size_t n) {
+        static const char *const units[] = { "B", "K", "M", "G", "T" };
+        double v = (double) b;
+        size_t u = 0;
+        while (v >= 1024 && u + 1 < ELEMENTSOF(units)) {
+                v /= 1024;
+                u++;
+        }
+        if (u == 0)
+                snprintf(buf, n, "%" PRIu64 "B", b);
+        else
+                snprintf(buf, n, "%.1f%s", v, units[u]);
+}
+
+static void progress(const char *what, uint64_t done, uint64_t total, void *userdata) {
+        bool tty = *(bool *) userdata;
+        if (arg_quiet)
+                return;
+        if (!what) {
+                if (tty)
+                        fputs("\r\033[K", stderr);
+                return;
+        }
+        if (tty)
+                fprintf(stderr, "\r\033[KLayer %" PRIu64 "/%" PRIu64 " %.19s…", done + 1, total, what);
+        else
+                fprintf(stderr, "Layer %" PRIu64 "/%" PRIu64 " %s\n", done + 1, total, what);
+}
+
+static int open_store(ImageStore **ret) {
+        int r = image_store_open(arg_image_root, ret);
+        if (r < 0)
+                return log_error_errno(r, "Failed to open image store '%s': %m",
+                                       arg_image_root ?: IMAGE_STORE_DEFAULT_ROOT);
+        return 0;
+}
+
+static int do_import(int argc, char *argv[]) {
+        _cleanup_(image_store_freep) ImageStore *s = NULL;
+        _cleanup_free_ char *ref = NULL;
+        ImageError e = {};
+        ImageImportStats st = {};
+        bool tty = isatty(STDERR_FILENO);
+        char buf[32];
+        int r;
+
+        if (argc < 2 || argc > 3) {
+                log_error("image import: expected PATH [NAME:TAG]");
+                return EXIT_USAGE;
+        }
+        r = open_store(&s);
+        if (r < 0)
+                return r;
+        r = image_import(s, argv[1], argc > 2 ? argv[2] : NULL, progress, &tty, &st, &ref, &e);
+        if (r < 0) {
+                progress(NULL, 0, 0, &tty);
+                r = log_image_error(r, "import", argv[1], &e);
+                image_error_done(&e);
+                return r;
+        }
+        format_bytes(st.unpacked_bytes, buf, sizeof(buf));
+        if (arg_json)
+                printf("{\"ref\":\"%s\",\"layers\":%u,\"layers_unpacked\":%u,\"layers_reused\":%u,"
+                       "\"blob_bytes\":%" PRIu64 ",\"unpacked_bytes\":%" PRIu64
+                       ",\"unpacked_entries\":%" PRIu64 "}\n",
+                       ref, st.layers, st.layers_unpacked, st.layers_reused, st.blob_bytes,
+                       st.unpacked_bytes, st.unpacked_entries);
+        else if (!arg_quiet)
+                printf("Imported %s: %u layer(s), %u unpacked, %u already present, %s written\n", ref,
+                       st.layers, st.layers_unpacked, st.layers_reused, buf);
+        return 0;
+}
+
+static int do_list(int argc, char *argv[]) {
+        _cleanup_(image_store_freep) ImageStore *s = NULL;
+        ImageInfo *a = NULL;
+        size_t n = 0;
+        int r;
+
+        if (argc != 1) {
+                log_error("image list: no arguments expected");
+                return EXIT_USAGE;
+        }
+        r = open_store(&s);
+        if (r < 0)
+                return r;
+        r = image_list(s, &a, &n);
+        if (r < 0)
+                return log_error_errno(r, "Failed to list images: %m");
+
+        if (arg_json) {
+                printf("[");
+                for (size_t i = 0; i < n; i++)
+                        printf("%s{\"ref\":\"%s\",\"manifest\":\"%s\",\"config\":\"%s\",\"layers\":%u,"
+                               "\"size\":%" PRIu64 ",\"created_usec\":%" PRIu64 "}",
+                               i > 0 ? "," : "", a[i].ref, a[i].manifest, a[i].config, a[i].n_layers,
+                               a[i].size, a[i].created_usec);
+                printf("]\n");
+        } else {
+                size_t w = strlen("IMAGE");
+                for (size_t i = 0; i < n; i++)
+                        w = MAX(w, strlen(a[i].ref));
+                printf("%-*s  %-12s  %6s  %8s  %s\n", (int) w, "IMAGE", "ID", "LAYERS", "SIZE", "IMPORTED");
+                for (size_t i = 0; i < n; i++) {
+                        char size[32], when[64] = "-";
+                        time_t t = (time_t) (a[i].created_usec / 1000000);
+                        struct tm tm;
+                        format_bytes(a[i].size, size, sizeof(size));
+                        if (a[i].created_usec > 0 && localtime_r(&t, &tm))
+                                strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+                        const char *id = startswith(a[i].manifest, "sha256:") ?: a[i].manifest;
+                        printf("%-*s  %-12.12s  %6u  %8s  %s\n", (int) w, a[i].ref, id, a[i].n_layers, size,
+                               when);
+                }
+        }
+        image_info_array_free(a, n);
+        return 0;
+}
+
+static int do_inspect(int argc, char *argv[]) {
+        _cleanup_(image_store_freep) ImageStore *s = NULL;
+        _cleanup_free_ char *json = NULL;
+        int r;
+
+        if (argc != 2) {
+                log_error("image inspect: expected NAME:TAG");
+                return EXIT_USAGE;
+        }
+        r = open_store(&s);
+        if (r < 0)
+                return r;
+        r = image_inspect_json(s, argv[1], &json);
+        if (r == -ENOENT)
+                return log_error_errno(r, "No such image '%s'.", argv[1]);
+        if (r < 0)
+                return log_error_errno(r, "Failed to inspect image '%s': %m", argv[1]);
+        puts(json);
+        return 0;
+}
+
+static int do_rm(int argc, char *argv[]) {
+        _cleanup_(image_store_freep) ImageStore *s = NULL;
+        int r, ret = 0;
+
+        if (argc < 2) {
+                log_error("image rm: expected NAME:TAG…");
+                return EXIT_USAGE;
+        }
+        r = open_store(&s);
+        if (r < 0)
+                return r;
+        for (int i = 1; i < argc; i++) {
+                ImageError e = {};
+                r = image_remove(s, argv[i], &e);
+                if (r < 0) {
+                        if (r == -EBUSY)
+                                ret = log_error_errno(
+                                        r, "Refusing to remove image '%s': used by container '%s'.", argv[i],
+                                        strna(e.entry));
+                        else if (r == -ENOENT)
+                                ret = log_error_errno(r, "No such image '%s'.", argv[i]);
+                        else
+                                ret = log_image_error(r, "remove image", argv[i], &e);
+                        image_error_done(&e);
+                        continue;
+                }
+                if (!arg_quiet)
+                        printf("Removed %s\n", argv[i]);
+        }
+        return ret;
+}
+
+static int do_gc(int argc, char *argv[]) {
+        _cleanup_(image_store_freep) ImageStore *s = NULL;
+        ImageGcStats st = {};
+        int r;
+
+        if (argc != 1) {
+                log_error("image gc: no arguments expected");
+                return EXIT_USAGE;
+        }
+        r = open_store(&s);
+        if (r < 0)
+                return r;
+        r = image_gc(s, &st);
+        if (r < 0)
+                return log_error_errno(r, "Failed to collect garbage in the image store: %m");
+        if (!arg_quiet)
+                printf("Removed %u layer(s), %u blob(s), %u stale temporar%s\n", st.layers_removed,
+                       st.blobs_removed, st.tmps_removed, st.tmps_removed == 1 ? "y" : "ies");
+        return 0;
+}
+
+VERB(image, 20, "image import|list|inspect|rm|gc …  Manage the image store (see 'cbox image --help')") {
+        enum { ARG_ROOT = 0x100, ARG_JSON };
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "root", required_argument, NULL, ARG_ROOT },
+                { "json", no_argument, NULL, ARG_JSON },
+                {},
+        };
+        static const struct {
+                const char *name;
+                int (*fn)(int argc, char *argv[]);
+        } sub[] = {
+                { "import", do_import }, { "list", do_list }, { "inspect", do_inspect },
+                { "rm", do_rm },         { "gc", do_gc },
+        };
+        int c;
+
+        /* Options may come anywhere ("image list --json"): getopt permutes them before the arguments */
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        image_help();
+                        return 0;
+                case ARG_ROOT:
+                        if (optarg[0] != '/') {
+                                log_error("--root= needs an absolute path, got '%s'", optarg);
+                                return EXIT_USAGE;
+                        }
+                        arg_image_root = optarg;
+                        break;
+                case ARG_JSON:
+                        arg_json = true;
+                        break;
+                default:
+                        return EXIT_USAGE;
+                }
+
+        if (optind >= argc) {
+                log_error("image: missing command. See 'cbox image --help'.");
+                return EXIT_USAGE;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(sub); i++)
+                if (streq(argv[optind], sub[i].name))
+                        return sub[i].fn(argc - optind, argv + optind);
+        log_error("image: unknown command '%s'. See 'cbox image --help'.", argv[optind]);
+        return EXIT_USAGE;
+}

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Internal helpers shared by the files of image/. Not part of the module's API. */
+
+#include <json-c/json.h>
+#include <openssl/evp.h>
+
+#include "image.h"
+#include "macros.h"
+
+#define SHA256_HEX_LEN 64
+#define DIGEST_PREFIX "sha256:"
+
+/* Defaults for ImageLimits (documented in image.h) */
+#define IMAGE_DEFAULT_MAX_LAYER_BYTES (UINT64_C(8) << 30)
+#define IMAGE_DEFAULT_MAX_FILE_BYTES (UINT64_C(4) << 30)
+#define IMAGE_DEFAULT_MAX_ENTRIES UINT64_C(500000)
+#define IMAGE_DEFAULT_MAX_PATH_LENGTH UINT64_C(4095)
+#define IMAGE_DEFAULT_MAX_PATH_DEPTH UINT64_C(256)
+#define IMAGE_DEFAULT_MAX_EXPAND_RATIO UINT64_C(1000)
+#define IMAGE_EXPAND_RATIO_THRESHOLD (UINT64_C(256) << 20)
+#define IMAGE_DEFAULT_MAX_JSON_BYTES (UINT64_C(4) << 20)
+#define IMAGE_JSON_MAX_DEPTH 64
+
+/* Fills in the defaults for zero fields */
+void image_limits_fill(ImageLimits *l, const ImageLimits *from);
+
+/* Sets the error fields (each may be NULL) and returns r, for "return image_error(e, r, entry, ...)". */
+int image_error_set(ImageError *e, int r, const char *entry, const char *fmt, ...) _printf_(4, 5);
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_MD_CTX *, EVP_MD_CTX_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
+
+int sha256_new(EVP_MD_CTX **ret);
+int sha256_update(EVP_MD_CTX *ctx, const void *p, size_t n);
+/* "sha256:<hex>" */
+int sha256_final_digest(EVP_MD_CTX *ctx, char **ret);
+
+/* true for "sha256:<64 lowercase hex>"; *ret_hex points into digest */
+bool digest_is_valid(const char *digest);
+const char *digest_hex(const char *digest);
+bool hex64_is_valid(const char *s);
+
+/* Parses a bounded JSON document; -EBADMSG on syntax errors (message in error) */
+int json_parse_bounded(const char *data, size_t size, size_t max, json_object **ret, ImageError *error,
+                       const char *what);
+/* Typed getters: NULL when missing or of another type */
+const char *json_get_string(json_object *o, const char *key);
+json_object *json_get_object(json_object *o, const char *key);
+json_object *json_get_array(json_object *o, const char *key);
+/* Copies a JSON array of strings into a strv; -EBADMSG if not all strings. NULL/absent → *ret = NULL */
+int json_strv(json_object *a, char ***ret);
+
+/* The OCI architecture name of the host ("amd64", "arm64", …) */
+const char *image_host_arch(void);
+
+/* A parsed OCI/Docker v2 image manifest */
+typedef struct ImageManifest {
+        char *config_digest;
+        size_t n_layers;
+        char **layer_digests; /* strv, bottom first */
+        uint64_t *layer_sizes;
+} ImageManifest;
+ImageManifest *image_manifest_free(ImageManifest *m);
+DEFINE_TRIVIAL_CLEANUP_FUNC(ImageManifest *, image_manifest_free);
+int image_manifest_parse(const char *json, size_t size, ImageManifest **ret, ImageError *error);
+/* true when the JSON document is an OCI image index or a Docker manifest list */
+bool image_json_is_index(json_object *o);
+/* From an index: the digest of the manifest for linux/<host arch> (or the only one) */
+int image_index_pick_platform(json_object *index, char **ret_digest, ImageError *error);
+
+/* sha256 of the decompressed stream (any of none/gzip/xz/zstd) read from fd, without unpacking */
+int layer_diff_id(int fd, char **ret_diff_id, ImageError *error);

@@ -1,0 +1,754 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Unpacking one layer tarball into a directory, safely.
+ *
+ * Every entry is created relative to the layer's directory fd: the parent directories are walked one
+ * component at a time with O_NOFOLLOW|O_DIRECTORY, so an entry can never be created through a symlink
+ * (whether the symlink came from the same archive or not), and names are checked before any syscall:
+ * absolute paths and ".." components are refused (OCI layer paths are relative; we do not "strip and
+ * continue" like GNU tar, because an image that needs that is broken or hostile). Hardlink targets go
+ * through the same walk, so they can only point at files inside the layer.
+ *
+ * The tar stream is read through two libarchive readers: the outer one only decompresses (any filter,
+ * "raw" format), the inner one parses tar from the outer one's output, so the uncompressed stream can be
+ * hashed on the way (the layer's diff_id) in a single pass.
+ *
+ * OCI whiteouts are converted to overlayfs form: ".wh.NAME" → a 0/0 character device NAME (or, where
+ * mknod is not permitted, an empty file with trusted.overlay.whiteout and its parent marked with
+ * trusted.overlay.opaque=x); ".wh..wh..opq" → trusted.overlay.opaque=y on the directory, wherever the
+ * marker appears among its siblings (it only hides lower layers, never entries of this layer). */
+#include <archive.h>
+#include <archive_entry.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "fd-util.h"
+#include "fileio.h"
+#include "image-internal.h"
+#include "string-util.h"
+
+#define WHITEOUT_PREFIX ".wh."
+#define WHITEOUT_OPAQUE ".wh..wh..opq"
+#define READ_BLOCK (128 * 1024)
+
+typedef struct DirTime {
+        char *path;
+        struct timespec ts[2];
+} DirTime;
+
+typedef struct Unpacker {
+        int root_fd;
+        ImageLimits limits;
+        ImageError *error;
+        ImageImportStats *stats;
+
+        struct archive *outer;
+        EVP_MD_CTX *hash;
+        uint64_t uncompressed;
+        char *buf;
+        int outer_error; /* the errno behind a failed outer read, to pass through the inner reader */
+
+        uint64_t bytes;
+        uint64_t entries;
+
+        DirTime *dirs;
+        size_t n_dirs, allocated_dirs;
+
+        /* cache of the last parent directory walked */
+        char *cache_path;
+        int cache_fd;
+} Unpacker;
+
+static void unpacker_done(Unpacker *u) {
+        for (size_t i = 0; i < u->n_dirs; i++)
+                free(u->dirs[i].path);
+        free(u->dirs);
+        free(u->cache_path);
+        u->cache_fd = safe_close(u->cache_fd);
+        free(u->buf);
+}
+
+static void cache_drop(Unpacker *u) {
+        u->cache_path = mfree(u->cache_path);
+        u->cache_fd = safe_close(u->cache_fd);
+}
+
+/* Normalizes an entry path: drops "." components, leading "./" and duplicate or trailing slashes.
+ * Refuses absolute paths, "..", and paths over the limits. "" is the layer's root. */
+static int normalize_path(Unpacker *u, const char *path, char **ret) {
+        _cleanup_free_ char *out = NULL;
+        size_t len, depth = 0, n = 0;
+
+        if (!path || !*path)
+                return image_error_set(u->error, -EBADMSG, path, "empty path in archive");
+        len = strlen(path);
+        if (len > u->limits.max_path_length)
+                return image_error_set(u->error, -ENAMETOOLONG, path, "path longer than %" PRIu64 " bytes",
+                                       u->limits.max_path_length);
+        if (path[0] == '/')
+                return image_error_set(u->error, -EPERM, path, "absolute path in layer archive");
+
+        out = malloc(len + 1);
+        if (!out)
+                return -ENOMEM;
+        for (const char *p = path; *p;) {
+                const char *e = strchrnul(p, '/');
+                size_t l = (size_t) (e - p);
+                if (l == 2 && p[0] == '.' && p[1] == '.')
+                        return image_error_set(u->error, -EPERM, path, "path escapes the layer ('..')");
+                if (l > 0 && !(l == 1 && p[0] == '.')) {
+                        if (l > 255)
+                                return image_error_set(u->error, -ENAMETOOLONG, path,
+                                                       "path component longer than 255 bytes");
+                        if (++depth > u->limits.max_path_depth)
+                                return image_error_set(u->error, -ENAMETOOLONG, path,
+                                                       "path deeper than %" PRIu64 " components",
+                                                       u->limits.max_path_depth);
+                        if (n > 0)
+                                out[n++] = '/';
+                        memcpy(out + n, p, l);
+                        n += l;
+                }
+                p = *e ? e + 1 : e;
+        }
+        out[n] = 0;
+        *ret = TAKE_PTR(out);
+        return 0;
+}
+
+/* Opens the directory "dir" (normalized, "" = root) below the layer root without following any symlink,
+ * creating missing components (0755, root-owned, like tar) if create is set. Returns an owned O_PATH fd. */
+static int open_dir(Unpacker *u, const char *dir, bool create, const char *entry) {
+        _cleanup_close_ int fd = -EBADF;
+
+        if (u->cache_path && streq(u->cache_path, dir))
+                return RET_NERRNO(fcntl(u->cache_fd, F_DUPFD_CLOEXEC, 3));
+
+        fd = fcntl(u->root_fd, F_DUPFD_CLOEXEC, 3);
+        if (fd < 0)
+                return -errno;
+        for (const char *p = dir; *p;) {
+                const char *e = strchrnul(p, '/');
+                _cleanup_free_ char *comp = strndup(p, (size_t) (e - p));
+                if (!comp)
+                        return -ENOMEM;
+                int nfd = openat(fd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (nfd < 0 && errno == ENOENT && create) {
+                        if (mkdirat(fd, comp, 0755) < 0 && errno != EEXIST)
+                                return image_error_set(u->error, -errno, entry,
+                                                       "cannot create directory '%s'", comp);
+                        nfd = openat(fd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                }
+                if (nfd < 0) {
+                        if (IN_SET(errno, ENOTDIR, ELOOP))
+                                return image_error_set(u->error, -EPERM, entry,
+                                                       "path goes through a symlink or non-directory ('%s')",
+                                                       comp);
+                        return image_error_set(u->error, -errno, entry, "cannot open directory '%s'", comp);
+                }
+                safe_close(fd);
+                fd = nfd;
+                p = *e ? e + 1 : e;
+        }
+
+        cache_drop(u);
+        u->cache_path = strdup(dir);
+        if (u->cache_path) {
+                u->cache_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+                if (u->cache_fd < 0)
+                        u->cache_path = mfree(u->cache_path);
+        }
+        return TAKE_FD(fd);
+}
+
+/* Splits normalized "a/b/c" into the parent dir fd ("a/b") and the last component ("c") */
+static int open_parent(Unpacker *u, const char *path, bool create, const char *entry,
+                       const char **ret_name) {
+        const char *slash = strrchr(path, '/');
+        if (!slash) {
+                *ret_name = path;
+                return open_dir(u, "", create, entry);
+        }
+        _cleanup_free_ char *dir = strndup(path, (size_t) (slash - path));
+        if (!dir)
+                return -ENOMEM;
+        *ret_name = slash + 1;
+        return open_dir(u, dir, create, entry);
+}
+
+/* Removes what is at dfd/name so a new entry can take its place (tar semantics: the last entry wins). A
+ * directory stays when the new entry is a directory too. */
+static int make_room(Unpacker *u, int dfd, const char *name, bool new_is_dir, const char *entry) {
+        struct stat st;
+
+        if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return errno == ENOENT ? 0 : image_error_set(u->error, -errno, entry, "cannot stat");
+        if (S_ISDIR(st.st_mode)) {
+                if (new_is_dir)
+                        return 1;
+                cache_drop(u);
+                int r = rm_rf_at(dfd, name);
+                return r < 0 ? image_error_set(u->error, r, entry, "cannot replace directory") : 0;
+        }
+        if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT)
+                return image_error_set(u->error, -errno, entry, "cannot replace existing entry");
+        return 0;
+}
+
+static bool xattr_allowed(const char *name) {
+        /* trusted.overlay.* would let an image steer overlayfs (redirects, metacopy, whiteouts); other
+         * trusted.* and security.* (but file capabilities) are not the image's business either */
+        return startswith(name, "user.") || streq(name, "security.capability");
+}
+
+static int apply_xattrs(Unpacker *u, struct archive_entry *e, int fd, const char *entry) {
+        const char *name;
+        const void *value;
+        size_t size;
+
+        archive_entry_xattr_reset(e);
+        while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
+                if (!name || !xattr_allowed(name))
+                        continue;
+                if (fsetxattr(fd, name, value, size, 0) < 0)
+                        return image_error_set(u->error, -errno, entry, "cannot set xattr '%s'", name);
+        }
+        return 0;
+}
+
+static void entry_times(struct archive_entry *e, struct timespec ts[2]) {
+        ts[1] = (struct timespec){ .tv_sec = archive_entry_mtime(e),
+                                   .tv_nsec = archive_entry_mtime_nsec(e) };
+        if (archive_entry_atime_is_set(e))
+                ts[0] = (struct timespec){ .tv_sec = archive_entry_atime(e),
+                                           .tv_nsec = archive_entry_atime_nsec(e) };
+        else
+                ts[0] = ts[1];
+        if (ts[0].tv_nsec < 0 || ts[0].tv_nsec >= 1000000000)
+                ts[0].tv_nsec = 0;
+        if (ts[1].tv_nsec < 0 || ts[1].tv_nsec >= 1000000000)
+                ts[1].tv_nsec = 0;
+}
+
+/* Ownership, then mode (chown clears setuid), then xattrs, on an fd of the new object */
+static int apply_meta_fd(Unpacker *u, struct archive_entry *e, int fd, const char *entry) {
+        if (fchown(fd, (uid_t) archive_entry_uid(e), (gid_t) archive_entry_gid(e)) < 0)
+                return image_error_set(u->error, -errno, entry, "cannot set owner");
+        if (fchmod(fd, archive_entry_perm(e) & 07777) < 0)
+                return image_error_set(u->error, -errno, entry, "cannot set mode");
+        return apply_xattrs(u, e, fd, entry);
+}
+
+static int defer_dir_time(Unpacker *u, const char *path, struct archive_entry *e) {
+        if (u->n_dirs >= u->allocated_dirs) {
+                size_t n = MAX(u->allocated_dirs * 2, (size_t) 64);
+                DirTime *d = reallocarray(u->dirs, n, sizeof(DirTime));
+                if (!d)
+                        return -ENOMEM;
+                u->dirs = d;
+                u->allocated_dirs = n;
+        }
+        DirTime *d = &u->dirs[u->n_dirs];
+        d->path = strdup(path);
+        if (!d->path)
+                return -ENOMEM;
+        entry_times(e, d->ts);
+        u->n_dirs++;
+        return 0;
+}
+
+static int extract_regular(Unpacker *u, struct archive *a, struct archive_entry *e, int dfd,
+                           const char *name, const char *entry) {
+        _cleanup_close_ int fd = -EBADF;
+        int64_t declared = archive_entry_size_is_set(e) ? archive_entry_size(e) : 0;
+        uint64_t written = 0;
+        int r;
+
+        if (declared < 0)
+                return image_error_set(u->error, -EBADMSG, entry, "negative file size");
+        if ((uint64_t) declared > u->limits.max_file_bytes)
+                return image_error_set(u->error, -EFBIG, entry,
+                                       "file of %" PRId64 " bytes exceeds the limit of %" PRIu64 " bytes",
+                                       declared, u->limits.max_file_bytes);
+        if (u->bytes + (uint64_t) declared > u->limits.max_layer_bytes)
+                return image_error_set(u->error, -EFBIG, entry,
+                                       "layer exceeds the limit of %" PRIu64 " bytes",
+                                       u->limits.max_layer_bytes);
+
+        r = make_room(u, dfd, name, false, entry);
+        if (r < 0)
+                return r;
+        fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return image_error_set(u->error, -errno, entry, "cannot create file");
+
+        for (;;) {
+                const void *buf;
+                size_t size;
+                la_int64_t offset;
+
+                r = archive_read_data_block(a, &buf, &size, &offset);
+                if (r == ARCHIVE_EOF)
+                        break;
+                if (r < ARCHIVE_WARN)
+                        return image_error_set(u->error, u->outer_error ?: -EBADMSG, entry,
+                                               "cannot read file data: %s",
+                                               archive_error_string(a) ?: "corrupt");
+                if (offset < 0 || (uint64_t) offset + size > (uint64_t) declared)
+                        return image_error_set(u->error, -EBADMSG, entry,
+                                               "file data beyond its declared size");
+                written += size;
+                for (size_t done = 0; done < size;) {
+                        ssize_t k =
+                                pwrite(fd, (const char *) buf + done, size - done, offset + (off_t) done);
+                        if (k < 0) {
+                                if (errno == EINTR)
+                                        continue;
+                                return image_error_set(u->error, -errno, entry, "cannot write file");
+                        }
+                        done += (size_t) k;
+                }
+        }
+        /* Sparse files may end in a hole */
+        if (ftruncate(fd, declared) < 0)
+                return image_error_set(u->error, -errno, entry, "cannot size file");
+        u->bytes += (uint64_t) declared;
+        if (u->stats)
+                u->stats->unpacked_bytes += written;
+
+        r = apply_meta_fd(u, e, fd, entry);
+        if (r < 0)
+                return r;
+        struct timespec ts[2];
+        entry_times(e, ts);
+        if (futimens(fd, ts) < 0)
+                return image_error_set(u->error, -errno, entry, "cannot set times");
+        return 0;
+}
+
+static int extract_dir(Unpacker *u, struct archive_entry *e, const char *path, int dfd, const char *name,
+                       const char *entry) {
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        if (isempty(path))
+                fd = openat(u->root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        else {
+                r = make_room(u, dfd, name, true, entry);
+                if (r < 0)
+                        return r;
+                if (r == 0 && mkdirat(dfd, name, 0700) < 0)
+                        return image_error_set(u->error, -errno, entry, "cannot create directory");
+                fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        }
+        if (fd < 0)
+                return image_error_set(u->error, -errno, entry, "cannot open directory");
+        r = apply_meta_fd(u, e, fd, entry);
+        if (r < 0)
+                return r;
+        /* Directory times last: creating children changes them */
+        return defer_dir_time(u, path, e);
+}
+
+static int extract_symlink(Unpacker *u, struct archive_entry *e, int dfd, const char *name,
+                           const char *entry) {
+        const char *target = archive_entry_symlink(e);
+        int r;
+
+        /* The target is stored verbatim: it is only ever resolved inside the container's root */
+        if (isempty(target))
+                return image_error_set(u->error, -EBADMSG, entry, "symlink without target");
+        if (strlen(target) > u->limits.max_path_length)
+                return image_error_set(u->error, -ENAMETOOLONG, entry, "symlink target too long");
+        r = make_room(u, dfd, name, false, entry);
+        if (r < 0)
+                return r;
+        if (symlinkat(target, dfd, name) < 0)
+                return image_error_set(u->error, -errno, entry, "cannot create symlink");
+        if (fchownat(dfd, name, (uid_t) archive_entry_uid(e), (gid_t) archive_entry_gid(e),
+                     AT_SYMLINK_NOFOLLOW) < 0)
+                return image_error_set(u->error, -errno, entry, "cannot set owner");
+        struct timespec ts[2];
+        entry_times(e, ts);
+        if (utimensat(dfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
+                return image_error_set(u->error, -errno, entry, "cannot set times");
+        return 0;
+}
+
+static int extract_hardlink(Unpacker *u, struct archive_entry *e, const char *path, int dfd,
+                            const char *name, const char *entry) {
+        _cleanup_free_ char *target = NULL;
+        _cleanup_close_ int tfd = -EBADF;
+        const char *tname;
+        struct stat st;
+        int r;
+
+        ImageError *saved = u->error, terr = {};
+        u->error = &terr;
+        r = normalize_path(u, archive_entry_hardlink(e), &target);
+        u->error = saved;
+        if (r < 0) {
+                r = image_error_set(u->error, r, entry, "hardlink target '%s' refused: %s",
+                                    archive_entry_hardlink(e), strna(terr.message));
+                image_error_done(&terr);
+                return r;
+        }
+        if (isempty(target))
+                return image_error_set(u->error, -EPERM, entry, "hardlink to the layer root");
+        if (streq(target, path))
+                return 0;
+        tfd = open_parent(u, target, false, entry, &tname);
+        if (tfd < 0)
+                return image_error_set(u->error, tfd, entry, "hardlink target '%s' is not in the layer",
+                                       target);
+        if (fstatat(tfd, tname, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return image_error_set(u->error, -errno, entry, "hardlink target '%s' is not in the layer",
+                                       target);
+        if (S_ISDIR(st.st_mode))
+                return image_error_set(u->error, -EPERM, entry, "hardlink to a directory");
+        r = make_room(u, dfd, name, false, entry);
+        if (r < 0)
+                return r;
+        /* Without AT_SYMLINK_FOLLOW a symlink target is linked itself, never followed */
+        if (linkat(tfd, tname, dfd, name, 0) < 0)
+                return image_error_set(u->error, -errno, entry, "cannot create hardlink");
+        return 0;
+}
+
+static int extract_node(Unpacker *u, struct archive_entry *e, int dfd, const char *name, const char *entry) {
+        mode_t type = archive_entry_filetype(e);
+        dev_t dev = type == AE_IFIFO ? 0 : makedev(archive_entry_rdevmajor(e), archive_entry_rdevminor(e));
+        int r;
+
+        r = make_room(u, dfd, name, false, entry);
+        if (r < 0)
+                return r;
+        if (mknodat(dfd, name, type | 0600, dev) < 0)
+                return image_error_set(u->error, -errno, entry, "cannot create device node or fifo");
+        if (fchownat(dfd, name, (uid_t) archive_entry_uid(e), (gid_t) archive_entry_gid(e),
+                     AT_SYMLINK_NOFOLLOW) < 0)
+                return image_error_set(u->error, -errno, entry, "cannot set owner");
+        /* Not a symlink (just created it in our private directory), so following is harmless */
+        if (fchmodat(dfd, name, archive_entry_perm(e) & 07777, 0) < 0)
+                return image_error_set(u->error, -errno, entry, "cannot set mode");
+        struct timespec ts[2];
+        entry_times(e, ts);
+        if (utimensat(dfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
+                return image_error_set(u->error, -errno, entry, "cannot set times");
+        return 0;
+}
+
+static int set_dir_xattr(Unpacker *u, int dfd, const char *name, const char *xattr, const char *value,
+                         const char *entry) {
+        _cleanup_close_ int fd =
+                openat(dfd, isempty(name) ? "." : name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return image_error_set(u->error, -errno, entry, "cannot open directory");
+        if (fsetxattr(fd, xattr, value, strlen(value), 0) < 0)
+                return image_error_set(u->error, -errno, entry, "cannot set %s", xattr);
+        return 0;
+}
+
+static int extract_whiteout(Unpacker *u, const char *path, int dfd, const char *name, const char *entry) {
+        const char *victim = name + strlen(WHITEOUT_PREFIX);
+        int r;
+
+        if (streq(name, WHITEOUT_OPAQUE)) {
+                /* dfd is the directory the marker is in: opaque hides only the lower layers */
+                const char *slash = strrchr(path, '/');
+                if (!slash)
+                        return set_dir_xattr(u, u->root_fd, "", "trusted.overlay.opaque", "y", entry);
+                return set_dir_xattr(u, dfd, ".", "trusted.overlay.opaque", "y", entry);
+        }
+        if (startswith(name, WHITEOUT_PREFIX WHITEOUT_PREFIX))
+                return 0; /* other AUFS metadata (.wh..wh.plnk, .wh..wh.aufs): not content */
+        if (isempty(victim) || streq(victim, ".") || streq(victim, ".."))
+                return image_error_set(u->error, -EPERM, entry, "invalid whiteout name");
+
+        r = make_room(u, dfd, victim, false, entry);
+        if (r < 0)
+                return r;
+        if (mknodat(dfd, victim, S_IFCHR | 0, makedev(0, 0)) >= 0)
+                return 0;
+        if (!IN_SET(errno, EPERM, EOPNOTSUPP))
+                return image_error_set(u->error, -errno, entry, "cannot create whiteout");
+
+        /* No mknod here (e.g. a user namespace): overlayfs (6.7+) also takes an empty file marked with
+         * trusted.overlay.whiteout inside a directory marked trusted.overlay.opaque=x */
+        _cleanup_close_ int fd =
+                openat(dfd, victim, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0);
+        if (fd < 0)
+                return image_error_set(u->error, -errno, entry, "cannot create whiteout");
+        if (fsetxattr(fd, "trusted.overlay.whiteout", "y", 1, 0) < 0)
+                return image_error_set(u->error, -errno, entry,
+                                       "cannot create whiteout (no mknod, no xattr)");
+        _cleanup_close_ int pfd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        char cur[2];
+        if (pfd < 0)
+                return -errno;
+        /* Keep a "y" (real opaque) if the directory already has it */
+        if (fgetxattr(pfd, "trusted.overlay.opaque", cur, sizeof(cur)) < 0 &&
+            fsetxattr(pfd, "trusted.overlay.opaque", "x", 1, 0) < 0)
+                return image_error_set(u->error, -errno, entry, "cannot mark directory for xattr whiteouts");
+        return 0;
+}
+
+static int extract_entry(Unpacker *u, struct archive *a, struct archive_entry *e) {
+        _cleanup_free_ char *path = NULL;
+        _cleanup_close_ int dfd = -EBADF;
+        const char *entry = archive_entry_pathname(e), *name = NULL;
+        mode_t type = archive_entry_filetype(e);
+        int r;
+
+        if (++u->entries > u->limits.max_entries)
+                return image_error_set(u->error, -E2BIG, entry, "more than %" PRIu64 " entries in the layer",
+                                       u->limits.max_entries);
+        if (u->stats)
+                u->stats->unpacked_entries++;
+
+        r = normalize_path(u, entry, &path);
+        if (r < 0)
+                return r;
+
+        if (isempty(path)) {
+                /* The layer root itself ("./"): only its metadata */
+                if (archive_entry_hardlink(e) || type != AE_IFDIR)
+                        return image_error_set(u->error, -EPERM, entry,
+                                               "the layer root must be a directory");
+                return extract_dir(u, e, path, -EBADF, NULL, entry);
+        }
+
+        dfd = open_parent(u, path, true, entry, &name);
+        if (dfd < 0)
+                return dfd;
+
+        if (startswith(name, WHITEOUT_PREFIX))
+                return extract_whiteout(u, path, dfd, name, entry);
+        if (archive_entry_hardlink(e))
+                return extract_hardlink(u, e, path, dfd, name, entry);
+
+        switch (type) {
+        case AE_IFREG:
+                return extract_regular(u, a, e, dfd, name, entry);
+        case AE_IFDIR:
+                return extract_dir(u, e, path, dfd, name, entry);
+        case AE_IFLNK:
+                return extract_symlink(u, e, dfd, name, entry);
+        case AE_IFCHR:
+        case AE_IFBLK:
+        case AE_IFIFO:
+                return extract_node(u, e, dfd, name, entry);
+        case AE_IFSOCK:
+                return 0; /* sockets are not content */
+        default:
+                return image_error_set(u->error, -EBADMSG, entry, "unsupported entry type 0%o",
+                                       (unsigned) type);
+        }
+}
+
+static int apply_dir_times(Unpacker *u) {
+        /* Deepest last-created first does not matter: setting a directory's times does not touch its parent
+         */
+        for (size_t i = u->n_dirs; i > 0; i--) {
+                DirTime *d = &u->dirs[i - 1];
+                _cleanup_close_ int dfd = -EBADF;
+                const char *name;
+
+                if (isempty(d->path)) {
+                        if (futimens(u->root_fd, d->ts) < 0)
+                                return -errno;
+                        continue;
+                }
+                dfd = open_parent(u, d->path, false, d->path, &name);
+                if (dfd < 0)
+                        continue; /* replaced by a later entry */
+                if (utimensat(dfd, name, d->ts, AT_SYMLINK_NOFOLLOW) < 0 && errno != ENOENT)
+                        return image_error_set(u->error, -errno, d->path, "cannot set times");
+        }
+        return 0;
+}
+
+/* The inner (tar) reader pulls decompressed bytes from the outer reader, hashing them on the way */
+static la_ssize_t inner_read(struct archive *a, void *userdata, const void **ret_buf) {
+        Unpacker *u = userdata;
+
+        la_ssize_t n = archive_read_data(u->outer, u->buf, READ_BLOCK);
+        if (n < 0) {
+                u->outer_error = -EBADMSG;
+                archive_set_error(a, EIO, "%s", archive_error_string(u->outer) ?: "decompression failed");
+                return -1;
+        }
+        if (n > 0) {
+                if (sha256_update(u->hash, u->buf, (size_t) n) < 0) {
+                        archive_set_error(a, EIO, "hashing failed");
+                        return -1;
+                }
+                u->uncompressed += (uint64_t) n;
+                /* Decompression bombs: a stream that inflates absurdly is refused early */
+                int64_t raw = archive_filter_bytes(u->outer, -1);
+                if (u->uncompressed > IMAGE_EXPAND_RATIO_THRESHOLD && raw > 0 &&
+                    u->uncompressed / (uint64_t) raw > u->limits.max_expand_ratio) {
+                        u->outer_error = -EFBIG;
+                        archive_set_error(a, EFBIG, "decompressed stream expands more than %" PRIu64 "x",
+                                          u->limits.max_expand_ratio);
+                        return -1;
+                }
+        }
+        *ret_buf = u->buf;
+        return n;
+}
+
+int layer_diff_id(int fd, char **ret_diff_id, ImageError *error) {
+        _cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *hash = NULL;
+        _cleanup_free_ char *buf = NULL;
+        struct archive *a = NULL;
+        struct archive_entry *e;
+        int r;
+
+        r = sha256_new(&hash);
+        if (r < 0)
+                return r;
+        buf = malloc(READ_BLOCK);
+        a = archive_read_new();
+        if (!buf || !a) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        if (archive_read_support_filter_all(a) != ARCHIVE_OK ||
+            archive_read_support_format_raw(a) != ARCHIVE_OK) {
+                r = -EOPNOTSUPP;
+                goto finish;
+        }
+        if (archive_read_open_fd(a, fd, READ_BLOCK) != ARCHIVE_OK ||
+            archive_read_next_header(a, &e) != ARCHIVE_OK) {
+                r = image_error_set(error, -EBADMSG, NULL, "cannot read archive: %s",
+                                    archive_error_string(a) ?: "empty");
+                goto finish;
+        }
+        for (;;) {
+                la_ssize_t n = archive_read_data(a, buf, READ_BLOCK);
+                if (n < 0) {
+                        r = image_error_set(error, -EBADMSG, NULL, "corrupt archive: %s",
+                                            archive_error_string(a) ?: "unknown error");
+                        goto finish;
+                }
+                if (n == 0)
+                        break;
+                r = sha256_update(hash, buf, (size_t) n);
+                if (r < 0)
+                        goto finish;
+        }
+        r = sha256_final_digest(hash, ret_diff_id);
+finish:
+        if (a)
+                archive_read_free(a);
+        return r;
+}
+
+int image_unpack_layer(int fd, int dir_fd, const ImageLimits *limits, char **ret_diff_id,
+                       ImageImportStats *stats, ImageError *error) {
+        _cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *hash = NULL;
+        struct archive *outer = NULL, *inner = NULL;
+        struct archive_entry *e;
+        Unpacker u = {
+                .root_fd = dir_fd,
+                .error = error,
+                .stats = stats,
+                .cache_fd = -EBADF,
+        };
+        int r;
+
+        image_limits_fill(&u.limits, limits);
+        r = sha256_new(&hash);
+        if (r < 0)
+                return r;
+        u.hash = hash;
+        u.buf = malloc(READ_BLOCK);
+        if (!u.buf)
+                return -ENOMEM;
+
+        /* The layer root defaults to 0755 root:root unless the archive has a "./" entry */
+        if (fchmod(dir_fd, 0755) < 0) {
+                r = -errno;
+                goto finish;
+        }
+
+        outer = archive_read_new();
+        inner = archive_read_new();
+        if (!outer || !inner) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        u.outer = outer;
+        if (archive_read_support_filter_all(outer) != ARCHIVE_OK ||
+            archive_read_support_format_raw(outer) != ARCHIVE_OK ||
+            archive_read_support_format_tar(inner) != ARCHIVE_OK) {
+                r = -EOPNOTSUPP;
+                goto finish;
+        }
+        if (archive_read_open_fd(outer, fd, READ_BLOCK) != ARCHIVE_OK) {
+                r = image_error_set(error, -EBADMSG, NULL, "cannot open archive: %s",
+                                    archive_error_string(outer) ?: "unknown error");
+                goto finish;
+        }
+        r = archive_read_next_header(outer, &e);
+        if (r != ARCHIVE_OK) {
+                r = image_error_set(error, -EBADMSG, NULL, "cannot read archive: %s",
+                                    r == ARCHIVE_EOF ? "empty" : archive_error_string(outer) ?: "unknown error");
+                goto finish;
+        }
+        if (archive_read_open(inner, &u, NULL, inner_read, NULL) != ARCHIVE_OK) {
+                r = image_error_set(error, u.outer_error ?: -EBADMSG, NULL, "cannot open tar stream: %s",
+                                    archive_error_string(inner) ?: "unknown error");
+                goto finish;
+        }
+
+        for (;;) {
+                r = archive_read_next_header(inner, &e);
+                if (r == ARCHIVE_EOF)
+                        break;
+                if (r < ARCHIVE_WARN) {
+                        r = image_error_set(error, u.outer_error ?: -EBADMSG, NULL, "corrupt tar stream: %s",
+                                            archive_error_string(inner) ?: "unknown error");
+                        goto finish;
+                }
+                r = extract_entry(&u, inner, e);
+                if (r < 0)
+                        goto finish;
+        }
+
+        /* Hash whatever follows the end-of-archive marker (block padding) too: the diff_id covers the whole
+         * uncompressed stream */
+        for (;;) {
+                const void *buf;
+                la_ssize_t n = inner_read(inner, &u, &buf);
+                if (n < 0) {
+                        r = image_error_set(error, u.outer_error ?: -EBADMSG, NULL, "corrupt archive: %s",
+                                            archive_error_string(inner) ?: "unknown error");
+                        goto finish;
+                }
+                if (n == 0)
+                        break;
+        }
+
+        r = apply_dir_times(&u);
+        if (r < 0)
+                goto finish;
+
+        if (ret_diff_id) {
+                r = sha256_final_digest(hash, ret_diff_id);
+                if (r < 0)
+                        goto finish;
+        }
+        r = 0;
+finish:
+        if (inner)
+                archive_read_free(inner);
+        if (outer)
+                archive_read_free(outer);
+        unpacker_done(&u);
+        return r;
+}

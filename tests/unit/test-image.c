@@ -1,0 +1,596 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* image/: references, config parsing, the safe unpacker (whiteouts, metadata, hostile entries) and the
+ * store (import twice, digest mismatch, rm, gc). Archives are written with libarchive into memfds. */
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "fd-util.h"
+#include "fileio.h"
+#include "image.h"
+#include "string-util.h"
+#include "tests.h"
+
+typedef struct TarEntry {
+        const char *path;
+        mode_t type; /* AE_IF*; 0 = hardlink */
+        mode_t perm;
+        const char *data; /* regular files */
+        const char *link; /* symlink target or hardlink target */
+        int64_t size;     /* declared size if > 0 and data == NULL (data is not written: truncated) */
+        uid_t uid;
+        gid_t gid;
+        unsigned rmajor, rminor;
+        const char *xattr; /* "name=value" */
+        time_t mtime;
+} TarEntry;
+
+static int make_tar(const TarEntry *entries, size_t n, const char *filter) {
+        int fd = memfd_create("layer", MFD_CLOEXEC);
+        ASSERT_TRUE(fd >= 0);
+        struct archive *a = archive_write_new();
+        ASSERT_NOT_NULL(a);
+        ASSERT_EQ(archive_write_set_format_pax_restricted(a), ARCHIVE_OK);
+        if (filter)
+                ASSERT_EQ(archive_write_add_filter_by_name(a, filter), ARCHIVE_OK);
+        ASSERT_EQ(archive_write_set_bytes_per_block(a, 0),
+                  ARCHIVE_OK); /* unblocked: see the truncation below */
+        ASSERT_EQ(archive_write_open_fd(a, fd), ARCHIVE_OK);
+        for (size_t i = 0; i < n; i++) {
+                const TarEntry *t = &entries[i];
+                struct archive_entry *e = archive_entry_new();
+                archive_entry_set_pathname(e, t->path);
+                archive_entry_set_uid(e, t->uid);
+                archive_entry_set_gid(e, t->gid);
+                archive_entry_set_mtime(e, t->mtime ?: 1000000000, 0);
+                if (t->type == 0) {
+                        archive_entry_set_filetype(e, AE_IFREG);
+                        archive_entry_set_perm(e, 0644);
+                        archive_entry_set_hardlink(e, t->link);
+                        archive_entry_set_size(e, 0);
+                } else {
+                        archive_entry_set_filetype(e, t->type);
+                        archive_entry_set_perm(e, t->perm ?: (t->type == AE_IFDIR ? 0755 : 0644));
+                        if (t->type == AE_IFLNK)
+                                archive_entry_set_symlink(e, t->link);
+                        if (t->type == AE_IFCHR || t->type == AE_IFBLK) {
+                                archive_entry_set_rdevmajor(e, t->rmajor);
+                                archive_entry_set_rdevminor(e, t->rminor);
+                        }
+                        if (t->type == AE_IFREG)
+                                archive_entry_set_size(e, t->data ? (int64_t) strlen(t->data) : t->size);
+                }
+                if (t->xattr) {
+                        const char *eq = strchr(t->xattr, '=');
+                        char *name = strndup(t->xattr, (size_t) (eq - t->xattr));
+                        archive_entry_xattr_add_entry(e, name, eq + 1, strlen(eq + 1));
+                        free(name);
+                }
+                ASSERT_EQ(archive_write_header(a, e), ARCHIVE_OK);
+                if (t->type == AE_IFREG && !t->data && t->size > 0) {
+                        /* declared but absent data: the archive ends here (no padding of gigabytes) */
+                        archive_entry_free(e);
+                        archive_write_fail(a);
+                        archive_write_free(a);
+                        ASSERT_TRUE(lseek(fd, 0, SEEK_SET) == 0);
+                        return fd;
+                }
+                if (t->type == AE_IFREG && t->data)
+                        ASSERT_EQ(archive_write_data(a, t->data, strlen(t->data)),
+                                  (la_ssize_t) strlen(t->data));
+                archive_entry_free(e);
+        }
+        ASSERT_EQ(archive_write_close(a), ARCHIVE_OK);
+        archive_write_free(a);
+        ASSERT_TRUE(lseek(fd, 0, SEEK_SET) == 0);
+        return fd;
+}
+
+static char *mkdtemp_dir(void) {
+        char *p = strdup("/tmp/test-image-XXXXXX");
+        ASSERT_NOT_NULL(p);
+        ASSERT_NOT_NULL(mkdtemp(p));
+        return p;
+}
+
+static void rm_dir(char *p) {
+        if (p) {
+                (void) rm_rf_at(AT_FDCWD, p);
+                free(p);
+        }
+}
+
+static void require_root(void) {
+        if (geteuid() != 0)
+                TEST_SKIP("needs root (mknod, chown, trusted.* xattrs)");
+}
+
+/* Unpacks entries into a fresh directory; returns r and the dir fd in *ret_fd */
+static int unpack(const TarEntry *entries, size_t n, const char *filter, const ImageLimits *lim,
+                  char **ret_dir, int *ret_fd, ImageError *err) {
+        _cleanup_close_ int fd = make_tar(entries, n, filter);
+        char *dir = mkdtemp_dir();
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        ASSERT_TRUE(dfd >= 0);
+        int r = image_unpack_layer(fd, dfd, lim, NULL, NULL, err);
+        *ret_dir = dir;
+        *ret_fd = dfd;
+        return r;
+}
+
+TEST(ref_normalize) {
+        char *s = NULL;
+        ASSERT_OK(image_ref_normalize("busybox", &s));
+        ASSERT_STREQ(s, "busybox:latest");
+        free(s);
+        ASSERT_OK(image_ref_normalize("localhost:5000/a/b:1.0", &s));
+        ASSERT_STREQ(s, "localhost:5000/a/b:1.0");
+        free(s);
+        ASSERT_OK(image_ref_normalize("localhost:5000/a", &s));
+        ASSERT_STREQ(s, "localhost:5000/a:latest");
+        free(s);
+        ASSERT_ERROR(image_ref_normalize("Busybox", &s), EINVAL);
+        ASSERT_ERROR(image_ref_normalize("a/../b", &s), EINVAL);
+        ASSERT_ERROR(image_ref_normalize("a:", &s), EINVAL);
+        ASSERT_ERROR(image_ref_normalize("a:b c", &s), EINVAL);
+        ASSERT_ERROR(image_ref_normalize("", &s), EINVAL);
+        ASSERT_ERROR(image_ref_normalize("/abs", &s), EINVAL);
+}
+
+TEST(config_parse) {
+        static const char json[] =
+                "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{\"Env\":[\"PATH=/bin\",\"A=b\"],"
+                "\"Entrypoint\":[\"/init\"],\"Cmd\":[\"sh\",\"-c\",\"x\"],\"WorkingDir\":\"/"
+                "srv\",\"User\":\"1000:1000\","
+                "\"ExposedPorts\":{\"8080/tcp\":{},\"53/"
+                "udp\":{}}},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":["
+                "\"sha256:0000000000000000000000000000000000000000000000000000000000000000\"]}}";
+        ImageConfig *c = NULL;
+        ImageError e = {};
+
+        ASSERT_OK(image_config_parse(json, strlen(json), &c, &e));
+        ASSERT_EQ(strv_length(c->env), 2);
+        ASSERT_STREQ(c->entrypoint[0], "/init");
+        ASSERT_STREQ(c->cmd[2], "x");
+        ASSERT_STREQ(c->working_dir, "/srv");
+        ASSERT_STREQ(c->user, "1000:1000");
+        ASSERT_STREQ(c->exposed_ports[0], "53/udp");
+        ASSERT_STREQ(c->exposed_ports[1], "8080/tcp");
+        ASSERT_EQ(strv_length(c->diff_ids), 1);
+        image_config_free(c);
+
+        static const char null_cfg[] = "{\"config\":null,\"rootfs\":{\"diff_ids\":[]}}";
+        ASSERT_OK(image_config_parse(null_cfg, strlen(null_cfg), &c, &e));
+        ASSERT_NULL(c->cmd);
+        image_config_free(c);
+
+        static const char bad[] = "{\"config\":{\"Cmd\":[1]}}";
+        ASSERT_ERROR(image_config_parse(bad, strlen(bad), &c, &e), EBADMSG);
+        ASSERT_NOT_NULL(e.message);
+        image_error_done(&e);
+        static const char trunc[] = "{\"config\":{";
+        ASSERT_ERROR(image_config_parse(trunc, strlen(trunc), &c, &e), EBADMSG);
+        image_error_done(&e);
+        static const char baddiff[] = "{\"rootfs\":{\"diff_ids\":[\"md5:00\"]}}";
+        ASSERT_ERROR(image_config_parse(baddiff, strlen(baddiff), &c, &e), EBADMSG);
+        image_error_done(&e);
+}
+
+TEST(unpack_metadata) {
+        require_root();
+        const TarEntry t[] = {
+                { .path = "./", .type = AE_IFDIR, .perm = 0750 },
+                { .path = "bin/", .type = AE_IFDIR, .perm = 0755, .mtime = 1234567 },
+                { .path = "bin/su", .type = AE_IFREG, .perm = 04755, .data = "#!su", .uid = 0 },
+                { .path = "bin/owned",
+                  .type = AE_IFREG,
+                  .perm = 0640,
+                  .data = "x",
+                  .uid = 1234,
+                  .gid = 5678,
+                  .xattr = "user.test=hello" },
+                { .path = "bin/sh", .type = AE_IFLNK, .link = "su", .uid = 7, .gid = 8 },
+                { .path = "bin/su2", .type = 0, .link = "bin/su" },
+                { .path = "dev/null", .type = AE_IFCHR, .perm = 0666, .rmajor = 1, .rminor = 3 },
+                { .path = "dev/fifo", .type = AE_IFIFO, .perm = 0600 },
+                { .path = "deep/implied/file", .type = AE_IFREG, .data = "implied parents" },
+                { .path = "bin/owned",
+                  .type = AE_IFREG,
+                  .perm = 0600,
+                  .data = "replaced",
+                  .uid = 1234,
+                  .xattr = "trusted.overlay.redirect=/etc" },
+        };
+        ImageError e = {};
+        char *dir = NULL;
+        _cleanup_close_ int dfd = -EBADF;
+        struct stat st;
+        char buf[64];
+
+        ASSERT_OK(unpack(t, ELEMENTSOF(t), "gzip", NULL, &dir, &dfd, &e));
+        ASSERT_OK(fstat(dfd, &st));
+        ASSERT_EQ(st.st_mode & 07777, 0750);
+        ASSERT_OK(fstatat(dfd, "bin/su", &st, AT_SYMLINK_NOFOLLOW));
+        ASSERT_EQ(st.st_mode & 07777, 04755);
+        ASSERT_EQ(st.st_nlink, 2);
+        ASSERT_OK(fstatat(dfd, "bin/owned", &st, AT_SYMLINK_NOFOLLOW));
+        ASSERT_EQ(st.st_uid, 1234);
+        ASSERT_EQ(st.st_mode & 07777, 0600);
+        ASSERT_EQ(st.st_size, 8);
+        /* the archive's trusted.overlay.* xattr is dropped */
+        _cleanup_close_ int ofd = openat(dfd, "bin/owned", O_RDONLY | O_CLOEXEC);
+        ASSERT_TRUE(fgetxattr(ofd, "trusted.overlay.redirect", buf, sizeof(buf)) < 0);
+        ASSERT_OK(fstatat(dfd, "bin/sh", &st, AT_SYMLINK_NOFOLLOW));
+        ASSERT_TRUE(S_ISLNK(st.st_mode));
+        ASSERT_EQ(st.st_uid, 7);
+        ASSERT_EQ(readlinkat(dfd, "bin/sh", buf, sizeof(buf)), 2);
+        ASSERT_OK(fstatat(dfd, "bin", &st, AT_SYMLINK_NOFOLLOW));
+        ASSERT_EQ(st.st_mtime, 1234567);
+        ASSERT_OK(fstatat(dfd, "dev/null", &st, AT_SYMLINK_NOFOLLOW));
+        ASSERT_TRUE(S_ISCHR(st.st_mode));
+        ASSERT_EQ(major(st.st_rdev), 1);
+        ASSERT_EQ(minor(st.st_rdev), 3);
+        ASSERT_OK(fstatat(dfd, "dev/fifo", &st, AT_SYMLINK_NOFOLLOW));
+        ASSERT_TRUE(S_ISFIFO(st.st_mode));
+        ASSERT_OK(fstatat(dfd, "deep/implied", &st, AT_SYMLINK_NOFOLLOW));
+        ASSERT_EQ(st.st_mode & 07777, 0755);
+        rm_dir(dir);
+
+        /* user.* xattrs survive (if the file system has them) */
+        const TarEntry x[] = { { .path = "f", .type = AE_IFREG, .data = "x", .xattr = "user.test=hello" } };
+        _cleanup_close_ int dfd2 = -EBADF;
+        ASSERT_OK(unpack(x, ELEMENTSOF(x), NULL, NULL, &dir, &dfd2, &e));
+        _cleanup_close_ int ffd = openat(dfd2, "f", O_RDONLY | O_CLOEXEC);
+        ssize_t k = fgetxattr(ffd, "user.test", buf, sizeof(buf));
+        if (k >= 0)
+                ASSERT_TRUE(k == 5 && memcmp(buf, "hello", 5) == 0);
+        rm_dir(dir);
+}
+
+TEST(unpack_whiteouts) {
+        require_root();
+        /* The opaque marker comes after its siblings: they must stay */
+        const TarEntry t[] = {
+                { .path = "etc/", .type = AE_IFDIR },
+                { .path = "etc/.wh.passwd", .type = AE_IFREG, .data = "" },
+                { .path = "opq/", .type = AE_IFDIR },
+                { .path = "opq/a", .type = AE_IFREG, .data = "a" },
+                { .path = "opq/b/", .type = AE_IFDIR },
+                { .path = "opq/.wh..wh..opq", .type = AE_IFREG, .data = "" },
+                { .path = "opq/c", .type = AE_IFREG, .data = "c" },
+                { .path = "gone/.wh.dir", .type = AE_IFREG, .data = "" },
+                { .path = ".wh..wh.plnk", .type = AE_IFDIR },
+        };
+        ImageError e = {};
+        char *dir = NULL, buf[8];
+        _cleanup_close_ int dfd = -EBADF;
+        struct stat st;
+
+        ASSERT_OK(unpack(t, ELEMENTSOF(t), "zstd", NULL, &dir, &dfd, &e));
+        ASSERT_OK(fstatat(dfd, "etc/passwd", &st, AT_SYMLINK_NOFOLLOW));
+        ASSERT_TRUE(S_ISCHR(st.st_mode));
+        ASSERT_EQ(st.st_rdev, makedev(0, 0));
+        ASSERT_TRUE(faccessat(dfd, "etc/.wh.passwd", F_OK, AT_SYMLINK_NOFOLLOW) < 0);
+        ASSERT_OK(fstatat(dfd, "gone/dir", &st, AT_SYMLINK_NOFOLLOW));
+        ASSERT_TRUE(S_ISCHR(st.st_mode));
+        ASSERT_OK(faccessat(dfd, "opq/a", F_OK, AT_SYMLINK_NOFOLLOW));
+        ASSERT_OK(faccessat(dfd, "opq/b", F_OK, AT_SYMLINK_NOFOLLOW));
+        ASSERT_OK(faccessat(dfd, "opq/c", F_OK, AT_SYMLINK_NOFOLLOW));
+        ASSERT_TRUE(faccessat(dfd, "opq/.wh..wh..opq", F_OK, AT_SYMLINK_NOFOLLOW) < 0);
+        ASSERT_TRUE(faccessat(dfd, ".wh..wh.plnk", F_OK, AT_SYMLINK_NOFOLLOW) < 0);
+        _cleanup_close_ int ofd = openat(dfd, "opq", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        ASSERT_EQ(fgetxattr(ofd, "trusted.overlay.opaque", buf, sizeof(buf)), 1);
+        ASSERT_EQ(buf[0], 'y');
+        _cleanup_close_ int efd = openat(dfd, "etc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        ASSERT_TRUE(fgetxattr(efd, "trusted.overlay.opaque", buf, sizeof(buf)) < 0);
+        rm_dir(dir);
+}
+
+static void expect_refused(const TarEntry *t, size_t n, const ImageLimits *lim, int err, const char *entry) {
+        ImageError e = {};
+        char *dir = NULL;
+        _cleanup_close_ int dfd = -EBADF;
+
+        int r = unpack(t, n, NULL, lim, &dir, &dfd, &e);
+        fprintf(stderr, "  refused as expected: %s: %s (%s)\n", strna(e.entry), strna(e.message),
+                strerror(-r));
+        ASSERT_ERROR(r, err);
+        if (entry)
+                ASSERT_STREQ(e.entry, entry);
+        ASSERT_NOT_NULL(e.message);
+        image_error_done(&e);
+        rm_dir(dir);
+}
+
+TEST(unpack_hostile) {
+        require_root();
+        _cleanup_free_ char *outside = mkdtemp_dir();
+        _cleanup_free_ char *victim = strjoin(outside, "/victim");
+        ASSERT_OK(write_file_atomic(victim, "keep", 4, 0644));
+
+        const TarEntry abs[] = { { .path = "/etc/evil", .type = AE_IFREG, .data = "x" } };
+        expect_refused(abs, ELEMENTSOF(abs), NULL, EPERM, "/etc/evil");
+
+        const TarEntry dotdot[] = { { .path = "a/../../evil", .type = AE_IFREG, .data = "x" } };
+        expect_refused(dotdot, ELEMENTSOF(dotdot), NULL, EPERM, "a/../../evil");
+
+        /* a symlink to outside, then a file through it */
+        const TarEntry through[] = {
+                { .path = "link", .type = AE_IFLNK, .link = outside },
+                { .path = "link/victim", .type = AE_IFREG, .data = "pwned" },
+        };
+        expect_refused(through, ELEMENTSOF(through), NULL, EPERM, "link/victim");
+        const TarEntry through_rel[] = {
+                { .path = "link", .type = AE_IFLNK, .link = "../../../../../../../../tmp" },
+                { .path = "link/x/evil", .type = AE_IFREG, .data = "pwned" },
+        };
+        expect_refused(through_rel, ELEMENTSOF(through_rel), NULL, EPERM, "link/x/evil");
+
+        const TarEntry hl_abs[] = { { .path = "passwd", .type = 0, .link = "/etc/passwd" } };
+        expect_refused(hl_abs, ELEMENTSOF(hl_abs), NULL, EPERM, "passwd");
+        const TarEntry hl_up[] = { { .path = "passwd", .type = 0, .link = "../../../../etc/passwd" } };
+        expect_refused(hl_up, ELEMENTSOF(hl_up), NULL, EPERM, "passwd");
+        const TarEntry hl_link[] = {
+                { .path = "out", .type = AE_IFLNK, .link = outside },
+                { .path = "stolen", .type = 0, .link = "out/victim" },
+        };
+        expect_refused(hl_link, ELEMENTSOF(hl_link), NULL, EPERM, "stolen");
+
+        ImageLimits lim = { .max_entries = 10 };
+        TarEntry many[11];
+        char names[11][8];
+        for (size_t i = 0; i < ELEMENTSOF(many); i++) {
+                snprintf(names[i], sizeof(names[i]), "f%zu", i);
+                many[i] = (TarEntry){ .path = names[i], .type = AE_IFREG, .data = "" };
+        }
+        expect_refused(many, ELEMENTSOF(many), &lim, E2BIG, "f10");
+
+        /* a huge file declared in the header, data missing (sparse bomb / truncated) */
+        const TarEntry big[] = { { .path = "big", .type = AE_IFREG, .size = INT64_C(10) << 30 } };
+        expect_refused(big, ELEMENTSOF(big), NULL, EFBIG, "big");
+
+        char deep[1200] = "";
+        for (int i = 0; i < 300; i++)
+                strcat(deep, "d/");
+        strcat(deep, "f");
+        const TarEntry deepe[] = { { .path = deep, .type = AE_IFREG, .data = "x" } };
+        expect_refused(deepe, ELEMENTSOF(deepe), NULL, ENAMETOOLONG, deep);
+
+        /* nothing was written outside */
+        _cleanup_free_ char *data = NULL;
+        ASSERT_OK(read_full_file(victim, &data, NULL, 100));
+        ASSERT_STREQ(data, "keep");
+        _cleanup_free_ char *evil = strjoin(outside, "/x");
+        ASSERT_TRUE(access(evil, F_OK) < 0);
+        ASSERT_TRUE(access("/tmp/x/evil", F_OK) < 0);
+        ASSERT_TRUE(access("/etc/evil", F_OK) < 0);
+        rm_dir(TAKE_PTR(outside));
+}
+
+TEST(unpack_truncated) {
+        require_root();
+        const TarEntry t[] = {
+                { .path = "a",
+                  .type = AE_IFREG,
+                  .data = "0123456789abcdef0123456789abcdef0123456789abcdef" },
+                { .path = "b", .type = AE_IFREG, .data = "more data to make the stream a little longer..." },
+        };
+        _cleanup_close_ int fd = make_tar(t, ELEMENTSOF(t), "gzip");
+        struct stat st;
+        ASSERT_OK(fstat(fd, &st));
+        ASSERT_OK(ftruncate(fd, st.st_size / 2));
+        char *dir = mkdtemp_dir();
+        _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        ImageError e = {};
+        int r = image_unpack_layer(fd, dfd, NULL, NULL, NULL, &e);
+        fprintf(stderr, "  truncated gzip: %s (%s)\n", strna(e.message), strerror(-r));
+        ASSERT_TRUE(r < 0);
+        image_error_done(&e);
+        rm_dir(dir);
+
+        /* not an archive at all */
+        int gfd = memfd_create("garbage", MFD_CLOEXEC);
+        ASSERT_OK(loop_write(gfd, "this is not a tar archive, not at all, no. ", 44));
+        ASSERT_OK(lseek(gfd, 0, SEEK_SET));
+        dir = mkdtemp_dir();
+        _cleanup_close_ int dfd2 = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        ASSERT_TRUE(image_unpack_layer(gfd, dfd2, NULL, NULL, NULL, &e) < 0);
+        image_error_done(&e);
+        safe_close(gfd);
+        rm_dir(dir);
+}
+
+TEST(unpack_diff_id_all_filters) {
+        require_root();
+        const TarEntry t[] = { { .path = "hello", .type = AE_IFREG, .data = "world" } };
+        _cleanup_free_ char *plain = NULL;
+        static const char *const filters[] = { NULL, "gzip", "xz", "zstd" };
+        for (size_t i = 0; i < ELEMENTSOF(filters); i++) {
+                char *dir = NULL, *diff = NULL;
+                _cleanup_close_ int fd = make_tar(t, ELEMENTSOF(t), filters[i]);
+                _cleanup_close_ int dfd = -EBADF;
+                dir = mkdtemp_dir();
+                dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                ASSERT_OK(image_unpack_layer(fd, dfd, NULL, &diff, NULL, NULL));
+                ASSERT_OK(faccessat(dfd, "hello", F_OK, 0));
+                if (!plain)
+                        plain = diff;
+                else {
+                        /* same uncompressed stream → same diff_id */
+                        ASSERT_STREQ(diff, plain);
+                        free(diff);
+                }
+                rm_dir(dir);
+        }
+}
+
+static char *write_tar_file(const char *dir, const char *name, const TarEntry *t, size_t n,
+                            const char *filter) {
+        _cleanup_close_ int fd = make_tar(t, n, filter);
+        char *p = strjoin(dir, "/", name);
+        _cleanup_free_ char *data = NULL;
+        size_t size;
+        ASSERT_OK(read_full_fd(fd, &data, &size, 1 << 20));
+        ASSERT_OK(write_file_atomic(p, data, size, 0644));
+        return p;
+}
+
+static unsigned count_entries(const char *path, const char *prefix) {
+        DIR *d = opendir(path);
+        unsigned n = 0;
+        struct dirent *de;
+        if (!d)
+                return 0;
+        while ((de = readdir(d)))
+                if (!streq(de->d_name, ".") && !streq(de->d_name, "..") && startswith(de->d_name, prefix))
+                        n++;
+        closedir(d);
+        return n;
+}
+
+TEST(store_rootfs_import) {
+        require_root();
+        char *tmp = mkdtemp_dir();
+        _cleanup_free_ char *root = strjoin(tmp, "/store"), *layers = strjoin(tmp, "/store/layers");
+        _cleanup_(image_store_freep) ImageStore *s = NULL;
+        const TarEntry t[] = {
+                { .path = "bin/", .type = AE_IFDIR },
+                { .path = "bin/true", .type = AE_IFREG, .perm = 0755, .data = "#!/bin/sh\n" },
+        };
+        _cleanup_free_ char *tar = write_tar_file(tmp, "My_Rootfs.tar.xz", t, ELEMENTSOF(t), "xz");
+        ImageImportStats st = {};
+        ImageError e = {};
+        char *ref = NULL;
+
+        ASSERT_OK(image_store_open(root, &s));
+        ASSERT_OK(image_import(s, tar, NULL, NULL, NULL, &st, &ref, &e));
+        ASSERT_STREQ(ref, "my_rootfs:latest");
+        ASSERT_EQ(st.layers, 1);
+        ASSERT_EQ(st.layers_unpacked, 1);
+        free(ref);
+
+        /* the same tarball again: nothing unpacked */
+        st = (ImageImportStats){};
+        ASSERT_OK(image_import(s, tar, "other:v1", NULL, NULL, &st, &ref, &e));
+        ASSERT_STREQ(ref, "other:v1");
+        ASSERT_EQ(st.layers_unpacked, 0);
+        ASSERT_EQ(st.layers_reused, 1);
+        ASSERT_EQ(st.unpacked_bytes, 0);
+        free(ref);
+
+        char **paths = NULL;
+        ImageConfig *c = NULL;
+        ASSERT_OK(image_resolve(s, "other:v1", &paths, &c));
+        ASSERT_EQ(strv_length(paths), 1);
+        ASSERT_TRUE(startswith(paths[0], layers) != NULL);
+        _cleanup_free_ char *bin = strjoin(paths[0], "/bin/true");
+        ASSERT_OK(access(bin, X_OK));
+        ASSERT_STREQ(c->os, "linux");
+        strv_free(paths);
+        image_config_free(c);
+        ASSERT_ERROR(image_resolve(s, "nope:latest", NULL, NULL), ENOENT);
+
+        ImageInfo *a = NULL;
+        size_t n = 0;
+        ASSERT_OK(image_list(s, &a, &n));
+        ASSERT_EQ(n, 2);
+        ASSERT_STREQ(a[0].ref, "my_rootfs:latest");
+        ASSERT_STREQ(a[0].manifest, a[1].manifest);
+        image_info_array_free(a, n);
+
+        _cleanup_free_ char *json = NULL;
+        ASSERT_OK(image_inspect_json(s, "my_rootfs", &json));
+        ASSERT_TRUE(strstr(json, "\"diff_id\"") != NULL);
+
+        /* a container uses other:v1 → rm refuses */
+        _cleanup_free_ char *cdir = strjoin(root, "/containers/web"), *cfile = strjoin(cdir, "/image");
+        ASSERT_OK(mkdir_p(cdir, 0700));
+        ASSERT_OK(write_file_atomic(cfile, "other:v1\n", 9, 0644));
+        ASSERT_ERROR(image_remove(s, "other:v1", &e), EBUSY);
+        ASSERT_STREQ(e.entry, "web");
+        image_error_done(&e);
+        ASSERT_OK(image_remove(s, "my_rootfs:latest", &e));
+        ASSERT_ERROR(image_remove(s, "my_rootfs:latest", &e), ENOENT);
+        image_error_done(&e);
+
+        /* gc keeps what other:v1 needs; a stale temporary goes */
+        _cleanup_free_ char *stale = strjoin(layers, "/.tmp-1-dead");
+        ASSERT_OK(mkdir(stale, 0700));
+        ImageGcStats gs = {};
+        ASSERT_OK(image_gc(s, &gs));
+        ASSERT_EQ(gs.tmps_removed, 1);
+        ASSERT_EQ(gs.layers_removed, 0);
+        ASSERT_OK(image_resolve(s, "other:v1", NULL, NULL));
+
+        ASSERT_OK(unlink(cfile));
+        ASSERT_OK(image_remove(s, "other:v1", &e));
+        ASSERT_OK(image_gc(s, &gs));
+        ASSERT_EQ(gs.layers_removed, 1);
+        ASSERT_EQ(gs.blobs_removed, 3);
+        ASSERT_EQ(count_entries(layers, ""), 0);
+        rm_dir(tmp);
+}
+
+TEST(store_hostile_rootfs_leaves_nothing) {
+        require_root();
+        char *tmp = mkdtemp_dir();
+        _cleanup_free_ char *root = strjoin(tmp, "/store"), *layers = strjoin(tmp, "/store/layers");
+        _cleanup_(image_store_freep) ImageStore *s = NULL;
+        const TarEntry t[] = {
+                { .path = "ok", .type = AE_IFREG, .data = "fine" },
+                { .path = "../escape", .type = AE_IFREG, .data = "x" },
+        };
+        _cleanup_free_ char *tar = write_tar_file(tmp, "bad.tar", t, ELEMENTSOF(t), NULL);
+        ImageError e = {};
+
+        ASSERT_OK(image_store_open(root, &s));
+        ASSERT_ERROR(image_import(s, tar, "bad:1", NULL, NULL, NULL, NULL, &e), EPERM);
+        ASSERT_STREQ(e.entry, "../escape");
+        image_error_done(&e);
+        ASSERT_EQ(count_entries(layers, ""), 0);
+        ASSERT_ERROR(image_resolve(s, "bad:1", NULL, NULL), ENOENT);
+        rm_dir(tmp);
+}
+
+/* An OCI layout written by hand: a layer whose blob does not match its digest is refused */
+TEST(store_oci_digest_mismatch) {
+        require_root();
+        char *tmp = mkdtemp_dir();
+        _cleanup_free_ char *root = strjoin(tmp, "/store"), *layers = strjoin(tmp, "/store/layers"),
+                            *blobs = strjoin(tmp, "/store/blobs/sha256"), *oci = strjoin(tmp, "/oci"),
+                            *ob = strjoin(tmp, "/oci/blobs/sha256");
+        _cleanup_(image_store_freep) ImageStore *s = NULL;
+        ImageError e = {};
+
+        ASSERT_OK(mkdir_p(ob, 0755));
+        _cleanup_free_ char *layout = strjoin(oci, "/oci-layout");
+        ASSERT_OK(write_file_atomic(layout, "{\"imageLayoutVersion\":\"1.0.0\"}", 30, 0644));
+        const char *fake = "1111111111111111111111111111111111111111111111111111111111111111";
+        _cleanup_free_ char *lp = strjoin(ob, "/", fake);
+        ASSERT_OK(write_file_atomic(lp, "not the right content", 21, 0644));
+        ASSERT_OK(image_store_open(root, &s));
+
+        /* The index names a manifest blob whose content is not what its digest says */
+        _cleanup_free_ char *index = strprintf("{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":"
+                                               "\"application/vnd.oci.image.manifest.v1+json\","
+                                               "\"digest\":\"sha256:%s\",\"size\":21}]}",
+                                               fake);
+        _cleanup_free_ char *ip = strjoin(oci, "/index.json");
+        ASSERT_OK(write_file_atomic(ip, index, strlen(index), 0644));
+        int r = image_import(s, oci, "mm:1", NULL, NULL, NULL, NULL, &e);
+        fprintf(stderr, "  digest mismatch: %s: %s\n", strna(e.entry), strna(e.message));
+        ASSERT_ERROR(r, EBADMSG);
+        ASSERT_TRUE(strstr(e.message, "digest mismatch") != NULL);
+        image_error_done(&e);
+        ASSERT_EQ(count_entries(blobs, ""), 0);
+        ASSERT_EQ(count_entries(layers, ""), 0);
+        rm_dir(tmp);
+}
+
+TEST_MAIN();
