@@ -373,8 +373,10 @@ static int global_config_load_files(char **files, GlobalConfig **ret, ConfigDiag
                 if (r < 0)
                         return r;
         }
-        if (diag->n_problems > before)
+        if (diag->n_problems > before) {
+                sort_problems(diag, before, ((OriginTable *) g->origins)->files);
                 return -EINVAL;
+        }
         if (ret)
                 *ret = TAKE_PTR(g);
         return 0;

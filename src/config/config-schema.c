@@ -859,7 +859,7 @@ static int parse_mounts(ParseCtx *ctx, const ConfigKey *k, const char *key_path,
                         if (!tp)
                                 return -ENOMEM;
                         r = report(
-                                &pc, NULL, tp, e,
+                                &pc, NULL, tp, toml_table_get(e, "target") ?: e,
                                 "target '%s' is already mounted by the [[mount]] at line %u (one mount per "
                                 "target)",
                                 c->mounts[j].target, line);
@@ -930,7 +930,8 @@ const ConfigKey container_keys[] = {
         { "rootfs", parse_string, format_string, C(rootfs), -1, SK_ABS_PATH, 0,
           A_PATH " to the root directory" },
         { "command", parse_strv, format_strv, C(command), CS(command_set), SK_NONEMPTY, 1, A_ARGV },
-        { "entrypoint", parse_strv, format_strv, C(entrypoint), CS(entrypoint_set), SK_NONEMPTY, 1, A_ARGV },
+        { "entrypoint", parse_strv, format_strv, C(entrypoint), CS(entrypoint_set), SK_NONEMPTY, 0,
+          "an array of strings; [] clears the image's entrypoint" },
         { "env", parse_env, NULL, 0, -1, 0, 0, "a table of strings: NAME = \"value\"" },
         { "env_files", parse_strv, format_strv, C(env_files), -1, SK_ABS_PATH, 0,
           "an array of absolute paths" },
@@ -1044,7 +1045,8 @@ static int parse_named_tables(ParseCtx *ctx, const ConfigKey *k, const char *key
         if (toml_value_type(v) != TOML_TABLE)
                 return wrong_type(ctx, k, key_path, v, "a table");
         for (size_t i = 0; i < toml_table_size(v); i++) {
-                const char *name = toml_table_key(v, i, NULL);
+                TomlPos kp;
+                const char *name = toml_table_key(v, i, &kp);
                 const TomlValue *e = toml_table_value(v, i);
                 _cleanup_free_ char *p = strjoin(key_path, ".", name), *pfx = NULL;
                 void *base = NULL;
@@ -1098,6 +1100,9 @@ static int parse_named_tables(ParseCtx *ctx, const ConfigKey *k, const char *key
                 pfx = strjoin(p, ".");
                 if (!pfx)
                         return -ENOMEM;
+                r = origin_table_set(ctx->origins, p, ctx->file, kp.line, kp.column);
+                if (r < 0)
+                        return r;
                 ParseCtx sub = *ctx;
                 sub.prefix = pfx;
                 _cleanup_(origin_table_freep) OriginTable *tmp = new0(OriginTable, 1);

@@ -1,11 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config-internal.h"
 #include "config-values.h"
 #include "config.h"
+#include "fileio.h"
 #include "string-util.h"
 #include "tests.h"
 
@@ -316,6 +322,494 @@ TEST(path) {
         ASSERT_FALSE(config_path_is_valid_absolute("/a\nb"));
         ASSERT_FALSE(config_path_is_valid_absolute(""));
         ASSERT_TRUE(config_path_is_valid_absolute("/a/..b/.c"));
+}
+
+/* ---- loading, merging, origins, problems: against a temporary $CBOX_CONFIG_ROOT ---- */
+
+static char *test_root = NULL;
+
+static void cleanup_root(void) {
+        if (test_root)
+                (void) rm_rf_at(AT_FDCWD, test_root);
+        test_root = mfree(test_root);
+}
+
+static void setup_root(void) {
+        char t[] = "/tmp/test-config-XXXXXX";
+        if (!test_root)
+                ASSERT_OK(atexit(cleanup_root));
+        if (test_root) {
+                (void) rm_rf_at(AT_FDCWD, test_root);
+                free(test_root);
+        }
+        ASSERT_NOT_NULL(mkdtemp(t));
+        test_root = strdup(t);
+        ASSERT_NOT_NULL(test_root);
+        ASSERT_OK(setenv("CBOX_CONFIG_ROOT", test_root, 1));
+}
+
+/* writes ROOT/rel with contents; returns the full path (static buffer per call site is not needed) */
+static char *put(const char *rel, const char *contents) {
+        _cleanup_free_ char *p = strjoin(test_root, "/", rel);
+        ASSERT_NOT_NULL(p);
+        char *slash = strrchr(p, '/');
+        *slash = 0;
+        ASSERT_OK(mkdir_p(p, 0755));
+        *slash = '/';
+        ASSERT_OK(write_file_atomic(p, contents, strlen(contents), 0644));
+        return TAKE_PTR(p);
+}
+
+static char *rootpath(const char *rel) {
+        char *p = strjoin(test_root, "/", rel);
+        ASSERT_NOT_NULL(p);
+        return p;
+}
+
+static const ConfigOrigin *origin_of(const ContainerConfig *c, const char *key) {
+        return origin_table_get(c->origins, key);
+}
+
+static void assert_origin(const ContainerConfig *c, const char *key, const char *rel, unsigned line) {
+        _cleanup_free_ char *p = rootpath(rel);
+        const ConfigOrigin *o = origin_of(c, key);
+        if (!o)
+                TEST_FAIL("no origin for %s", key);
+        ASSERT_STREQ(o->file, p);
+        ASSERT_EQ(o->line, line);
+}
+
+/* Loads NAME; expects success */
+static ContainerConfig *load_ok(const char *name) {
+        _cleanup_(global_config_freep) GlobalConfig *g = NULL;
+        ContainerConfig *c = NULL;
+        ConfigDiag d = {};
+        int r = global_config_load(&g, &d);
+        if (r < 0) {
+                _cleanup_free_ char *s = config_diag_format(&d);
+                TEST_FAIL("global_config_load: %d\n%s", r, strna(s));
+        }
+        r = container_config_load(name, g, &c, &d);
+        if (r < 0) {
+                _cleanup_free_ char *s = config_diag_format(&d);
+                TEST_FAIL("container_config_load(%s): %d\n%s", name, r, strna(s));
+        }
+        ASSERT_EQ(d.n_problems, 0);
+        return c;
+}
+
+/* Loads NAME_OR_PATH; expects -EINVAL and returns the formatted problems with ROOT replaced by "@" */
+static char *load_fail(const char *name) {
+        _cleanup_(global_config_freep) GlobalConfig *g = NULL;
+        _cleanup_(container_config_freep) ContainerConfig *c = NULL;
+        ConfigDiag d = {};
+        ASSERT_OK(global_config_load(&g, &d));
+        ASSERT_ERROR(container_config_load(name, g, &c, &d), EINVAL);
+        ASSERT_NULL(c);
+        _cleanup_free_ char *s = config_diag_format(&d);
+        config_diag_done(&d);
+        ASSERT_NOT_NULL(s);
+        Buffer b = {};
+        size_t rl = strlen(test_root);
+        for (const char *p = s; *p;) {
+                if (strneq(p, test_root, rl)) {
+                        ASSERT_OK(buffer_append(&b, "@", 1));
+                        p += rl;
+                } else
+                        ASSERT_OK(buffer_append(&b, p++, 1));
+        }
+        ASSERT_OK(buffer_append(&b, "", 1));
+        return b.data;
+}
+
+#define ASSERT_PROBLEMS(name, expected)                                                                     \
+        do {                                                                                                \
+                _cleanup_free_ char *_got = load_fail(name);                                                \
+                if (strcmp(_got, (expected)) != 0)                                                          \
+                        TEST_FAIL("problems differ.\n--- expected\n%s--- got\n%s", (expected), _got);       \
+        } while (0)
+
+TEST(merge_order_and_origins) {
+        setup_root();
+        /* the first found of /etc, /run, /usr/lib wins for the main file */
+        free(put("usr/lib/cbox/web.toml", "image = \"lower:1\"\n"));
+        free(put("etc/cbox/web.toml",
+                 "image = \"busybox:latest\"\n"
+                 "command = [\"httpd\", \"-f\"]\n"
+                 "[resources]\n"
+                 "memory_max = \"128M\"\n"
+                 "cpu_quota = \"50%\"\n"
+                 "[env]\n"
+                 "A = \"1\"\n"
+                 "B = \"2\"\n"));
+        /* same-named drop-in: /etc masks /usr/lib */
+        free(put("usr/lib/cbox/web.toml.d/10-mem.toml", "[resources]\nmemory_max = \"1G\"\n"));
+        free(put("etc/cbox/web.toml.d/10-mem.toml", "# comment\n[resources]\nmemory_max = \"256M\"\n"));
+        free(put("run/cbox/web.toml.d/20-cmd.toml",
+                 "command = [\"sleep\", \"1\"]\n[env]\nB = \"3\"\nC = \"4\"\n"));
+        free(put("usr/lib/cbox/web.toml.d/30-cpu.toml", "resources.cpu_quota = \"150%\"\n"));
+        free(put("etc/cbox/web.toml.d/README", "not toml\n"));
+        free(put("etc/cbox/web.toml.d/.hidden.toml", "garbage\n"));
+
+        _cleanup_(container_config_freep) ContainerConfig *c = load_ok("web");
+        ASSERT_STREQ(c->name, "web");
+        ASSERT_STREQ(c->image, "busybox:latest");
+        ASSERT_EQ_U64(c->resources.memory_max, 256ULL << 20);
+        ASSERT_TRUE(c->resources.memory_max_set);
+        ASSERT_EQ_U64(c->resources.cpu_quota_per_sec_usec, 1500000);
+        ASSERT_FALSE(c->resources.memory_high_set);
+        /* arrays replaced whole */
+        ASSERT_EQ(strv_length(c->command), 2);
+        ASSERT_STREQ(c->command[0], "sleep");
+        ASSERT_TRUE(c->command_set);
+        ASSERT_FALSE(c->entrypoint_set);
+        /* env merged per variable, sorted */
+        ASSERT_EQ(strv_length(c->env), 3);
+        ASSERT_STREQ(c->env[0], "A=1");
+        ASSERT_STREQ(c->env[1], "B=3");
+        ASSERT_STREQ(c->env[2], "C=4");
+        /* defaults */
+        ASSERT_EQ(c->stop_signal, SIGTERM);
+        ASSERT_EQ_U64(c->stop_timeout_usec, 10 * USEC_PER_SEC);
+        ASSERT_STREQ(c->hostname, "web");
+        ASSERT_STREQ(c->slice, "machine.slice");
+        ASSERT_STREQ(c->network.network, "cbox0");
+        ASSERT_EQ(c->network.mode, NETWORK_MODE_BRIDGE);
+        ASSERT_TRUE(c->security.no_new_privileges);
+        ASSERT_STREQ(c->security.seccomp, "default");
+        ASSERT_FALSE(c->health.enabled);
+
+        _cleanup_free_ char *main_path = rootpath("etc/cbox/web.toml");
+        ASSERT_STREQ(c->path, main_path);
+        ASSERT_EQ(strv_length(c->dropins), 3);
+        _cleanup_free_ char *d0 = rootpath("etc/cbox/web.toml.d/10-mem.toml"),
+                            *d1 = rootpath("run/cbox/web.toml.d/20-cmd.toml"),
+                            *d2 = rootpath("usr/lib/cbox/web.toml.d/30-cpu.toml");
+        ASSERT_STREQ(c->dropins[0], d0);
+        ASSERT_STREQ(c->dropins[1], d1);
+        ASSERT_STREQ(c->dropins[2], d2);
+
+        assert_origin(c, "image", "etc/cbox/web.toml", 1);
+        assert_origin(c, "resources.memory_max", "etc/cbox/web.toml.d/10-mem.toml", 3);
+        assert_origin(c, "resources.cpu_quota", "usr/lib/cbox/web.toml.d/30-cpu.toml", 1);
+        assert_origin(c, "command", "run/cbox/web.toml.d/20-cmd.toml", 1);
+        assert_origin(c, "env.A", "etc/cbox/web.toml", 7);
+        assert_origin(c, "env.B", "run/cbox/web.toml.d/20-cmd.toml", 3);
+        ASSERT_NULL(origin_of(c, "stop_timeout"));
+
+        /* cat: values with their sources, a header naming every file */
+        _cleanup_free_ char *t = container_config_format_toml(c);
+        ASSERT_NOT_NULL(t);
+        _cleanup_free_ char *l1 = strprintf("memory_max = \"256M\"  # from %s:3\n", d0),
+                            *l2 = strprintf("command = [\"sleep\", \"1\"]  # from %s:1\n", d1),
+                            *l3 = strprintf("# %s\n# %s\n# %s\n# %s\n", main_path, d0, d1, d2);
+        ASSERT_NOT_NULL(strstr(t, l1));
+        ASSERT_NOT_NULL(strstr(t, l2));
+        ASSERT_NOT_NULL(strstr(t, l3));
+        ASSERT_NOT_NULL(strstr(t, "stop_timeout = \"10s\"  # default\n"));
+}
+
+TEST(path_given_and_dropins_beside) {
+        setup_root();
+        _cleanup_free_ char *p =
+                put("srv/app.toml", "rootfs = \"/srv/rootfs\"\n[network]\nmode = \"none\"\n");
+        free(put("srv/app.toml.d/50-x.toml", "read_only = true\n"));
+        free(put("etc/cbox/app.toml.d/50-x.toml", "read_only = false\nhostname = \"masked\"\n"));
+        free(put("etc/cbox/app.toml.d/60-y.toml", "user = \"1000:1000\"\n"));
+        _cleanup_(container_config_freep) ContainerConfig *c = load_ok(p);
+        ASSERT_STREQ(c->name, "app");
+        ASSERT_STREQ(c->rootfs, "/srv/rootfs");
+        ASSERT_TRUE(c->read_only);
+        ASSERT_STREQ(c->hostname, "app");
+        ASSERT_STREQ(c->user, "1000:1000");
+        ASSERT_EQ(strv_length(c->dropins), 2);
+        ASSERT_EQ(c->network.mode, NETWORK_MODE_NONE);
+
+        /* NAME lookup: missing → -ENOENT; invalid names are refused */
+        _cleanup_(global_config_freep) GlobalConfig *g = NULL;
+        ContainerConfig *x = NULL;
+        ConfigDiag d = {};
+        ASSERT_OK(global_config_load(&g, &d));
+        ASSERT_ERROR(container_config_load("nothere", g, &x, &d), ENOENT);
+        ASSERT_EQ(d.n_problems, 0);
+        ASSERT_ERROR(container_config_load("-bad", g, &x, &d), EINVAL);
+        ASSERT_EQ(d.n_problems, 1);
+        config_diag_done(&d);
+        ASSERT_ERROR(container_config_load("/nonexistent/x.toml", g, &x, &d), ENOENT);
+}
+
+TEST(mounts_merge) {
+        setup_root();
+        free(put("etc/cbox/m.toml",
+                 "image = \"i:1\"\n"
+                 "[[mount]]\nsource = \"/srv/a\"\ntarget = \"/a\"\n"
+                 "[[mount]]\ntype = \"tmpfs\"\ntarget = \"/tmp\"\nsize = \"64M\"\n"));
+        free(put("etc/cbox/m.toml.d/10.toml",
+                 "[[mount]]\ntype = \"volume\"\nsource = \"data\"\ntarget = \"/a\"\n"
+                 "read_only = true\n"
+                 "[[mount]]\nsource = \"/srv/b\"\ntarget = \"/b\"\n"));
+        _cleanup_(container_config_freep) ContainerConfig *c = load_ok("m");
+        ASSERT_EQ(c->n_mounts, 3);
+        /* replaced in place */
+        ASSERT_EQ(c->mounts[0].type, MOUNT_TYPE_VOLUME);
+        ASSERT_STREQ(c->mounts[0].source, "data");
+        ASSERT_STREQ(c->mounts[0].target, "/a");
+        ASSERT_TRUE(c->mounts[0].read_only);
+        ASSERT_EQ(c->mounts[1].type, MOUNT_TYPE_TMPFS);
+        ASSERT_NULL(c->mounts[1].source);
+        ASSERT_EQ_U64(c->mounts[1].size, 64ULL << 20);
+        ASSERT_STREQ(c->mounts[2].target, "/b");
+        assert_origin(c, "mount[0].source", "etc/cbox/m.toml.d/10.toml", 3);
+        assert_origin(c, "mount[0].read_only", "etc/cbox/m.toml.d/10.toml", 5);
+        assert_origin(c, "mount[1].size", "etc/cbox/m.toml", 8);
+        assert_origin(c, "mount[2].target", "etc/cbox/m.toml.d/10.toml", 8);
+        ASSERT_EQ(c->mounts[0].origin.line, 1);
+}
+
+TEST(global_conf_d) {
+        setup_root();
+        free(put("usr/lib/cbox/conf.d/00-defaults.toml",
+                 "storage_root = \"/var/lib/cbox\"\n[network.cbox0]\nsubnet = \"10.88.0.0/16\"\n"));
+        free(put("usr/lib/cbox/conf.d/50-local.toml", "storage_root = \"/masked\"\n"));
+        free(put("etc/cbox/conf.d/50-local.toml",
+                 "storage_root = \"/srv/cbox\"\n"
+                 "default_network = \"lab\"\n"
+                 "[network.lab]\nsubnet = \"192.168.77.0/24\"\nbridge = \"br-lab\"\n"
+                 "[registry.\"localhost:5000\"]\ninsecure = true\n"));
+        _cleanup_(global_config_freep) GlobalConfig *g = NULL;
+        ConfigDiag d = {};
+        ASSERT_OK(global_config_load(&g, &d));
+        ASSERT_STREQ(g->storage_root, "/srv/cbox");
+        ASSERT_STREQ(g->run_root, "/run/cbox");
+        ASSERT_STREQ(g->default_network, "lab");
+        ASSERT_EQ(g->n_networks, 2);
+        const NetworkDef *n = global_config_find_network(g, "lab");
+        ASSERT_NOT_NULL(n);
+        ASSERT_STREQ(n->bridge, "br-lab");
+        ASSERT_EQ(n->prefixlen, 24);
+        ASSERT_EQ(ntohl(n->gateway.s_addr), 0xc0a84d01); /* first host by default */
+        ASSERT_TRUE(n->masquerade);
+        ASSERT_EQ(g->n_registries, 1);
+        ASSERT_STREQ(g->registries[0].name, "localhost:5000");
+        ASSERT_TRUE(g->registries[0].insecure);
+        ASSERT_EQ(strv_length(g->files), 2);
+
+        /* a container joins the default network; a static address outside its subnet is refused */
+        free(put("etc/cbox/n.toml", "image = \"i:1\"\n[network]\naddress = \"192.168.77.9\"\n"));
+        _cleanup_(container_config_freep) ContainerConfig *c = load_ok("n");
+        ASSERT_STREQ(c->network.network, "lab");
+        ASSERT_TRUE(c->network.address_set);
+        free(put("etc/cbox/n2.toml",
+                 "image = \"i:1\"\n[network]\nnetwork = \"cbox0\"\naddress = \"192.168.77.9\"\n"));
+        ASSERT_PROBLEMS(
+                "n2",
+                "@/etc/cbox/n2.toml:4:1: network.address: address 192.168.77.9 is outside the subnet "
+                "10.88.0.0/16 of network 'cbox0' (an IPv4 address inside the network's subnet)\n");
+        free(put("etc/cbox/n3.toml", "image = \"i:1\"\n[network]\nnetwork = \"nope\"\n"));
+        ASSERT_PROBLEMS(
+                "n3",
+                "@/etc/cbox/n3.toml:3:1: network.network: unknown network 'nope' (networks defined in "
+                "conf.d: cbox0, lab)\n");
+
+        /* bad global settings are collected too */
+        free(put("etc/cbox/conf.d/60-bad.toml",
+                 "[network.x]\nsubnet = \"10.1.2.3/16\"\ngateway = \"1.2.3.4\"\n"
+                 "[network.y]\nsubnet = \"10.88.5.0/24\"\n"
+                 "storage = \"/x\"\n"));
+        GlobalConfig *g2 = NULL;
+        ASSERT_ERROR(global_config_load(&g2, &d), EINVAL);
+        _cleanup_free_ char *s = config_diag_format(&d);
+        _cleanup_free_ char *f = rootpath("etc/cbox/conf.d/60-bad.toml");
+        _cleanup_free_ char *exp = strprintf(
+                "%1$s:1:10: network.x: no subnet (an IPv4 subnet like \"10.88.0.0/16\")\n"
+                "%1$s:2:10: network.x.subnet: invalid subnet '10.1.2.3/16' (an IPv4 subnet like "
+                "\"10.88.0.0/16\", prefix 8 to 30)\n"
+                "%1$s:5:1: network.y.subnet: subnet overlaps the subnet of network 'cbox0' (networks "
+                "must not overlap)\n"
+                "%1$s:6:1: network.y.storage: unknown key (known keys: subnet, gateway, masquerade, "
+                "bridge)\n",
+                f);
+        ASSERT_STREQ(s, exp);
+        config_diag_done(&d);
+}
+
+TEST(problems) {
+        setup_root();
+        /* every kind of problem, collected from one file and a drop-in */
+        free(put("etc/cbox/bad.toml",
+                 "image = \"busybox:latest\"\n"                     /* 1 */
+                 "comand = [\"httpd\"]\n"                           /* 2 */
+                 "stop_signal = \"SIGFOO\"\n"                       /* 3 */
+                 "[resources]\n"                                    /* 4 */
+                 "memory_max = \"12Q\"\n"                           /* 5 */
+                 "cpu_quota = 50\n"                                 /* 6 */
+                 "tasks_max = 0\n"                                  /* 7 */
+                 "[network]\n"                                      /* 8 */
+                 "ports = [\"8080:80\", \"1.2.3.4:8080:81/tcp\"]\n" /* 9 */
+                 "[[mount]]\n"                                      /* 10 */
+                 "source = \"/srv/www\"\n"                          /* 11 */
+                 "target = \"/www\"\n"                              /* 12 */
+                 "[[mount]]\n"                                      /* 13 */
+                 "type = \"tmpfs\"\n"                               /* 14 */
+                 "target = \"/www\"\n"));                           /* 15 */
+        free(put("etc/cbox/bad.toml.d/10-x.toml",
+                 "rootfs = \"relative/dir\"\n"
+                 "[network]\nports = \"80\"\n"
+                 "[health]\ninterval = \"5 parsecs\"\n"));
+        ASSERT_PROBLEMS(
+                "bad",
+                "@/etc/cbox/bad.toml:2:1: comand: unknown key (did you mean 'command'? known keys: image, "
+                "rootfs, "
+                "command, entrypoint, env, env_files, workdir, user, hostname, read_only, stop_signal, "
+                "stop_timeout, "
+                "slice, resources, network, mount, security, health)\n"
+                "@/etc/cbox/bad.toml:3:15: stop_signal: invalid signal 'SIGFOO' (a signal name like "
+                "\"SIGTERM\" or "
+                "\"TERM\", or its number)\n"
+                "@/etc/cbox/bad.toml:5:14: resources.memory_max: invalid size '12Q' (a size: a number with "
+                "optional "
+                "K, M, G or T suffix (base 1024), or an integer of bytes, or \"infinity\")\n"
+                "@/etc/cbox/bad.toml:6:13: resources.cpu_quota: expected a string, got an integer (a "
+                "percentage "
+                "above 0 like \"50%\" or \"150%\" for 1.5 CPUs)\n"
+                "@/etc/cbox/bad.toml:7:13: resources.tasks_max: out of range value 0 (an integer of at "
+                "least 1, or "
+                "\"infinity\")\n"
+                "@/etc/cbox/bad.toml:9:21: network.ports[1]: host port of '1.2.3.4:8080:81/tcp' is already "
+                "published by network.ports[0] (each host port and protocol once)\n"
+                "@/etc/cbox/bad.toml:15:10: mount[1].target: target '/www' is already mounted by the "
+                "[[mount]] at "
+                "line 10 (one mount per target)\n"
+                "@/etc/cbox/bad.toml.d/10-x.toml:1:10: rootfs: invalid path 'relative/dir' (an absolute "
+                "path to the "
+                "root directory)\n"
+                "@/etc/cbox/bad.toml.d/10-x.toml:3:9: network.ports: expected an array of strings, got a "
+                "string (an "
+                "array of \"HOST:CONTAINER\", \"ADDRESS:HOST:CONTAINER\" with optional \"/tcp\" or "
+                "\"/udp\"; ports "
+                "1-65535 or ranges \"A-B\" of equal length)\n"
+                "@/etc/cbox/bad.toml.d/10-x.toml:5:12: health.interval: invalid time span '5 parsecs' (a "
+                "time span "
+                "such as \"10s\", \"1min 30s\", \"500ms\", or an integer of seconds)\n");
+
+        /* a TOML syntax error is one line; other files are still checked */
+        free(put("etc/cbox/syn.toml", "image = \"x:1\"\n[resources\nmemory_max = \"1G\"\n"));
+        free(put("etc/cbox/syn.toml.d/10.toml", "bogus = 1\n"));
+        ASSERT_PROBLEMS("syn",
+                        "@/etc/cbox/syn.toml:2:11: TOML syntax error: expected ']' at the end of a table "
+                        "header\n"
+                        "@/etc/cbox/syn.toml.d/10.toml:1:1: bogus: unknown key ("
+                        "known keys: image, rootfs, command, entrypoint, env, env_files, workdir, user, "
+                        "hostname, read_only, stop_signal, stop_timeout, slice, resources, network, mount, "
+                        "security, health)\n");
+
+        /* image and rootfs: exactly one */
+        free(put("etc/cbox/none.toml", "hostname = \"x\"\n"));
+        ASSERT_PROBLEMS(
+                "none",
+                "@/etc/cbox/none.toml:1:1: image: neither 'image' nor 'rootfs' is set (exactly one of "
+                "them: a store image \"NAME:TAG\" or an absolute path to a root directory)\n");
+        free(put("etc/cbox/both.toml", "image = \"a:b\"\nrootfs = \"/r\"\n"));
+        ASSERT_PROBLEMS("both",
+                        "@/etc/cbox/both.toml:2:1: rootfs: both 'image' (set at @/etc/cbox/both.toml:1) and "
+                        "'rootfs' are set (exactly one of them)\n");
+
+        /* wrong types, nested tables, mount rules, network mode rules */
+        free(put("etc/cbox/types.toml",
+                 "image = 5\n"
+                 "resources = \"big\"\n"
+                 "[network]\nmode = \"none\"\nports = [\"80:80\"]\n"
+                 "[security]\ncapabilities.add = [\"CAP_FLY\"]\nuser_namespace = true\n"
+                 "[[mount]]\ntype = \"volume\"\nsource = \"../x\"\ntarget = \"/v\"\n"
+                 "[[mount]]\ntarget = \"/\"\n"
+                 "[health]\nretries = 3\n"));
+        ASSERT_PROBLEMS("types",
+                        "@/etc/cbox/types.toml:1:9: image: expected a string, got an integer (a store image "
+                        "\"NAME:TAG\")\n"
+                        "@/etc/cbox/types.toml:2:13: resources: expected a table, got a string\n"
+                        "@/etc/cbox/types.toml:5:1: network.ports: ports are published only in network mode "
+                        "\"bridge\", not "
+                        "\"none\"\n"
+                        "@/etc/cbox/types.toml:7:21: security.capabilities.add[0]: invalid capability "
+                        "'CAP_FLY' (an array "
+                        "of capability names like \"CAP_NET_ADMIN\")\n"
+                        "@/etc/cbox/types.toml:8:18: security.user_namespace: invalid value true (false or "
+                        "\"auto\")\n"
+                        "@/etc/cbox/types.toml:11:10: mount[0].source: invalid volume name '../x' (letters, "
+                        "digits, '_', "
+                        "'.', '-', up to 64, not starting with '.' or '-')\n"
+                        "@/etc/cbox/types.toml:13:3: mount[1].source: missing (bind mounts need an absolute "
+                        "host path)\n"
+                        "@/etc/cbox/types.toml:14:10: mount[1].target: cannot mount over '/' (an absolute "
+                        "path other than "
+                        "/)\n"
+                        "@/etc/cbox/types.toml:16:1: health.command: missing: [health] needs a command (a "
+                        "non-empty array "
+                        "of strings)\n");
+
+        /* the container name comes from the file name */
+        _cleanup_free_ char *p = put("srv/-x.toml", "image = \"a:b\"\n");
+        _cleanup_free_ char *exp =
+                strprintf("@/srv/-x.toml:0:0: invalid container name '-x' from the file name "
+                          "(letters, digits, '_', '.', '-', up to 64, not starting with '.' or "
+                          "'-')\n");
+        _cleanup_free_ char *got = load_fail(p);
+        ASSERT_STREQ(got, exp);
+}
+
+TEST(cat_round_trip) {
+        setup_root();
+        free(put("etc/cbox/web.toml",
+                 "image = \"busybox:latest\"\ncommand = [\"a \\\"quoted\\\" \\\\ arg\", \"tab\\there\"]\n"
+                 "entrypoint = []\nstop_timeout = 90\nstop_signal = 2\n"
+                 "[env]\nX = \"1\"\n[resources]\nmemory_max = \"infinity\"\nmemory_high = 1000\ncpuset = "
+                 "\"3,0-1\"\n"
+                 "tasks_max = \"infinity\"\ncpu_weight = 100\nio_weight = 10000\n"
+                 "[network]\nports = [\"127.0.0.1:5353:53/udp\", \"9000-9010:9000-9010\"]\naddress = "
+                 "\"10.88.0.5\"\n"
+                 "dns = [\"1.1.1.1\"]\nhosts = [\"db:10.88.0.6\"]\n"
+                 "[security]\ncapabilities = { add = [\"net_admin\"], drop = [\"ALL\"] }\nuser_namespace = "
+                 "\"auto\"\n"
+                 "devices = [\"/dev/fuse:rw\"]\nseccomp = \"unconfined\"\n"
+                 "[[mount]]\nsource = \"/srv\"\ntarget = \"/srv\"\nread_only = true\n"
+                 "[health]\ncommand = [\"true\"]\nstart_period = \"1min 30s\"\non_failure = \"exit\"\n"));
+        _cleanup_(container_config_freep) ContainerConfig *c = load_ok("web");
+        ASSERT_STREQ(c->resources.cpuset, "0-1,3");
+        ASSERT_EQ(c->resources.cpuset_mask_size, 1);
+        ASSERT_EQ(c->resources.cpuset_mask[0], 0x0b);
+        ASSERT_EQ(c->stop_signal, SIGINT);
+        ASSERT_TRUE(c->entrypoint_set);
+        ASSERT_NOT_NULL(c->entrypoint);
+        ASSERT_NULL(c->entrypoint[0]);
+        ASSERT_STREQ(c->security.capabilities_add[0], "CAP_NET_ADMIN");
+        ASSERT_TRUE(c->security.user_namespace);
+        ASSERT_EQ(c->network.n_ports, 2);
+        ASSERT_EQ(c->network.ports[1].origin.line, 16);
+        ASSERT_TRUE(c->health.enabled);
+        ASSERT_EQ(c->health.on_failure, HEALTH_ON_FAILURE_EXIT);
+
+        /* the annotated output is valid TOML that loads into the same configuration */
+        _cleanup_free_ char *t = container_config_format_toml(c), *digest = container_config_digest(c);
+        ASSERT_NOT_NULL(t);
+        ASSERT_NOT_NULL(digest);
+        ASSERT_EQ(strlen(digest), 64);
+        free(put("etc/cbox/copy.toml", t));
+        _cleanup_(container_config_freep) ContainerConfig *c2 = load_ok("copy");
+        _cleanup_free_ char *t2 = container_config_format_toml(c2), *digest2 = container_config_digest(c2);
+        /* names differ, so the digests do; compare without the name */
+        free(c2->name);
+        c2->name = strdup("web");
+        free(c2->hostname);
+        c2->hostname = strdup("web");
+        free(digest2);
+        digest2 = container_config_digest(c2);
+        ASSERT_STREQ(digest, digest2);
+
+        _cleanup_free_ char *j = container_config_format_json(c);
+        ASSERT_NOT_NULL(j);
+        ASSERT_NOT_NULL(strstr(j, "\"memory_max\": \"infinity\""));
+        ASSERT_NOT_NULL(strstr(j, "\"resources.memory_max\": {"));
+        ASSERT_NOT_NULL(strstr(j, "\"mount[0].read_only\": {"));
 }
 
 TEST_MAIN();
