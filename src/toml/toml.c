@@ -281,7 +281,7 @@ static TomlPos pos_here(Parser *P) {
         return pos_at(P, P->p);
 }
 
-static int fail_pos_va(Parser *P, TomlPos pos, int r, const char *fmt, va_list ap) {
+_printf_(4, 0) static int fail_pos_va(Parser *P, TomlPos pos, int r, const char *fmt, va_list ap) {
         if (P->error && !P->error->message) {
                 char *m = NULL;
                 if (vasprintf(&m, fmt, ap) < 0)
