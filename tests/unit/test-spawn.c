@@ -258,6 +258,117 @@ TEST(user_and_workdir) {
         cleanup_tree();
 }
 
+static void exec_run(const SpawnChild *c, char **argv, const char *user, bool tty, int *ret_status,
+                     char **ret_out, SpawnError *err, int *ret_r) {
+        _cleanup_close_pair_ int out[2] = { -EBADF, -EBADF }, in[2] = { -EBADF, -EBADF };
+        SpawnExecParams p = {
+                .process = {
+                        .argv = argv,
+                        .user = user,
+                        .stdin_fd = -EBADF,
+                        .stdout_fd = -EBADF,
+                        .stderr_fd = -EBADF,
+                },
+                .leader_pidfd = c->pidfd,
+                .cgroup_fd = -EBADF,
+                .tty = tty,
+        };
+
+        ASSERT_OK(RET_NERRNO(pipe2(out, O_CLOEXEC)));
+        ASSERT_OK(RET_NERRNO(pipe2(in, O_CLOEXEC)));
+        p.process.stdin_fd = in[0];
+        p.process.stdout_fd = out[1];
+        in[1] = safe_close(in[1]); /* stdin: EOF */
+        *ret_r = spawn_exec_in(&p, ret_status, err);
+        out[1] = safe_close(out[1]);
+        ASSERT_OK(read_full_fd(out[0], ret_out, NULL, 1024 * 1024));
+}
+
+static SpawnChild exec_target;
+
+static void exec_while_running(void) {
+        _cleanup_free_ char *o = NULL;
+        SpawnError err = {};
+        int status, r;
+
+        char *a1[] = {
+                (char *) "sh", (char *) "-c",
+                (char *) "echo host=$(hostname); echo init=$(head -c 9 /proc/1/cmdline); echo pid1=$(cat "
+                         "/proc/1/comm | wc -l); echo uid=$(id -u); echo env=$container; "
+                         "test -c /dev/null && echo null=chr; exit 5",
+                NULL
+        };
+        exec_run(&exec_target, a1, NULL, false, &status, &o, &err, &r);
+        ASSERT_OK(r);
+        fprintf(stderr, "exec: %s", o);
+        ASSERT_EQ(status, 5);
+        ASSERT_STREQ(field(o, "host"), "cbox-test");
+        ASSERT_STREQ(field(o, "init"), "cbox-init");
+        ASSERT_STREQ(field(o, "uid"), "0");
+        ASSERT_STREQ(field(o, "env"), "cbox");
+        ASSERT_STREQ(field(o, "null"), "chr");
+        o = mfree(o);
+
+        char *a2[] = { (char *) "id", (char *) "-u", NULL };
+        exec_run(&exec_target, a2, "app", false, &status, &o, &err, &r);
+        ASSERT_OK(r);
+        ASSERT_EQ(status, 0);
+        ASSERT_STREQ(o, "1000\n");
+        o = mfree(o);
+
+        char *a3[] = { (char *) "no-such-command", NULL };
+        exec_run(&exec_target, a3, NULL, false, &status, &o, &err, &r);
+        ASSERT_EQ(r, -ENOENT);
+        ASSERT_STREQ(err.message, "execute 'no-such-command'");
+        o = mfree(o);
+
+        char *a4[] = { (char *) "sh", (char *) "-c",
+                       (char *) "test -t 0 && test -t 1 && echo tty=yes; exit 4", NULL };
+        exec_run(&exec_target, a4, NULL, true, &status, &o, &err, &r);
+        ASSERT_OK(r);
+        fprintf(stderr, "exec -t: %s", o);
+        ASSERT_EQ(status, 4);
+        ASSERT_TRUE(strstr(o, "tty=yes") != NULL);
+        o = mfree(o);
+
+        char *a5[] = { (char *) "sh", (char *) "-c", (char *) "kill -9 $$", NULL };
+        exec_run(&exec_target, a5, NULL, false, &status, &o, &err, &r);
+        ASSERT_OK(r);
+        ASSERT_EQ(status, 137);
+}
+
+TEST(exec_in) {
+        _cleanup_close_pair_ int in[2] = { -EBADF, -EBADF };
+        _cleanup_close_ int exec_fd = -EBADF;
+        char *argv[] = { (char *) "cbox-init", (char *) "--",     (char *) "/bin/sh",
+                         (char *) "-c",        (char *) "read x", NULL };
+        SpawnError err = {};
+        int status;
+
+        setup_tree();
+        ASSERT_OK(RET_NERRNO(pipe2(in, O_CLOEXEC)));
+        ASSERT_OK(spawn_open_executable(CBOX_INIT, &exec_fd));
+        SpawnParams p = {
+                .process = { .argv = argv, .stdin_fd = in[0], .stdout_fd = -EBADF, .stderr_fd = -EBADF },
+                .hostname = "cbox-test",
+                .child_setup = setup_rootfs,
+                .exec_fd = exec_fd,
+        };
+        exec_target = SPAWN_CHILD_NULL;
+        ASSERT_OK(spawn_container(&p, &exec_target));
+        in[0] = safe_close(in[0]);
+        ASSERT_OK(spawn_child_release(&exec_target, &err));
+
+        exec_while_running();
+
+        ASSERT_OK(loop_write(in[1], "\n", 1));
+        in[1] = safe_close(in[1]);
+        ASSERT_EQ(waitpid(exec_target.pid, &status, 0), exec_target.pid);
+        ASSERT_EQ(spawn_wait_status_to_exit(status), 0);
+        spawn_child_done(&exec_target);
+        cleanup_tree();
+}
+
 TEST(setup_errors_reported) {
         Run r;
 
