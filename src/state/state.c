@@ -1,0 +1,582 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <ctype.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fd-util.h"
+#include "fileio.h"
+#include "state.h"
+#include "string-util.h"
+
+#define STATE_FILE "state"
+#define EXIT_FILE "exit"
+#define STATE_FILE_MAX (64U * 1024U)
+
+static const char *const state_mode_table[_STATE_MODE_MAX] = {
+        [STATE_MODE_DETACHED] = "detached",
+        [STATE_MODE_FOREGROUND] = "foreground",
+};
+
+const char *state_mode_to_string(StateMode m) {
+        if (m < 0 || m >= _STATE_MODE_MAX)
+                return NULL;
+        return state_mode_table[m];
+}
+
+StateMode state_mode_from_string(const char *s) {
+        if (!s)
+                return _STATE_MODE_INVALID;
+        for (int i = 0; i < _STATE_MODE_MAX; i++)
+                if (streq(state_mode_table[i], s))
+                        return (StateMode) i;
+        return _STATE_MODE_INVALID;
+}
+
+ContainerState *container_state_free(ContainerState *s) {
+        if (!s)
+                return NULL;
+        free(s->name);
+        free(s->unit);
+        free(s->machine);
+        free(s->config_path);
+        free(s->config_digest);
+        free(s->rootfs);
+        free(s->upper_dir);
+        free(s->work_dir);
+        return mfree(s);
+}
+
+bool state_name_is_valid(const char *name) {
+        size_t n;
+
+        if (isempty(name))
+                return false;
+        n = strlen(name);
+        if (n > 64 || name[0] == '.' || name[0] == '-')
+                return false;
+        for (const char *p = name; *p; p++)
+                if (!isalnum((unsigned char) *p) && !strchr("_-.", *p))
+                        return false;
+        return true;
+}
+
+uint64_t now_realtime_usec(void) {
+        struct timespec ts;
+        (void) clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
+}
+
+static char *lock_path(const char *run_root, const char *name) {
+        return strprintf("%s/%s.lock", run_root, name);
+}
+
+int state_lock(const char *run_root, const char *name, bool blocking, int *ret_fd) {
+        _cleanup_free_ char *p = NULL;
+        int r;
+
+        if (!run_root || !state_name_is_valid(name))
+                return -EINVAL;
+        r = mkdir_p(run_root, 0755);
+        if (r < 0)
+                return r;
+        p = lock_path(run_root, name);
+        if (!p)
+                return -ENOMEM;
+
+        for (;;) {
+                _cleanup_close_ int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+                struct stat a, b;
+
+                if (fd < 0)
+                        return -errno;
+                while (flock(fd, LOCK_EX | (blocking ? 0 : LOCK_NB)) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return errno == EWOULDBLOCK ? -EBUSY : -errno;
+                }
+                /* The previous holder may have unlinked the file while we waited: then our lock is on
+                 * an orphaned inode and worthless. Retry on the path's current file. */
+                if (fstat(fd, &a) < 0)
+                        return -errno;
+                if (stat(p, &b) < 0) {
+                        if (errno == ENOENT)
+                                continue;
+                        return -errno;
+                }
+                if (a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+                        continue;
+                *ret_fd = TAKE_FD(fd);
+                return 0;
+        }
+}
+
+int state_unlock(const char *run_root, const char *name, int fd, bool remove) {
+        if (fd < 0)
+                return -EBADF;
+        if (remove && run_root && name) {
+                _cleanup_free_ char *p = lock_path(run_root, name);
+                if (p)
+                        (void) unlink(p);
+        }
+        return safe_close(fd);
+}
+
+int state_dir_open(const char *run_root, const char *name, bool create, int *ret_fd) {
+        _cleanup_close_ int root_fd = -EBADF;
+        int fd, r;
+
+        if (!run_root || !state_name_is_valid(name))
+                return -EINVAL;
+        if (create) {
+                r = mkdir_p(run_root, 0755);
+                if (r < 0)
+                        return r;
+        }
+        root_fd = open(run_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (root_fd < 0)
+                return -errno;
+        if (create && mkdirat(root_fd, name, 0700) < 0 && errno != EEXIST)
+                return -errno;
+        fd = openat(root_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return -errno;
+        *ret_fd = fd;
+        return 0;
+}
+
+int state_dir_remove(const char *run_root, const char *name) {
+        _cleanup_close_ int root_fd = -EBADF;
+        int r;
+
+        if (!run_root || !state_name_is_valid(name))
+                return -EINVAL;
+        root_fd = open(run_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (root_fd < 0)
+                return errno == ENOENT ? 0 : -errno;
+        r = rm_rf_at(root_fd, name);
+        if (r == -ENOENT)
+                return 0;
+        return r;
+}
+
+/* Values are written with '\\' and '\n' escaped, so any string round-trips on one line. */
+static int append_kv(Buffer *b, const char *key, const char *value) {
+        int r;
+
+        if (!value)
+                return 0;
+        r = buffer_printf(b, "%s=", key);
+        if (r < 0)
+                return r;
+        for (const char *p = value; *p; p++) {
+                if (*p == '\\')
+                        r = buffer_append(b, "\\\\", 2);
+                else if (*p == '\n')
+                        r = buffer_append(b, "\\n", 2);
+                else
+                        r = buffer_append(b, p, 1);
+                if (r < 0)
+                        return r;
+        }
+        return buffer_append(b, "\n", 1);
+}
+
+static int unescape(const char *s, char **ret) {
+        size_t n = strlen(s);
+        char *d = new (char, n + 1), *o;
+
+        if (!d)
+                return -ENOMEM;
+        o = d;
+        for (const char *p = s; *p; p++) {
+                if (*p == '\\') {
+                        p++;
+                        if (*p == 'n')
+                                *o++ = '\n';
+                        else if (*p == '\\')
+                                *o++ = '\\';
+                        else {
+                                free(d);
+                                return -EBADMSG;
+                        }
+                } else
+                        *o++ = *p;
+        }
+        *o = 0;
+        *ret = d;
+        return 0;
+}
+
+static int parse_u64(const char *s, uint64_t *ret) {
+        char *end;
+        unsigned long long v;
+
+        if (isempty(s) || !isdigit((unsigned char) s[0]))
+                return -EINVAL;
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno != 0)
+                return -errno;
+        if (*end)
+                return -EINVAL;
+        *ret = (uint64_t) v;
+        return 0;
+}
+
+static int parse_int(const char *s, int *ret) {
+        char *end;
+        long v;
+
+        if (isempty(s))
+                return -EINVAL;
+        errno = 0;
+        v = strtol(s, &end, 10);
+        if (errno != 0)
+                return -errno;
+        if (*end || v < INT32_MIN || v > INT32_MAX)
+                return -EINVAL;
+        *ret = (int) v;
+        return 0;
+}
+
+int state_save(int dir_fd, const ContainerState *s) {
+        _cleanup_(buffer_done) Buffer b = {};
+        char num[32];
+        int r = 0;
+
+        if (!s || !s->name)
+                return -EINVAL;
+
+        r = r < 0 ? r : append_kv(&b, "NAME", s->name);
+        r = r < 0 ? r : append_kv(&b, "UNIT", s->unit);
+        r = r < 0 ? r : append_kv(&b, "MACHINE", s->machine);
+        r = r < 0 ? r : append_kv(&b, "CONFIG_PATH", s->config_path);
+        r = r < 0 ? r : append_kv(&b, "CONFIG_DIGEST", s->config_digest);
+        r = r < 0 ? r : append_kv(&b, "ROOTFS", s->rootfs);
+        r = r < 0 ? r : append_kv(&b, "UPPER_DIR", s->upper_dir);
+        r = r < 0 ? r : append_kv(&b, "WORK_DIR", s->work_dir);
+        if (s->leader_pid > 0) {
+                (void) snprintf(num, sizeof(num), "%d", (int) s->leader_pid);
+                r = r < 0 ? r : append_kv(&b, "LEADER_PID", num);
+                (void) snprintf(num, sizeof(num), "%" PRIu64, s->leader_start_time);
+                r = r < 0 ? r : append_kv(&b, "LEADER_START_TIME", num);
+        }
+        (void) snprintf(num, sizeof(num), "%" PRIu64, s->start_time_usec);
+        r = r < 0 ? r : append_kv(&b, "START_TIME", num);
+        r = r < 0 ? r : append_kv(&b, "MODE", state_mode_to_string(s->mode) ?: "detached");
+        r = r < 0 ? r : append_kv(&b, "STOPPED", s->stopped ? "1" : "0");
+        if (s->exit_set) {
+                (void) snprintf(num, sizeof(num), "%d", s->exit_status);
+                r = r < 0 ? r : append_kv(&b, "EXIT_STATUS", num);
+                (void) snprintf(num, sizeof(num), "%" PRIu64, s->exit_time_usec);
+                r = r < 0 ? r : append_kv(&b, "EXIT_TIME", num);
+        }
+        if (r < 0)
+                return r;
+        return write_file_atomic_at(dir_fd, STATE_FILE, b.data, b.size, 0644);
+}
+
+static int state_apply_kv(ContainerState *s, const char *key, const char *value) {
+        char **field = NULL;
+        uint64_t u;
+        int i, r;
+
+        if (streq(key, "NAME"))
+                field = &s->name;
+        else if (streq(key, "UNIT"))
+                field = &s->unit;
+        else if (streq(key, "MACHINE"))
+                field = &s->machine;
+        else if (streq(key, "CONFIG_PATH"))
+                field = &s->config_path;
+        else if (streq(key, "CONFIG_DIGEST"))
+                field = &s->config_digest;
+        else if (streq(key, "ROOTFS"))
+                field = &s->rootfs;
+        else if (streq(key, "UPPER_DIR"))
+                field = &s->upper_dir;
+        else if (streq(key, "WORK_DIR"))
+                field = &s->work_dir;
+        if (field) {
+                char *v;
+                r = unescape(value, &v);
+                if (r < 0)
+                        return r;
+                free(*field);
+                *field = v;
+                return 0;
+        }
+
+        if (streq(key, "LEADER_PID")) {
+                r = parse_int(value, &i);
+                if (r < 0 || i <= 0)
+                        return -EBADMSG;
+                s->leader_pid = (pid_t) i;
+        } else if (streq(key, "LEADER_START_TIME")) {
+                if (parse_u64(value, &u) < 0)
+                        return -EBADMSG;
+                s->leader_start_time = u;
+        } else if (streq(key, "START_TIME")) {
+                if (parse_u64(value, &u) < 0)
+                        return -EBADMSG;
+                s->start_time_usec = u;
+        } else if (streq(key, "MODE")) {
+                StateMode m = state_mode_from_string(value);
+                if (m < 0)
+                        return -EBADMSG;
+                s->mode = m;
+        } else if (streq(key, "STOPPED"))
+                s->stopped = streq(value, "1");
+        else if (streq(key, "EXIT_STATUS")) {
+                if (parse_int(value, &i) < 0)
+                        return -EBADMSG;
+                s->exit_status = i;
+                s->exit_set = true;
+        } else if (streq(key, "EXIT_TIME")) {
+                if (parse_u64(value, &u) < 0)
+                        return -EBADMSG;
+                s->exit_time_usec = u;
+        }
+        /* unknown keys: written by a newer cbox, ignored */
+        return 0;
+}
+
+int state_load(int dir_fd, ContainerState **ret) {
+        _cleanup_(container_state_freep) ContainerState *s = NULL;
+        _cleanup_free_ char *data = NULL;
+        int r, status;
+        uint64_t t;
+
+        r = read_full_file_at(dir_fd, STATE_FILE, &data, NULL, STATE_FILE_MAX);
+        if (r < 0)
+                return r;
+        s = new0(ContainerState, 1);
+        if (!s)
+                return -ENOMEM;
+
+        for (char *line = data, *next; line && *line; line = next) {
+                char *eq;
+
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = 0;
+                if (!*line || *line == '#')
+                        continue;
+                eq = strchr(line, '=');
+                if (!eq)
+                        return -EBADMSG;
+                *eq = 0;
+                r = state_apply_kv(s, line, eq + 1);
+                if (r < 0)
+                        return r;
+        }
+        if (!s->name)
+                return -EBADMSG;
+
+        r = state_read_exit(dir_fd, &status, &t);
+        if (r >= 0) {
+                s->exit_set = true;
+                s->exit_status = status;
+                s->exit_time_usec = t;
+        } else if (!IN_SET(r, -ENOENT, -ENODATA))
+                return r;
+
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+int state_load_by_name(const char *run_root, const char *name, ContainerState **ret) {
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        r = state_dir_open(run_root, name, false, &fd);
+        if (r < 0)
+                return r;
+        return state_load(fd, ret);
+}
+
+int state_read_exit(int dir_fd, int *ret_status, uint64_t *ret_time_usec) {
+        _cleanup_free_ char *data = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        bool status_set = false;
+        uint64_t t = 0;
+        int status = 0, r;
+        struct stat st;
+
+        fd = openat(dir_fd, EXIT_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        r = read_full_fd(fd, &data, NULL, 4096);
+        if (r < 0)
+                return r;
+
+        for (char *line = data, *next; line && *line; line = next) {
+                char *v;
+
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = 0;
+                if (!*line)
+                        continue;
+                if ((v = startswith(line, "EXIT_STATUS=")) || (v = startswith(line, "STATUS="))) {
+                        if (parse_int(v, &status) < 0)
+                                return -EBADMSG;
+                        status_set = true;
+                } else if ((v = startswith(line, "EXIT_TIME="))) {
+                        if (parse_u64(v, &t) < 0)
+                                return -EBADMSG;
+                } else if (!strchr(line, '=')) {
+                        if (parse_int(line, &status) < 0)
+                                return -EBADMSG;
+                        status_set = true;
+                }
+        }
+        if (!status_set)
+                return -ENODATA;
+        if (t == 0)
+                t = (uint64_t) st.st_mtim.tv_sec * USEC_PER_SEC +
+                        (uint64_t) st.st_mtim.tv_nsec / NSEC_PER_USEC;
+        if (ret_status)
+                *ret_status = status;
+        if (ret_time_usec)
+                *ret_time_usec = t;
+        return 0;
+}
+
+int state_open_exit_file(int dir_fd, int *ret_fd) {
+        int fd = openat(dir_fd, EXIT_FILE, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY,
+                        0644);
+        if (fd < 0)
+                return -errno;
+        *ret_fd = fd;
+        return 0;
+}
+
+int state_remove_exit_file(int dir_fd) {
+        if (unlinkat(dir_fd, EXIT_FILE, 0) < 0 && errno != ENOENT)
+                return -errno;
+        return 0;
+}
+
+static int strcmp_ptr(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+int state_list(const char *run_root, char ***ret_names) {
+        _cleanup_strv_free_ char **names = NULL;
+        _cleanup_closedir_ DIR *d = NULL;
+        int r;
+
+        d = opendir(run_root);
+        if (!d) {
+                if (errno != ENOENT)
+                        return -errno;
+        } else
+                for (;;) {
+                        struct dirent *de;
+
+                        errno = 0;
+                        de = readdir(d);
+                        if (!de) {
+                                if (errno != 0)
+                                        return -errno;
+                                break;
+                        }
+                        if (!state_name_is_valid(de->d_name))
+                                continue;
+                        if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
+                                continue;
+                        /* Only dirs with a state file are containers (skips e.g. leases/, locks) */
+                        if (faccessat(dirfd(d), de->d_name, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+                                continue;
+                        {
+                                _cleanup_free_ char *sf = strjoin(de->d_name, "/" STATE_FILE);
+                                if (!sf)
+                                        return -ENOMEM;
+                                if (faccessat(dirfd(d), sf, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+                                        continue;
+                        }
+                        r = strv_extend(&names, de->d_name);
+                        if (r < 0)
+                                return r;
+                }
+
+        if (!names) {
+                names = new0(char *, 1);
+                if (!names)
+                        return -ENOMEM;
+        }
+        qsort(names, strv_length(names), sizeof(char *), strcmp_ptr);
+        *ret_names = TAKE_PTR(names);
+        return 0;
+}
+
+static int proc_read_stat(pid_t pid, char *ret_state, uint64_t *ret_start_time) {
+        _cleanup_free_ char *p = NULL, *data = NULL;
+        unsigned long long v;
+        char *s;
+        int r;
+
+        if (pid <= 0)
+                return -EINVAL;
+        p = strprintf("/proc/%d/stat", (int) pid);
+        if (!p)
+                return -ENOMEM;
+        r = read_full_file(p, &data, NULL, 16384);
+        if (r < 0)
+                return r == -ENOENT ? -ESRCH : r;
+        /* comm may contain spaces and parentheses: fields resume after the last ')' */
+        s = strrchr(data, ')');
+        if (!s)
+                return -EBADMSG;
+        s++;
+        s += strspn(s, " ");
+        if (ret_state)
+                *ret_state = *s;
+        /* after ')' come field 3 (state) … field 22 (starttime): skip 19 fields */
+        for (int i = 0; i < 19; i++) {
+                s += strspn(s, " ");
+                s += strcspn(s, " ");
+        }
+        if (sscanf(s, " %llu", &v) != 1)
+                return -EBADMSG;
+        if (ret_start_time)
+                *ret_start_time = (uint64_t) v;
+        return 0;
+}
+
+int proc_get_start_time(pid_t pid, uint64_t *ret) {
+        return proc_read_stat(pid, NULL, ret);
+}
+
+bool state_leader_alive(const ContainerState *s) {
+        uint64_t t;
+        char st;
+
+        if (!s || s->leader_pid <= 0)
+                return false;
+        if (proc_read_stat(s->leader_pid, &st, &t) < 0)
+                return false;
+        /* a zombie leader has exited already */
+        return t == s->leader_start_time && st != 'Z' && st != 'X';
+}
+
+int state_container_storage_path(const char *storage_root, const char *name, char **ret) {
+        char *p;
+
+        if (!storage_root || !state_name_is_valid(name))
+                return -EINVAL;
+        p = strprintf("%s/containers/%s", storage_root, name);
+        if (!p)
+                return -ENOMEM;
+        *ret = p;
+        return 0;
+}

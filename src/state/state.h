@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Runtime state of containers under <run_root>/NAME (default /run/cbox/NAME):
+ *
+ *   <run_root>/NAME.lock   flock()ed lock file, held while a verb changes NAME. It lives beside the
+ *                          state dir so that removing the dir does not race with a waiting locker;
+ *                          the holder unlinks it on release when the container is gone, and a locker
+ *                          re-checks after flock() that the path still names its inode.
+ *   <run_root>/NAME/state  key=value lines, written atomically (tmp + fsync + rename)
+ *   <run_root>/NAME/exit   written by cbox-init when the payload ends (see state_read_exit())
+ *
+ * Leaf module: depends on basic/ only, does not log. The pidfd of the leader is never persisted: a
+ * reader re-opens it from pid + start time (state_leader_alive()). */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "macros.h"
+
+typedef enum StateMode {
+        STATE_MODE_DETACHED,
+        STATE_MODE_FOREGROUND,
+        _STATE_MODE_MAX,
+        _STATE_MODE_INVALID = -EINVAL,
+} StateMode;
+
+const char *state_mode_to_string(StateMode m);
+StateMode state_mode_from_string(const char *s);
+
+typedef struct ContainerState {
+        char *name;
+        char *unit;                 /* "cbox-NAME.scope" */
+        char *machine;              /* machined registration name, NULL if not registered */
+        char *config_path;          /* the main container file */
+        char *config_digest;        /* container_config_digest() at up time */
+        char *rootfs;               /* the lower dir(s) used, informational */
+        char *upper_dir;            /* <storage_root>/containers/NAME/upper, NULL for read-only */
+        char *work_dir;             /* <storage_root>/containers/NAME/work */
+        pid_t leader_pid;           /* cbox-init, host pid */
+        uint64_t leader_start_time; /* /proc/PID/stat field 22 (clock ticks since boot) */
+        uint64_t start_time_usec;   /* CLOCK_REALTIME when the payload was released */
+        StateMode mode;
+        bool stopped;            /* stopped on request (cbox stop), state kept */
+        bool exit_set;           /* exit_status/exit_time valid */
+        int exit_status;         /* payload's status as init reports it (128+sig when killed) */
+        uint64_t exit_time_usec; /* CLOCK_REALTIME */
+} ContainerState;
+
+ContainerState *container_state_free(ContainerState *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(ContainerState *, container_state_free);
+
+/* True if name is usable as a state dir name (same rules as container names). */
+bool state_name_is_valid(const char *name);
+
+/* Lock NAME under run_root (creating run_root 0755). blocking=false → -EBUSY when held by another.
+ * Returns the lock fd. */
+int state_lock(const char *run_root, const char *name, bool blocking, int *ret_fd);
+/* Drops the lock. remove=true unlinks the lock file first (use when the container is gone). Accepts
+ * fd < 0. Returns -EBADF always so "fd = state_unlock(...)" works. */
+int state_unlock(const char *run_root, const char *name, int fd, bool remove);
+
+/* Opens <run_root>/NAME (O_DIRECTORY), creating it 0700 when create is true. -ENOENT if absent. */
+int state_dir_open(const char *run_root, const char *name, bool create, int *ret_fd);
+/* Removes <run_root>/NAME and everything below; 0 if it did not exist. */
+int state_dir_remove(const char *run_root, const char *name);
+
+/* Serialise / parse the state file. state_save writes atomically. state_load also merges the exit
+ * file if present (exit_set, exit_status, exit_time_usec). -ENOENT when there is no state file. */
+int state_save(int dir_fd, const ContainerState *s);
+int state_load(int dir_fd, ContainerState **ret);
+/* Convenience: state_dir_open + state_load */
+int state_load_by_name(const char *run_root, const char *name, ContainerState **ret);
+
+/* The exit file. cbox-init writes "EXIT_STATUS=N\n" (optionally "EXIT_TIME=usec\n") to it; a bare
+ * number is accepted too. When no time is written, the file's mtime is used. -ENOENT if no file,
+ * -ENODATA if the file exists but is empty (init still running). */
+int state_read_exit(int dir_fd, int *ret_status, uint64_t *ret_time_usec);
+/* Opens (creating, truncating) the exit file O_WRONLY|O_CLOEXEC for handing to init. */
+int state_open_exit_file(int dir_fd, int *ret_fd);
+/* Deletes the exit file (before a new start). 0 if absent. */
+int state_remove_exit_file(int dir_fd);
+
+/* Names of all state dirs under run_root, sorted; an empty vector when run_root does not exist. */
+int state_list(const char *run_root, char ***ret_names);
+
+/* /proc/PID/stat field 22 */
+int proc_get_start_time(pid_t pid, uint64_t *ret);
+/* True if the leader pid exists and has the recorded start time (not a recycled pid). */
+bool state_leader_alive(const ContainerState *s);
+
+/* The persistent per-container dir <storage_root>/containers/NAME and its upper/work children. */
+int state_container_storage_path(const char *storage_root, const char *name, char **ret);
+
+/* Wall clock in usec */
+uint64_t now_realtime_usec(void);
