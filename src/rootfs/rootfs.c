@@ -284,6 +284,8 @@ static int mount_root(Ctx *c, const RootfsParams *p) {
         /* the kernel copies option strings of at most a page */
         if (b.size > 4000)
                 return fail(c, -E2BIG, "set up the root: the layer paths are too long for overlayfs");
+        if (p->upper_dir && b.size + strlen(p->upper_dir) + strlen(p->work_dir) + 64 > 4096)
+                return fail(c, -E2BIG, "set up the root: the layer paths are too long for overlayfs");
         if (p->upper_dir && (check_layer_path(p->upper_dir) < 0 || check_layer_path(p->work_dir) < 0))
                 return fail(c, -EINVAL,
                             "use upper/work directory '%s' (an absolute path without ':' ',' '\\')",

@@ -126,6 +126,8 @@ static _noreturn_ void exec_child_b(const SpawnExecParams *p, int sync_fd, int t
         SpawnError err = {};
         int r;
 
+        spawn_child_reset_signals();
+
         if (tty_slave >= 0) {
                 if (setsid() < 0 || ioctl(tty_slave, TIOCSCTTY, 0) < 0) {
                         set_error(&err, -errno, "make the pty the controlling terminal", NULL);

@@ -11,6 +11,8 @@ pid_t spawn_clone(uint64_t flags, int cgroup_fd, int *ret_pidfd);
 
 /* Child side: sends err to the parent over sync_fd (if >= 0) and _exit()s */
 _noreturn_ void spawn_child_fail(int sync_fd, const SpawnError *err);
+/* Child side: default dispositions for all signals, nothing blocked */
+void spawn_child_reset_signals(void);
 /* Child side: dup2() the configured stdio fds to 0, 1, 2 */
 int spawn_child_stdio(const SpawnProcess *p, SpawnError *err);
 /* Child side, after the root is in place: user, groups, capabilities, no_new_privs, workdir;

@@ -569,6 +569,17 @@ int spawn_child_stdio(const SpawnProcess *p, SpawnError *err) {
         return 0;
 }
 
+void spawn_child_reset_signals(void) {
+        sigset_t mask;
+
+        /* What cbox blocked or ignored (sd-event, SIGPIPE) must not leak into the container */
+        for (int sig = 1; sig < _NSIG; sig++)
+                if (sig != SIGKILL && sig != SIGSTOP)
+                        (void) signal(sig, SIG_DFL);
+        sigemptyset(&mask);
+        (void) sigprocmask(SIG_SETMASK, &mask, NULL);
+}
+
 static int cmp_int(const void *a, const void *b) {
         int x = *(const int *) a, y = *(const int *) b;
         return x < y ? -1 : x > y;
@@ -629,6 +640,16 @@ static _noreturn_ void child_main(const SpawnParams *p, int sync_fd) {
         while (n < 0 && errno == EINTR);
         if (n != 1)
                 _exit(EXIT_FAILURE); /* the parent gave up on us */
+
+        /* The cgroup namespace is created only now that the parent has put us into our unit's
+         * cgroup, so that cgroup becomes the namespace's root */
+        if (((p->namespaces ?: SPAWN_NAMESPACES_DEFAULT) & CLONE_NEWCGROUP) &&
+            unshare(CLONE_NEWCGROUP) < 0) {
+                error_set(&err, -errno, "create a cgroup namespace");
+                spawn_child_fail(sync_fd, &err);
+        }
+
+        spawn_child_reset_signals();
 
         if (spawn_child_stdio(&p->process, &err) < 0)
                 spawn_child_fail(sync_fd, &err);
@@ -722,7 +743,8 @@ int spawn_container(const SpawnParams *p, SpawnChild *ret) {
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
                 return -errno;
 
-        pid = spawn_clone(p->namespaces ?: SPAWN_NAMESPACES_DEFAULT, -EBADF, &pidfd);
+        pid = spawn_clone((p->namespaces ?: SPAWN_NAMESPACES_DEFAULT) & ~(uint64_t) CLONE_NEWCGROUP, -EBADF,
+                          &pidfd);
         if (pid < 0)
                 return -errno;
         if (pid == 0) {

@@ -10,7 +10,9 @@
  *   parent: places the child into its unit/cgroup, sets up its network namespace, …
  *   parent: spawn_child_release() says "go", then waits until the child has exec'd (the
  *           O_CLOEXEC sync socket closes) or reported a setup error (errno + message).
- *   child:  p->child_setup() (rootfs_setup(): mounts, pivot_root), sethostname, capability
+ *   child:  unshare(CLONE_NEWCGROUP) (only now, so the namespace is rooted at the unit's cgroup),
+ *           signal dispositions and mask reset, stdio,
+ *           p->child_setup() (rootfs_setup(): mounts, pivot_root), sethostname, capability
  *           bounding set, PR_SET_NO_NEW_PRIVS, setgroups/setgid/setuid, chdir workdir, clean env,
  *           close every fd not in keep_fds, execveat(init_fd, "", argv, env, AT_EMPTY_PATH).
  *

@@ -196,7 +196,8 @@ TEST(container) {
             "test -c /dev/null && echo null=chr; echo keys=$(cat /proc/keys | wc -c); "
             "(echo x > /proc/sys/kernel/hostname) 2>/dev/null; echo sysw=$?; "
             "mount -t tmpfs x /mnt 2>/dev/null; echo mount=$?; "
-            "echo data > /written; echo write=$?; echo uid=$(id -u); "
+            "echo data > /written; echo write=$?; echo uid=$(id -u); echo cg=$(grep -vc ':/$' "
+            "/proc/self/cgroup); "
             "while read k v; do case $k in CapEff:) echo capeff=$v;; NoNewPrivs:) echo nnp=$v;; esac; done "
             "</proc/self/status; "
             "echo env=$container:$FOO:$HOME:$PATH; echo cwd=$(pwd); echo nproc=$(ls /proc | grep -c "
@@ -215,6 +216,8 @@ TEST(container) {
         ASSERT_STREQ(field(r.output, "mount"), "1");
         ASSERT_STREQ(field(r.output, "write"), "0");
         ASSERT_STREQ(field(r.output, "uid"), "0");
+        /* its own cgroup namespace, rooted where it runs */
+        ASSERT_STREQ(field(r.output, "cg"), "0");
         capeff = strprintf("%016llx", (unsigned long long) capability_default_set());
         ASSERT_STREQ(field(r.output, "capeff"), capeff);
         ASSERT_STREQ(field(r.output, "nnp"), "1");
