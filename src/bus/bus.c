@@ -48,6 +48,7 @@ static int bus_errno(const sd_bus_error *e, int r) {
                 { "org.freedesktop.systemd1.UnitMasked", ERFKILL },
                 { "org.freedesktop.systemd1.TransactionIsDestructive", EDEADLK },
                 { "org.freedesktop.systemd1.NoSuchProcess", ESRCH },
+                { "org.freedesktop.systemd1.NoUnitForPID", ESRCH },
                 { "org.freedesktop.machine1.NoSuchMachine", ENOENT },
                 { "org.freedesktop.machine1.MachineExists", EEXIST },
                 { "org.freedesktop.DBus.Error.InvalidArgs", EINVAL },
@@ -497,6 +498,8 @@ static int append_device_allow(sd_bus_message *m, char *const *extra) {
                 }                                                                                           \
         } while (0)
 
+static int append_limit_properties(sd_bus_message *m, const BusScopeParams *p);
+
 static int append_scope_properties(sd_bus_message *m, const void *userdata) {
         const BusScopeParams *p = userdata;
         int r;
@@ -522,6 +525,28 @@ static int append_scope_properties(sd_bus_message *m, const void *userdata) {
                         return r;
         }
         APPEND_T(m, p->stop_timeout_set, "TimeoutStopUSec", p->stop_timeout_usec);
+        r = append_limit_properties(m, p);
+        if (r < 0)
+                return r;
+        if (!p->device_policy_open) {
+                r = sd_bus_message_append(m, "(sv)", "DevicePolicy", "s", "closed");
+                if (r < 0)
+                        return r;
+                r = append_device_allow(m, p->extra_devices);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static bool has_limits(const BusScopeParams *p) {
+        return p->memory_max_set || p->memory_high_set || p->memory_swap_max_set || p->cpu_quota_set ||
+                p->cpu_weight_set || p->allowed_cpus_set || p->tasks_max_set || p->io_weight_set;
+}
+
+static int append_limit_properties(sd_bus_message *m, const BusScopeParams *p) {
+        int r;
+
         APPEND_T(m, p->memory_max_set, "MemoryMax", p->memory_max);
         APPEND_T(m, p->memory_high_set, "MemoryHigh", p->memory_high);
         APPEND_T(m, p->memory_swap_max_set, "MemorySwapMax", p->memory_swap_max);
@@ -533,14 +558,6 @@ static int append_scope_properties(sd_bus_message *m, const void *userdata) {
                 if (!p->allowed_cpus || p->allowed_cpus_size == 0)
                         return -EINVAL;
                 r = append_bytes_property(m, "AllowedCPUs", p->allowed_cpus, p->allowed_cpus_size);
-                if (r < 0)
-                        return r;
-        }
-        if (!p->device_policy_open) {
-                r = sd_bus_message_append(m, "(sv)", "DevicePolicy", "s", "closed");
-                if (r < 0)
-                        return r;
-                r = append_device_allow(m, p->extra_devices);
                 if (r < 0)
                         return r;
         }
@@ -994,4 +1011,59 @@ int bus_machine_exists(sd_bus *bus, const char *name, char **ret_unit) {
                         return bus_errno(&e2, r);
         }
         return 1;
+}
+
+int bus_set_unit_limits(sd_bus *bus, const char *unit, const BusScopeParams *p, bool runtime,
+                        BusError *error) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r;
+
+        assert(bus);
+        assert(unit);
+        assert(p);
+
+        if (!has_limits(p))
+                return 0;
+        r = sd_bus_message_new_method_call(bus, &m, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER,
+                                           "SetUnitProperties");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "sb", unit, runtime);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(m, 'a', "(sv)");
+        if (r < 0)
+                return r;
+        r = append_limit_properties(m, p);
+        if (r < 0)
+                return bus_error_setf(error, r, "Invalid limits for %s: %s", unit, strerror(-r));
+        r = sd_bus_message_close_container(m);
+        if (r < 0)
+                return r;
+        r = sd_bus_call(bus, m, 0, &e, NULL);
+        if (r < 0)
+                return bus_error_set(error, &e, r);
+        return 0;
+}
+
+int bus_unit_by_pid(sd_bus *bus, pid_t pid, char **ret_unit) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *path;
+        int r;
+
+        assert(bus);
+        assert(ret_unit);
+
+        if (pid <= 0)
+                return -EINVAL;
+        r = sd_bus_call_method(bus, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, "GetUnitByPID", &e, &reply,
+                               "u", (uint32_t) pid);
+        if (r < 0)
+                return bus_errno(&e, r);
+        r = sd_bus_message_read(reply, "o", &path);
+        if (r < 0)
+                return r;
+        return get_string_property(bus, path, SYSTEMD_UNIT_IFACE, "Id", ret_unit);
 }

@@ -184,3 +184,17 @@ typedef struct BusCompanionParams {
 /* Starts the companion service and waits for its start job, like bus_start_scope() (including the
  * ResetFailedUnit retry for a leftover). Same return values. */
 int bus_start_companion(sd_bus *bus, const BusCompanionParams *p, BusError *error);
+
+/* SetUnitProperties(unit, runtime, …) with the resource limits of p whose *_set flag is true (MemoryMax,
+ * MemoryHigh, MemorySwapMax, CPUQuotaPerSecUSec, CPUWeight, AllowedCPUs, TasksMax, IOWeight); every other
+ * field of p is ignored. For `cbox update NAME` on a running scope, and for applying a container's limits
+ * to its cbox@NAME.service under the template unit. runtime=true keeps the change until reboot only
+ * (what cbox wants: the container file stays the source of truth). Returns 0, -ENOENT if the unit is not
+ * loaded, -EINVAL for a refused value (error has systemd's message), or -errno. With no limit set it
+ * sends nothing and returns 0. */
+int bus_set_unit_limits(sd_bus *bus, const char *unit, const BusScopeParams *p, bool runtime,
+                        BusError *error);
+
+/* GetUnitByPID: the unit a process belongs to (e.g. "cbox@web.service" for cbox running under the
+ * template unit). Returns 0, -ESRCH/-ENOENT if the process is not in any unit, or -errno. */
+int bus_unit_by_pid(sd_bus *bus, pid_t pid, char **ret_unit);

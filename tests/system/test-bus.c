@@ -20,6 +20,13 @@
 
 static sd_bus *bus;
 
+static uint64_t now_ms(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
 static void setup(void) {
         if (!bus_systemd_booted())
                 TEST_SKIP("no systemd as PID 1 (/run/systemd/system missing)");
@@ -187,9 +194,11 @@ TEST(scope_limits_enforced) {
                 .io_weight_set = true,
                 .io_weight = 200,
         };
+        uint64_t t0 = now_ms();
         int r = bus_start_scope(bus, &p, &error);
         if (r < 0)
                 TEST_FAIL("bus_start_scope: %s: %s", strerror(-r), strna(error.message));
+        fprintf(stderr, "bus_start_scope with all limits: %" PRIu64 " ms\n", now_ms() - t0);
 
         cg = pid_cgroup(c.pid);
         fprintf(stderr, "child %d in %s\n", (int) c.pid, cg);
@@ -255,10 +264,42 @@ TEST(scope_limits_enforced) {
                 ASSERT_TRUE(atoi(k + 9) >= 1);
         }
 
+        /* cbox update: new limits on the running scope, runtime only */
+        {
+                _cleanup_free_ char *u = NULL, *self = NULL;
+                BusScopeParams upd = { .memory_max_set = true,
+                                       .memory_max = 64u << 20,
+                                       .tasks_max_set = true,
+                                       .tasks_max = 20,
+                                       .kill_signal = SIGKILL /* ignored */ };
+                r = bus_set_unit_limits(bus, unit, &upd, true, &error);
+                if (r < 0)
+                        TEST_FAIL("bus_set_unit_limits: %s: %s", strerror(-r), strna(error.message));
+                v = cgroup_attr(cg, "memory.max");
+                ASSERT_STREQ(v, "67108864");
+                free(v);
+                v = cgroup_attr(cg, "pids.max");
+                ASSERT_STREQ(v, "20");
+                free(v);
+                v = NULL;
+                BusScopeParams none = {};
+                ASSERT_OK(bus_set_unit_limits(bus, unit, &none, true, &error));
+                ASSERT_ERROR(bus_set_unit_limits(bus, "cbox-no-such-unit-4711.scope", &upd, true, &error),
+                             ENOENT);
+
+                ASSERT_OK(bus_unit_by_pid(bus, c.pid, &u));
+                ASSERT_STREQ(u, unit);
+                ASSERT_OK(bus_unit_by_pid(bus, getpid(), &self));
+                fprintf(stderr, "the test runs in %s\n", self);
+                ASSERT_TRUE(strcmp(self, unit) != 0);
+        }
+
         /* Stop: SIGTERM (the payload's pause() dies of it), job waited for */
+        t0 = now_ms();
         r = bus_stop_unit(bus, unit, &error);
         if (r < 0)
                 TEST_FAIL("bus_stop_unit: %s: %s", strerror(-r), strna(error.message));
+        fprintf(stderr, "bus_stop_unit: %" PRIu64 " ms\n", now_ms() - t0);
         ASSERT_EQ(r, 1);
         int status = child_wait(&c);
         ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM);
@@ -386,9 +427,11 @@ TEST(machined_register_terminate) {
         child_go(&c);
 
         BusMachineParams m = { .name = name, .leader = c.pid, .root_directory = "/" };
+        uint64_t t0 = now_ms();
         r = bus_machine_register(bus, &m, &error);
         if (r < 0)
                 TEST_FAIL("bus_machine_register: %s: %s", strerror(-r), strna(error.message));
+        fprintf(stderr, "bus_machine_register: %" PRIu64 " ms\n", now_ms() - t0);
         ASSERT_EQ(bus_machine_exists(bus, name, &munit), 1);
         fprintf(stderr, "machine %s → unit %s\n", name, munit);
         ASSERT_STREQ(munit, unit); /* machined adopted our scope */
