@@ -682,7 +682,7 @@ static int parse_string(Parser *P, bool allow_multiline, char **ret, size_t *ret
                                              "unterminated string (newline before the closing quote)");
                                 goto fail;
                         }
-                        r = buf_add(P, &b, "\n", 1);
+                        r = buf_add(P, &b, P->p, n); /* kept as written, LF or CR LF */
                         if (r < 0)
                                 goto fail;
                         consume_newline(P, n);
@@ -1366,7 +1366,7 @@ static int parse_value(Parser *P, unsigned parent_depth, TomlValue **ret) {
                                 return parse_datetime(P, ret);
                         return parse_number(P, ret);
                 }
-                if (c == '\0' || c == '\n' || c == '\r' || c == '#')
+                if (c == '\0' || c == '\n' || c == '\r' || c == '#' || c == ',' || c == ']' || c == '}')
                         return fail(P, "expected a value");
                 return fail(P,
                             "invalid value (expected true, false, a number, a string, a date, an array or "

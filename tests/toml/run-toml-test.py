@@ -137,6 +137,9 @@ def main():
             why = 'timed out'
         elif rc < 0:
             why = f'killed by signal {-rc}'
+        elif b'Sanitizer' in err or b'runtime error:' in err:
+            # an ASan/UBSan report exits 1 too, which must not pass as "rejected"
+            why = 'sanitizer report: ' + err.decode(errors='replace').strip()[:2000]
         elif case.startswith('valid'):
             if rc != 0:
                 why = f'rejected: {err.decode(errors="replace").strip()}'

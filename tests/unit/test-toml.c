@@ -126,7 +126,7 @@ TEST(multiline_strings) {
                                                                "c = \"\"\"\"\"quoted\"\"\"\"\"\n"
                                                                "d = '''\n\\n is raw'''\n"
                                                                "e = ''''x'''''\n");
-        ASSERT_STREQ(toml_value_string(get(root, "a", TOML_STRING), NULL), "line1\nline2");
+        ASSERT_STREQ(toml_value_string(get(root, "a", TOML_STRING), NULL), "line1\r\nline2");
         ASSERT_STREQ(toml_value_string(get(root, "b", TOML_STRING), NULL), "one two");
         ASSERT_STREQ(toml_value_string(get(root, "c", TOML_STRING), NULL), "\"\"quoted\"\"");
         ASSERT_STREQ(toml_value_string(get(root, "d", TOML_STRING), NULL), "\\n is raw");
@@ -390,7 +390,7 @@ TEST(redefinitions) {
 
 TEST(encoding) {
         TomlValue *c = parse_ok("a = 1\r\nb = \"\"\"x\r\ny\"\"\"\r\n");
-        ASSERT_STREQ(toml_value_string(toml_table_get(c, "b"), NULL), "x\ny");
+        ASSERT_STREQ(toml_value_string(toml_table_get(c, "b"), NULL), "x\r\ny");
         toml_value_free(c);
         toml_value_free(parse_ok("a = 1\r\n"));
         parse_fail("a = 1\rb = 2\n", -EBADMSG, 1, 6, "carriage return");
