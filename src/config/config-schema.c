@@ -697,6 +697,10 @@ static int parse_ports(ParseCtx *ctx, const ConfigKey *k, const char *key_path, 
         return 1;
 }
 
+static const ConfigKey env_name_key = {
+        .accepted = "letters, digits and '_', not starting with a digit",
+};
+
 /* [env]: a table of strings, merged key by key; data = ContainerConfig */
 static int parse_env(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
                      void *data) {
@@ -717,7 +721,7 @@ static int parse_env(ParseCtx *ctx, const ConfigKey *k, const char *key_path, co
                 if (!p)
                         return -ENOMEM;
                 if (check_env_name(name, NULL) < 0) {
-                        r = bad_value(ctx, NULL, p, e, "environment variable name", name, -EINVAL);
+                        r = bad_value(ctx, &env_name_key, p, e, "environment variable name", name, -EINVAL);
                         if (r < 0)
                                 return r;
                         continue;
