@@ -24,7 +24,8 @@ static void image_help(void) {
                "  gc                       Remove unreferenced layers, blobs and stale temporaries\n\n"
                "Options:\n"
                "     --root=DIR   Storage root (default " IMAGE_STORE_DEFAULT_ROOT ")\n"
-               "     --json       JSON output (list)\n");
+               "     --json       JSON output (import, list)\n"
+               "  -q --quiet       No progress or summary lines\n");
 }
 
 /* Logs a failure once, with the entry and reason from the ImageError when there is one */
@@ -237,6 +238,7 @@ VERB(image, 20, "image import|list|inspect|rm|gc …  Manage the image store (se
                 { "help", no_argument, NULL, 'h' },
                 { "root", required_argument, NULL, ARG_ROOT },
                 { "json", no_argument, NULL, ARG_JSON },
+                { "quiet", no_argument, NULL, 'q' },
                 {},
         };
         static const struct {
@@ -249,7 +251,7 @@ VERB(image, 20, "image import|list|inspect|rm|gc …  Manage the image store (se
         int c;
 
         /* Options may come anywhere ("image list --json"): getopt permutes them before the arguments */
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "hq", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
                         image_help();
@@ -263,6 +265,9 @@ VERB(image, 20, "image import|list|inspect|rm|gc …  Manage the image store (se
                         break;
                 case ARG_JSON:
                         arg_json = true;
+                        break;
+                case 'q':
+                        arg_quiet = true;
                         break;
                 default:
                         return EXIT_USAGE;

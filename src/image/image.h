@@ -43,8 +43,7 @@ typedef struct ImageLimits {
         uint64_t max_entries;      /* entries per layer; default 500000 */
         uint64_t max_path_length;  /* bytes in one entry path; default 4095 */
         uint64_t max_path_depth;   /* components in one entry path; default 256 */
-        uint64_t max_expand_ratio; /* uncompressed/compressed bytes, checked once past 256 MiB; default 1000
-                                    */
+        uint64_t max_expand_ratio; /* decompressed/compressed, checked past 256 MiB; default 200 */
         uint64_t max_json_bytes;   /* manifest/config/index JSON documents; default 4 MiB */
 } ImageLimits;
 
