@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 #include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <stdio.h>
 #include <time.h>
 #include <systemd/sd-journal.h>
@@ -271,6 +273,24 @@ int journal_stream_open(const char *identifier, int priority, bool level_prefix)
                 return fd;
         r = fd_set_cloexec(fd, true);
         if (r < 0) {
+                safe_close(fd);
+                return r;
+        }
+        return fd;
+}
+
+int journal_native_socket_open(void) {
+        static const struct sockaddr_un sa = {
+                .sun_family = AF_UNIX,
+                .sun_path = "/run/systemd/journal/socket",
+        };
+        int fd;
+
+        fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        if (connect(fd, (const struct sockaddr *) &sa, sizeof sa) < 0) {
+                int r = -errno;
                 safe_close(fd);
                 return r;
         }

@@ -66,3 +66,10 @@ int journal_read(const JournalReadParams *p, journal_entry_cb_t cb, void *userda
  * lines may start with "<N>" to set their priority. The fd has O_CLOEXEC set: dup2() it onto the child's
  * stdout/stderr (dup2 clears the flag on the copy). Returns the fd or -errno. */
 int journal_stream_open(const char *identifier, int priority, bool level_prefix);
+
+/* journald's native-protocol socket, for cbox-init's --journal-fd: an AF_UNIX SOCK_DGRAM socket
+ * (SOCK_CLOEXEC) connected to /run/systemd/journal/socket. Open it on the host side before the child
+ * pivots into its rootfs (the container cannot see the host's /run) and pass it down; journald takes
+ * _PID/_SYSTEMD_UNIT of each datagram from the sender's credentials, i.e. the container's init in its
+ * scope. Returns the fd, -ENOENT/-ECONNREFUSED when journald does not run, or -errno. */
+int journal_native_socket_open(void);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "fd-util.h"
+#include "journal-native.h"
 #include "journal.h"
 #include "string-util.h"
 #include "tests.h"
@@ -28,6 +29,19 @@ static int find_cb(const JournalEntry *e, void *userdata) {
         const char *want = userdata;
 
         return streq(e->message, want) ? 1 : 0;
+}
+
+static int found_stream;
+
+static int find_stream_cb(const JournalEntry *e, void *userdata) {
+        const char *want = userdata;
+
+        if (!streq(e->message, want))
+                return 0;
+        ASSERT_STREQ(e->stream, "stderr");
+        ASSERT_EQ(e->message_size, strlen(want));
+        found_stream++;
+        return 1;
 }
 
 static int fail_cb(const JournalEntry *e, void *userdata) {
@@ -69,6 +83,23 @@ TEST(journald_round_trip) {
         ASSERT_EQ(n, 0);
         safe_close(pfd[0]);
         safe_close(pfd[1]);
+
+        /* what cbox-init does: native entries over the socket from journal_native_socket_open() */
+        {
+                _cleanup_(buffer_done) Buffer b = {};
+                int sfd = journal_native_socket_open();
+                ASSERT_OK(sfd);
+                ASSERT_OK(journal_native_append_string(&b, "MESSAGE", "relayed\nwith a newline"));
+                ASSERT_OK(journal_native_append_string(&b, "CBOX_CONTAINER", name));
+                ASSERT_OK(journal_native_append_string(&b, "CBOX_STREAM", "stderr"));
+                ASSERT_OK(journal_native_send(sfd, &b));
+                safe_close(sfd);
+                p.stop_fd = 0;
+                p.n_lines = JOURNAL_ALL_LINES;
+                p.timeout_usec = 10 * USEC_PER_SEC;
+                ASSERT_OK(journal_read(&p, find_stream_cb, (void *) "relayed\nwith a newline"));
+                ASSERT_EQ(found_stream, 1);
+        }
 
         int fd = journal_stream_open("cbox-unit-test", LOG_INFO, false);
         ASSERT_OK(fd);
