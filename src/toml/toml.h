@@ -53,7 +53,9 @@ void toml_error_done(TomlError *e);
 
 /* Parses a whole document (raw bytes; a leading UTF-8 BOM is skipped). On success *ret is the root
  * table. On failure returns -EBADMSG (syntax/semantic error), -E2BIG (a limit) or -ENOMEM, and fills
- * *ret_error (if non-NULL) with position and message. */
+ * *ret_error (if non-NULL) with position and message. *ret and *ret_error are left untouched when not
+ * set. data need not be NUL-terminated. Newlines inside multi-line strings are kept as written (LF or
+ * CR LF). Thread-safe: no global state besides a lazily created "C" locale for strtod_l(). */
 int toml_parse(const char *data, size_t size, TomlValue **ret, TomlError *ret_error);
 
 TomlValue *toml_value_free(TomlValue *v);
