@@ -151,6 +151,16 @@ void origin_table_remove_prefix(OriginTable *t, const char *prefix) {
         t->n_entries = j;
 }
 
+const ConfigOrigin *container_config_origin(const ContainerConfig *c, const char *key_path) {
+        const ConfigOrigin *o = c ? origin_table_get(c->origins, key_path) : NULL;
+        return o && o->file ? o : NULL;
+}
+
+const ConfigOrigin *global_config_origin(const GlobalConfig *g, const char *key_path) {
+        const ConfigOrigin *o = g ? origin_table_get(g->origins, key_path) : NULL;
+        return o && o->file ? o : NULL;
+}
+
 /* ---- files ---- */
 
 static bool endswith_toml(const char *s) {

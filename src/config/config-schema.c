@@ -720,7 +720,7 @@ static int parse_env(ParseCtx *ctx, const ConfigKey *k, const char *key_path, co
 
                 if (!p)
                         return -ENOMEM;
-                if (check_env_name(name, NULL) < 0) {
+                if (check_env_name(name, NULL) < 0 || strlen(name) != toml_table_key_len(v, i)) {
                         r = bad_value(ctx, &env_name_key, p, e, "environment variable name", name, -EINVAL);
                         if (r < 0)
                                 return r;
@@ -1063,7 +1063,8 @@ static int parse_named_tables(ParseCtx *ctx, const ConfigKey *k, const char *key
                                 return r;
                         continue;
                 }
-                if (networks ? check_ifname(name, NULL) < 0 : check_image(name, NULL) < 0) {
+                if ((networks ? check_ifname(name, NULL) < 0 : check_image(name, NULL) < 0) ||
+                    strlen(name) != toml_table_key_len(v, i)) {
                         r = bad_value(ctx, k, p, e, networks ? "network name" : "registry name", name,
                                       -EINVAL);
                         if (r < 0)
@@ -1253,6 +1254,23 @@ int config_apply_table(ParseCtx *ctx, const ConfigKey *keys, size_t n_keys, void
 
                 if (!full)
                         return -ENOMEM;
+                /* a quoted key with a '.' or a NUL is one key that no table entry names, not a path */
+                if (strlen(name) != toml_table_key_len(table, i)) {
+                        _cleanup_free_ char *path = display_path(ctx, full);
+                        if (!path)
+                                return -ENOMEM;
+                        r = config_diag_add(ctx->diag, ctx->file, kp.line, kp.column, path,
+                                            "unknown key: it contains a NUL character");
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                if (strchr(name, '.')) {
+                        r = unknown_key(ctx, keys, n_keys, key_prefix, name, full, kp);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
                 fl = strlen(full);
                 for (size_t j = 0; j < n_keys; j++) {
                         if (streq(keys[j].path, full)) {
@@ -1457,12 +1475,15 @@ int container_config_validate(ContainerConfig *c, const GlobalConfig *g, ConfigD
                 qsort(c->env, strv_length(c->env), sizeof(char *), env_compare);
 
         if (!c->hostname) {
-                /* the container name is a valid hostname unless it has '_' or dots in odd places */
-                if (check_hostname(c->name, NULL) >= 0) {
-                        c->hostname = strdup(c->name);
-                        if (!c->hostname)
-                                return -ENOMEM;
-                }
+                /* the container name, with '_' (not allowed in hostnames) as '-' */
+                _cleanup_free_ char *h = strdup(c->name);
+                if (!h)
+                        return -ENOMEM;
+                for (char *p = h; *p; p++)
+                        if (*p == '_')
+                                *p = '-';
+                if (check_hostname(h, NULL) >= 0)
+                        c->hostname = TAKE_PTR(h);
         }
 
         if (c->image && c->rootfs) {

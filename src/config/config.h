@@ -126,19 +126,19 @@ typedef struct ContainerConfig {
         char **command;    /* NULL = the image's Cmd */
         char **entrypoint; /* NULL = the image's Entrypoint */
         bool command_set, entrypoint_set;
-        char **env;                 /* "KEY=VALUE", sorted by key, from the [env] table */
-        char **env_files;           /* absolute host paths */
-        char *workdir;              /* absolute path in the container; NULL = image's or "/" */
-        char *user;                 /* "name", "uid", "uid:gid" or "name:group"; NULL = image's or root */
-        char *hostname;             /* default: the container name */
-        bool read_only;             /* read-only rootfs (no upper layer writes) */
-        int stop_signal;            /* default SIGTERM; accepts "SIGTERM", "TERM", or a number */
+        char **env;       /* "KEY=VALUE", sorted by key, from the [env] table */
+        char **env_files; /* absolute host paths */
+        char *workdir;    /* absolute path in the container; NULL = image's or "/" */
+        char *user;       /* "name", "uid", "uid:gid" or "name:group"; NULL = image's or root */
+        char *hostname;   /* default: the container name ('_' → '-'); NULL if that is no hostname */
+        bool read_only;   /* read-only rootfs (no upper layer writes) */
+        int stop_signal;  /* default SIGTERM; accepts "SIGTERM", "TERM", or a number */
         uint64_t stop_timeout_usec; /* default 10s */
         char *slice;                /* default from global, "machine.slice" */
 
         ResourceConfig resources;
         NetworkConfig network;
-        MountSpec *mounts;
+        MountSpec *mounts; /* in file order; a later file's [[mount]] with an earlier target replaces it */
         size_t n_mounts;
         SecurityConfig security;
         HealthConfig health;
@@ -202,6 +202,12 @@ int container_config_load(const char *name_or_path, const GlobalConfig *g, Conta
 int global_config_verify_file(const char *path, ConfigDiag *diag);
 
 const NetworkDef *global_config_find_network(const GlobalConfig *g, const char *name);
+
+/* Where the effective value of key_path came from ("image", "resources.memory_max", "env.FOO",
+ * "network.ports", "mount[0].target", for GlobalConfig "network.cbox0.subnet"); NULL when it is a
+ * built-in default. Use it to point runtime errors at the file and line that asked for the thing. */
+const ConfigOrigin *container_config_origin(const ContainerConfig *c, const char *key_path);
+const ConfigOrigin *global_config_origin(const GlobalConfig *g, const char *key_path);
 
 /* `cbox cat`: effective configuration as TOML with "# from FILE:LINE" annotations */
 char *container_config_format_toml(const ContainerConfig *c);

@@ -490,6 +490,8 @@ TEST(merge_order_and_origins) {
         ASSERT_STREQ(c->dropins[2], d2);
 
         assert_origin(c, "image", "etc/cbox/web.toml", 1);
+        ASSERT_NULL(container_config_origin(c, "stop_timeout"));
+        ASSERT_EQ(container_config_origin(c, "env.C")->line, 4);
         assert_origin(c, "resources.memory_max", "etc/cbox/web.toml.d/10-mem.toml", 3);
         assert_origin(c, "resources.cpu_quota", "usr/lib/cbox/web.toml.d/30-cpu.toml", 1);
         assert_origin(c, "command", "run/cbox/web.toml.d/20-cmd.toml", 1);
@@ -518,6 +520,9 @@ TEST(path_given_and_dropins_beside) {
         free(put("etc/cbox/app.toml.d/60-y.toml", "user = \"1000:1000\"\n"));
         _cleanup_(container_config_freep) ContainerConfig *c = load_ok(p);
         ASSERT_STREQ(c->name, "app");
+        _cleanup_free_ char *q = put("srv/my_app.toml", "rootfs = \"/r\"\n");
+        _cleanup_(container_config_freep) ContainerConfig *c3 = load_ok(q);
+        ASSERT_STREQ(c3->hostname, "my-app");
         ASSERT_STREQ(c->rootfs, "/srv/rootfs");
         ASSERT_TRUE(c->read_only);
         ASSERT_STREQ(c->hostname, "app");
@@ -746,6 +751,19 @@ TEST(problems) {
                         "@/etc/cbox/types.toml:16:1: health.command: missing: [health] needs a command (a "
                         "non-empty array "
                         "of strings)\n");
+
+        /* a quoted key is one key, not a path; a NUL in a key never matches */
+        free(put("etc/cbox/quoted.toml",
+                 "image = \"a:b\"\n\"resources.memory_max\" = \"1G\"\n\"image\\u0000x\" = \"c\"\n"
+                 "[env]\n\"A\\u0000B\" = \"x\"\n"));
+        ASSERT_PROBLEMS(
+                "quoted",
+                "@/etc/cbox/quoted.toml:2:1: resources.memory_max: unknown key (known keys: image, rootfs, "
+                "command, entrypoint, env, env_files, workdir, user, hostname, read_only, stop_signal, "
+                "stop_timeout, slice, resources, network, mount, security, health)\n"
+                "@/etc/cbox/quoted.toml:3:1: image: unknown key: it contains a NUL character\n"
+                "@/etc/cbox/quoted.toml:5:14: env.A: invalid environment variable name 'A' (letters, digits "
+                "and '_', not starting with a digit)\n");
 
         /* the container name comes from the file name */
         _cleanup_free_ char *p = put("srv/-x.toml", "image = \"a:b\"\n");
