@@ -1,0 +1,212 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Runs entirely inside network namespaces this test creates: the test process unshares its own
+ * ("host") namespace first, and "container" namespaces are created by short-lived children. */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fd-util.h"
+#include "fileio.h"
+#include "netlink.h"
+#include "string-util.h"
+#include "tests.h"
+
+static struct in_addr A(const char *s) {
+        struct in_addr a;
+        ASSERT_EQ(inet_pton(AF_INET, s, &a), 1);
+        return a;
+}
+
+static void
+enter_private_netns(void) {
+        static bool done = false;
+        if (done)
+                return;
+        if (geteuid() != 0)
+                TEST_SKIP("needs root for network namespaces");
+        if (unshare(CLONE_NEWNET) < 0)
+                TEST_SKIP("unshare(CLONE_NEWNET) failed: %s", strerror(errno));
+        done = true;
+}
+
+/* A fresh network namespace, returned as an fd; no process stays inside it. */
+static int new_netns(void) {
+        int p[2];
+        pid_t pid;
+        char c;
+        int fd, st;
+        _cleanup_free_ char *path = NULL;
+
+        ASSERT_OK(pipe2(p, O_CLOEXEC));
+        pid = fork();
+        ASSERT_TRUE(pid >= 0);
+        if (pid == 0) {
+                if (unshare(CLONE_NEWNET) < 0)
+                        _exit(1);
+                (void) write(p[1], "x", 1);
+                (void) read(p[1], &c, 1); /* fails at once (write end); just a barrier for the parent */
+                pause();
+                _exit(0);
+        }
+        ASSERT_EQ(read(p[0], &c, 1), 1);
+        path = strprintf("/proc/%d/ns/net", (int) pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        ASSERT_TRUE(fd >= 0);
+        ASSERT_OK(kill(pid, SIGKILL));
+        ASSERT_TRUE(waitpid(pid, &st, 0) == pid);
+        close(p[0]);
+        close(p[1]);
+        return fd;
+}
+
+TEST(veth_name) {
+        _cleanup_free_ char *a = NULL, *b = NULL, *c = NULL, *d = NULL;
+
+        ASSERT_OK(netlink_veth_name("web", &a));
+        ASSERT_STREQ(a, "vb-web");
+        ASSERT_OK(netlink_veth_name("abcdefghijk", &b)); /* 11: fits */
+        ASSERT_STREQ(b, "vb-abcdefghijk");
+        ASSERT_OK(netlink_veth_name("my-database-primary", &c));
+        ASSERT_OK(netlink_veth_name("my-database-replica", &d));
+        ASSERT_EQ(strlen(c), IFNAMSIZ - 1);
+        ASSERT_TRUE(startswith(c, "vb-my-dat-"));
+        ASSERT_FALSE(streq(c, d));
+        ASSERT_ERROR(netlink_veth_name("a/b", &a), EINVAL);
+        ASSERT_ERROR(netlink_veth_name("", &a), EINVAL);
+}
+
+TEST(sysctl) {
+        _cleanup_free_ char *v = NULL;
+
+        enter_private_netns();
+        ASSERT_ERROR(netlink_sysctl_write("kernel/hostname", "x"), EINVAL);
+        ASSERT_ERROR(netlink_sysctl_write("net/../kernel/hostname", "x"), EINVAL);
+        ASSERT_ERROR(netlink_sysctl_write("net//ipv4", "x"), EINVAL);
+        /* our private namespace's ip_forward, never the host's */
+        ASSERT_OK(netlink_sysctl_write("net.ipv4.ip_forward", "0"));
+        ASSERT_EQ(netlink_sysctl_ip_forward(), 1);
+        ASSERT_EQ(netlink_sysctl_ip_forward(), 0);
+        ASSERT_OK(read_one_line_file("/proc/sys/net/ipv4/ip_forward", &v));
+        ASSERT_STREQ(v, "1");
+        ASSERT_ERROR(netlink_sysctl_route_localnet("nosuchbr0"), ENOENT);
+        ASSERT_ERROR(netlink_sysctl_route_localnet("all"), EINVAL);
+}
+
+typedef struct Sender {
+        int netns_fd;
+        struct in_addr to;
+        uint16_t port;
+        int r;
+} Sender;
+
+static void *send_from_netns(void *p) {
+        Sender *s = p;
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr = s->to, .sin_port = htons(s->port) };
+        int fd;
+
+        if (setns(s->netns_fd, CLONE_NEWNET) < 0) {
+                s->r = -errno;
+                return NULL;
+        }
+        fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 || sendto(fd, "ping", 4, 0, (struct sockaddr *) &sa, sizeof(sa)) != 4)
+                s->r = -errno;
+        if (fd >= 0)
+                close(fd);
+        return NULL;
+}
+
+TEST(bridge_veth_traffic) {
+        _cleanup_netlink_free_ Netlink *nl = NULL, *cnl = NULL;
+        NetlinkError err = {};
+        _cleanup_close_ int ns = -EBADF, ns2 = -EBADF, srv = -EBADF;
+        _cleanup_strv_free_ char **links = NULL, **clinks = NULL;
+        struct in_addr gw = A("10.200.0.1"), ca = A("10.200.0.2");
+        char buf[16], ab[INET_ADDRSTRLEN];
+        struct sockaddr_in from = {},
+                           sa = { .sin_family = AF_INET, .sin_addr = gw, .sin_port = htons(4242) };
+        socklen_t fl = sizeof(from);
+        pthread_t t;
+        Sender s;
+        int r;
+
+        enter_private_netns();
+        ASSERT_OK(netlink_open(&nl));
+
+        /* bridge: created, then idempotent, then a different address is refused */
+        ASSERT_EQ(netlink_bridge_ensure(nl, "cbt0", &gw, 24, &err), 1);
+        ASSERT_EQ(netlink_bridge_ensure(nl, "cbt0", &gw, 24, &err), 0);
+        ASSERT_ERROR(netlink_bridge_ensure(nl, "cbt0", &ca, 24, &err), EEXIST);
+        ASSERT_NOT_NULL(err.message);
+        fprintf(stderr, "expected refusal: %s\n", err.message);
+        netlink_error_done(&err);
+        ASSERT_ERROR(netlink_bridge_ensure(nl, "lo", &gw, 24, &err), EEXIST);
+        netlink_error_done(&err);
+        ASSERT_EQ(netlink_sysctl_route_localnet("cbt0"), 1);
+
+        /* veth: peer created directly in the container namespace as eth0 */
+        ns = new_netns();
+        ASSERT_OK(netlink_veth_create(nl, "vb-test", "cbt0", ns, "eth0", &err));
+        ASSERT_ERROR(netlink_veth_create(nl, "vb-test", "cbt0", ns, "eth0", &err), EEXIST);
+        netlink_error_done(&err);
+        ASSERT_ERROR(netlink_veth_create(nl, "vb-x", "nosuchbr", ns, "eth0", &err), ENODEV);
+        netlink_error_done(&err);
+        ASSERT_OK(netlink_link_list(nl, &links, &err));
+        ASSERT_TRUE(strv_contains(links, "vb-test"));
+        ASSERT_FALSE(strv_contains(links, "eth0"));
+        ASSERT_TRUE(netlink_link_ifindex(nl, "vb-test", &err) > 0);
+
+        ASSERT_OK(netlink_container_configure(ns, "eth0", &ca, 24, &gw, &err));
+        ASSERT_OK(netlink_container_configure(ns, "eth0", &ca, 24, &gw, &err)); /* idempotent */
+        ASSERT_OK(netlink_open_in_netns(ns, &cnl));
+        ASSERT_OK(netlink_link_list(cnl, &clinks, &err));
+        ASSERT_TRUE(strv_contains(clinks, "eth0"));
+        ASSERT_TRUE(strv_contains(clinks, "lo"));
+        ASSERT_EQ(strv_length(clinks), 2);
+
+        /* a real packet: UDP from the container to the gateway address on the bridge */
+        srv = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        ASSERT_TRUE(srv >= 0);
+        ASSERT_OK(bind(srv, (struct sockaddr *) &sa, sizeof(sa)));
+        s = (Sender){ .netns_fd = ns, .to = gw, .port = 4242 };
+        ASSERT_OK(-pthread_create(&t, NULL, send_from_netns, &s));
+        ASSERT_OK(-pthread_join(t, NULL));
+        ASSERT_OK(s.r);
+        struct timeval tv = { .tv_sec = 5 };
+        ASSERT_OK(setsockopt(srv, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)));
+        r = (int) recvfrom(srv, buf, sizeof(buf), 0, (struct sockaddr *) &from, &fl);
+        ASSERT_EQ(r, 4);
+        ASSERT_STREQ(inet_ntop(AF_INET, &from.sin_addr, ab, sizeof(ab)), "10.200.0.2");
+
+        /* the kernel's extended ack is surfaced: an unreachable gateway */
+        ns2 = new_netns();
+        ASSERT_OK(netlink_veth_create(nl, "vb-test2", "cbt0", ns2, "eth0", &err));
+        struct in_addr ca2 = A("10.200.0.3"), badgw = A("10.99.0.1");
+        r = netlink_container_configure(ns2, "eth0", &ca2, 24, &badgw, &err);
+        ASSERT_TRUE(r < 0);
+        ASSERT_EQ(err.error, r);
+        ASSERT_NOT_NULL(err.message);
+        fprintf(stderr, "kernel said (%s): %s\n", strerror(-r), err.message);
+        netlink_error_done(&err);
+
+        /* delete: the pair goes away, the second time -ENODEV */
+        ASSERT_OK(netlink_link_delete(nl, "vb-test", &err));
+        ASSERT_ERROR(netlink_link_delete(nl, "vb-test", &err), ENODEV);
+        netlink_error_done(&err);
+        ASSERT_ERROR(netlink_link_ifindex(nl, "vb-test", &err), ENODEV);
+        netlink_error_done(&err);
+        clinks = strv_free(clinks);
+        ASSERT_OK(netlink_link_list(cnl, &clinks, &err));
+        ASSERT_FALSE(strv_contains(clinks, "eth0"));
+        ASSERT_OK(netlink_link_delete(nl, "vb-test2", &err));
+        ASSERT_OK(netlink_link_delete(nl, "cbt0", &err));
+        ASSERT_OK(netlink_loopback_up(ns2, &err));
+}
+
+TEST_MAIN();
