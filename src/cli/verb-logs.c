@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fd-util.h"
+#include "journal.h"
+#include "log.h"
+#include "state.h"
+#include "verbs.h"
+
+static int print_entry(const JournalEntry *e, void *userdata) {
+        bool *with_time = userdata;
+
+        if (*with_time) {
+                char ts[32];
+                time_t t = (time_t) (e->realtime_usec / USEC_PER_SEC);
+                struct tm tm;
+                if (localtime_r(&t, &tm) && strftime(ts, sizeof(ts), "%b %d %H:%M:%S", &tm) > 0)
+                        printf("%s ", ts);
+        }
+        fwrite(e->message, 1, e->message_size, stdout);
+        fputc('\n', stdout);
+        fflush(stdout);
+        return 0;
+}
+
+VERB(logs, 40, "logs [-f] [-n N] NAME       Show a container's output from the journal") {
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "follow", no_argument, NULL, 'f' },
+                { "lines", required_argument, NULL, 'n' },
+                { "timestamps", no_argument, NULL, 't' },
+                {},
+        };
+        _cleanup_close_ int sfd = -EBADF;
+        uint64_t n_lines = JOURNAL_ALL_LINES;
+        bool follow = false, with_time = false;
+        int c, r;
+
+        while ((c = getopt_long(argc, argv, "hfn:t", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        printf("cbox logs [-f] [-n N] [-t] NAME\n\n"
+                               "The container's stdout/stderr from the journal (CBOX_CONTAINER=NAME or its "
+                               "unit).\n"
+                               "  -f --follow      keep printing new lines until interrupted\n"
+                               "  -n --lines=N     only the last N lines\n"
+                               "  -t --timestamps  prefix each line with its time\n");
+                        return 0;
+                case 'f':
+                        follow = true;
+                        break;
+                case 'n': {
+                        char *end;
+                        unsigned long long v = strtoull(optarg, &end, 10);
+                        if (!*optarg || *end || optarg[0] == '-') {
+                                log_error("logs: invalid line count '%s'.", optarg);
+                                return EXIT_USAGE;
+                        }
+                        n_lines = v;
+                        break;
+                }
+                case 't':
+                        with_time = true;
+                        break;
+                default:
+                        return EXIT_USAGE;
+                }
+        if (argc - optind != 1) {
+                log_error("logs: expected exactly one NAME.");
+                return EXIT_USAGE;
+        }
+        if (!state_name_is_valid(argv[optind])) {
+                log_error("logs: '%s' is not a valid container name.", argv[optind]);
+                return EXIT_USAGE;
+        }
+
+        if (follow) {
+                sigset_t mask;
+                sigemptyset(&mask);
+                sigaddset(&mask, SIGINT);
+                sigaddset(&mask, SIGTERM);
+                (void) sigprocmask(SIG_BLOCK, &mask, NULL);
+                sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+                if (sfd < 0)
+                        return log_error_errno(errno, "logs: signalfd: %m");
+        }
+        JournalReadParams p = {
+                .container = argv[optind],
+                .n_lines = n_lines,
+                .follow = follow,
+                .stop_fd = sfd > 0 ? sfd : 0,
+        };
+        r = journal_read(&p, print_entry, &with_time);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot read the journal: %m", argv[optind]);
+        return 0;
+}

@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "bus.h"
+#include "container.h"
+#include "journal.h"
+#include "log.h"
+#include "string-util.h"
+#include "verbs.h"
+
+static void print_u64(const char *label, uint64_t v, const char *unit_suffix) {
+        if (v == UINT64_MAX)
+                printf("%16s: infinity\n", label);
+        else
+                printf("%16s: %" PRIu64 "%s\n", label, v, unit_suffix);
+}
+
+static void print_time(const char *label, uint64_t usec) {
+        char buf[64];
+        time_t t = (time_t) (usec / USEC_PER_SEC);
+        struct tm tm;
+
+        if (usec == 0 || !localtime_r(&t, &tm) ||
+            strftime(buf, sizeof(buf), "%a %Y-%m-%d %H:%M:%S %Z", &tm) == 0)
+                return;
+        printf("%16s: %s\n", label, buf);
+}
+
+static int print_line(const JournalEntry *e, void *userdata) {
+        printf("    %.*s\n", (int) e->message_size, e->message);
+        return 0;
+}
+
+VERB(status, 31, "status NAME                 State, unit, limits in effect and recent output") {
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "lines", required_argument, NULL, 'n' },
+                {},
+        };
+        _cleanup_(global_config_freep) GlobalConfig *g = NULL;
+        _cleanup_(container_info_done) ContainerInfo i = {};
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        BusScopeLimits lim = {};
+        uint64_t n_lines = 10;
+        int c, r;
+
+        while ((c = getopt_long(argc, argv, "hn:", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        printf("cbox status [-n N] NAME\n\n"
+                               "State, unit, leader, the limits systemd has in effect, and the last N (10)\n"
+                               "lines of output.\n");
+                        return 0;
+                case 'n':
+                        n_lines = strtoull(optarg, NULL, 10);
+                        break;
+                default:
+                        return EXIT_USAGE;
+                }
+        if (argc - optind != 1) {
+                log_error("status: expected exactly one NAME.");
+                return EXIT_USAGE;
+        }
+        const char *name = argv[optind];
+        if (container_load_global(&g) < 0)
+                return 1;
+        r = container_get_info(g, name, &i);
+        if (r == -ENOENT)
+                return log_error_errno(r, "%s: no such container", name);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot read its state: %m", name);
+
+        const ContainerState *s = i.state;
+        printf("%s\n", s->name);
+        printf("%16s: %s\n", "State", container_status_to_string(i.status));
+        printf("%16s: %s\n", "Unit", strna(s->unit));
+        if (i.status == CONTAINER_RUNNING)
+                printf("%16s: %d (cbox-init)\n", "Leader", (int) s->leader_pid);
+        printf("%16s: %s\n", "Mode", strna(state_mode_to_string(s->mode)));
+        print_time("Started", s->start_time_usec);
+        if (s->exit_set) {
+                printf("%16s: %d\n", "Exit code", s->exit_status);
+                print_time("Exited", s->exit_time_usec);
+        }
+        printf("%16s: %s\n", "Config", strna(s->config_path));
+        printf("%16s: %s\n", "Rootfs", strna(s->rootfs));
+        if (s->upper_dir)
+                printf("%16s: %s\n", "Upper", s->upper_dir);
+
+        if (i.status == CONTAINER_RUNNING && s->unit && bus_systemd_booted() && bus_open_system(&bus) >= 0 &&
+            bus_read_scope_limits(bus, s->unit, &lim) >= 0) {
+                printf("%16s: %s (%s)\n", "Unit state", strna(lim.active_state), strna(lim.sub_state));
+                printf("%16s: %s\n", "Slice", strna(lim.slice));
+                printf("%16s: /sys/fs/cgroup%s\n", "CGroup", strempty(lim.control_group));
+                print_u64("MemoryMax", lim.memory_max, "");
+                print_u64("MemoryHigh", lim.memory_high, "");
+                print_u64("MemorySwapMax", lim.memory_swap_max, "");
+                if (lim.cpu_quota_per_sec_usec == UINT64_MAX)
+                        printf("%16s: none\n", "CPUQuota");
+                else
+                        printf("%16s: %" PRIu64 "%%\n", "CPUQuota", lim.cpu_quota_per_sec_usec / 10000);
+                print_u64("CPUWeight", lim.cpu_weight, "");
+                if (lim.allowed_cpus_size > 0) {
+                        printf("%16s:", "AllowedCPUs");
+                        for (size_t b = 0; b < lim.allowed_cpus_size * 8; b++)
+                                if (lim.allowed_cpus[b / 8] & (1U << (b % 8)))
+                                        printf(" %zu", b);
+                        printf("\n");
+                }
+                print_u64("TasksMax", lim.tasks_max, "");
+                print_u64("IOWeight", lim.io_weight, "");
+                print_u64("Memory", lim.memory_current, " bytes");
+                print_u64("Tasks", lim.tasks_current, "");
+                bus_scope_limits_done(&lim);
+        }
+
+        printf("\nRecent output:\n");
+        JournalReadParams p = { .container = name, .n_lines = n_lines };
+        r = journal_read(&p, print_line, NULL);
+        if (r < 0)
+                log_warning_errno(r, "%s: cannot read the journal, ignoring: %m", name);
+        return 0;
+}

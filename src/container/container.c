@@ -1,0 +1,1243 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "bus.h"
+#include "cbox-build.h"
+#include "container.h"
+#include "fd-util.h"
+#include "fileio.h"
+#include "image.h"
+#include "init.h"
+#include "journal.h"
+#include "log.h"
+#include "rootfs.h"
+#include "spawn.h"
+#include "string-util.h"
+
+static const char *const container_status_table[_CONTAINER_STATUS_MAX] = {
+        [CONTAINER_RUNNING] = "running",
+        [CONTAINER_EXITED] = "exited",
+        [CONTAINER_STOPPED] = "stopped",
+        [CONTAINER_DEAD] = "dead",
+};
+
+const char *container_status_to_string(ContainerStatus s) {
+        if (s < 0 || s >= _CONTAINER_STATUS_MAX)
+                return NULL;
+        return container_status_table[s];
+}
+
+static const char *run_root(const GlobalConfig *g) {
+        return g && g->run_root ? g->run_root : "/run/cbox";
+}
+
+static const char *storage_root(const GlobalConfig *g) {
+        return g && g->storage_root ? g->storage_root : "/var/lib/cbox";
+}
+
+static int pidfd_open_checked(pid_t pid, uint64_t start_time, int *ret) {
+        uint64_t t;
+        int fd, r;
+
+        fd = (int) syscall(SYS_pidfd_open, pid, 0);
+        if (fd < 0)
+                return -errno;
+        /* the pidfd pins the process: if the start time still matches now, it is the one we recorded */
+        r = proc_get_start_time(pid, &t);
+        if (r < 0 || t != start_time) {
+                safe_close(fd);
+                return -ESRCH;
+        }
+        *ret = fd;
+        return 0;
+}
+
+static int pidfd_send(int pidfd, int sig) {
+        return RET_NERRNO(syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0));
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* info / list */
+
+void container_info_done(ContainerInfo *i) {
+        if (!i)
+                return;
+        i->state = container_state_free(i->state);
+}
+
+static void info_from_state(ContainerState *s, ContainerInfo *ret) {
+        uint64_t now = now_realtime_usec();
+
+        *ret = (ContainerInfo){ .state = s };
+        if (state_leader_alive(s) && !s->exit_set) {
+                ret->status = CONTAINER_RUNNING;
+                ret->uptime_usec = now > s->start_time_usec ? now - s->start_time_usec : 0;
+        } else if (s->stopped)
+                ret->status = CONTAINER_STOPPED;
+        else if (s->exit_set)
+                ret->status = CONTAINER_EXITED;
+        else
+                ret->status = CONTAINER_DEAD;
+}
+
+int container_get_info(const GlobalConfig *g, const char *name, ContainerInfo *ret) {
+        ContainerState *s = NULL;
+        int r;
+
+        if (!state_name_is_valid(name))
+                return -EINVAL;
+        r = state_load_by_name(run_root(g), name, &s);
+        if (r < 0)
+                return r;
+        info_from_state(s, ret);
+        return 0;
+}
+
+int container_list(const GlobalConfig *g, bool all, ContainerInfo **ret, size_t *ret_n) {
+        _cleanup_strv_free_ char **names = NULL;
+        ContainerInfo *l = NULL;
+        size_t n = 0;
+        int r;
+
+        r = state_list(run_root(g), &names);
+        if (r < 0)
+                return log_error_errno(r, "Failed to list containers in '%s': %m", run_root(g));
+        l = new0(ContainerInfo, strv_length(names) + 1);
+        if (!l)
+                return log_oom();
+        STRV_FOREACH (name, names) {
+                ContainerInfo i;
+
+                r = container_get_info(g, *name, &i);
+                if (r == -ENOENT) /* removed meanwhile */
+                        continue;
+                if (r < 0) {
+                        log_warning_errno(r, "%s: cannot read state, ignoring: %m", *name);
+                        continue;
+                }
+                if (!all && i.status != CONTAINER_RUNNING) {
+                        container_info_done(&i);
+                        continue;
+                }
+                l[n++] = i;
+        }
+        *ret = l;
+        *ret_n = n;
+        return 0;
+}
+
+int container_cgroup_path(const ContainerInfo *i, char **ret) {
+        _cleanup_free_ char *p = NULL, *data = NULL;
+        int r;
+
+        if (!i || !i->state || i->status != CONTAINER_RUNNING)
+                return -ESRCH;
+        p = strprintf("/proc/%d/cgroup", (int) i->state->leader_pid);
+        if (!p)
+                return -ENOMEM;
+        r = read_full_file(p, &data, NULL, 64 * 1024);
+        if (r < 0)
+                return r == -ENOENT ? -ESRCH : r;
+        for (char *line = data, *next; line && *line; line = next) {
+                char *v;
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = 0;
+                v = startswith(line, "0::");
+                if (v) {
+                        char *c = strjoin("/sys/fs/cgroup", streq(v, "/") ? "" : v);
+                        if (!c)
+                                return -ENOMEM;
+                        *ret = c;
+                        return 0;
+                }
+        }
+        return -ENOMEDIUM; /* no unified hierarchy */
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* helpers for up */
+
+int container_find_init(char **ret) {
+        const char *e = getenv("CBOX_INIT");
+        _cleanup_free_ char *self = NULL;
+        char *p;
+
+        if (!isempty(e)) {
+                if (access(e, X_OK) < 0)
+                        return -errno;
+                p = strdup(e);
+                if (!p)
+                        return -ENOMEM;
+                *ret = p;
+                return 0;
+        }
+
+        /* The build tree: <builddir>/src/cli/cbox → <builddir>/src/init/cbox-init */
+        self = realpath("/proc/self/exe", NULL);
+        if (self) {
+                char *slash = strrchr(self, '/');
+                if (slash) {
+                        *slash = 0;
+                        p = strjoin(self, "/../init/cbox-init");
+                        if (!p)
+                                return -ENOMEM;
+                        if (access(p, X_OK) >= 0) {
+                                *ret = p;
+                                return 0;
+                        }
+                        free(p);
+                }
+        }
+
+        p = strdup(CBOX_LIBEXECDIR "/cbox-init");
+        if (!p)
+                return -ENOMEM;
+        if (access(p, X_OK) < 0) {
+                int r = -errno;
+                free(p);
+                return r;
+        }
+        *ret = p;
+        return 0;
+}
+
+/* Sets KEY=VALUE in l, replacing an entry of the same key */
+static int env_set(char ***l, const char *kv) {
+        const char *eq = strchr(kv, '=');
+        size_t k;
+
+        if (!eq || eq == kv)
+                return -EINVAL;
+        k = (size_t) (eq - kv) + 1;
+        STRV_FOREACH (i, *l)
+                if (strneq(*i, kv, k)) {
+                        char *d = strdup(kv);
+                        if (!d)
+                                return -ENOMEM;
+                        free(*i);
+                        *i = d;
+                        return 0;
+                }
+        return strv_extend(l, kv);
+}
+
+/* KEY=VALUE lines; blank lines and lines starting with '#' are skipped, "export " is allowed */
+static int env_file_load(const char *path, char ***l) {
+        _cleanup_free_ char *data = NULL;
+        int r;
+
+        r = read_full_file(path, &data, NULL, 1024 * 1024);
+        if (r < 0)
+                return r;
+        for (char *line = data, *next; line && *line; line = next) {
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = 0;
+                line += strspn(line, " \t");
+                if (!*line || *line == '#')
+                        continue;
+                line = startswith(line, "export ") ?: line;
+                if (!strchr(line, '=') || *line == '=')
+                        return -EBADMSG;
+                r = env_set(l, line);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int open_bus(sd_bus **bus, const char *name) {
+        int r;
+
+        if (*bus)
+                return 0;
+        if (!bus_systemd_booted())
+                return log_error_errno(EHOSTDOWN,
+                                       "%s: systemd is not running as PID 1; cbox needs it for "
+                                       "the container's unit",
+                                       name);
+        r = bus_open_system(bus);
+        if (r < 0)
+                return log_error_errno(r, "%s: failed to connect to the system bus: %m", name);
+        return 0;
+}
+
+static void log_bus_error(int r, const char *name, const char *what, const BusError *e) {
+        if (e->message)
+                log_error_errno(r, "%s: %s: %s", name, what, e->message);
+        else
+                log_error_errno(r, "%s: %s: %m", name, what);
+}
+
+/* Stops the unit, drops a machined registration that outlived it, makes sure the leader is gone.
+ * Best effort for the parts that may already be gone; returns the first hard failure. */
+static int release_runtime(sd_bus *bus, const char *name, const ContainerState *s) {
+        BusError e = BUS_ERROR_NULL;
+        int r, ret = 0;
+
+        if (bus && s && s->unit) {
+                r = bus_stop_unit(bus, s->unit, &e);
+                if (r < 0 && r != -ENOENT) {
+                        log_bus_error(r, name, "failed to stop its unit", &e);
+                        ret = r;
+                }
+                bus_error_done(&e);
+                r = bus_reset_failed_unit(bus, s->unit, &e);
+                if (r < 0 && r != -ENOENT)
+                        log_debug_errno(r, "%s: reset-failed of %s: %m", name, s->unit);
+                bus_error_done(&e);
+        }
+        if (bus && s && s->machine) {
+                r = bus_machine_exists(bus, s->machine, NULL);
+                if (r > 0) {
+                        r = bus_machine_terminate(bus, s->machine, &e);
+                        if (r < 0 && !IN_SET(r, -ENOENT, -EHOSTDOWN))
+                                log_warning_errno(
+                                        r, "%s: failed to terminate machine registration, ignoring: %m",
+                                        name);
+                        bus_error_done(&e);
+                }
+        }
+        /* No unit (never got one, or no systemd): kill the leader ourselves; the pid namespace dies with it
+         */
+        if (s && s->leader_pid > 0 && state_leader_alive(s)) {
+                _cleanup_close_ int pidfd = -EBADF;
+                if (pidfd_open_checked(s->leader_pid, s->leader_start_time, &pidfd) >= 0) {
+                        (void) pidfd_send(pidfd, SIGKILL);
+                        struct pollfd p = { .fd = pidfd, .events = POLLIN };
+                        (void) poll(&p, 1, 5000);
+                }
+        }
+        return ret;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* up */
+
+typedef struct UpContext {
+        const GlobalConfig *g;
+        const ContainerConfig *c;
+        const UpOptions *o;
+        const char *name;
+
+        sd_bus *bus;
+        char *unit;
+        char *storage_dir, *upper, *work, *root_dir;
+        char **lowers;
+        ImageConfig *image_config;
+        char *image_ref;
+
+        int state_fd;
+
+        /* the undo stack, as what was done so far (undone in reverse order) */
+        bool created_state_dir;
+        bool created_storage_dir;
+        SpawnChild child;
+        bool started_unit;
+        bool registered_machine;
+} UpContext;
+
+static void up_context_done(UpContext *u) {
+        free(u->unit);
+        free(u->storage_dir);
+        free(u->upper);
+        free(u->work);
+        free(u->root_dir);
+        strv_free(u->lowers);
+        if (u->image_config)
+                image_config_free(u->image_config);
+        free(u->image_ref);
+        u->state_fd = safe_close(u->state_fd);
+        spawn_child_done(&u->child);
+        if (u->bus)
+                u->bus = sd_bus_flush_close_unref(u->bus);
+}
+
+static void up_undo(UpContext *u) {
+        BusError e = BUS_ERROR_NULL;
+
+        if (u->registered_machine) {
+                (void) bus_machine_terminate(u->bus, u->name, &e);
+                bus_error_done(&e);
+        }
+        if (u->child.pidfd >= 0) {
+                (void) pidfd_send(u->child.pidfd, SIGKILL);
+                (void) waitpid(u->child.pid, NULL, 0);
+        }
+        if (u->started_unit) {
+                (void) bus_stop_unit(u->bus, u->unit, &e);
+                bus_error_done(&e);
+                (void) bus_reset_failed_unit(u->bus, u->unit, &e);
+                bus_error_done(&e);
+        }
+        u->state_fd = safe_close(u->state_fd);
+        if (u->created_state_dir)
+                (void) state_dir_remove(run_root(u->g), u->name);
+        if (u->created_storage_dir)
+                (void) rm_rf_at(AT_FDCWD, u->storage_dir);
+}
+
+static int up_resolve_lowers(UpContext *u) {
+        const ContainerConfig *c = u->c;
+        int r;
+
+        if (c->rootfs) {
+                struct stat st;
+                if (stat(c->rootfs, &st) < 0)
+                        return log_error_errno(errno, "%s: rootfs '%s': %m", u->name, c->rootfs);
+                if (!S_ISDIR(st.st_mode))
+                        return log_error_errno(ENOTDIR, "%s: rootfs '%s' is not a directory", u->name,
+                                               c->rootfs);
+                r = strv_extend(&u->lowers, c->rootfs);
+                if (r < 0)
+                        return log_oom();
+                return 0;
+        }
+        if (c->image) {
+                _cleanup_(image_store_freep) ImageStore *store = NULL;
+
+                r = image_store_open(storage_root(u->g), &store);
+                if (r < 0)
+                        return log_error_errno(r, "%s: cannot open the image store in '%s': %m", u->name,
+                                               storage_root(u->g));
+                r = image_ref_normalize(c->image, &u->image_ref);
+                if (r < 0)
+                        return log_error_errno(r, "%s: image: invalid reference '%s'", u->name, c->image);
+                r = image_resolve(store, u->image_ref, &u->lowers, &u->image_config);
+                if (r == -ENOENT)
+                        return log_error_errno(
+                                r, "%s: image '%s' is not in the store (see 'cbox image import')", u->name,
+                                u->image_ref);
+                if (r < 0)
+                        return log_error_errno(r, "%s: cannot resolve image '%s': %m", u->name,
+                                               u->image_ref);
+                if (strv_length(u->lowers) == 0 || strv_length(u->lowers) > ROOTFS_LOWER_DIRS_MAX)
+                        return log_error_errno(EINVAL, "%s: image '%s' has %zu layers", u->name,
+                                               u->image_ref, strv_length(u->lowers));
+                return 0;
+        }
+        return log_error_errno(EINVAL, "%s: neither rootfs nor image is set", u->name);
+}
+
+static int up_prepare_storage(UpContext *u) {
+        struct stat st;
+        int r;
+
+        r = state_container_storage_path(storage_root(u->g), u->name, &u->storage_dir);
+        if (r < 0)
+                return log_error_errno(r, "%s: invalid storage path: %m", u->name);
+        if (stat(u->storage_dir, &st) < 0) {
+                if (errno != ENOENT)
+                        return log_error_errno(errno, "%s: cannot access '%s': %m", u->name, u->storage_dir);
+                u->created_storage_dir = true;
+        }
+        u->upper = strjoin(u->storage_dir, "/upper");
+        u->work = strjoin(u->storage_dir, "/work");
+        if (!u->upper || !u->work)
+                return log_oom();
+        if (u->c->read_only)
+                r = mkdir_p(u->storage_dir, 0700);
+        else {
+                r = mkdir_p(u->upper, 0755);
+                if (r >= 0)
+                        r = mkdir_p(u->work, 0700);
+        }
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot create '%s': %m", u->name, u->storage_dir);
+        if (u->image_ref) {
+                /* image/ keeps images in use: first line the ref */
+                _cleanup_free_ char *f = strjoin(u->storage_dir, "/image"),
+                                    *data = strjoin(u->image_ref, "\n");
+                if (!f || !data)
+                        return log_oom();
+                r = write_file_atomic(f, data, strlen(data), 0644);
+                if (r < 0)
+                        return log_error_errno(r, "%s: cannot write '%s': %m", u->name, f);
+        }
+        return 0;
+}
+
+typedef struct ChildSetup {
+        RootfsParams rootfs;
+} ChildSetup;
+
+static int child_setup(void *userdata, char *msg, size_t msg_size) {
+        ChildSetup *cs = userdata;
+        return rootfs_setup(&cs->rootfs, msg, msg_size);
+}
+
+static int build_payload(UpContext *u, char ***ret) {
+        const ContainerConfig *c = u->c;
+        const ImageConfig *ic = u->image_config;
+        _cleanup_strv_free_ char **argv = NULL;
+        char **ep, **cmd;
+
+        ep = c->entrypoint_set ? c->entrypoint : (ic ? ic->entrypoint : NULL);
+        /* Docker's rule: an entrypoint given in the file drops the image's Cmd */
+        cmd = c->command_set ? c->command : (c->entrypoint_set ? NULL : (ic ? ic->cmd : NULL));
+        STRV_FOREACH (a, ep)
+                if (strv_extend(&argv, *a) < 0)
+                        return -ENOMEM;
+        STRV_FOREACH (a, cmd)
+                if (strv_extend(&argv, *a) < 0)
+                        return -ENOMEM;
+        if (strv_length(argv) == 0)
+                return -ENOEXEC;
+        *ret = TAKE_PTR(argv);
+        return 0;
+}
+
+static int build_env(UpContext *u, char ***ret) {
+        _cleanup_strv_free_ char **env = NULL;
+        int r;
+
+        if (u->image_config)
+                STRV_FOREACH (e, u->image_config->env)
+                        if (strchr(*e, '=') && **e != '=' && (r = env_set(&env, *e)) < 0)
+                                return r;
+        STRV_FOREACH (f, u->c->env_files) {
+                r = env_file_load(*f, &env);
+                if (r < 0)
+                        return log_error_errno(r, "%s: env_files: cannot load '%s': %m", u->name, *f);
+        }
+        STRV_FOREACH (e, u->c->env)
+                if ((r = env_set(&env, *e)) < 0)
+                        return r;
+        if (!env) {
+                env = new0(char *, 1);
+                if (!env)
+                        return -ENOMEM;
+        }
+        *ret = TAKE_PTR(env);
+        return 0;
+}
+
+static void fill_scope_limits(const ContainerConfig *c, BusScopeParams *p) {
+        const ResourceConfig *rc = &c->resources;
+
+        p->memory_max_set = rc->memory_max_set;
+        p->memory_max = rc->memory_max;
+        p->memory_high_set = rc->memory_high_set;
+        p->memory_high = rc->memory_high;
+        p->memory_swap_max_set = rc->memory_swap_max_set;
+        p->memory_swap_max = rc->memory_swap_max;
+        p->cpu_quota_set = rc->cpu_quota_set;
+        p->cpu_quota_per_sec_usec = rc->cpu_quota_per_sec_usec;
+        p->cpu_weight_set = rc->cpu_weight_set;
+        p->cpu_weight = rc->cpu_weight;
+        p->allowed_cpus_set = rc->cpuset_set;
+        p->allowed_cpus = rc->cpuset_mask;
+        p->allowed_cpus_size = rc->cpuset_mask_size;
+        p->tasks_max_set = rc->tasks_max_set;
+        p->tasks_max = rc->tasks_max;
+        p->io_weight_set = rc->io_weight_set;
+        p->io_weight = rc->io_weight;
+}
+
+/* Foreground: forward signals to init until it exits; returns its exit code */
+static int wait_foreground(UpContext *u) {
+        static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGQUIT, SIGWINCH };
+        _cleanup_close_ int sfd = -EBADF;
+        sigset_t mask, old;
+        int status = 0;
+
+        sigemptyset(&mask);
+        for (size_t i = 0; i < ELEMENTSOF(sigs); i++)
+                sigaddset(&mask, sigs[i]);
+        if (sigprocmask(SIG_BLOCK, &mask, &old) < 0)
+                return log_error_errno(errno, "%s: sigprocmask: %m", u->name);
+        sfd = signalfd(-EBADF, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (sfd < 0)
+                return log_error_errno(errno, "%s: signalfd: %m", u->name);
+
+        for (;;) {
+                struct pollfd p[2] = {
+                        { .fd = u->child.pidfd, .events = POLLIN },
+                        { .fd = sfd, .events = POLLIN },
+                };
+                if (poll(p, 2, -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return log_error_errno(errno, "%s: poll: %m", u->name);
+                }
+                if (p[1].revents & POLLIN) {
+                        struct signalfd_siginfo si;
+                        while (read(sfd, &si, sizeof(si)) == (ssize_t) sizeof(si)) {
+                                log_debug("%s: forwarding signal %u", u->name, si.ssi_signo);
+                                (void) pidfd_send(u->child.pidfd, (int) si.ssi_signo);
+                        }
+                }
+                if (p[0].revents & (POLLIN | POLLHUP)) {
+                        pid_t pid = waitpid(u->child.pid, &status, 0);
+                        if (pid < 0 && errno == EINTR)
+                                continue;
+                        if (pid < 0)
+                                return log_error_errno(errno, "%s: waitpid: %m", u->name);
+                        break;
+                }
+        }
+        (void) sigprocmask(SIG_SETMASK, &old, NULL);
+        u->child.pid = 0;
+        u->child.pidfd = safe_close(u->child.pidfd);
+        return spawn_wait_status_to_exit(status);
+}
+
+static int up_run(UpContext *u) {
+        const ContainerConfig *c = u->c;
+        _cleanup_strv_free_ char **payload = NULL, **env = NULL, **init_argv = NULL;
+        _cleanup_free_ char *init_path = NULL, *digest = NULL;
+        _cleanup_close_ int exec_fd = -EBADF, exit_fd = -EBADF, journal_fd = -EBADF, out_fd = -EBADF,
+                            null_fd = -EBADF;
+        const char *lowers[ROOTFS_LOWER_DIRS_MAX];
+        _cleanup_free_ RootfsMount *mounts = NULL;
+        BusError e = BUS_ERROR_NULL;
+        SpawnError se = {};
+        int keep[2], n_keep = 0, r;
+        uint64_t start_time = 0;
+
+        if (c->security.seccomp && !streq(c->security.seccomp, "unconfined"))
+                log_debug("%s: seccomp is not implemented yet; running without a filter", u->name);
+        if (c->security.user_namespace)
+                return log_error_errno(EOPNOTSUPP, "%s: security.user_namespace: not supported yet",
+                                       u->name);
+        if (c->network.mode == NETWORK_MODE_BRIDGE)
+                return log_error_errno(
+                        EOPNOTSUPP, "%s: network.mode: \"bridge\" is not supported yet; use mode = \"none\"",
+                        u->name);
+        if (c->health.enabled)
+                log_warning("%s: [health] checks are not implemented yet, ignoring", u->name);
+
+        r = bus_scope_name(u->name, &u->unit);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot make a unit name: %m", u->name);
+        digest = container_config_digest(c);
+        if (!digest)
+                return log_oom();
+
+        r = up_resolve_lowers(u);
+        if (r < 0)
+                return r;
+        r = build_payload(u, &payload);
+        if (r == -ENOEXEC)
+                return log_error_errno(EINVAL, "%s: command: nothing to run (no command in the file%s)",
+                                       u->name, u->image_config ? " nor in the image" : "");
+        if (r < 0)
+                return log_oom();
+        r = build_env(u, &env);
+        if (r < 0)
+                return r == -ENOMEM ? log_oom() : r;
+
+        r = container_find_init(&init_path);
+        if (r < 0)
+                return log_error_errno(r,
+                                       "%s: cannot find cbox-init (set $CBOX_INIT or install it to %s): %m",
+                                       u->name, CBOX_LIBEXECDIR);
+        r = spawn_open_executable(init_path, &exec_fd);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot open '%s': %m", u->name, init_path);
+
+        r = open_bus(&u->bus, u->name);
+        if (r < 0)
+                return r;
+
+        r = up_prepare_storage(u);
+        if (r < 0)
+                return r;
+
+        /* state dir, the mount point of the root (only ever mounted on in the child's namespace) */
+        r = state_dir_open(run_root(u->g), u->name, true, &u->state_fd);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot create state dir in '%s': %m", u->name,
+                                       run_root(u->g));
+        u->created_state_dir = true;
+        if (mkdirat(u->state_fd, "root", 0755) < 0 && errno != EEXIST)
+                return log_error_errno(errno, "%s: cannot create the root mount point: %m", u->name);
+        u->root_dir = strprintf("%s/%s/root", run_root(u->g), u->name);
+        if (!u->root_dir)
+                return log_oom();
+        (void) state_remove_exit_file(u->state_fd);
+        r = state_open_exit_file(u->state_fd, &exit_fd);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot create the exit file: %m", u->name);
+        keep[n_keep++] = exit_fd;
+
+        if (!u->o->foreground) {
+                null_fd = open("/dev/null", O_RDWR | O_CLOEXEC | O_NOCTTY);
+                if (null_fd < 0)
+                        return log_error_errno(errno, "%s: cannot open /dev/null: %m", u->name);
+                journal_fd = journal_native_socket_open();
+                if (journal_fd < 0)
+                        log_warning_errno(journal_fd,
+                                          "%s: cannot connect to journald, output is discarded: %m",
+                                          u->name);
+                else
+                        keep[n_keep++] = journal_fd;
+                /* init's own messages (e.g. "payload not found") go to the journal as well */
+                out_fd = journal_stream_open(u->name, LOG_INFO, false);
+                if (out_fd < 0)
+                        out_fd = safe_close(out_fd);
+        }
+
+        InitOptions io = {
+                .exit_fd = exit_fd,
+                .journal_fd = journal_fd,
+                .name = u->name,
+        };
+        r = init_build_argv(&io, payload, &init_argv);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot build the init command line: %m", u->name);
+
+        /* rootfs parameters: copied into the child by clone, used there */
+        size_t n_lowers = strv_length(u->lowers);
+        for (size_t i = 0; i < n_lowers; i++)
+                lowers[i] = u->lowers[i];
+        mounts = new0(RootfsMount, c->n_mounts + 1);
+        if (!mounts)
+                return log_oom();
+        _cleanup_strv_free_ char **volume_paths = NULL;
+        for (size_t i = 0; i < c->n_mounts; i++) {
+                const MountSpec *m = c->mounts + i;
+                mounts[i] = (RootfsMount){
+                        .type = m->type == MOUNT_TYPE_TMPFS ? ROOTFS_MOUNT_TMPFS : ROOTFS_MOUNT_BIND,
+                        .source = m->source,
+                        .target = m->target,
+                        .read_only = m->read_only,
+                        .size = m->size,
+                };
+                if (m->type == MOUNT_TYPE_VOLUME) {
+                        char *vp = strprintf("%s/volumes/%s", storage_root(u->g), m->source);
+                        if (!vp || strv_consume(&volume_paths, vp) < 0)
+                                return log_oom();
+                        r = mkdir_p(vp, 0755);
+                        if (r < 0)
+                                return log_error_errno(r, "%s: mount[%zu]: cannot create volume '%s': %m",
+                                                       u->name, i, vp);
+                        mounts[i].source = vp;
+                }
+        }
+        ChildSetup cs = {
+                .rootfs = {
+                        .target = u->root_dir,
+                        .lower_dirs = lowers,
+                        .n_lower_dirs = n_lowers,
+                        .upper_dir = c->read_only ? NULL : u->upper,
+                        .work_dir = c->read_only ? NULL : u->work,
+                        .mounts = mounts,
+                        .n_mounts = c->n_mounts,
+                        .new_netns = c->network.mode != NETWORK_MODE_HOST,
+                        .read_only = c->read_only,
+                },
+        };
+        uint64_t ns = SPAWN_NAMESPACES_DEFAULT;
+        if (c->network.mode == NETWORK_MODE_HOST)
+                ns &= ~(uint64_t) CLONE_NEWNET;
+
+        const ImageConfig *ic = u->image_config;
+        SpawnParams sp = {
+                .process = {
+                        .argv = init_argv,
+                        .env = env,
+                        .user = c->user ?: (ic ? ic->user : NULL),
+                        .workdir = c->workdir ?: (ic ? ic->working_dir : NULL),
+                        .cap_add = c->security.capabilities_add,
+                        .cap_drop = c->security.capabilities_drop,
+                        .allow_new_privileges = !c->security.no_new_privileges,
+                        .stdin_fd = u->o->foreground ? -EBADF : null_fd,
+                        .stdout_fd = u->o->foreground ? -EBADF : (out_fd >= 0 ? out_fd : null_fd),
+                        .stderr_fd = u->o->foreground ? -EBADF : (out_fd >= 0 ? out_fd : null_fd),
+                },
+                .namespaces = ns,
+                .hostname = c->hostname ?: u->name,
+                .child_setup = child_setup,
+                .userdata = &cs,
+                .exec_fd = exec_fd,
+                .keep_fds = keep,
+                .n_keep_fds = (size_t) n_keep,
+        };
+        r = spawn_container(&sp, &u->child);
+        if (r < 0)
+                return log_error_errno(r, "%s: failed to spawn the container: %m", u->name);
+        r = proc_get_start_time(u->child.pid, &start_time);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot read the start time of pid %d: %m", u->name,
+                                       (int) u->child.pid);
+
+        /* the unit, with every limit; the child waits meanwhile */
+        BusScopeParams bp = {
+                .unit = u->unit,
+                .slice = c->slice ?: u->g->default_slice,
+                .pids = &u->child.pid,
+                .n_pids = 1,
+                .kill_signal = c->stop_signal,
+                .stop_timeout_set = true,
+                .stop_timeout_usec = c->stop_timeout_usec,
+                .extra_devices = c->security.devices,
+        };
+        _cleanup_free_ char *descr = strprintf("cbox container %s", u->name);
+        bp.description = descr;
+        fill_scope_limits(c, &bp);
+        r = bus_start_scope(u->bus, &bp, &e);
+        if (r == -EEXIST) {
+                log_error_errno(r, "%s: unit %s is already active (not started by this cbox?)", u->name,
+                                u->unit);
+                bus_error_done(&e);
+                return r;
+        }
+        if (r < 0) {
+                log_bus_error(r, u->name, "failed to start its unit", &e);
+                bus_error_done(&e);
+                return r;
+        }
+        u->started_unit = true;
+
+        BusMachineParams mp = {
+                .name = u->name,
+                .leader = u->child.pid,
+                .class = "container",
+                .service = "cbox",
+        };
+        r = bus_machine_register(u->bus, &mp, &e);
+        if (r == -EHOSTDOWN)
+                log_debug("%s: machined is not available, not registering", u->name);
+        else if (r < 0)
+                log_warning("%s: cannot register with machined, ignoring: %s", u->name,
+                            e.message ?: strerror(-r));
+        else
+                u->registered_machine = true;
+        bus_error_done(&e);
+
+        ContainerState st = {
+                .name = (char *) u->name,
+                .unit = u->unit,
+                .machine = u->registered_machine ? (char *) u->name : NULL,
+                .config_path = c->path,
+                .config_digest = digest,
+                .rootfs = u->image_ref ?: c->rootfs,
+                .upper_dir = c->read_only ? NULL : u->upper,
+                .work_dir = c->read_only ? NULL : u->work,
+                .leader_pid = u->child.pid,
+                .leader_start_time = start_time,
+                .start_time_usec = now_realtime_usec(),
+                .mode = u->o->foreground ? STATE_MODE_FOREGROUND : STATE_MODE_DETACHED,
+        };
+        r = state_save(u->state_fd, &st);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot write its state: %m", u->name);
+
+        r = spawn_child_release(&u->child, &se);
+        if (r < 0) {
+                if (se.error != 0)
+                        log_error_errno(r, "%s: container setup failed: %s: %m", u->name, se.message);
+                else
+                        log_error_errno(r, "%s: container setup failed: %m", u->name);
+                u->child.pidfd = safe_close(u->child.pidfd); /* reaped by spawn_child_release() */
+                return r;
+        }
+        if (u->o->foreground && getenv("NOTIFY_SOCKET"))
+                (void) sd_notifyf(0, "READY=1\nSTATUS=Container %s running\nMAINPID=%d", u->name,
+                                  (int) getpid());
+        return 0;
+}
+
+/* Existing state of the same name: leave a running identical one alone, refuse or replace a changed one,
+ * clean up a dead one. Returns 1 when nothing more is to be done (the running container is identical). */
+static int up_check_existing(UpContext *u) {
+        _cleanup_(container_info_done) ContainerInfo i = {};
+        _cleanup_free_ char *digest = NULL;
+        int r;
+
+        r = container_get_info(u->g, u->name, &i);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                log_warning_errno(r, "%s: unreadable state, replacing it: %m", u->name);
+        else if (i.status == CONTAINER_RUNNING) {
+                digest = container_config_digest(u->c);
+                if (!digest)
+                        return log_oom();
+                if (streq_ptr(digest, i.state->config_digest) && !u->o->foreground)
+                        return 1;
+                if (streq_ptr(digest, i.state->config_digest))
+                        return log_error_errno(EEXIST, "%s: already running (started detached)", u->name);
+                if (!u->o->replace)
+                        return log_error_errno(
+                                EEXIST,
+                                "%s: running with a different configuration; use --replace to "
+                                "replace it, or 'cbox down %s' first",
+                                u->name, u->name);
+                log_info("%s: configuration changed, replacing the running container", u->name);
+        }
+
+        r = open_bus(&u->bus, u->name);
+        if (r < 0)
+                return r;
+        r = release_runtime(u->bus, u->name, i.state);
+        if (r < 0)
+                return r;
+        r = state_dir_remove(run_root(u->g), u->name);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot remove the old state: %m", u->name);
+        return 0;
+}
+
+static int up_finish_foreground(UpContext *u, int code) {
+        _cleanup_(container_state_freep) ContainerState *s = NULL;
+
+        /* down-like: the scope is empty now (systemd collects it), drop what is left */
+        if (state_load(u->state_fd, &s) >= 0)
+                (void) release_runtime(u->bus, u->name, s);
+        u->state_fd = safe_close(u->state_fd);
+        (void) state_dir_remove(run_root(u->g), u->name);
+        return code;
+}
+
+int container_up(const GlobalConfig *g, const ContainerConfig *c, const UpOptions *o) {
+        _cleanup_(up_context_done) UpContext u = {
+                .g = g,
+                .c = c,
+                .o = o,
+                .name = c->name,
+                .state_fd = -EBADF,
+                .child = SPAWN_CHILD_NULL,
+        };
+        int lock_fd = -EBADF, r;
+
+        r = state_lock(run_root(g), c->name, true, &lock_fd);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot lock '%s/%s.lock': %m", c->name, run_root(g), c->name);
+
+        r = up_check_existing(&u);
+        if (r > 0) {
+                (void) state_unlock(run_root(g), c->name, lock_fd, false);
+                if (!o->quiet)
+                        printf("%s\n", c->name);
+                return 0;
+        }
+        if (r >= 0)
+                r = up_run(&u);
+        if (r < 0) {
+                up_undo(&u);
+                (void) state_unlock(run_root(g), c->name, lock_fd, true);
+                return r;
+        }
+
+        if (!o->foreground) {
+                (void) state_unlock(run_root(g), c->name, lock_fd, false);
+                if (!o->quiet)
+                        printf("%s\n", c->name);
+                return 0;
+        }
+
+        /* Foreground: others may stop/kill/exec us meanwhile, so do not hold the lock while waiting */
+        lock_fd = state_unlock(run_root(g), c->name, lock_fd, false);
+        r = wait_foreground(&u);
+        if (r < 0)
+                return r;
+        r = state_lock(run_root(g), c->name, true, &lock_fd);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot lock: %m", c->name);
+        r = up_finish_foreground(&u, r);
+        (void) state_unlock(run_root(g), c->name, lock_fd, true);
+        return r;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* down / stop / start / kill */
+
+static int lock_known(const GlobalConfig *g, const char *name, int *ret_lock, ContainerState **ret_state) {
+        _cleanup_(container_state_freep) ContainerState *s = NULL;
+        int lock_fd = -EBADF, r;
+
+        if (!state_name_is_valid(name))
+                return log_error_errno(EINVAL, "'%s' is not a valid container name", name);
+        r = state_lock(run_root(g), name, true, &lock_fd);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot lock: %m", name);
+        r = state_load_by_name(run_root(g), name, &s);
+        if (r < 0) {
+                (void) state_unlock(run_root(g), name, lock_fd, r == -ENOENT);
+                if (r == -ENOENT)
+                        return log_error_errno(r, "%s: no such container", name);
+                return log_error_errno(r, "%s: cannot read its state: %m", name);
+        }
+        *ret_lock = lock_fd;
+        *ret_state = TAKE_PTR(s);
+        return 0;
+}
+
+int container_down(const GlobalConfig *g, const char *name, bool volumes) {
+        _cleanup_(container_state_freep) ContainerState *s = NULL;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        int lock_fd = -EBADF, r;
+
+        r = lock_known(g, name, &lock_fd, &s);
+        if (r == -ENOENT && volumes) {
+                /* nothing runs, but there may be a storage dir left from a down without --volumes */
+                _cleanup_free_ char *sd = NULL;
+                if (state_container_storage_path(storage_root(g), name, &sd) >= 0 && access(sd, F_OK) >= 0) {
+                        r = rm_rf_at(AT_FDCWD, sd);
+                        if (r < 0)
+                                return log_error_errno(r, "%s: cannot remove '%s': %m", name, sd);
+                        return 0;
+                }
+                return -ENOENT;
+        }
+        if (r < 0)
+                return r;
+
+        if (bus_systemd_booted()) {
+                r = open_bus(&bus, name);
+                if (r < 0)
+                        goto finish;
+        }
+        r = release_runtime(bus, name, s);
+        if (r < 0)
+                goto finish;
+        r = state_dir_remove(run_root(g), name);
+        if (r < 0) {
+                log_error_errno(r, "%s: cannot remove its state dir: %m", name);
+                goto finish;
+        }
+        if (volumes) {
+                _cleanup_free_ char *sd = NULL;
+                r = state_container_storage_path(storage_root(g), name, &sd);
+                if (r >= 0)
+                        r = rm_rf_at(AT_FDCWD, sd);
+                if (r < 0 && r != -ENOENT) {
+                        log_error_errno(r, "%s: cannot remove its storage: %m", name);
+                        goto finish;
+                }
+                r = 0;
+        }
+finish:
+        (void) state_unlock(run_root(g), name, lock_fd, r >= 0);
+        return r;
+}
+
+int container_stop(const GlobalConfig *g, const char *name) {
+        _cleanup_(container_state_freep) ContainerState *s = NULL;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_close_ int dir_fd = -EBADF;
+        int lock_fd = -EBADF, r;
+
+        r = lock_known(g, name, &lock_fd, &s);
+        if (r < 0)
+                return r;
+        if (bus_systemd_booted()) {
+                r = open_bus(&bus, name);
+                if (r < 0)
+                        goto finish;
+        }
+        r = release_runtime(bus, name, s);
+        if (r < 0)
+                goto finish;
+        r = state_dir_open(run_root(g), name, false, &dir_fd);
+        if (r >= 0) {
+                container_state_free(s);
+                s = NULL;
+                r = state_load(dir_fd, &s); /* picks up the exit file init wrote meanwhile */
+        }
+        if (r >= 0) {
+                s->stopped = true;
+                r = state_save(dir_fd, s);
+        }
+        if (r < 0)
+                log_error_errno(r, "%s: cannot update its state: %m", name);
+finish:
+        (void) state_unlock(run_root(g), name, lock_fd, false);
+        return r;
+}
+
+int container_start(const GlobalConfig *g, const char *name, const UpOptions *o) {
+        _cleanup_(container_info_done) ContainerInfo i = {};
+        _cleanup_(container_config_freep) ContainerConfig *c = NULL;
+        int r;
+
+        r = container_get_info(g, name, &i);
+        if (r == -ENOENT)
+                return log_error_errno(r, "%s: no such container (use 'cbox up FILE' to create it)", name);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot read its state: %m", name);
+        if (i.status == CONTAINER_RUNNING) {
+                if (!o->quiet)
+                        printf("%s\n", name);
+                return 0;
+        }
+        if (!i.state->config_path)
+                return log_error_errno(EINVAL, "%s: its state names no container file", name);
+        r = container_load_config(i.state->config_path, g, &c);
+        if (r < 0)
+                return r;
+        if (!streq(c->name, name))
+                return log_error_errno(EINVAL, "%s: '%s' now describes container '%s'", name,
+                                       i.state->config_path, c->name);
+        UpOptions uo = *o;
+        uo.replace = true; /* the stopped one is replaced by what the file says now */
+        return container_up(g, c, &uo);
+}
+
+int container_kill(const GlobalConfig *g, const char *name, int sig) {
+        _cleanup_(container_info_done) ContainerInfo i = {};
+        _cleanup_close_ int pidfd = -EBADF;
+        int r;
+
+        r = container_get_info(g, name, &i);
+        if (r == -ENOENT)
+                return log_error_errno(r, "%s: no such container", name);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot read its state: %m", name);
+        if (i.status != CONTAINER_RUNNING)
+                return log_error_errno(ESRCH, "%s: not running", name);
+
+        if (IN_SET(sig, SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGQUIT, SIGWINCH)) {
+                r = pidfd_open_checked(i.state->leader_pid, i.state->leader_start_time, &pidfd);
+                if (r < 0)
+                        return log_error_errno(r, "%s: its init is gone: %m", name);
+                r = pidfd_send(pidfd, sig);
+                if (r < 0)
+                        return log_error_errno(r, "%s: cannot signal its init: %m", name);
+                return 0;
+        }
+
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        BusError e = BUS_ERROR_NULL;
+        r = open_bus(&bus, name);
+        if (r < 0)
+                return r;
+        r = bus_kill_unit(bus, i.state->unit, "all", sig, &e);
+        if (r < 0)
+                log_bus_error(r, name, "failed to signal its unit", &e);
+        bus_error_done(&e);
+        return r;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* exec */
+
+int container_exec(const GlobalConfig *g, const char *name, const ExecOptions *o) {
+        _cleanup_(container_info_done) ContainerInfo i = {};
+        _cleanup_(container_config_freep) ContainerConfig *c = NULL;
+        _cleanup_strv_free_ char **env = NULL;
+        _cleanup_free_ char *cg = NULL;
+        _cleanup_close_ int pidfd = -EBADF, cgfd = -EBADF;
+        SpawnError se = {};
+        int status = 0, r;
+
+        r = container_get_info(g, name, &i);
+        if (r == -ENOENT)
+                return log_error_errno(r, "%s: no such container", name);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot read its state: %m", name);
+        if (i.status != CONTAINER_RUNNING)
+                return log_error_errno(ESRCH, "%s: not running", name);
+
+        r = pidfd_open_checked(i.state->leader_pid, i.state->leader_start_time, &pidfd);
+        if (r < 0)
+                return log_error_errno(r, "%s: its init is gone: %m", name);
+        r = container_cgroup_path(&i, &cg);
+        if (r >= 0) {
+                cgfd = open(cg, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (cgfd < 0)
+                        log_debug_errno(errno, "%s: cannot open cgroup '%s': %m", name, cg);
+        }
+
+        /* the container's environment, as far as the file says (the file may have changed meanwhile) */
+        if (i.state->config_path) {
+                ConfigDiag d = {};
+                if (container_config_load(i.state->config_path, g, &c, &d) >= 0)
+                        STRV_FOREACH (e, c->env)
+                                (void) env_set(&env, *e);
+                config_diag_done(&d);
+        }
+        STRV_FOREACH (e, o->env) {
+                r = env_set(&env, *e);
+                if (r == -EINVAL)
+                        return log_error_errno(r, "%s: invalid environment assignment '%s'", name, *e);
+                if (r < 0)
+                        return log_oom();
+        }
+
+        bool nnp = c ? c->security.no_new_privileges : true;
+        SpawnExecParams p = {
+                .process = {
+                        .argv = o->argv,
+                        .env = env,
+                        .user = o->user ?: (c ? c->user : NULL),
+                        .workdir = o->workdir ?: (c ? c->workdir : NULL),
+                        .cap_add = c ? c->security.capabilities_add : NULL,
+                        .cap_drop = c ? c->security.capabilities_drop : NULL,
+                        .allow_new_privileges = !nnp,
+                        .stdin_fd = -EBADF,
+                        .stdout_fd = -EBADF,
+                        .stderr_fd = -EBADF,
+                },
+                .leader_pidfd = pidfd,
+                .cgroup_fd = cgfd,
+                .tty = o->tty,
+        };
+        r = spawn_exec_in(&p, &status, &se);
+        if (r < 0) {
+                if (se.error != 0)
+                        return log_error_errno(r, "%s: exec %s: %s: %m", name, o->argv[0], se.message);
+                return log_error_errno(r, "%s: exec %s: %m", name, o->argv[0]);
+        }
+        return status;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* configuration, for the verbs */
+
+static void print_problems(const ConfigDiag *d) {
+        _cleanup_free_ char *s = config_diag_format(d);
+        if (s)
+                fputs(s, stderr);
+}
+
+int container_load_global(GlobalConfig **ret) {
+        ConfigDiag d = {};
+        int r;
+
+        r = global_config_load(ret, &d);
+        if (r == -ENOMEM)
+                r = log_oom();
+        else if (r < 0 && d.n_problems > 0)
+                print_problems(&d);
+        else if (r < 0)
+                log_error_errno(r, "Failed to load the global configuration: %m");
+        config_diag_done(&d);
+        return r;
+}
+
+int container_load_config(const char *name_or_path, const GlobalConfig *g, ContainerConfig **ret) {
+        ConfigDiag d = {};
+        int r;
+
+        r = container_config_load(name_or_path, g, ret, &d);
+        if (r == -ENOMEM)
+                r = log_oom();
+        else if (r < 0 && d.n_problems > 0)
+                print_problems(&d); /* the same lines as `cbox verify` */
+        else if (r == -ENOENT && strchr(name_or_path, '/'))
+                log_error("%s: no such file", name_or_path);
+        else if (r == -ENOENT)
+                log_error("%s: no such container file (looked for NAME.toml in /etc/cbox, /run/cbox, "
+                          "/usr/lib/cbox)",
+                          name_or_path);
+        else if (r < 0)
+                log_error_errno(r, "%s: cannot load: %m", name_or_path);
+        config_diag_done(&d);
+        return r;
+}

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* container/: the only module that composes the leaf modules into actions with side effects.
+ *
+ * up:   lock <run_root>/NAME.lock → compare with an existing container (same digest + running = no-op,
+ *       changed = -EEXIST unless replace) → resolve the lower layers (rootfs dir or image store) →
+ *       upper/work under <storage_root>/containers/NAME → state dir + exit file → open cbox-init →
+ *       spawn (child waits) → StartTransientUnit cbox-NAME.scope with every limit → RegisterMachine
+ *       (optional) → write state → release the child. Every step pushes its undo; a failure runs the
+ *       undo stack backwards, so a failed up leaves nothing on the host.
+ * down: stop the scope (KillSignal=stop_signal, TimeoutStopUSec=stop_timeout, then SIGKILL — systemd
+ *       does it), drop a machined registration that outlived it, remove the state dir (and with
+ *       volumes the upper/work dirs).
+ *
+ * Logs once, at this boundary: every error returned has been logged already (naming the container).
+ *
+ * Where cbox-init comes from: $CBOX_INIT, else cbox-init in the build tree beside the running cbox
+ * (<builddir>/src/init/cbox-init next to <builddir>/src/cli/cbox), else CBOX_LIBEXECDIR/cbox-init. */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "macros.h"
+#include "state.h"
+
+typedef enum ContainerStatus {
+        CONTAINER_RUNNING,
+        CONTAINER_EXITED,  /* the payload ended by itself (exit code known) */
+        CONTAINER_STOPPED, /* stopped on request, state kept */
+        CONTAINER_DEAD,    /* leader gone without an exit record (killed hard) */
+        _CONTAINER_STATUS_MAX,
+} ContainerStatus;
+
+const char *container_status_to_string(ContainerStatus s);
+
+typedef struct UpOptions {
+        bool foreground; /* stay, forward signals, exit with the payload's code */
+        bool replace;    /* a running container with another config is replaced (down + up) */
+        bool quiet;      /* do not print the name on success */
+} UpOptions;
+
+/* Runs the container. Returns < 0 on failure (logged). Detached: 0 once the payload runs (or it was
+ * running unchanged). Foreground: the payload's exit code (>= 0), everything released afterwards. */
+int container_up(const GlobalConfig *g, const ContainerConfig *c, const UpOptions *o);
+
+/* Stops and removes NAME (volumes: its upper/work too). -ENOENT (logged) when unknown. */
+int container_down(const GlobalConfig *g, const char *name, bool volumes);
+
+/* Stops NAME but keeps its state (list --all shows it stopped). */
+int container_stop(const GlobalConfig *g, const char *name);
+
+/* up of a known, not running container from the file it was started from. */
+int container_start(const GlobalConfig *g, const char *name, const UpOptions *o);
+
+/* Sends sig. The signals cbox-init forwards (TERM INT HUP USR1 USR2 QUIT WINCH) go to the container's
+ * init, which passes them to the payload (so it gets them once); any other signal (KILL, STOP, CONT,
+ * …) goes to every process of the scope via systemd's KillUnit. */
+int container_kill(const GlobalConfig *g, const char *name, int sig);
+
+typedef struct ContainerInfo {
+        ContainerState *state;
+        ContainerStatus status;
+        uint64_t uptime_usec; /* running: now − start time */
+} ContainerInfo;
+void container_info_done(ContainerInfo *i);
+
+/* What state says about NAME, with the running/exited decision made (leader pid + start time). No
+ * locking, no logging: -ENOENT when unknown. */
+int container_get_info(const GlobalConfig *g, const char *name, ContainerInfo *ret);
+
+/* All containers (sorted by name); running only unless all. */
+int container_list(const GlobalConfig *g, bool all, ContainerInfo **ret, size_t *ret_n);
+
+typedef struct ExecOptions {
+        char **argv;
+        char **env; /* extra "K=V", on top of the container's env */
+        const char *user;
+        const char *workdir;
+        bool tty;
+} ExecOptions;
+
+/* Runs argv inside running NAME; returns its exit code (>= 0) or -errno (logged). */
+int container_exec(const GlobalConfig *g, const char *name, const ExecOptions *o);
+
+/* The cgroup directory of running NAME under /sys/fs/cgroup (from its leader's /proc/PID/cgroup). */
+int container_cgroup_path(const ContainerInfo *i, char **ret);
+
+/* Where cbox-init is (see above) */
+int container_find_init(char **ret);
+
+/* Load the global configuration / a container file, printing problems as `cbox verify` does (one
+ * "file:line:col: key.path: message" line each) or logging the error. */
+int container_load_global(GlobalConfig **ret);
+int container_load_config(const char *name_or_path, const GlobalConfig *g, ContainerConfig **ret);
