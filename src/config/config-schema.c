@@ -430,7 +430,7 @@ static int parse_signal(ParseCtx *ctx, const ConfigKey *k, const char *key_path,
 
         if (toml_value_type(v) == TOML_INTEGER) {
                 int64_t i = toml_value_integer(v);
-                if (i <= 0 || i >= _NSIG)
+                if (i <= 0 || i >= _NSIG || !config_signal_to_string((int) i))
                         return report(ctx, k, key_path, v, "invalid signal %" PRIi64, i);
                 sig = (int) i;
         } else if (toml_value_type(v) == TOML_STRING) {

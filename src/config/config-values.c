@@ -475,7 +475,8 @@ int config_parse_signal(const char *s, int *ret) {
                 return -EINVAL;
         if (isdigit((unsigned char) *s)) {
                 unsigned v;
-                if (parse_uint(s, _NSIG - 1, &v) < 0 || v == 0)
+                /* numbers without a name (32 and 33 belong to the C library's threads) are refused */
+                if (parse_uint(s, _NSIG - 1, &v) < 0 || v == 0 || !config_signal_to_string((int) v))
                         return -EINVAL;
                 *ret = (int) v;
                 return 0;

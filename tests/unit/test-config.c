@@ -244,6 +244,7 @@ TEST(signal) {
         ASSERT_ERROR(config_parse_signal("", &s), EINVAL);
         ASSERT_ERROR(config_parse_signal("0", &s), EINVAL);
         ASSERT_ERROR(config_parse_signal("65", &s), EINVAL);
+        ASSERT_ERROR(config_parse_signal("32", &s), EINVAL); /* found by fuzz-port */
         ASSERT_ERROR(config_parse_signal("SIGFOO", &s), EINVAL);
         ASSERT_ERROR(config_parse_signal("sigterm", &s), EINVAL);
         ASSERT_ERROR(config_parse_signal("SIGRTMIN+99", &s), EINVAL);
