@@ -354,6 +354,20 @@ TEST(error_messages) {
         parse_fail("[[a]\n", -EBADMSG, 1, 4, "']]'");
         parse_fail("[a\n", -EBADMSG, 1, 3, "']'");
         parse_fail("[]\n", -EBADMSG, 1, 2, "key");
+        parse_fail("a = {b = 1", -EBADMSG, 1, 11, "expected '}'");
+        parse_fail("a = [1", -EBADMSG, 1, 7, "unterminated array");
+        parse_fail("a = 1\n\n  'q\\' = 2 x", -EBADMSG, 3, 12, "found 'x'");
+
+        /* user text in messages is escaped and shortened */
+        _cleanup_free_ char *long_key = malloc(300);
+        ASSERT_NOT_NULL(long_key);
+        memset(long_key, 'k', 300);
+        memcpy(long_key, "\"\\t'", 4);
+        memcpy(long_key + 100, "\" = 1\n", 6);
+        memcpy(long_key + 106, long_key, 106);
+        long_key[212] = 0;
+        parse_fail(long_key, -EBADMSG, 2, 1, "duplicate key '\\x09\\x27kkk");
+        parse_fail(long_key, -EBADMSG, 2, 1, "kkk...'");
 }
 
 TEST(redefinitions) {
@@ -376,6 +390,8 @@ TEST(redefinitions) {
         parse_fail("[a.b.c]\n[a]\nb.c.d = 1\n", -EBADMSG, 3, 1, "defined by a table header");
         parse_fail("[[a.b]]\n[a]\nb.c = 1\n", -EBADMSG, 3, 1, "array");
         parse_fail("x = 1\n[x.y]\n", -EBADMSG, 2, 2, "not a table");
+        parse_fail("x = 1\n[x]\n", -EBADMSG, 2, 2, "key 'x' is already defined as integer");
+        parse_fail("x = 1\n[[x]]\n", -EBADMSG, 2, 3, "not an array of tables");
 
         /* and what is allowed */
         TomlValue *v = parse_ok("[a.b.c]\n[a]\nd = 1\n[a.b]\ne = 2\n");
