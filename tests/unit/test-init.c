@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -298,6 +299,53 @@ TEST(journal_relay) {
         ASSERT_EQ(n_err, 1);
         ASSERT_EQ(n_big, 2); /* 32768 bytes = 16384 + 16384 */
         ASSERT_EQ(n_out, 5);
+}
+
+/* With a real journald (the VM): the entries arrive with the container's fields */
+TEST(journal_real) {
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *fdstr = NULL, *name = NULL, *cmd = NULL, *out = NULL;
+        struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = "/run/systemd/journal/socket" };
+        size_t n = 0;
+
+        require_root();
+        if (access(sa.sun_path, W_OK) < 0 || access("/usr/bin/journalctl", X_OK) < 0)
+                TEST_SKIP("no journald here");
+        fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        ASSERT_TRUE(fd >= 0);
+        ASSERT_OK(RET_NERRNO(connect(fd, (struct sockaddr *) &sa, sizeof(sa))));
+        fdstr = strprintf("%d", fd);
+        name = strprintf("cbox-test-%d", (int) getpid());
+        char *argv[] = { (char *) "cbox-init",
+                         (char *) "--journal-fd",
+                         fdstr,
+                         (char *) "--name",
+                         name,
+                         (char *) "--",
+                         (char *) "/bin/sh",
+                         (char *) "-c",
+                         (char *) "echo to-stdout; echo to-stderr >&2",
+                         NULL };
+        ASSERT_EQ(wait_exit(start_init(argv, -EBADF, fd)), 0);
+
+        cmd = strprintf("journalctl --sync; sleep 0.5; journalctl -q -o export CBOX_CONTAINER=%s", name);
+        FILE *f = popen(cmd, "r");
+        ASSERT_NOT_NULL(f);
+        out = malloc(65536);
+        ASSERT_NOT_NULL(out);
+        n = fread(out, 1, 65535, f);
+        out[n] = '\0';
+        pclose(f);
+        /* the export format has binary fields: search all n bytes */
+#define HAS(s) (memmem(out, n, (s), strlen(s)) != NULL)
+        ASSERT_TRUE(HAS("MESSAGE=to-stdout\n"));
+        ASSERT_TRUE(HAS("MESSAGE=to-stderr\n"));
+        ASSERT_TRUE(HAS("CBOX_STREAM=stderr\n"));
+        ASSERT_TRUE(HAS("CBOX_STREAM=stdout\n"));
+        ASSERT_TRUE(HAS("PRIORITY=3\n"));
+        _cleanup_free_ char *ident = strprintf("SYSLOG_IDENTIFIER=%s\n", name);
+        ASSERT_TRUE(HAS(ident));
+#undef HAS
 }
 
 static int collect_one(const char *name, size_t name_len, const void *value, size_t size, void *userdata) {
