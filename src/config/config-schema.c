@@ -1582,8 +1582,18 @@ int container_config_validate(ContainerConfig *c, const GlobalConfig *g, ConfigD
                                 break;
                         }
 
-        /* [health] keys without a command */
+        /* [health] keys without a command; a check needs time to run and between runs */
         c->health.enabled = c->health.command != NULL;
+        if (c->health.enabled && c->health.interval_usec == 0) {
+                r = origin_problem(diag, o, "health.interval", c->path, "must be above 0 (" A_TIME ")");
+                if (r < 0)
+                        return r;
+        }
+        if (c->health.enabled && c->health.timeout_usec == 0) {
+                r = origin_problem(diag, o, "health.timeout", c->path, "must be above 0 (" A_TIME ")");
+                if (r < 0)
+                        return r;
+        }
         if (!c->health.enabled)
                 for (size_t i = 0; i < o->n_entries; i++)
                         if (startswith(o->entries[i].key, "health.")) {

@@ -766,6 +766,14 @@ TEST(problems) {
                 "@/etc/cbox/quoted.toml:5:14: env.A: invalid environment variable name 'A' (letters, digits "
                 "and '_', not starting with a digit)\n");
 
+        free(put("etc/cbox/health.toml",
+                 "image = \"a:b\"\n[health]\ncommand = [\"true\"]\ninterval = 0\ntimeout = \"0s\"\n"));
+        ASSERT_PROBLEMS("health",
+                        "@/etc/cbox/health.toml:4:1: health.interval: must be above 0 (a time span such as "
+                        "\"10s\", \"1min 30s\", \"500ms\", or an integer of seconds)\n"
+                        "@/etc/cbox/health.toml:5:1: health.timeout: must be above 0 (a time span such as "
+                        "\"10s\", \"1min 30s\", \"500ms\", or an integer of seconds)\n");
+
         /* the container name comes from the file name */
         _cleanup_free_ char *p = put("srv/-x.toml", "image = \"a:b\"\n");
         _cleanup_free_ char *exp =
