@@ -376,7 +376,23 @@ static int setup_sys(Ctx *c, const RootfsParams *p, int root_fd) {
         target = open_in_root(root_fd, "/sys", O_PATH | O_DIRECTORY);
         if (target < 0)
                 return fail(c, target, "open '/sys'");
-        return bind_fd(c, AT_FDCWD, "/sys", target, true, true, "/sys");
+        /* not recursive: the host's cgroupfs, debugfs, securityfs, … stay behind */
+        return bind_fd(c, AT_FDCWD, "/sys", target, false, true, "/sys");
+}
+
+static int setup_cgroup(Ctx *c, int root_fd) {
+        _cleanup_close_ int target = -EBADF, mfd = -EBADF;
+
+        /* /sys/fs/cgroup exists in every sysfs; the sysfs is read-only, so no mkdir here */
+        target = open_in_root(root_fd, "/sys/fs/cgroup", O_PATH | O_DIRECTORY);
+        if (target < 0)
+                return fail(c, target, "open '/sys/fs/cgroup'");
+        mfd = fs_make(c, "cgroup2", NULL,
+                      MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+                      "/sys/fs/cgroup");
+        if (mfd < 0)
+                return mfd;
+        return attach(c, mfd, target, "/sys/fs/cgroup");
 }
 
 static int setup_masks(Ctx *c, int root_fd) {
@@ -516,6 +532,12 @@ int rootfs_setup(const RootfsParams *p, char *msg, size_t msg_size) {
         r = setup_sys(&c, p, root_fd);
         if (r < 0)
                 return r;
+
+        if (p->mount_cgroup) {
+                r = setup_cgroup(&c, root_fd);
+                if (r < 0)
+                        return r;
+        }
 
         r = setup_dev(&c, p, root_fd);
         if (r < 0)

@@ -59,12 +59,18 @@ typedef struct RootfsParams {
         size_t n_mounts;
 
         /* true: the container has its own network namespace, so a fresh sysfs is mounted (ro);
-         * false: a read-only recursive bind of the host's /sys. */
+         * false: a read-only bind of the host's /sys, not recursive (no host cgroupfs, debugfs,
+         * securityfs… below it). */
         bool new_netns;
         /* Remount "/" read-only at the end (binds and tmpfs mounts keep their own flags). */
         bool read_only;
         /* Do not mask /proc and /sys paths nor make /proc/sys read-only (debugging only) */
         bool no_mask;
+
+        /* Mount cgroup2 read-only at /sys/fs/cgroup. Call after the cgroup namespace exists (spawn/
+         * creates it right after the release, before child_setup), so the container sees only its
+         * own subtree, rooted at its unit's cgroup. */
+        bool mount_cgroup;
 
         uint64_t dev_size; /* size of the /dev tmpfs, 0 = 4 MiB */
         uint64_t shm_size; /* size of the /dev/shm tmpfs, 0 = 64 MiB (Docker's default) */

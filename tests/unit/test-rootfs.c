@@ -204,6 +204,19 @@ static int check_read_only(void) {
         return 0;
 }
 
+static int check_sys_bind(void) {
+        _cleanup_closedir_ DIR *d = opendir("/sys/fs/cgroup");
+        struct dirent *de;
+
+        /* the host's /sys without what is mounted below it (cgroupfs here) */
+        CHECK(d);
+        while ((de = readdir(d)))
+                CHECK(de->d_name[0] == '.');
+        CHECK(access("/sys/kernel", F_OK) == 0);
+        CHECK(mkdir("/sys/x", 0755) < 0 && errno == EROFS);
+        return 0;
+}
+
 static int check_nothing(void) {
         return 0;
 }
@@ -243,6 +256,11 @@ TEST(overlay_and_inside) {
         w2 = strjoin(l2, "/etc/written");
         ASSERT_TRUE(access(w2, F_OK) < 0);
         ASSERT_TRUE(access("/tmp/cbox-test-escape", F_OK) < 0);
+
+        /* no new network namespace: a bind of the host's /sys */
+        p.new_netns = false;
+        ASSERT_EQ(run_inside(&p, check_sys_bind, msg, sizeof(msg)), 0);
+        p.new_netns = true;
 
         /* read-only root: no upper writes */
         p.read_only = true;

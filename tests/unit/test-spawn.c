@@ -39,9 +39,9 @@ static void copy_file(const char *from, const char *to, mode_t mode) {
 
 static void setup_tree(void) {
         char t[] = "/tmp/test-spawn-XXXXXX";
-        static const char *const applets[] = { "sh",   "cat",  "echo", "hostname", "mount", "ls", "id",
-                                               "head", "wc",   "ps",   "sleep",    "grep",  "tr", "test",
-                                               "pwd",  "read", "env",  "true",     "kill" };
+        static const char *const applets[] = { "sh",    "cat", "echo", "hostname", "mount", "ls",  "id",
+                                               "head",  "wc",  "ps",   "sleep",    "grep",  "tr",  "test",
+                                               "mkdir", "pwd", "read", "env",      "true",  "kill" };
 
         if (geteuid() != 0)
                 TEST_SKIP("needs root for namespaces");
@@ -93,6 +93,7 @@ static int setup_rootfs(void *userdata, char *msg, size_t msg_size) {
                 .upper_dir = upper,
                 .work_dir = work,
                 .new_netns = true,
+                .mount_cgroup = true,
         };
         return rootfs_setup(&p, msg, msg_size);
 }
@@ -198,6 +199,8 @@ TEST(container) {
             "mount -t tmpfs x /mnt 2>/dev/null; echo mount=$?; "
             "echo data > /written; echo write=$?; echo uid=$(id -u); echo cg=$(grep -vc ':/$' "
             "/proc/self/cgroup); "
+            "test -f /sys/fs/cgroup/cgroup.procs && echo cgfs=yes; mkdir /sys/fs/cgroup/x 2>/dev/null; echo "
+            "cgw=$?; "
             "while read k v; do case $k in CapEff:) echo capeff=$v;; NoNewPrivs:) echo nnp=$v;; esac; done "
             "</proc/self/status; "
             "echo env=$container:$FOO:$HOME:$PATH; echo cwd=$(pwd); echo nproc=$(ls /proc | grep -c "
@@ -218,6 +221,8 @@ TEST(container) {
         ASSERT_STREQ(field(r.output, "uid"), "0");
         /* its own cgroup namespace, rooted where it runs */
         ASSERT_STREQ(field(r.output, "cg"), "0");
+        ASSERT_STREQ(field(r.output, "cgfs"), "yes");
+        ASSERT_STREQ(field(r.output, "cgw"), "1");
         capeff = strprintf("%016llx", (unsigned long long) capability_default_set());
         ASSERT_STREQ(field(r.output, "capeff"), capeff);
         ASSERT_STREQ(field(r.output, "nnp"), "1");
