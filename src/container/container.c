@@ -1052,6 +1052,12 @@ int container_stop(const GlobalConfig *g, const char *name) {
         }
         if (r >= 0) {
                 s->stopped = true;
+                if (!s->exit_set) {
+                        /* init was SIGKILLed (stop_timeout ran out) before it could write its record */
+                        s->exit_set = true;
+                        s->exit_status = 128 + SIGKILL;
+                        s->exit_time_usec = now_realtime_usec();
+                }
                 r = state_save(dir_fd, s);
         }
         if (r < 0)
