@@ -1,0 +1,1355 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <arpa/inet.h>
+#include <libmnl/libmnl.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/common.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+#include <libnftnl/udata.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_nat.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/rtnetlink.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "fd-util.h"
+#include "nft.h"
+#include "string-util.h"
+
+#define TABLE "cbox"
+#define FAMILY NFPROTO_INET
+#define CHAIN_PUBLISHED "published"
+#define SET_SUBNETS "subnets"
+#define MAP_PORTS "ports"
+#define MAP_RANGES "portranges"
+#define MAP_ADDRPORTS "addrports"
+
+#define RECV_BUFFER (256U * 1024U)
+#define ELEMS_PER_MSG 256U
+#define MSG_MAX (64U * 1024U) /* room reserved for one message of the batch */
+#define PORT_ELEMS_MAX 65536U
+#define OWNER_MAX 200U
+
+/* nft's datatype ids, so that `nft list` shows the maps with their proper types */
+enum {
+        TYPE_IPADDR = 7,
+        TYPE_INET_PROTOCOL = 12,
+        TYPE_INET_SERVICE = 13,
+        TYPE_BITS = 6,
+};
+
+enum { SET_ID_SUBNETS = 1, SET_ID_PORTS, SET_ID_RANGES, SET_ID_ADDRPORTS };
+
+typedef enum PortMapKind { KIND_PORTS, KIND_RANGES, KIND_ADDRPORTS, _KIND_MAX } PortMapKind;
+
+static const char *const kind_map[_KIND_MAX] = {
+        [KIND_PORTS] = MAP_PORTS,
+        [KIND_RANGES] = MAP_RANGES,
+        [KIND_ADDRPORTS] = MAP_ADDRPORTS,
+};
+
+/* The chains and how many rules each one holds in an intact skeleton. */
+static const struct {
+        const char *name;
+        const char *type; /* NULL: regular chain */
+        unsigned hook;
+        int prio;
+        unsigned n_rules;
+} chains[] = {
+        { CHAIN_PUBLISHED, NULL, 0, 0, 3 },
+        { "prerouting", "nat", NF_INET_PRE_ROUTING, -100, 1 },
+        { "output", "nat", NF_INET_LOCAL_OUT, -100, 1 },
+        { "postrouting", "nat", NF_INET_POST_ROUTING, 100, 3 },
+        { "forward", "filter", NF_INET_FORWARD, 0, 2 },
+};
+
+/* ---- errors ---- */
+
+void nft_error_done(NftError *e) {
+        if (!e)
+                return;
+        free(e->message);
+        *e = (NftError){};
+}
+
+static int err_set(NftError *e, int error, const char *message) {
+        if (e) {
+                free(e->message);
+                e->error = error;
+                e->message = message ? strdup(message) : NULL;
+        }
+        return error;
+}
+
+_printf_(3, 4) static int err_setf(NftError *e, int error, const char *fmt, ...) {
+        if (e) {
+                va_list ap;
+                char *m = NULL;
+                va_start(ap, fmt);
+                if (vasprintf(&m, fmt, ap) < 0)
+                        m = NULL;
+                va_end(ap);
+                free(e->message);
+                e->error = error;
+                e->message = m;
+        }
+        return error;
+}
+
+void nft_port_entry_array_free(NftPortEntry *e, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                free(e[i].owner);
+        free(e);
+}
+
+/* ---- socket ---- */
+
+typedef struct Nfnl {
+        struct mnl_socket *sock;
+        uint32_t portid;
+        uint32_t seq;
+        char *buf;
+} Nfnl;
+
+static void nfnl_done(Nfnl *n) {
+        if (n->sock)
+                (void) mnl_socket_close(n->sock);
+        free(n->buf);
+        *n = (Nfnl){};
+}
+
+static int nfnl_open(Nfnl *n) {
+        int one = 1;
+
+        *n = (Nfnl){};
+        n->buf = malloc(RECV_BUFFER);
+        if (!n->buf)
+                return -ENOMEM;
+        n->sock = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+        if (!n->sock)
+                return negative_errno();
+        if (mnl_socket_setsockopt(n->sock, NETLINK_EXT_ACK, &one, sizeof(one)) < 0)
+                return negative_errno();
+        (void) mnl_socket_setsockopt(n->sock, NETLINK_CAP_ACK, &one, sizeof(one));
+        if (mnl_socket_bind(n->sock, 0, MNL_SOCKET_AUTOPID) < 0)
+                return negative_errno();
+        n->portid = mnl_socket_get_portid(n->sock);
+        n->seq = (uint32_t) time(NULL);
+        return 0;
+}
+
+static uint32_t nfnl_next_seq(Nfnl *n) {
+        if (++n->seq == 0)
+                ++n->seq;
+        return n->seq;
+}
+
+/* Returns the error carried by an NLMSG_ERROR (0 = ack), extended-ack text in *ret_msg. */
+static int parse_error(const struct nlmsghdr *nlh, const char **ret_msg) {
+        const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+        const struct nlattr *a;
+        unsigned offset;
+
+        *ret_msg = NULL;
+        if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(struct nlmsgerr)))
+                return -EBADMSG;
+        if (e->error == 0)
+                return 0;
+        if (e->error > 0 || e->error < -4095)
+                return -EBADMSG;
+        if (nlh->nlmsg_flags & NLM_F_ACK_TLVS) {
+                offset = sizeof(struct nlmsgerr);
+                if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
+                        offset += e->msg.nlmsg_len - sizeof(struct nlmsghdr);
+                if (offset + sizeof(struct nlmsghdr) <= nlh->nlmsg_len)
+                        mnl_attr_for_each(a, nlh, offset) {
+                                if (mnl_attr_get_type(a) == NLMSGERR_ATTR_MSG &&
+                                    mnl_attr_validate(a, MNL_TYPE_NUL_STRING) >= 0)
+                                        *ret_msg = mnl_attr_get_str(a);
+                        }
+        }
+        return e->error;
+}
+
+static ssize_t nfnl_recv(Nfnl *n, bool nonblock) {
+        struct sockaddr_nl addr = {};
+        struct iovec iov = { .iov_base = n->buf, .iov_len = RECV_BUFFER };
+        struct msghdr mh = {
+                .msg_name = &addr, .msg_namelen = sizeof(addr), .msg_iov = &iov, .msg_iovlen = 1
+        };
+        ssize_t k;
+
+        for (;;) {
+                k = recvmsg(mnl_socket_get_fd(n->sock), &mh, nonblock ? MSG_DONTWAIT : 0);
+                if (k >= 0)
+                        break;
+                if (errno != EINTR)
+                        return -errno;
+        }
+        if (mh.msg_flags & MSG_TRUNC)
+                return -ENOBUFS;
+        if (mh.msg_namelen != sizeof(addr) || addr.nl_pid != 0)
+                return -EPROTO;
+        return k;
+}
+
+typedef int (*msg_cb)(const struct nlmsghdr *nlh, void *userdata);
+
+/* A single (non-batched) request, typically a GET or a dump. */
+static int nfnl_query(Nfnl *n, struct nlmsghdr *nlh, bool dump, msg_cb cb, void *userdata, NftError *err) {
+        int cb_error = 0;
+
+        nlh->nlmsg_flags |= NLM_F_ACK;
+        nlh->nlmsg_seq = nfnl_next_seq(n);
+        if (mnl_socket_sendto(n->sock, nlh, nlh->nlmsg_len) < 0)
+                return err_set(err, negative_errno(), NULL);
+
+        for (;;) {
+                ssize_t k = nfnl_recv(n, false);
+                const struct nlmsghdr *h;
+                int len;
+
+                if (k < 0)
+                        return err_set(err, (int) k, "failed to receive nf_tables reply");
+                len = (int) k;
+                for (h = (const struct nlmsghdr *) n->buf; mnl_nlmsg_ok(h, len);
+                     h = mnl_nlmsg_next(h, &len)) {
+                        if (h->nlmsg_seq != nlh->nlmsg_seq || h->nlmsg_pid != n->portid)
+                                continue;
+                        if (h->nlmsg_flags & NLM_F_DUMP_INTR)
+                                return err_set(err, -EAGAIN, "nf_tables dump interrupted");
+                        if (h->nlmsg_type == NLMSG_ERROR) {
+                                const char *msg;
+                                int r = parse_error(h, &msg);
+                                if (r < 0)
+                                        return err_set(err, r, msg);
+                                if (dump)
+                                        continue;
+                                return cb_error < 0 ? err_set(err, cb_error, NULL) : 0;
+                        }
+                        if (h->nlmsg_type == NLMSG_DONE) {
+                                if (!dump)
+                                        continue;
+                                return cb_error < 0 ? err_set(err, cb_error, "malformed nf_tables dump") : 0;
+                        }
+                        if (h->nlmsg_type < NLMSG_MIN_TYPE)
+                                continue;
+                        if (cb && cb_error >= 0) {
+                                int r = cb(h, userdata);
+                                if (r < 0)
+                                        cb_error = r;
+                        }
+                }
+                if (len != 0)
+                        return err_set(err, -EBADMSG, "malformed nf_tables reply");
+        }
+}
+
+/* ---- batch ---- */
+
+typedef struct Batch {
+        char *data;
+        size_t size, allocated;
+        uint32_t seq_begin; /* seq of BATCH_BEGIN; messages follow with rising seqs */
+        char **what;        /* description of each message, by seq - seq_begin */
+} Batch;
+
+static void batch_done(Batch *b) {
+        free(b->data);
+        strv_free(b->what);
+        *b = (Batch){};
+}
+
+static int batch_reserve(Batch *b, size_t n, char **ret) {
+        if (b->size + n > b->allocated) {
+                size_t a = MAX(b->allocated * 2, b->size + n);
+                char *d = realloc(b->data, a);
+                if (!d)
+                        return -ENOMEM;
+                b->data = d;
+                b->allocated = a;
+        }
+        memset(b->data + b->size, 0, n);
+        *ret = b->data + b->size;
+        return 0;
+}
+
+static int batch_commit(Batch *b, struct nlmsghdr *nlh, const char *what) {
+        b->size += NLMSG_ALIGN(nlh->nlmsg_len);
+        return strv_extend(&b->what, what);
+}
+
+static int batch_begin(Batch *b, Nfnl *n) {
+        char *p;
+        int r = batch_reserve(b, MSG_MAX, &p);
+        if (r < 0)
+                return r;
+        b->seq_begin = nfnl_next_seq(n);
+        return batch_commit(b, nftnl_batch_begin(p, b->seq_begin), "batch begin");
+}
+
+/* Starts a message of the batch; finish it with batch_commit(). */
+static int batch_msg(Batch *b, Nfnl *n, uint16_t type, uint16_t flags, struct nlmsghdr **ret) {
+        char *p;
+        int r = batch_reserve(b, MSG_MAX, &p);
+        if (r < 0)
+                return r;
+        *ret = nftnl_nlmsg_build_hdr(p, type, FAMILY, flags | NLM_F_ACK, nfnl_next_seq(n));
+        return 0;
+}
+
+/* Sends the batch and reads every reply. nfnetlink processes a batch synchronously inside
+ * sendmsg(), so all replies are queued when it returns; the first error wins. */
+static int batch_send(Batch *b, Nfnl *n, NftError *err) {
+        char *p;
+        int r, first_error = 0;
+        const char *first_what = NULL;
+        _cleanup_free_ char *first_msg = NULL;
+        int fd = mnl_socket_get_fd(n->sock);
+
+        r = batch_reserve(b, MSG_MAX, &p);
+        if (r < 0)
+                return err_set(err, r, NULL);
+        r = batch_commit(b, nftnl_batch_end(p, nfnl_next_seq(n)), "batch end");
+        if (r < 0)
+                return err_set(err, r, NULL);
+
+        if (b->size + 4096 > 200 * 1024) {
+                int sz = (int) MIN(b->size + 4096, (size_t) INT32_MAX);
+                if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz)) < 0)
+                        (void) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+        }
+        if (mnl_socket_sendto(n->sock, b->data, b->size) < 0)
+                return err_set(err, negative_errno(), "failed to send nf_tables batch");
+
+        for (;;) {
+                ssize_t k = nfnl_recv(n, true);
+                const struct nlmsghdr *h;
+                int len;
+
+                if (k == -EAGAIN || k == -EWOULDBLOCK)
+                        break;
+                if (k < 0)
+                        return err_set(err, (int) k, "failed to receive nf_tables batch replies");
+                len = (int) k;
+                for (h = (const struct nlmsghdr *) n->buf; mnl_nlmsg_ok(h, len);
+                     h = mnl_nlmsg_next(h, &len)) {
+                        const char *msg;
+                        if (h->nlmsg_pid != n->portid || h->nlmsg_type != NLMSG_ERROR)
+                                continue;
+                        r = parse_error(h, &msg);
+                        if (r < 0 && first_error == 0) {
+                                uint32_t i = h->nlmsg_seq - b->seq_begin;
+                                first_error = r;
+                                first_what = i < strv_length(b->what) ? b->what[i] : "batch";
+                                first_msg = msg ? strdup(msg) : NULL;
+                        }
+                }
+        }
+        if (first_error < 0)
+                return err_setf(err, first_error, "%s: %s", first_what, first_msg ?: strerror(-first_error));
+        return 0;
+}
+
+/* ---- objects ---- */
+
+static int add_table(Batch *b, Nfnl *n) {
+        struct nlmsghdr *nlh;
+        struct nftnl_table *t = nftnl_table_alloc();
+        int r;
+
+        if (!t)
+                return -ENOMEM;
+        nftnl_table_set_str(t, NFTNL_TABLE_NAME, TABLE);
+        nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, FAMILY);
+        r = batch_msg(b, n, NFT_MSG_NEWTABLE, NLM_F_CREATE, &nlh);
+        if (r >= 0) {
+                nftnl_table_nlmsg_build_payload(nlh, t);
+                r = batch_commit(b, nlh, "create table inet " TABLE);
+        }
+        nftnl_table_free(t);
+        return r;
+}
+
+static int add_chains(Batch *b, Nfnl *n) {
+        for (size_t i = 0; i < ELEMENTSOF(chains); i++) {
+                struct nlmsghdr *nlh;
+                struct nftnl_chain *c = nftnl_chain_alloc();
+                int r;
+
+                if (!c)
+                        return -ENOMEM;
+                nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, TABLE);
+                nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, FAMILY);
+                nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, chains[i].name);
+                if (chains[i].type) {
+                        nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, chains[i].type);
+                        nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, chains[i].hook);
+                        nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, chains[i].prio);
+                        nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
+                }
+                r = batch_msg(b, n, NFT_MSG_NEWCHAIN, NLM_F_CREATE, &nlh);
+                if (r >= 0) {
+                        nftnl_chain_nlmsg_build_payload(nlh, c);
+                        r = batch_commit(b, nlh, "create chain");
+                }
+                nftnl_chain_free(c);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int add_set(Batch *b, Nfnl *n, const char *name, uint32_t id, uint32_t flags, uint32_t key_type,
+                   uint32_t key_len, uint32_t data_type, uint32_t data_len, const uint8_t *fields,
+                   size_t n_fields) {
+        struct nlmsghdr *nlh;
+        struct nftnl_set *s = nftnl_set_alloc();
+        int r;
+
+        if (!s)
+                return -ENOMEM;
+        nftnl_set_set_str(s, NFTNL_SET_TABLE, TABLE);
+        nftnl_set_set_str(s, NFTNL_SET_NAME, name);
+        nftnl_set_set_u32(s, NFTNL_SET_FAMILY, FAMILY);
+        nftnl_set_set_u32(s, NFTNL_SET_ID, id);
+        nftnl_set_set_u32(s, NFTNL_SET_FLAGS, flags);
+        nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, key_type);
+        nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, key_len);
+        if (flags & NFT_SET_MAP) {
+                nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, data_type);
+                nftnl_set_set_u32(s, NFTNL_SET_DATA_LEN, data_len);
+        }
+        if (n_fields > 0)
+                nftnl_set_set_data(s, NFTNL_SET_DESC_CONCAT, fields, (uint32_t) n_fields);
+        r = batch_msg(b, n, NFT_MSG_NEWSET, NLM_F_CREATE, &nlh);
+        if (r >= 0) {
+                nftnl_set_nlmsg_build_payload(nlh, s);
+                r = batch_commit(b, nlh, "create set");
+        }
+        nftnl_set_free(s);
+        return r;
+}
+
+static int add_sets(Batch *b, Nfnl *n) {
+        static const uint8_t proto_port[] = { 1, 2 };
+        const uint32_t t_proto_port = (TYPE_INET_PROTOCOL << TYPE_BITS) | TYPE_INET_SERVICE;
+        const uint32_t t_addr_port = (TYPE_IPADDR << TYPE_BITS) | TYPE_INET_SERVICE;
+        const uint32_t t_addr_proto_port =
+                (((TYPE_IPADDR << TYPE_BITS) | TYPE_INET_PROTOCOL) << TYPE_BITS) | TYPE_INET_SERVICE;
+        int r;
+
+        r = add_set(b, n, SET_SUBNETS, SET_ID_SUBNETS, NFT_SET_INTERVAL, TYPE_IPADDR, 4, 0, 0, NULL, 0);
+        if (r < 0)
+                return r;
+        r = add_set(b, n, MAP_PORTS, SET_ID_PORTS, NFT_SET_MAP, t_proto_port, 8, t_addr_port, 8, NULL, 0);
+        if (r < 0)
+                return r;
+        r = add_set(b, n, MAP_RANGES, SET_ID_RANGES, NFT_SET_MAP | NFT_SET_INTERVAL | NFT_SET_CONCAT,
+                    t_proto_port, 8, TYPE_IPADDR, 4, proto_port, ELEMENTSOF(proto_port));
+        if (r < 0)
+                return r;
+        return add_set(b, n, MAP_ADDRPORTS, SET_ID_ADDRPORTS, NFT_SET_MAP, t_addr_proto_port, 12,
+                       t_addr_port, 8, NULL, 0);
+}
+
+/* expression helpers; each returns false on OOM */
+static bool e_meta(struct nftnl_rule *r, uint32_t key, uint32_t dreg) {
+        struct nftnl_expr *e = nftnl_expr_alloc("meta");
+        if (!e)
+                return false;
+        nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, dreg);
+        nftnl_rule_add_expr(r, e);
+        return true;
+}
+
+static bool e_cmp(struct nftnl_rule *r, uint32_t sreg, uint32_t op, const void *data, uint32_t len) {
+        struct nftnl_expr *e = nftnl_expr_alloc("cmp");
+        if (!e)
+                return false;
+        nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, sreg);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
+        nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
+        nftnl_rule_add_expr(r, e);
+        return true;
+}
+
+static bool e_payload(struct nftnl_rule *r, uint32_t base, uint32_t offset, uint32_t len, uint32_t dreg) {
+        struct nftnl_expr *e = nftnl_expr_alloc("payload");
+        if (!e)
+                return false;
+        nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, offset);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, dreg);
+        nftnl_rule_add_expr(r, e);
+        return true;
+}
+
+static bool e_lookup(struct nftnl_rule *r, uint32_t sreg, int32_t dreg, const char *set, uint32_t set_id,
+                     bool inv) {
+        struct nftnl_expr *e = nftnl_expr_alloc("lookup");
+        if (!e)
+                return false;
+        nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, sreg);
+        if (dreg >= 0)
+                nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, (uint32_t) dreg);
+        nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, set_id);
+        if (inv)
+                nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, NFT_LOOKUP_F_INV);
+        nftnl_rule_add_expr(r, e);
+        return true;
+}
+
+static bool e_dnat(struct nftnl_rule *r, uint32_t reg_addr, int32_t reg_proto) {
+        struct nftnl_expr *e = nftnl_expr_alloc("nat");
+        if (!e)
+                return false;
+        nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_TYPE, NFT_NAT_DNAT);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FAMILY, NFPROTO_IPV4);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MIN, reg_addr);
+        if (reg_proto >= 0)
+                nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_PROTO_MIN, (uint32_t) reg_proto);
+        nftnl_rule_add_expr(r, e);
+        return true;
+}
+
+static bool e_simple(struct nftnl_rule *r, const char *name) {
+        struct nftnl_expr *e = nftnl_expr_alloc(name);
+        if (!e)
+                return false;
+        nftnl_rule_add_expr(r, e);
+        return true;
+}
+
+static bool e_verdict(struct nftnl_rule *r, int verdict, const char *chain) {
+        struct nftnl_expr *e = nftnl_expr_alloc("immediate");
+        if (!e)
+                return false;
+        nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, (uint32_t) verdict);
+        if (chain)
+                nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, chain);
+        nftnl_rule_add_expr(r, e);
+        return true;
+}
+
+static bool e_ipv4(struct nftnl_rule *r) {
+        uint8_t v4 = NFPROTO_IPV4;
+        return e_meta(r, NFT_META_NFPROTO, NFT_REG_1) && e_cmp(r, NFT_REG_1, NFT_CMP_EQ, &v4, 1);
+}
+
+static bool e_fib_local(struct nftnl_rule *r) {
+        uint32_t local = RTN_LOCAL;
+        struct nftnl_expr *e = nftnl_expr_alloc("fib");
+        if (!e)
+                return false;
+        nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_FLAGS, NFTA_FIB_F_DADDR);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_DREG, NFT_REG_1);
+        nftnl_rule_add_expr(r, e);
+        return e_cmp(r, NFT_REG_1, NFT_CMP_EQ, &local, sizeof(local));
+}
+
+static bool e_ct_dnat(struct nftnl_rule *r) {
+        uint32_t mask = IPS_DST_NAT, zero = 0;
+        struct nftnl_expr *e = nftnl_expr_alloc("ct");
+        if (!e)
+                return false;
+        nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_STATUS);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
+        nftnl_rule_add_expr(r, e);
+        e = nftnl_expr_alloc("bitwise");
+        if (!e)
+                return false;
+        nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, sizeof(uint32_t));
+        nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &mask, sizeof(mask));
+        nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &zero, sizeof(zero));
+        nftnl_rule_add_expr(r, e);
+        return e_cmp(r, NFT_REG_1, NFT_CMP_NEQ, &zero, sizeof(zero));
+}
+
+#define IP_SADDR 12
+#define IP_DADDR 16
+static bool e_ip_in_subnets(struct nftnl_rule *r, uint32_t offset, bool inv) {
+        return e_payload(r, NFT_PAYLOAD_NETWORK_HEADER, offset, 4, NFT_REG_1) &&
+                e_lookup(r, NFT_REG_1, -1, SET_SUBNETS, SET_ID_SUBNETS, inv);
+}
+
+/* `meta l4proto . th dport` into REG32_00 . REG32_01 */
+static bool e_proto_port(struct nftnl_rule *r, uint32_t reg) {
+        return e_meta(r, NFT_META_L4PROTO, reg) && e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, reg + 1);
+}
+
+typedef enum RuleId {
+        RULE_DNAT_ADDRPORTS,
+        RULE_DNAT_PORTS,
+        RULE_DNAT_RANGES,
+        RULE_PREROUTING,
+        RULE_OUTPUT,
+        RULE_MASQ_LOCALHOST,
+        RULE_MASQ_HAIRPIN,
+        RULE_MASQ_OUTBOUND,
+        RULE_FWD_SADDR,
+        RULE_FWD_DADDR,
+        _RULE_MAX,
+} RuleId;
+
+static const char *const rule_chain[_RULE_MAX] = {
+        [RULE_DNAT_ADDRPORTS] = CHAIN_PUBLISHED,
+        [RULE_DNAT_PORTS] = CHAIN_PUBLISHED,
+        [RULE_DNAT_RANGES] = CHAIN_PUBLISHED,
+        [RULE_PREROUTING] = "prerouting",
+        [RULE_OUTPUT] = "output",
+        [RULE_MASQ_LOCALHOST] = "postrouting",
+        [RULE_MASQ_HAIRPIN] = "postrouting",
+        [RULE_MASQ_OUTBOUND] = "postrouting",
+        [RULE_FWD_SADDR] = "forward",
+        [RULE_FWD_DADDR] = "forward",
+};
+
+static bool rule_build(struct nftnl_rule *r, RuleId id) {
+        uint32_t lo_net = htonl(0x7f000000), lo_mask = htonl(0xff000000);
+
+        switch (id) {
+        case RULE_DNAT_ADDRPORTS: /* dnat ip to ip daddr . meta l4proto . th dport map @addrports */
+                return e_ipv4(r) && e_payload(r, NFT_PAYLOAD_NETWORK_HEADER, IP_DADDR, 4, NFT_REG_1) &&
+                        e_proto_port(r, NFT_REG32_01) &&
+                        e_lookup(r, NFT_REG_1, NFT_REG_1, MAP_ADDRPORTS, SET_ID_ADDRPORTS, false) &&
+                        e_dnat(r, NFT_REG_1, NFT_REG32_01);
+        case RULE_DNAT_PORTS: /* dnat ip to meta l4proto . th dport map @ports */
+                return e_ipv4(r) && e_proto_port(r, NFT_REG32_00) &&
+                        e_lookup(r, NFT_REG_1, NFT_REG_1, MAP_PORTS, SET_ID_PORTS, false) &&
+                        e_dnat(r, NFT_REG_1, NFT_REG32_01);
+        case RULE_DNAT_RANGES: /* dnat ip to meta l4proto . th dport map @portranges (port kept) */
+                return e_ipv4(r) && e_proto_port(r, NFT_REG32_00) &&
+                        e_lookup(r, NFT_REG_1, NFT_REG_1, MAP_RANGES, SET_ID_RANGES, false) &&
+                        e_dnat(r, NFT_REG_1, -1);
+        case RULE_PREROUTING:
+        case RULE_OUTPUT: /* meta nfproto ipv4 fib daddr type local jump published */
+                return e_ipv4(r) && e_fib_local(r) && e_verdict(r, NFT_JUMP, CHAIN_PUBLISHED);
+        case RULE_MASQ_LOCALHOST: /* ct status dnat ip saddr 127.0.0.0/8 masquerade */
+                if (!e_ipv4(r) || !e_ct_dnat(r) ||
+                    !e_payload(r, NFT_PAYLOAD_NETWORK_HEADER, IP_SADDR, 4, NFT_REG_1))
+                        return false;
+                {
+                        struct nftnl_expr *e = nftnl_expr_alloc("bitwise");
+                        uint32_t zero = 0;
+                        if (!e)
+                                return false;
+                        nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+                        nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+                        nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, 4);
+                        nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &lo_mask, 4);
+                        nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &zero, 4);
+                        nftnl_rule_add_expr(r, e);
+                }
+                return e_cmp(r, NFT_REG_1, NFT_CMP_EQ, &lo_net, 4) && e_simple(r, "masq");
+        case RULE_MASQ_HAIRPIN: /* ct status dnat ip saddr @subnets ip daddr @subnets masquerade */
+                return e_ipv4(r) && e_ct_dnat(r) && e_ip_in_subnets(r, IP_SADDR, false) &&
+                        e_ip_in_subnets(r, IP_DADDR, false) && e_simple(r, "masq");
+        case RULE_MASQ_OUTBOUND: /* ip saddr @subnets ip daddr != @subnets masquerade */
+                return e_ipv4(r) && e_ip_in_subnets(r, IP_SADDR, false) &&
+                        e_ip_in_subnets(r, IP_DADDR, true) && e_simple(r, "masq");
+        case RULE_FWD_SADDR:
+                return e_ipv4(r) && e_ip_in_subnets(r, IP_SADDR, false) && e_verdict(r, NF_ACCEPT, NULL);
+        case RULE_FWD_DADDR:
+                return e_ipv4(r) && e_ip_in_subnets(r, IP_DADDR, false) && e_verdict(r, NF_ACCEPT, NULL);
+        default:
+                return false;
+        }
+}
+
+/* Flushes our chains and adds the rules: in one transaction, so two cbox processes repairing the
+ * skeleton at once still end with exactly one copy of each rule. */
+static int add_rules(Batch *b, Nfnl *n) {
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(chains); i++) {
+                struct nlmsghdr *nlh;
+                struct nftnl_rule *ru = nftnl_rule_alloc();
+                if (!ru)
+                        return -ENOMEM;
+                nftnl_rule_set_str(ru, NFTNL_RULE_TABLE, TABLE);
+                nftnl_rule_set_str(ru, NFTNL_RULE_CHAIN, chains[i].name);
+                nftnl_rule_set_u32(ru, NFTNL_RULE_FAMILY, FAMILY);
+                r = batch_msg(b, n, NFT_MSG_DELRULE, 0, &nlh);
+                if (r >= 0) {
+                        nftnl_rule_nlmsg_build_payload(nlh, ru);
+                        r = batch_commit(b, nlh, "flush chain");
+                }
+                nftnl_rule_free(ru);
+                if (r < 0)
+                        return r;
+        }
+
+        for (RuleId id = 0; id < _RULE_MAX; id++) {
+                struct nlmsghdr *nlh;
+                struct nftnl_rule *ru = nftnl_rule_alloc();
+                if (!ru)
+                        return -ENOMEM;
+                nftnl_rule_set_str(ru, NFTNL_RULE_TABLE, TABLE);
+                nftnl_rule_set_str(ru, NFTNL_RULE_CHAIN, rule_chain[id]);
+                nftnl_rule_set_u32(ru, NFTNL_RULE_FAMILY, FAMILY);
+                if (!rule_build(ru, id)) {
+                        nftnl_rule_free(ru);
+                        return -ENOMEM;
+                }
+                r = batch_msg(b, n, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, &nlh);
+                if (r >= 0) {
+                        nftnl_rule_nlmsg_build_payload(nlh, ru);
+                        r = batch_commit(b, nlh, "add rule");
+                }
+                nftnl_rule_free(ru);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* ---- skeleton check ---- */
+
+typedef struct RuleCount {
+        unsigned per_chain[ELEMENTSOF(chains)];
+        unsigned other;
+} RuleCount;
+
+static int rule_count_cb(const struct nlmsghdr *nlh, void *userdata) {
+        RuleCount *c = userdata;
+        struct nftnl_rule *r = nftnl_rule_alloc();
+        const char *chain;
+
+        if (!r)
+                return -ENOMEM;
+        if (nftnl_rule_nlmsg_parse(nlh, r) < 0) {
+                nftnl_rule_free(r);
+                return -EBADMSG;
+        }
+        chain = nftnl_rule_get_str(r, NFTNL_RULE_CHAIN);
+        for (size_t i = 0; i < ELEMENTSOF(chains); i++)
+                if (streq_ptr(chain, chains[i].name) &&
+                    streq_ptr(nftnl_rule_get_str(r, NFTNL_RULE_TABLE), TABLE)) {
+                        c->per_chain[i]++;
+                        nftnl_rule_free(r);
+                        return 0;
+                }
+        c->other++;
+        nftnl_rule_free(r);
+        return 0;
+}
+
+/* True if the table exists with every chain holding its rules. */
+static int skeleton_intact(Nfnl *n, NftError *err) {
+        char buf[4096] __attribute__((aligned(8))) = {};
+        struct nlmsghdr *nlh;
+        struct nftnl_rule *r = nftnl_rule_alloc();
+        RuleCount c = {};
+        int k;
+
+        if (!r)
+                return -ENOMEM;
+        nftnl_rule_set_str(r, NFTNL_RULE_TABLE, TABLE);
+        nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, FAMILY);
+        nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, FAMILY, NLM_F_DUMP, 0);
+        nftnl_rule_nlmsg_build_payload(nlh, r);
+        nftnl_rule_free(r);
+
+        k = nfnl_query(n, nlh, true, rule_count_cb, &c, err);
+        if (k == -ENOENT) {
+                nft_error_done(err);
+                return false;
+        }
+        if (k < 0)
+                return k;
+        for (size_t i = 0; i < ELEMENTSOF(chains); i++)
+                if (c.per_chain[i] != chains[i].n_rules)
+                        return false;
+        return true;
+}
+
+/* Starts a change: BATCH_BEGIN, the idempotent declarations, and the rules when damaged. */
+static int batch_start_change(Batch *b, Nfnl *n, NftError *err) {
+        int intact, r;
+
+        intact = skeleton_intact(n, err);
+        if (intact < 0)
+                return intact;
+        r = batch_begin(b, n);
+        if (r >= 0)
+                r = add_table(b, n);
+        if (r >= 0)
+                r = add_chains(b, n);
+        if (r >= 0)
+                r = add_sets(b, n);
+        if (r >= 0 && !intact)
+                r = add_rules(b, n);
+        return r < 0 ? err_set(err, r, NULL) : 0;
+}
+
+int nft_table_ensure(NftError *err) {
+        _cleanup_(nfnl_done) Nfnl n = {};
+        _cleanup_(batch_done) Batch b = {};
+        int r;
+
+        r = nfnl_open(&n);
+        if (r < 0)
+                return err_set(err, r, "failed to open an nf_tables netlink socket");
+        r = batch_start_change(&b, &n, err);
+        if (r < 0)
+                return r;
+        return batch_send(&b, &n, err);
+}
+
+int nft_table_delete(NftError *err) {
+        _cleanup_(nfnl_done) Nfnl n = {};
+        _cleanup_(batch_done) Batch b = {};
+        struct nftnl_table *t;
+        struct nlmsghdr *nlh;
+        int r;
+
+        r = nfnl_open(&n);
+        if (r < 0)
+                return err_set(err, r, "failed to open an nf_tables netlink socket");
+        t = nftnl_table_alloc();
+        if (!t)
+                return err_set(err, -ENOMEM, NULL);
+        nftnl_table_set_str(t, NFTNL_TABLE_NAME, TABLE);
+        nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, FAMILY);
+        r = batch_begin(&b, &n);
+        if (r >= 0)
+                r = batch_msg(&b, &n, NFT_MSG_DELTABLE, 0, &nlh);
+        if (r >= 0) {
+                nftnl_table_nlmsg_build_payload(nlh, t);
+                r = batch_commit(&b, nlh, "delete table inet " TABLE);
+        }
+        nftnl_table_free(t);
+        if (r < 0)
+                return err_set(err, r, NULL);
+        return batch_send(&b, &n, err);
+}
+
+/* ---- elements ---- */
+
+/* One element in our own terms. */
+typedef struct Elem {
+        PortMapKind kind;
+        struct in_addr haddr; /* KIND_ADDRPORTS */
+        uint8_t proto;
+        uint16_t lo, hi; /* host port range (hi == lo except KIND_RANGES) */
+        struct in_addr daddr;
+        uint16_t dport; /* unused for KIND_RANGES */
+        char *owner;
+} Elem;
+
+typedef struct ElemList {
+        Elem *e;
+        size_t n;
+} ElemList;
+
+static void elem_list_done(ElemList *l) {
+        for (size_t i = 0; i < l->n; i++)
+                free(l->e[i].owner);
+        free(l->e);
+        *l = (ElemList){};
+}
+
+static int elem_list_add(ElemList *l, const Elem *e) {
+        Elem *ne = realloc(l->e, (l->n + 1) * sizeof(Elem));
+        if (!ne)
+                return -ENOMEM;
+        l->e = ne;
+        l->e[l->n] = *e;
+        if (e->owner) {
+                l->e[l->n].owner = strdup(e->owner);
+                if (!l->e[l->n].owner)
+                        return -ENOMEM;
+        }
+        l->n++;
+        return 0;
+}
+
+static void key_put_proto_port(uint8_t *k, uint8_t proto, uint16_t port) {
+        uint16_t be = htons(port);
+        k[0] = proto;
+        memcpy(k + 4, &be, 2);
+}
+
+static int elem_to_nftnl(const Elem *e, struct nftnl_set_elem **ret) {
+        uint8_t key[12] = {}, key_end[12] = {}, data[8] = {};
+        uint32_t klen = 8, dlen = 8;
+        uint16_t dport = htons(e->dport);
+        struct nftnl_set_elem *se = nftnl_set_elem_alloc();
+
+        if (!se)
+                return -ENOMEM;
+        switch (e->kind) {
+        case KIND_PORTS:
+                key_put_proto_port(key, e->proto, e->lo);
+                memcpy(data, &e->daddr, 4);
+                memcpy(data + 4, &dport, 2);
+                break;
+        case KIND_RANGES:
+                key_put_proto_port(key, e->proto, e->lo);
+                key_put_proto_port(key_end, e->proto, e->hi);
+                memcpy(data, &e->daddr, 4);
+                dlen = 4;
+                nftnl_set_elem_set(se, NFTNL_SET_ELEM_KEY_END, key_end, klen);
+                break;
+        case KIND_ADDRPORTS:
+                memcpy(key, &e->haddr, 4);
+                key_put_proto_port(key + 4, e->proto, e->lo);
+                klen = 12;
+                memcpy(data, &e->daddr, 4);
+                memcpy(data + 4, &dport, 2);
+                break;
+        default:
+                nftnl_set_elem_free(se);
+                return -EINVAL;
+        }
+        nftnl_set_elem_set(se, NFTNL_SET_ELEM_KEY, key, klen);
+        nftnl_set_elem_set(se, NFTNL_SET_ELEM_DATA, data, dlen);
+        if (e->owner) {
+                struct nftnl_udata_buf *u = nftnl_udata_buf_alloc(OWNER_MAX + 8);
+                if (!u || !nftnl_udata_put_strz(u, NFTNL_UDATA_SET_ELEM_COMMENT, e->owner)) {
+                        nftnl_udata_buf_free(u);
+                        nftnl_set_elem_free(se);
+                        return -ENOMEM;
+                }
+                nftnl_set_elem_set(se, NFTNL_SET_ELEM_USERDATA, nftnl_udata_buf_data(u),
+                                   nftnl_udata_buf_len(u));
+                nftnl_udata_buf_free(u);
+        }
+        *ret = se;
+        return 0;
+}
+
+/* Appends NEWSETELEM/DELSETELEM messages for the elements of one kind, ELEMS_PER_MSG per message. */
+static int batch_elems(Batch *b, Nfnl *n, uint16_t type, PortMapKind kind, const ElemList *l) {
+        size_t i = 0;
+
+        for (;;) {
+                struct nftnl_set *s;
+                struct nlmsghdr *nlh;
+                unsigned cnt = 0;
+                int r;
+
+                while (i < l->n && l->e[i].kind != kind)
+                        i++;
+                if (i >= l->n)
+                        return 0;
+                s = nftnl_set_alloc();
+                if (!s)
+                        return -ENOMEM;
+                nftnl_set_set_str(s, NFTNL_SET_TABLE, TABLE);
+                nftnl_set_set_str(s, NFTNL_SET_NAME, kind_map[kind]);
+                nftnl_set_set_u32(s, NFTNL_SET_FAMILY, FAMILY);
+                for (; i < l->n && cnt < ELEMS_PER_MSG; i++) {
+                        struct nftnl_set_elem *se;
+                        if (l->e[i].kind != kind)
+                                continue;
+                        r = elem_to_nftnl(&l->e[i], &se);
+                        if (r < 0) {
+                                nftnl_set_free(s);
+                                return r;
+                        }
+                        nftnl_set_elem_add(s, se);
+                        cnt++;
+                }
+                r = batch_msg(b, n, type, type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE | NLM_F_EXCL : 0, &nlh);
+                if (r >= 0) {
+                        nftnl_set_elems_nlmsg_build_payload(nlh, s);
+                        r = batch_commit(b, nlh,
+                                         type == NFT_MSG_NEWSETELEM ? "add elements to map"
+                                                                    : "delete elements from map");
+                }
+                nftnl_set_free(s);
+                if (r < 0)
+                        return r;
+        }
+}
+
+static int udata_comment_cb(const struct nftnl_udata *attr, void *data) {
+        const struct nftnl_udata **tb = data;
+        if (nftnl_udata_type(attr) == NFTNL_UDATA_SET_ELEM_COMMENT)
+                tb[0] = attr;
+        return 0;
+}
+
+typedef struct DumpCtx {
+        PortMapKind kind;
+        ElemList *list;
+} DumpCtx;
+
+static int elem_from_nftnl(PortMapKind kind, struct nftnl_set_elem *se, Elem *e) {
+        const uint8_t *key, *key_end = NULL, *data;
+        uint32_t klen = 0, kelen = 0, dlen = 0, ulen = 0;
+        const void *ud;
+        uint16_t p;
+
+        *e = (Elem){ .kind = kind };
+        key = nftnl_set_elem_get(se, NFTNL_SET_ELEM_KEY, &klen);
+        data = nftnl_set_elem_get(se, NFTNL_SET_ELEM_DATA, &dlen);
+        if (kind == KIND_RANGES)
+                key_end = nftnl_set_elem_get(se, NFTNL_SET_ELEM_KEY_END, &kelen);
+        if (!key || !data)
+                return -EBADMSG;
+        if (kind == KIND_ADDRPORTS) {
+                if (klen != 12 || dlen < 6)
+                        return -EBADMSG;
+                memcpy(&e->haddr, key, 4);
+                key += 4;
+        } else if (klen != 8 || dlen < 4 || (kind == KIND_PORTS && dlen < 6) ||
+                   (kind == KIND_RANGES && (!key_end || kelen != 8)))
+                return -EBADMSG;
+        e->proto = key[0];
+        memcpy(&p, key + 4, 2);
+        e->lo = e->hi = ntohs(p);
+        if (key_end) {
+                memcpy(&p, key_end + 4, 2);
+                e->hi = ntohs(p);
+        }
+        memcpy(&e->daddr, data, 4);
+        if (kind != KIND_RANGES) {
+                memcpy(&p, data + 4, 2);
+                e->dport = ntohs(p);
+        } else
+                e->dport = e->lo;
+
+        ud = nftnl_set_elem_get(se, NFTNL_SET_ELEM_USERDATA, &ulen);
+        if (ud && ulen > 0) {
+                const struct nftnl_udata *tb[1] = {};
+                if (nftnl_udata_parse(ud, ulen, udata_comment_cb, tb) >= 0 && tb[0] &&
+                    nftnl_udata_len(tb[0]) > 0) {
+                        e->owner = strndup(nftnl_udata_get(tb[0]), nftnl_udata_len(tb[0]));
+                        if (!e->owner)
+                                return -ENOMEM;
+                }
+        }
+        return 0;
+}
+
+static int elem_dump_one(struct nftnl_set_elem *se, void *userdata) {
+        DumpCtx *ctx = userdata;
+        Elem e;
+        int r = elem_from_nftnl(ctx->kind, se, &e);
+        if (r < 0)
+                return r;
+        r = elem_list_add(ctx->list, &e);
+        free(e.owner);
+        return r;
+}
+
+static int elem_dump_cb(const struct nlmsghdr *nlh, void *userdata) {
+        struct nftnl_set *s = nftnl_set_alloc();
+        int r;
+
+        if (!s)
+                return -ENOMEM;
+        if (nftnl_set_elems_nlmsg_parse(nlh, s) < 0) {
+                nftnl_set_free(s);
+                return -EBADMSG;
+        }
+        r = nftnl_set_elem_foreach(s, elem_dump_one, userdata);
+        nftnl_set_free(s);
+        return r < 0 ? -EBADMSG : 0;
+}
+
+/* Reads the elements of our three maps. A missing table or map yields nothing. */
+static int dump_port_elems(Nfnl *n, ElemList *l, NftError *err) {
+        for (PortMapKind k = 0; k < _KIND_MAX; k++) {
+                char buf[4096] __attribute__((aligned(8))) = {};
+                struct nftnl_set *s = nftnl_set_alloc();
+                struct nlmsghdr *nlh;
+                DumpCtx ctx = { .kind = k, .list = l };
+                size_t before = l->n;
+                int r = -EAGAIN;
+
+                if (!s)
+                        return err_set(err, -ENOMEM, NULL);
+                nftnl_set_set_str(s, NFTNL_SET_TABLE, TABLE);
+                nftnl_set_set_str(s, NFTNL_SET_NAME, kind_map[k]);
+                nftnl_set_set_u32(s, NFTNL_SET_FAMILY, FAMILY);
+                for (unsigned attempt = 0; attempt < 5 && r == -EAGAIN; attempt++) {
+                        /* restart an interrupted dump from scratch */
+                        while (l->n > before)
+                                free(l->e[--l->n].owner);
+                        nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, FAMILY, NLM_F_DUMP, 0);
+                        nftnl_set_elems_nlmsg_build_payload(nlh, s);
+                        r = nfnl_query(n, nlh, true, elem_dump_cb, &ctx, err);
+                }
+                nftnl_set_free(s);
+                if (r == -ENOENT) {
+                        nft_error_done(err);
+                        continue;
+                }
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static bool elems_conflict(const Elem *a, const Elem *b) {
+        bool a_any = a->kind != KIND_ADDRPORTS, b_any = b->kind != KIND_ADDRPORTS;
+
+        if (a->proto != b->proto || a->hi < b->lo || b->hi < a->lo)
+                return false;
+        /* a bind to every address clashes with any bind of that port; two specific ones only when equal */
+        return a_any || b_any || a->haddr.s_addr == b->haddr.s_addr;
+}
+
+static const char *proto_name(uint8_t p) {
+        return p == IPPROTO_TCP ? "tcp" : p == IPPROTO_UDP ? "udp" : "?";
+}
+
+static int expand_port_maps(const char *owner, const struct in_addr *daddr, const NftPortMap *ports,
+                            size_t n, ElemList *l, NftError *err) {
+        size_t total = 0;
+        int r;
+
+        for (size_t i = 0; i < n; i++) {
+                const NftPortMap *p = &ports[i];
+                uint16_t hend = p->host_port_end ?: p->host_port,
+                         cend = p->container_port_end ?: p->container_port;
+                Elem e = { .proto = p->protocol, .daddr = *daddr, .owner = (char *) owner };
+
+                if (!IN_SET(p->protocol, IPPROTO_TCP, IPPROTO_UDP) || p->host_port == 0 ||
+                    p->container_port == 0 || hend < p->host_port || cend < p->container_port ||
+                    hend - p->host_port != cend - p->container_port)
+                        return err_setf(err, -EINVAL, "invalid port map #%zu", i);
+
+                if (p->host_address.s_addr != INADDR_ANY) {
+                        e.kind = KIND_ADDRPORTS;
+                        e.haddr = p->host_address;
+                } else if (hend != p->host_port && p->host_port == p->container_port)
+                        e.kind = KIND_RANGES;
+                else
+                        e.kind = KIND_PORTS;
+
+                if (e.kind == KIND_RANGES) {
+                        e.lo = p->host_port;
+                        e.hi = hend;
+                        e.dport = p->container_port;
+                        r = elem_list_add(l, &e);
+                        if (r < 0)
+                                return err_set(err, r, NULL);
+                        total++;
+                        continue;
+                }
+                for (uint32_t port = p->host_port; port <= hend; port++) {
+                        if (++total > PORT_ELEMS_MAX)
+                                return err_set(err, -E2BIG, "too many published ports");
+                        e.lo = e.hi = (uint16_t) port;
+                        e.dport = (uint16_t) (p->container_port + (port - p->host_port));
+                        r = elem_list_add(l, &e);
+                        if (r < 0)
+                                return err_set(err, r, NULL);
+                }
+        }
+        return 0;
+}
+
+static bool owner_is_valid(const char *o) {
+        if (isempty(o) || strlen(o) > OWNER_MAX)
+                return false;
+        for (const char *p = o; *p; p++)
+                if ((unsigned char) *p < ' ' || *p == 0x7f)
+                        return false;
+        return true;
+}
+
+static int conflict_error(const Elem *mine, const Elem *theirs, NftError *err) {
+        char a[INET_ADDRSTRLEN] = "*";
+        if (mine->kind == KIND_ADDRPORTS)
+                (void) inet_ntop(AF_INET, &mine->haddr, a, sizeof(a));
+        return err_setf(err, -EADDRINUSE, "host port %s:%u/%s is already published%s%s%s", a, mine->lo,
+                        proto_name(mine->proto), theirs ? " by '" : " twice",
+                        theirs ? strna(theirs->owner) : "", theirs ? "'" : "");
+}
+
+int nft_ports_add(const char *owner, const struct in_addr *container_address, const NftPortMap *ports,
+                  size_t n, NftError *err) {
+        _cleanup_(nfnl_done) Nfnl nl = {};
+        _cleanup_(batch_done) Batch b = {};
+        _cleanup_(elem_list_done) ElemList mine = {}, existing = {};
+        int r;
+
+        if (!owner_is_valid(owner) || !container_address || (n > 0 && !ports))
+                return err_set(err, -EINVAL, "invalid owner or port maps");
+        r = expand_port_maps(owner, container_address, ports, n, &mine, err);
+        if (r < 0)
+                return r;
+
+        /* Refuse duplicates before anything is created: among the new ones, then against the maps. */
+        for (size_t i = 0; i < mine.n; i++)
+                for (size_t j = i + 1; j < mine.n; j++)
+                        if (elems_conflict(&mine.e[i], &mine.e[j]))
+                                return conflict_error(&mine.e[j], NULL, err);
+
+        r = nfnl_open(&nl);
+        if (r < 0)
+                return err_set(err, r, "failed to open an nf_tables netlink socket");
+        r = dump_port_elems(&nl, &existing, err);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < mine.n; i++)
+                for (size_t j = 0; j < existing.n; j++)
+                        if (elems_conflict(&mine.e[i], &existing.e[j]))
+                                return conflict_error(&mine.e[i], &existing.e[j], err);
+
+        r = batch_start_change(&b, &nl, err);
+        if (r < 0)
+                return r;
+        for (PortMapKind k = 0; k < _KIND_MAX; k++) {
+                r = batch_elems(&b, &nl, NFT_MSG_NEWSETELEM, k, &mine);
+                if (r < 0)
+                        return err_set(err, r, NULL);
+        }
+        r = batch_send(&b, &nl, err);
+        if (r == -EEXIST) /* lost a race against a concurrent add of the same port */
+                return err_setf(err, -EADDRINUSE, "a host port is already published (%s)",
+                                strna(err ? err->message : NULL));
+        return r;
+}
+
+int nft_ports_remove_owner(const char *owner, NftError *err) {
+        _cleanup_(nfnl_done) Nfnl nl = {};
+        _cleanup_(batch_done) Batch b = {};
+        _cleanup_(elem_list_done) ElemList existing = {}, del = {};
+        int r;
+
+        if (!owner_is_valid(owner))
+                return err_set(err, -EINVAL, "invalid owner");
+        r = nfnl_open(&nl);
+        if (r < 0)
+                return err_set(err, r, "failed to open an nf_tables netlink socket");
+        r = dump_port_elems(&nl, &existing, err);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < existing.n; i++)
+                if (streq_ptr(existing.e[i].owner, owner)) {
+                        r = elem_list_add(&del, &existing.e[i]);
+                        if (r < 0)
+                                return err_set(err, r, NULL);
+                }
+        if (del.n == 0)
+                return 0;
+
+        r = batch_begin(&b, &nl);
+        for (PortMapKind k = 0; r >= 0 && k < _KIND_MAX; k++)
+                r = batch_elems(&b, &nl, NFT_MSG_DELSETELEM, k, &del);
+        if (r < 0)
+                return err_set(err, r, NULL);
+        r = batch_send(&b, &nl, err);
+        return r < 0 ? r : (int) MIN(del.n, (size_t) INT32_MAX);
+}
+
+int nft_ports_list(NftPortEntry **ret, size_t *ret_n, NftError *err) {
+        _cleanup_(nfnl_done) Nfnl nl = {};
+        _cleanup_(elem_list_done) ElemList existing = {};
+        NftPortEntry *out;
+        int r;
+
+        if (!ret || !ret_n)
+                return err_set(err, -EINVAL, NULL);
+        r = nfnl_open(&nl);
+        if (r < 0)
+                return err_set(err, r, "failed to open an nf_tables netlink socket");
+        r = dump_port_elems(&nl, &existing, err);
+        if (r < 0)
+                return r;
+        out = new0(NftPortEntry, existing.n);
+        if (!out)
+                return err_set(err, -ENOMEM, NULL);
+        for (size_t i = 0; i < existing.n; i++) {
+                const Elem *e = &existing.e[i];
+                out[i] = (NftPortEntry){
+                        .host_address = e->kind == KIND_ADDRPORTS ? e->haddr : (struct in_addr){},
+                        .host_port = e->lo,
+                        .host_port_end = e->hi,
+                        .protocol = e->proto,
+                        .container_address = e->daddr,
+                        .container_port = e->dport,
+                        .owner = TAKE_PTR(existing.e[i].owner),
+                };
+        }
+        *ret = out;
+        *ret_n = existing.n;
+        return 0;
+}
+
+/* ---- subnets ---- */
+
+static int subnet_change(uint16_t type, const struct in_addr *subnet, unsigned prefixlen, NftError *err) {
+        _cleanup_(nfnl_done) Nfnl nl = {};
+        _cleanup_(batch_done) Batch b = {};
+        struct nftnl_set *s;
+        struct nlmsghdr *nlh;
+        uint32_t net, end;
+        int r;
+
+        if (!subnet || prefixlen < 1 || prefixlen > 32)
+                return err_set(err, -EINVAL, "invalid subnet");
+        net = ntohl(subnet->s_addr) & (UINT32_MAX << (32 - prefixlen));
+        end = net + (UINT32_C(1) << (32 - prefixlen)); /* first address after; 0 when it wraps */
+
+        r = nfnl_open(&nl);
+        if (r < 0)
+                return err_set(err, r, "failed to open an nf_tables netlink socket");
+        if (type == NFT_MSG_NEWSETELEM)
+                r = batch_start_change(&b, &nl, err);
+        else
+                r = batch_begin(&b, &nl);
+        if (r < 0)
+                return err_set(err, r, NULL);
+
+        s = nftnl_set_alloc();
+        if (!s)
+                return err_set(err, -ENOMEM, NULL);
+        nftnl_set_set_str(s, NFTNL_SET_TABLE, TABLE);
+        nftnl_set_set_str(s, NFTNL_SET_NAME, SET_SUBNETS);
+        nftnl_set_set_u32(s, NFTNL_SET_FAMILY, FAMILY);
+        /* an interval set holds [start, end) as a start element and an end-flagged element */
+        for (int i = 0; i < 2; i++) {
+                struct nftnl_set_elem *se;
+                uint32_t k = htonl(i == 0 ? net : end);
+                if (i == 1 && end == 0)
+                        break;
+                se = nftnl_set_elem_alloc();
+                if (!se) {
+                        nftnl_set_free(s);
+                        return err_set(err, -ENOMEM, NULL);
+                }
+                nftnl_set_elem_set(se, NFTNL_SET_ELEM_KEY, &k, sizeof(k));
+                if (i == 1)
+                        nftnl_set_elem_set_u32(se, NFTNL_SET_ELEM_FLAGS, NFT_SET_ELEM_INTERVAL_END);
+                nftnl_set_elem_add(s, se);
+        }
+        r = batch_msg(&b, &nl, type, type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0, &nlh);
+        if (r >= 0) {
+                nftnl_set_elems_nlmsg_build_payload(nlh, s);
+                r = batch_commit(&b, nlh, type == NFT_MSG_NEWSETELEM ? "add subnet" : "delete subnet");
+        }
+        nftnl_set_free(s);
+        if (r < 0)
+                return err_set(err, r, NULL);
+        return batch_send(&b, &nl, err);
+}
+
+int nft_subnet_add(const struct in_addr *subnet, unsigned prefixlen, NftError *err) {
+        return subnet_change(NFT_MSG_NEWSETELEM, subnet, prefixlen, err);
+}
+
+int nft_subnet_remove(const struct in_addr *subnet, unsigned prefixlen, NftError *err) {
+        return subnet_change(NFT_MSG_DELSETELEM, subnet, prefixlen, err);
+}

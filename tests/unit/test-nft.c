@@ -1,0 +1,289 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Runs entirely inside network namespaces this test creates (the test process unshares its own
+ * "host" namespace first); the nft CLI is only used to check what the module did. */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fd-util.h"
+#include "fileio.h"
+#include "netlink.h"
+#include "nft.h"
+#include "string-util.h"
+#include "tests.h"
+
+static struct in_addr A(const char *s) {
+        struct in_addr a;
+        ASSERT_EQ(inet_pton(AF_INET, s, &a), 1);
+        return a;
+}
+
+/* Runs the nft CLI (checks only, in our private namespace); returns its stdout. */
+static char *
+run_nft(const char *args) {
+        _cleanup_free_ char *cmd = strjoin("nft ", args, " 2>/dev/null");
+        FILE *f = popen(cmd, "r");
+        Buffer b = {};
+        char tmp[4096];
+        size_t k;
+
+        ASSERT_NOT_NULL(f);
+        while ((k = fread(tmp, 1, sizeof(tmp), f)) > 0)
+                ASSERT_OK(buffer_append(&b, tmp, k));
+        ASSERT_OK(buffer_append(&b, "", 1));
+        (void) pclose(f);
+        return b.data;
+}
+
+static void enter_private_netns(void) {
+        static bool done = false;
+        if (done)
+                return;
+        if (geteuid() != 0)
+                TEST_SKIP("needs root for network namespaces");
+        if (access("/usr/sbin/nft", X_OK) < 0)
+                TEST_SKIP("the nft CLI (used to check results) is missing");
+        if (unshare(CLONE_NEWNET) < 0)
+                TEST_SKIP("unshare(CLONE_NEWNET) failed: %s", strerror(errno));
+        done = true;
+        /* somebody else's table, which we must never touch */
+        free(run_nft("add table ip other"));
+        free(run_nft("add chain ip other c '{ type filter hook input priority 0; }'"));
+        free(run_nft("add rule ip other c counter"));
+}
+
+typedef struct Listing {
+        unsigned tables, chains, sets, rules, elems;
+} Listing;
+
+/* Counts the objects of `nft -j list table inet cbox` (map elements summed over all sets). */
+static Listing list_cbox(void) {
+        _cleanup_free_ char *out = run_nft("-j list table inet cbox");
+        Listing l = {};
+        json_object *root = json_tokener_parse(out), *arr;
+
+        if (!root)
+                return l; /* no table */
+        ASSERT_TRUE(json_object_object_get_ex(root, "nftables", &arr));
+        for (size_t i = 0; i < json_object_array_length(arr); i++) {
+                json_object *o = json_object_array_get_idx(arr, i), *v, *el;
+                if (json_object_object_get_ex(o, "table", &v))
+                        l.tables++;
+                if (json_object_object_get_ex(o, "chain", &v))
+                        l.chains++;
+                if (json_object_object_get_ex(o, "rule", &v))
+                        l.rules++;
+                if (json_object_object_get_ex(o, "set", &v) || json_object_object_get_ex(o, "map", &v)) {
+                        l.sets++;
+                        if (json_object_object_get_ex(v, "elem", &el))
+                                l.elems += (unsigned) json_object_array_length(el);
+                }
+        }
+        json_object_put(root);
+        return l;
+}
+
+#define OK(expr)                                                                                            \
+        do {                                                                                                \
+                int _k = (expr);                                                                            \
+                if (_k < 0)                                                                                 \
+                        TEST_FAIL("%s failed: %s: %s", #expr, strerror(-_k), strna(err.message));           \
+        } while (0)
+
+static size_t count_owner(const char *owner) {
+        NftPortEntry *e = NULL;
+        size_t n = 0, c = 0;
+        NftError err = {};
+        OK(nft_ports_list(&e, &n, &err));
+        for (size_t i = 0; i < n; i++)
+                if (streq_ptr(e[i].owner, owner))
+                        c++;
+        nft_port_entry_array_free(e, n);
+        return c;
+}
+
+#define PM(port, cport, proto)                                                                              \
+        ((NftPortMap){ .host_port = (port),                                                                 \
+                       .host_port_end = (port),                                                             \
+                       .container_port = (cport),                                                           \
+                       .container_port_end = (cport),                                                       \
+                       .protocol = (proto) })
+
+TEST(skeleton) {
+        NftError err = {};
+        Listing l;
+        struct in_addr sub = A("10.88.0.0");
+
+        enter_private_netns();
+
+        OK(nft_table_ensure(&err));
+        OK(nft_table_ensure(&err)); /* idempotent: no duplicate rules */
+        l = list_cbox();
+        ASSERT_EQ(l.tables, 1);
+        ASSERT_EQ(l.chains, 5);
+        ASSERT_EQ(l.sets, 4);
+        ASSERT_EQ(l.rules, 10);
+
+        OK(nft_subnet_add(&sub, 16, &err));
+        OK(nft_subnet_add(&sub, 16, &err));
+        _cleanup_free_ char *s = run_nft("list set inet cbox subnets");
+        ASSERT_NOT_NULL(strstr(s, "10.88.0.0/16"));
+        fprintf(stderr, "%s", s);
+
+        /* "nft flush ruleset" by someone else: the next change brings everything back */
+        free(run_nft("delete table inet cbox"));
+        ASSERT_EQ(list_cbox().tables, 0);
+        OK(nft_subnet_add(&sub, 16, &err));
+        l = list_cbox();
+        ASSERT_EQ(l.rules, 10);
+        ASSERT_EQ(l.sets, 4);
+        /* "nft flush table": rules gone, sets kept — repaired without duplicating */
+        free(run_nft("flush table inet cbox"));
+        ASSERT_EQ(list_cbox().rules, 0);
+        OK(nft_table_ensure(&err));
+        ASSERT_EQ(list_cbox().rules, 10);
+
+        _cleanup_free_ char *o = run_nft("list table ip other");
+        ASSERT_NOT_NULL(strstr(o, "counter"));
+}
+
+TEST(ports) {
+        NftError err = {};
+        struct in_addr ca = A("10.88.0.2"), cb = A("10.88.0.3"), cc = A("10.88.0.4");
+        NftPortEntry *e = NULL;
+        size_t n = 0;
+        Listing before, after;
+
+        enter_private_netns();
+        OK(nft_table_ensure(&err));
+
+        NftPortMap a[] = {
+                PM(8080, 80, IPPROTO_TCP),
+                { .host_address = A("127.0.0.1"),
+                  .host_port = 5353,
+                  .host_port_end = 5353,
+                  .container_port = 53,
+                  .container_port_end = 53,
+                  .protocol = IPPROTO_UDP },
+                { .host_port = 9000,
+                  .host_port_end = 9010,
+                  .container_port = 9000,
+                  .container_port_end = 9010,
+                  .protocol = IPPROTO_TCP },
+                { .host_port = 7000,
+                  .host_port_end = 7002,
+                  .container_port = 8000,
+                  .container_port_end = 8002,
+                  .protocol = IPPROTO_UDP },
+        };
+        OK(nft_ports_add("a", &ca, a, ELEMENTSOF(a), &err));
+        ASSERT_EQ(count_owner("a"), 1 + 1 + 1 + 3);
+        fprintf(stderr, "%s", run_nft("list table inet cbox"));
+
+        OK(nft_ports_list(&e, &n, &err));
+        bool seen_range = false, seen_bind = false;
+        for (size_t i = 0; i < n; i++) {
+                if (e[i].host_port == 9000) {
+                        ASSERT_EQ(e[i].host_port_end, 9010);
+                        seen_range = true;
+                }
+                if (e[i].host_port == 5353) {
+                        ASSERT_EQ(e[i].host_address.s_addr, A("127.0.0.1").s_addr);
+                        ASSERT_EQ(e[i].container_port, 53);
+                        ASSERT_EQ(e[i].protocol, IPPROTO_UDP);
+                        seen_bind = true;
+                }
+        }
+        ASSERT_TRUE(seen_range && seen_bind);
+        nft_port_entry_array_free(e, n);
+
+        /* duplicates are refused before anything is created */
+        before = list_cbox();
+        NftPortMap dup1[] = { PM(1234, 1, IPPROTO_TCP), PM(8080, 80, IPPROTO_TCP) };
+        ASSERT_ERROR(nft_ports_add("b", &cb, dup1, ELEMENTSOF(dup1), &err), EADDRINUSE);
+        fprintf(stderr, "expected refusal: %s\n", err.message);
+        ASSERT_NOT_NULL(strstr(err.message, "'a'"));
+        nft_error_done(&err);
+        NftPortMap dup2[] = { PM(9005, 1, IPPROTO_TCP) }; /* inside a's range */
+        ASSERT_ERROR(nft_ports_add("b", &cb, dup2, 1, &err), EADDRINUSE);
+        nft_error_done(&err);
+        NftPortMap dup3[] = { PM(5353, 53, IPPROTO_UDP) }; /* any-address vs a's 127.0.0.1 bind */
+        ASSERT_ERROR(nft_ports_add("b", &cb, dup3, 1, &err), EADDRINUSE);
+        nft_error_done(&err);
+        NftPortMap dup4[] = { { .host_address = A("127.0.0.1"),
+                                .host_port = 8080,
+                                .host_port_end = 8080,
+                                .container_port = 80,
+                                .container_port_end = 80,
+                                .protocol = IPPROTO_TCP } };
+        ASSERT_ERROR(nft_ports_add("b", &cb, dup4, 1, &err), EADDRINUSE);
+        nft_error_done(&err);
+        NftPortMap dup5[] = { PM(4000, 1, IPPROTO_TCP), PM(4000, 2, IPPROTO_TCP) }; /* within one request */
+        ASSERT_ERROR(nft_ports_add("b", &cb, dup5, 2, &err), EADDRINUSE);
+        nft_error_done(&err);
+        NftPortMap bad[] = { { .host_port = 10,
+                               .host_port_end = 12,
+                               .container_port = 20,
+                               .container_port_end = 20,
+                               .protocol = IPPROTO_TCP } };
+        ASSERT_ERROR(nft_ports_add("b", &cb, bad, 1, &err), EINVAL);
+        nft_error_done(&err);
+        after = list_cbox();
+        ASSERT_EQ(after.elems, before.elems);
+        ASSERT_EQ(count_owner("b"), 0);
+
+        /* the other protocol is free */
+        NftPortMap udp[] = { PM(8080, 80, IPPROTO_UDP), PM(5353, 53, IPPROTO_TCP) };
+        OK(nft_ports_add("b", &cb, udp, 2, &err));
+
+        /* 32 ports in one batch: only elements grow, never rules */
+        NftPortMap many[32];
+        for (int i = 0; i < 32; i++)
+                many[i] = PM((uint16_t) (20000 + i), 80, IPPROTO_TCP);
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        OK(nft_ports_add("c", &cc, many, 32, &err));
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        fprintf(stderr, "32 ports added in %.2f ms\n",
+                (double) (t1.tv_sec - t0.tv_sec) * 1e3 + (double) (t1.tv_nsec - t0.tv_nsec) / 1e6);
+        ASSERT_EQ(count_owner("c"), 32);
+        after = list_cbox();
+        ASSERT_EQ(after.rules, 10);
+
+        /* removal deletes exactly that owner's elements */
+        ASSERT_EQ(nft_ports_remove_owner("a", &err), 6);
+        ASSERT_EQ(nft_ports_remove_owner("a", &err), 0);
+        ASSERT_EQ(count_owner("a"), 0);
+        ASSERT_EQ(count_owner("b"), 2);
+        ASSERT_EQ(count_owner("c"), 32);
+        /* a's ports are free again */
+        OK(nft_ports_add("b2", &cb, dup2, 1, &err));
+        ASSERT_EQ(nft_ports_remove_owner("c", &err), 32);
+        ASSERT_EQ(nft_ports_remove_owner("b", &err), 2);
+        ASSERT_EQ(nft_ports_remove_owner("b2", &err), 1);
+        after = list_cbox();
+        ASSERT_EQ(after.rules, 10);
+}
+
+TEST(table_delete) {
+        NftError err = {};
+        enter_private_netns();
+        OK(nft_table_ensure(&err));
+        OK(nft_table_delete(&err));
+        ASSERT_EQ(list_cbox().tables, 0);
+        ASSERT_ERROR(nft_table_delete(&err), ENOENT);
+        fprintf(stderr, "kernel said: %s\n", strna(err.message));
+        nft_error_done(&err);
+        _cleanup_free_ char *o = run_nft("list table ip other");
+        ASSERT_NOT_NULL(strstr(o, "counter"));
+}
+
+TEST_MAIN();
