@@ -99,7 +99,10 @@ int bus_start_scope(sd_bus *bus, const BusScopeParams *p, BusError *error);
 
 /* StopUnit(unit, "replace") and waits for the job. The scope's KillSignal, TimeoutStopUSec and
  * SendSIGKILL apply. Returns 1 if a stop job ran, 0 if the unit was not loaded (nothing to stop),
- * -EIO with error filled when the stop job failed, or -errno. */
+ * -EIO with error filled when the stop job failed, or -errno. When it returns 1 the scope's processes
+ * are gone, and a unit with CollectMode=inactive-or-failed (the default here) is already unloaded:
+ * systemd collects it before it handles the caller's next request (checked on 252 in the VM).
+ * On failure the error is filled; on success error is left untouched (as everywhere in this API). */
 int bus_stop_unit(sd_bus *bus, const char *unit, BusError *error);
 
 /* KillUnit(unit, whom, signo): whom is "all", "main" or "control" (NULL → "all"). For a scope "all" is
