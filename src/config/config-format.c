@@ -289,10 +289,11 @@ static int format_toml(const ContainerConfig *c, bool annotate, char **ret) {
         int r;
 
         if (annotate) {
-                r = buffer_printf(&b, "# %s\n", c->path);
-                STRV_FOREACH (d, c->dropins)
+                /* every file that contributed: conf.d [defaults], the file, its drop-ins */
+                r = 0;
+                STRV_FOREACH (f, o->files)
                         if (r >= 0)
-                                r = buffer_printf(&b, "# %s\n", *d);
+                                r = buffer_printf(&b, "# %s\n", *f);
                 if (r >= 0)
                         r = buffer_printf(&b, "# effective configuration of '%s'\n\n", c->name);
                 if (r < 0)

@@ -75,6 +75,22 @@ extern const size_t global_keys_count;
 extern const ConfigKey mount_keys[];
 extern const size_t mount_keys_count;
 
+/* [defaults] tables of conf.d files: container keys that apply to every container before its own
+ * file. The parsed trees stay alive with the GlobalConfig. */
+typedef struct GlobalDefaults {
+        const char *file;
+        const TomlValue *table;
+} GlobalDefaults;
+
+typedef struct GlobalPrivate {
+        TomlValue **roots;
+        size_t n_roots;
+        GlobalDefaults *defaults;
+        size_t n_defaults;
+} GlobalPrivate;
+
+int config_apply_global_defaults(const GlobalConfig *g, ContainerConfig *c, ConfigDiag *diag);
+
 int container_config_defaults(ContainerConfig *c, const GlobalConfig *g);
 int global_config_defaults(GlobalConfig *g);
 /* Cross-field checks on the merged model; problems go to diag */

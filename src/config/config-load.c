@@ -270,7 +270,7 @@ static int list_dropins(char **dirs, char ***ret) {
 
 /* Parses and applies one file; problems are reported and counted, only OOM fails */
 static int apply_file(const char *path, OriginTable *origins, const ConfigKey *keys, size_t n_keys,
-                      void *base, ConfigDiag *diag, bool *syntax_error) {
+                      void *base, ConfigDiag *diag, bool *syntax_error, GlobalPrivate *keep) {
         _cleanup_(toml_value_freep) TomlValue *root = NULL;
         const char *f;
         int r;
@@ -285,8 +285,19 @@ static int apply_file(const char *path, OriginTable *origins, const ConfigKey *k
                 *syntax_error = true;
                 return 0;
         }
+        if (keep) {
+                /* the tree outlives this call: [defaults] tables point into it */
+                TomlValue **l = realloc(keep->roots, sizeof(TomlValue *) * (keep->n_roots + 1));
+                if (!l)
+                        return -ENOMEM;
+                keep->roots = l;
+                l[keep->n_roots++] = root;
+        }
         ParseCtx ctx = { .diag = diag, .origins = origins, .file = f, .prefix = "" };
-        return config_apply_table(&ctx, keys, n_keys, base, "", root);
+        r = config_apply_table(&ctx, keys, n_keys, base, "", root);
+        if (keep)
+                root = NULL;
+        return r;
 }
 
 static size_t file_rank(char **files, const char *f) {
@@ -342,6 +353,14 @@ GlobalConfig *global_config_free(GlobalConfig *g) {
         free(g->registries);
         strv_free(g->files);
         origin_table_free(g->origins);
+        if (g->priv) {
+                GlobalPrivate *p = g->priv;
+                for (size_t i = 0; i < p->n_roots; i++)
+                        toml_value_free(p->roots[i]);
+                free(p->roots);
+                free(p->defaults);
+                free(p);
+        }
         free(g);
         return NULL;
 }
@@ -365,13 +384,14 @@ static int global_config_load_files(char **files, GlobalConfig **ret, ConfigDiag
         if (!g)
                 return -ENOMEM;
         g->origins = new0(OriginTable, 1);
-        if (!g->origins)
+        g->priv = new0(GlobalPrivate, 1);
+        if (!g->origins || !g->priv)
                 return -ENOMEM;
         r = global_config_defaults(g);
         if (r < 0)
                 return r;
         STRV_FOREACH (f, files) {
-                r = apply_file(*f, g->origins, global_keys, global_keys_count, g, diag, &syntax);
+                r = apply_file(*f, g->origins, global_keys, global_keys_count, g, diag, &syntax, g->priv);
                 if (r < 0)
                         return r;
         }
@@ -550,14 +570,17 @@ int container_config_load(const char *name_or_path, const GlobalConfig *g, Conta
                         return r;
         }
 
-        r = apply_file(path, c->origins, container_keys, container_keys_count, c, diag, &syntax);
+        r = config_apply_global_defaults(g, c, diag);
+        if (r < 0)
+                return r;
+        r = apply_file(path, c->origins, container_keys, container_keys_count, c, diag, &syntax, NULL);
         if (r < 0)
                 return r;
         r = list_dropins(dirs, &dropins);
         if (r < 0)
                 return r;
         STRV_FOREACH (f, dropins) {
-                r = apply_file(*f, c->origins, container_keys, container_keys_count, c, diag, &syntax);
+                r = apply_file(*f, c->origins, container_keys, container_keys_count, c, diag, &syntax, NULL);
                 if (r < 0)
                         return r;
         }

@@ -1143,6 +1143,82 @@ static int parse_registries(ParseCtx *ctx, const ConfigKey *k, const char *key_p
         return parse_named_tables(ctx, k, key_path, v, data, false);
 }
 
+/* The container keys a conf.d [defaults] table may set */
+static const ConfigKey *defaults_keys(size_t *ret_n) {
+        static ConfigKey keys[ELEMENTSOF(container_keys)];
+        static size_t n = SIZE_MAX;
+
+        if (n == SIZE_MAX) {
+                size_t m = 0;
+                for (size_t i = 0; i < container_keys_count; i++) {
+                        const char *p = container_keys[i].path;
+                        if (startswith(p, "resources.") || startswith(p, "security.") ||
+                            IN_SET(0, strcmp(p, "stop_signal"), strcmp(p, "stop_timeout"),
+                                   strcmp(p, "read_only"), strcmp(p, "network.dns")))
+                                keys[m++] = container_keys[i];
+                }
+                n = m;
+        }
+        *ret_n = n;
+        return keys;
+}
+
+/* [defaults]: checked now against a scratch container so that problems name the conf.d file, kept for
+ * config_apply_global_defaults() */
+static int parse_defaults(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
+                          void *data) {
+        GlobalConfig *g = data;
+        GlobalPrivate *priv = g->priv;
+        _cleanup_(container_config_freep) ContainerConfig *scratch = NULL;
+        size_t before = ctx->diag->n_problems, n;
+        const ConfigKey *keys = defaults_keys(&n);
+        GlobalDefaults *d;
+        int r;
+
+        if (toml_value_type(v) != TOML_TABLE)
+                return wrong_type(ctx, k, key_path, v, "a table");
+        scratch = new0(ContainerConfig, 1);
+        if (!scratch)
+                return -ENOMEM;
+        scratch->origins = new0(OriginTable, 1);
+        if (!scratch->origins)
+                return -ENOMEM;
+        ParseCtx sub = {
+                .diag = ctx->diag, .origins = scratch->origins, .file = ctx->file, .prefix = "defaults."
+        };
+        r = config_apply_table(&sub, keys, n, scratch, "", v);
+        if (r < 0)
+                return r;
+        if (ctx->diag->n_problems > before || !priv)
+                return 0;
+        d = realloc(priv->defaults, sizeof(GlobalDefaults) * (priv->n_defaults + 1));
+        if (!d)
+                return -ENOMEM;
+        priv->defaults = d;
+        d[priv->n_defaults++] = (GlobalDefaults){ .file = ctx->file, .table = v };
+        return 0;
+}
+
+int config_apply_global_defaults(const GlobalConfig *g, ContainerConfig *c, ConfigDiag *diag) {
+        const GlobalPrivate *priv = g ? g->priv : NULL;
+        size_t n;
+        const ConfigKey *keys = defaults_keys(&n);
+        int r;
+
+        if (!priv)
+                return 0;
+        for (size_t i = 0; i < priv->n_defaults; i++) {
+                const char *f = origin_table_intern_file(c->origins, priv->defaults[i].file);
+                if (!f)
+                        return -ENOMEM;
+                ParseCtx ctx = { .diag = diag, .origins = c->origins, .file = f, .prefix = "defaults." };
+                r = config_apply_table(&ctx, keys, n, c, "", priv->defaults[i].table);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 #define G(f) offsetof(GlobalConfig, f)
 const ConfigKey global_keys[] = {
         { "storage_root", parse_string, format_string, G(storage_root), -1, SK_ABS_PATH, 0, A_PATH },
@@ -1153,6 +1229,9 @@ const ConfigKey global_keys[] = {
           "a slice unit name like \"machine.slice\"" },
         { "network", parse_networks, NULL, 0, -1, 0, 0, "[network.NAME] tables" },
         { "registry", parse_registries, NULL, 0, -1, 0, 0, "[registry.\"HOST[:PORT]\"] tables" },
+        { "defaults", parse_defaults, NULL, 0, -1, 0, 0,
+          "a table of container keys: resources.*, security.*, stop_signal, stop_timeout, read_only, "
+          "network.dns" },
 };
 const size_t global_keys_count = ELEMENTSOF(global_keys);
 

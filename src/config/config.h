@@ -174,6 +174,7 @@ typedef struct GlobalConfig {
         size_t n_registries;
         char **files; /* conf.d files applied, in order */
         void *origins;
+        void *priv; /* private: the parsed conf.d files and their [defaults] tables */
 } GlobalConfig;
 
 /* Directory roots. Tests point them at a temporary tree with $CBOX_CONFIG_ROOT (a prefix put in

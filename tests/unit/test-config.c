@@ -639,6 +639,47 @@ TEST(global_conf_d) {
         config_diag_done(&d);
 }
 
+TEST(global_defaults) {
+        setup_root();
+        free(put("usr/lib/cbox/conf.d/50-defaults.toml",
+                 "[defaults]\nstop_timeout = \"30s\"\n"
+                 "[defaults.resources]\ntasks_max = 4096\nmemory_max = \"1G\"\n"
+                 "[defaults.security]\nno_new_privileges = false\n"));
+        free(put("etc/cbox/d.toml", "image = \"a:b\"\n[resources]\ntasks_max = 64\n"));
+        _cleanup_(container_config_freep) ContainerConfig *c = load_ok("d");
+        ASSERT_EQ_U64(c->stop_timeout_usec, 30 * USEC_PER_SEC);
+        ASSERT_EQ_U64(c->resources.tasks_max, 64);
+        ASSERT_EQ_U64(c->resources.memory_max, 1ULL << 30);
+        ASSERT_TRUE(c->resources.memory_max_set);
+        ASSERT_FALSE(c->security.no_new_privileges);
+        assert_origin(c, "stop_timeout", "usr/lib/cbox/conf.d/50-defaults.toml", 2);
+        assert_origin(c, "resources.memory_max", "usr/lib/cbox/conf.d/50-defaults.toml", 5);
+        assert_origin(c, "resources.tasks_max", "etc/cbox/d.toml", 3);
+        _cleanup_free_ char *t = container_config_format_toml(c),
+                            *f = rootpath("usr/lib/cbox/conf.d/50-defaults.toml");
+        _cleanup_free_ char *h = strprintf("# %s\n", f),
+                            *l = strprintf("memory_max = \"1G\"  # from %s:5\n", f);
+        ASSERT_TRUE(startswith(t, h));
+        ASSERT_NOT_NULL(strstr(t, l));
+
+        /* only container keys that make sense for every container; problems name the conf.d file */
+        free(put("etc/cbox/conf.d/60-bad.toml",
+                 "[defaults]\nimage = \"x:y\"\nresources.cpu_quota = \"0%\"\n"));
+        GlobalConfig *g = NULL;
+        ConfigDiag d = {};
+        ASSERT_ERROR(global_config_load(&g, &d), EINVAL);
+        _cleanup_free_ char *s = config_diag_format(&d), *b = rootpath("etc/cbox/conf.d/60-bad.toml");
+        _cleanup_free_ char *exp = strprintf("%1$s:2:1: defaults.image: unknown key (known keys: "
+                                             "read_only, stop_signal, stop_timeout, resources, "
+                                             "network, security)\n"
+                                             "%1$s:3:23: defaults.resources.cpu_quota: out of range CPU "
+                                             "quota '0%%' (a percentage above 0 like "
+                                             "\"50%%\" or \"150%%\" for 1.5 CPUs)\n",
+                                             b);
+        ASSERT_STREQ(s, exp);
+        config_diag_done(&d);
+}
+
 TEST(problems) {
         setup_root();
         /* every kind of problem, collected from one file and a drop-in */
