@@ -438,10 +438,8 @@ char *container_config_format_json(const ContainerConfig *c) {
                 goto finish;
         if (!files || !cfg || !origins)
                 goto finish;
-        if (json_object_array_add(files, json_object_new_string(c->path)) < 0)
-                goto finish;
-        STRV_FOREACH (d, c->dropins)
-                if (json_object_array_add(files, json_object_new_string(*d)) < 0)
+        STRV_FOREACH (f, o->files)
+                if (json_object_array_add(files, json_object_new_string(*f)) < 0)
                         goto finish;
         for (size_t i = 0; i < o->n_entries; i++)
                 if (json_object_object_add(origins, o->entries[i].key,
