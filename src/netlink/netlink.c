@@ -669,6 +669,28 @@ finish:
         return r;
 }
 
+/* Hairpin mode on a bridge port: with br_netfilter loaded, a container reaching its own published
+ * port is DNAT'd at bridge level and must go back out the port it came in on. */
+static int bridge_port_hairpin(Netlink *nl, const char *ifname, NetlinkError *err) {
+        NL_REQ_BUFFER(buf);
+        struct nlmsghdr *nlh;
+        struct ifinfomsg *ifi;
+        struct nlattr *pi;
+        int ifindex;
+
+        ifindex = netlink_link_ifindex(nl, ifname, err);
+        if (ifindex < 0)
+                return ifindex;
+        nlh = nl_msg_new(buf, RTM_SETLINK, 0);
+        ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+        ifi->ifi_family = AF_BRIDGE;
+        ifi->ifi_index = ifindex;
+        pi = mnl_attr_nest_start(nlh, IFLA_PROTINFO | NLA_F_NESTED);
+        mnl_attr_put_u8(nlh, IFLA_BRPORT_MODE, 1);
+        mnl_attr_nest_end(nlh, pi);
+        return nl_call(nl, nlh, NULL, NULL, err);
+}
+
 int netlink_veth_create(Netlink *nl, const char *host_ifname, const char *bridge, int netns_fd,
                         const char *peer_ifname, NetlinkError *err) {
         NL_REQ_BUFFER(buf);
@@ -708,7 +730,9 @@ int netlink_veth_create(Netlink *nl, const char *host_ifname, const char *bridge
         if (r == -EEXIST && err && !err->message)
                 return nl_error_setf(err, r, "link '%s' (or '%s' in the container) exists already",
                                      host_ifname, peer_ifname);
-        return r;
+        if (r < 0)
+                return r;
+        return bridge_port_hairpin(nl, host_ifname, err);
 }
 
 static int route_add_default(Netlink *nl, int ifindex, const struct in_addr *gateway, NetlinkError *err) {

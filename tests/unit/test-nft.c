@@ -286,4 +286,214 @@ TEST(table_delete) {
         ASSERT_NOT_NULL(strstr(o, "counter"));
 }
 
+/* ---- real traffic through the maps ---- */
+
+typedef struct SockReq {
+        int netns_fd, type, fd;
+} SockReq;
+
+static void *socket_thread(void *p) {
+        SockReq *q = p;
+        if (setns(q->netns_fd, CLONE_NEWNET) < 0)
+                return NULL;
+        q->fd = socket(AF_INET, q->type | SOCK_CLOEXEC, 0);
+        return NULL;
+}
+
+/* A socket living in netns_fd's namespace (-1: ours), with 3 s timeouts. */
+static int socket_in(int netns_fd, int type) {
+        SockReq q = { .netns_fd = netns_fd, .type = type, .fd = -1 };
+        struct timeval tv = { .tv_sec = 3 };
+        pthread_t t;
+
+        if (netns_fd < 0)
+                q.fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+        else {
+                ASSERT_EQ(pthread_create(&t, NULL, socket_thread, &q), 0);
+                ASSERT_EQ(pthread_join(t, NULL), 0);
+        }
+        ASSERT_TRUE(q.fd >= 0);
+        ASSERT_OK(setsockopt(q.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)));
+        ASSERT_OK(setsockopt(q.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)));
+        return q.fd;
+}
+
+static struct sockaddr_in SA(const char *ip, uint16_t port) {
+        return (struct sockaddr_in){ .sin_family = AF_INET, .sin_addr = A(ip), .sin_port = htons(port) };
+}
+
+static int
+listener(int netns_fd, int type, uint16_t port) {
+        int fd = socket_in(netns_fd, type), one = 1;
+        struct sockaddr_in sa = SA("0.0.0.0", port);
+        ASSERT_OK(setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)));
+        ASSERT_OK(bind(fd, (struct sockaddr *) &sa, sizeof(sa)));
+        if (type == SOCK_STREAM)
+                ASSERT_OK(listen(fd, 16));
+        return fd;
+}
+
+/* Connects from client_ns to ip:port over TCP; the server (listening fd srv) accepts and we return
+ * the peer address it saw, or NULL when the connection did not arrive. */
+static char *tcp_probe(int client_ns, const char *ip, uint16_t port, int srv) {
+        _cleanup_close_ int c = socket_in(client_ns, SOCK_STREAM), a = -EBADF;
+        struct sockaddr_in sa = SA(ip, port), peer = {};
+        socklen_t pl = sizeof(peer);
+        struct pollfd pfd = { .fd = srv, .events = POLLIN };
+        char buf[INET_ADDRSTRLEN];
+
+        if (connect(c, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+                fprintf(stderr, "connect to %s:%u: %m\n", ip, port);
+                return NULL;
+        }
+        if (poll(&pfd, 1, 3000) != 1) {
+                fprintf(stderr, "connection to %s:%u went elsewhere\n", ip, port);
+                return NULL;
+        }
+        a = accept4(srv, (struct sockaddr *) &peer, &pl, SOCK_CLOEXEC);
+        if (a < 0)
+                return NULL;
+        /* the reply travels back through the reverse NAT */
+        ASSERT_EQ(write(a, "hi", 2), 2);
+        ASSERT_EQ(read(c, buf, 2), 2);
+        return strdup(inet_ntop(AF_INET, &peer.sin_addr, buf, sizeof(buf)));
+}
+
+static char *udp_probe(int client_ns, const char *ip, uint16_t port, int srv) {
+        _cleanup_close_ int c = socket_in(client_ns, SOCK_DGRAM);
+        struct sockaddr_in sa = SA(ip, port), peer = {};
+        socklen_t pl = sizeof(peer);
+        struct pollfd pfd = { .fd = srv, .events = POLLIN };
+        char buf[INET_ADDRSTRLEN];
+
+        if (sendto(c, "q", 1, 0, (struct sockaddr *) &sa, sizeof(sa)) != 1)
+                return NULL;
+        if (poll(&pfd, 1, 1500) != 1)
+                return NULL;
+        ASSERT_EQ(recvfrom(srv, buf, sizeof(buf), 0, (struct sockaddr *) &peer, &pl), 1);
+        ASSERT_EQ(sendto(srv, "r", 1, 0, (struct sockaddr *) &peer, pl), 1);
+        ASSERT_EQ(recv(c, buf, 1, 0), 1);
+        return strdup(inet_ntop(AF_INET, &peer.sin_addr, buf, sizeof(buf)));
+}
+
+static int new_netns(void) {
+        int p[2], fd, st;
+        pid_t pid;
+        char c;
+        _cleanup_free_ char *path = NULL;
+
+        ASSERT_OK(pipe2(p, O_CLOEXEC));
+        pid = fork();
+        ASSERT_TRUE(pid >= 0);
+        if (pid == 0) {
+                if (unshare(CLONE_NEWNET) < 0)
+                        _exit(1);
+                (void) write(p[1], "x", 1);
+                pause();
+                _exit(0);
+        }
+        ASSERT_EQ(read(p[0], &c, 1), 1);
+        path = strprintf("/proc/%d/ns/net", (int) pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        ASSERT_TRUE(fd >= 0);
+        ASSERT_OK(kill(pid, SIGKILL));
+        ASSERT_TRUE(waitpid(pid, &st, 0) == pid);
+        close(p[0]);
+        close(p[1]);
+        return fd;
+}
+
+static void expect_peer(char *got, const char *want, const char *what) {
+        if (!want) {
+                if (got)
+                        TEST_FAIL("%s: expected no connection, but it arrived from %s", what, got);
+                fprintf(stderr, "ok: %s: not reachable\n", what);
+                return;
+        }
+        if (!got)
+                TEST_FAIL("%s: connection did not arrive", what);
+        if (!streq(got, want))
+                TEST_FAIL("%s: peer %s, expected %s", what, got, want);
+        fprintf(stderr, "ok: %s: arrived from %s\n", what, got);
+        free(got);
+}
+
+TEST(traffic) {
+        _cleanup_netlink_free_ Netlink *nl = NULL;
+        NetlinkError nerr = {};
+        NftError err = {};
+        _cleanup_close_ int c1 = -EBADF, c2 = -EBADF, cl = -EBADF;
+        struct in_addr gw = A("10.201.0.1"), up = A("192.168.77.1"), sub = A("10.201.0.0");
+        struct in_addr a1 = A("10.201.0.2"), a2 = A("10.201.0.3"), acl = A("192.168.77.2");
+
+        enter_private_netns();
+        ASSERT_OK(netlink_open(&nl));
+        ASSERT_OK(netlink_link_set_up(nl, "lo", true, &nerr));
+        /* "host": container bridge + an uplink bridge towards the "client"/"outside" peer */
+        ASSERT_OK(netlink_bridge_ensure(nl, "cbt1", &gw, 24, &nerr));
+        ASSERT_OK(netlink_bridge_ensure(nl, "cbt-up", &up, 24, &nerr));
+        ASSERT_OK(netlink_sysctl_ip_forward());
+        ASSERT_OK(netlink_sysctl_route_localnet("cbt1"));
+        c1 = new_netns();
+        c2 = new_netns();
+        cl = new_netns();
+        ASSERT_OK(netlink_veth_create(nl, "vb-c1", "cbt1", c1, "eth0", &nerr));
+        ASSERT_OK(netlink_veth_create(nl, "vb-c2", "cbt1", c2, "eth0", &nerr));
+        ASSERT_OK(netlink_veth_create(nl, "vb-client", "cbt-up", cl, "eth0", &nerr));
+        ASSERT_OK(netlink_container_configure(c1, "eth0", &a1, 24, &gw, &nerr));
+        ASSERT_OK(netlink_container_configure(c2, "eth0", &a2, 24, &gw, &nerr));
+        ASSERT_OK(netlink_container_configure(cl, "eth0", &acl, 24, NULL, &nerr)); /* no route back */
+
+        OK(nft_subnet_add(&sub, 24, &err));
+        NftPortMap ports[] = {
+                PM(8080, 80, IPPROTO_TCP),
+                { .host_address = A("127.0.0.1"),
+                  .host_port = 5353,
+                  .host_port_end = 5353,
+                  .container_port = 53,
+                  .container_port_end = 53,
+                  .protocol = IPPROTO_UDP },
+                PM(6000, 60, IPPROTO_UDP),
+                { .host_port = 9000,
+                  .host_port_end = 9002,
+                  .container_port = 9000,
+                  .container_port_end = 9002,
+                  .protocol = IPPROTO_TCP },
+        };
+        OK(nft_ports_add("c1", &a1, ports, ELEMENTSOF(ports), &err));
+
+        _cleanup_close_ int t80 = listener(c1, SOCK_STREAM, 80), t9001 = listener(c1, SOCK_STREAM, 9001),
+                            u53 = listener(c1, SOCK_DGRAM, 53), u60 = listener(c1, SOCK_DGRAM, 60),
+                            out = listener(cl, SOCK_STREAM, 9999);
+
+        expect_peer(tcp_probe(cl, "192.168.77.1", 8080, t80), "192.168.77.2",
+                    "client -> host:8080/tcp (prerouting)");
+        expect_peer(tcp_probe(-1, "127.0.0.1", 8080, t80), "10.201.0.1",
+                    "host -> localhost:8080/tcp (output)");
+        expect_peer(tcp_probe(-1, "192.168.77.1", 8080, t80), "192.168.77.1",
+                    "host -> own address:8080/tcp");
+        expect_peer(tcp_probe(c2, "192.168.77.1", 8080, t80), "10.201.0.1",
+                    "other container -> host:8080 (hairpin)");
+        expect_peer(tcp_probe(c1, "10.201.0.1", 8080, t80), "10.201.0.1",
+                    "container -> own port via gateway");
+        expect_peer(tcp_probe(cl, "192.168.77.1", 9001, t9001), "192.168.77.2",
+                    "client -> host:9001 (range)");
+        expect_peer(udp_probe(cl, "192.168.77.1", 6000, u60), "192.168.77.2", "client -> host:6000/udp");
+        expect_peer(udp_probe(-1, "127.0.0.1", 5353, u53), "10.201.0.1", "host -> 127.0.0.1:5353/udp bind");
+        expect_peer(udp_probe(cl, "192.168.77.1", 5353, u53), NULL,
+                    "client -> host:5353/udp (bound to 127.0.0.1)");
+        expect_peer(tcp_probe(c1, "192.168.77.2", 9999, out), "192.168.77.1",
+                    "container -> outside (masquerade)");
+
+        /* removal: the port stops working, the skeleton stays */
+        ASSERT_EQ(nft_ports_remove_owner("c1", &err), (int) ELEMENTSOF(ports));
+        expect_peer(tcp_probe(cl, "192.168.77.1", 8080, t80), NULL, "client -> host:8080 after removal");
+        ASSERT_EQ(list_cbox().rules, 10);
+
+        ASSERT_OK(netlink_link_delete(nl, "vb-c1", &nerr));
+        ASSERT_OK(netlink_link_delete(nl, "vb-c2", &nerr));
+        ASSERT_OK(netlink_link_delete(nl, "vb-client", &nerr));
+        OK(nft_subnet_remove(&sub, 24, &err));
+}
+
 TEST_MAIN();
