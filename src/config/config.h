@@ -192,9 +192,14 @@ int global_config_load(GlobalConfig **ret, ConfigDiag *diag);
 
 /* name_or_path: a path (contains '/' or ends in ".toml") or a NAME looked up as NAME.toml in
  * /etc/cbox, /run/cbox, /usr/lib/cbox (first found wins), then drop-ins NAME.toml.d/FILE.toml from all
- * three (lexical by file name; same-named drop-in in an earlier directory masks later ones).
- * Loads, merges, validates against g. Returns 0, -ENOENT (no such container file), or -EINVAL
- * with problems in diag. */
+ * three (lexical by file name; same-named drop-in in an earlier directory masks later ones; for a path,
+ * PATH.d/ beside it comes first). Order of application: built-in defaults, g's conf.d [defaults], the
+ * file, its drop-ins. Tables merge key by key, arrays are replaced whole, [env] merges per variable,
+ * [[mount]] entries append (a later file's entry with an existing target replaces that entry).
+ * Then the validation pass (needs g for network checks; g may be NULL). Nothing on disk other than the
+ * configuration files is looked at: a missing rootfs or env_file is a runtime error of `up`.
+ * Returns 0, -ENOENT (no such container file), -EISDIR, or -EINVAL with every problem in diag.
+ * ConfigOrigin.file pointers in the result stay valid while it lives. */
 int container_config_load(const char *name_or_path, const GlobalConfig *g, ContainerConfig **ret,
                           ConfigDiag *diag);
 
