@@ -19,10 +19,14 @@
  *        ip saddr @subnets, ip daddr != @subnets        → masquerade      (outbound)
  *   chain forward    (filter, policy accept) ip saddr @subnets accept, ip daddr @subnets accept
  *
- * Every change is one batch (NFNL_MSG_BATCH_BEGIN … END) that also carries the idempotent
- * table/chain/set declarations, so a table deleted by "nft flush ruleset" comes back at the next
- * change. Published ports are map elements (never one rule per port); each element carries its
- * owner (the container name) as its comment, so removal deletes exactly that owner's elements.
+ * Every change is one batch (NFNL_MSG_BATCH_BEGIN … END). Before each change the rules of our
+ * table are counted (a dump of `inet cbox` rules only, ~10 objects): when the table is missing or
+ * damaged ("nft flush ruleset", "nft flush table"), the same batch re-declares table, chains and
+ * sets and flushes and re-adds our rules, so the next change repairs everything atomically; when
+ * intact, the batch carries only the change (re-declaring base chains would cost ~8 ms). Published
+ * ports are map elements (never one rule per port); each element carries its owner (the container
+ * name) as its comment, so removal deletes exactly that owner's elements. Duplicate checks read the
+ * elements of the three port maps (not the ruleset): ~0.7 µs per published port.
  * Functions return -errno; the kernel's extended-ack message (or our reason) goes to NftError.
  * Callers adding ports for different containers concurrently should serialize (e.g. under the
  * ipam/state lock): the duplicate check and the insert are two steps. Nothing here logs. */

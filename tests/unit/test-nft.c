@@ -496,4 +496,55 @@ TEST(traffic) {
         OK(nft_subnet_remove(&sub, 24, &err));
 }
 
+static double now_ms(void) {
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        return (double) t.tv_sec * 1e3 + (double) t.tv_nsec / 1e6;
+}
+
+TEST(scale) {
+        NftError err = {};
+        struct in_addr ca = A("10.88.1.2");
+        static NftPortMap many[1000];
+        unsigned sizes[] = { 1, 32, 100 };
+        unsigned base = 30000;
+        double t;
+
+        enter_private_netns();
+        OK(nft_table_ensure(&err));
+        /* containers with 1, 32 and 100 ports: the same number of rules */
+        for (size_t i = 0; i < ELEMENTSOF(sizes); i++) {
+                _cleanup_free_ char *owner = strprintf("scale%zu", i);
+                for (unsigned k = 0; k < sizes[i]; k++)
+                        many[k] = PM((uint16_t) (base + k), 80, IPPROTO_TCP);
+                base += sizes[i];
+                t = now_ms();
+                OK(nft_ports_add(owner, &ca, many, sizes[i], &err));
+                t = now_ms() - t;
+                Listing l = list_cbox();
+                fprintf(stderr, "%3u ports: one batch in %.2f ms; table has %u rules, %u elements\n",
+                        sizes[i], t, l.rules, l.elems);
+                ASSERT_EQ(l.rules, 10);
+        }
+        /* cost of one more port as the maps grow */
+        for (unsigned round = 0; round < 3; round++) {
+                _cleanup_free_ char *owner = strprintf("bulk%u", round);
+                for (unsigned k = 0; k < 1000; k++)
+                        many[k] = PM((uint16_t) (base + k), 80, IPPROTO_UDP);
+                base += 1000;
+                OK(nft_ports_add(owner, &ca, many, 1000, &err));
+                t = now_ms();
+                uint16_t port = (uint16_t) base++;
+                NftPortMap one = PM(port, 80, IPPROTO_UDP);
+                OK(nft_ports_add("single", &ca, &one, 1, &err));
+                t = now_ms() - t;
+                fprintf(stderr, "1 port with %u existing elements: %.2f ms\n",
+                        133 + (round + 1) * 1000 + round, t);
+        }
+        t = now_ms();
+        ASSERT_EQ(nft_ports_remove_owner("bulk0", &err), 1000);
+        fprintf(stderr, "removing 1000 ports of one owner: %.2f ms\n", now_ms() - t);
+        OK(nft_table_delete(&err));
+}
+
 TEST_MAIN();
