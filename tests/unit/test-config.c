@@ -531,6 +531,16 @@ TEST(path_given_and_dropins_beside) {
         ASSERT_EQ(strv_length(c->dropins), 2);
         ASSERT_EQ(c->network.mode, NETWORK_MODE_NONE);
 
+        /* a symlink to /dev/null (or an empty file) in a higher-priority directory masks a drop-in */
+        free(put("usr/lib/cbox/app.toml.d/70-z.toml", "workdir = \"/srv\"\n"));
+        free(put("usr/lib/cbox/app.toml.d/80-w.toml", "workdir = \"/opt\"\n"));
+        _cleanup_free_ char *mask = rootpath("etc/cbox/app.toml.d/70-z.toml");
+        ASSERT_OK(RET_NERRNO(symlink("/dev/null", mask)));
+        free(put("run/cbox/app.toml.d/80-w.toml", ""));
+        _cleanup_(container_config_freep) ContainerConfig *c4 = load_ok(p);
+        ASSERT_NULL(c4->workdir);
+        ASSERT_EQ(strv_length(c4->dropins), 2);
+
         /* NAME lookup: missing → -ENOENT; invalid names are refused */
         _cleanup_(global_config_freep) GlobalConfig *g = NULL;
         ContainerConfig *x = NULL;
