@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bus.h"
@@ -278,16 +279,35 @@ static int job_waiter_set_job(JobWaiter *w, sd_bus_message *reply) {
         return w->job ? 0 : -ENOMEM;
 }
 
-static int job_waiter_wait(sd_bus *bus, JobWaiter *w) {
+/* Start jobs of scopes and oneshot companions finish within milliseconds; a start job still queued after
+ * this long means systemd is wedged, and `cbox up` must not hang on it. Stop jobs are bounded by the unit's
+ * own TimeoutStopUSec + SIGKILL, so they are waited for without a limit (as systemctl does). */
+#define START_JOB_TIMEOUT_USEC (90 * USEC_PER_SEC)
+
+static uint64_t monotonic_usec(void) {
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
+}
+
+/* Dispatches the bus until the job is removed; -ETIMEDOUT after timeout_usec (0 = no limit) */
+static int job_waiter_wait(sd_bus *bus, JobWaiter *w, uint64_t timeout_usec) {
+        uint64_t deadline = timeout_usec > 0 ? monotonic_usec() + timeout_usec : UINT64_MAX;
         int r;
 
         while (!w->removed) {
+                uint64_t n;
+
                 r = sd_bus_process(bus, NULL);
                 if (r < 0)
                         return r;
                 if (r > 0)
                         continue;
-                r = sd_bus_wait(bus, UINT64_MAX);
+                n = monotonic_usec();
+                if (n >= deadline)
+                        return -ETIMEDOUT;
+                r = sd_bus_wait(bus, deadline == UINT64_MAX ? UINT64_MAX : deadline - n);
                 if (r < 0 && r != -EINTR)
                         return r;
         }
@@ -639,7 +659,7 @@ static int start_transient_once(sd_bus *bus, const char *unit, append_props_t ap
         r = job_waiter_set_job(&w, reply);
         if (r < 0)
                 return r;
-        r = job_waiter_wait(bus, &w);
+        r = job_waiter_wait(bus, &w, START_JOB_TIMEOUT_USEC);
         if (r < 0)
                 return bus_error_setf(error, r, "Failed to wait for the start job of %s: %s", unit,
                                       strerror(-r));
@@ -683,8 +703,10 @@ int bus_start_scope(sd_bus *bus, const BusScopeParams *p, BusError *error) {
 
         if (isempty(p->unit) || !(dot = strrchr(p->unit, '.')) || !streq(dot, ".scope"))
                 return bus_error_setf(error, -EINVAL, "Invalid scope name '%s'", strempty(p->unit));
-        if (p->n_pids > 0 && !p->pids)
-                return -EINVAL;
+        /* systemd 252 refuses an empty scope only at load time, with an -ENOENT that reads like "no such
+         * unit"; say it plainly here. */
+        if (p->n_pids == 0 || !p->pids)
+                return bus_error_setf(error, -EINVAL, "A scope needs at least one process");
         return start_transient(bus, p->unit, append_scope_properties, p, error);
 }
 
@@ -730,7 +752,7 @@ int bus_stop_unit(sd_bus *bus, const char *unit, BusError *error) {
         r = job_waiter_set_job(&w, reply);
         if (r < 0)
                 return r;
-        r = job_waiter_wait(bus, &w);
+        r = job_waiter_wait(bus, &w, 0);
         if (r < 0)
                 return bus_error_setf(error, r, "Failed to wait for the stop job of %s: %s", unit,
                                       strerror(-r));

@@ -59,7 +59,8 @@ typedef struct BusScopeParams {
         const char *unit;        /* required: "cbox-NAME.scope" */
         const char *slice;       /* NULL → "machine.slice" */
         const char *description; /* NULL → none */
-        const pid_t *pids;       /* processes to move into the scope (systemd 252: PIDs, not PIDFDs) */
+        const pid_t *pids;       /* required, ≥ 1: processes to move into the scope (systemd 252: PIDs, not
+                                  * PIDFDs) */
         size_t n_pids;
         const char *collect_mode; /* NULL → "inactive-or-failed"; "inactive" keeps failed scopes (tests) */
 
@@ -94,6 +95,7 @@ typedef struct BusScopeParams {
  *   -EEXIST  a unit of that name is active (error->message says so);
  *   -EINVAL  systemd refused a property (bad slice name, bad value): error->name/message are systemd's;
  *   -EIO     the job ended with a result other than "done": error->job_result, unit_result, message;
+ *   -ETIMEDOUT the start job did not finish within 90 s (systemd wedged);
  *   other -errno from sd-bus (no bus, permission, …). */
 int bus_start_scope(sd_bus *bus, const BusScopeParams *p, BusError *error);
 

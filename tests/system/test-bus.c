@@ -409,6 +409,22 @@ TEST(bad_slice_reports_systemd_reason) {
         bus_error_done(&error);
 }
 
+TEST(scope_without_pids_fails_with_reason) {
+        _cleanup_free_ char *name = unique_name("nopids"), *unit = NULL;
+        BusError error = BUS_ERROR_NULL;
+
+        setup();
+        ASSERT_OK(bus_scope_name(name, &unit));
+        BusScopeParams p = { .unit = unit };
+        int r = bus_start_scope(bus, &p, &error);
+        fprintf(stderr, "scope without PIDs: r=%d name=%s job=%s unit=%s message=%s\n", r, strna(error.name),
+                strna(error.job_result), strna(error.unit_result), strna(error.message));
+        ASSERT_EQ(r, -EINVAL); /* refused before systemd's misleading "failed to load properly" ENOENT */
+        ASSERT_NOT_NULL(error.message);
+        ASSERT_EQ(bus_unit_exists(bus, unit), 0);
+        bus_error_done(&error);
+}
+
 static int sleep_payload(int out_fd) {
         for (;;)
                 pause();

@@ -36,6 +36,19 @@ TEST(systemd_queries) {
         ASSERT_EQ_U64(l.memory_max, UINT64_MAX);
 
         ASSERT_EQ(bus_stop_unit(bus, "cbox-does-not-exist-4711.scope", &error), 0);
+        ASSERT_ERROR(bus_reset_failed_unit(bus, "cbox-does-not-exist-4711.scope", &error), ENOENT);
+        ASSERT_NOT_NULL(error.name); /* systemd's own error name, mapped to ENOENT here */
+        fprintf(stderr, "reset-failed of an unknown unit: %s: %s\n", error.name, error.message);
+        ASSERT_ERROR(bus_set_unit_limits(bus, "cbox-does-not-exist-4711.scope",
+                                         &(BusScopeParams){ .tasks_max_set = true, .tasks_max = 5 }, true,
+                                         &error),
+                     ENOENT);
+        {
+                _cleanup_free_ char *u = NULL;
+                ASSERT_OK(bus_unit_by_pid(bus, 1, &u));
+                ASSERT_STREQ(u, "init.scope");
+                ASSERT_ERROR(bus_unit_by_pid(bus, 0, &u), EINVAL);
+        }
         ASSERT_ERROR(bus_kill_unit(bus, "cbox-does-not-exist-4711.scope", NULL, SIGTERM, &error), ENOENT);
         ASSERT_ERROR(bus_kill_unit(bus, "init.scope", NULL, 0, &error), EINVAL);
 
@@ -43,11 +56,16 @@ TEST(systemd_queries) {
         BusScopeParams p = { .unit = "cbox-x.service" };
         ASSERT_ERROR(bus_start_scope(bus, &p, &error), EINVAL);
         ASSERT_NOT_NULL(error.message);
-        BusScopeParams p2 = { .unit = "cbox-x.scope", .allowed_cpus_set = true };
+        const pid_t pid1 = 1; /* should validation let a message through, systemd refuses to move PID 1 */
+        BusScopeParams p2 = { .unit = "cbox-x.scope", .pids = &pid1, .n_pids = 1, .allowed_cpus_set = true };
         ASSERT_ERROR(bus_start_scope(bus, &p2, &error), EINVAL);
         const char *const bad_dev[] = { "/etc/passwd", NULL };
-        BusScopeParams p3 = { .unit = "cbox-x.scope", .extra_devices = (char *const *) bad_dev };
+        BusScopeParams p3 = {
+                .unit = "cbox-x.scope", .pids = &pid1, .n_pids = 1, .extra_devices = (char *const *) bad_dev
+        };
         ASSERT_ERROR(bus_start_scope(bus, &p3, &error), EINVAL);
+        BusScopeParams p4 = { .unit = "cbox-x.scope" };
+        ASSERT_ERROR(bus_start_scope(bus, &p4, &error), EINVAL);
         ASSERT_EQ(bus_unit_exists(bus, "cbox-x.scope"), 0);
 
         r = bus_machine_exists(bus, "cbox-does-not-exist-4711", NULL);
