@@ -7,7 +7,9 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -294,6 +296,45 @@ static void exec_run(const SpawnChild *c, char **argv, const char *user, bool tt
 
 static SpawnChild exec_target;
 
+/* With cgroup v2 (the VM): the process lands in the given cgroup (CLONE_INTO_CGROUP) — a child
+ * cgroup of our own, removed afterwards */
+static void exec_into_cgroup(void) {
+        _cleanup_free_ char *own = NULL, *dir = NULL, *o = NULL;
+        _cleanup_close_ int cgfd = -EBADF, out_fd = -EBADF;
+        struct statfs sfs;
+        SpawnError err = {};
+        int status, r;
+
+        if (statfs("/sys/fs/cgroup", &sfs) < 0 || sfs.f_type != CGROUP2_SUPER_MAGIC) {
+                fprintf(stderr, "exec_into_cgroup: no cgroup v2 here, not tested\n");
+                return;
+        }
+        ASSERT_OK(read_one_line_file("/proc/self/cgroup", &own));
+        ASSERT_TRUE(startswith(own, "0::/"));
+        dir = strjoin("/sys/fs/cgroup", own + 3, "/cbox-test-exec");
+        ASSERT_OK(RET_NERRNO(mkdir(dir, 0755)));
+        cgfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        ASSERT_TRUE(cgfd >= 0);
+
+        char *a[] = { (char *) "cat", (char *) "/proc/self/cgroup", NULL };
+        _cleanup_close_pair_ int out[2] = { -EBADF, -EBADF };
+        ASSERT_OK(RET_NERRNO(pipe2(out, O_CLOEXEC)));
+        SpawnExecParams p = {
+                .process = { .argv = a, .stdin_fd = -EBADF, .stdout_fd = out[1], .stderr_fd = -EBADF },
+                .leader_pidfd = exec_target.pidfd,
+                .cgroup_fd = cgfd,
+        };
+        r = spawn_exec_in(&p, &status, &err);
+        out[1] = safe_close(out[1]);
+        ASSERT_OK(read_full_fd(out[0], &o, NULL, 4096));
+        (void) rmdir(dir);
+        ASSERT_OK(r);
+        fprintf(stderr, "exec in cgroup: %s", o);
+        ASSERT_EQ(status, 0);
+        /* relative to the container's cgroup namespace, rooted at our cgroup */
+        ASSERT_STREQ(o, "0::/cbox-test-exec\n");
+}
+
 static void exec_while_running(void) {
         _cleanup_free_ char *o = NULL;
         SpawnError err = {};
@@ -343,6 +384,9 @@ static void exec_while_running(void) {
         exec_run(&exec_target, a5, NULL, false, &status, &o, &err, &r);
         ASSERT_OK(r);
         ASSERT_EQ(status, 137);
+        o = mfree(o);
+
+        exec_into_cgroup();
 }
 
 TEST(exec_in) {
