@@ -570,12 +570,14 @@ typedef struct Found {
         char *stream;
         uint64_t ts;
         char **messages;
+        char **cursors;
 } Found;
 
 static int find_cb(const JournalEntry *e, void *userdata) {
         Found *f = userdata;
 
         ASSERT_OK(strv_extend(&f->messages, e->message));
+        ASSERT_OK(strv_extend(&f->cursors, e->cursor));
         if (f->want && streq(e->message, f->want)) {
                 f->seen++;
                 free(f->stream);
@@ -589,6 +591,7 @@ static int find_cb(const JournalEntry *e, void *userdata) {
 static void found_done(Found *f) {
         free(f->stream);
         strv_free(f->messages);
+        strv_free(f->cursors);
 }
 
 TEST(journal_read_container_entries) {
@@ -621,6 +624,8 @@ TEST(journal_read_container_entries) {
         /* -n 2: the last two */
         strv_free(f.messages);
         f.messages = NULL;
+        strv_free(f.cursors);
+        f.cursors = NULL;
         f.want = NULL;
         p.follow = false;
         p.n_lines = 2;
@@ -628,6 +633,19 @@ TEST(journal_read_container_entries) {
         ASSERT_EQ(strv_length(f.messages), 2);
         ASSERT_STREQ(f.messages[0], "second line");
         ASSERT_STREQ(f.messages[1], "third line");
+
+        /* after a cursor: what follows it (cbox logs resuming) */
+        {
+                _cleanup_free_ char *cur = strdup(f.cursors[0]); /* the cursor of "second line" */
+                ASSERT_NOT_NULL(cur);
+                strv_free(f.messages);
+                f.messages = NULL;
+                p.after_cursor = cur;
+                ASSERT_OK(journal_read(&p, find_cb, &f));
+                ASSERT_EQ(strv_length(f.messages), 1);
+                ASSERT_STREQ(f.messages[0], "third line");
+                p.after_cursor = NULL;
+        }
 
         /* -n 0 -f: only what comes later */
         strv_free(f.messages);
