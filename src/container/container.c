@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/signalfd.h>
@@ -559,7 +560,7 @@ static int wait_foreground(UpContext *u) {
                 sigaddset(&mask, sigs[i]);
         if (sigprocmask(SIG_BLOCK, &mask, &old) < 0)
                 return log_error_errno(errno, "%s: sigprocmask: %m", u->name);
-        sfd = signalfd(-EBADF, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+        sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
         if (sfd < 0)
                 return log_error_errno(errno, "%s: signalfd: %m", u->name);
 
@@ -739,6 +740,7 @@ static int up_run(UpContext *u) {
                         .n_mounts = c->n_mounts,
                         .new_netns = c->network.mode != NETWORK_MODE_HOST,
                         .read_only = c->read_only,
+                        .mount_cgroup = true,
                 },
         };
         uint64_t ns = SPAWN_NAMESPACES_DEFAULT;
@@ -1191,6 +1193,10 @@ int container_exec(const GlobalConfig *g, const char *name, const ExecOptions *o
                         .stderr_fd = -EBADF,
                 },
                 .leader_pidfd = pidfd,
+                /* Not the cgroup namespace: once inside it, CLONE_INTO_CGROUP from cbox's (outside) cgroup
+                 * fails with ENOENT (the kernel requires both cgroups below the namespace root). The
+                 * process still joins the container's cgroup, so limits apply and down finds it. */
+                .namespaces = SPAWN_NAMESPACES_DEFAULT & ~(uint64_t) CLONE_NEWCGROUP,
                 .cgroup_fd = cgfd,
                 .tty = o->tty,
         };
