@@ -27,6 +27,7 @@
 #define FAMILY NFPROTO_INET
 #define CHAIN_PUBLISHED "published"
 #define SET_SUBNETS "subnets"
+#define SET_MASQ "masqueraded"
 #define MAP_PORTS "ports"
 #define MAP_RANGES "portranges"
 #define MAP_ADDRPORTS "addrports"
@@ -45,7 +46,7 @@ enum {
         TYPE_BITS = 6,
 };
 
-enum { SET_ID_SUBNETS = 1, SET_ID_PORTS, SET_ID_RANGES, SET_ID_ADDRPORTS };
+enum { SET_ID_SUBNETS = 1, SET_ID_PORTS, SET_ID_RANGES, SET_ID_ADDRPORTS, SET_ID_MASQ };
 
 typedef enum PortMapKind { KIND_PORTS, KIND_RANGES, KIND_ADDRPORTS, _KIND_MAX } PortMapKind;
 
@@ -449,6 +450,9 @@ static int add_sets(Batch *b, Nfnl *n) {
         r = add_set(b, n, SET_SUBNETS, SET_ID_SUBNETS, NFT_SET_INTERVAL, TYPE_IPADDR, 4, 0, 0, NULL, 0);
         if (r < 0)
                 return r;
+        r = add_set(b, n, SET_MASQ, SET_ID_MASQ, NFT_SET_INTERVAL, TYPE_IPADDR, 4, 0, 0, NULL, 0);
+        if (r < 0)
+                return r;
         r = add_set(b, n, MAP_PORTS, SET_ID_PORTS, NFT_SET_MAP, t_proto_port, 8, t_addr_port, 8, NULL, 0);
         if (r < 0)
                 return r;
@@ -582,9 +586,13 @@ static bool e_ct_dnat(struct nftnl_rule *r) {
 
 #define IP_SADDR 12
 #define IP_DADDR 16
-static bool e_ip_in_subnets(struct nftnl_rule *r, uint32_t offset, bool inv) {
+static bool e_ip_in_set(struct nftnl_rule *r, uint32_t offset, const char *set, uint32_t set_id, bool inv) {
         return e_payload(r, NFT_PAYLOAD_NETWORK_HEADER, offset, 4, NFT_REG_1) &&
-                e_lookup(r, NFT_REG_1, -1, SET_SUBNETS, SET_ID_SUBNETS, inv);
+                e_lookup(r, NFT_REG_1, -1, set, set_id, inv);
+}
+
+static bool e_ip_in_subnets(struct nftnl_rule *r, uint32_t offset, bool inv) {
+        return e_ip_in_set(r, offset, SET_SUBNETS, SET_ID_SUBNETS, inv);
 }
 
 /* `meta l4proto . th dport` into REG32_00 . REG32_01 */
@@ -659,8 +667,8 @@ static bool rule_build(struct nftnl_rule *r, RuleId id) {
         case RULE_MASQ_HAIRPIN: /* ct status dnat ip saddr @subnets ip daddr @subnets masquerade */
                 return e_ipv4(r) && e_ct_dnat(r) && e_ip_in_subnets(r, IP_SADDR, false) &&
                         e_ip_in_subnets(r, IP_DADDR, false) && e_simple(r, "masq");
-        case RULE_MASQ_OUTBOUND: /* ip saddr @subnets ip daddr != @subnets masquerade */
-                return e_ipv4(r) && e_ip_in_subnets(r, IP_SADDR, false) &&
+        case RULE_MASQ_OUTBOUND: /* ip saddr @masquerade ip daddr != @subnets masquerade */
+                return e_ipv4(r) && e_ip_in_set(r, IP_SADDR, SET_MASQ, SET_ID_MASQ, false) &&
                         e_ip_in_subnets(r, IP_DADDR, true) && e_simple(r, "masq");
         case RULE_FWD_SADDR:
                 return e_ipv4(r) && e_ip_in_subnets(r, IP_SADDR, false) && e_verdict(r, NF_ACCEPT, NULL);
@@ -1318,12 +1326,11 @@ int nft_ports_list(NftPortEntry **ret, size_t *ret_n, NftError *err) {
 /* ---- subnets ---- */
 
 typedef struct SubnetChange {
-        uint16_t type;
-        uint32_t net, end; /* host order; end is the first address after, 0 when it wraps */
+        uint32_t net, end;            /* host order; end is the first address after, 0 when it wraps */
+        uint16_t subnets_op, masq_op; /* NFT_MSG_NEWSETELEM, NFT_MSG_DELSETELEM or 0 (leave alone) */
 } SubnetChange;
 
-static int subnet_elems_cb(Batch *b, Nfnl *n, void *userdata) {
-        const SubnetChange *c = userdata;
+static int subnet_elems_msg(Batch *b, Nfnl *n, const SubnetChange *c, const char *set, uint16_t type) {
         struct nftnl_set *s;
         struct nlmsghdr *nlh;
         int r;
@@ -1332,7 +1339,7 @@ static int subnet_elems_cb(Batch *b, Nfnl *n, void *userdata) {
         if (!s)
                 return -ENOMEM;
         nftnl_set_set_str(s, NFTNL_SET_TABLE, TABLE);
-        nftnl_set_set_str(s, NFTNL_SET_NAME, SET_SUBNETS);
+        nftnl_set_set_str(s, NFTNL_SET_NAME, set);
         nftnl_set_set_u32(s, NFTNL_SET_FAMILY, FAMILY);
         /* an interval set holds [start, end) as a start element and an end-flagged element */
         for (int i = 0; i < 2; i++) {
@@ -1350,19 +1357,86 @@ static int subnet_elems_cb(Batch *b, Nfnl *n, void *userdata) {
                         nftnl_set_elem_set_u32(se, NFTNL_SET_ELEM_FLAGS, NFT_SET_ELEM_INTERVAL_END);
                 nftnl_set_elem_add(s, se);
         }
-        r = batch_msg(b, n, c->type, c->type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0, &nlh);
+        r = batch_msg(b, n, type, type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0, &nlh);
         if (r >= 0) {
                 nftnl_set_elems_nlmsg_build_payload(nlh, s);
-                r = batch_commit(b, nlh, c->type == NFT_MSG_NEWSETELEM ? "add subnet" : "delete subnet");
+                r = batch_commit(b, nlh, type == NFT_MSG_NEWSETELEM ? "add subnet" : "delete subnet");
         }
         nftnl_set_free(s);
         return r;
 }
 
-static int subnet_change(uint16_t type, const struct in_addr *subnet, unsigned prefixlen, NftError *err) {
+static int subnet_elems_cb(Batch *b, Nfnl *n, void *userdata) {
+        const SubnetChange *c = userdata;
+        int r = 0;
+
+        if (c->subnets_op != 0)
+                r = subnet_elems_msg(b, n, c, SET_SUBNETS, c->subnets_op);
+        if (r >= 0 && c->masq_op != 0)
+                r = subnet_elems_msg(b, n, c, SET_MASQ, c->masq_op);
+        return r;
+}
+
+typedef struct StartLookup {
+        uint32_t key; /* network order */
+        bool found;
+} StartLookup;
+
+static int start_lookup_one(struct nftnl_set_elem *se, void *userdata) {
+        StartLookup *l = userdata;
+        uint32_t len = 0, flags = 0;
+        const void *k = nftnl_set_elem_get(se, NFTNL_SET_ELEM_KEY, &len);
+
+        if (nftnl_set_elem_is_set(se, NFTNL_SET_ELEM_FLAGS))
+                flags = nftnl_set_elem_get_u32(se, NFTNL_SET_ELEM_FLAGS);
+        if (k && len == sizeof(uint32_t) && memcmp(k, &l->key, sizeof(uint32_t)) == 0 &&
+            !(flags & NFT_SET_ELEM_INTERVAL_END))
+                l->found = true;
+        return 0;
+}
+
+static int start_lookup_cb(const struct nlmsghdr *nlh, void *userdata) {
+        struct nftnl_set *s = nftnl_set_alloc();
+        int r;
+
+        if (!s)
+                return -ENOMEM;
+        if (nftnl_set_elems_nlmsg_parse(nlh, s) < 0) {
+                nftnl_set_free(s);
+                return -EBADMSG;
+        }
+        r = nftnl_set_elem_foreach(s, start_lookup_one, userdata);
+        nftnl_set_free(s);
+        return r < 0 ? -EBADMSG : 0;
+}
+
+/* Whether interval set `set` holds an interval starting at net (host order). Missing set: false. */
+static int interval_set_has_start(Nfnl *n, const char *set, uint32_t net, NftError *err) {
+        char buf[4096] __attribute__((aligned(8))) = {};
+        struct nftnl_set *s = nftnl_set_alloc();
+        struct nlmsghdr *nlh;
+        StartLookup l = { .key = htonl(net) };
+        int r;
+
+        if (!s)
+                return err_set(err, -ENOMEM, NULL);
+        nftnl_set_set_str(s, NFTNL_SET_TABLE, TABLE);
+        nftnl_set_set_str(s, NFTNL_SET_NAME, set);
+        nftnl_set_set_u32(s, NFTNL_SET_FAMILY, FAMILY);
+        nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, FAMILY, NLM_F_DUMP, 0);
+        nftnl_set_elems_nlmsg_build_payload(nlh, s);
+        nftnl_set_free(s);
+        r = nfnl_query(n, nlh, true, start_lookup_cb, &l, err);
+        if (r == -ENOENT) {
+                nft_error_done(err);
+                return false;
+        }
+        return r < 0 ? r : l.found;
+}
+
+int nft_subnet_add(const struct in_addr *subnet, unsigned prefixlen, bool masquerade, NftError *err) {
         _cleanup_(nfnl_done) Nfnl nl = {};
-        _cleanup_(batch_done) Batch b = {};
-        SubnetChange c = { .type = type };
+        SubnetChange c = { .subnets_op = NFT_MSG_NEWSETELEM };
         int r;
 
         if (!subnet || prefixlen < 1 || prefixlen > 32)
@@ -1373,8 +1447,37 @@ static int subnet_change(uint16_t type, const struct in_addr *subnet, unsigned p
         r = nfnl_open(&nl);
         if (r < 0)
                 return err_set(err, r, "failed to open an nf_tables netlink socket");
-        if (type == NFT_MSG_NEWSETELEM)
-                return send_change(&nl, subnet_elems_cb, &c, err);
+        if (masquerade)
+                c.masq_op = NFT_MSG_NEWSETELEM;
+        else {
+                r = interval_set_has_start(&nl, SET_MASQ, c.net, err);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        c.masq_op = NFT_MSG_DELSETELEM;
+        }
+        return send_change(&nl, subnet_elems_cb, &c, err);
+}
+
+int nft_subnet_remove(const struct in_addr *subnet, unsigned prefixlen, NftError *err) {
+        _cleanup_(nfnl_done) Nfnl nl = {};
+        _cleanup_(batch_done) Batch b = {};
+        SubnetChange c = { .subnets_op = NFT_MSG_DELSETELEM };
+        int r;
+
+        if (!subnet || prefixlen < 1 || prefixlen > 32)
+                return err_set(err, -EINVAL, "invalid subnet");
+        c.net = ntohl(subnet->s_addr) & (UINT32_MAX << (32 - prefixlen));
+        c.end = c.net + (UINT32_C(1) << (32 - prefixlen));
+
+        r = nfnl_open(&nl);
+        if (r < 0)
+                return err_set(err, r, "failed to open an nf_tables netlink socket");
+        r = interval_set_has_start(&nl, SET_MASQ, c.net, err);
+        if (r < 0)
+                return r;
+        if (r > 0)
+                c.masq_op = NFT_MSG_DELSETELEM;
 
         /* removal never re-creates anything */
         r = batch_begin(&b, &nl);
@@ -1383,12 +1486,4 @@ static int subnet_change(uint16_t type, const struct in_addr *subnet, unsigned p
         if (r < 0)
                 return err_set(err, r, NULL);
         return batch_send(&b, &nl, err);
-}
-
-int nft_subnet_add(const struct in_addr *subnet, unsigned prefixlen, NftError *err) {
-        return subnet_change(NFT_MSG_NEWSETELEM, subnet, prefixlen, err);
-}
-
-int nft_subnet_remove(const struct in_addr *subnet, unsigned prefixlen, NftError *err) {
-        return subnet_change(NFT_MSG_DELSETELEM, subnet, prefixlen, err);
 }

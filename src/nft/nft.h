@@ -5,6 +5,7 @@
  * other. Skeleton (created idempotently, re-created after someone flushed it):
  *
  *   set subnets      { type ipv4_addr; flags interval }                  container subnets
+ *   set masqueraded  { type ipv4_addr; flags interval }                  those with masquerade = true
  *   map ports        { type inet_proto . inet_service : ipv4_addr . inet_service }
  *   map portranges   { type inet_proto . inet_service : ipv4_addr; flags interval }
  *                                                      same-numbered ranges, e.g. 8000-8010:8000-8010
@@ -16,7 +17,7 @@
  *   chain postrouting (nat, srcnat)
  *        ct status dnat, ip saddr 127.0.0.0/8           → masquerade      (localhost → container)
  *        ct status dnat, ip saddr/daddr @subnets        → masquerade      (hairpin)
- *        ip saddr @subnets, ip daddr != @subnets        → masquerade      (outbound)
+ *        ip saddr @masqueraded, ip daddr != @subnets     → masquerade      (outbound)
  *   chain forward    (filter, policy accept) ip saddr @subnets accept, ip daddr @subnets accept
  *
  * Every change is one batch (NFNL_MSG_BATCH_BEGIN … END). Before each change the rules of our
@@ -72,9 +73,11 @@ int nft_table_ensure(NftError *err);
  * -ENOENT if it did not exist. */
 int nft_table_delete(NftError *err);
 
-/* Adds/removes a container subnet (e.g. 10.88.0.0/16) to/from @subnets. Adding is idempotent;
- * removing a missing subnet returns -ENOENT. */
-int nft_subnet_add(const struct in_addr *subnet, unsigned prefixlen, NftError *err);
+/* Adds a container subnet (e.g. 10.88.0.0/16) to @subnets (hairpin, forward accept) and, when
+ * masquerade is true, to @masqueraded (outbound traffic from it is masqueraded); with masquerade false
+ * it is taken out of @masqueraded if present. Idempotent; one batch. */
+int nft_subnet_add(const struct in_addr *subnet, unsigned prefixlen, bool masquerade, NftError *err);
+/* Removes a subnet from both sets (one batch); -ENOENT when it was not in @subnets. */
 int nft_subnet_remove(const struct in_addr *subnet, unsigned prefixlen, NftError *err);
 
 /* Publishes n port maps of owner to container_address in one atomic batch. Refused with

@@ -129,11 +129,22 @@ TEST(skeleton) {
         l = list_cbox();
         ASSERT_EQ(l.tables, 1);
         ASSERT_EQ(l.chains, 5);
-        ASSERT_EQ(l.sets, 4);
+        ASSERT_EQ(l.sets, 5);
         ASSERT_EQ(l.rules, 10);
 
-        OK(nft_subnet_add(&sub, 16, &err));
-        OK(nft_subnet_add(&sub, 16, &err));
+        OK(nft_subnet_add(&sub, 16, true, &err));
+        OK(nft_subnet_add(&sub, 16, true, &err));
+        /* an adjacent network, without masquerade; then removed again */
+        struct in_addr sub2 = A("10.89.0.0");
+        OK(nft_subnet_add(&sub2, 16, false, &err));
+        _cleanup_free_ char *m = run_nft("list set inet cbox masqueraded");
+        ASSERT_NOT_NULL(strstr(m, "10.88.0.0/16"));
+        ASSERT_NULL(strstr(m, "10.89.0.0/16"));
+        OK(nft_subnet_add(&sub2, 16, true, &err));
+        OK(nft_subnet_add(&sub2, 16, false, &err));
+        OK(nft_subnet_remove(&sub2, 16, &err));
+        ASSERT_ERROR(nft_subnet_remove(&sub2, 16, &err), ENOENT);
+        nft_error_done(&err);
         _cleanup_free_ char *s = run_nft("list set inet cbox subnets");
         ASSERT_NOT_NULL(strstr(s, "10.88.0.0/16"));
         fprintf(stderr, "%s", s);
@@ -141,10 +152,10 @@ TEST(skeleton) {
         /* "nft flush ruleset" by someone else: the next change brings everything back */
         free(run_nft("delete table inet cbox"));
         ASSERT_EQ(list_cbox().tables, 0);
-        OK(nft_subnet_add(&sub, 16, &err));
+        OK(nft_subnet_add(&sub, 16, true, &err));
         l = list_cbox();
         ASSERT_EQ(l.rules, 10);
-        ASSERT_EQ(l.sets, 4);
+        ASSERT_EQ(l.sets, 5);
         /* "nft flush table": rules gone, sets kept — repaired without duplicating */
         free(run_nft("flush table inet cbox"));
         ASSERT_EQ(list_cbox().rules, 0);
@@ -444,7 +455,7 @@ TEST(traffic) {
         ASSERT_OK(netlink_container_configure(c2, "eth0", &a2, 24, &gw, &nerr));
         ASSERT_OK(netlink_container_configure(cl, "eth0", &acl, 24, NULL, &nerr)); /* no route back */
 
-        OK(nft_subnet_add(&sub, 24, &err));
+        OK(nft_subnet_add(&sub, 24, true, &err));
         NftPortMap ports[] = {
                 PM(8080, 80, IPPROTO_TCP),
                 { .host_address = A("127.0.0.1"),
@@ -484,6 +495,20 @@ TEST(traffic) {
                     "client -> host:5353/udp (bound to 127.0.0.1)");
         expect_peer(tcp_probe(c1, "192.168.77.2", 9999, out), "192.168.77.1",
                     "container -> outside (masquerade)");
+
+        /* masquerade = false for the network: outbound traffic keeps the container's address */
+        OK(nft_subnet_add(&sub, 24, false, &err));
+        {
+                _cleanup_close_ int rx = listener(cl, SOCK_DGRAM, 9998), tx = socket_in(c1, SOCK_DGRAM);
+                struct sockaddr_in to = SA("192.168.77.2", 9998), peer = {};
+                socklen_t pl = sizeof(peer);
+                char b[INET_ADDRSTRLEN];
+                ASSERT_EQ(sendto(tx, "x", 1, 0, (struct sockaddr *) &to, sizeof(to)), 1);
+                ASSERT_EQ(recvfrom(rx, b, sizeof(b), 0, (struct sockaddr *) &peer, &pl), 1);
+                expect_peer(strdup(inet_ntop(AF_INET, &peer.sin_addr, b, sizeof(b))), "10.201.0.2",
+                            "container -> outside with masquerade = false");
+        }
+        OK(nft_subnet_add(&sub, 24, true, &err));
 
         /* removal: the port stops working, the skeleton stays */
         ASSERT_EQ(nft_ports_remove_owner("c1", &err), (int) ELEMENTSOF(ports));
