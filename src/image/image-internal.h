@@ -69,6 +69,3 @@ int image_manifest_parse(const char *json, size_t size, ImageManifest **ret, Ima
 bool image_json_is_index(json_object *o);
 /* From an index: the digest of the manifest for linux/<host arch> (or the only one) */
 int image_index_pick_platform(json_object *index, char **ret_digest, ImageError *error);
-
-/* sha256 of the decompressed stream (any of none/gzip/xz/zstd) read from fd, without unpacking */
-int layer_diff_id(int fd, char **ret_diff_id, ImageError *error);

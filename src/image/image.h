@@ -140,6 +140,7 @@ int image_gc(ImageStore *s, ImageGcStats *ret_stats);
 
 /* Lower level, for tests and fuzzers: unpacks one layer archive read from fd (any of none/gzip/xz/zstd,
  * detected) into the existing empty directory dir_fd, converting whiteouts and refusing escapes.
- * ret_diff_id (optional) gets "sha256:<hex>" of the uncompressed tar stream. */
+ * ret_diff_id (optional) gets "sha256:<hex>" of the uncompressed tar stream. dir_fd < 0 is a dry run:
+ * the stream is parsed, hashed and checked against the limits and path rules, nothing is created. */
 int image_unpack_layer(int fd, int dir_fd, const ImageLimits *limits, char **ret_diff_id,
                        ImageImportStats *stats, ImageError *error);

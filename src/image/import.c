@@ -31,6 +31,7 @@ typedef enum SourceKind {
         SOURCE_OCI_DIR,
         SOURCE_OCI_ARCHIVE,
         SOURCE_DOCKER_ARCHIVE,
+        SOURCE_IMAGE_ARCHIVE, /* one of the two above, until all of it was read */
         SOURCE_ROOTFS,
 } SourceKind;
 
@@ -119,56 +120,66 @@ static const char *source_member_digest(Source *src, const char *name) {
         return NULL;
 }
 
-static struct archive *archive_open_path(const char *path) {
+static struct archive *archive_open_path(const char *path, ImageError *error) {
         struct archive *a = archive_read_new();
         if (!a)
                 return NULL;
         if (archive_read_support_filter_all(a) != ARCHIVE_OK ||
             archive_read_support_format_tar(a) != ARCHIVE_OK ||
             archive_read_open_filename(a, path, 128 * 1024) != ARCHIVE_OK) {
+                (void) image_error_set(error, -EBADMSG, path, "not a readable archive: %s",
+                                       archive_error_string(a) ?: "unknown error");
                 archive_read_free(a);
                 return NULL;
         }
         return a;
 }
 
-/* Pass 1: what kind of archive is this? */
+/* true for names only image archives have: OCI layout files, docker's manifest.json and repositories,
+ * blobs/…, and the "<64 hex>/…", "<64 hex>.json", "<64 hex>.tar" of docker save and skopeo */
+static bool image_archive_name(const char *n) {
+        if (streq(n, "index.json") || streq(n, "oci-layout") || streq(n, "manifest.json") ||
+            streq(n, "repositories") || streq(n, "blobs") || startswith(n, "blobs/"))
+                return true;
+        size_t l = strspn(n, "0123456789abcdef");
+        return l == 64 && IN_SET(n[64], 0, '/', '.');
+}
+
+/* Pass 1: an image archive (oci-archive, docker-archive) or a rootfs tarball? Looks at the first few
+ * headers only, and stops before skipping over anything large, so a rootfs tarball (or a bomb) is not
+ * decompressed twice just to find out. Which image archive it is, pass 2 tells. */
 static int archive_detect(Source *src, ImageError *error) {
-        struct archive *a = archive_open_path(src->path);
+        struct archive *a = archive_open_path(src->path, error);
         struct archive_entry *e;
-        bool index = false, layout = false, manifest = false;
         int r;
 
         if (!a)
                 return image_error_set(error, -EBADMSG, src->path, "not a readable archive");
-        for (;;) {
+        src->kind = SOURCE_ROOTFS;
+        for (unsigned i = 0; i < 16; i++) {
                 r = archive_read_next_header(a, &e);
                 if (r == ARCHIVE_EOF)
                         break;
                 if (r < ARCHIVE_WARN) {
-                        r = image_error_set(error, -EBADMSG, src->path, "corrupt archive: %s",
-                                            archive_error_string(a) ?: "unknown error");
-                        archive_read_free(a);
-                        return r;
+                        /* Not even one header: not an archive. A later error is the unpacker's to report,
+                         * with the entry it happened in. */
+                        if (i == 0) {
+                                r = image_error_set(error, -EBADMSG, src->path, "not a readable archive: %s",
+                                                    archive_error_string(a) ?: "unknown error");
+                                archive_read_free(a);
+                                return r;
+                        }
+                        break;
                 }
                 _cleanup_free_ char *n = member_name(archive_entry_pathname(e));
-                if (!n || archive_entry_filetype(e) != AE_IFREG)
-                        continue;
-                if (streq(n, "index.json"))
-                        index = true;
-                else if (streq(n, "oci-layout"))
-                        layout = true;
-                else if (streq(n, "manifest.json"))
-                        manifest = true;
+                if (n && image_archive_name(n)) {
+                        src->kind = SOURCE_IMAGE_ARCHIVE;
+                        break;
+                }
+                if (archive_entry_size(e) > (1 << 20))
+                        break;
         }
         archive_read_free(a);
-
-        if (index && layout)
-                src->kind = SOURCE_OCI_ARCHIVE;
-        else if (manifest)
-                src->kind = SOURCE_DOCKER_ARCHIVE;
-        else
-                src->kind = SOURCE_ROOTFS;
         return 0;
 }
 
@@ -230,7 +241,7 @@ static int ingest_member(ImageStore *s, struct archive *a, const char *expected,
 
 /* Pass 2: copy the members that matter into the store */
 static int archive_ingest(ImageStore *s, Source *src, ImageImportStats *stats, ImageError *error) {
-        struct archive *a = archive_open_path(src->path);
+        struct archive *a = archive_open_path(src->path, error);
         struct archive_entry *e;
         int r = 0;
 
@@ -329,8 +340,7 @@ static int archive_ingest(ImageStore *s, Source *src, ImageImportStats *stats, I
                                 r = -ENOMEM;
                                 break;
                         }
-                } else if (src->kind != SOURCE_DOCKER_ARCHIVE ||
-                           !(endswith(n, ".tar") || endswith(n, ".json") || endswith(n, ".tar.gz")))
+                } else if (!(endswith(n, ".tar") || endswith(n, ".json") || endswith(n, ".tar.gz")))
                         continue;
                 r = ingest_member(s, a, expected, &digest, stats, n, error);
                 if (r < 0)
@@ -757,10 +767,11 @@ static int import_rootfs(ImageStore *s, Source *src, char **ret_manifest, bool *
         if (r < 0)
                 return image_error_set(error, r, src->path, NULL);
         stats->blob_bytes += bytes;
-        /* Hash first (cheap), unpack only if that layer is not in the store yet */
+        /* A dry run first (hash, limits, path rules: cheap, writes nothing), then unpack only if that
+         * layer is not in the store yet */
         if (lseek(fd, 0, SEEK_SET) < 0)
                 return -errno;
-        r = layer_diff_id(fd, &diff_id, error);
+        r = image_unpack_layer(fd, -EBADF, &s->limits, &diff_id, NULL, error);
         if (r < 0)
                 return image_error_set(error, r, src->path, NULL);
         r = layer_unpack(s, blob, diff_id, NULL, stats, error);
@@ -856,10 +867,20 @@ int image_import(ImageStore *s, const char *path, const char *ref, ImageProgress
                 r = archive_detect(&src, error);
                 if (r < 0)
                         return r;
-                if (src.kind != SOURCE_ROOTFS) {
+                if (src.kind == SOURCE_IMAGE_ARCHIVE) {
                         r = archive_ingest(s, &src, &stats, error);
                         if (r < 0)
                                 return r;
+                        /* Docker 25+ writes both: the OCI side is the complete one */
+                        if (src.has_oci_layout && src.index_json)
+                                src.kind = SOURCE_OCI_ARCHIVE;
+                        else if (src.manifest_json)
+                                src.kind = SOURCE_DOCKER_ARCHIVE;
+                        else
+                                return image_error_set(
+                                        error, -EMEDIUMTYPE, path,
+                                        "image archive with neither oci-layout + index.json nor "
+                                        "manifest.json");
                 }
         } else
                 return image_error_set(error, -EMEDIUMTYPE, path, "neither a directory nor a regular file");

@@ -57,6 +57,8 @@ typedef struct Unpacker {
         DirTime *dirs;
         size_t n_dirs, allocated_dirs;
 
+        char *current_entry; /* for errors found while reading (or skipping) its data */
+
         /* cache of the last parent directory walked */
         char *cache_path;
         int cache_fd;
@@ -69,6 +71,7 @@ static void unpacker_done(Unpacker *u) {
         free(u->cache_path);
         u->cache_fd = safe_close(u->cache_fd);
         free(u->buf);
+        free(u->current_entry);
 }
 
 static void cache_drop(Unpacker *u) {
@@ -260,12 +263,9 @@ static int defer_dir_time(Unpacker *u, const char *path, struct archive_entry *e
         return 0;
 }
 
-static int extract_regular(Unpacker *u, struct archive *a, struct archive_entry *e, int dfd,
-                           const char *name, const char *entry) {
-        _cleanup_close_ int fd = -EBADF;
+/* Bounds a regular file's declared size (sparse files declare their full size) */
+static int check_size(Unpacker *u, struct archive_entry *e, const char *entry, int64_t *ret) {
         int64_t declared = archive_entry_size_is_set(e) ? archive_entry_size(e) : 0;
-        uint64_t written = 0;
-        int r;
 
         if (declared < 0)
                 return image_error_set(u->error, -EBADMSG, entry, "negative file size");
@@ -277,6 +277,20 @@ static int extract_regular(Unpacker *u, struct archive *a, struct archive_entry 
                 return image_error_set(u->error, -EFBIG, entry,
                                        "layer exceeds the limit of %" PRIu64 " bytes",
                                        u->limits.max_layer_bytes);
+        *ret = declared;
+        return 0;
+}
+
+static int extract_regular(Unpacker *u, struct archive *a, struct archive_entry *e, int dfd,
+                           const char *name, const char *entry) {
+        _cleanup_close_ int fd = -EBADF;
+        int64_t declared = 0;
+        uint64_t written = 0;
+        int r;
+
+        r = check_size(u, e, entry, &declared);
+        if (r < 0)
+                return r;
 
         r = make_room(u, dfd, name, false, entry);
         if (r < 0)
@@ -378,6 +392,21 @@ static int extract_symlink(Unpacker *u, struct archive_entry *e, int dfd, const 
         return 0;
 }
 
+static int normalize_link_target(Unpacker *u, struct archive_entry *e, const char *entry, char **ret) {
+        ImageError *saved = u->error, terr = {};
+        int r;
+
+        u->error = &terr;
+        r = normalize_path(u, archive_entry_hardlink(e), ret);
+        u->error = saved;
+        if (r < 0) {
+                r = image_error_set(u->error, r, entry, "hardlink target '%s' refused: %s",
+                                    archive_entry_hardlink(e), strna(terr.message));
+                image_error_done(&terr);
+        }
+        return r;
+}
+
 static int extract_hardlink(Unpacker *u, struct archive_entry *e, const char *path, int dfd,
                             const char *name, const char *entry) {
         _cleanup_free_ char *target = NULL;
@@ -386,16 +415,9 @@ static int extract_hardlink(Unpacker *u, struct archive_entry *e, const char *pa
         struct stat st;
         int r;
 
-        ImageError *saved = u->error, terr = {};
-        u->error = &terr;
-        r = normalize_path(u, archive_entry_hardlink(e), &target);
-        u->error = saved;
-        if (r < 0) {
-                r = image_error_set(u->error, r, entry, "hardlink target '%s' refused: %s",
-                                    archive_entry_hardlink(e), strna(terr.message));
-                image_error_done(&terr);
+        r = normalize_link_target(u, e, entry, &target);
+        if (r < 0)
                 return r;
-        }
         if (isempty(target))
                 return image_error_set(u->error, -EPERM, entry, "hardlink to the layer root");
         if (streq(target, path))
@@ -503,6 +525,7 @@ static int extract_entry(Unpacker *u, struct archive *a, struct archive_entry *e
         mode_t type = archive_entry_filetype(e);
         int r;
 
+        (void) free_and_strdup(&u->current_entry, entry);
         if (++u->entries > u->limits.max_entries)
                 return image_error_set(u->error, -E2BIG, entry, "more than %" PRIu64 " entries in the layer",
                                        u->limits.max_entries);
@@ -512,6 +535,21 @@ static int extract_entry(Unpacker *u, struct archive *a, struct archive_entry *e
         r = normalize_path(u, entry, &path);
         if (r < 0)
                 return r;
+
+        if (u->root_fd < 0) {
+                /* Dry run: validate and bound, create nothing */
+                _cleanup_free_ char *target = NULL;
+                int64_t declared;
+                if (archive_entry_hardlink(e))
+                        return normalize_link_target(u, e, entry, &target);
+                if (type != AE_IFREG)
+                        return 0;
+                r = check_size(u, e, entry, &declared);
+                if (r < 0)
+                        return r;
+                u->bytes += (uint64_t) declared;
+                return 0;
+        }
 
         if (isempty(path)) {
                 /* The layer root itself ("./"): only its metadata */
@@ -577,7 +615,9 @@ static la_ssize_t inner_read(struct archive *a, void *userdata, const void **ret
 
         la_ssize_t n = archive_read_data(u->outer, u->buf, READ_BLOCK);
         if (n < 0) {
-                u->outer_error = -EBADMSG;
+                /* Say it here: the tar reader replaces the message with its own ("truncated") */
+                u->outer_error = image_error_set(u->error, -EBADMSG, u->current_entry, "corrupt archive: %s",
+                                                 archive_error_string(u->outer) ?: "decompression failed");
                 archive_set_error(a, EIO, "%s", archive_error_string(u->outer) ?: "decompression failed");
                 return -1;
         }
@@ -591,7 +631,10 @@ static la_ssize_t inner_read(struct archive *a, void *userdata, const void **ret
                 int64_t raw = archive_filter_bytes(u->outer, -1);
                 if (u->uncompressed > IMAGE_EXPAND_RATIO_THRESHOLD && raw > 0 &&
                     u->uncompressed / (uint64_t) raw > u->limits.max_expand_ratio) {
-                        u->outer_error = -EFBIG;
+                        u->outer_error =
+                                image_error_set(u->error, -EFBIG, u->current_entry,
+                                                "decompressed stream expands more than %" PRIu64 "x",
+                                                u->limits.max_expand_ratio);
                         archive_set_error(a, EFBIG, "decompressed stream expands more than %" PRIu64 "x",
                                           u->limits.max_expand_ratio);
                         return -1;
@@ -599,53 +642,6 @@ static la_ssize_t inner_read(struct archive *a, void *userdata, const void **ret
         }
         *ret_buf = u->buf;
         return n;
-}
-
-int layer_diff_id(int fd, char **ret_diff_id, ImageError *error) {
-        _cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *hash = NULL;
-        _cleanup_free_ char *buf = NULL;
-        struct archive *a = NULL;
-        struct archive_entry *e;
-        int r;
-
-        r = sha256_new(&hash);
-        if (r < 0)
-                return r;
-        buf = malloc(READ_BLOCK);
-        a = archive_read_new();
-        if (!buf || !a) {
-                r = -ENOMEM;
-                goto finish;
-        }
-        if (archive_read_support_filter_all(a) != ARCHIVE_OK ||
-            archive_read_support_format_raw(a) != ARCHIVE_OK) {
-                r = -EOPNOTSUPP;
-                goto finish;
-        }
-        if (archive_read_open_fd(a, fd, READ_BLOCK) != ARCHIVE_OK ||
-            archive_read_next_header(a, &e) != ARCHIVE_OK) {
-                r = image_error_set(error, -EBADMSG, NULL, "cannot read archive: %s",
-                                    archive_error_string(a) ?: "empty");
-                goto finish;
-        }
-        for (;;) {
-                la_ssize_t n = archive_read_data(a, buf, READ_BLOCK);
-                if (n < 0) {
-                        r = image_error_set(error, -EBADMSG, NULL, "corrupt archive: %s",
-                                            archive_error_string(a) ?: "unknown error");
-                        goto finish;
-                }
-                if (n == 0)
-                        break;
-                r = sha256_update(hash, buf, (size_t) n);
-                if (r < 0)
-                        goto finish;
-        }
-        r = sha256_final_digest(hash, ret_diff_id);
-finish:
-        if (a)
-                archive_read_free(a);
-        return r;
 }
 
 int image_unpack_layer(int fd, int dir_fd, const ImageLimits *limits, char **ret_diff_id,
@@ -671,7 +667,7 @@ int image_unpack_layer(int fd, int dir_fd, const ImageLimits *limits, char **ret
                 return -ENOMEM;
 
         /* The layer root defaults to 0755 root:root unless the archive has a "./" entry */
-        if (fchmod(dir_fd, 0755) < 0) {
+        if (dir_fd >= 0 && fchmod(dir_fd, 0755) < 0) {
                 r = -errno;
                 goto finish;
         }

@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* Feeds the input to the image module's parsers of untrusted data: the layer unpacker (any compression,
+ * tar, whiteouts, links, limits) into a scratch directory that is checked and removed afterwards, the
+ * image config and manifest JSON parsers, and the reference normalizer. Escapes are crashes: after each
+ * input, a sentinel directory next to the scratch directory must still be empty. */
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fd-util.h"
+#include "fileio.h"
+#include "image-internal.h"
+#include "macros.h"
+#include "string-util.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static char *base = NULL; /* <base>/layer: the unpack target; <base>/sentinel: must stay empty */
+
+static void cleanup(void) {
+        if (base)
+                (void) rm_rf_at(AT_FDCWD, base);
+}
+
+static void setup(void) {
+        if (base)
+                return;
+        base = strdup("/tmp/fuzz-image-XXXXXX");
+        if (!base || !mkdtemp(base))
+                abort();
+        _cleanup_free_ char *sentinel = strjoin(base, "/sentinel");
+        if (!sentinel || mkdir(sentinel, 0700) < 0)
+                abort();
+        atexit(cleanup);
+}
+
+static void check_sentinel(void) {
+        _cleanup_free_ char *sentinel = strjoin(base, "/sentinel");
+        _cleanup_closedir_ DIR *d = opendir(sentinel);
+        if (!d)
+                abort();
+        for (struct dirent *de; (de = readdir(d));)
+                if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
+                        abort(); /* something escaped the layer directory */
+}
+
+static void fuzz_unpack(const uint8_t *data, size_t size) {
+        /* small limits: the fuzzer should explore structure, not fill the disk */
+        const ImageLimits limits = {
+                .max_layer_bytes = 16 << 20,
+                .max_file_bytes = 4 << 20,
+                .max_entries = 4096,
+                .max_expand_ratio = 1000,
+        };
+        _cleanup_close_ int fd = memfd_create("fuzz-layer", MFD_CLOEXEC);
+        _cleanup_free_ char *layer = strjoin(base, "/layer"), *diff_id = NULL;
+        ImageError e = {};
+
+        if (fd < 0 || !layer || loop_write(fd, data, size) < 0 || lseek(fd, 0, SEEK_SET) < 0)
+                abort();
+        if (mkdir(layer, 0700) < 0)
+                abort();
+        _cleanup_close_ int dfd = open(layer, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                abort();
+
+        int r = image_unpack_layer(fd, dfd, &limits, &diff_id, NULL, &e);
+        if (r >= 0 && !digest_is_valid(diff_id))
+                abort();
+        image_error_done(&e);
+
+        /* the dry run agrees with the real run on the diff_id */
+        if (r >= 0 && lseek(fd, 0, SEEK_SET) == 0) {
+                _cleanup_free_ char *dry = NULL;
+                if (image_unpack_layer(fd, -EBADF, &limits, &dry, NULL, &e) >= 0 && !streq(dry, diff_id))
+                        abort();
+                image_error_done(&e);
+        }
+
+        (void) rm_rf_at(AT_FDCWD, layer);
+        check_sentinel();
+}
+
+static void fuzz_json(const uint8_t *data, size_t size) {
+        ImageConfig *c = NULL;
+        ImageManifest *m = NULL;
+        ImageError e = {};
+
+        if (image_config_parse((const char *) data, size, &c, &e) >= 0) {
+                STRV_FOREACH (d, c->diff_ids)
+                        if (!digest_is_valid(*d))
+                                abort();
+                image_config_free(c);
+        }
+        image_error_done(&e);
+        if (image_manifest_parse((const char *) data, size, &m, &e) >= 0) {
+                if (!digest_is_valid(m->config_digest) || strv_length(m->layer_digests) != m->n_layers)
+                        abort();
+                image_manifest_free(m);
+        }
+        image_error_done(&e);
+}
+
+static void fuzz_ref(const uint8_t *data, size_t size) {
+        _cleanup_free_ char *s = strndup((const char *) data, MIN(size, (size_t) 300)), *n = NULL,
+                            *n2 = NULL;
+        if (!s)
+                return;
+        if (image_ref_normalize(s, &n) < 0)
+                return;
+        /* normalizing is idempotent */
+        if (image_ref_normalize(n, &n2) < 0 || !streq(n, n2))
+                abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        setup();
+        fuzz_unpack(data, size);
+        fuzz_json(data, size);
+        fuzz_ref(data, size);
+        return 0;
+}
