@@ -4,8 +4,8 @@
 #
 # Runs on a host with systemd as PID 1 and cgroup v2 — in practice inside the test VM:
 #   tests/vm/run.sh -- tests/system/run-all.sh [TEST]...      (or: meson test --suite vm)
-# Runs every tests/system/test-*.sh in lexical order (or the TESTs named: "test-00-harness",
-# "test-00-harness.sh", or a glob such as "test-1*"), one at a time, each as
+# Runs every tests/system/test-*.sh in lexical order (or the TESTs named: "test-00-harness.sh",
+# "test-00-harness", a prefix such as "test-00", or a glob such as "test-1*"), one at a time, each as
 # `bash FILE` from a fresh empty directory (also in $TEST_TMPDIR, removed afterwards), with
 # stdin /dev/null and a time limit: CBOX_SYSTEM_TEST_TIMEOUT (default 300 s), or a line
 # "# cbox-test-timeout: SECS" in the test file.  A test's stdout and stderr are passed through as
@@ -25,8 +25,9 @@ if [ $# -gt 0 ]; then
                 for f in "$HERE"/$a; do
                         [[ -f $f && ${f##*/} == test-*.sh ]] && m+=("$f")
                 done
-                if [ ${#m[@]} = 0 ] && [ -f "$HERE/$a.sh" ]; then
-                        m=("$HERE/$a.sh")
+                if [ ${#m[@]} = 0 ]; then
+                        m=("$HERE/$a".sh) # "test-00-harness"
+                        [ -f "${m[0]}" ] || m=("$HERE/$a"*.sh) # a prefix: "test-00"
                 fi
                 [ ${#m[@]} -gt 0 ] || {
                         echo "Bail out! no system test matches '$a'"

@@ -1,9 +1,12 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# tests/vm/mkimage.sh [-f] — build (or reuse) the system-test VM image.
+# tests/vm/mkimage.sh [-f] — build (or reuse) the system-test VM image; prints its directory.
 #
 # Builds, under $CBOX_TEST_CACHE (default /var/tmp/cbox-test, never in the repository):
-#   current -> img-<stamp>/     the image in use (a symlink, replaced atomically)
+#   img-<stamp>/                one image per version of this script (so that checkouts of two
+#                               versions sharing the cache do not rebuild in turn); renamed into
+#                               place when complete; the 3 most recently used are kept
+#   current -> img-<stamp>/     the newest build (a symlink, replaced atomically; for humans)
 #     vmlinuz                   Debian's linux-image-*-amd64 kernel (extracted from the .deb,
 #                               never installed on the host)
 #     initrd.cpio               a tiny busybox initramfs: virtio + ext4 modules, mounts /dev/vda,
@@ -20,6 +23,7 @@
 # mirror (tools/setup.sh installs the tools).  Exit status: 0 ready, 1 failed (reason on stderr).
 set -euo pipefail
 export LC_ALL=C
+exec 3>&1 1>&2 # stdout carries only the image directory
 
 SUITE=bookworm
 # In the guest: systemd as PID 1 and what the tests check cbox's work with ...
@@ -46,13 +50,18 @@ stamp=$( (
         echo "$SUITE ${PKGS[*]}"
 ) | sha256sum | cut -c1-16)
 
+I=$C/img-$stamp
 is_ready() {
-        [ -f "$C/current/stamp" ] && [ "$(cat "$C/current/stamp")" = "$stamp" ] &&
-                [ -f "$C/current/rootfs.img" ] && [ -f "$C/current/vmlinuz" ] && [ -f "$C/current/initrd.cpio" ]
+        [ -f "$I/stamp" ] && [ -f "$I/rootfs.img" ] && [ -f "$I/vmlinuz" ] && [ -f "$I/initrd.cpio" ]
+}
+ready() {
+        touch "$I/stamp" 2>/dev/null || true # last use, for the clean-up of old images
+        echo "$I" >&3
+        exit 0
 }
 
 if [ $FORCE = 0 ] && is_ready; then
-        exit 0
+        ready
 fi
 
 [ "$(id -u)" = 0 ] || die "building the VM image needs root (debootstrap, chroot)"
@@ -70,7 +79,7 @@ if ! flock -n 9; then
 fi
 # another caller may have finished the same build while we waited
 if [ $FORCE = 0 ] && is_ready; then
-        exit 0
+        ready
 fi
 
 # The mirror the host's apt uses (deb822 or one-line format), unless told otherwise.
@@ -87,8 +96,14 @@ mirror=${mirror:-http://deb.debian.org/debian}
 t0=$(date +%s)
 rm -rf "$C"/tmp.* # leftovers of an interrupted build (we hold the lock)
 W=$(mktemp -d "$C/tmp.XXXXXX")
-trap 'rm -rf "$W"' EXIT
-R=$W/rootfs
+# the tree itself on tmpfs when there is room: dpkg's fsyncs then cost nothing
+shm=${CBOX_VM_BUILD_TMP:-/dev/shm}
+if [ -d "$shm" ] && [ "$(df -Pm "$shm" 2>/dev/null | awk 'NR == 2 { print $4 }')" -ge 2048 ] 2>/dev/null; then
+        R=$(mktemp -d "$shm/cbox-vm-rootfs.XXXXXX")
+else
+        R=$W/rootfs
+fi
+trap 'rm -rf "$W" "$R"' EXIT
 LOG=$W/build.log
 mkdir -p "$C/debs"
 echo "mkimage: building the $SUITE VM image in $C (stamp $stamp, mirror $mirror); log: $LOG" >&2
@@ -202,26 +217,31 @@ rm -rf "$R"/usr/share/doc/* "$R"/usr/share/man/* "$R"/usr/share/info/* "$R"/var/
 [ -d "$R/usr/share/locale" ] && find "$R/usr/share/locale" -mindepth 1 -maxdepth 1 ! -name locale.alias -exec rm -rf {} +
 
 # ---- initramfs: static busybox from the guest + the modules that reach the root disk
-I=$W/initrd
-mkdir -p "$I"/{bin,dev,proc,sys,root,lib/modules}
-cp "$R/bin/busybox" "$I/bin/busybox"
+IR=$W/initrd
+mkdir -p "$IR"/{bin,dev,proc,sys,root,lib/modules}
+cp "$R/bin/busybox" "$IR/bin/busybox"
 for m in virtio_pci virtio_blk ext4; do
         chroot "$R" modprobe -S "$KV" --show-depends "$m" | awk '$1 == "insmod" { print $2 }'
 done | awk '!seen[$0]++' | while read -r ko; do
-        cp "$R$ko" "$I/lib/modules/"
-        echo "/lib/modules/$(basename "$ko")" >>"$I/modules.list"
+        cp "$R$ko" "$IR/lib/modules/"
+        echo "/lib/modules/$(basename "$ko")" >>"$IR/modules.list"
 done
-touch "$I/modules.list"
-cat >"$I/init" <<'EOF'
+touch "$IR/modules.list"
+cat >"$IR/init" <<'EOF'
 #!/bin/busybox sh
 B=/bin/busybox
 $B mount -t proc proc /proc
 $B mount -t sysfs sysfs /sys
 $B mount -t devtmpfs devtmpfs /dev
 for m in $($B cat /modules.list); do $B insmod $m 2>/dev/null; done
-root=/dev/vda fstype=ext4 flags=rw
+root=/dev/vda fstype=ext4 flags=rw init=/sbin/init
 for a in $($B cat /proc/cmdline); do
-        case $a in root=*) root=${a#root=} ;; rootfstype=*) fstype=${a#rootfstype=} ;; ro) flags=ro ;; esac
+        case $a in
+        root=*) root=${a#root=} ;;
+        rootfstype=*) fstype=${a#rootfstype=} ;;
+        init=*) init=${a#init=} ;;
+        ro) flags=ro ;;
+        esac
 done
 i=0
 while [ ! -b $root ] && [ $i -lt 500 ]; do $B usleep 20000; i=$((i + 1)); done
@@ -231,10 +251,10 @@ if ! $B mount -t $fstype -o $flags $root /root; then
 fi
 $B mount --move /dev /root/dev
 $B umount /proc /sys
-exec $B switch_root /root /sbin/init
+exec $B switch_root /root $init
 EOF
-chmod 755 "$I/init"
-(cd "$I" && find . | cpio -o -H newc --quiet) >"$W/initrd.cpio"
+chmod 755 "$IR/init"
+(cd "$IR" && find . | cpio -o -H newc --quiet) >"$W/initrd.cpio"
 
 # ---- artefacts, then the atomic switch of "current"
 O=$W/img
@@ -247,11 +267,11 @@ mkfs.ext4 -q -F -L cboxroot -E lazy_itable_init=1,lazy_journal_init=1 -d "$R" "$
 echo "$KV" >"$O/kernel-version"
 echo "$stamp" >"$O/stamp"
 cp "$LOG" "$O/build.log"
-rm -rf "$C/img-$stamp"
-mv "$O" "$C/img-$stamp"
+rm -rf "$I"
+mv "$O" "$I"
 ln -sfn "img-$stamp" "$C/current.new"
 mv -T "$C/current.new" "$C/current"
-for d in "$C"/img-*; do
-        [ "$d" = "$C/img-$stamp" ] || rm -rf "$d"
-done
+# keep the 3 most recently used images (a VM still running from a removed one keeps its files)
+ls -1td "$C"/img-*/stamp 2>/dev/null | tail -n +4 | while read -r f; do rm -rf "${f%/stamp}"; done
 echo "mkimage: done in $(($(date +%s) - t0)) s (debootstrap $((t1 - t0)) s); kernel $KV; rootfs ${size} MB" >&2
+echo "$I" >&3

@@ -30,7 +30,6 @@
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SRC=$(cd "$HERE/../.." && pwd)
-C=${CBOX_TEST_CACHE:-/var/tmp/cbox-test}
 
 TMO=1800 MEM=2G CPUS=2 VERBOSE=0 TAP=0 INTER=0
 shares=("$SRC")
@@ -71,10 +70,8 @@ secs() { printf '%d.%01d' $(($1 / 1000)) $((($1 % 1000) / 100)); }
 
 command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 not found (tools/setup.sh installs qemu-system-x86)"
 qemu-system-x86_64 -accel help 2>/dev/null | grep -qx tcg || skip "this qemu-system-x86_64 has no TCG accelerator"
-if ! "$HERE/mkimage.sh"; then
-        skip "cannot build the VM image (tests/vm/mkimage.sh failed, see above)"
-fi
-I=$(readlink -f "$C/current") || skip "no VM image in $C"
+I=$("$HERE/mkimage.sh") || skip "cannot build the VM image (tests/vm/mkimage.sh failed, see above)"
+[ -f "$I/rootfs.img" ] || skip "mkimage.sh gave no image ('$I')"
 
 # the shares: absolute, existing, not nested in one another, not a system directory
 [ -n "${CBOX_BUILD_ROOT:-}" ] && shares+=("$CBOX_BUILD_ROOT")
