@@ -6,6 +6,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <time.h>
 #include <stdio.h>
 #include <linux/magic.h>
 #include <sys/stat.h>
@@ -442,6 +443,26 @@ TEST(setup_errors_reported) {
         run_done(&r);
 
         ASSERT_FALSE(host_mountinfo_mentions_tmp());
+        cleanup_tree();
+}
+
+/* Not a benchmark, a sanity bound: spawn → release → payload exit, averaged over 10 */
+TEST(start_time) {
+        struct timespec a, b;
+        Run r;
+
+        setup_tree();
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        for (int i = 0; i < 10; i++) {
+                run("read x", NULL, NULL, setup_rootfs, &r, NULL);
+                ASSERT_OK(r.release_error);
+                ASSERT_EQ(r.exit_code, 0);
+                run_done(&r);
+        }
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        double ms = ((double) (b.tv_sec - a.tv_sec) * 1e3 + (double) (b.tv_nsec - a.tv_nsec) / 1e6) / 10;
+        fprintf(stderr, "container start to payload exit: %.1f ms on average\n", ms);
+        ASSERT_TRUE(ms < 2000);
         cleanup_tree();
 }
 
