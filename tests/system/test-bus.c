@@ -464,6 +464,24 @@ TEST(machined_register_terminate) {
         ASSERT_EQ(bus_machine_exists(bus, name, NULL), 0);
         wait_unit_gone(unit);
         ASSERT_ERROR(bus_machine_terminate(bus, name, &error), ENOENT);
+
+        /* cbox down stops the scope itself: machined drops the registration on its own */
+        Child c2 = child_spawn(sleep_payload);
+        p.pids = &c2.pid;
+        r = bus_start_scope(bus, &p, &error);
+        if (r < 0)
+                TEST_FAIL("bus_start_scope: %s: %s", strerror(-r), strna(error.message));
+        child_go(&c2);
+        m.leader = c2.pid;
+        ASSERT_OK(bus_machine_register(bus, &m, &error));
+        ASSERT_EQ(bus_machine_exists(bus, name, NULL), 1);
+        ASSERT_EQ(bus_stop_unit(bus, unit, &error), 1);
+        child_wait(&c2);
+        int i;
+        for (i = 0; i < 100 && bus_machine_exists(bus, name, NULL) > 0; i++)
+                usleep(50 * 1000);
+        fprintf(stderr, "machine gone %d ms after the scope stopped\n", i * 50);
+        ASSERT_EQ(bus_machine_exists(bus, name, NULL), 0);
         bus_error_done(&error);
 }
 
