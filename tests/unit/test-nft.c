@@ -197,7 +197,8 @@ TEST(ports) {
         };
         OK(nft_ports_add("a", &ca, a, ELEMENTSOF(a), &err));
         ASSERT_EQ(count_owner("a"), 1 + 1 + 1 + 3);
-        fprintf(stderr, "%s", run_nft("list table inet cbox"));
+        _cleanup_free_ char *listing = run_nft("list table inet cbox");
+        fprintf(stderr, "%s", listing);
 
         OK(nft_ports_list(&e, &n, &err));
         bool seen_range = false, seen_bind = false;
