@@ -61,7 +61,7 @@ stamp=$( (
 
 # build the tree in $1 (must not exist)
 build_tree() {
-        local T=$1 p d
+        local T=$1 d
         mkdir -p "$T"
         for d in bin sbin usr/bin usr/sbin etc proc sys dev run var root; do
                 mkdir -p "$T/$d"
@@ -69,19 +69,22 @@ build_tree() {
         chmod 0700 "$T/root"
         install -d -m 1777 "$T/tmp"
         install -m 0755 "$BB" "$T/bin/busybox"
-        "$BB" --list-full | while read -r p; do
-                [ "$p" = bin/busybox ] && continue
-                [ -e "$T/$p" ] || [ -L "$T/$p" ] && continue
-                # relative, so that the link resolves inside the image wherever it is mounted
-                up=${p//[!\/]/}
-                up=${up//\//../}
-                [ "${p%/*}" = "$p" ] || [ -d "$T/${p%/*}" ] || mkdir -p "$T/${p%/*}"
-                if [ "${p%/*}" = bin ]; then
-                        ln -s busybox "$T/$p"
-                else
-                        ln -s "${up}bin/busybox" "$T/$p"
-                fi
-        done
+        # one relative symlink per applet, so that each resolves inside the image wherever it is
+        # mounted (bin/sh -> busybox, usr/bin/env -> ../../bin/busybox); perl (Essential in
+        # Debian) makes them all in one process, which matters under the test VM's emulation
+        "$BB" --list-full | perl -e '
+                my $r = shift;
+                while (my $p = <STDIN>) {
+                        chomp $p;
+                        next if $p eq "bin/busybox" || $p eq "";
+                        my ($d) = $p =~ m{^(.*)/[^/]+$};
+                        my $t = !defined $d ? "bin/busybox" : $d eq "bin" ? "busybox"
+                                : ("../" x ($p =~ tr{/}{})) . "bin/busybox";
+                        system("mkdir", "-p", "$r/$d") if defined $d && !-d "$r/$d";
+                        next if -e "$r/$p" || -l "$r/$p";
+                        symlink($t, "$r/$p") or die "symlink $p: $!\n";
+                }
+        ' "$T"
         [ -L "$T/bin/sh" ] || die "$BB has no sh applet"
         printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$T/etc/passwd"
         printf 'root:x:0:\nnobody:x:65534:\n' >"$T/etc/group"

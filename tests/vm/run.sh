@@ -210,7 +210,7 @@ elif [ $qrc = 124 ]; then
 else
         rc=125
         say "the guest reported no status (qemu exited $qrc); last console lines:"
-        tail -40 "$ctl/console.log" "$ctl/qemu.log" 2>/dev/null | sed 's/^/run.sh: | /' >&2
+        tail -q -n 40 "$ctl/console.log" "$ctl/qemu.log" 2>/dev/null | tr -d '\r' | sed 's/^/run.sh: | /' >&2
 fi
 say "${boot:-did not boot}; rc=$rc; total $(secs $((t1 - t0))) s ($accel, ${CPUS} vCPU, $MEM)"
 if [ $TAP = 1 ] && [ "$rc" -ge 124 ] && [ "$rc" -le 125 ]; then
