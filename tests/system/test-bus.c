@@ -686,6 +686,38 @@ TEST(journal_read_container_entries) {
         (void) f3;
 }
 
+/* cbox logs -f of a container that has not logged anything yet */
+TEST(journal_follow_fresh_container) {
+        const uint64_t lines[] = { 0, 10, JOURNAL_ALL_LINES };
+
+        setup();
+        for (size_t k = 0; k < ELEMENTSOF(lines); k++) {
+                _cleanup_free_ char *what = strprintf("fresh%zu", k), *name = unique_name(what), *f1 = NULL;
+                _cleanup_(found_done) Found f = { .want = "first ever line" };
+
+                f1 = strjoin("CBOX_CONTAINER=", name);
+                ASSERT_NOT_NULL(f1);
+                pid_t pid = fork();
+                ASSERT_TRUE(pid >= 0);
+                if (pid == 0) {
+                        usleep(500 * 1000);
+                        _exit(sd_journal_send("MESSAGE=first ever line", f1, NULL) < 0);
+                }
+                JournalReadParams p = {
+                        .container = name,
+                        .n_lines = lines[k],
+                        .follow = true,
+                        .timeout_usec = 10 * USEC_PER_SEC,
+                };
+                ASSERT_OK(journal_read(&p, find_cb, &f));
+                ASSERT_EQ(waitpid(pid, NULL, 0), pid);
+                fprintf(stderr, "-n %" PRIu64 " -f on a fresh container: %d entr%s\n", lines[k], f.seen,
+                        f.seen == 1 ? "y" : "ies");
+                ASSERT_EQ(f.seen, 1);
+                ASSERT_EQ(strv_length(f.messages), 1);
+        }
+}
+
 /* In the scope: a journal stream, as a detached container's stdout */
 static int stream_payload(int out_fd) {
         int fd = journal_stream_open("cbox-stream-test", LOG_INFO, false);
