@@ -18,6 +18,7 @@
 
 #include "fd-util.h"
 #include "fileio.h"
+#include "netlink-internal.h"
 #include "netlink.h"
 #include "string-util.h"
 
@@ -34,8 +35,6 @@ struct Netlink {
         uint32_t seq;
         char *buf; /* NL_RECV_BUFFER */
 };
-
-typedef int (*nl_msg_cb)(const struct nlmsghdr *nlh, void *userdata);
 
 void netlink_error_done(NetlinkError *e) {
         if (!e)
@@ -208,10 +207,64 @@ static ssize_t nl_recv(Netlink *nl) {
 
 /* Sends nlh (NLM_F_REQUEST|NLM_F_ACK and a fresh sequence number are added) and processes replies
  * until the ack (or NLMSG_DONE for dumps). Data messages go to cb. Returns the kernel's error. */
+/* Processes one datagram of replies to the request (seq, portid). Returns 1 when the exchange is
+ * complete (its result in st->result), 0 when more datagrams are expected. */
+int netlink_process_replies(const void *buf, size_t size, uint32_t seq, uint32_t portid, bool dump,
+                            nl_msg_cb cb, void *userdata, NetlinkReplyState *st, NetlinkError *err) {
+        const struct nlmsghdr *h;
+        int len;
+
+        if (size > INT32_MAX)
+                return st->result = nl_error_set(err, -EBADMSG, "oversized netlink reply"), 1;
+        len = (int) size;
+        for (h = buf; mnl_nlmsg_ok(h, len); h = mnl_nlmsg_next(h, &len)) {
+                if (h->nlmsg_seq != seq || h->nlmsg_pid != portid)
+                        continue; /* stale reply to an earlier request (e.g. interrupted) */
+                if (h->nlmsg_flags & NLM_F_DUMP_INTR)
+                        st->interrupted = true;
+                if (h->nlmsg_type == NLMSG_ERROR) {
+                        int r = nl_parse_error(h, err);
+                        if (r < 0) {
+                                st->result = r;
+                                return 1;
+                        }
+                        if (dump)
+                                continue; /* an ack within a dump ends nothing */
+                        st->result = st->cb_error < 0 ? nl_error_set(err, st->cb_error, NULL) : 0;
+                        return 1;
+                }
+                if (h->nlmsg_type == NLMSG_DONE) {
+                        int e = 0;
+                        if (!dump)
+                                continue;
+                        if (h->nlmsg_len >= mnl_nlmsg_size(sizeof(int)))
+                                memcpy(&e, mnl_nlmsg_get_payload(h), sizeof(e));
+                        if (e < 0 && e >= -4095)
+                                st->result = nl_error_set(err, e, "dump failed");
+                        else if (st->interrupted)
+                                st->result = nl_error_set(err, -EAGAIN, "dump interrupted");
+                        else
+                                st->result = st->cb_error < 0 ? nl_error_set(err, st->cb_error, NULL) : 0;
+                        return 1;
+                }
+                if (h->nlmsg_type < NLMSG_MIN_TYPE)
+                        continue; /* NOOP, OVERRUN */
+                if (cb && st->cb_error >= 0) {
+                        int r = cb(h, userdata);
+                        if (r < 0)
+                                st->cb_error = r;
+                }
+        }
+        if (len != 0) {
+                st->result = nl_error_set(err, -EBADMSG, "malformed netlink reply");
+                return 1;
+        }
+        return 0;
+}
+
 static int nl_call_full(Netlink *nl, struct nlmsghdr *nlh, bool dump, nl_msg_cb cb, void *userdata,
                         NetlinkError *err) {
-        bool interrupted = false;
-        int cb_error = 0;
+        NetlinkReplyState st = {};
 
         nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
         nlh->nlmsg_seq = ++nl->seq;
@@ -223,48 +276,11 @@ static int nl_call_full(Netlink *nl, struct nlmsghdr *nlh, bool dump, nl_msg_cb 
 
         for (;;) {
                 ssize_t n = nl_recv(nl);
-                const struct nlmsghdr *h;
-                int len;
-
                 if (n < 0)
                         return nl_error_set(err, (int) n, "failed to receive netlink reply");
-                len = (int) n;
-                for (h = (const struct nlmsghdr *) nl->buf; mnl_nlmsg_ok(h, len);
-                     h = mnl_nlmsg_next(h, &len)) {
-                        if (h->nlmsg_seq != nlh->nlmsg_seq || h->nlmsg_pid != nl->portid)
-                                continue; /* stale reply to an earlier request (e.g. interrupted) */
-                        if (h->nlmsg_flags & NLM_F_DUMP_INTR)
-                                interrupted = true;
-                        if (h->nlmsg_type == NLMSG_ERROR) {
-                                int r = nl_parse_error(h, err);
-                                if (r < 0)
-                                        return r;
-                                if (dump)
-                                        continue; /* the ack of a dump request precedes nothing */
-                                return cb_error < 0 ? nl_error_set(err, cb_error, NULL) : 0;
-                        }
-                        if (h->nlmsg_type == NLMSG_DONE) {
-                                if (!dump)
-                                        continue;
-                                if (h->nlmsg_len >= mnl_nlmsg_size(sizeof(int))) {
-                                        int e = *(const int *) mnl_nlmsg_get_payload(h);
-                                        if (e < 0)
-                                                return nl_error_set(err, e, "dump failed");
-                                }
-                                if (interrupted)
-                                        return nl_error_set(err, -EAGAIN, "dump interrupted");
-                                return cb_error < 0 ? nl_error_set(err, cb_error, NULL) : 0;
-                        }
-                        if (h->nlmsg_type < NLMSG_MIN_TYPE)
-                                continue; /* NOOP, OVERRUN */
-                        if (cb && cb_error >= 0) {
-                                int r = cb(h, userdata);
-                                if (r < 0)
-                                        cb_error = r;
-                        }
-                }
-                if (len != 0)
-                        return nl_error_set(err, -EBADMSG, "malformed netlink reply");
+                if (netlink_process_replies(nl->buf, (size_t) n, nlh->nlmsg_seq, nl->portid, dump, cb,
+                                            userdata, &st, err) > 0)
+                        return st.result;
         }
 }
 
@@ -872,4 +888,33 @@ int netlink_sysctl_route_localnet(const char *bridge) {
         if (!k)
                 return -ENOMEM;
         return netlink_sysctl_write(k, "1");
+}
+
+/* ---- fuzzing ---- */
+
+int netlink_fuzz_replies(const void *data, size_t size) {
+        const struct nlmsghdr *first = data;
+        uint32_t seq = 0, portid = 0;
+        _cleanup_strv_free_ char **links = NULL;
+        _cleanup_(addr_list_reset) AddrList al = { .ifindex = 1 };
+        LinkInfo li = {};
+        NetlinkError err = {};
+        NetlinkReplyState st;
+
+        /* take seq/portid from the first message so the input decides what matches */
+        if (size >= sizeof(struct nlmsghdr)) {
+                seq = first->nlmsg_seq;
+                portid = first->nlmsg_pid;
+        }
+        st = (NetlinkReplyState){};
+        (void) netlink_process_replies(data, size, seq, portid, true, link_list_cb, &links, &st, &err);
+        netlink_error_done(&err);
+        st = (NetlinkReplyState){};
+        (void) netlink_process_replies(data, size, seq, portid, true, addr_list_cb, &al, &st, &err);
+        netlink_error_done(&err);
+        st = (NetlinkReplyState){};
+        (void) netlink_process_replies(data, size, seq, portid, false, link_get_cb, &li, &st, &err);
+        netlink_error_done(&err);
+        link_info_done(&li);
+        return 0;
 }
