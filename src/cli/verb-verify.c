@@ -2,6 +2,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "log.h"
@@ -16,6 +17,11 @@ static void print_problems(const ConfigDiag *d) {
         fputs(s, stderr);
 }
 
+static bool endswith_toml(const char *s) {
+        size_t n = strlen(s);
+        return n > 5 && streq(s + n - 5, ".toml");
+}
+
 /* A file in a directory called conf.d is a global settings file; anything else a container */
 static bool is_global_file(const char *arg) {
         const char *slash = strrchr(arg, '/');
@@ -23,6 +29,28 @@ static bool is_global_file(const char *arg) {
                 return false;
         size_t n = (size_t) (slash - arg);
         return n >= 6 && strneq(slash - 6, "conf.d", 6) && (n == 6 || slash[-7] == '/');
+}
+
+/* A drop-in (DIR/NAME.toml.d/FILE.toml) is checked in context: as part of DIR/NAME.toml when that exists,
+ * else of the container NAME. Returns what to load (malloc'ed), or NULL when arg is no drop-in. */
+static char *dropin_owner(const char *arg) {
+        _cleanup_free_ char *dir = NULL;
+        const char *slash = strrchr(arg, '/'), *base;
+        size_t n;
+
+        if (!slash || !endswith_toml(slash + 1))
+                return NULL;
+        dir = strndup(arg, (size_t) (slash - arg));
+        if (!dir)
+                return NULL;
+        n = strlen(dir);
+        if (n < strlen(".toml.d") + 1 || !streq(dir + n - strlen(".toml.d"), ".toml.d"))
+                return NULL;
+        dir[n - 2] = 0; /* DIR/NAME.toml */
+        if (access(dir, F_OK) >= 0)
+                return TAKE_PTR(dir);
+        base = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
+        return strndup(base, strlen(base) - strlen(".toml"));
 }
 
 VERB(verify, 10, "verify [-q] FILE|NAME…       Check container files and their drop-ins") {
@@ -44,7 +72,9 @@ VERB(verify, 10, "verify [-q] FILE|NAME…       Check container files and their
                                "problem:\n"
                                "FILE:LINE:COLUMN: KEY.PATH: what is wrong (what is accepted). Files in a "
                                "conf.d/\n"
-                               "directory are checked as global settings.\n");
+                               "directory are checked as global settings; a drop-in NAME.toml.d/FILE.toml "
+                               "as\n"
+                               "part of its container.\n");
                         return 0;
                 case 'q':
                         quiet = true;
@@ -68,13 +98,14 @@ VERB(verify, 10, "verify [-q] FILE|NAME…       Check container files and their
 
         for (int i = optind; i < argc; i++) {
                 _cleanup_(container_config_freep) ContainerConfig *cc = NULL;
+                _cleanup_free_ char *owner = dropin_owner(argv[i]);
                 ConfigDiag d = {};
                 const char *shown = argv[i];
 
                 if (is_global_file(argv[i]))
                         r = global_config_verify_file(argv[i], &d);
                 else {
-                        r = container_config_load(argv[i], g, &cc, &d);
+                        r = container_config_load(owner ?: argv[i], g, &cc, &d);
                         if (r >= 0)
                                 shown = cc->path;
                 }

@@ -40,6 +40,15 @@ cp "$SRC/examples/web.toml" "$CBOX_CONFIG_ROOT/etc/cbox/web.toml"
 out=$("$CBOX" verify web); rc=$?
 [ "$rc" = 0 ] && [ "$out" = "$CBOX_CONFIG_ROOT/etc/cbox/web.toml: OK" ] || fail "verify web: exit $rc '$out'"
 
+# a drop-in is checked as part of its container (beside it, or found by NAME)
+out=$("$CBOX" verify "$SRC/examples/web.toml.d/50-limits.toml"); rc=$?
+[ "$rc" = 0 ] && [ "$out" = "$SRC/examples/web.toml: OK" ] || fail "verify of a drop-in: exit $rc '$out'"
+mkdir -p "$CBOX_CONFIG_ROOT/run/cbox/web.toml.d"
+printf '[resources]\nmemory_max = "lots"\n' > "$CBOX_CONFIG_ROOT/run/cbox/web.toml.d/60-bad.toml"
+expect 1 "$CBOX_CONFIG_ROOT/run/cbox/web.toml.d/60-bad.toml:2:14: resources.memory_max: invalid size 'lots' (a size: a number with optional K, M, G or T suffix (base 1024), or an integer of bytes, or \"infinity\")" "$CBOX_CONFIG_ROOT/run/cbox/web.toml.d/60-bad.toml"
+expect 1 "$CBOX_CONFIG_ROOT/run/cbox/web.toml.d/60-bad.toml:2:14: resources.memory_max: invalid size 'lots' (a size: a number with optional K, M, G or T suffix (base 1024), or an integer of bytes, or \"infinity\")" web
+rm -r "$CBOX_CONFIG_ROOT/run/cbox/web.toml.d"
+
 # 2. each problem alone
 D="$T/files"; mkdir -p "$D"
 base='rootfs = "/var/lib/cbox/rootfs/busybox"
