@@ -14,7 +14,7 @@
 #include "fileio.h"
 
 const char *config_root(void) {
-        const char *e = getenv("CBOX_CONFIG_ROOT");
+        const char *e = secure_getenv("CBOX_CONFIG_ROOT");
         return e ?: "";
 }
 
