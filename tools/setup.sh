@@ -13,7 +13,7 @@ PKGS=(
         # tests: checking what cbox did, real peers
         iproute2 nftables procps util-linux file
         # image tests: building and converting OCI images
-        umoci skopeo
+        umoci skopeo docker-registry apache2-utils
         # the system suite: a QEMU (TCG) VM booting a debootstrapped bookworm (tests/vm/)
         qemu-system-x86 debootstrap cpio e2fsprogs
 )
