@@ -309,8 +309,11 @@ TEST(journal_real) {
         size_t n = 0;
 
         require_root();
-        if (access(sa.sun_path, W_OK) < 0 || access("/usr/bin/journalctl", X_OK) < 0)
-                TEST_SKIP("no journald here");
+        if (access(sa.sun_path, W_OK) < 0 || access("/usr/bin/journalctl", X_OK) < 0) {
+                /* not TEST_SKIP: that would skip the whole binary */
+                fprintf(stderr, "journal_real: no journald here, not tested\n");
+                return;
+        }
         fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
         ASSERT_TRUE(fd >= 0);
         ASSERT_OK(RET_NERRNO(connect(fd, (struct sockaddr *) &sa, sizeof(sa))));
