@@ -128,6 +128,12 @@ static _noreturn_ void exec_child_b(const SpawnExecParams *p, int sync_fd, int t
 
         spawn_child_reset_signals();
 
+        if (p->cgroup_fd >= 0 && ((p->namespaces ?: SPAWN_NAMESPACES_DEFAULT) & CLONE_NEWCGROUP) &&
+            setns(p->leader_pidfd, CLONE_NEWCGROUP) < 0) {
+                set_error(&err, -errno, "enter the container's cgroup namespace", NULL);
+                spawn_child_fail(sync_fd, &err);
+        }
+
         if (tty_slave >= 0) {
                 if (setsid() < 0 || ioctl(tty_slave, TIOCSCTTY, 0) < 0) {
                         set_error(&err, -errno, "make the pty the controlling terminal", NULL);
@@ -157,7 +163,12 @@ static _noreturn_ void exec_child_a(const SpawnExecParams *p, int sync_fd) {
         int pidfd = -EBADF, status;
         pid_t pid;
 
-        if (setns(p->leader_pidfd, (int) (p->namespaces ?: SPAWN_NAMESPACES_DEFAULT)) < 0) {
+        /* CLONE_INTO_CGROUP needs both our cgroup and the target below our cgroup namespace's root: enter
+         * the container's cgroup namespace only from inside its cgroup (in exec_child_b) */
+        uint64_t ns = p->namespaces ?: SPAWN_NAMESPACES_DEFAULT;
+        if (p->cgroup_fd >= 0)
+                ns &= ~(uint64_t) CLONE_NEWCGROUP;
+        if (setns(p->leader_pidfd, (int) ns) < 0) {
                 set_error(&err, -errno, "enter the container's namespaces", NULL);
                 spawn_child_fail(sync_fd, &err);
         }

@@ -505,6 +505,16 @@ int spawn_child_credentials(const SpawnProcess *p, bool tty, char ***ret_env, Sp
                 return r;
         }
 
+        /* While we still have CAP_SYS_ADMIN (so no_new_privs is not a precondition); none of the
+         * calls below is filtered */
+        if (p->seccomp) {
+                r = spawn_seccomp_apply();
+                if (r < 0) {
+                        error_set(err, r, "install the seccomp filter");
+                        return r;
+                }
+        }
+
         /* Bounding set first (needs CAP_SETPCAP, which we still have) */
         int last = capability_last_cap();
         for (int c = 0; c <= last; c++)

@@ -59,6 +59,8 @@ typedef struct SpawnProcess {
         char **cap_add;
         char **cap_drop;
         bool allow_new_privileges; /* false (default) = PR_SET_NO_NEW_PRIVS */
+        /* Install cbox's default seccomp filter (spawn_seccomp_apply()); false = unconfined */
+        bool seccomp;
 
         int stdin_fd, stdout_fd, stderr_fd; /* dup'ed to 0/1/2 in the child; -EBADF = inherit */
 } SpawnProcess;
@@ -149,6 +151,13 @@ int spawn_resolve_user(int root_fd, const char *user, uid_t *ret_uid, gid_t *ret
  * /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin), HOME, container=cbox, TERM when
  * tty, then extra (overriding earlier ones of the same key). */
 int spawn_build_env(char **extra, const char *home, bool tty, char ***ret);
+
+/* cbox's default seccomp filter, a deny list after Docker's default profile: kernel modules,
+ * kexec, reboot, swap, mount and the new mount API, unshare, setns, clone with namespace flags
+ * (clone3: ENOSYS, so libc falls back to clone), clocks, syslog, keyrings, bpf, perf, handles,
+ * userfaultfd, NUMA policy, obsolete calls fail with EPERM; the same for i386 and x32 calls.
+ * Loaded into the calling process (in the child, while it still has CAP_SYS_ADMIN). */
+int spawn_seccomp_apply(void);
 
 /* Encodes a wait status as a shell would: exit code, or 128+signal */
 int spawn_wait_status_to_exit(int status);

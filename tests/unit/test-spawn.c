@@ -113,6 +113,10 @@ typedef struct Run {
         SpawnError err;
 } Run;
 
+/* extra settings for the next run() */
+static char **run_cap_add;
+static bool run_seccomp;
+
 static void run_done(Run *r) {
         free(r->output);
 }
@@ -143,6 +147,8 @@ static void run(const char *script, const char *user, const char *workdir, Spawn
                         .stdin_fd = in[0],
                         .stdout_fd = out[1],
                         .stderr_fd = -EBADF,
+                        .cap_add = run_cap_add,
+                        .seccomp = run_seccomp,
                 },
                 .hostname = "cbox-test",
                 .child_setup = setup,
@@ -443,6 +449,36 @@ TEST(setup_errors_reported) {
         run_done(&r);
 
         ASSERT_FALSE(host_mountinfo_mentions_tmp());
+        cleanup_tree();
+}
+
+TEST(seccomp) {
+        char *sys_admin[] = { (char *) "CAP_SYS_ADMIN", NULL };
+        const char *script =
+                "read x; mount -t tmpfs x /mnt 2>/dev/null; echo mount=$?; "
+                "while read k v; do case $k in Seccomp:) echo seccomp=$v;; esac; done </proc/self/status; "
+                "echo date=$(date -s 2000-01-01 >/dev/null 2>&1; echo $?)";
+        Run r;
+
+        setup_tree();
+        run_cap_add = sys_admin;
+
+        /* with CAP_SYS_ADMIN, only the filter stops a mount */
+        run_seccomp = true;
+        run(script, NULL, NULL, setup_rootfs, &r, NULL);
+        ASSERT_OK(r.release_error);
+        ASSERT_STREQ(field(r.output, "seccomp"), "2");
+        ASSERT_STREQ(field(r.output, "mount"), "1");
+        run_done(&r);
+
+        run_seccomp = false;
+        run(script, NULL, NULL, setup_rootfs, &r, NULL);
+        ASSERT_OK(r.release_error);
+        ASSERT_STREQ(field(r.output, "seccomp"), "0");
+        ASSERT_STREQ(field(r.output, "mount"), "0");
+        run_done(&r);
+
+        run_cap_add = NULL;
         cleanup_tree();
 }
 
