@@ -70,7 +70,14 @@ secs() { printf '%d.%01d' $(($1 / 1000)) $((($1 % 1000) / 100)); }
 
 command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 not found (tools/setup.sh installs qemu-system-x86)"
 qemu-system-x86_64 -accel help 2>/dev/null | grep -qx tcg || skip "this qemu-system-x86_64 has no TCG accelerator"
-I=$("$HERE/mkimage.sh") || skip "cannot build the VM image (tests/vm/mkimage.sh failed, see above)"
+# the image directory from mkimage's stdout; its stderr streams to ours and is kept for the reason
+errf=$(mktemp) || exit 125
+I=$({ "$HERE/mkimage.sh" 2>&1 1>&3 3>&- | tee "$errf" >&2 3>&-; } 3>&1) || {
+        why=$(grep '^mkimage: ' "$errf" | tail -1)
+        rm -f "$errf"
+        skip "cannot build the VM image: ${why#mkimage: }"
+}
+rm -f "$errf"
 [ -f "$I/rootfs.img" ] || skip "mkimage.sh gave no image ('$I')"
 
 # the shares: absolute, existing, not nested in one another, not a system directory
@@ -83,7 +90,7 @@ for d in "${shares[@]}"; do
                 exit 2
         }
         case $a in
-        / | /proc* | /sys* | /dev* | /run | /etc | /usr | /usr/* | /bin* | /sbin* | /lib* | /boot*)
+        / | /proc* | /sys* | /dev* | /run | /tmp | /var | /var/tmp | /var/lib | /etc | /usr | /usr/* | /bin* | /sbin* | /lib* | /boot*)
                 say "cannot share $a: the guest needs its own"
                 exit 2
                 ;;
