@@ -28,7 +28,9 @@
 
 #include "macros.h"
 
-/* Why a call failed, beyond the errno. All fields may be NULL. Free with bus_error_done(). */
+/* Why a call failed, beyond the errno. All fields may be NULL. Initialise with BUS_ERROR_NULL; a failing
+ * call replaces earlier content, a succeeding call leaves it untouched (so read it only after a failure).
+ * error may be NULL everywhere. Free with bus_error_done(). */
 typedef struct BusError {
         char *name;       /* D-Bus error name, e.g. "org.freedesktop.systemd1.NoSuchUnit" */
         char *message;    /* human string: systemd's message, or "job for X finished with result 'failed'
