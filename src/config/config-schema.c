@@ -1536,6 +1536,28 @@ int container_config_defaults(ContainerConfig *c, const GlobalConfig *g) {
         c->health.on_failure = HEALTH_ON_FAILURE_IGNORE;
         if (!c->slice || !c->network.network || !c->security.seccomp)
                 return -ENOMEM;
+
+        /* values taken from conf.d keep their origin there */
+        static const struct {
+                const char *global_key, *container_key;
+        } inherited[] = {
+                { "default_network", "network.network" },
+                { "default_slice", "slice" },
+        };
+        for (size_t i = 0; g && c->origins && i < ELEMENTSOF(inherited); i++) {
+                const ConfigOrigin *o = origin_table_get(g->origins, inherited[i].global_key);
+                const char *f;
+                int r;
+
+                if (!o || !o->file)
+                        continue;
+                f = origin_table_intern_file(c->origins, o->file);
+                if (!f)
+                        return -ENOMEM;
+                r = origin_table_set(c->origins, inherited[i].container_key, f, o->line, o->column);
+                if (r < 0)
+                        return r;
+        }
         return 0;
 }
 

@@ -52,7 +52,10 @@ memory_max = "1G"
 TOML
 
 W="$R/etc/cbox/web.toml"; M="$R/etc/cbox/web.toml.d/10-mem.toml"; P="$R/run/cbox/web.toml.d/20-ports.toml"
-want="# $W
+D="$R/usr/lib/cbox/conf.d/00-defaults.toml"
+dline() { grep -n "^$1 = " "$D" | cut -d: -f1; }   # where 00-defaults.toml sets a key
+want="# $D
+# $W
 # $M
 # $P
 # effective configuration of 'web'
@@ -63,7 +66,7 @@ hostname = \"web\"  # default
 read_only = false  # default
 stop_signal = \"SIGTERM\"  # default
 stop_timeout = \"10s\"  # default
-slice = \"machine.slice\"  # default
+slice = \"machine.slice\"  # from $D:$(dline default_slice)
 
 [env]
 GREETING = \"hello\"  # from $P:5
@@ -75,7 +78,7 @@ tasks_max = 64  # from $W:7
 
 [network]
 mode = \"bridge\"  # default
-network = \"cbox0\"  # default
+network = \"cbox0\"  # from $D:$(dline default_network)
 ports = [\"8080:80/tcp\", \"127.0.0.1:5353:53/udp\"]  # from $P:2
 
 [security]
@@ -118,7 +121,7 @@ for needle in '"memory_max":"256M"' '"GREETING":"hello"' '"127.0.0.1:5353:53/udp
         grep -qF -- "$needle" <<<"$compact" || fail "JSON lacks $needle"
 done
 if command -v python3 >/dev/null; then
-        python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["config"]["resources"]["memory_max"]=="256M"; assert len(d["files"])==3' <<<"$j1" ||
+        python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["config"]["resources"]["memory_max"]=="256M"; assert len(d["files"])==4' <<<"$j1" ||
                 fail "JSON does not parse or has the wrong content"
 fi
 

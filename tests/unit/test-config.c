@@ -615,6 +615,7 @@ TEST(global_conf_d) {
         _cleanup_(container_config_freep) ContainerConfig *c = load_ok("n");
         ASSERT_STREQ(c->network.network, "lab");
         ASSERT_TRUE(c->network.address_set);
+        assert_origin(c, "network.network", "etc/cbox/conf.d/50-local.toml", 2);
         free(put("etc/cbox/n2.toml",
                  "image = \"i:1\"\n[network]\nnetwork = \"cbox0\"\naddress = \"192.168.77.9\"\n"));
         ASSERT_PROBLEMS(
