@@ -207,6 +207,12 @@ static ssize_t nl_recv(Netlink *nl) {
 
 /* Sends nlh (NLM_F_REQUEST|NLM_F_ACK and a fresh sequence number are added) and processes replies
  * until the ack (or NLMSG_DONE for dumps). Data messages go to cb. Returns the kernel's error. */
+/* libmnl's mnl_nlmsg_ok() compares nlmsg_len as a signed int: a length >= 2^31 passes. */
+static bool nlmsg_ok(const struct nlmsghdr *h, int len) {
+        return len >= (int) sizeof(struct nlmsghdr) && h->nlmsg_len >= sizeof(struct nlmsghdr) &&
+                h->nlmsg_len <= (unsigned) len;
+}
+
 /* Processes one datagram of replies to the request (seq, portid). Returns 1 when the exchange is
  * complete (its result in st->result), 0 when more datagrams are expected. */
 int netlink_process_replies(const void *buf, size_t size, uint32_t seq, uint32_t portid, bool dump,
@@ -217,7 +223,7 @@ int netlink_process_replies(const void *buf, size_t size, uint32_t seq, uint32_t
         if (size > INT32_MAX)
                 return st->result = nl_error_set(err, -EBADMSG, "oversized netlink reply"), 1;
         len = (int) size;
-        for (h = buf; mnl_nlmsg_ok(h, len); h = mnl_nlmsg_next(h, &len)) {
+        for (h = buf; nlmsg_ok(h, len); h = mnl_nlmsg_next(h, &len)) {
                 if (h->nlmsg_seq != seq || h->nlmsg_pid != portid)
                         continue; /* stale reply to an earlier request (e.g. interrupted) */
                 if (h->nlmsg_flags & NLM_F_DUMP_INTR)

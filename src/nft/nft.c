@@ -201,6 +201,12 @@ static ssize_t nfnl_recv(Nfnl *n, bool nonblock) {
         return k;
 }
 
+/* libmnl's mnl_nlmsg_ok() compares nlmsg_len as a signed int: a length >= 2^31 passes. */
+static bool nlmsg_ok(const struct nlmsghdr *h, int len) {
+        return len >= (int) sizeof(struct nlmsghdr) && h->nlmsg_len >= sizeof(struct nlmsghdr) &&
+                h->nlmsg_len <= (unsigned) len;
+}
+
 typedef int (*msg_cb)(const struct nlmsghdr *nlh, void *userdata);
 
 /* A single (non-batched) request, typically a GET or a dump. */
@@ -220,8 +226,7 @@ static int nfnl_query(Nfnl *n, struct nlmsghdr *nlh, bool dump, msg_cb cb, void 
                 if (k < 0)
                         return err_set(err, (int) k, "failed to receive nf_tables reply");
                 len = (int) k;
-                for (h = (const struct nlmsghdr *) n->buf; mnl_nlmsg_ok(h, len);
-                     h = mnl_nlmsg_next(h, &len)) {
+                for (h = (const struct nlmsghdr *) n->buf; nlmsg_ok(h, len); h = mnl_nlmsg_next(h, &len)) {
                         if (h->nlmsg_seq != nlh->nlmsg_seq || h->nlmsg_pid != n->portid)
                                 continue;
                         if (h->nlmsg_flags & NLM_F_DUMP_INTR)
@@ -340,8 +345,7 @@ static int batch_send(Batch *b, Nfnl *n, NftError *err) {
                 if (k < 0)
                         return err_set(err, (int) k, "failed to receive nf_tables batch replies");
                 len = (int) k;
-                for (h = (const struct nlmsghdr *) n->buf; mnl_nlmsg_ok(h, len);
-                     h = mnl_nlmsg_next(h, &len)) {
+                for (h = (const struct nlmsghdr *) n->buf; nlmsg_ok(h, len); h = mnl_nlmsg_next(h, &len)) {
                         const char *msg;
                         if (h->nlmsg_pid != n->portid || h->nlmsg_type != NLMSG_ERROR)
                                 continue;
