@@ -698,6 +698,7 @@ static int start_transient(sd_bus *bus, const char *unit, append_props_t append,
 int bus_start_scope(sd_bus *bus, const BusScopeParams *p, BusError *error) {
         const char *dot;
 
+        bus_error_done(error);
         assert(bus);
         assert(p);
 
@@ -713,6 +714,7 @@ int bus_start_scope(sd_bus *bus, const BusScopeParams *p, BusError *error) {
 int bus_start_companion(sd_bus *bus, const BusCompanionParams *p, BusError *error) {
         const char *dot;
 
+        bus_error_done(error);
         assert(bus);
         assert(p);
 
@@ -730,6 +732,7 @@ int bus_stop_unit(sd_bus *bus, const char *unit, BusError *error) {
         _cleanup_(job_waiter_done) JobWaiter w = {};
         int r;
 
+        bus_error_done(error);
         assert(bus);
         assert(unit);
 
@@ -765,6 +768,7 @@ int bus_kill_unit(sd_bus *bus, const char *unit, const char *whom, int signo, Bu
         _cleanup_bus_error_ sd_bus_error e = SD_BUS_ERROR_NULL;
         int r;
 
+        bus_error_done(error);
         assert(bus);
         assert(unit);
 
@@ -786,6 +790,7 @@ int bus_reset_failed_unit(sd_bus *bus, const char *unit, BusError *error) {
         _cleanup_bus_error_ sd_bus_error e = SD_BUS_ERROR_NULL;
         int r;
 
+        bus_error_done(error);
         assert(bus);
         assert(unit);
 
@@ -968,6 +973,7 @@ int bus_machine_register(sd_bus *bus, const BusMachineParams *p, BusError *error
         static const uint8_t zero_id[16] = {};
         int r;
 
+        bus_error_done(error);
         assert(bus);
         assert(p);
 
@@ -998,6 +1004,7 @@ int bus_machine_terminate(sd_bus *bus, const char *name, BusError *error) {
         _cleanup_bus_error_ sd_bus_error e = SD_BUS_ERROR_NULL;
         int r;
 
+        bus_error_done(error);
         assert(bus);
         assert(name);
 
@@ -1041,6 +1048,7 @@ int bus_set_unit_limits(sd_bus *bus, const char *unit, const BusScopeParams *p, 
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int r;
 
+        bus_error_done(error);
         assert(bus);
         assert(unit);
         assert(p);

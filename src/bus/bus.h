@@ -28,9 +28,10 @@
 
 #include "macros.h"
 
-/* Why a call failed, beyond the errno. All fields may be NULL. Initialise with BUS_ERROR_NULL; a failing
- * call replaces earlier content, a succeeding call leaves it untouched (so read it only after a failure).
- * error may be NULL everywhere. Free with bus_error_done(). */
+/* Why a call failed, beyond the errno. All fields may be NULL. Initialise with BUS_ERROR_NULL: every call
+ * taking a BusError first empties it, and fills it on failure when there is more to say than the errno
+ * (message NULL after a failure = the errno alone is the reason, e.g. -ENOMEM). error may be NULL
+ * everywhere. Free with bus_error_done(). */
 typedef struct BusError {
         char *name;       /* D-Bus error name, e.g. "org.freedesktop.systemd1.NoSuchUnit" */
         char *message;    /* human string: systemd's message, or "job for X finished with result 'failed'
@@ -105,8 +106,7 @@ int bus_start_scope(sd_bus *bus, const BusScopeParams *p, BusError *error);
  * SendSIGKILL apply. Returns 1 if a stop job ran, 0 if the unit was not loaded (nothing to stop),
  * -EIO with error filled when the stop job failed, or -errno. When it returns 1 the scope's processes
  * are gone, and a unit with CollectMode=inactive-or-failed (the default here) is already unloaded:
- * systemd collects it before it handles the caller's next request (checked on 252 in the VM).
- * On failure the error is filled; on success error is left untouched (as everywhere in this API). */
+ * systemd collects it before it handles the caller's next request (checked on 252 in the VM). */
 int bus_stop_unit(sd_bus *bus, const char *unit, BusError *error);
 
 /* KillUnit(unit, whom, signo): whom is "all", "main" or "control" (NULL → "all"). For a scope "all" is
