@@ -48,6 +48,8 @@ static int print_json(const ContainerInfo *l, size_t n) {
                 json_object_object_add(
                         o, "uptime_usec",
                         l[i].status == CONTAINER_RUNNING ? json_object_new_uint64(l[i].uptime_usec) : NULL);
+                json_object_object_add(o, "network", s->network ? json_object_new_string(s->network) : NULL);
+                json_object_object_add(o, "address", s->address ? json_object_new_string(s->address) : NULL);
                 json_object_object_add(o, "mode",
                                        json_object_new_string(state_mode_to_string(s->mode) ?: "?"));
                 json_object_object_add(o, "config",

@@ -85,6 +85,9 @@ VERB(status, 31, "status NAME                 State, unit, limits in effect and 
                 printf("%16s: %d\n", "Exit code", s->exit_status);
                 print_time("Exited", s->exit_time_usec);
         }
+        if (s->address)
+                printf("%16s: %s on %s (%s)\n", "Address", s->address, strna(s->network),
+                       strna(s->host_ifname));
         printf("%16s: %s\n", "Config", strna(s->config_path));
         printf("%16s: %s\n", "Rootfs", strna(s->rootfs));
         if (s->upper_dir)

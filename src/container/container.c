@@ -16,6 +16,7 @@
 
 #include "bus.h"
 #include "cbox-build.h"
+#include "container-internal.h"
 #include "container.h"
 #include "fd-util.h"
 #include "fileio.h"
@@ -38,6 +39,13 @@ const char *container_status_to_string(ContainerStatus s) {
         if (s < 0 || s >= _CONTAINER_STATUS_MAX)
                 return NULL;
         return container_status_table[s];
+}
+
+#define IN_SET_STR(s, a, b) (streq((s), (a)) || streq((s), (b)))
+
+/* cbox's default filter unless the file says "unconfined" */
+static bool want_seccomp(const ContainerConfig *c) {
+        return !c || !streq_ptr(c->security.seccomp, "unconfined");
 }
 
 static const char *run_root(const GlobalConfig *g) {
@@ -285,7 +293,7 @@ static void log_bus_error(int r, const char *name, const char *what, const BusEr
 
 /* Stops the unit, drops a machined registration that outlived it, makes sure the leader is gone.
  * Best effort for the parts that may already be gone; returns the first hard failure. */
-static int release_runtime(sd_bus *bus, const char *name, const ContainerState *s) {
+static int release_runtime(const GlobalConfig *g, sd_bus *bus, const char *name, const ContainerState *s) {
         BusError e = BUS_ERROR_NULL;
         int r, ret = 0;
 
@@ -312,6 +320,9 @@ static int release_runtime(sd_bus *bus, const char *name, const ContainerState *
                         bus_error_done(&e);
                 }
         }
+        /* network state lives outside the container's namespaces: ports, veth, lease */
+        if (s)
+                container_net_release(g, name, s->network, s->host_ifname);
         /* No unit (never got one, or no systemd): kill the leader ourselves; the pid namespace dies with it
          */
         if (s && s->leader_pid > 0 && state_leader_alive(s)) {
@@ -349,6 +360,8 @@ typedef struct UpContext {
         SpawnChild child;
         bool started_unit;
         bool registered_machine;
+        ContainerNet net;
+        bool net_set_up;
 } UpContext;
 
 static void up_context_done(UpContext *u) {
@@ -363,6 +376,7 @@ static void up_context_done(UpContext *u) {
         free(u->image_ref);
         u->state_fd = safe_close(u->state_fd);
         spawn_child_done(&u->child);
+        container_net_done(&u->net);
         if (u->bus)
                 u->bus = sd_bus_flush_close_unref(u->bus);
 }
@@ -370,6 +384,8 @@ static void up_context_done(UpContext *u) {
 static void up_undo(UpContext *u) {
         BusError e = BUS_ERROR_NULL;
 
+        if (u->net_set_up)
+                container_net_release(u->g, u->name, u->net.network, u->net.host_ifname);
         if (u->registered_machine) {
                 (void) bus_machine_terminate(u->bus, u->name, &e);
                 bus_error_done(&e);
@@ -609,15 +625,13 @@ static int up_run(UpContext *u) {
         int keep[2], n_keep = 0, r;
         uint64_t start_time = 0;
 
-        if (c->security.seccomp && !streq(c->security.seccomp, "unconfined"))
-                log_debug("%s: seccomp is not implemented yet; running without a filter", u->name);
+        if (c->security.seccomp && !IN_SET_STR(c->security.seccomp, "default", "unconfined"))
+                return log_error_errno(EOPNOTSUPP,
+                                       "%s: security.seccomp: profiles from a file are not supported yet",
+                                       u->name);
         if (c->security.user_namespace)
                 return log_error_errno(EOPNOTSUPP, "%s: security.user_namespace: not supported yet",
                                        u->name);
-        if (c->network.mode == NETWORK_MODE_BRIDGE)
-                return log_error_errno(
-                        EOPNOTSUPP, "%s: network.mode: \"bridge\" is not supported yet; use mode = \"none\"",
-                        u->name);
         if (c->health.enabled)
                 log_warning("%s: [health] checks are not implemented yet, ignoring", u->name);
 
@@ -757,6 +771,7 @@ static int up_run(UpContext *u) {
                         .cap_add = c->security.capabilities_add,
                         .cap_drop = c->security.capabilities_drop,
                         .allow_new_privileges = !c->security.no_new_privileges,
+                        .seccomp = want_seccomp(c),
                         .stdin_fd = u->o->foreground ? -EBADF : null_fd,
                         .stdout_fd = u->o->foreground ? -EBADF : (out_fd >= 0 ? out_fd : null_fd),
                         .stderr_fd = u->o->foreground ? -EBADF : (out_fd >= 0 ? out_fd : null_fd),
@@ -821,15 +836,25 @@ static int up_run(UpContext *u) {
                 u->registered_machine = true;
         bus_error_done(&e);
 
+        r = container_net_setup(u->g, c, u->child.pid, &u->net);
+        if (r < 0)
+                return r;
+        u->net_set_up = true;
+
+        /* start/exec re-read the file later, from any directory */
+        _cleanup_free_ char *config_abs = c->path ? realpath(c->path, NULL) : NULL;
         ContainerState st = {
                 .name = (char *) u->name,
                 .unit = u->unit,
                 .machine = u->registered_machine ? (char *) u->name : NULL,
-                .config_path = c->path,
+                .config_path = config_abs ?: c->path,
                 .config_digest = digest,
                 .rootfs = u->image_ref ?: c->rootfs,
                 .upper_dir = c->read_only ? NULL : u->upper,
                 .work_dir = c->read_only ? NULL : u->work,
+                .network = u->net.network,
+                .address = u->net.address,
+                .host_ifname = u->net.host_ifname,
                 .leader_pid = u->child.pid,
                 .leader_start_time = start_time,
                 .start_time_usec = now_realtime_usec(),
@@ -886,7 +911,7 @@ static int up_check_existing(UpContext *u) {
         r = open_bus(&u->bus, u->name);
         if (r < 0)
                 return r;
-        r = release_runtime(u->bus, u->name, i.state);
+        r = release_runtime(u->g, u->bus, u->name, i.state);
         if (r < 0)
                 return r;
         r = state_dir_remove(run_root(u->g), u->name);
@@ -900,7 +925,7 @@ static int up_finish_foreground(UpContext *u, int code) {
 
         /* down-like: the scope is empty now (systemd collects it), drop what is left */
         if (state_load(u->state_fd, &s) >= 0)
-                (void) release_runtime(u->bus, u->name, s);
+                (void) release_runtime(u->g, u->bus, u->name, s);
         u->state_fd = safe_close(u->state_fd);
         (void) state_dir_remove(run_root(u->g), u->name);
         return code;
@@ -945,13 +970,13 @@ int container_up(const GlobalConfig *g, const ContainerConfig *c, const UpOption
 
         /* Foreground: others may stop/kill/exec us meanwhile, so do not hold the lock while waiting */
         lock_fd = state_unlock(run_root(g), c->name, lock_fd, false);
-        r = wait_foreground(&u);
-        if (r < 0)
-                return r;
+        int code = wait_foreground(&u);
+        if (code < 0)
+                return code;
         r = state_lock(run_root(g), c->name, true, &lock_fd);
         if (r < 0)
                 return log_error_errno(r, "%s: cannot lock: %m", c->name);
-        r = up_finish_foreground(&u, r);
+        r = up_finish_foreground(&u, code);
         (void) state_unlock(run_root(g), c->name, lock_fd, true);
         return r;
 }
@@ -1005,7 +1030,7 @@ int container_down(const GlobalConfig *g, const char *name, bool volumes) {
                 if (r < 0)
                         goto finish;
         }
-        r = release_runtime(bus, name, s);
+        r = release_runtime(g, bus, name, s);
         if (r < 0)
                 goto finish;
         r = state_dir_remove(run_root(g), name);
@@ -1043,7 +1068,7 @@ int container_stop(const GlobalConfig *g, const char *name) {
                 if (r < 0)
                         goto finish;
         }
-        r = release_runtime(bus, name, s);
+        r = release_runtime(g, bus, name, s);
         if (r < 0)
                 goto finish;
         r = state_dir_open(run_root(g), name, false, &dir_fd);
@@ -1188,15 +1213,12 @@ int container_exec(const GlobalConfig *g, const char *name, const ExecOptions *o
                         .cap_add = c ? c->security.capabilities_add : NULL,
                         .cap_drop = c ? c->security.capabilities_drop : NULL,
                         .allow_new_privileges = !nnp,
+                        .seccomp = want_seccomp(c),
                         .stdin_fd = -EBADF,
                         .stdout_fd = -EBADF,
                         .stderr_fd = -EBADF,
                 },
                 .leader_pidfd = pidfd,
-                /* Not the cgroup namespace: once inside it, CLONE_INTO_CGROUP from cbox's (outside) cgroup
-                 * fails with ENOENT (the kernel requires both cgroups below the namespace root). The
-                 * process still joins the container's cgroup, so limits apply and down finds it. */
-                .namespaces = SPAWN_NAMESPACES_DEFAULT & ~(uint64_t) CLONE_NEWCGROUP,
                 .cgroup_fd = cgfd,
                 .tty = o->tty,
         };

@@ -49,6 +49,9 @@ ContainerState *container_state_free(ContainerState *s) {
         free(s->rootfs);
         free(s->upper_dir);
         free(s->work_dir);
+        free(s->network);
+        free(s->address);
+        free(s->host_ifname);
         return mfree(s);
 }
 
@@ -261,6 +264,9 @@ int state_save(int dir_fd, const ContainerState *s) {
         r = r < 0 ? r : append_kv(&b, "ROOTFS", s->rootfs);
         r = r < 0 ? r : append_kv(&b, "UPPER_DIR", s->upper_dir);
         r = r < 0 ? r : append_kv(&b, "WORK_DIR", s->work_dir);
+        r = r < 0 ? r : append_kv(&b, "NETWORK", s->network);
+        r = r < 0 ? r : append_kv(&b, "ADDRESS", s->address);
+        r = r < 0 ? r : append_kv(&b, "HOST_IFNAME", s->host_ifname);
         if (s->leader_pid > 0) {
                 (void) snprintf(num, sizeof(num), "%d", (int) s->leader_pid);
                 r = r < 0 ? r : append_kv(&b, "LEADER_PID", num);
@@ -303,6 +309,12 @@ static int state_apply_kv(ContainerState *s, const char *key, const char *value)
                 field = &s->upper_dir;
         else if (streq(key, "WORK_DIR"))
                 field = &s->work_dir;
+        else if (streq(key, "NETWORK"))
+                field = &s->network;
+        else if (streq(key, "ADDRESS"))
+                field = &s->address;
+        else if (streq(key, "HOST_IFNAME"))
+                field = &s->host_ifname;
         if (field) {
                 char *v;
                 r = unescape(value, &v);

@@ -38,6 +38,9 @@ typedef struct ContainerState {
         char *rootfs;               /* the lower dir(s) used, informational */
         char *upper_dir;            /* <storage_root>/containers/NAME/upper, NULL for read-only */
         char *work_dir;             /* <storage_root>/containers/NAME/work */
+        char *network;              /* bridge networking: the network name (e.g. "cbox0"), NULL otherwise */
+        char *address;              /* its IPv4 address in dotted form */
+        char *host_ifname;          /* the host end of its veth pair */
         pid_t leader_pid;           /* cbox-init, host pid */
         uint64_t leader_start_time; /* /proc/PID/stat field 22 (clock ticks since boot) */
         uint64_t start_time_usec;   /* CLOCK_REALTIME when the payload was released */

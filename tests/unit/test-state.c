@@ -56,6 +56,9 @@ TEST(save_load_roundtrip) {
                 .rootfs = (char *) "/srv/rootfs",
                 .upper_dir = (char *) "/var/lib/cbox/containers/web/upper",
                 .work_dir = (char *) "/var/lib/cbox/containers/web/work",
+                .network = (char *) "cbox0",
+                .address = (char *) "10.88.0.2",
+                .host_ifname = (char *) "vb-web",
                 .leader_pid = 4242,
                 .leader_start_time = 987654321ULL,
                 .start_time_usec = 1700000000123456ULL,
@@ -76,6 +79,9 @@ TEST(save_load_roundtrip) {
         ASSERT_STREQ(l->rootfs, "/srv/rootfs");
         ASSERT_STREQ(l->upper_dir, "/var/lib/cbox/containers/web/upper");
         ASSERT_STREQ(l->work_dir, "/var/lib/cbox/containers/web/work");
+        ASSERT_STREQ(l->network, "cbox0");
+        ASSERT_STREQ(l->address, "10.88.0.2");
+        ASSERT_STREQ(l->host_ifname, "vb-web");
         ASSERT_EQ(l->leader_pid, 4242);
         ASSERT_EQ_U64(l->leader_start_time, 987654321ULL);
         ASSERT_EQ_U64(l->start_time_usec, 1700000000123456ULL);

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Private to container/ */
+
+#include <sys/types.h>
+
+#include "config.h"
+
+typedef struct ContainerNet {
+        char *network;     /* bridge mode: network name; NULL for none/host */
+        char *address;     /* dotted IPv4 */
+        char *host_ifname; /* host end of the veth pair */
+} ContainerNet;
+
+void container_net_done(ContainerNet *n);
+
+/* Sets up the container's network for its mode; leader is its (waiting) PID 1. Logs; on failure
+ * everything done is undone. */
+int container_net_setup(const GlobalConfig *g, const ContainerConfig *c, pid_t leader, ContainerNet *ret);
+
+/* Releases ports, veth and lease of name (best effort, each part may be gone already). network NULL:
+ * nothing to do. */
+void container_net_release(const GlobalConfig *g, const char *name, const char *network,
+                           const char *host_ifname);

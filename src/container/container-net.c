@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Networking of a container, composed from netlink/, ipam/ and nft/:
+ *   bridge:  a lease from the network's IPAM (static address reserved, else the next free one), the
+ *            bridge ensured with the gateway address, ip_forward and route_localnet for that bridge,
+ *            a veth pair whose peer is created directly in the container's namespace as eth0 with
+ *            the address and a default route, the subnet in the `inet cbox` sets, and the published
+ *            ports as map elements owned by the container, in one batch.
+ *   none:    only "lo", brought up.
+ *   host:    nothing (no network namespace of its own).
+ * Release undoes the bridge steps for one container by name (each step tolerates "already gone"). */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "container-internal.h"
+#include "fd-util.h"
+#include "fileio.h"
+#include "ipam.h"
+#include "log.h"
+#include "netlink.h"
+#include "nft.h"
+#include "string-util.h"
+
+void container_net_done(ContainerNet *n) {
+        n->network = mfree(n->network);
+        n->address = mfree(n->address);
+        n->host_ifname = mfree(n->host_ifname);
+}
+
+static int ipam_network(const GlobalConfig *g, const NetworkDef *nd, char **ret_dir, IpamNetwork *ret) {
+        char *dir = strjoin(g->run_root ?: "/run/cbox", "/ipam");
+        int r;
+
+        if (!dir)
+                return -ENOMEM;
+        r = mkdir_p(dir, 0755);
+        if (r < 0) {
+                free(dir);
+                return r;
+        }
+        *ret = (IpamNetwork){
+                .run_dir = dir,
+                .name = nd->name,
+                .subnet = nd->subnet,
+                .prefixlen = nd->prefixlen,
+                .gateway = nd->gateway,
+        };
+        *ret_dir = dir;
+        return 0;
+}
+
+static void log_nl(int r, const char *name, const char *what, const NetlinkError *e) {
+        if (e->message)
+                log_error_errno(r, "%s: %s: %s", name, what, e->message);
+        else
+                log_error_errno(r, "%s: %s: %m", name, what);
+}
+
+int container_net_setup(const GlobalConfig *g, const ContainerConfig *c, pid_t leader, ContainerNet *ret) {
+        _cleanup_(container_net_done) ContainerNet n = {};
+        _cleanup_free_ char *ipam_dir = NULL, *nspath = NULL;
+        _cleanup_(netlink_freep) Netlink *nl = NULL;
+        _cleanup_close_ int netns_fd = -EBADF;
+        NetlinkError ne = {};
+        NftError fe = {};
+        IpamNetwork in;
+        struct in_addr addr;
+        char abuf[INET_ADDRSTRLEN];
+        int r;
+
+        if (c->network.mode == NETWORK_MODE_HOST) {
+                *ret = (ContainerNet){};
+                return 0;
+        }
+
+        nspath = strprintf("/proc/%d/ns/net", (int) leader);
+        if (!nspath)
+                return log_oom();
+        netns_fd = open(nspath, O_RDONLY | O_CLOEXEC);
+        if (netns_fd < 0)
+                return log_error_errno(errno, "%s: cannot open its network namespace: %m", c->name);
+
+        if (c->network.mode == NETWORK_MODE_NONE) {
+                r = netlink_loopback_up(netns_fd, &ne);
+                if (r < 0)
+                        log_nl(r, c->name, "cannot bring up lo", &ne);
+                netlink_error_done(&ne);
+                *ret = (ContainerNet){};
+                return r < 0 ? r : 0;
+        }
+
+        const char *netname = c->network.network ?: g->default_network;
+        const NetworkDef *nd = global_config_find_network(g, netname);
+        if (!nd)
+                return log_error_errno(ENOENT, "%s: network.network: no network '%s' is defined in conf.d",
+                                       c->name, strna(netname));
+        r = ipam_network(g, nd, &ipam_dir, &in);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot prepare address leases: %m", c->name);
+
+        n.network = strdup(nd->name);
+        if (!n.network)
+                return log_oom();
+
+        /* 1. the address */
+        if (c->network.address_set) {
+                addr = c->network.address;
+                r = ipam_reserve(&in, c->name, &addr);
+        } else
+                r = ipam_allocate(&in, c->name, &addr);
+        if (r == -EADDRINUSE)
+                return log_error_errno(r, "%s: network.address: %s is leased to another container", c->name,
+                                       inet_ntop(AF_INET, &c->network.address, abuf, sizeof(abuf)));
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot lease an address on '%s': %m", c->name, nd->name);
+        n.address = strdup(inet_ntop(AF_INET, &addr, abuf, sizeof(abuf)) ?: "");
+        if (!n.address)
+                return log_oom();
+        r = netlink_veth_name(c->name, &n.host_ifname);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot name its veth: %m", c->name);
+
+        /* from here on a failure must release what was done */
+        r = netlink_open(&nl);
+        if (r < 0) {
+                log_error_errno(r, "%s: cannot open rtnetlink: %m", c->name);
+                goto fail;
+        }
+        r = netlink_bridge_ensure(nl, nd->bridge ?: nd->name, &nd->gateway, nd->prefixlen, &ne);
+        if (r < 0) {
+                log_nl(r, c->name, "cannot set up the bridge", &ne);
+                goto fail;
+        }
+        r = netlink_sysctl_ip_forward();
+        if (r >= 0)
+                r = netlink_sysctl_route_localnet(nd->bridge ?: nd->name);
+        if (r < 0) {
+                log_error_errno(r, "%s: cannot enable forwarding: %m", c->name);
+                goto fail;
+        }
+        /* a leftover of a crashed run of the same name */
+        (void) netlink_link_delete(nl, n.host_ifname, NULL);
+        r = netlink_veth_create(nl, n.host_ifname, nd->bridge ?: nd->name, netns_fd, "eth0", &ne);
+        if (r < 0) {
+                log_nl(r, c->name, "cannot create its veth pair", &ne);
+                goto fail;
+        }
+        r = netlink_container_configure(netns_fd, "eth0", &addr, nd->prefixlen, &nd->gateway, &ne);
+        if (r < 0) {
+                log_nl(r, c->name, "cannot configure eth0 in the container", &ne);
+                goto fail;
+        }
+
+        /* 2. nftables: the subnet, then this container's ports in one batch */
+        r = nft_table_ensure(&fe);
+        if (r >= 0)
+                r = nft_subnet_add(&nd->subnet, nd->prefixlen, nd->masquerade, &fe);
+        if (r < 0) {
+                log_error_errno(r, "%s: cannot set up nftables: %s", c->name, fe.message ?: strerror(-r));
+                goto fail;
+        }
+        if (c->network.n_ports > 0) {
+                _cleanup_free_ NftPortMap *pm = new0(NftPortMap, c->network.n_ports);
+                if (!pm) {
+                        r = log_oom();
+                        goto fail;
+                }
+                for (size_t i = 0; i < c->network.n_ports; i++) {
+                        const PortMap *p = c->network.ports + i;
+                        pm[i] = (NftPortMap){
+                                .host_address = p->host_address,
+                                .host_port = p->host_port,
+                                .host_port_end = p->host_port_end,
+                                .container_port = p->container_port,
+                                .container_port_end = p->container_port_end,
+                                .protocol = p->protocol,
+                        };
+                }
+                (void) nft_ports_remove_owner(c->name, NULL); /* leftovers of a crashed run */
+                r = nft_ports_add(c->name, &addr, pm, c->network.n_ports, &fe);
+                if (r < 0) {
+                        log_error_errno(r, "%s: network.ports: %s", c->name, fe.message ?: strerror(-r));
+                        goto fail;
+                }
+        }
+        netlink_error_done(&ne);
+        nft_error_done(&fe);
+        *ret = n;
+        n = (ContainerNet){};
+        return 0;
+
+fail:
+        netlink_error_done(&ne);
+        nft_error_done(&fe);
+        container_net_release(g, c->name, n.network, n.host_ifname);
+        return r;
+}
+
+void container_net_release(const GlobalConfig *g, const char *name, const char *network,
+                           const char *host_ifname) {
+        _cleanup_free_ char *ipam_dir = NULL;
+        const NetworkDef *nd;
+        IpamNetwork in;
+        int r;
+
+        if (!network)
+                return;
+        r = nft_ports_remove_owner(name, NULL);
+        if (r < 0 && r != -ENOENT)
+                log_debug_errno(r, "%s: cannot remove its published ports: %m", name);
+        if (host_ifname) {
+                _cleanup_(netlink_freep) Netlink *nl = NULL;
+                if (netlink_open(&nl) >= 0) {
+                        r = netlink_link_delete(nl, host_ifname, NULL);
+                        if (r < 0 && r != -ENODEV)
+                                log_warning_errno(r, "%s: cannot delete veth '%s', ignoring: %m", name,
+                                                  host_ifname);
+                }
+        }
+        nd = global_config_find_network(g, network);
+        if (!nd) {
+                log_warning("%s: network '%s' is no longer defined, its lease stays until 'cbox gc'", name,
+                            network);
+                return;
+        }
+        if (ipam_network(g, nd, &ipam_dir, &in) >= 0) {
+                r = ipam_release_owner(&in, name);
+                if (r < 0)
+                        log_warning_errno(r, "%s: cannot release its address lease, ignoring: %m", name);
+        }
+}
