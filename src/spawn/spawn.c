@@ -173,12 +173,10 @@ int capability_compute_set(char **add, char **drop, uint64_t *ret) {
 static int open_in_root(int root_fd, const char *path, int flags) {
         struct open_how how = {
                 .flags = (uint64_t) (flags | O_CLOEXEC),
-                .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+                /* AT_FDCWD: we are inside the container already; still no /proc/…/root jumps */
+                .resolve = RESOLVE_NO_MAGICLINKS | (root_fd == AT_FDCWD ? 0 : RESOLVE_IN_ROOT),
         };
         int fd;
-
-        if (root_fd == AT_FDCWD)
-                return RET_NERRNO(open(path, flags | O_CLOEXEC));
 
         fd = (int) syscall(SYS_openat2, root_fd, path, &how, sizeof(how));
         if (fd < 0)
@@ -186,10 +184,17 @@ static int open_in_root(int root_fd, const char *path, int flags) {
         return fd;
 }
 
+/* The image controls these files: a FIFO must not hang us, a device must not feed us forever */
 static int read_db(int root_fd, const char *path, char **ret) {
-        _cleanup_close_ int fd = open_in_root(root_fd, path, O_RDONLY | O_NOCTTY);
+        _cleanup_close_ int fd = open_in_root(root_fd, path, O_RDONLY | O_NOCTTY | O_NONBLOCK);
+        struct stat st;
+
         if (fd < 0)
                 return fd;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EBADFD;
         return read_full_fd(fd, ret, NULL, 16U * 1024U * 1024U);
 }
 

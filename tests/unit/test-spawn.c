@@ -563,6 +563,11 @@ TEST(resolve_user_in_root) {
         ASSERT_OK(RET_NERRNO(unlink(pw)));
         ASSERT_OK(RET_NERRNO(symlink("../../outside-passwd", pw)));
         ASSERT_ERROR(spawn_resolve_user(fd, "evil", &uid, &gid, NULL, NULL, NULL), ESRCH);
+
+        /* a FIFO as /etc/passwd: refused, not waited on */
+        ASSERT_OK(RET_NERRNO(unlink(pw)));
+        ASSERT_OK(RET_NERRNO(mkfifo(pw, 0644)));
+        ASSERT_ERROR(spawn_resolve_user(fd, "app", &uid, &gid, NULL, NULL, NULL), EBADFD);
         cleanup_tree();
 }
 
