@@ -620,6 +620,24 @@ static int addr_add(Netlink *nl, int ifindex, const struct in_addr *address, uns
         return r;
 }
 
+static uint32_t fnv1a(const char *s) {
+        uint32_t h = 2166136261U;
+        for (; *s; s++)
+                h = (h ^ (uint8_t) *s) * 16777619U;
+        return h;
+}
+
+/* A stable, locally administered unicast MAC derived from the bridge name. */
+static void bridge_mac(const char *name, uint8_t mac[static 6]) {
+        uint32_t h = fnv1a(name);
+        mac[0] = 0x02; /* locally administered, unicast */
+        mac[1] = 0xcb;
+        mac[2] = (uint8_t) (h >> 24);
+        mac[3] = (uint8_t) (h >> 16);
+        mac[4] = (uint8_t) (h >> 8);
+        mac[5] = (uint8_t) h;
+}
+
 int netlink_bridge_ensure(Netlink *nl, const char *name, const struct in_addr *address, unsigned prefixlen,
                           NetlinkError *err) {
         _cleanup_(addr_list_reset) AddrList al = {};
@@ -641,6 +659,11 @@ int netlink_bridge_ensure(Netlink *nl, const char *name, const struct in_addr *a
                 netlink_error_done(err);
                 ifi->ifi_family = AF_UNSPEC;
                 mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+                /* A fixed MAC: otherwise the bridge takes the lowest MAC of its ports, and it changes
+                 * (stale ARP entries in every container) whenever containers come and go. */
+                uint8_t mac[6];
+                bridge_mac(name, mac);
+                mnl_attr_put(nlh, IFLA_ADDRESS, sizeof(mac), mac);
                 li = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
                 mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "bridge");
                 mnl_attr_nest_end(nlh, li);
@@ -689,6 +712,11 @@ int netlink_bridge_ensure(Netlink *nl, const char *name, const struct in_addr *a
 finish:
         link_info_done(&l);
         return r;
+}
+
+static bool br_netfilter_active(void) {
+        _cleanup_free_ char *v = NULL;
+        return read_one_line_file("/proc/sys/net/bridge/bridge-nf-call-iptables", &v) >= 0 && streq(v, "1");
 }
 
 /* Hairpin mode on a bridge port: with br_netfilter loaded, a container reaching its own published
@@ -754,6 +782,10 @@ int netlink_veth_create(Netlink *nl, const char *host_ifname, const char *bridge
                                      host_ifname, peer_ifname);
         if (r < 0)
                 return r;
+        /* Only needed (and only enabled) when br_netfilter hands bridged frames to the IP hooks:
+         * hairpin also reflects the container's own broadcasts, which fails IPv6 DAD inside. */
+        if (!br_netfilter_active())
+                return 0;
         return bridge_port_hairpin(nl, host_ifname, err);
 }
 

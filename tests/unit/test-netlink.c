@@ -23,8 +23,23 @@ static struct in_addr A(const char *s) {
         return a;
 }
 
-static void
-enter_private_netns(void) {
+/* Runs a checking command (the ip CLI) in our namespace; returns its stdout. */
+static char *
+run(const char *cmd) {
+        FILE *f = popen(cmd, "r");
+        Buffer b = {};
+        char tmp[4096];
+        size_t k;
+
+        ASSERT_NOT_NULL(f);
+        while ((k = fread(tmp, 1, sizeof(tmp), f)) > 0)
+                ASSERT_OK(buffer_append(&b, tmp, k));
+        ASSERT_OK(buffer_append(&b, "", 1));
+        (void) pclose(f);
+        return b.data;
+}
+
+static void enter_private_netns(void) {
         static bool done = false;
         if (done)
                 return;
@@ -149,6 +164,10 @@ TEST(bridge_veth_traffic) {
         ASSERT_ERROR(netlink_bridge_ensure(nl, "lo", &gw, 24, &err), EEXIST);
         netlink_error_done(&err);
         ASSERT_EQ(netlink_sysctl_route_localnet("cbt0"), 1);
+        /* a fixed, locally administered MAC that does not follow its ports (checked with the ip CLI:
+         * /sys/class/net shows the host's namespace) */
+        _cleanup_free_ char *mac = run("ip -br link show cbt0");
+        ASSERT_NOT_NULL(strstr(mac, " 02:cb:"));
 
         /* veth: peer created directly in the container namespace as eth0 */
         ns = new_netns();
@@ -161,6 +180,13 @@ TEST(bridge_veth_traffic) {
         ASSERT_TRUE(strv_contains(links, "vb-test"));
         ASSERT_FALSE(strv_contains(links, "eth0"));
         ASSERT_TRUE(netlink_link_ifindex(nl, "vb-test", &err) > 0);
+        /* hairpin exactly when br_netfilter is active in this namespace */
+        _cleanup_free_ char *nf = NULL, *hp = run("ip -d link show vb-test");
+        bool brnf = read_one_line_file("/proc/sys/net/bridge/bridge-nf-call-iptables", &nf) >= 0 &&
+                streq(nf, "1");
+        ASSERT_NOT_NULL(strstr(hp, brnf ? "hairpin on" : "hairpin off"));
+        _cleanup_free_ char *mac2 = run("ip -br link show cbt0");
+        ASSERT_STREQ(mac2, mac); /* the bridge kept its MAC with a port added */
 
         ASSERT_OK(netlink_container_configure(ns, "eth0", &ca, 24, &gw, &err));
         ASSERT_OK(netlink_container_configure(ns, "eth0", &ca, 24, &gw, &err)); /* idempotent */
