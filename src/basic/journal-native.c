@@ -34,7 +34,8 @@ int journal_native_append(Buffer *b, const char *name, const void *value, size_t
         if (r < 0)
                 return r;
 
-        if (size > 0 && memchr(value, '\n', size)) {
+        /* The length-prefixed form for anything that is not a plain line of text */
+        if (size > 0 && (memchr(value, '\n', size) || memchr(value, '\0', size))) {
                 uint8_t le[8];
                 uint64_t n = size;
 

@@ -3,7 +3,7 @@
 
 /* systemd's Native Journal Protocol (https://systemd.io/JOURNAL_NATIVE_PROTOCOL/), libc only:
  * one datagram per entry on /run/systemd/journal/socket, fields as "NAME=value\n", or, when the
- * value contains a newline (or is binary), "NAME\n" + 64-bit little-endian length + value + "\n". */
+ * value contains a newline or a NUL byte, "NAME\n" + 64-bit little-endian length + value + "\n". */
 
 #include <stddef.h>
 #include <stdint.h>
