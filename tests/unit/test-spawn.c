@@ -9,6 +9,7 @@
 #include <time.h>
 #include <stdio.h>
 #include <linux/magic.h>
+#include <seccomp.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/wait.h>
@@ -479,6 +480,30 @@ TEST(seccomp) {
         run_done(&r);
 
         run_cap_add = NULL;
+        cleanup_tree();
+}
+
+/* Kernels without clone3 (or filters that hide it): the clone() + pidfd_open() fallback */
+TEST(clone_fallback) {
+        Run r;
+        int status;
+
+        setup_tree();
+        pid_t pid = fork();
+        ASSERT_TRUE(pid >= 0);
+        if (pid == 0) {
+                scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+                if (!ctx || seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0) < 0 ||
+                    seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0) < 0 || seccomp_load(ctx) < 0)
+                        _exit(90);
+                run("read x; echo pid=$$", NULL, NULL, setup_rootfs, &r, NULL);
+                if (r.release_error < 0 || !streq_ptr(field(r.output, "pid"), "2"))
+                        _exit(91);
+                _exit(r.exit_code);
+        }
+        ASSERT_EQ(waitpid(pid, &status, 0), pid);
+        ASSERT_TRUE(WIFEXITED(status));
+        ASSERT_EQ(WEXITSTATUS(status), 0);
         cleanup_tree();
 }
 
