@@ -49,16 +49,21 @@ int netlink_link_delete(Netlink *nl, const char *ifname, NetlinkError *err);
 int netlink_link_list(Netlink *nl, char ***ret, NetlinkError *err);
 
 /* Ensures bridge `name` exists, carries address/prefixlen (the gateway, e.g. 10.88.0.1/16) and is
- * up. Idempotent: an existing bridge with that address is fine (returns 0; 1 if anything had to be
- * created or changed). An existing link of that name that is not a bridge, or a bridge carrying a
- * different IPv4 address, is refused with -EEXIST and a reason in err (nothing is modified). */
+ * up. A bridge we create gets a fixed, locally administered MAC derived from its name (02:cb:…), so
+ * its MAC does not change as ports come and go. Idempotent: an existing bridge with that address is
+ * fine (returns 0; 1 if anything had to be created or changed). An existing link of that name that
+ * is not a bridge, or a bridge carrying a different IPv4 address, is refused with -EEXIST and a
+ * reason in err (nothing is modified). */
 int netlink_bridge_ensure(Netlink *nl, const char *name, const struct in_addr *address, unsigned prefixlen,
                           NetlinkError *err);
 
 /* Creates a veth pair: the host end `host_ifname` enslaved to bridge `bridge` and up, the peer
  * created directly in the network namespace netns_fd (never visible on the host) and named
  * `peer_ifname` (normally "eth0"). -EEXIST if host_ifname exists already, -ENODEV if the bridge
- * does not. The peer is left down; netlink_container_configure() brings it up. */
+ * does not. The peer is left down; netlink_container_configure() brings it up. When br_netfilter is
+ * active in the caller's namespace (bridge-nf-call-iptables = 1) the host end gets hairpin mode:
+ * a container reaching its own published port is then DNAT'd at bridge level and must be sent back
+ * out of the port it came in on. */
 int netlink_veth_create(Netlink *nl, const char *host_ifname, const char *bridge, int netns_fd,
                         const char *peer_ifname, NetlinkError *err);
 
