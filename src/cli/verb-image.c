@@ -11,20 +11,30 @@
 #include "string-util.h"
 #include "verbs.h"
 
+#define IMAGE_DEFAULT_AUTH_FILE "/etc/cbox/auth.json"
+
 static const char *arg_image_root = NULL;
+static const char *arg_ca_file = NULL;
+static const char *arg_auth_file = NULL;
+static char **arg_insecure = NULL;
 
 static void image_help(void) {
         printf("cbox image [--root=DIR] [--json] COMMAND …\n\n"
                "Commands:\n"
                "  import PATH [NAME:TAG]   Import an OCI layout dir, oci-archive, docker-archive or rootfs "
                "tarball\n"
+               "  pull REF                 Pull HOST[:PORT]/REPO:TAG from a registry (v2)\n"
                "  list                     List images\n"
                "  inspect NAME:TAG         Show an image as JSON (digest, layers, config)\n"
                "  rm NAME:TAG…             Remove images (refused while a container uses one)\n"
                "  gc                       Remove unreferenced layers, blobs and stale temporaries\n\n"
                "Options:\n"
                "     --root=DIR   Storage root (default " IMAGE_STORE_DEFAULT_ROOT ")\n"
-               "     --json       JSON output (import, list)\n"
+               "     --json       JSON output (import, pull, list)\n"
+               "     --ca-file=PEM                 CA bundle for registries (pull)\n"
+               "     --insecure-registry=HOST:PORT Plain HTTP to this registry (pull; repeatable)\n"
+               "     --auth-file=FILE              Registry credentials (pull; "
+               "default " IMAGE_DEFAULT_AUTH_FILE ")\n"
                "  -q --quiet       No progress or summary lines\n");
 }
 
@@ -53,20 +63,54 @@ static void format_bytes(uint64_t b, char *buf, size_t n) {
                 snprintf(buf, n, "%.1f%s", v, units[u]);
 }
 
+typedef struct Progress {
+        bool tty;
+        char *last; /* label of the last plain line printed */
+        uint64_t start_usec;
+} Progress;
+
+static uint64_t now_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
+}
+
+/* On a TTY one line redrawn in place (label, bytes, rate); otherwise one plain line per label */
 static void progress(const char *what, uint64_t done, uint64_t total, void *userdata) {
-        bool tty = *(bool *) userdata;
+        Progress *p = userdata;
         if (arg_quiet)
                 return;
         if (!what) {
-                if (tty)
+                if (p->tty)
                         fputs("\r\033[K", stderr);
+                p->last = mfree(p->last);
                 return;
         }
-        if (tty)
-                fprintf(stderr, "\r\033[KLayer %" PRIu64 "/%" PRIu64 " %.19s…", done + 1, total, what);
-        else
-                fprintf(stderr, "Layer %" PRIu64 "/%" PRIu64 " %s\n", done + 1, total, what);
+        bool new_label = !streq_ptr(p->last, what);
+        if (new_label) {
+                (void) free_and_strdup(&p->last, what);
+                p->start_usec = now_usec();
+        }
+        if (!p->tty) {
+                if (new_label)
+                        fprintf(stderr, "%s\n", what);
+                return;
+        }
+        char d[32] = "", t[32] = "", rate[32] = "";
+        if (done > 0) {
+                uint64_t el = now_usec() - p->start_usec;
+                format_bytes(done, d, sizeof(d));
+                if (total > 0)
+                        format_bytes(total, t, sizeof(t));
+                if (el > 0)
+                        format_bytes((uint64_t) ((double) done * USEC_PER_SEC / (double) el), rate,
+                                     sizeof(rate));
+                fprintf(stderr, "\r\033[K%s %s%s%s %s/s", what, d, total > 0 ? "/" : "", t, rate);
+        } else
+                fprintf(stderr, "\r\033[K%s", what);
 }
+
+static void print_stats(const char *ref, const ImageImportStats *st, const char *verb);
 
 static int open_store(ImageStore **ret) {
         int r = image_store_open(arg_image_root, ret);
@@ -81,8 +125,7 @@ static int do_import(int argc, char *argv[]) {
         _cleanup_free_ char *ref = NULL;
         ImageError e = {};
         ImageImportStats st = {};
-        bool tty = isatty(STDERR_FILENO);
-        char buf[32];
+        Progress p = { .tty = isatty(STDERR_FILENO) };
         int r;
 
         if (argc < 2 || argc > 3) {
@@ -92,23 +135,60 @@ static int do_import(int argc, char *argv[]) {
         r = open_store(&s);
         if (r < 0)
                 return r;
-        r = image_import(s, argv[1], argc > 2 ? argv[2] : NULL, progress, &tty, &st, &ref, &e);
+        r = image_import(s, argv[1], argc > 2 ? argv[2] : NULL, progress, &p, &st, &ref, &e);
+        progress(NULL, 0, 0, &p);
         if (r < 0) {
-                progress(NULL, 0, 0, &tty);
                 r = log_image_error(r, "import", argv[1], &e);
                 image_error_done(&e);
                 return r;
         }
-        format_bytes(st.unpacked_bytes, buf, sizeof(buf));
+        print_stats(ref, &st, "Imported");
+        return 0;
+}
+
+static void print_stats(const char *ref, const ImageImportStats *st, const char *verb) {
+        char buf[32], dl[32];
+        format_bytes(st->unpacked_bytes, buf, sizeof(buf));
+        format_bytes(st->blob_bytes, dl, sizeof(dl));
         if (arg_json)
                 printf("{\"ref\":\"%s\",\"layers\":%u,\"layers_unpacked\":%u,\"layers_reused\":%u,"
                        "\"blob_bytes\":%" PRIu64 ",\"unpacked_bytes\":%" PRIu64
                        ",\"unpacked_entries\":%" PRIu64 "}\n",
-                       ref, st.layers, st.layers_unpacked, st.layers_reused, st.blob_bytes,
-                       st.unpacked_bytes, st.unpacked_entries);
+                       ref, st->layers, st->layers_unpacked, st->layers_reused, st->blob_bytes,
+                       st->unpacked_bytes, st->unpacked_entries);
         else if (!arg_quiet)
-                printf("Imported %s: %u layer(s), %u unpacked, %u already present, %s written\n", ref,
-                       st.layers, st.layers_unpacked, st.layers_reused, buf);
+                printf("%s %s: %u layer(s), %u unpacked, %u already present, %s stored, %s unpacked\n", verb,
+                       ref, st->layers, st->layers_unpacked, st->layers_reused, dl, buf);
+}
+
+static int do_pull(int argc, char *argv[]) {
+        _cleanup_(image_store_freep) ImageStore *s = NULL;
+        _cleanup_free_ char *ref = NULL;
+        ImageError e = {};
+        ImageImportStats st = {};
+        Progress p = { .tty = isatty(STDERR_FILENO) };
+        ImagePullOptions opts = {
+                .ca_file = arg_ca_file,
+                .insecure_registries = arg_insecure,
+                .auth_file = arg_auth_file ?: IMAGE_DEFAULT_AUTH_FILE,
+        };
+        int r;
+
+        if (argc != 2) {
+                log_error("image pull: expected REF");
+                return EXIT_USAGE;
+        }
+        r = open_store(&s);
+        if (r < 0)
+                return r;
+        r = image_pull(s, argv[1], &opts, progress, &p, &st, &ref, &e);
+        progress(NULL, 0, 0, &p);
+        if (r < 0) {
+                r = log_image_error(r, "pull", argv[1], &e);
+                image_error_done(&e);
+                return r;
+        }
+        print_stats(ref, &st, "Pulled");
         return 0;
 }
 
@@ -232,21 +312,24 @@ static int do_gc(int argc, char *argv[]) {
         return 0;
 }
 
-VERB(image, 20, "image import|list|inspect|rm|gc …  Manage the image store (see 'cbox image --help')") {
-        enum { ARG_ROOT = 0x100, ARG_JSON };
+VERB(image, 20, "image import|pull|list|inspect|rm|gc …  Manage the image store (see 'cbox image --help')") {
+        enum { ARG_ROOT = 0x100, ARG_JSON, ARG_CA_FILE, ARG_INSECURE, ARG_AUTH_FILE };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "root", required_argument, NULL, ARG_ROOT },
                 { "json", no_argument, NULL, ARG_JSON },
                 { "quiet", no_argument, NULL, 'q' },
+                { "ca-file", required_argument, NULL, ARG_CA_FILE },
+                { "insecure-registry", required_argument, NULL, ARG_INSECURE },
+                { "auth-file", required_argument, NULL, ARG_AUTH_FILE },
                 {},
         };
         static const struct {
                 const char *name;
                 int (*fn)(int argc, char *argv[]);
         } sub[] = {
-                { "import", do_import }, { "list", do_list }, { "inspect", do_inspect },
-                { "rm", do_rm },         { "gc", do_gc },
+                { "import", do_import },   { "pull", do_pull }, { "list", do_list },
+                { "inspect", do_inspect }, { "rm", do_rm },     { "gc", do_gc },
         };
         int c;
 
@@ -268,6 +351,16 @@ VERB(image, 20, "image import|list|inspect|rm|gc …  Manage the image store (se
                         break;
                 case 'q':
                         arg_quiet = true;
+                        break;
+                case ARG_CA_FILE:
+                        arg_ca_file = optarg;
+                        break;
+                case ARG_AUTH_FILE:
+                        arg_auth_file = optarg;
+                        break;
+                case ARG_INSECURE:
+                        if (strv_extend(&arg_insecure, optarg) < 0)
+                                return log_oom();
                         break;
                 default:
                         return EXIT_USAGE;

@@ -470,6 +470,9 @@ int image_ref_normalize(const char *ref, char **ret) {
                 p = e ? e + 1 : NULL;
         }
 
+        /* The result must pass again: bound it, not just the input (":latest" may have been added) */
+        if (strlen(name) + 1 + strlen(tag) > 255)
+                return -EINVAL;
         char *s = strjoin(name, ":", tag);
         if (!s)
                 return -ENOMEM;

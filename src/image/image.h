@@ -99,7 +99,9 @@ typedef struct ImageImportStats {
         uint64_t unpacked_entries;
 } ImageImportStats;
 
-/* Progress callback for long work (may be NULL): what is being done and bytes so far/total (0 unknown). */
+/* Progress callback for long work (may be NULL): a label ("Unpacking layer 1/3 sha256:…", "Downloading
+ * sha256:…"), and for downloads bytes so far and total (0 when unknown or not about bytes). A NULL label
+ * means "done". */
 typedef void (*ImageProgressFn)(const char *what, uint64_t done, uint64_t total, void *userdata);
 
 /* Imports PATH: an OCI image layout directory, an oci-archive, a docker-archive (`docker save`, old and new
@@ -108,6 +110,20 @@ typedef void (*ImageProgressFn)(const char *what, uint64_t done, uint64_t total,
  * On success *ret_ref (if non-NULL) is the normalized NAME:TAG that now points at the image. */
 int image_import(ImageStore *s, const char *path, const char *ref, ImageProgressFn progress, void *userdata,
                  ImageImportStats *ret_stats, char **ret_ref, ImageError *error);
+
+/* Registry pull (registry v2 over HTTPS, or plain HTTP for the registries listed as insecure). */
+typedef struct ImagePullOptions {
+        const char *ca_file;        /* PEM CA bundle to verify registries with (instead of the system's) */
+        char **insecure_registries; /* "HOST[:PORT]" to talk plain HTTP to; never implied */
+        const char *auth_file;      /* credentials, docker's format: {"auths":{"HOST[:PORT]":{"auth":
+                                     * "base64(user:pass)"} or {"username":…,"password":…}}}; may be absent */
+        unsigned retries; /* attempts for transient failures (connect, timeout, 429, 5xx); 0 → 3 */
+} ImagePullOptions;
+
+/* Pulls REF ("HOST[:PORT]/REPO:TAG"; a name without a registry host means Docker Hub, library/ for
+ * single-component names) into the store under that same NAME:TAG. Blobs are verified while streaming. */
+int image_pull(ImageStore *s, const char *ref, const ImagePullOptions *opts, ImageProgressFn progress,
+               void *userdata, ImageImportStats *ret_stats, char **ret_ref, ImageError *error);
 
 typedef struct ImageInfo {
         char *ref;             /* NAME:TAG */

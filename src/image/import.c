@@ -720,8 +720,12 @@ static int import_manifest(ImageStore *s, Source *src, const char *manifest_dige
                 const char *blob = m->layer_digests[i], *diff_id = c->diff_ids[i];
                 uint64_t bsize = 0;
 
-                if (progress)
-                        progress(diff_id, i, m->n_layers, userdata);
+                if (progress) {
+                        _cleanup_free_ char *label =
+                                strprintf("Layer %zu/%zu %.19s", i + 1, m->n_layers, diff_id);
+                        if (label)
+                                progress(label, 0, 0, userdata);
+                }
                 if (layer_exists(s, diff_id)) {
                         /* Already unpacked: the blob is still kept (verified) for export and push */
                         if (src->kind == SOURCE_OCI_DIR && !blob_exists(s, blob))
@@ -745,7 +749,7 @@ static int import_manifest(ImageStore *s, Source *src, const char *manifest_dige
                         total += bsize;
         }
         if (progress)
-                progress(NULL, m->n_layers, m->n_layers, userdata);
+                progress(NULL, 0, 0, userdata);
 
         *ret_config = TAKE_PTR(m->config_digest);
         *ret_size = total;
@@ -923,4 +927,20 @@ int image_import(ImageStore *s, const char *path, const char *ref, ImageProgress
         if (ret_ref)
                 *ret_ref = TAKE_PTR(name);
         return 0;
+}
+
+int store_import_manifest(ImageStore *s, const char *manifest_digest, const char *ref,
+                          ImageProgressFn progress, void *userdata, ImageImportStats *stats,
+                          ImageError *error) {
+        _cleanup_(source_done) Source src = { .kind = SOURCE_IMAGE_ARCHIVE, .dir_fd = -EBADF };
+        _cleanup_free_ char *config = NULL;
+        uint64_t size = 0;
+        unsigned n_layers = 0;
+        int r;
+
+        r = import_manifest(s, &src, manifest_digest, progress, userdata, stats, &config, &size, &n_layers,
+                            error);
+        if (r < 0)
+                return r;
+        return index_add(s, ref, manifest_digest, config, size, n_layers);
 }

@@ -49,3 +49,8 @@ int layer_unpack(ImageStore *s, const char *blob_digest, const char *expected, c
 
 int index_load(ImageStore *s, json_object **ret);
 int index_save(ImageStore *s, json_object *o);
+
+/* With the manifest, config and layer blobs in the store: unpack the missing layers, point ref at it */
+int store_import_manifest(ImageStore *s, const char *manifest_digest, const char *ref,
+                          ImageProgressFn progress, void *userdata, ImageImportStats *stats,
+                          ImageError *error);

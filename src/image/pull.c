@@ -1,0 +1,572 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Registry v2 pull over libcurl.
+ *
+ * GET /v2/<repo>/manifests/<tag> with Accept for OCI and Docker manifests and indexes (registries answer
+ * 404 to an OCI manifest asked for without the OCI type); an index is resolved to the manifest for
+ * linux/<host arch>; manifests fetched by digest are checked against it. Blobs are streamed into the
+ * store through the same hashing writer as imports, so a corrupted blob fails with a digest error and
+ * leaves nothing (the temporary is unnamed). Auth: a 401 with "WWW-Authenticate: Basic" is answered with
+ * the credentials for that registry; "Bearer realm=…,service=…,scope=…" fetches a token from the realm
+ * (with the credentials, if any) and retries. Transient failures (connect, timeouts, 429, 5xx) are retried
+ * with backoff. Redirects (to blob storage) are followed, over http(s) only; curl drops our Authorization
+ * header when a redirect leaves the registry's host. */
+#include <curl/curl.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "fd-util.h"
+#include "fileio.h"
+#include "image-internal.h"
+#include "store.h"
+#include "string-util.h"
+
+#define ACCEPT_MANIFESTS                                                                                    \
+        "Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, "     \
+        "application/vnd.docker.distribution.manifest.v2+json, "                                            \
+        "application/vnd.docker.distribution.manifest.list.v2+json"
+#define ERROR_BODY_MAX (64 * 1024)
+
+typedef struct PullRef {
+        char *registry; /* "host[:port]" as used in URLs */
+        char *repo;     /* "library/busybox" */
+        char *tag;
+        char *local; /* NAME:TAG in the local index */
+} PullRef;
+
+static void pull_ref_done(PullRef *p) {
+        free(p->registry);
+        free(p->repo);
+        free(p->tag);
+        free(p->local);
+}
+
+/* "busybox" → docker.io/library/busybox:latest; "127.0.0.1:5000/a/b:1" → registry 127.0.0.1:5000 */
+static int pull_ref_parse(const char *ref, PullRef *ret) {
+        _cleanup_free_ char *norm = NULL;
+        PullRef p = {};
+        int r;
+
+        r = image_ref_normalize(ref, &norm);
+        if (r < 0)
+                return r;
+        char *colon = strrchr(norm, ':');
+        *colon = 0;
+        const char *name = norm, *slash = strchr(norm, '/');
+        if (slash &&
+            (memchr(norm, '.', (size_t) (slash - norm)) || memchr(norm, ':', (size_t) (slash - norm)) ||
+             strneq(norm, "localhost/", 10))) {
+                p.registry = strndup(norm, (size_t) (slash - norm));
+                p.repo = strdup(slash + 1);
+        } else {
+                p.registry = strdup("registry-1.docker.io");
+                p.repo = slash ? strdup(name) : strjoin("library/", name);
+        }
+        p.tag = strdup(colon + 1);
+        *colon = ':';
+        p.local = TAKE_PTR(norm);
+        if (!p.registry || !p.repo || !p.tag) {
+                pull_ref_done(&p);
+                return -ENOMEM;
+        }
+        *ret = p;
+        return 0;
+}
+
+typedef struct Response {
+        long code;          /* of the last status line seen */
+        Buffer body;        /* 2xx body when not streaming */
+        size_t max;         /* bound for body */
+        Buffer error_body;  /* non-2xx body (bounded) */
+        BlobWriter *writer; /* streaming target for 2xx */
+        int write_error;    /* errno from the writer */
+        char *www_authenticate;
+        char *content_type;
+        uint64_t bytes, total;
+        ImageProgressFn progress;
+        void *userdata;
+        const char *what;
+} Response;
+
+static void response_reset(Response *r) {
+        r->code = 0;
+        buffer_done(&r->body);
+        buffer_done(&r->error_body);
+        r->write_error = 0;
+        r->www_authenticate = mfree(r->www_authenticate);
+        r->content_type = mfree(r->content_type);
+        r->bytes = r->total = 0;
+}
+
+static size_t header_cb(char *p, size_t size, size_t n, void *userdata) {
+        Response *r = userdata;
+        size_t len = size * n;
+        _cleanup_free_ char *line = strndup(p, len);
+        if (!line)
+                return 0;
+        line[strcspn(line, "\r\n")] = 0;
+        if (startswith(line, "HTTP/")) {
+                const char *sp = strchr(line, ' ');
+                r->code = sp ? strtol(sp + 1, NULL, 10) : 0;
+                r->www_authenticate = mfree(r->www_authenticate);
+                buffer_done(&r->error_body);
+                return len;
+        }
+        const char *v;
+        if ((v = strchr(line, ':'))) {
+                size_t k = (size_t) (v - line);
+                v++;
+                v += strspn(v, " \t");
+                if (k == strlen("WWW-Authenticate") && strncasecmp(line, "WWW-Authenticate", k) == 0)
+                        (void) free_and_strdup(&r->www_authenticate, v);
+                else if (k == strlen("Content-Type") && strncasecmp(line, "Content-Type", k) == 0)
+                        (void) free_and_strdup(&r->content_type, v);
+                else if (k == strlen("Content-Length") && strncasecmp(line, "Content-Length", k) == 0)
+                        r->total = strtoull(v, NULL, 10);
+        }
+        return len;
+}
+
+static size_t write_cb(char *p, size_t size, size_t n, void *userdata) {
+        Response *r = userdata;
+        size_t len = size * n;
+
+        if (r->code < 200 || r->code >= 300) {
+                if (r->error_body.size + len <= ERROR_BODY_MAX && buffer_append(&r->error_body, p, len) < 0)
+                        return 0;
+                return len;
+        }
+        if (r->writer) {
+                r->write_error = blob_writer_write(r->writer, p, len);
+                if (r->write_error < 0)
+                        return 0;
+        } else {
+                if (r->body.size + len > r->max) {
+                        r->write_error = -EFBIG;
+                        return 0;
+                }
+                if (buffer_append(&r->body, p, len) < 0) {
+                        r->write_error = -ENOMEM;
+                        return 0;
+                }
+        }
+        r->bytes += len;
+        if (r->progress)
+                r->progress(r->what, r->bytes, r->total, r->userdata);
+        return len;
+}
+
+typedef struct Client {
+        CURL *curl;
+        const ImagePullOptions *opts;
+        const char *scheme;
+        char *basic;       /* base64(user:pass) for this registry, or NULL */
+        char *auth_header; /* "Authorization: …" currently in use */
+        ImageError *error;
+} Client;
+
+static void client_done(Client *c) {
+        if (c->curl)
+                curl_easy_cleanup(c->curl);
+        free(c->basic);
+        free(c->auth_header);
+}
+
+static char *base64(const char *s) {
+        size_t n = strlen(s);
+        char *out = malloc(4 * ((n + 2) / 3) + 1);
+        if (!out)
+                return NULL;
+        EVP_EncodeBlock((unsigned char *) out, (const unsigned char *) s, (int) n);
+        return out;
+}
+
+/* Credentials file: {"auths": {"HOST[:PORT]": {"auth": "base64(user:pass)"} or
+ *                                              {"username": "…", "password": "…"}}} (docker's format) */
+static int load_credentials(const char *path, const char *registry, char **ret, ImageError *error) {
+        _cleanup_free_ char *data = NULL;
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        size_t size;
+        int r;
+
+        *ret = NULL;
+        if (!path)
+                return 0;
+        r = read_full_file(path, &data, &size, 1 << 20);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return image_error_set(error, r, path, "cannot read credentials file");
+        r = json_parse_bounded(data, size, 1 << 20, &o, error, path);
+        if (r < 0)
+                return r;
+        json_object *e = json_get_object(json_get_object(o, "auths"), registry);
+        if (!e)
+                return 0;
+        const char *a = json_get_string(e, "auth");
+        if (a) {
+                *ret = strdup(a);
+                return *ret ? 0 : -ENOMEM;
+        }
+        const char *u = json_get_string(e, "username"), *p = json_get_string(e, "password");
+        if (!u || !p)
+                return image_error_set(error, -EINVAL, path,
+                                       "credentials for '%s' need auth or username+password", registry);
+        _cleanup_free_ char *up = strjoin(u, ":", p);
+        if (!up)
+                return -ENOMEM;
+        *ret = base64(up);
+        return *ret ? 0 : -ENOMEM;
+}
+
+static void set_registry_error(Client *c, Response *resp, const char *url) {
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        const char *code = NULL, *msg = NULL;
+
+        if (resp->error_body.size > 0 &&
+            json_parse_bounded(resp->error_body.data, resp->error_body.size, ERROR_BODY_MAX, &o, NULL,
+                               NULL) >= 0) {
+                json_object *errs = json_get_array(o, "errors");
+                json_object *e0 = errs && json_object_array_length(errs) > 0
+                        ? json_object_array_get_idx(errs, 0)
+                        : NULL;
+                code = json_get_string(e0, "code");
+                msg = json_get_string(e0, "message");
+        }
+        (void) image_error_set(c->error, 0, url, "registry answered HTTP %ld%s%s%s%s", resp->code,
+                               code ? ": " : "", strempty(code), msg ? ": " : "", strempty(msg));
+}
+
+static int http_errno(long code) {
+        switch (code) {
+        case 401:
+        case 403:
+                return -EACCES;
+        case 404:
+                return -ENOENT;
+        case 429:
+                return -EAGAIN;
+        default:
+                return code >= 500 ? -EIO : -EPROTO;
+        }
+}
+
+/* One GET, following redirects. Returns 0 with resp->code set, or -errno for transport failures. */
+static int perform(Client *c, const char *url, const char *accept, const char *auth, Response *resp) {
+        struct curl_slist *h = NULL, *t;
+        char errbuf[CURL_ERROR_SIZE] = "";
+        CURLcode cc;
+
+        curl_easy_reset(c->curl);
+        if (accept) {
+                t = curl_slist_append(h, accept);
+                if (!t)
+                        goto oom;
+                h = t;
+        }
+        if (auth) {
+                t = curl_slist_append(h, auth);
+                if (!t)
+                        goto oom;
+                h = t;
+        }
+        curl_easy_setopt(c->curl, CURLOPT_URL, url);
+        curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, h);
+        curl_easy_setopt(c->curl, CURLOPT_FOLLOWLOCATION, 1L);
+        curl_easy_setopt(c->curl, CURLOPT_MAXREDIRS, 5L);
+        curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(c->curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT, 30L);
+        curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+        curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_TIME, 60L);
+        curl_easy_setopt(c->curl, CURLOPT_USERAGENT, "cbox");
+        curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, errbuf);
+        curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, header_cb);
+        curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, resp);
+        curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, write_cb);
+        curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, resp);
+        if (c->opts && c->opts->ca_file)
+                curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->opts->ca_file);
+
+        cc = curl_easy_perform(c->curl);
+        curl_slist_free_all(h);
+        if (cc == CURLE_WRITE_ERROR && resp->write_error < 0)
+                return resp->write_error;
+        if (cc != CURLE_OK) {
+                (void) image_error_set(c->error, 0, url, "%s", *errbuf ? errbuf : curl_easy_strerror(cc));
+                switch (cc) {
+                case CURLE_COULDNT_RESOLVE_HOST:
+                case CURLE_COULDNT_RESOLVE_PROXY:
+                        return -EHOSTUNREACH;
+                case CURLE_PEER_FAILED_VERIFICATION:
+                case CURLE_SSL_CONNECT_ERROR:
+                case CURLE_SSL_CACERT_BADFILE:
+                        return -EPERM;
+                case CURLE_COULDNT_CONNECT:
+                        return -ECONNREFUSED;
+                case CURLE_OPERATION_TIMEDOUT:
+                        return -ETIMEDOUT;
+                default:
+                        return -EIO;
+                }
+        }
+        long code = 0;
+        curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &code);
+        resp->code = code;
+        return 0;
+oom:
+        curl_slist_free_all(h);
+        return -ENOMEM;
+}
+
+/* Extracts key="value" from a WWW-Authenticate challenge's parameters */
+static char *challenge_param(const char *ch, const char *key) {
+        size_t k = strlen(key);
+        for (const char *p = ch; (p = strstr(p, key)); p += k) {
+                if (p != ch && !IN_SET(p[-1], ' ', ','))
+                        continue;
+                if (p[k] != '=')
+                        continue;
+                const char *v = p + k + 1;
+                if (*v == '"') {
+                        const char *e = strchr(v + 1, '"');
+                        return e ? strndup(v + 1, (size_t) (e - v - 1)) : NULL;
+                }
+                return strndup(v, strcspn(v, ", "));
+        }
+        return NULL;
+}
+
+static char *url_escape(CURL *curl, const char *s) {
+        char *e = curl_easy_escape(curl, s, 0);
+        char *r = e ? strdup(e) : NULL;
+        curl_free(e);
+        return r;
+}
+
+/* Answers a 401 challenge: sets c->auth_header. -EACCES if there is nothing we can answer with. */
+static int authenticate(Client *c, const char *challenge, const char *url) {
+        if (strncasecmp(challenge, "Basic", 5) == 0) {
+                if (!c->basic)
+                        return image_error_set(
+                                c->error, -EACCES, url,
+                                "registry wants Basic auth and no credentials are configured");
+                free(c->auth_header);
+                c->auth_header = strjoin("Authorization: Basic ", c->basic);
+                return c->auth_header ? 0 : -ENOMEM;
+        }
+        if (strncasecmp(challenge, "Bearer", 6) != 0)
+                return image_error_set(c->error, -EACCES, url, "unsupported auth challenge '%s'", challenge);
+
+        _cleanup_free_ char *realm = challenge_param(challenge, "realm"),
+                            *service = challenge_param(challenge, "service"),
+                            *scope = challenge_param(challenge, "scope");
+        if (!realm || !(startswith(realm, "https://") || startswith(realm, "http://")))
+                return image_error_set(c->error, -EPROTO, url, "Bearer challenge without a usable realm");
+        _cleanup_free_ char *es = service ? url_escape(c->curl, service) : NULL,
+                            *esc = scope ? url_escape(c->curl, scope) : NULL;
+        _cleanup_free_ char *turl = strprintf("%s%sservice=%s%s%s", realm, strchr(realm, '?') ? "&" : "?",
+                                              strempty(es), esc ? "&scope=" : "", strempty(esc));
+        _cleanup_free_ char *basic = c->basic ? strjoin("Authorization: Basic ", c->basic) : NULL;
+        if (!turl)
+                return -ENOMEM;
+
+        Response resp = { .max = 1 << 20 };
+        int r = perform(c, turl, NULL, basic, &resp);
+        if (r >= 0 && (resp.code < 200 || resp.code >= 300)) {
+                set_registry_error(c, &resp, turl);
+                r = http_errno(resp.code);
+        }
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        if (r >= 0)
+                r = json_parse_bounded(resp.body.data, resp.body.size, 1 << 20, &o, c->error,
+                                       "token response");
+        response_reset(&resp);
+        if (r < 0)
+                return r;
+        const char *tok = json_get_string(o, "token") ?: json_get_string(o, "access_token");
+        if (isempty(tok))
+                return image_error_set(c->error, -EPROTO, turl, "token response without a token");
+        free(c->auth_header);
+        c->auth_header = strjoin("Authorization: Bearer ", tok);
+        return c->auth_header ? 0 : -ENOMEM;
+}
+
+/* GET with auth and retries. With writer set, a 2xx body streams into it (restarted on retry). */
+static int get(Client *c, const char *path, const char *accept, Response *resp, BlobWriter *writer,
+               ImageStore *s) {
+        _cleanup_free_ char *url = strjoin(c->scheme, "://", path);
+        unsigned retries = c->opts && c->opts->retries > 0 ? c->opts->retries : 3;
+        bool authed = false;
+        int r;
+
+        if (!url)
+                return -ENOMEM;
+        for (unsigned attempt = 0;; attempt++) {
+                response_reset(resp);
+                if (writer) {
+                        blob_writer_done(writer);
+                        r = blob_writer_begin(s, writer);
+                        if (r < 0)
+                                return r;
+                        resp->writer = writer;
+                }
+                r = perform(c, url, accept, c->auth_header, resp);
+                if (r >= 0 && resp->code == 401 && !authed && resp->www_authenticate) {
+                        authed = true;
+                        _cleanup_free_ char *ch = strdup(resp->www_authenticate);
+                        if (!ch)
+                                return -ENOMEM;
+                        r = authenticate(c, ch, url);
+                        if (r < 0)
+                                return r;
+                        attempt--; /* answering a challenge is not a retry */
+                        continue;
+                }
+                if (r >= 0 && resp->code >= 200 && resp->code < 300)
+                        return 0;
+                bool transient = IN_SET(r, -ECONNREFUSED, -ETIMEDOUT, -EIO) ||
+                        (r >= 0 && (resp->code == 429 || resp->code >= 500));
+                if (!transient || attempt + 1 >= retries) {
+                        if (r >= 0) {
+                                set_registry_error(c, resp, url);
+                                r = http_errno(resp->code);
+                        }
+                        return r;
+                }
+                usleep((useconds_t) (250000U << attempt));
+        }
+}
+
+static int fetch_manifest(Client *c, const PullRef *p, const char *reference, const char *expected,
+                          ImageStore *s, char **ret_data, size_t *ret_size) {
+        _cleanup_free_ char *path = strprintf("%s/v2/%s/manifests/%s", p->registry, p->repo, reference);
+        Response resp = { .max = s->limits.max_json_bytes };
+        int r;
+
+        if (!path)
+                return -ENOMEM;
+        r = get(c, path, ACCEPT_MANIFESTS, &resp, NULL, s);
+        if (r < 0) {
+                response_reset(&resp);
+                return r;
+        }
+        if (expected) {
+                _cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *h = NULL;
+                _cleanup_free_ char *d = NULL;
+                r = sha256_new(&h);
+                if (r >= 0)
+                        r = sha256_update(h, resp.body.data, resp.body.size);
+                if (r >= 0)
+                        r = sha256_final_digest(h, &d);
+                if (r >= 0 && !streq(d, expected))
+                        r = image_error_set(c->error, -EBADMSG, path, "digest mismatch: expected %s, got %s",
+                                            expected, d);
+                if (r < 0) {
+                        response_reset(&resp);
+                        return r;
+                }
+        }
+        *ret_size = resp.body.size;
+        *ret_data = resp.body.data ?: strdup("");
+        resp.body = (Buffer){};
+        response_reset(&resp);
+        return *ret_data ? 0 : -ENOMEM;
+}
+
+static int fetch_blob(Client *c, const PullRef *p, const char *digest, ImageStore *s,
+                      ImageProgressFn progress, void *userdata, ImageImportStats *stats) {
+        _cleanup_(blob_writer_done) BlobWriter w = { .fd = -EBADF };
+        _cleanup_free_ char *path = strprintf("%s/v2/%s/blobs/%s", p->registry, p->repo, digest);
+        _cleanup_free_ char *label = strprintf("Downloading %.19s", digest);
+        Response resp = { .progress = progress, .userdata = userdata, .what = label };
+        int r;
+
+        if (!path || !label)
+                return -ENOMEM;
+        if (blob_exists(s, digest))
+                return 0;
+        r = get(c, path, NULL, &resp, &w, s);
+        if (r >= 0)
+                r = blob_writer_commit(&w, digest, NULL, c->error);
+        if (r >= 0 && stats)
+                stats->blob_bytes += w.size;
+        response_reset(&resp);
+        if (r < 0)
+                (void) image_error_set(c->error, r, path, NULL);
+        return r;
+}
+
+int image_pull(ImageStore *s, const char *ref, const ImagePullOptions *opts, ImageProgressFn progress,
+               void *userdata, ImageImportStats *ret_stats, char **ret_ref, ImageError *error) {
+        _cleanup_(pull_ref_done) PullRef p = {};
+        _cleanup_(client_done) Client c = { .opts = opts, .error = error };
+        _cleanup_(json_object_putp) json_object *top = NULL;
+        _cleanup_(image_manifest_freep) ImageManifest *m = NULL;
+        _cleanup_free_ char *data = NULL, *digest = NULL;
+        _cleanup_close_ int lock = -EBADF;
+        ImageImportStats stats = {};
+        size_t size;
+        int r;
+
+        r = pull_ref_parse(ref, &p);
+        if (r < 0)
+                return image_error_set(error, r, ref, "invalid image reference");
+        c.scheme = opts && strv_contains(opts->insecure_registries, p.registry) ? "http" : "https";
+        r = load_credentials(opts ? opts->auth_file : NULL, p.registry, &c.basic, error);
+        if (r < 0)
+                return r;
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+                return -EIO;
+        c.curl = curl_easy_init();
+        if (!c.curl)
+                return -ENOMEM;
+
+        lock = store_lock_shared(s);
+        if (lock < 0)
+                return lock;
+
+        r = fetch_manifest(&c, &p, p.tag, NULL, s, &data, &size);
+        if (r < 0)
+                return r;
+        r = json_parse_bounded(data, size, s->limits.max_json_bytes, &top, error, "manifest");
+        if (r < 0)
+                return r;
+        if (image_json_is_index(top)) {
+                _cleanup_free_ char *pick = NULL;
+                r = image_index_pick_platform(top, &pick, error);
+                if (r < 0)
+                        return r;
+                data = mfree(data);
+                r = fetch_manifest(&c, &p, pick, pick, s, &data, &size);
+                if (r < 0)
+                        return r;
+        }
+        r = image_manifest_parse(data, size, &m, error);
+        if (r < 0)
+                return r;
+        r = blob_ingest_data(s, data, size, &digest);
+        if (r < 0)
+                return r;
+
+        r = fetch_blob(&c, &p, m->config_digest, s, NULL, NULL, &stats);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < m->n_layers; i++) {
+                r = fetch_blob(&c, &p, m->layer_digests[i], s, progress, userdata, &stats);
+                if (r < 0)
+                        return r;
+        }
+        if (progress)
+                progress(NULL, 0, 0, userdata);
+
+        r = store_import_manifest(s, digest, p.local, progress, userdata, &stats, error);
+        if (r < 0)
+                return r;
+        if (ret_stats)
+                *ret_stats = stats;
+        if (ret_ref)
+                *ret_ref = TAKE_PTR(p.local);
+        return 0;
+}

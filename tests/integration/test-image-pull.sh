@@ -1,0 +1,169 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# cbox image pull against a real registry (Debian's docker-registry, the distribution server) on 127.0.0.1,
+# fed by skopeo: plain HTTP (explicitly insecure), HTTPS with a self-signed CA, HTTPS + htpasswd Basic auth
+# with a credentials file; a corrupted blob in the registry fails with a digest error and leaves nothing.
+set -uo pipefail
+
+: "${CBOX:?CBOX must point to the cbox binary}"
+skip() { echo "SKIP: $*" >&2; exit 77; }
+[ "$(id -u)" = 0 ] || skip "needs root (mknod, chown in layers)"
+for t in docker-registry skopeo umoci htpasswd openssl python3 curl; do
+        command -v "$t" >/dev/null || skip "$t not installed (tools/setup.sh)"
+done
+BUSYBOX=$(command -v busybox) || skip "busybox-static not installed"
+
+W=$(mktemp -d /tmp/test-image-pull.XXXXXX)
+PIDS=()
+cleanup() {
+        for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+        rm -rf "$W"
+}
+trap cleanup EXIT
+fails=0
+fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+cd "$W"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# start_registry NAME PORT [extra YAML for http:] [auth YAML]
+start_registry() {
+        local name=$1 port=$2 tls=${3:-} auth=${4:-}
+        mkdir -p "$W/$name"
+        cat > "$W/$name.yml" <<EOF
+version: 0.1
+log:
+  level: error
+storage:
+  filesystem:
+    rootdirectory: $W/$name
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:$port
+$tls
+$auth
+EOF
+        docker-registry serve "$W/$name.yml" > "$W/$name.log" 2>&1 &
+        PIDS+=($!)
+        for _ in $(seq 100); do
+                curl -sk -o /dev/null "http://127.0.0.1:$port/v2/" && return 0
+                curl -sk -o /dev/null "https://127.0.0.1:$port/v2/" && return 0
+                sleep 0.1
+        done
+        cat "$W/$name.log" >&2
+        return 1
+}
+
+# ---- a two-layer image with a config ----
+umoci init --layout oci >/dev/null
+umoci new --image oci:bb >/dev/null
+umoci unpack --image oci:bb bundle >/dev/null
+mkdir -p bundle/rootfs/bin bundle/rootfs/srv
+cp "$BUSYBOX" bundle/rootfs/bin/busybox
+ln -s busybox bundle/rootfs/bin/sh
+umoci repack --image oci:bb bundle >/dev/null
+umoci unpack --image oci:bb bundle2 >/dev/null
+echo hello > bundle2/rootfs/srv/index.html
+umoci repack --image oci:bb bundle2 >/dev/null
+umoci config --image oci:bb --config.cmd httpd --config.cmd -f --config.env GREETING=hi \
+        --config.workingdir /srv >/dev/null
+"$CBOX" image --root "$W/local" -q import oci bb:local || fail "local import"
+want=$("$CBOX" image --root "$W/local" inspect bb:local |
+        python3 -c 'import json,sys; print(" ".join(l["diff_id"] for l in json.load(sys.stdin)["layers"]))')
+
+check_pulled() {
+        local store=$1 ref=$2
+        got=$("$CBOX" image --root "$store" inspect "$ref" |
+                python3 -c 'import json,sys; print(" ".join(l["diff_id"] for l in json.load(sys.stdin)["layers"]))')
+        [ "$got" = "$want" ] || fail "$ref: diff_ids '$got', expected '$want'"
+        "$CBOX" image --root "$store" inspect "$ref" | python3 -c '
+import json, sys
+c = json.load(sys.stdin)["image_config"]
+assert c["Cmd"] == ["httpd", "-f"], c
+assert "GREETING=hi" in c["Env"], c
+assert c["WorkingDir"] == "/srv", c' || fail "$ref: config not carried over"
+}
+
+# ---- plain HTTP, only when asked for ----
+P1=$(free_port)
+start_registry reg-http "$P1" || skip "docker-registry does not start"
+skopeo copy -q --dest-tls-verify=false oci:oci:bb "docker://127.0.0.1:$P1/test/bb:1" || fail "skopeo push (http)"
+out=$("$CBOX" image --root "$W/s1" pull --insecure-registry "127.0.0.1:$P1" "127.0.0.1:$P1/test/bb:1") ||
+        fail "pull over HTTP"
+echo "$out"
+check_pulled "$W/s1" "127.0.0.1:$P1/test/bb:1"
+# pulling again downloads and unpacks nothing
+out=$("$CBOX" image --root "$W/s1" --json pull --insecure-registry "127.0.0.1:$P1" "127.0.0.1:$P1/test/bb:1") ||
+        fail "second pull"
+case $out in *'"layers_unpacked":0'*'"blob_bytes":0'*) ;; *) fail "second pull did work again: $out" ;; esac
+err=$("$CBOX" image --root "$W/s1b" pull "127.0.0.1:$P1/test/bb:1" 2>&1) && fail "HTTPS to a plain HTTP registry succeeded"
+echo "without --insecure-registry: $err"
+err=$("$CBOX" image --root "$W/s1b" pull --insecure-registry "127.0.0.1:$P1" "127.0.0.1:$P1/test/nope:1" 2>&1) &&
+        fail "pull of a missing repository succeeded"
+case $err in *"HTTP 404"*) ;; *) fail "missing repository: $err" ;; esac
+echo "missing repository: $err"
+
+# ---- HTTPS with a self-signed CA ----
+openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj "/CN=cbox test CA" \
+        2>/dev/null || fail "openssl CA"
+openssl req -newkey rsa:2048 -nodes -keyout srv.key -out srv.csr -subj "/CN=127.0.0.1" 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1\n' > san.ext
+openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem -days 2 -extfile san.ext \
+        2>/dev/null || fail "openssl server cert"
+TLS="  tls:
+    certificate: $W/srv.pem
+    key: $W/srv.key"
+P2=$(free_port)
+start_registry reg-https "$P2" "$TLS" || fail "registry with TLS does not start"
+skopeo copy -q --dest-tls-verify=false oci:oci:bb "docker://127.0.0.1:$P2/test/bb:2" || fail "skopeo push (https)"
+"$CBOX" image --root "$W/s2" pull --ca-file "$W/ca.pem" "127.0.0.1:$P2/test/bb:2" || fail "pull over HTTPS with CA"
+check_pulled "$W/s2" "127.0.0.1:$P2/test/bb:2"
+err=$("$CBOX" image --root "$W/s2b" pull "127.0.0.1:$P2/test/bb:2" 2>&1) && fail "pull without the CA succeeded"
+echo "without the CA: $err"
+
+# ---- HTTPS + htpasswd Basic auth ----
+htpasswd -Bbn cboxuser s3cret > htpasswd
+AUTH="auth:
+  htpasswd:
+    realm: cbox-test
+    path: $W/htpasswd"
+P3=$(free_port)
+start_registry reg-auth "$P3" "$TLS" "$AUTH" || fail "registry with auth does not start"
+skopeo copy -q --dest-tls-verify=false --dest-creds cboxuser:s3cret oci:oci:bb "docker://127.0.0.1:$P3/test/bb:3" ||
+        fail "skopeo push (auth)"
+err=$("$CBOX" image --root "$W/s3" pull --ca-file "$W/ca.pem" --auth-file "$W/none.json" "127.0.0.1:$P3/test/bb:3" 2>&1) &&
+        fail "pull without credentials succeeded"
+echo "without credentials: $err"
+printf '{"auths":{"127.0.0.1:%s":{"username":"cboxuser","password":"wrong"}}}' "$P3" > bad.json
+err=$("$CBOX" image --root "$W/s3" pull --ca-file "$W/ca.pem" --auth-file "$W/bad.json" "127.0.0.1:$P3/test/bb:3" 2>&1) &&
+        fail "pull with a wrong password succeeded"
+echo "wrong password: $err"
+printf '{"auths":{"127.0.0.1:%s":{"auth":"%s"}}}' "$P3" "$(printf cboxuser:s3cret | base64)" > auth.json
+"$CBOX" image --root "$W/s3" pull --ca-file "$W/ca.pem" --auth-file "$W/auth.json" "127.0.0.1:$P3/test/bb:3" ||
+        fail "pull with Basic auth"
+check_pulled "$W/s3" "127.0.0.1:$P3/test/bb:3"
+
+# ---- a corrupted blob in the registry ----
+layer=$("$CBOX" image --root "$W/local" inspect bb:local |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["layers"][0]["digest"].split(":")[1])')
+data="$W/reg-http/docker/registry/v2/blobs/sha256/${layer:0:2}/$layer/data"
+if [ -f "$data" ]; then
+        python3 - "$data" <<'EOF'
+import sys
+p = sys.argv[1]; d = bytearray(open(p, "rb").read()); d[len(d) // 2] ^= 0xff; open(p, "wb").write(bytes(d))
+EOF
+        err=$("$CBOX" image --root "$W/s4" pull --insecure-registry "127.0.0.1:$P1" "127.0.0.1:$P1/test/bb:1" 2>&1) &&
+                fail "pull of a corrupted blob succeeded"
+        echo "corrupted blob: $err"
+        case $err in *"digest mismatch"*) ;; *) fail "corrupted blob: no digest error: $err" ;; esac
+        [ -z "$(ls -A "$W/s4/layers")" ] || fail "corrupted blob: layers left: $(ls -A "$W/s4/layers")"
+        [ ! -e "$W/s4/blobs/sha256/$layer" ] || fail "corrupted blob stored"
+        [ -z "$(find "$W/s4/blobs/sha256" -name '.tmp-*')" ] || fail "corrupted blob: temporaries left"
+        "$CBOX" image --root "$W/s4" inspect "127.0.0.1:$P1/test/bb:1" >/dev/null 2>&1 && fail "corrupted image indexed"
+else
+        fail "registry storage layout unexpected: no $data"
+fi
+
+[ $fails = 0 ] || { echo "$fails failure(s)" >&2; exit 1; }
+echo "image pull: HTTP, HTTPS+CA, Basic auth, corrupted blob: all as expected"
