@@ -291,6 +291,22 @@ static void log_bus_error(int r, const char *name, const char *what, const BusEr
                 log_error_errno(r, "%s: %s: %m", name, what);
 }
 
+static char *companion_name(const char *name) {
+        return strprintf("cbox-%s-cleanup.service", name);
+}
+
+static void stop_companion(sd_bus *bus, const char *name) {
+        _cleanup_free_ char *unit = companion_name(name);
+        BusError e = BUS_ERROR_NULL;
+
+        if (!bus || !unit)
+                return;
+        (void) bus_stop_unit(bus, unit, &e);
+        bus_error_done(&e);
+        (void) bus_reset_failed_unit(bus, unit, &e);
+        bus_error_done(&e);
+}
+
 /* Stops the unit, drops a machined registration that outlived it, makes sure the leader is gone.
  * Best effort for the parts that may already be gone; returns the first hard failure. */
 static int release_runtime(const GlobalConfig *g, sd_bus *bus, const char *name, const ContainerState *s) {
@@ -321,8 +337,11 @@ static int release_runtime(const GlobalConfig *g, sd_bus *bus, const char *name,
                 }
         }
         /* network state lives outside the container's namespaces: ports, veth, lease */
-        if (s)
+        if (s && s->network) {
                 container_net_release(g, name, s->network, s->host_ifname);
+                /* its cleanup runs `cbox cleanup`, which finds our lock taken and leaves it to us */
+                stop_companion(bus, name);
+        }
         /* No unit (never got one, or no systemd): kill the leader ourselves; the pid namespace dies with it
          */
         if (s && s->leader_pid > 0 && state_leader_alive(s)) {
@@ -362,6 +381,7 @@ typedef struct UpContext {
         bool registered_machine;
         ContainerNet net;
         bool net_set_up;
+        bool started_companion;
 } UpContext;
 
 static void up_context_done(UpContext *u) {
@@ -384,6 +404,8 @@ static void up_context_done(UpContext *u) {
 static void up_undo(UpContext *u) {
         BusError e = BUS_ERROR_NULL;
 
+        if (u->started_companion)
+                stop_companion(u->bus, u->name);
         if (u->net_set_up)
                 container_net_release(u->g, u->name, u->net.network, u->net.host_ifname);
         if (u->registered_machine) {
@@ -841,6 +863,29 @@ static int up_run(UpContext *u) {
                 return r;
         u->net_set_up = true;
 
+        /* A detached payload that exits by itself leaves no cbox process behind to release its network:
+         * a companion service bound to the scope runs `cbox cleanup NAME` when the scope goes away. */
+        if (u->net.network && !u->o->foreground) {
+                _cleanup_free_ char *self = realpath("/proc/self/exe", NULL),
+                                    *cunit = companion_name(u->name);
+                if (!self || !cunit)
+                        return log_oom();
+                char *stop_argv[] = { self, (char *) "cleanup", (char *) u->name, NULL };
+                BusCompanionParams cp = {
+                        .unit = cunit,
+                        .bound_to = u->unit,
+                        .description = "cbox network cleanup",
+                        .exec_stop = stop_argv,
+                };
+                r = bus_start_companion(u->bus, &cp, &e);
+                if (r < 0) {
+                        log_bus_error(r, u->name, "failed to start its cleanup companion", &e);
+                        bus_error_done(&e);
+                        return r;
+                }
+                u->started_companion = true;
+        }
+
         /* start/exec re-read the file later, from any directory */
         _cleanup_free_ char *config_abs = c->path ? realpath(c->path, NULL) : NULL;
         ContainerState st = {
@@ -1273,5 +1318,47 @@ int container_load_config(const char *name_or_path, const GlobalConfig *g, Conta
         else if (r < 0)
                 log_error_errno(r, "%s: cannot load: %m", name_or_path);
         config_diag_done(&d);
+        return r;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* cleanup (run by the companion unit when the scope of a detached container goes away) */
+
+int container_cleanup(const GlobalConfig *g, const char *name) {
+        _cleanup_(container_state_freep) ContainerState *s = NULL;
+        _cleanup_close_ int dir_fd = -EBADF;
+        int lock_fd = -EBADF, r;
+
+        if (!state_name_is_valid(name))
+                return log_error_errno(EINVAL, "'%s' is not a valid container name", name);
+        /* up/down/stop hold the lock while they release things themselves: nothing to do then */
+        r = state_lock(run_root(g), name, false, &lock_fd);
+        if (r == -EBUSY)
+                return 0;
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot lock: %m", name);
+        r = state_dir_open(run_root(g), name, false, &dir_fd);
+        if (r >= 0)
+                r = state_load(dir_fd, &s);
+        if (r == -ENOENT) {
+                r = 0;
+                goto finish;
+        }
+        if (r < 0) {
+                log_error_errno(r, "%s: cannot read its state: %m", name);
+                goto finish;
+        }
+        if (state_leader_alive(s) && !s->exit_set) {
+                r = 0; /* running (the companion was stopped for another reason) */
+                goto finish;
+        }
+        container_net_release(g, name, s->network, s->host_ifname);
+        s->network = mfree(s->network);
+        s->host_ifname = mfree(s->host_ifname);
+        r = state_save(dir_fd, s);
+        if (r < 0)
+                log_error_errno(r, "%s: cannot update its state: %m", name);
+finish:
+        (void) state_unlock(run_root(g), name, lock_fd, false);
         return r;
 }

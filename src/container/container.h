@@ -60,6 +60,11 @@ int container_start(const GlobalConfig *g, const char *name, const UpOptions *o)
  * …) goes to every process of the scope via systemd's KillUnit. */
 int container_kill(const GlobalConfig *g, const char *name, int sig);
 
+/* Releases the network of a container whose payload has ended (ports, veth, lease), keeping its state
+ * for list --all. Run by the companion unit cbox-NAME-cleanup.service (ExecStop=cbox cleanup NAME)
+ * bound to the scope; a no-op when another verb holds the lock or the container still runs. */
+int container_cleanup(const GlobalConfig *g, const char *name);
+
 typedef struct ContainerInfo {
         ContainerState *state;
         ContainerStatus status;
