@@ -12,11 +12,12 @@
  *           O_CLOEXEC sync socket closes) or reported a setup error (errno + message).
  *   child:  unshare(CLONE_NEWCGROUP) (only now, so the namespace is rooted at the unit's cgroup),
  *           signal dispositions and mask reset, stdio,
- *           p->child_setup() (rootfs_setup(): mounts, pivot_root), sethostname, capability
- *           bounding set, PR_SET_NO_NEW_PRIVS, setgroups/setgid/setuid, chdir workdir, clean env,
- *           close every fd not in keep_fds, execveat(init_fd, "", argv, env, AT_EMPTY_PATH).
+ *           p->child_setup() (rootfs_setup(): mounts, pivot_root), sethostname, user lookup in the
+ *           container's /etc/passwd, the seccomp filter (if asked), capability bounding set,
+ *           setgroups/setgid/setuid, capset, PR_SET_NO_NEW_PRIVS, chdir workdir, clean env,
+ *           every fd not in keep_fds O_CLOEXEC, execveat(exec_fd, "", argv, env, AT_EMPTY_PATH).
  *
- * Depends on basic/ only. No logging: errors are -errno plus a SpawnError message where the
+ * Depends on basic/ (and libseccomp). No logging: errors are -errno plus a SpawnError message where the
  * child can tell which step failed ("mount /proc", "setuid 1000").
  *
  * CONTRACT: fields may be added to the structs (zero-initialise them; zero = default, fds that are
@@ -101,7 +102,9 @@ void spawn_child_done(SpawnChild *c);
 int spawn_container(const SpawnParams *p, SpawnChild *ret);
 
 /* Releases the child and waits until it exec'd cbox-init (returns 0) or failed. On a child-side
- * failure returns the child's -errno with err filled in, and reaps the child. */
+ * failure returns the child's -errno with err filled in, and reaps the child (c->pidfd stays
+ * open but refers to a reaped process). A child killed before it could report (OOM, SIGKILL)
+ * also looks like 0: its exit shows on the pidfd. */
 int spawn_child_release(SpawnChild *c, SpawnError *err);
 
 /* Opens an executable so that it can be exec'd after pivot_root: a sealed memfd copy of the file
