@@ -11,9 +11,9 @@ export LC_ALL=C
 exec 3>&1 1>&2
 
 PKGS=(systemd systemd-sysv dbus systemd-container iproute2 nftables procps util-linux psmisc
-      busybox-static jq zstd gzip tar
+      busybox-static jq zstd gzip tar iptables
       # the peers
-      crun podman conmon hyperfine umoci
+      crun podman conmon netavark aardvark-dns catatonit hyperfine umoci
       # the cbox binary's runtime libraries
       libsystemd0 libnftnl11 libmnl0 libarchive13 libjson-c5 libcurl4 libssl3 libseccomp2)
 
