@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # cbox image pull against a real registry (Debian's docker-registry, the distribution server) on 127.0.0.1,
 # fed by skopeo: plain HTTP (explicitly insecure), HTTPS with a self-signed CA, HTTPS + htpasswd Basic auth
-# with a credentials file; a corrupted blob in the registry fails with a digest error and leaves nothing.
+# with a credentials file, Bearer tokens from a token server of the test's own; a corrupted blob in the registry fails with a digest error and leaves nothing.
 set -uo pipefail
 
 : "${CBOX:?CBOX must point to the cbox binary}"
@@ -144,6 +144,64 @@ printf '{"auths":{"127.0.0.1:%s":{"auth":"%s"}}}' "$P3" "$(printf cboxuser:s3cre
         fail "pull with Basic auth"
 check_pulled "$W/s3" "127.0.0.1:$P3/test/bb:3"
 
+# ---- Bearer tokens: a registry with token auth and a small token server of our own ----
+openssl req -x509 -newkey rsa:2048 -nodes -keyout tok.key -out tok.pem -days 2 -subj "/CN=cbox token issuer" \
+        2>/dev/null || fail "openssl token cert"
+openssl x509 -in tok.pem -outform DER -out tok.der
+cat > token-server.py <<'EOF'
+# Issues RS256 JWTs (signed with the openssl CLI) to clients that present tokenuser:tokpass, granting
+# what the scope asks for; counts the tokens issued.
+import base64, http.server, json, subprocess, sys, time, urllib.parse
+port, key, der, counter = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+class H(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def do_GET(self):
+        want = "Basic " + base64.b64encode(b"tokenuser:tokpass").decode()
+        if self.headers.get("Authorization") != want:
+            self.send_response(401); self.end_headers(); return
+        q = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)
+        access = []
+        for s in q.get("scope", []):
+            typ, name, actions = s.split(":")
+            access.append({"type": typ, "name": name, "actions": actions.split(",")})
+        now = int(time.time())
+        hdr = {"alg": "RS256", "typ": "JWT", "x5c": [base64.b64encode(open(der, "rb").read()).decode()]}
+        claims = {"iss": "cbox-token", "sub": "tokenuser", "aud": q.get("service", [""])[0], "exp": now + 300,
+                  "nbf": now - 10, "iat": now, "jti": str(now), "access": access}
+        signing = (b64(json.dumps(hdr).encode()) + "." + b64(json.dumps(claims).encode())).encode()
+        sig = subprocess.run(["openssl", "dgst", "-sha256", "-sign", key], input=signing, capture_output=True,
+                             check=True).stdout
+        body = json.dumps({"token": signing.decode() + "." + b64(sig)}).encode()
+        with open(counter, "a") as f: f.write("x")
+        self.send_response(200); self.send_header("Content-Type", "application/json"); self.end_headers()
+        self.wfile.write(body)
+http.server.HTTPServer(("127.0.0.1", port), H).serve_forever()
+EOF
+TP=$(free_port)
+python3 token-server.py "$TP" "$W/tok.key" "$W/tok.der" "$W/tokens" &
+PIDS+=($!)
+TOKAUTH="auth:
+  token:
+    realm: http://127.0.0.1:$TP/token
+    service: cbox-registry
+    issuer: cbox-token
+    rootcertbundle: $W/tok.pem"
+P5=$(free_port)
+start_registry reg-token "$P5" "" "$TOKAUTH" || fail "registry with token auth does not start"
+skopeo copy -q --dest-tls-verify=false --dest-creds tokenuser:tokpass oci:oci:bb "docker://127.0.0.1:$P5/test/bb:5" ||
+        fail "skopeo push (token)"
+: > tokens
+err=$("$CBOX" image --root "$W/s5" pull --insecure-registry "127.0.0.1:$P5" --auth-file "$W/none.json" \
+        "127.0.0.1:$P5/test/bb:5" 2>&1) && fail "pull without token credentials succeeded"
+echo "token server without credentials: $err"
+printf '{"auths":{"127.0.0.1:%s":{"username":"tokenuser","password":"tokpass"}}}' "$P5" > tok-auth.json
+"$CBOX" image --root "$W/s5" pull --insecure-registry "127.0.0.1:$P5" --auth-file "$W/tok-auth.json" \
+        "127.0.0.1:$P5/test/bb:5" || fail "pull with a Bearer token"
+check_pulled "$W/s5" "127.0.0.1:$P5/test/bb:5"
+[ -s tokens ] || fail "no token was issued"
+echo "tokens issued: $(wc -c < tokens)"
+
 # ---- a corrupted blob in the registry ----
 layer=$("$CBOX" image --root "$W/local" inspect bb:local |
         python3 -c 'import json,sys; print(json.load(sys.stdin)["layers"][0]["digest"].split(":")[1])')
@@ -166,4 +224,4 @@ else
 fi
 
 [ $fails = 0 ] || { echo "$fails failure(s)" >&2; exit 1; }
-echo "image pull: HTTP, HTTPS+CA, Basic auth, corrupted blob: all as expected"
+echo "image pull: HTTP, HTTPS+CA, Basic auth, Bearer token, corrupted blob: all as expected"
