@@ -10,8 +10,9 @@
 # stdin /dev/null and a time limit: CBOX_SYSTEM_TEST_TIMEOUT (default 300 s), or a line
 # "# cbox-test-timeout: SECS" in the test file.  A test's stdout and stderr are passed through as
 # TAP comments ("# ...") while it runs.  Exit 0 = ok, 77 = skip (its last output line is the
-# reason), anything else = not ok; a time-out is not ok.  Processes a test leaves behind in its
-# process group are reported and killed.  Exit status: 0 when nothing failed, else 1.
+# reason), anything else = not ok (then the journal lines logged meanwhile follow as comments); a
+# time-out is not ok.  Processes a test leaves behind in its process group are reported and
+# killed.  Exit status: 0 when nothing failed, else 1.
 set -uo pipefail
 shopt -s nullglob
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -62,6 +63,7 @@ for t in "${tests[@]}"; do
         log=$dir.log
         : >"$log"
         t0=$(now_ms)
+        since=$(date +%s)
         # timeout makes itself a process group leader: $tpid is the test's process group
         (cd "$dir" && TEST_TMPDIR=$dir exec timeout -k 10 "$tmo" bash "$t" </dev/null >"$log" 2>&1) &
         tpid=$!
@@ -96,6 +98,11 @@ for t in "${tests[@]}"; do
                 failed=$((failed + 1))
                 ;;
         esac
+        if [ "$rc" != 0 ] && [ "$rc" != 77 ] && command -v journalctl >/dev/null; then
+                # the VM is gone after the run: keep what the system logged meanwhile
+                echo "# --- $name: the journal since it started (last 60 lines)"
+                journalctl -q --no-pager --since "@$since" -n 60 -o short-monotonic 2>/dev/null | sed 's/^/#   /'
+        fi
         echo "# $name took $(secs $ms) s"
         rm -rf "$dir" "$log"
 done
