@@ -146,6 +146,17 @@ int image_inspect_json(ImageStore *s, const char *ref, char **ret_json);
  * Blobs and layers are left for image_gc(). */
 int image_remove(ImageStore *s, const char *ref, ImageError *error);
 
+/* Commits a container's overlay upper directory as a new layer on top of base_ref, stored as new_ref
+ * (base config kept, diff_ids and history extended). Overlay whiteouts (0:0 char devices, files with
+ * trusted.overlay.whiteout) become ".wh.NAME", opaque directories get ".wh..wh..opq". */
+int image_commit(ImageStore *s, const char *upper_dir, const char *base_ref, const char *new_ref,
+                 char **ret_ref, ImageError *error);
+
+/* Writes the tree below dir_fd (e.g. a container's mounted merged view) to out_fd as one uncompressed tar:
+ * numeric owners, modes, mtimes, hardlinks, symlinks, devices, user.* and security.capability xattrs.
+ * Symlinks are never followed; entries come sorted (same tree → same bytes). */
+int image_export_tree(int dir_fd, int out_fd, ImageError *error);
+
 /* Removes stale temporaries and every blob and layer no image in the index references. */
 typedef struct ImageGcStats {
         unsigned tmps_removed;

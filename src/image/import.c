@@ -560,7 +560,7 @@ static json_object *descriptor_new(const char *media_type, const char *digest, u
 }
 
 /* Writes an OCI manifest for a config and layer blobs already in the store; returns its digest */
-static int synthesize_manifest(ImageStore *s, const char *config_digest, char **layers, char **ret) {
+int synthesize_manifest(ImageStore *s, const char *config_digest, char **layers, char **ret) {
         _cleanup_(json_object_putp) json_object *m = json_object_new_object();
         json_object *arr = json_object_new_array();
         uint64_t size = 0;

@@ -54,3 +54,6 @@ int index_save(ImageStore *s, json_object *o);
 int store_import_manifest(ImageStore *s, const char *manifest_digest, const char *ref,
                           ImageProgressFn progress, void *userdata, ImageImportStats *stats,
                           ImageError *error);
+
+/* Writes an OCI manifest for a config and layer blobs (bottom first) already in the store */
+int synthesize_manifest(ImageStore *s, const char *config_digest, char **layers, char **ret);

@@ -620,4 +620,77 @@ TEST(store_oci_digest_mismatch) {
         rm_dir(tmp);
 }
 
+/* An overlay upper dir committed on top of an image: whiteouts and opaque dirs round-trip through OCI form
+ */
+TEST(store_commit_and_export) {
+        require_root();
+        char *tmp = mkdtemp_dir();
+        _cleanup_free_ char *root = strjoin(tmp, "/store"), *upper = strjoin(tmp, "/upper");
+        _cleanup_(image_store_freep) ImageStore *s = NULL;
+        const TarEntry t[] = {
+                { .path = "etc/", .type = AE_IFDIR },
+                { .path = "etc/gone", .type = AE_IFREG, .data = "bye" },
+                { .path = "opq/", .type = AE_IFDIR },
+                { .path = "opq/old", .type = AE_IFREG, .data = "old" },
+        };
+        _cleanup_free_ char *tar = write_tar_file(tmp, "base.tar", t, ELEMENTSOF(t), NULL);
+        ImageError e = {};
+        char *ref = NULL, buf[8];
+
+        ASSERT_OK(image_store_open(root, &s));
+        ASSERT_OK(image_import(s, tar, "base:1", NULL, NULL, NULL, NULL, &e));
+
+        /* what a container leaves in its upper dir */
+        _cleanup_free_ char *etc = strjoin(upper, "/etc"), *gone = strjoin(upper, "/etc/gone"),
+                            *newf = strjoin(upper, "/etc/new"), *opq = strjoin(upper, "/opq"),
+                            *fresh = strjoin(upper, "/opq/fresh");
+        ASSERT_OK(mkdir_p(etc, 0755));
+        ASSERT_OK(mknod(gone, S_IFCHR | 0, makedev(0, 0)));
+        ASSERT_OK(write_file_atomic(newf, "new", 3, 0640));
+        ASSERT_OK(mkdir(opq, 0755));
+        ASSERT_OK(setxattr(opq, "trusted.overlay.opaque", "y", 1, 0));
+        ASSERT_OK(write_file_atomic(fresh, "fresh", 5, 0644));
+
+        ASSERT_OK(image_commit(s, upper, "base:1", "committed:1", &ref, &e));
+        ASSERT_STREQ(ref, "committed:1");
+        free(ref);
+
+        char **paths = NULL;
+        ASSERT_OK(image_resolve(s, "committed:1", &paths, NULL));
+        ASSERT_EQ(strv_length(paths), 2);
+        _cleanup_close_ int top = open(paths[0], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        struct stat st;
+        ASSERT_OK(fstatat(top, "etc/gone", &st, AT_SYMLINK_NOFOLLOW));
+        ASSERT_TRUE(S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0));
+        ASSERT_OK(fstatat(top, "etc/new", &st, AT_SYMLINK_NOFOLLOW));
+        ASSERT_EQ(st.st_mode & 07777, 0640);
+        _cleanup_close_ int ofd = openat(top, "opq", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        ASSERT_EQ(fgetxattr(ofd, "trusted.overlay.opaque", buf, sizeof(buf)), 1);
+        ASSERT_OK(faccessat(top, "opq/fresh", F_OK, 0));
+        strv_free(paths);
+
+        /* the committed layer is in OCI form: .wh. entries, no device nodes */
+        _cleanup_free_ char *json = NULL;
+        ASSERT_OK(image_inspect_json(s, "committed:1", &json));
+        ASSERT_TRUE(strstr(json, "\"layers\"") != NULL);
+
+        /* export of a tree: a tar with the entries, sorted */
+        int out = memfd_create("export", MFD_CLOEXEC);
+        _cleanup_close_ int ufd = open(upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        ASSERT_OK(image_export_tree(ufd, out, &e));
+        ASSERT_OK(lseek(out, 0, SEEK_SET));
+        struct archive *a = archive_read_new();
+        struct archive_entry *ae;
+        archive_read_support_format_tar(a);
+        ASSERT_EQ(archive_read_open_fd(a, out, 10240), ARCHIVE_OK);
+        _cleanup_strv_free_ char **names = NULL;
+        while (archive_read_next_header(a, &ae) == ARCHIVE_OK)
+                ASSERT_OK(strv_extend(&names, archive_entry_pathname(ae)));
+        archive_read_free(a);
+        safe_close(out);
+        _cleanup_free_ char *joined = strv_join(names, " ");
+        ASSERT_STREQ(joined, "etc/ etc/gone etc/new opq/ opq/fresh");
+        rm_dir(tmp);
+}
+
 TEST_MAIN();

@@ -1,0 +1,393 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Directory trees back to tar: a container's overlay upper directory becomes a new OCI layer (whiteouts
+ * converted back: a 0:0 character device or trusted.overlay.whiteout file → ".wh.NAME", an opaque
+ * directory → "DIR/.wh..wh..opq"), and any tree (a mounted merged view) becomes a flat tarball for export.
+ * The walk is fd-relative and never follows symlinks; entries are sorted so the same tree gives the same
+ * tar (and so the same diff_id). */
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "fd-util.h"
+#include "fileio.h"
+#include "image-internal.h"
+#include "store.h"
+#include "string-util.h"
+
+#define MAX_DEPTH 256
+
+typedef struct Inode {
+        dev_t dev;
+        ino_t ino;
+        char *path;
+} Inode;
+
+typedef struct Writer {
+        struct archive *a;
+        bool overlay_upper;
+        ImageError *error;
+        Inode *inodes;
+        size_t n_inodes, allocated;
+        char *buf;
+} Writer;
+
+static int name_cmp(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+static int list_dir(int dfd, char ***ret) {
+        _cleanup_strv_free_ char **l = NULL;
+        int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        DIR *d = fdopendir(fd);
+        if (!d) {
+                safe_close(fd);
+                return -errno;
+        }
+        for (struct dirent *de; (de = readdir(d));) {
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                if (strv_extend(&l, de->d_name) < 0) {
+                        closedir(d);
+                        return -ENOMEM;
+                }
+        }
+        closedir(d);
+        if (l)
+                qsort(l, strv_length(l), sizeof(char *), name_cmp);
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+static int write_header(Writer *w, struct archive_entry *e, const char *path) {
+        if (archive_write_header(w->a, e) < ARCHIVE_WARN)
+                return image_error_set(w->error, -EIO, path, "cannot write tar header: %s",
+                                       archive_error_string(w->a) ?: "unknown error");
+        return 0;
+}
+
+static int add_xattrs(Writer *w, struct archive_entry *e, int fd) {
+        char names[4096];
+        ssize_t n = flistxattr(fd, names, sizeof(names));
+        if (n < 0)
+                return IN_SET(errno, ENOTSUP, ERANGE) ? 0 : -errno;
+        for (char *p = names; p < names + n; p += strlen(p) + 1) {
+                if (!startswith(p, "user.") && !streq(p, "security.capability"))
+                        continue;
+                char value[4096];
+                ssize_t k = fgetxattr(fd, p, value, sizeof(value));
+                if (k >= 0)
+                        archive_entry_xattr_add_entry(e, p, value, (size_t) k);
+        }
+        return 0;
+}
+
+static bool has_xattr_value(int fd, const char *name, const char *want) {
+        char v[8];
+        ssize_t k = fgetxattr(fd, name, v, sizeof(v));
+        return k == (ssize_t) strlen(want) && memcmp(v, want, (size_t) k) == 0;
+}
+
+static int write_whiteout(Writer *w, const char *dir, const char *name, const struct stat *st) {
+        _cleanup_free_ char *p = dir ? strjoin(dir, "/.wh.", name) : strjoin(".wh.", name);
+        struct archive_entry *e = archive_entry_new();
+        int r;
+        if (!p || !e) {
+                archive_entry_free(e);
+                return -ENOMEM;
+        }
+        archive_entry_set_pathname(e, p);
+        archive_entry_set_filetype(e, AE_IFREG);
+        archive_entry_set_perm(e, 0644);
+        archive_entry_set_size(e, 0);
+        archive_entry_set_mtime(e, st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
+        r = write_header(w, e, p);
+        archive_entry_free(e);
+        return r;
+}
+
+static int walk(Writer *w, int dfd, const char *rel, unsigned depth);
+
+static int write_one(Writer *w, int dfd, const char *rel, const char *name, unsigned depth) {
+        _cleanup_free_ char *path = rel ? strjoin(rel, "/", name) : strdup(name);
+        struct archive_entry *e = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
+        int r = 0;
+
+        if (!path)
+                return -ENOMEM;
+        if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return image_error_set(w->error, -errno, path, "cannot stat");
+
+        if (w->overlay_upper && S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0))
+                return write_whiteout(w, rel, name, &st);
+        if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
+                fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+                if (fd < 0)
+                        return image_error_set(w->error, -errno, path, "cannot open");
+                if (w->overlay_upper && S_ISREG(st.st_mode) && st.st_size == 0 &&
+                    fgetxattr(fd, "trusted.overlay.whiteout", NULL, 0) >= 0)
+                        return write_whiteout(w, rel, name, &st);
+        }
+        if (S_ISSOCK(st.st_mode))
+                return 0;
+
+        e = archive_entry_new();
+        if (!e)
+                return -ENOMEM;
+        archive_entry_set_pathname(e, path);
+        archive_entry_set_mode(e, st.st_mode);
+        archive_entry_set_uid(e, st.st_uid);
+        archive_entry_set_gid(e, st.st_gid);
+        archive_entry_set_mtime(e, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+
+        if (S_ISREG(st.st_mode) && st.st_nlink > 1) {
+                for (size_t i = 0; i < w->n_inodes; i++)
+                        if (w->inodes[i].dev == st.st_dev && w->inodes[i].ino == st.st_ino) {
+                                archive_entry_set_hardlink(e, w->inodes[i].path);
+                                archive_entry_set_size(e, 0);
+                                r = write_header(w, e, path);
+                                archive_entry_free(e);
+                                return r;
+                        }
+                if (w->n_inodes >= w->allocated) {
+                        size_t n = MAX(w->allocated * 2, (size_t) 16);
+                        Inode *x = reallocarray(w->inodes, n, sizeof(Inode));
+                        if (!x) {
+                                archive_entry_free(e);
+                                return -ENOMEM;
+                        }
+                        w->inodes = x;
+                        w->allocated = n;
+                }
+                w->inodes[w->n_inodes++] =
+                        (Inode){ .dev = st.st_dev, .ino = st.st_ino, .path = strdup(path) };
+        }
+
+        if (S_ISLNK(st.st_mode)) {
+                char target[4096];
+                ssize_t k = readlinkat(dfd, name, target, sizeof(target) - 1);
+                if (k < 0) {
+                        archive_entry_free(e);
+                        return image_error_set(w->error, -errno, path, "cannot read symlink");
+                }
+                target[k] = 0;
+                archive_entry_set_symlink(e, target);
+        } else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
+                archive_entry_set_rdevmajor(e, major(st.st_rdev));
+                archive_entry_set_rdevminor(e, minor(st.st_rdev));
+        } else if (S_ISREG(st.st_mode))
+                archive_entry_set_size(e, st.st_size);
+        if (fd >= 0) {
+                r = add_xattrs(w, e, fd);
+                if (r < 0) {
+                        archive_entry_free(e);
+                        return image_error_set(w->error, r, path, "cannot read xattrs");
+                }
+        }
+        r = write_header(w, e, path);
+        archive_entry_free(e);
+        if (r < 0)
+                return r;
+
+        if (S_ISREG(st.st_mode)) {
+                off_t left = st.st_size;
+                while (left > 0) {
+                        ssize_t k = read(fd, w->buf, (size_t) MIN(left, (off_t) (128 * 1024)));
+                        if (k < 0 && errno == EINTR)
+                                continue;
+                        if (k <= 0)
+                                return image_error_set(w->error, k < 0 ? -errno : -EIO, path,
+                                                       "file changed while being read");
+                        if (archive_write_data(w->a, w->buf, (size_t) k) != k)
+                                return image_error_set(w->error, -EIO, path, "cannot write tar data: %s",
+                                                       archive_error_string(w->a) ?: "unknown error");
+                        left -= k;
+                }
+        }
+        if (S_ISDIR(st.st_mode)) {
+                if (w->overlay_upper && has_xattr_value(fd, "trusted.overlay.opaque", "y")) {
+                        _cleanup_free_ char *opq = strjoin(path, "/.wh..wh..opq");
+                        struct archive_entry *o = archive_entry_new();
+                        if (!opq || !o) {
+                                archive_entry_free(o);
+                                return -ENOMEM;
+                        }
+                        archive_entry_set_pathname(o, opq);
+                        archive_entry_set_filetype(o, AE_IFREG);
+                        archive_entry_set_perm(o, 0644);
+                        archive_entry_set_size(o, 0);
+                        archive_entry_set_mtime(o, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+                        r = write_header(w, o, opq);
+                        archive_entry_free(o);
+                        if (r < 0)
+                                return r;
+                }
+                r = walk(w, fd, path, depth + 1);
+        }
+        return r;
+}
+
+static int walk(Writer *w, int dfd, const char *rel, unsigned depth) {
+        _cleanup_strv_free_ char **names = NULL;
+        int r;
+
+        if (depth > MAX_DEPTH)
+                return image_error_set(w->error, -ELOOP, rel, "directory tree deeper than %u", MAX_DEPTH);
+        r = list_dir(dfd, &names);
+        if (r < 0)
+                return image_error_set(w->error, r, rel ?: ".", "cannot list directory");
+        STRV_FOREACH (n, names) {
+                r = write_one(w, dfd, rel, *n, depth);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static la_ssize_t blob_write_cb(struct archive *a, void *userdata, const void *buf, size_t n) {
+        BlobWriter *bw = userdata;
+        int r = blob_writer_write(bw, buf, n);
+        if (r < 0) {
+                archive_set_error(a, -r, "cannot write blob");
+                return -1;
+        }
+        return (la_ssize_t) n;
+}
+
+static int tree_to_tar(int dir_fd, bool overlay_upper, int out_fd, BlobWriter *bw, ImageError *error) {
+        Writer w = { .overlay_upper = overlay_upper, .error = error };
+        int r;
+
+        w.buf = malloc(128 * 1024);
+        w.a = archive_write_new();
+        if (!w.buf || !w.a) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        if (archive_write_set_format_pax_restricted(w.a) != ARCHIVE_OK ||
+            archive_write_add_filter_none(w.a) != ARCHIVE_OK) {
+                r = -EOPNOTSUPP;
+                goto finish;
+        }
+        if ((bw ? archive_write_open2(w.a, bw, NULL, blob_write_cb, NULL, NULL)
+                : archive_write_open_fd(w.a, out_fd)) != ARCHIVE_OK) {
+                r = image_error_set(error, -EIO, NULL, "cannot start tar: %s",
+                                    archive_error_string(w.a) ?: "unknown error");
+                goto finish;
+        }
+        r = walk(&w, dir_fd, NULL, 0);
+        if (r >= 0 && archive_write_close(w.a) != ARCHIVE_OK)
+                r = image_error_set(error, -EIO, NULL, "cannot finish tar: %s",
+                                    archive_error_string(w.a) ?: "unknown error");
+finish:
+        if (w.a)
+                archive_write_free(w.a);
+        for (size_t i = 0; i < w.n_inodes; i++)
+                free(w.inodes[i].path);
+        free(w.inodes);
+        free(w.buf);
+        return r;
+}
+
+int image_export_tree(int dir_fd, int out_fd, ImageError *error) {
+        return tree_to_tar(dir_fd, false, out_fd, NULL, error);
+}
+
+int image_commit(ImageStore *s, const char *upper_dir, const char *base_ref, const char *new_ref,
+                 char **ret_ref, ImageError *error) {
+        _cleanup_(blob_writer_done) BlobWriter bw = { .fd = -EBADF };
+        _cleanup_(json_object_putp) json_object *config = NULL;
+        _cleanup_(image_manifest_freep) ImageManifest *m = NULL;
+        _cleanup_free_ char *norm = NULL, *base_manifest = NULL, *data = NULL, *diff_id = NULL,
+                            *config_digest = NULL, *manifest = NULL;
+        _cleanup_strv_free_ char **layers = NULL;
+        _cleanup_close_ int dfd = -EBADF, lock = -EBADF;
+        size_t size;
+        int r;
+
+        r = image_ref_normalize(new_ref, &norm);
+        if (r < 0)
+                return image_error_set(error, r, new_ref, "invalid image reference");
+        r = image_manifest_digest(s, base_ref, &base_manifest);
+        if (r < 0)
+                return image_error_set(error, r, base_ref, "no such base image");
+        dfd = open(upper_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return image_error_set(error, -errno, upper_dir, "cannot open");
+
+        lock = store_lock_shared(s);
+        if (lock < 0)
+                return lock;
+
+        /* The base image: its manifest's layers, its config document to extend */
+        r = blob_read(s, base_manifest, &data, &size);
+        if (r < 0)
+                return image_error_set(error, r, base_manifest, "cannot read base manifest");
+        r = image_manifest_parse(data, size, &m, error);
+        if (r < 0)
+                return r;
+        data = mfree(data);
+        r = blob_read(s, m->config_digest, &data, &size);
+        if (r < 0)
+                return image_error_set(error, r, m->config_digest, "cannot read base config");
+        r = json_parse_bounded(data, size, s->limits.max_json_bytes, &config, error, "base config");
+        if (r < 0)
+                return r;
+
+        /* The new layer, uncompressed: its blob digest is its diff_id */
+        r = blob_writer_begin(s, &bw);
+        if (r < 0)
+                return r;
+        r = tree_to_tar(dfd, true, -EBADF, &bw, error);
+        if (r < 0)
+                return r;
+        r = blob_writer_commit(&bw, NULL, &diff_id, error);
+        if (r < 0)
+                return r;
+        r = layer_unpack(s, diff_id, diff_id, NULL, NULL, error);
+        if (r < 0)
+                return r;
+
+        /* Config: diff_ids + history appended, everything else kept */
+        json_object *rootfs = json_get_object(config, "rootfs");
+        json_object *ids = json_get_array(rootfs, "diff_ids");
+        if (!ids)
+                return image_error_set(error, -EBADMSG, m->config_digest,
+                                       "base config without rootfs.diff_ids");
+        json_object_array_add(ids, json_object_new_string(diff_id));
+        json_object *hist = json_get_array(config, "history");
+        if (hist) {
+                json_object *h = json_object_new_object();
+                json_object_object_add(h, "created_by", json_object_new_string("cbox commit"));
+                json_object_array_add(hist, h);
+        }
+        const char *text = json_object_to_json_string_ext(
+                config, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        if (!text)
+                return -ENOMEM;
+        r = blob_ingest_data(s, text, strlen(text), &config_digest);
+        if (r < 0)
+                return r;
+
+        layers = strv_copy(m->layer_digests);
+        if ((!layers && m->layer_digests) || strv_extend(&layers, diff_id) < 0)
+                return -ENOMEM;
+        r = synthesize_manifest(s, config_digest, layers, &manifest);
+        if (r < 0)
+                return r;
+        r = store_import_manifest(s, manifest, norm, NULL, NULL, &(ImageImportStats){}, error);
+        if (r < 0)
+                return r;
+        if (ret_ref)
+                *ret_ref = TAKE_PTR(norm);
+        return 0;
+}
