@@ -17,6 +17,7 @@
 #     stamp, kernel-version, build.log
 #   debs/                       debootstrap's package cache (makes a rebuild cheaper)
 #   lock                        flock: one build at a time, concurrent callers wait
+#   build-failed.log            the log of the last build that failed
 #
 # The stamp hashes this script and the package list: when it matches, nothing is done.
 # -f rebuilds anyway.  Needs root, debootstrap, cpio, e2fsprogs, dpkg-deb, apt and the Debian
@@ -41,9 +42,11 @@ FORCE=0
 [ "${1:-}" = -f ] && FORCE=1
 
 die() {
-        echo "mkimage: $*" >&2
+        [ -z "${LOG:-}" ] || echo "mkimage: the build's log is kept in $C/build-failed.log" >&2
+        echo "mkimage: $*" >&2 # last: run.sh shows it as the reason
         exit 1
 }
+trap 'echo "mkimage: failed (status $?) at line $LINENO: $BASH_COMMAND" >&2' ERR
 
 stamp=$( (
         cat "$0"
@@ -94,19 +97,24 @@ fi
 mirror=${mirror:-http://deb.debian.org/debian}
 
 t0=$(date +%s)
-rm -rf "$C"/tmp.* # leftovers of an interrupted build (we hold the lock)
-W=$(mktemp -d "$C/tmp.XXXXXX")
 # the tree itself on tmpfs when there is room: dpkg's fsyncs then cost nothing
 shm=${CBOX_VM_BUILD_TMP:-/dev/shm}
+rm -rf "$C"/tmp.* "$shm"/cbox-vm-rootfs.* # leftovers of a killed build (we hold the lock)
+W=$(mktemp -d "$C/tmp.XXXXXX")
 if [ -d "$shm" ] && [ "$(df -Pm "$shm" 2>/dev/null | awk 'NR == 2 { print $4 }')" -ge 2048 ] 2>/dev/null; then
         R=$(mktemp -d "$shm/cbox-vm-rootfs.XXXXXX")
 else
         R=$W/rootfs
 fi
-trap 'rm -rf "$W" "$R"' EXIT
 LOG=$W/build.log
+on_exit() {
+        local rc=$?
+        [ $rc = 0 ] || cp -f "$LOG" "$C/build-failed.log" 2>/dev/null
+        rm -rf "$W" "$R"
+}
+trap on_exit EXIT
 mkdir -p "$C/debs"
-echo "mkimage: building the $SUITE VM image in $C (stamp $stamp, mirror $mirror); log: $LOG" >&2
+echo "mkimage: building the $SUITE VM image in $C (stamp $stamp, mirror $mirror)" >&2
 
 # ---- the kernel .deb, fetched while debootstrap runs.  The host is bookworm too, so its apt
 # knows the current linux-image-<abi>-amd64; refresh the lists once if the .deb is gone.
@@ -263,7 +271,7 @@ cp "$R/boot/vmlinuz-$KV" "$O/vmlinuz"
 mv "$W/initrd.cpio" "$O/initrd.cpio"
 size=$(du -sm "$R" | cut -f1)
 mkfs.ext4 -q -F -L cboxroot -E lazy_itable_init=1,lazy_journal_init=1 -d "$R" "$O/rootfs.img" \
-        "$((size + 3072))M" >>"$LOG" 2>&1 || die "mkfs.ext4 -d failed (see $LOG)"
+        "$((size + 3072))M" >>"$LOG" 2>&1 || die "mkfs.ext4 -d failed"
 echo "$KV" >"$O/kernel-version"
 echo "$stamp" >"$O/stamp"
 cp "$LOG" "$O/build.log"
