@@ -27,6 +27,9 @@
 #include "spawn-internal.h"
 #include "string-util.h"
 
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x0010U
+#endif
 #ifndef CLONE_PIDFD
 #define CLONE_PIDFD 0x00001000
 #endif
@@ -833,7 +836,11 @@ int spawn_open_executable(const char *path, int *ret_fd) {
         if (!S_ISREG(st.st_mode))
                 return -EACCES;
 
-        mfd = memfd_create("cbox-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        /* MFD_EXEC (6.3+) says we mean to exec it; older kernels refuse the flag with EINVAL, and
+         * vm.memfd_noexec=2 refuses it with EACCES (then we use the file itself) */
+        mfd = memfd_create("cbox-init", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
+        if (mfd < 0 && errno == EINVAL)
+                mfd = memfd_create("cbox-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
         if (mfd >= 0) {
                 off_t off = 0;
                 while (off < st.st_size) {
