@@ -103,7 +103,8 @@ int container_net_setup(const GlobalConfig *g, const ContainerConfig *c, pid_t l
         if (!n.network)
                 return log_oom();
 
-        /* 1. the address */
+        /* 1. the address. We hold NAME's lock: a lease owned by NAME is a leftover of a crashed run. */
+        (void) ipam_release_owner(&in, c->name);
         if (c->network.address_set) {
                 addr = c->network.address;
                 r = ipam_reserve(&in, c->name, &addr);
