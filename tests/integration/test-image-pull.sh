@@ -181,6 +181,10 @@ EOF
 TP=$(free_port)
 python3 token-server.py "$TP" "$W/tok.key" "$W/tok.der" "$W/tokens" &
 PIDS+=($!)
+for _ in $(seq 100); do
+        curl -s -o /dev/null "http://127.0.0.1:$TP/token" && break
+        sleep 0.1
+done
 TOKAUTH="auth:
   token:
     realm: http://127.0.0.1:$TP/token
