@@ -169,6 +169,8 @@ m1() {
                 if [ -n "$br_m" ]; then awk -v a="$br_m" -v b="$none_m" 'BEGIN { printf "measured +%.2f ms", a - b }'; else echo "n/a"; fi)."
         md ""
         echo "$none_m $crun_m $pod_m $floor_m ${br_m:-}" >"$O/m1.medians"
+        slowest cbox-up-none "$CBOX" -q up --foreground "$tnone"
+        [ -n "$br_m" ] && slowest cbox-up-bridge "$CBOX" -q up --foreground "$tbr"
 }
 
 # ---------------------------------------------------------------- 2. port-map scaling
@@ -182,7 +184,7 @@ m2() {
                 return
         fi
         # shellcheck disable=SC2086
-        "$PORTMAP" "$PM_REPEATS" $PM_SIZES >"$O/m2.tsv"
+        BENCH_PHASES=1 "$PORTMAP" "$PM_REPEATS" $PM_SIZES >"$O/m2.tsv" 2>"$O/m2.phases"
         md "bench/portmap-scale.c, a fresh private network namespace per N; one warm-up + $PM_REPEATS timed adds."
         md "cbox: \`nft_ports_add()\` of cbox's nft module (32 elements into the \`ports\` map, one batch,"
         md "with its duplicate check), removed again after each timed add. rule-per-port: one"
@@ -200,6 +202,13 @@ m2() {
                 read -r bm bn bx <<<"$b"
                 md "| $n | **$(fmt "$am")** ($(fmt "$an")–$(fmt "$ax")) | **$(fmt "$bm")** ($(fmt "$bn")–$(fmt "$bx")) | $(ratio "$am" "$bm") |"
         done
+        md ""
+        md "Profile: the duplicate check inside \`nft_ports_add()\` reads every element of the three port maps"
+        md "before each add; the same read through \`nft_ports_list()\`, timed once per N:"
+        md ""
+        md '```'
+        sed 's/^phase: //' "$O/m2.phases" >&3
+        md '```'
         md ""
 }
 
@@ -267,6 +276,15 @@ m3() {
         md "| cbox | $nrun | $cb | **$(awk -v a="$cb" -v n="$nrun" 'BEGIN { if (n) printf "%.0f", a / n; else print "—" }')** | $cbox_rate |"
         md "| podman (conmon) | $prun | $pb | **$(awk -v a="$pb" -v n="$prun" 'BEGIN { if (n) printf "%.0f", a / n; else print "—" }')** | $pod_rate |"
         md ""
+        if [ -f "$O/m3-cbox-init.smaps" ]; then
+                md "Where one cbox-init's Pss goes (its /proc/PID/smaps, KiB per mapping):"
+                md ""
+                md '```'
+                awk '/^[0-9a-f]+-[0-9a-f]+ / { name = ($6 == "" ? "[anon]" : $6 " " $7) } /^Pss:/ { p[name] += $2 } /^Rss:/ { r[name] += $2 }
+                     END { for (k in p) printf "Pss %6d  Rss %6d  %s\n", p[k], r[k], k }' "$O/m3-cbox-init.smaps" | sort -k2 -rn | head -8 >&3
+                md '```'
+                md ""
+        fi
         md "Goal ≤ 256 KiB per container: $(awk -v a="$cb" -v n="$nrun" 'BEGIN { if (!n) print "not measured"; else if (a / n <= 256) printf "met (%.0f KiB)", a / n; else printf "missed by %.0f KiB (%.0f KiB)", a / n - 256, a / n }');"
         md "cbox / podman: $(awk -v a="$cb" -v n="$nrun" -v b="$pb" -v m="$prun" 'BEGIN { if (n && m && b) printf "%.2f", (a / n) / (b / m); else print "—" }')."
         md ""
@@ -386,6 +404,35 @@ m5() {
         local rm_ rn rx
         read -r rm_ _ _ rn rx <<<"$(stats "$O/m5re.json" cbox-reimport)"
         md "| re-import of a known layer (gzip) | **$(fmt "$rm_") ms** ($(fmt "$rn")–$(fmt "$rx")) | | | |"
+        md ""
+        slowest cbox-import-gz "$CBOX" image -q --root="$st" import "$d/layer.tar.gz" bench:gz
+        rm -rf "$st"
+}
+
+# ---------------------------------------------------------------- profiles
+# slowest NAME CMD… — one traced run (strace -f -T): wall time, the CPU time of the traced processes,
+# and the syscalls that took longest (where the wall time goes: waits on systemd, the kernel, disk)
+slowest() {
+        local name=$1 t0 t1
+        shift
+        command -v strace >/dev/null || { md "(no strace in the environment: no profile)"; return; }
+        t0=$EPOCHREALTIME
+        strace -f -qq -T -o "$O/$name.strace" "$@" >/dev/null 2>&1
+        t1=$EPOCHREALTIME
+        md ""
+        md "<details><summary>profile: $name — one run under strace -f -T, $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) * 1000 }') ms wall (strace slows syscalls down)</summary>"
+        md ""
+        md "Syscalls by time spent in them (summed over the traced processes; waits included):"
+        md ""
+        md '```'
+        awk '{ if (match($0, /<[0-9.]+>$/)) { d = substr($0, RSTART + 1, RLENGTH - 2); c = $2; sub(/\(.*/, "", c); t[c] += d; n[c]++ } }
+             END { for (c in t) printf "%9.2f ms %6d× %s\n", t[c] * 1000, n[c], c }' "$O/$name.strace" | sort -rn 2>/dev/null | head -8 >&3
+        md ""
+        md "Slowest single calls:"
+        awk '{ if (match($0, /<[0-9.]+>$/)) { d = substr($0, RSTART + 1, RLENGTH - 2); printf "%9.2f ms  %s\n", d * 1000, substr($0, 1, 110) } }' \
+                "$O/$name.strace" | sort -rn 2>/dev/null | head -8 >&3
+        md '```'
+        md "</details>"
         md ""
 }
 

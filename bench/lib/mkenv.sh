@@ -17,6 +17,9 @@ PKGS=(systemd systemd-sysv dbus systemd-container iproute2 nftables procps util-
       # the cbox binary's runtime libraries
       libsystemd0 libnftnl11 libmnl0 libarchive13 libjson-c5 libcurl4 libssl3 libseccomp2)
 
+# for profiling where cbox misses a goal; installed into an existing rootfs without a rebuild
+EXTRA_PKGS=(strace linux-perf)
+
 C=${CBOX_BENCH_CACHE:-/var/tmp/cbox-bench}
 FORCE=0
 [ "${1:-}" = -f ] && FORCE=1
@@ -25,7 +28,17 @@ exec 9>"$C/lock"
 flock 9
 stamp=$( (cat "$0"; printf '%s\n' "${PKGS[@]}") | sha256sum | cut -c1-16)
 R=$C/rootfs
+extras() {
+        local p missing=()
+        for p in "${EXTRA_PKGS[@]}"; do chroot "$1" dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+        [ ${#missing[@]} -eq 0 ] && return 0
+        echo "mkenv: installing ${missing[*]} into the environment" >&2
+        cp /etc/resolv.conf "$1/etc/resolv.conf" 2>/dev/null || true
+        chroot "$1" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >>"$C/build.log" 2>&1 ||
+                echo "mkenv: could not install ${missing[*]} (profiling tools only; continuing)" >&2
+}
 if [ "$FORCE" = 0 ] && [ -f "$C/stamp" ] && [ "$(cat "$C/stamp")" = "$stamp" ] && [ -x "$R/lib/systemd/systemd" ]; then
+        extras "$R"
         echo "$R" >&3
         exit 0
 fi
@@ -55,6 +68,7 @@ CONF
 cat >"$R.tmp/etc/containers/registries.conf" <<'CONF'
 unqualified-search-registries = []
 CONF
+extras "$R.tmp"
 rm -rf "$R"
 mv "$R.tmp" "$R"
 echo "$stamp" >"$C/stamp"
