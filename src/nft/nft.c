@@ -1224,38 +1224,90 @@ static int add_elems_cb(Batch *b, Nfnl *n, void *userdata) {
         return 0;
 }
 
-int nft_ports_add(const char *owner, const struct in_addr *container_address, const NftPortMap *ports,
-                  size_t n, NftError *err) {
-        _cleanup_(nfnl_done) Nfnl nl = {};
-        _cleanup_(batch_done) Batch b = {};
-        _cleanup_(elem_list_done) ElemList mine = {}, existing = {};
+typedef struct ElemRef {
+        const Elem *e;
+        bool mine;
+} ElemRef;
+
+static int elem_ref_cmp(const void *a, const void *b) {
+        const Elem *x = ((const ElemRef *) a)->e, *y = ((const ElemRef *) b)->e;
+        if (x->proto != y->proto)
+                return x->proto < y->proto ? -1 : 1;
+        return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+/* Finds a clash among the new elements or between a new and an existing one (existing elements of
+ * skip_owner are ignored). Sorted by protocol and first port, so each element is only compared with
+ * those starting inside its own range: O(n log n) for n single ports. */
+static int find_conflict(const ElemList *mine, const ElemList *existing, const char *skip_owner,
+                         NftError *err) {
+        _cleanup_free_ ElemRef *refs = new (ElemRef, mine->n + existing->n);
+        size_t n = 0;
+
+        if (!refs)
+                return err_set(err, -ENOMEM, NULL);
+        for (size_t i = 0; i < mine->n; i++)
+                refs[n++] = (ElemRef){ &mine->e[i], true };
+        for (size_t i = 0; i < existing->n; i++)
+                if (!skip_owner || !streq_ptr(existing->e[i].owner, skip_owner))
+                        refs[n++] = (ElemRef){ &existing->e[i], false };
+        if (n > 1)
+                qsort(refs, n, sizeof(ElemRef), elem_ref_cmp);
+
+        for (size_t i = 0; i < n; i++)
+                for (size_t j = i + 1;
+                     j < n && refs[j].e->proto == refs[i].e->proto && refs[j].e->lo <= refs[i].e->hi; j++) {
+                        if (!refs[i].mine && !refs[j].mine)
+                                continue;
+                        if (!elems_conflict(refs[i].e, refs[j].e))
+                                continue;
+                        if (refs[i].mine && refs[j].mine)
+                                return conflict_error(refs[j].e, NULL, err);
+                        return refs[i].mine ? conflict_error(refs[i].e, refs[j].e, err)
+                                            : conflict_error(refs[j].e, refs[i].e, err);
+                }
+        return 0;
+}
+
+static int ports_prepare(const char *owner, const struct in_addr *container_address, const NftPortMap *ports,
+                         size_t n, const char *skip_owner, Nfnl *nl, ElemList *mine, NftError *err) {
+        _cleanup_(elem_list_done) ElemList existing = {};
         int r;
 
         if (!owner_is_valid(owner) || !container_address || (n > 0 && !ports))
                 return err_set(err, -EINVAL, "invalid owner or port maps");
-        r = expand_port_maps(owner, container_address, ports, n, &mine, err);
+        r = expand_port_maps(owner, container_address, ports, n, mine, err);
         if (r < 0)
                 return r;
-
-        /* Refuse duplicates before anything is created: among the new ones, then against the maps. */
-        for (size_t i = 0; i < mine.n; i++)
-                for (size_t j = i + 1; j < mine.n; j++)
-                        if (elems_conflict(&mine.e[i], &mine.e[j]))
-                                return conflict_error(&mine.e[j], NULL, err);
-
-        r = nfnl_open(&nl);
+        r = nfnl_open(nl);
         if (r < 0)
                 return err_set(err, r, "failed to open an nf_tables netlink socket");
-        r = dump_port_elems(&nl, &existing, err);
+        r = dump_port_elems(nl, &existing, err);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < mine.n; i++)
-                for (size_t j = 0; j < existing.n; j++)
-                        if (elems_conflict(&mine.e[i], &existing.e[j]))
-                                return conflict_error(&mine.e[i], &existing.e[j], err);
+        return find_conflict(mine, &existing, skip_owner, err);
+}
 
+int nft_ports_check(const char *owner, const NftPortMap *ports, size_t n, NftError *err) {
+        _cleanup_(nfnl_done) Nfnl nl = {};
+        _cleanup_(elem_list_done) ElemList mine = {};
+        struct in_addr any = {};
+
+        return ports_prepare(owner, &any, ports, n, owner, &nl, &mine, err);
+}
+
+int nft_ports_add(const char *owner, const struct in_addr *container_address, const NftPortMap *ports,
+                  size_t n, NftError *err) {
+        _cleanup_(nfnl_done) Nfnl nl = {};
+        _cleanup_(elem_list_done) ElemList mine = {};
+        int r;
+
+        /* Refuse duplicates before anything is created: among the new ones, then against the maps. */
+        r = ports_prepare(owner, container_address, ports, n, NULL, &nl, &mine, err);
+        if (r < 0)
+                return r;
         r = send_change(&nl, add_elems_cb, &mine, err);
-        if (r == -EEXIST) /* lost a race against a concurrent add of the same port */
+        if (IN_SET(r, -EEXIST, -ENOTEMPTY)) /* lost a race against a concurrent add of the same port */
                 return err_setf(err, -EADDRINUSE, "a host port is already published (%s)",
                                 strna(err ? err->message : NULL));
         return r;

@@ -88,6 +88,12 @@ int nft_subnet_remove(const struct in_addr *subnet, unsigned prefixlen, NftError
 int nft_ports_add(const char *owner, const struct in_addr *container_address, const NftPortMap *ports,
                   size_t n, NftError *err);
 
+/* The duplicate check of nft_ports_add() alone, creating nothing: validates the port maps and
+ * refuses (-EADDRINUSE, err names port and owner) host ports published by others. Elements of
+ * `owner` itself (leftovers of a crashed run) are not counted. Lets container/ refuse a clash before
+ * it leases an address or creates a veth. */
+int nft_ports_check(const char *owner, const NftPortMap *ports, size_t n, NftError *err);
+
 /* Deletes exactly the elements whose owner is `owner` (one batch). Returns how many were removed. */
 int nft_ports_remove_owner(const char *owner, NftError *err);
 

@@ -252,6 +252,15 @@ TEST(ports) {
         ASSERT_EQ(after.elems, before.elems);
         ASSERT_EQ(count_owner("b"), 0);
 
+        /* the same check without creating anything; a's own elements don't count against a */
+        ASSERT_ERROR(nft_ports_check("b", dup1, ELEMENTSOF(dup1), &err), EADDRINUSE);
+        nft_error_done(&err);
+        ASSERT_ERROR(nft_ports_check("b", dup3, 1, &err), EADDRINUSE);
+        nft_error_done(&err);
+        OK(nft_ports_check("a", a, ELEMENTSOF(a), &err));
+        ASSERT_ERROR(nft_ports_check("b", bad, 1, &err), EINVAL);
+        nft_error_done(&err);
+
         /* the other protocol is free */
         NftPortMap udp[] = { PM(8080, 80, IPPROTO_UDP), PM(5353, 53, IPPROTO_TCP) };
         OK(nft_ports_add("b", &cb, udp, 2, &err));
@@ -586,6 +595,24 @@ TEST(scale) {
                 fprintf(stderr, "1 port with %u existing elements: %.2f ms\n",
                         133 + (round + 1) * 1000 + round, t);
         }
+        /* a shifted range expands to one element per port: 50001 elements, checked in n log n */
+        NftPortMap wide = { .host_port = 10000,
+                            .host_port_end = 60000,
+                            .container_port = 10001,
+                            .container_port_end = 60001,
+                            .protocol = IPPROTO_TCP };
+        t = now_ms();
+        ASSERT_ERROR(nft_ports_check("wide", &wide, 1, &err), EADDRINUSE); /* 30000.. are taken */
+        fprintf(stderr, "checking a 50001-port shifted range against %u elements: %.2f ms (%s)\n", 3136,
+                now_ms() - t, err.message);
+        nft_error_done(&err);
+        wide.host_port = 40000;
+        wide.container_port = 40001;
+        t = now_ms();
+        OK(nft_ports_add("wide", &ca, &wide, 1, &err));
+        fprintf(stderr, "adding a 20001-port shifted range: %.2f ms\n", now_ms() - t);
+        ASSERT_EQ(count_owner("wide"), 20001);
+        ASSERT_EQ(nft_ports_remove_owner("wide", &err), 20001);
         t = now_ms();
         ASSERT_EQ(nft_ports_remove_owner("bulk0", &err), 1000);
         fprintf(stderr, "removing 1000 ports of one owner: %.2f ms\n", now_ms() - t);
