@@ -80,6 +80,38 @@ static int new_netns(void) {
         return fd;
 }
 
+TEST(concurrent_bridge_ensure) {
+        /* 6 processes ensure the same bridge at once: all succeed, one bridge with one address */
+        enum { P = 6 };
+        _cleanup_netlink_free_ Netlink *nl = NULL;
+        NetlinkError err = {};
+        struct in_addr gw = A("10.202.0.1");
+
+        enter_private_netns();
+        for (int p = 0; p < P; p++) {
+                pid_t pid = fork();
+                ASSERT_TRUE(pid >= 0);
+                if (pid == 0) {
+                        Netlink *cnl = NULL;
+                        int r = netlink_open(&cnl);
+                        if (r >= 0)
+                                r = netlink_bridge_ensure(cnl, "cbt-race", &gw, 24, NULL);
+                        netlink_free(cnl);
+                        _exit(r < 0 ? 1 : 0);
+                }
+        }
+        for (int p = 0; p < P; p++) {
+                int st;
+                ASSERT_TRUE(wait(&st) > 0);
+                ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        }
+        _cleanup_free_ char *a = run("ip -4 -o addr show dev cbt-race | wc -l");
+        ASSERT_STREQ(a, "1\n");
+        ASSERT_OK(netlink_open(&nl));
+        ASSERT_EQ(netlink_bridge_ensure(nl, "cbt-race", &gw, 24, &err), 0);
+        ASSERT_OK(netlink_link_delete(nl, "cbt-race", &err));
+}
+
 TEST(veth_name) {
         _cleanup_free_ char *a = NULL, *b = NULL, *c = NULL, *d = NULL;
 

@@ -294,6 +294,40 @@ TEST(ports) {
         ASSERT_EQ(after.rules, 10);
 }
 
+TEST(concurrent_first_use) {
+        /* 6 processes publish ports at once into a namespace without our table: every one succeeds
+         * and the skeleton exists exactly once (each repair flushes and re-adds in one transaction) */
+        enum { P = 6 };
+        NftError err = {};
+
+        enter_private_netns();
+        (void) nft_table_delete(&err);
+        nft_error_done(&err);
+        for (int p = 0; p < P; p++) {
+                pid_t pid = fork();
+                ASSERT_TRUE(pid >= 0);
+                if (pid == 0) {
+                        char owner[16];
+                        struct in_addr ca = { .s_addr = htonl(0x0a580002 + (uint32_t) p) };
+                        NftPortMap m[4];
+                        for (int k = 0; k < 4; k++)
+                                m[k] = PM((uint16_t) (40000 + p * 10 + k), 80, IPPROTO_TCP);
+                        snprintf(owner, sizeof(owner), "p%d", p);
+                        _exit(nft_ports_add(owner, &ca, m, 4, NULL) < 0 ? 1 : 0);
+                }
+        }
+        for (int p = 0; p < P; p++) {
+                int st;
+                ASSERT_TRUE(wait(&st) > 0);
+                ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        }
+        Listing l = list_cbox();
+        ASSERT_EQ(l.tables, 1);
+        ASSERT_EQ(l.rules, 10);
+        ASSERT_EQ(l.elems, P * 4);
+        OK(nft_table_delete(&err));
+}
+
 TEST(table_delete) {
         NftError err = {};
         enter_private_netns();
