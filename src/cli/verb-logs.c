@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "container.h"
 #include "fd-util.h"
 #include "journal.h"
 #include "log.h"
@@ -89,8 +90,17 @@ VERB(logs, 40, "logs [-f] [-n N] NAME       Show a container's output from the j
                 if (sfd < 0)
                         return log_error_errno(errno, "logs: signalfd: %m");
         }
+        /* a container run under a service (cbox@NAME.service) logs to that unit's journal stream */
+        _cleanup_(global_config_freep) GlobalConfig *g = NULL;
+        _cleanup_(container_info_done) ContainerInfo info = {};
+        const char *unit = NULL;
+        if (container_load_global(&g) >= 0 && container_get_info(g, argv[optind], &info) >= 0 &&
+            info.state->unit && info.state->mode == STATE_MODE_FOREGROUND)
+                unit = info.state->unit;
+
         JournalReadParams p = {
                 .container = argv[optind],
+                .unit = unit,
                 .n_lines = n_lines,
                 .follow = follow,
                 .stop_fd = sfd > 0 ? sfd : 0,

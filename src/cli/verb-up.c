@@ -12,6 +12,7 @@ VERB(up, 20, "up [--foreground] [--replace] FILE|NAME   Create and start a conta
                 { "help", no_argument, NULL, 'h' },
                 { "foreground", no_argument, NULL, ARG_FOREGROUND },
                 { "replace", no_argument, NULL, ARG_REPLACE },
+                { "quiet", no_argument, NULL, 'q' },
                 {},
         };
         _cleanup_(global_config_freep) GlobalConfig *g = NULL;
@@ -19,10 +20,10 @@ VERB(up, 20, "up [--foreground] [--replace] FILE|NAME   Create and start a conta
         UpOptions o = { .quiet = arg_quiet };
         int c, r;
 
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "hq", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
-                        printf("cbox up [--foreground] [--replace] FILE|NAME\n\n"
+                        printf("cbox up [--foreground] [--replace] [-q] FILE|NAME\n\n"
                                "Validate the container file, then run it in cbox-NAME.scope.\n"
                                "Detached (default): prints NAME once the payload runs; output goes to the "
                                "journal.\n"
@@ -39,6 +40,9 @@ VERB(up, 20, "up [--foreground] [--replace] FILE|NAME   Create and start a conta
                         break;
                 case ARG_REPLACE:
                         o.replace = true;
+                        break;
+                case 'q':
+                        o.quiet = true;
                         break;
                 default:
                         return EXIT_USAGE;

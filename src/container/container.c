@@ -326,14 +326,23 @@ static int release_runtime(const GlobalConfig *g, sd_bus *bus, const char *name,
                 bus_error_done(&e);
         }
         if (bus && s && s->machine) {
-                r = bus_machine_exists(bus, s->machine, NULL);
-                if (r > 0) {
-                        r = bus_machine_terminate(bus, s->machine, &e);
-                        if (r < 0 && !IN_SET(r, -ENOENT, -EHOSTDOWN))
-                                log_warning_errno(
-                                        r, "%s: failed to terminate machine registration, ignoring: %m",
-                                        name);
-                        bus_error_done(&e);
+                /* machined forgets a machine shortly after its unit went away; wait for that, so that after
+                 * down nothing is listed and a next up of the same name can register again. The unit is
+                 * stopped and we hold NAME's lock: a registration still there is stale. */
+                for (int i = 0; i < 40; i++) {
+                        r = bus_machine_exists(bus, s->machine, NULL);
+                        if (r <= 0)
+                                break;
+                        if (i == 10) {
+                                r = bus_machine_terminate(bus, s->machine, &e);
+                                if (r < 0 && !IN_SET(r, -ENOENT, -EHOSTDOWN))
+                                        log_warning_errno(
+                                                r,
+                                                "%s: failed to terminate machine registration, ignoring: %m",
+                                                name);
+                                bus_error_done(&e);
+                        }
+                        (void) usleep(50 * 1000);
                 }
         }
         /* network state lives outside the container's namespaces: ports, veth, lease */
@@ -382,6 +391,10 @@ typedef struct UpContext {
         ContainerNet net;
         bool net_set_up;
         bool started_companion;
+        /* foreground under a service with Delegate=yes (cbox@NAME.service): the payload lives in
+         * <service cgroup>/payload and the limits are set on the service */
+        bool in_service;
+        char *payload_cgroup;
 } UpContext;
 
 static void up_context_done(UpContext *u) {
@@ -397,8 +410,91 @@ static void up_context_done(UpContext *u) {
         u->state_fd = safe_close(u->state_fd);
         spawn_child_done(&u->child);
         container_net_done(&u->net);
+        free(u->payload_cgroup);
         if (u->bus)
                 u->bus = sd_bus_flush_close_unref(u->bus);
+}
+
+static int own_cgroup_path(char **ret) {
+        _cleanup_free_ char *data = NULL;
+        int r;
+
+        r = read_full_file("/proc/self/cgroup", &data, NULL, 64 * 1024);
+        if (r < 0)
+                return r;
+        for (char *line = data, *next; line && *line; line = next) {
+                char *v;
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = 0;
+                v = startswith(line, "0::");
+                if (v) {
+                        char *c = strjoin("/sys/fs/cgroup", streq(v, "/") ? "" : v);
+                        if (!c)
+                                return -ENOMEM;
+                        *ret = c;
+                        return 0;
+                }
+        }
+        return -ENOMEDIUM;
+}
+
+/* rmdir of a cgroup whose processes may still be on their way out */
+static void cgroup_remove(const char *path) {
+        for (int i = 0; path && i < 50; i++) {
+                if (rmdir(path) >= 0 || errno == ENOENT)
+                        return;
+                if (errno != EBUSY)
+                        break;
+                (void) usleep(20 * 1000);
+        }
+        if (path)
+                log_debug_errno(errno, "cannot remove cgroup '%s': %m", path);
+}
+
+/* Foreground under a systemd service (cbox@NAME.service, Delegate=yes): instead of a scope of its own,
+ * the payload goes to a sub-cgroup of the service, and the limits are set on the service at runtime.
+ * Returns 1 when that was done, 0 when cbox does not run under a service. */
+static int up_join_service(UpContext *u, const BusScopeParams *bp) {
+        _cleanup_free_ char *own_unit = NULL, *cg = NULL, *procs = NULL;
+        BusError e = BUS_ERROR_NULL;
+        char pid[32];
+        size_t l;
+        int r;
+
+        if (!u->o->foreground || !getenv("INVOCATION_ID"))
+                return 0;
+        if (bus_unit_by_pid(u->bus, getpid(), &own_unit) < 0)
+                return 0;
+        l = strlen(own_unit);
+        if (l < 8 || !streq(own_unit + l - 8, ".service"))
+                return 0;
+
+        r = own_cgroup_path(&cg);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot find the cgroup of %s: %m", u->name, own_unit);
+        u->payload_cgroup = strjoin(cg, "/payload");
+        procs = strjoin(cg, "/payload/cgroup.procs");
+        if (!u->payload_cgroup || !procs)
+                return log_oom();
+        if (mkdir(u->payload_cgroup, 0755) < 0 && errno != EEXIST)
+                return log_error_errno(errno, "%s: cannot create '%s' (is %s Delegate=yes?): %m", u->name,
+                                       u->payload_cgroup, own_unit);
+        (void) snprintf(pid, sizeof(pid), "%d", (int) u->child.pid);
+        r = write_string_file(procs, pid);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot move the container into '%s': %m", u->name,
+                                       u->payload_cgroup);
+        r = bus_set_unit_limits(u->bus, own_unit, bp, true, &e);
+        if (r < 0) {
+                log_bus_error(r, u->name, "failed to set the limits on its service", &e);
+                bus_error_done(&e);
+                return r;
+        }
+        free(u->unit);
+        u->unit = TAKE_PTR(own_unit);
+        u->in_service = true;
+        return 1;
 }
 
 static void up_undo(UpContext *u) {
@@ -416,6 +512,8 @@ static void up_undo(UpContext *u) {
                 (void) pidfd_send(u->child.pidfd, SIGKILL);
                 (void) waitpid(u->child.pid, NULL, 0);
         }
+        if (u->payload_cgroup)
+                cgroup_remove(u->payload_cgroup);
         if (u->started_unit) {
                 (void) bus_stop_unit(u->bus, u->unit, &e);
                 bus_error_done(&e);
@@ -828,7 +926,11 @@ static int up_run(UpContext *u) {
         _cleanup_free_ char *descr = strprintf("cbox container %s", u->name);
         bp.description = descr;
         fill_scope_limits(c, &bp);
-        r = bus_start_scope(u->bus, &bp, &e);
+        r = up_join_service(u, &bp);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                r = bus_start_scope(u->bus, &bp, &e);
         if (r == -EEXIST) {
                 log_error_errno(r, "%s: unit %s is already active (not started by this cbox?)", u->name,
                                 u->unit);
@@ -840,7 +942,7 @@ static int up_run(UpContext *u) {
                 bus_error_done(&e);
                 return r;
         }
-        u->started_unit = true;
+        u->started_unit = !u->in_service;
 
         BusMachineParams mp = {
                 .name = u->name,
@@ -849,6 +951,12 @@ static int up_run(UpContext *u) {
                 .service = "cbox",
         };
         r = bus_machine_register(u->bus, &mp, &e);
+        /* a registration of an earlier run may linger for a moment after its unit went away */
+        for (int i = 0; r == -EEXIST && i < 40; i++) {
+                bus_error_done(&e);
+                (void) usleep(50 * 1000);
+                r = bus_machine_register(u->bus, &mp, &e);
+        }
         if (r == -EHOSTDOWN)
                 log_debug("%s: machined is not available, not registering", u->name);
         else if (r < 0)
@@ -969,8 +1077,17 @@ static int up_finish_foreground(UpContext *u, int code) {
         _cleanup_(container_state_freep) ContainerState *s = NULL;
 
         /* down-like: the scope is empty now (systemd collects it), drop what is left */
-        if (state_load(u->state_fd, &s) >= 0)
+        if (state_load(u->state_fd, &s) >= 0) {
+                if (u->in_service) {
+                        /* the unit is our own service (and machined's machine follows it): it ends with us
+                         */
+                        s->unit = mfree(s->unit);
+                        s->machine = mfree(s->machine);
+                }
                 (void) release_runtime(u->g, u->bus, u->name, s);
+        }
+        if (u->payload_cgroup)
+                cgroup_remove(u->payload_cgroup);
         u->state_fd = safe_close(u->state_fd);
         (void) state_dir_remove(run_root(u->g), u->name);
         return code;
@@ -1018,7 +1135,14 @@ int container_up(const GlobalConfig *g, const ContainerConfig *c, const UpOption
         int code = wait_foreground(&u);
         if (code < 0)
                 return code;
-        r = state_lock(run_root(g), c->name, true, &lock_fd);
+        /* Not blocking: a `cbox down` holding the lock may be stopping our own service, waiting for us to
+         * exit; it releases everything itself then. */
+        r = state_lock(run_root(g), c->name, false, &lock_fd);
+        if (r == -EBUSY) {
+                if (u.payload_cgroup)
+                        cgroup_remove(u.payload_cgroup);
+                return code;
+        }
         if (r < 0)
                 return log_error_errno(r, "%s: cannot lock: %m", c->name);
         r = up_finish_foreground(&u, code);
