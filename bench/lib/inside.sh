@@ -6,6 +6,9 @@
 # QUICK=1 shrinks repeats and sizes (smoke mode).  Nothing here asserts a time.
 set -uo pipefail
 export LC_ALL=C
+# measured as a user runs it from a shell: with INVOCATION_ID set (we run as a systemd-run service),
+# cbox up --foreground would take the cbox@.service path (a sub-cgroup of the calling service)
+unset INVOCATION_ID
 B=$1
 CBOX=$B/src/cli/cbox
 PORTMAP=$B/bench/bench-portmap-scale
@@ -425,7 +428,7 @@ slowest() {
         md "Syscalls by time spent in them (summed over the traced processes; waits included):"
         md ""
         md '```'
-        awk '{ if (match($0, /<[0-9.]+>$/)) { d = substr($0, RSTART + 1, RLENGTH - 2); c = $2; sub(/\(.*/, "", c); t[c] += d; n[c]++ } }
+        awk '{ if (match($0, /<[0-9.]+>$/)) { d = substr($0, RSTART + 1, RLENGTH - 2); c = $2; if (c == "<...") c = $3; sub(/\(.*/, "", c); t[c] += d; n[c]++ } }
              END { for (c in t) printf "%9.2f ms %6d× %s\n", t[c] * 1000, n[c], c }' "$O/$name.strace" | sort -rn 2>/dev/null | head -8 >&3
         md ""
         md "Slowest single calls:"

@@ -46,6 +46,11 @@ cleanup() {
                 sleep 1
                 kill -KILL "$npid" 2>/dev/null
         fi
+        # a systemd still busy shutting down hundreds of units outlives nspawn: end its PID namespace
+        if [ -n "${leader:-}" ] && kill -0 "$leader" 2>/dev/null; then
+                kill -KILL "$leader" 2>/dev/null
+                for _ in $(seq 50); do kill -0 "$leader" 2>/dev/null || break; sleep 0.2; done
+        fi
         wait 2>/dev/null
         for d in "${cgdirs[@]}"; do find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null; done
         rm -rf "/run/systemd/nspawn/propagate/$name" "/run/systemd/nspawn/unix-export/$name" 2>/dev/null
