@@ -4,6 +4,7 @@
 #include <libnftnl/chain.h>
 #include <libnftnl/common.h>
 #include <libnftnl/expr.h>
+#include <libnftnl/gen.h>
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "fd-util.h"
 #include "nft.h"
@@ -292,13 +294,44 @@ static int batch_commit(Batch *b, struct nlmsghdr *nlh, const char *what) {
         return strv_extend(&b->what, what);
 }
 
-static int batch_begin(Batch *b, Nfnl *n) {
+/* genid (optional): the ruleset generation our checks were made against; the kernel refuses the
+ * whole batch with -ERESTART when anything was committed since (optimistic concurrency). */
+static int batch_begin_at(Batch *b, Nfnl *n, const uint32_t *genid) {
+        struct nlmsghdr *nlh;
         char *p;
         int r = batch_reserve(b, MSG_MAX, &p);
         if (r < 0)
                 return r;
         b->seq_begin = nfnl_next_seq(n);
-        return batch_commit(b, nftnl_batch_begin(p, b->seq_begin), "batch begin");
+        nlh = nftnl_batch_begin(p, b->seq_begin);
+        if (genid)
+                mnl_attr_put_u32(nlh, NFNL_BATCH_GENID, htonl(*genid));
+        return batch_commit(b, nlh, "batch begin");
+}
+
+static int batch_begin(Batch *b, Nfnl *n) {
+        return batch_begin_at(b, n, NULL);
+}
+
+static int gen_cb(const struct nlmsghdr *nlh, void *userdata) {
+        struct nftnl_gen *g = nftnl_gen_alloc();
+        int r = 0;
+
+        if (!g)
+                return -ENOMEM;
+        if (nftnl_gen_nlmsg_parse(nlh, g) < 0 || !nftnl_gen_is_set(g, NFTNL_GEN_ID))
+                r = -EBADMSG;
+        else
+                *(uint32_t *) userdata = nftnl_gen_get_u32(g, NFTNL_GEN_ID);
+        nftnl_gen_free(g);
+        return r;
+}
+
+/* The current ruleset generation. */
+static int get_genid(Nfnl *n, uint32_t *ret, NftError *err) {
+        char buf[4096] __attribute__((aligned(8))) = {};
+        struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETGEN, AF_UNSPEC, 0, 0);
+        return nfnl_query(n, nlh, false, gen_cb, ret, err);
 }
 
 /* Starts a message of the batch; finish it with batch_commit(). */
@@ -791,7 +824,7 @@ static int skeleton_intact(Nfnl *n, NftError *err) {
 }
 
 /* Starts a change: BATCH_BEGIN, the idempotent declarations, and the rules when damaged. */
-static int batch_start_change(Batch *b, Nfnl *n, bool force, NftError *err) {
+static int batch_start_change(Batch *b, Nfnl *n, bool force, const uint32_t *genid, NftError *err) {
         int intact = false, r;
 
         /* An intact skeleton (every chain holds its rules, which pin the sets) needs no
@@ -801,7 +834,7 @@ static int batch_start_change(Batch *b, Nfnl *n, bool force, NftError *err) {
                 if (intact < 0)
                         return intact;
         }
-        r = batch_begin(b, n);
+        r = batch_begin_at(b, n, genid);
         if (r >= 0 && !intact)
                 r = add_table(b, n);
         if (r >= 0 && !intact)
@@ -817,14 +850,14 @@ typedef int (*change_cb)(Batch *b, Nfnl *n, void *userdata);
 
 /* One change: the skeleton when needed, then what cb appends, in one batch. If the table vanished
  * between our check and the commit (-ENOENT), the change is retried once with the full skeleton. */
-static int send_change(Nfnl *n, change_cb cb, void *userdata, NftError *err) {
+static int send_change(Nfnl *n, change_cb cb, void *userdata, const uint32_t *genid, NftError *err) {
         int r = 0;
 
         for (unsigned attempt = 0; attempt < 2; attempt++) {
                 _cleanup_(batch_done) Batch b = {};
 
                 nft_error_done(err);
-                r = batch_start_change(&b, n, attempt > 0, err);
+                r = batch_start_change(&b, n, attempt > 0, genid, err);
                 if (r < 0)
                         return r;
                 if (cb) {
@@ -846,7 +879,7 @@ int nft_table_ensure(NftError *err) {
         r = nfnl_open(&n);
         if (r < 0)
                 return err_set(err, r, "failed to open an nf_tables netlink socket");
-        return send_change(&n, NULL, NULL, err);
+        return send_change(&n, NULL, NULL, NULL, err);
 }
 
 int nft_table_delete(NftError *err) {
@@ -1279,35 +1312,68 @@ static int ports_prepare(const char *owner, const struct in_addr *container_addr
         r = expand_port_maps(owner, container_address, ports, n, mine, err);
         if (r < 0)
                 return r;
-        r = nfnl_open(nl);
-        if (r < 0)
-                return err_set(err, r, "failed to open an nf_tables netlink socket");
         r = dump_port_elems(nl, &existing, err);
         if (r < 0)
                 return r;
         return find_conflict(mine, &existing, skip_owner, err);
 }
 
+/* A short pause before retrying an optimistic change, growing with the attempt and jittered by
+ * pid so that processes forked together do not retry in lockstep. */
+static void retry_backoff(unsigned attempt) {
+        uint32_t x = ((uint32_t) getpid() * 2654435761U) ^ (attempt * 40503U);
+        useconds_t max = 200U * MIN(attempt + 1, 50U);
+        (void) usleep(50 + x % max);
+}
+
 int nft_ports_check(const char *owner, const NftPortMap *ports, size_t n, NftError *err) {
         _cleanup_(nfnl_done) Nfnl nl = {};
         _cleanup_(elem_list_done) ElemList mine = {};
         struct in_addr any = {};
+        int r;
 
+        r = nfnl_open(&nl);
+        if (r < 0)
+                return err_set(err, r, "failed to open an nf_tables netlink socket");
         return ports_prepare(owner, &any, ports, n, owner, &nl, &mine, err);
 }
 
 int nft_ports_add(const char *owner, const struct in_addr *container_address, const NftPortMap *ports,
                   size_t n, NftError *err) {
         _cleanup_(nfnl_done) Nfnl nl = {};
-        _cleanup_(elem_list_done) ElemList mine = {};
         int r;
 
-        /* Refuse duplicates before anything is created: among the new ones, then against the maps. */
-        r = ports_prepare(owner, container_address, ports, n, NULL, &nl, &mine, err);
+        r = nfnl_open(&nl);
         if (r < 0)
-                return r;
-        r = send_change(&nl, add_elems_cb, &mine, err);
-        if (IN_SET(r, -EEXIST, -ENOTEMPTY)) /* lost a race against a concurrent add of the same port */
+                return err_set(err, r, "failed to open an nf_tables netlink socket");
+
+        /* Check and insert are two steps: the batch carries the ruleset generation the check saw,
+         * so a concurrent change (another container publishing a clashing port) makes the kernel
+         * refuse it with -ERESTART, and we check again. */
+        for (unsigned attempt = 0; attempt < 64; attempt++) {
+                _cleanup_(elem_list_done) ElemList mine = {};
+                uint32_t genid;
+
+                nft_error_done(err);
+                r = get_genid(&nl, &genid, err);
+                if (r < 0)
+                        return r;
+                /* Refuse duplicates before anything is created: among the new ones, then the maps. */
+                r = ports_prepare(owner, container_address, ports, n, NULL, &nl, &mine, err);
+                if (r == -EAGAIN) { /* a dump interrupted by a concurrent change */
+                        retry_backoff(attempt);
+                        continue;
+                }
+                if (r < 0)
+                        return r;
+                r = send_change(&nl, add_elems_cb, &mine, &genid, err);
+                if (!IN_SET(r, -ERESTART, -EAGAIN))
+                        break;
+                retry_backoff(attempt);
+        }
+        if (IN_SET(r, -ERESTART, -EAGAIN))
+                return err_set(err, -EBUSY, "nftables kept changing under us, giving up");
+        if (IN_SET(r, -EEXIST, -ENOTEMPTY)) /* should not happen with the generation check */
                 return err_setf(err, -EADDRINUSE, "a host port is already published (%s)",
                                 strna(err ? err->message : NULL));
         return r;
@@ -1315,8 +1381,6 @@ int nft_ports_add(const char *owner, const struct in_addr *container_address, co
 
 int nft_ports_remove_owner(const char *owner, NftError *err) {
         _cleanup_(nfnl_done) Nfnl nl = {};
-        _cleanup_(batch_done) Batch b = {};
-        _cleanup_(elem_list_done) ElemList existing = {}, del = {};
         int r;
 
         if (!owner_is_valid(owner))
@@ -1324,25 +1388,46 @@ int nft_ports_remove_owner(const char *owner, NftError *err) {
         r = nfnl_open(&nl);
         if (r < 0)
                 return err_set(err, r, "failed to open an nf_tables netlink socket");
-        r = dump_port_elems(&nl, &existing, err);
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < existing.n; i++)
-                if (streq_ptr(existing.e[i].owner, owner)) {
-                        r = elem_list_add(&del, &existing.e[i]);
-                        if (r < 0)
-                                return err_set(err, r, NULL);
-                }
-        if (del.n == 0)
-                return 0;
 
-        r = batch_begin(&b, &nl);
-        for (PortMapKind k = 0; r >= 0 && k < _KIND_MAX; k++)
-                r = batch_elems(&b, &nl, NFT_MSG_DELSETELEM, k, &del);
-        if (r < 0)
-                return err_set(err, r, NULL);
-        r = batch_send(&b, &nl, err);
-        return r < 0 ? r : (int) MIN(del.n, (size_t) INT32_MAX);
+        /* dump and delete against one ruleset generation (retried when anything changed between) */
+        for (unsigned attempt = 0; attempt < 64; attempt++) {
+                _cleanup_(batch_done) Batch b = {};
+                _cleanup_(elem_list_done) ElemList existing = {}, del = {};
+                uint32_t genid;
+
+                nft_error_done(err);
+                r = get_genid(&nl, &genid, err);
+                if (r < 0)
+                        return r;
+                r = dump_port_elems(&nl, &existing, err);
+                if (r == -EAGAIN) {
+                        retry_backoff(attempt);
+                        continue;
+                }
+                if (r < 0)
+                        return r;
+                for (size_t i = 0; i < existing.n; i++)
+                        if (streq_ptr(existing.e[i].owner, owner)) {
+                                r = elem_list_add(&del, &existing.e[i]);
+                                if (r < 0)
+                                        return err_set(err, r, NULL);
+                        }
+                if (del.n == 0)
+                        return 0;
+
+                r = batch_begin_at(&b, &nl, &genid);
+                for (PortMapKind k = 0; r >= 0 && k < _KIND_MAX; k++)
+                        r = batch_elems(&b, &nl, NFT_MSG_DELSETELEM, k, &del);
+                if (r < 0)
+                        return err_set(err, r, NULL);
+                r = batch_send(&b, &nl, err);
+                if (r == -ERESTART) {
+                        retry_backoff(attempt);
+                        continue;
+                }
+                return r < 0 ? r : (int) MIN(del.n, (size_t) INT32_MAX);
+        }
+        return err_set(err, -EBUSY, "nftables kept changing under us, giving up");
 }
 
 int nft_ports_list(NftPortEntry **ret, size_t *ret_n, NftError *err) {
@@ -1512,7 +1597,7 @@ int nft_subnet_add(const struct in_addr *subnet, unsigned prefixlen, bool masque
                 if (r > 0)
                         c.masq_op = NFT_MSG_DELSETELEM;
         }
-        return send_change(&nl, subnet_elems_cb, &c, err);
+        return send_change(&nl, subnet_elems_cb, &c, NULL, err);
 }
 
 int nft_subnet_remove(const struct in_addr *subnet, unsigned prefixlen, NftError *err) {

@@ -328,6 +328,51 @@ TEST(concurrent_first_use) {
         OK(nft_table_delete(&err));
 }
 
+TEST(concurrent_clash) {
+        /* 8 processes publish tcp/7777 at once, half on every address (map ports), half on
+         * 127.0.0.1 (map addrports): a clash the kernel alone cannot see. Exactly one may win. */
+        enum { P = 8, ROUNDS = 5 };
+        NftError err = {};
+
+        enter_private_netns();
+        OK(nft_table_ensure(&err));
+        for (int round = 0; round < ROUNDS; round++) {
+                int won = 0;
+                for (int p = 0; p < P; p++) {
+                        pid_t pid = fork();
+                        ASSERT_TRUE(pid >= 0);
+                        if (pid == 0) {
+                                char owner[16];
+                                struct in_addr ca = { .s_addr = htonl(0x0a580002 + (uint32_t) p) };
+                                NftPortMap m = PM(7777, 80, IPPROTO_TCP);
+                                if (p % 2)
+                                        m.host_address.s_addr = htonl(INADDR_LOOPBACK);
+                                snprintf(owner, sizeof(owner), "clash%d", p);
+                                NftError e = {};
+                                int r = nft_ports_add(owner, &ca, &m, 1, &e);
+                                if (r < 0 && r != -EADDRINUSE)
+                                        fprintf(stderr, "%s: %s: %s\n", owner, strerror(-r),
+                                                strna(e.message));
+                                _exit(r >= 0 ? 0 : r == -EADDRINUSE ? 1 : 2);
+                        }
+                }
+                for (int p = 0; p < P; p++) {
+                        int st;
+                        ASSERT_TRUE(wait(&st) > 0);
+                        ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) <= 1);
+                        won += WEXITSTATUS(st) == 0;
+                }
+                ASSERT_EQ(won, 1);
+                ASSERT_EQ(list_cbox().elems, 1);
+                for (int p = 0; p < P; p++) {
+                        char owner[16];
+                        snprintf(owner, sizeof(owner), "clash%d", p);
+                        ASSERT_OK(nft_ports_remove_owner(owner, NULL));
+                }
+                ASSERT_EQ(list_cbox().elems, 0);
+        }
+}
+
 TEST(table_delete) {
         NftError err = {};
         enter_private_netns();
