@@ -23,6 +23,11 @@
 #define IMAGE_DEFAULT_MAX_JSON_BYTES (UINT64_C(4) << 20)
 #define IMAGE_JSON_MAX_DEPTH 64
 
+struct archive;
+/* Registers the decompression filters image archives may use (gzip, xz, zstd; none is implied), all
+ * in-process: -EOPNOTSUPP if libarchive would need an external program for one of them */
+int image_archive_support_filters(struct archive *a);
+
 /* Fills in the defaults for zero fields */
 void image_limits_fill(ImageLimits *l, const ImageLimits *from);
 

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <archive.h>
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -44,6 +45,17 @@ void image_limits_fill(ImageLimits *l, const ImageLimits *from) {
                 l->max_expand_ratio = IMAGE_DEFAULT_MAX_EXPAND_RATIO;
         if (l->max_json_bytes == 0)
                 l->max_json_bytes = IMAGE_DEFAULT_MAX_JSON_BYTES;
+}
+
+int image_archive_support_filters(struct archive *a) {
+        /* Only what libarchive decodes in-process. Not archive_read_support_filter_all(): for formats it was
+         * built without (lrzip, lzop, grzip, …) it would run an external program on untrusted input. A
+         * filter registered with ARCHIVE_WARN is such a program fallback: refuse to run that way. */
+        if (archive_read_support_filter_gzip(a) != ARCHIVE_OK ||
+            archive_read_support_filter_xz(a) != ARCHIVE_OK ||
+            archive_read_support_filter_zstd(a) != ARCHIVE_OK)
+                return -EOPNOTSUPP;
+        return 0;
 }
 
 int sha256_new(EVP_MD_CTX **ret) {

@@ -124,8 +124,7 @@ static struct archive *archive_open_path(const char *path, ImageError *error) {
         struct archive *a = archive_read_new();
         if (!a)
                 return NULL;
-        if (archive_read_support_filter_all(a) != ARCHIVE_OK ||
-            archive_read_support_format_tar(a) != ARCHIVE_OK ||
+        if (image_archive_support_filters(a) < 0 || archive_read_support_format_tar(a) != ARCHIVE_OK ||
             archive_read_open_filename(a, path, 128 * 1024) != ARCHIVE_OK) {
                 (void) image_error_set(error, -EBADMSG, path, "not a readable archive: %s",
                                        archive_error_string(a) ?: "unknown error");

@@ -8,9 +8,9 @@
  * continue" like GNU tar, because an image that needs that is broken or hostile). Hardlink targets go
  * through the same walk, so they can only point at files inside the layer.
  *
- * The tar stream is read through two libarchive readers: the outer one only decompresses (any filter,
- * "raw" format), the inner one parses tar from the outer one's output, so the uncompressed stream can be
- * hashed on the way (the layer's diff_id) in a single pass.
+ * The tar stream is read through two libarchive readers: the outer one only decompresses (gzip, xz, zstd
+ * or none, in-process; "raw" format), the inner one parses tar from the outer one's output, so the
+ * uncompressed stream can be hashed on the way (the layer's diff_id) in a single pass.
  *
  * OCI whiteouts are converted to overlayfs form: ".wh.NAME" → a 0/0 character device NAME (or, where
  * mknod is not permitted, an empty file with trusted.overlay.whiteout and its parent marked with
@@ -679,7 +679,7 @@ int image_unpack_layer(int fd, int dir_fd, const ImageLimits *limits, char **ret
                 goto finish;
         }
         u.outer = outer;
-        if (archive_read_support_filter_all(outer) != ARCHIVE_OK ||
+        if (image_archive_support_filters(outer) < 0 ||
             archive_read_support_format_raw(outer) != ARCHIVE_OK ||
             archive_read_support_format_tar(inner) != ARCHIVE_OK) {
                 r = -EOPNOTSUPP;
