@@ -141,6 +141,37 @@ done
 n=$(find "$W/store/layers" -mindepth 1 -maxdepth 1 | wc -l)
 [ "$n" = 2 ] || fail "store holds $n layer directories, expected 2"
 
+# ---- docker save before Docker 25: manifest.json names "<id>/layer.tar", here symlinks to the blobs ----
+python3 - <<'EOF'
+import io, json, tarfile
+src = tarfile.open("da.tar")
+man = json.load(src.extractfile("manifest.json"))
+links = {m.linkname.split("/")[-1]: m.name for m in src.getmembers() if m.issym() and m.name.endswith("/layer.tar")}
+man[0]["Layers"] = [links[l] for l in man[0]["Layers"]]
+man[0]["RepoTags"] = ["bb:old"]
+with tarfile.open("da-old.tar", "w") as out:
+    for m in src.getmembers():
+        if m.name == "manifest.json":
+            continue
+        out.addfile(m, src.extractfile(m) if m.isfile() else None)
+    data = json.dumps(man).encode()
+    ti = tarfile.TarInfo("manifest.json"); ti.size = len(data); out.addfile(ti, io.BytesIO(data))
+EOF
+out=$(import_json da-old.tar) || fail "import of an old-layout docker archive"
+case $out in *'"ref":"bb:old"'*'"layers_unpacked":0'*) ;; *) fail "old docker layout: $out" ;; esac
+[ "$(diffs bb:old)" = "$want" ] || fail "bb:old: diff_ids differ"
+"$CBOX" image "${S[@]}" -q rm bb:old
+
+# ---- two imports of the same new image at once: both succeed, the layer is stored once ----
+"$CBOX" image --root "$W/store-race" -q import oci race:1 & p1=$!
+"$CBOX" image --root "$W/store-race" -q import oa.tar race:2 & p2=$!
+wait $p1 || fail "concurrent import 1"
+wait $p2 || fail "concurrent import 2"
+n=$(find "$W/store-race/layers" -mindepth 1 -maxdepth 1 | wc -l)
+[ "$n" = 2 ] || fail "concurrent imports: $n entries in layers/, expected 2"
+"$CBOX" image --root "$W/store-race" inspect race:1 >/dev/null && "$CBOX" image --root "$W/store-race" inspect race:2 >/dev/null ||
+        fail "concurrent imports: an index entry is missing"
+
 # config fed through
 cfg=$("$CBOX" image "${S[@]}" inspect bb:da)
 python3 - "$cfg" <<'EOF' || fail "image config not as set by umoci: $cfg"
