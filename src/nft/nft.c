@@ -36,9 +36,12 @@
 
 #define RECV_BUFFER (256U * 1024U)
 #define ELEMS_PER_MSG 256U
-#define MSG_MAX (64U * 1024U) /* room reserved for one message of the batch */
+#define MSG_MAX (128U * 1024U) /* room reserved for one message of the batch */
 #define PORT_ELEMS_MAX 65536U
 #define OWNER_MAX 200U
+/* libnftnl writes a message without bounds checks: one element (key, key end, data, flags and the
+ * owner comment with their attribute headers) takes < 128 + OWNER_MAX bytes. */
+_Static_assert(4096 + ELEMS_PER_MSG * (128 + OWNER_MAX) <= MSG_MAX, "MSG_MAX too small for ELEMS_PER_MSG");
 
 /* nft's datatype ids, so that `nft list` shows the maps with their proper types */
 enum {

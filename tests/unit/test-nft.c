@@ -279,6 +279,20 @@ TEST(ports) {
         after = list_cbox();
         ASSERT_EQ(after.rules, 10);
 
+        /* the longest owner name in full messages of elements (sizes of the batch buffer) */
+        char longowner[201];
+        memset(longowner, 'x', 200);
+        longowner[200] = 0;
+        static NftPortMap lm[600];
+        for (int i = 0; i < 600; i++)
+                lm[i] = PM((uint16_t) (50000 + i), 80, IPPROTO_UDP);
+        OK(nft_ports_add(longowner, &cc, lm, 600, &err));
+        ASSERT_EQ(count_owner(longowner), 600);
+        ASSERT_EQ(nft_ports_remove_owner(longowner, &err), 600);
+        longowner[199] = '\n';
+        ASSERT_ERROR(nft_ports_add(longowner, &cc, lm, 1, &err), EINVAL);
+        nft_error_done(&err);
+
         /* removal deletes exactly that owner's elements */
         ASSERT_EQ(nft_ports_remove_owner("a", &err), 6);
         ASSERT_EQ(nft_ports_remove_owner("a", &err), 0);
