@@ -293,6 +293,8 @@ static int batch_reserve(Batch *b, size_t n, char **ret) {
 }
 
 static int batch_commit(Batch *b, struct nlmsghdr *nlh, const char *what) {
+        /* a canary: the static bound above must keep every message inside its reservation */
+        assert(nlh->nlmsg_len <= MSG_MAX);
         b->size += NLMSG_ALIGN(nlh->nlmsg_len);
         return strv_extend(&b->what, what);
 }
