@@ -172,6 +172,8 @@ m1() {
                 if [ -n "$br_m" ]; then awk -v a="$br_m" -v b="$none_m" 'BEGIN { printf "measured +%.2f ms", a - b }'; else echo "n/a"; fi)."
         md ""
         echo "$none_m $crun_m $pod_m $floor_m ${br_m:-}" >"$O/m1.medians"
+        phases none "$tnone"
+        [ -n "$br_m" ] && phases bridge "$tbr"
         slowest cbox-up-none "$CBOX" -q up --foreground "$tnone"
         [ -n "$br_m" ] && slowest cbox-up-bridge "$CBOX" -q up --foreground "$tbr"
 }
@@ -439,10 +441,40 @@ slowest() {
         md ""
 }
 
+# phases KIND FILE — where the time of `cbox up --foreground` goes: 7 runs under strace -f -ttt,
+# each split into phases by bench/lib/phases.awk, the median of each phase
+phases() {
+        local kind=$1 f=$2 i
+        command -v strace >/dev/null || return
+        rm -f "$O/phases-$kind.tsv"
+        for i in 1 2 3 4 5 6 7; do
+                strace -f -ttt -qq -o "$O/phases-$kind.strace" "$CBOX" -q up --foreground "$f" >/dev/null 2>&1
+                awk -f "$(dirname "$0")/phases.awk" "$O/phases-$kind.strace" >>"$O/phases-$kind.tsv" || say "phases: run $i not split"
+        done
+        md ""
+        md "Phases of \`cbox up --foreground\` ($kind), median of 7 runs under strace -f (which slows every syscall):"
+        md ""
+        md "| phase | ms | what |"
+        md "|---|---|---|"
+        local ph what
+        for ph in startup scope setup run teardown release total; do
+                case $ph in
+                startup) what="exec of cbox → clone3 of the container: ld.so, config, state, overlay preparation" ;;
+                scope) what="clone3 → child released: transient scope + machined over D-Bus$([ "$kind" = bridge ] && echo ", bridge/veth/address/nft")" ;;
+                setup) what="child: mounts, pivot_root, capabilities → exec of cbox-init" ;;
+                run) what="cbox-init and the payload" ;;
+                teardown) what="cbox-init's exit → cbox sees it (kernel releases the namespaces)" ;;
+                release) what="unit stop, machined, state$([ "$kind" = bridge ] && echo ", veth/lease/nft release")" ;;
+                total) what="" ;;
+                esac
+                md "| $ph | $(awk -F'\t' -v p="$ph" '$1 == p { print $2 }' "$O/phases-$kind.tsv" | sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "—" }') | $what |"
+        done
+        md ""
+}
+
 prepare_images
-m1
-m2
-m3
-m4
-m5
+# BENCH_ONLY="m1 m3" runs a subset (for profiling by hand; bench/run runs all five)
+for m in ${BENCH_ONLY:-m1 m2 m3 m4 m5}; do
+        "$m"
+done
 say "done"
