@@ -175,7 +175,7 @@ qemu=(qemu-system-x86_64 "${acc[@]}" -smp "$CPUS" -m "$MEM" -nodefaults -no-rebo
         -device virtio-rng-pci -nic none -display none -monitor none
         "${virtfs[@]}")
 cmdline="root=/dev/vda rw console=ttyS0 quiet loglevel=3 mitigations=off panic=-1 cbox.run=1"
-cmdline+=" systemd.unified_cgroup_hierarchy=1 systemd.show_status=0 ${CBOX_VM_CMDLINE:-}"
+cmdline+=" systemd.unified_cgroup_hierarchy=1 systemd.show_status=0 modprobe.blacklist=floppy,pcspkr ${CBOX_VM_CMDLINE:-}"
 
 if [ $INTER = 1 ]; then
         echo interactive >"$ctl/mode"
