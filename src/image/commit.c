@@ -353,7 +353,7 @@ int image_commit(ImageStore *s, const char *upper_dir, const char *base_ref, con
         r = blob_writer_commit(&bw, NULL, &diff_id, error);
         if (r < 0)
                 return r;
-        r = layer_unpack(s, diff_id, diff_id, NULL, NULL, error);
+        r = layer_unpack(s, diff_id, diff_id, NULL, NULL, NULL, NULL, NULL, error);
         if (r < 0)
                 return r;
 

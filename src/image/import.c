@@ -719,12 +719,11 @@ static int import_manifest(ImageStore *s, Source *src, const char *manifest_dige
                 const char *blob = m->layer_digests[i], *diff_id = c->diff_ids[i];
                 uint64_t bsize = 0;
 
-                if (progress) {
-                        _cleanup_free_ char *label =
-                                strprintf("Layer %zu/%zu %.19s", i + 1, m->n_layers, diff_id);
-                        if (label)
-                                progress(label, 0, 0, userdata);
-                }
+                _cleanup_free_ char *label = strprintf("Layer %zu/%zu %.19s", i + 1, m->n_layers, diff_id);
+                if (!label)
+                        return -ENOMEM;
+                if (progress)
+                        progress(label, 0, 0, userdata);
                 if (layer_exists(s, diff_id)) {
                         /* Already unpacked: the blob is still kept (verified) for export and push */
                         if (src->kind == SOURCE_OCI_DIR && !blob_exists(s, blob))
@@ -737,7 +736,7 @@ static int import_manifest(ImageStore *s, Source *src, const char *manifest_dige
                 r = source_get_blob(s, src, blob, stats, error);
                 if (r < 0)
                         return r;
-                r = layer_unpack(s, blob, diff_id, NULL, stats, error);
+                r = layer_unpack(s, blob, diff_id, NULL, stats, progress, userdata, label, error);
                 if (r < 0)
                         return r;
                 if (r > 0)
@@ -777,7 +776,7 @@ static int import_rootfs(ImageStore *s, Source *src, char **ret_manifest, bool *
         r = image_unpack_layer(fd, -EBADF, &s->limits, &diff_id, NULL, error);
         if (r < 0)
                 return image_error_set(error, r, src->path, NULL);
-        r = layer_unpack(s, blob, diff_id, NULL, stats, error);
+        r = layer_unpack(s, blob, diff_id, NULL, stats, NULL, NULL, NULL, error);
         if (r < 0)
                 return image_error_set(error, r, src->path, NULL);
         *ret_fresh = r == 0;

@@ -277,7 +277,8 @@ bool layer_exists(ImageStore *s, const char *diff_id) {
 /* Unpacks a blob into layers/.tmp-*, checks its diff_id against expected (if given), and renames it into
  * place. Returns 1 if the layer was already present (someone else won the race), 0 if unpacked. */
 int layer_unpack(ImageStore *s, const char *blob_digest, const char *expected, char **ret_diff_id,
-                 ImageImportStats *stats, ImageError *error) {
+                 ImageImportStats *stats, ImageProgressFn progress, void *userdata, const char *label,
+                 ImageError *error) {
         _cleanup_free_ char *tmp = NULL, *diff_id = NULL;
         _cleanup_close_ int dfd = -EBADF, bfd = -EBADF;
         int r;
@@ -305,7 +306,7 @@ int layer_unpack(ImageStore *s, const char *blob_digest, const char *expected, c
                 goto fail;
         }
 
-        r = image_unpack_layer(bfd, dfd, &s->limits, &diff_id, stats, error);
+        r = unpack_layer_progress(bfd, dfd, &s->limits, &diff_id, stats, progress, userdata, label, error);
         if (r < 0) {
                 (void) image_error_set(error, r, blob_digest, NULL);
                 goto fail;

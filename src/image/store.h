@@ -45,7 +45,8 @@ int blob_ingest_data(ImageStore *s, const void *data, size_t size, char **ret_di
 
 bool layer_exists(ImageStore *s, const char *diff_id);
 int layer_unpack(ImageStore *s, const char *blob_digest, const char *expected, char **ret_diff_id,
-                 ImageImportStats *stats, ImageError *error);
+                 ImageImportStats *stats, ImageProgressFn progress, void *userdata, const char *label,
+                 ImageError *error);
 
 int index_load(ImageStore *s, json_object **ret);
 int index_save(ImageStore *s, json_object *o);

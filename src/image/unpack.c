@@ -33,6 +33,7 @@
 #define WHITEOUT_PREFIX ".wh."
 #define WHITEOUT_OPAQUE ".wh..wh..opq"
 #define READ_BLOCK (128 * 1024)
+#define PROGRESS_STEP (UINT64_C(1) << 20)
 
 typedef struct DirTime {
         char *path;
@@ -58,6 +59,11 @@ typedef struct Unpacker {
         size_t n_dirs, allocated_dirs;
 
         char *current_entry; /* for errors found while reading (or skipping) its data */
+
+        ImageProgressFn progress; /* called every PROGRESS_STEP uncompressed bytes */
+        void *userdata;
+        const char *label;
+        uint64_t progress_next;
 
         /* cache of the last parent directory walked */
         char *cache_path;
@@ -627,6 +633,10 @@ static la_ssize_t inner_read(struct archive *a, void *userdata, const void **ret
                         return -1;
                 }
                 u->uncompressed += (uint64_t) n;
+                if (u->progress && u->uncompressed >= u->progress_next) {
+                        u->progress(u->label, u->uncompressed, 0, u->userdata);
+                        u->progress_next = u->uncompressed + PROGRESS_STEP;
+                }
                 /* Decompression bombs: a stream that inflates absurdly is refused early */
                 int64_t raw = archive_filter_bytes(u->outer, -1);
                 if (u->uncompressed > IMAGE_EXPAND_RATIO_THRESHOLD && raw > 0 &&
@@ -646,6 +656,12 @@ static la_ssize_t inner_read(struct archive *a, void *userdata, const void **ret
 
 int image_unpack_layer(int fd, int dir_fd, const ImageLimits *limits, char **ret_diff_id,
                        ImageImportStats *stats, ImageError *error) {
+        return unpack_layer_progress(fd, dir_fd, limits, ret_diff_id, stats, NULL, NULL, NULL, error);
+}
+
+int unpack_layer_progress(int fd, int dir_fd, const ImageLimits *limits, char **ret_diff_id,
+                          ImageImportStats *stats, ImageProgressFn progress, void *userdata,
+                          const char *label, ImageError *error) {
         _cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *hash = NULL;
         struct archive *outer = NULL, *inner = NULL;
         struct archive_entry *e;
@@ -654,6 +670,9 @@ int image_unpack_layer(int fd, int dir_fd, const ImageLimits *limits, char **ret
                 .error = error,
                 .stats = stats,
                 .cache_fd = -EBADF,
+                .progress = progress,
+                .userdata = userdata,
+                .label = label,
         };
         int r;
 
