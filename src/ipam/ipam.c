@@ -30,6 +30,7 @@ typedef struct IpamState {
         uint32_t network, size; /* host order network address; number of addresses */
         uint32_t gateway;       /* index */
         IpamHeader header;
+        bool keep_bitmap; /* the bitmap file belongs to an older configuration: don't rewrite it */
         uint8_t *bitmap;
         IpamLease *leases;
         size_t n_leases;
@@ -123,7 +124,10 @@ static int leases_parse(IpamState *s, const char *text) {
         return 0;
 }
 
-static int ipam_state_open(const IpamNetwork *net, IpamState *s) {
+/* tolerant: for release and list, a network reconfigured while leases exist is not an error; the
+ * stale bitmap file is then left as it is (only the leases file changes), so allocation keeps
+ * refusing with -EBUSY until the last old lease is gone. */
+static int ipam_state_open(const IpamNetwork *net, bool tolerant, IpamState *s) {
         _cleanup_free_ char *dir = NULL, *text = NULL, *bm = NULL;
         size_t bm_size = 0;
         uint32_t mask;
@@ -182,8 +186,11 @@ static int ipam_state_open(const IpamNetwork *net, IpamState *s) {
                         return -EBADMSG;
                 if (h.network != s->network || h.prefixlen != net->prefixlen) {
                         /* The network was reconfigured. Fine if nothing is leased, else refuse. */
-                        if (s->n_leases > 0)
-                                return -EBUSY;
+                        if (s->n_leases > 0) {
+                                if (!tolerant)
+                                        return -EBUSY;
+                                s->keep_bitmap = true;
+                        }
                 } else {
                         if (bm_size != sizeof(IpamHeader) + bitmap_bytes(s->size))
                                 return -EBADMSG;
@@ -238,6 +245,8 @@ static int ipam_state_save(IpamState *s) {
         buffer_done(&b);
         if (r < 0)
                 return r;
+        if (s->keep_bitmap)
+                return 0;
         return write_file_atomic_at(s->dir_fd, "bitmap", buf, n, 0600);
 }
 
@@ -288,7 +297,7 @@ int ipam_allocate(const IpamNetwork *net, const char *owner, struct in_addr *ret
 
         if (!owner_is_valid(owner) || !ret)
                 return -EINVAL;
-        r = ipam_state_open(net, &s);
+        r = ipam_state_open(net, false, &s);
         if (r < 0)
                 return r;
         ipam_state_check(&s);
@@ -318,7 +327,7 @@ int ipam_reserve(const IpamNetwork *net, const char *owner, const struct in_addr
 
         if (!owner_is_valid(owner) || !address)
                 return -EINVAL;
-        r = ipam_state_open(net, &s);
+        r = ipam_state_open(net, false, &s);
         if (r < 0)
                 return r;
         ipam_state_check(&s);
@@ -343,7 +352,7 @@ int ipam_release(const IpamNetwork *net, const struct in_addr *address) {
 
         if (!address)
                 return -EINVAL;
-        r = ipam_state_open(net, &s);
+        r = ipam_state_open(net, true, &s);
         if (r < 0)
                 return r;
         ipam_state_check(&s);
@@ -360,7 +369,7 @@ int ipam_release_owner(const IpamNetwork *net, const char *owner) {
 
         if (!owner_is_valid(owner))
                 return -EINVAL;
-        r = ipam_state_open(net, &s);
+        r = ipam_state_open(net, true, &s);
         if (r < 0)
                 return r;
         ipam_state_check(&s);
@@ -389,7 +398,7 @@ int ipam_list(const IpamNetwork *net, IpamLease **ret, size_t *ret_n) {
 
         if (!ret || !ret_n)
                 return -EINVAL;
-        r = ipam_state_open(net, &s);
+        r = ipam_state_open(net, true, &s);
         if (r < 0)
                 return r;
         if (s.n_leases > 0)

@@ -40,6 +40,10 @@ int ipam_allocate(const IpamNetwork *net, const char *owner, struct in_addr *ret
  * or is the network, gateway or broadcast address. */
 int ipam_reserve(const IpamNetwork *net, const char *owner, const struct in_addr *address);
 
+/* Releasing and listing also work when the network was reconfigured while leases exist (so the
+ * leases of the old configuration can still be released by owner); allocation and reservation
+ * refuse with -EBUSY until the last of them is gone. */
+
 /* Releases one address. -ENOENT when not leased. */
 int ipam_release(const IpamNetwork *net, const struct in_addr *address);
 

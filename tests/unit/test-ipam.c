@@ -110,7 +110,13 @@ TEST(static_reserve) {
         IpamNetwork other = net;
         other.subnet = A("10.77.0.0");
         ASSERT_ERROR(ipam_allocate(&other, "x", &a), EBUSY);
-        ASSERT_EQ(ipam_release_owner(&net, "db"), 1);
+        ASSERT_ERROR(ipam_reserve(&other, "x", &a), EBUSY);
+        /* ...but listing and releasing through the new configuration work (cleanup after a change) */
+        ASSERT_OK(ipam_list(&other, &l, &n));
+        ASSERT_EQ(n, 1);
+        ipam_lease_array_free(l, n);
+        ASSERT_EQ(ipam_release_owner(&other, "db"), 1);
+        ASSERT_EQ(ipam_release_owner(&net, "db"), 0);
         ASSERT_OK(ipam_allocate(&other, "x", &a));
         ASSERT_STREQ(S(a, b), "10.77.0.2");
         rmtree(d);
