@@ -32,8 +32,7 @@ VERB(up, 20, "up [--foreground] [--replace] FILE|NAME   Create and start a conta
                                "                exit with the payload's status (what cbox@.service runs)\n"
                                "  --replace     replace a running container whose file changed\n"
                                "An identical running container is left alone (exit 0). Not yet supported:\n"
-                               "seccomp profiles from files, user namespaces, [health], "
-                               "network.dns/hosts.\n");
+                               "seccomp profiles from files, user namespaces, [health].\n");
                         return 0;
                 case ARG_FOREGROUND:
                         o.foreground = true;

@@ -395,6 +395,7 @@ typedef struct UpContext {
          * <service cgroup>/payload and the limits are set on the service */
         bool in_service;
         char *payload_cgroup;
+        bool write_etc_files;
 } UpContext;
 
 static void up_context_done(UpContext *u) {
@@ -495,6 +496,71 @@ static int up_join_service(UpContext *u, const BusScopeParams *bp) {
         u->unit = TAKE_PTR(own_unit);
         u->in_service = true;
         return 1;
+}
+
+/* A read-only root without an upper layer cannot get the mount points created: only when they exist */
+static bool want_etc_files(UpContext *u) {
+        if (!u->c->read_only)
+                return true;
+        for (size_t i = 0; u->lowers && u->lowers[i]; i++) {
+                _cleanup_free_ char *a = strjoin(u->lowers[i], "/etc/resolv.conf"),
+                                    *b = strjoin(u->lowers[i], "/etc/hosts");
+                if (a && b && access(a, F_OK) >= 0 && access(b, F_OK) >= 0)
+                        return true;
+        }
+        return false;
+}
+
+static int write_etc_files(UpContext *u) {
+        const ContainerConfig *c = u->c;
+        const char *hostname = c->hostname ?: u->name;
+        _cleanup_(buffer_done) Buffer resolv = {}, hosts = {};
+        _cleanup_free_ char *rp = NULL, *hp = NULL;
+        int r;
+
+        if (c->network.dns)
+                STRV_FOREACH (d, c->network.dns) {
+                        r = buffer_printf(&resolv, "nameserver %s\n", *d);
+                        if (r < 0)
+                                return r;
+                }
+        else {
+                /* the host's upstream servers: systemd-resolved's list when it runs (its 127.0.0.53 stub is
+                 * not reachable from another network namespace), else /etc/resolv.conf without loopback
+                 * nameservers */
+                _cleanup_free_ char *host = NULL;
+                if (read_full_file("/run/systemd/resolve/resolv.conf", &host, NULL, 64 * 1024) < 0)
+                        (void) read_full_file("/etc/resolv.conf", &host, NULL, 64 * 1024);
+                for (char *line = host, *next; line && *line; line = next) {
+                        next = strchr(line, '\n');
+                        if (next)
+                                *next++ = 0;
+                        if (c->network.mode != NETWORK_MODE_HOST && startswith(line, "nameserver 127."))
+                                continue;
+                        r = buffer_printf(&resolv, "%s\n", line);
+                        if (r < 0)
+                                return r;
+                }
+        }
+
+        r = buffer_printf(&hosts,
+                          "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n%s\t%s\n",
+                          u->net.address ?: "127.0.1.1", hostname);
+        if (r < 0)
+                return r;
+        STRV_FOREACH (h, c->network.hosts) {
+                const char *colon = strchr(*h, ':');
+                if (!colon)
+                        continue;
+                r = buffer_printf(&hosts, "%s\t%.*s\n", colon + 1, (int) (colon - *h), *h);
+                if (r < 0)
+                        return r;
+        }
+
+        r = write_file_atomic_at(u->state_fd, "resolv.conf", resolv.data ?: "", resolv.size, 0644);
+        if (r < 0)
+                return r;
+        return write_file_atomic_at(u->state_fd, "hosts", hosts.data, hosts.size, 0644);
 }
 
 static void up_undo(UpContext *u) {
@@ -839,7 +905,7 @@ static int up_run(UpContext *u) {
         size_t n_lowers = strv_length(u->lowers);
         for (size_t i = 0; i < n_lowers; i++)
                 lowers[i] = u->lowers[i];
-        mounts = new0(RootfsMount, c->n_mounts + 1);
+        mounts = new0(RootfsMount, c->n_mounts + 3);
         if (!mounts)
                 return log_oom();
         _cleanup_strv_free_ char **volume_paths = NULL;
@@ -863,6 +929,25 @@ static int up_run(UpContext *u) {
                         mounts[i].source = vp;
                 }
         }
+        /* /etc/resolv.conf and /etc/hosts of the container: files of ours bound over the image's (written
+         * once the address is known, before the child is released and mounts them) */
+        size_t n_mounts = c->n_mounts;
+        _cleanup_free_ char *resolv_path = NULL, *hosts_path = NULL;
+        if (c->network.mode != NETWORK_MODE_HOST && want_etc_files(u)) {
+                resolv_path = strprintf("%s/%s/resolv.conf", run_root(u->g), u->name);
+                hosts_path = strprintf("%s/%s/hosts", run_root(u->g), u->name);
+                if (!resolv_path || !hosts_path)
+                        return log_oom();
+                mounts[n_mounts++] = (RootfsMount){ .type = ROOTFS_MOUNT_BIND,
+                                                    .source = resolv_path,
+                                                    .target = "/etc/resolv.conf",
+                                                    .read_only = true };
+                mounts[n_mounts++] = (RootfsMount){ .type = ROOTFS_MOUNT_BIND,
+                                                    .source = hosts_path,
+                                                    .target = "/etc/hosts",
+                                                    .read_only = true };
+                u->write_etc_files = true;
+        }
         ChildSetup cs = {
                 .rootfs = {
                         .target = u->root_dir,
@@ -871,7 +956,7 @@ static int up_run(UpContext *u) {
                         .upper_dir = c->read_only ? NULL : u->upper,
                         .work_dir = c->read_only ? NULL : u->work,
                         .mounts = mounts,
-                        .n_mounts = c->n_mounts,
+                        .n_mounts = n_mounts,
                         .new_netns = c->network.mode != NETWORK_MODE_HOST,
                         .read_only = c->read_only,
                         .mount_cgroup = true,
@@ -970,6 +1055,13 @@ static int up_run(UpContext *u) {
         if (r < 0)
                 return r;
         u->net_set_up = true;
+
+        if (u->write_etc_files) {
+                r = write_etc_files(u);
+                if (r < 0)
+                        return log_error_errno(r, "%s: cannot write its /etc/resolv.conf and /etc/hosts: %m",
+                                               u->name);
+        }
 
         /* A detached payload that exits by itself leaves no cbox process behind to release its network:
          * a companion service bound to the scope runs `cbox cleanup NAME` when the scope goes away. */

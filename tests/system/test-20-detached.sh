@@ -71,6 +71,7 @@ info "$ps"
 assert_match "$ps" "(^|$nl) +1 +root .*cbox-init" "exec ps: PID 1 is init"
 assert_match "$ps" "(^|$nl) +2 +root .*/bin/sh -c" "exec ps: PID 2 is the payload"
 assert_eq "$("$CBOX" exec $N -- hostname)" webhost "hostname seen by exec"
+assert_contains "$("$CBOX" exec $N -- cat /etc/hosts)" "127.0.1.1"$'\t'"webhost" "/etc/hosts"
 assert_eq "$("$CBOX" exec $N -- cat /proc/self/mountinfo)" "$("$CBOX" exec $N -- cat /tmp/payload-mounts)" \
         "mounts seen by exec vs the payload's"
 assert_eq "$("$CBOX" exec $N -- sh -c 'echo $GREETING')" hi "env in exec"

@@ -16,6 +16,8 @@ rootfs = "$R"
 command = ["/bin/sh", "-c", "mkdir -p /www && echo hello-from-\$(hostname) > /www/index.html && exec httpd -f -p 80 -h /www"]
 [network]
 ports = ["18080:80"]
+dns = ["192.0.2.53"]
+hosts = ["db.internal:10.99.0.5"]
 E
 on_exit "$CBOX" down --volumes $N
 assert_success "$CBOX" up $N.toml
@@ -31,6 +33,10 @@ assert_contains "$(ip link show master cbox0)" "$veth" "veth on the bridge"
 assert_contains "$("$CBOX" exec $N -- ip -4 addr show eth0)" "$addr/16" "eth0 in the container"
 assert_contains "$("$CBOX" exec $N -- ip route)" "default via 10.88.0.1" "default route"
 assert_success "$CBOX" exec $N -- ping -c 1 -W 5 10.88.0.1
+assert_eq "$("$CBOX" exec $N -- cat /etc/resolv.conf)" "nameserver 192.0.2.53" "network.dns"
+hosts=$("$CBOX" exec $N -- cat /etc/hosts)
+assert_match "$hosts" "$addr"$'\t'"$N" "/etc/hosts names the container's address"
+assert_match "$hosts" "10.99.0.5"$'\t'"db.internal" "network.hosts"
 assert_contains "$(nft list map inet cbox ports)" "18080" "published port in the ports map"
 
 wait_until 20 curl -sf --max-time 2 -o /dev/null "http://$addr:80/"
