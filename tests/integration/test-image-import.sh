@@ -172,6 +172,27 @@ n=$(find "$W/store-race/layers" -mindepth 1 -maxdepth 1 | wc -l)
 "$CBOX" image --root "$W/store-race" inspect race:1 >/dev/null && "$CBOX" image --root "$W/store-race" inspect race:2 >/dev/null ||
         fail "concurrent imports: an index entry is missing"
 
+# ---- a multi-platform index: the manifest for this host's architecture is picked ----
+python3 - <<'EOF'
+import hashlib, json, os, platform, shutil
+shutil.copytree("oci", "multi")
+idx = json.load(open("multi/index.json"))
+desc = dict(idx["manifests"][0]); desc.pop("annotations", None)
+arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+decoy = {"mediaType": desc["mediaType"], "digest": "sha256:" + "e" * 64, "size": 1,
+         "platform": {"os": "linux", "architecture": "s390x" if arch != "s390x" else "amd64"}}
+real = dict(desc, platform={"os": "linux", "architecture": arch})
+inner = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                    "manifests": [decoy, real]}).encode()
+h = hashlib.sha256(inner).hexdigest()
+open("multi/blobs/sha256/" + h, "wb").write(inner)
+json.dump({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.index.v1+json",
+           "digest": "sha256:" + h, "size": len(inner)}]}, open("multi/index.json", "w"))
+EOF
+"$CBOX" image "${S[@]}" -q import multi bb:multi || fail "import of a multi-platform index"
+[ "$(diffs bb:multi)" = "$want" ] || fail "bb:multi: diff_ids differ"
+"$CBOX" image "${S[@]}" -q rm bb:multi
+
 # config fed through
 cfg=$("$CBOX" image "${S[@]}" inspect bb:da)
 python3 - "$cfg" <<'EOF' || fail "image config not as set by umoci: $cfg"
