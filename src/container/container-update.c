@@ -1,0 +1,281 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* cbox update NAME: re-read the container's file and drop-ins, apply changed [resources] keys to the
+ * running unit (SetUnitProperties, runtime), name what needs a restart.
+ *
+ * What the container runs with is remembered in <run_root>/NAME/config: the canonical TOML of the
+ * effective configuration (container_config_format_toml, one "key = value" line each) written by up and
+ * rewritten by update with the [resources] lines it applied. Comparing that with the file now gives the
+ * changed keys. The stored digest is replaced only when every change was applied, so `cbox up --replace`
+ * still sees the changes that need a restart. */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bus.h"
+#include "container-update.h"
+#include "container.h"
+#include "fd-util.h"
+#include "fileio.h"
+#include "log.h"
+#include "string-util.h"
+
+static const char *run_root_of(const GlobalConfig *g) {
+        return g && g->run_root ? g->run_root : "/run/cbox";
+}
+
+void update_result_done(UpdateResult *r) {
+        if (!r)
+                return;
+        r->applied = strv_free(r->applied);
+        r->need_restart = strv_free(r->need_restart);
+}
+
+/* canonical TOML → "section.key = value" lines ([[mount]] entries as mount[N].key) */
+static int flatten(const char *toml, char ***ret) {
+        _cleanup_strv_free_ char **l = NULL;
+        _cleanup_free_ char *section = NULL;
+        int n_mount = -1, r;
+
+        for (const char *p = toml; p && *p;) {
+                const char *nl = strchr(p, '\n');
+                size_t len = nl ? (size_t) (nl - p) : strlen(p);
+                _cleanup_free_ char *line = strndup(p, len);
+                p = nl ? nl + 1 : NULL;
+                if (!line)
+                        return -ENOMEM;
+                if (line[0] == '\0' || line[0] == '#')
+                        continue;
+                if (streq(line, "[[mount]]")) {
+                        free(section);
+                        section = strprintf("mount[%d]", ++n_mount);
+                } else if (line[0] == '[') {
+                        free(section);
+                        section = strndup(line + 1, strlen(line) - 2);
+                } else {
+                        r = strv_consume(&l, section ? strjoin(section, ".", line) : strdup(line));
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                if (!section)
+                        return -ENOMEM;
+        }
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+static char *line_key(const char *line) {
+        const char *eq = strstr(line, " = ");
+        return eq ? strndup(line, (size_t) (eq - line)) : strdup(line);
+}
+
+static const char *line_value(char **l, const char *key) {
+        size_t k = strlen(key);
+        STRV_FOREACH (i, l)
+                if (strncmp(*i, key, k) == 0 && startswith(*i + k, " = "))
+                        return *i + k + 3;
+        return NULL;
+}
+
+/* Fills the limit of key (a "resources.X" key) from c, or its reset value when c does not set it.
+ * Returns false when the key cannot be changed at runtime. */
+static bool fill_limit(const ContainerConfig *c, const char *key, BusScopeParams *p) {
+        const ResourceConfig *rc = &c->resources;
+
+        if (streq(key, "resources.memory_max")) {
+                p->memory_max_set = true;
+                p->memory_max = rc->memory_max_set ? rc->memory_max : UINT64_MAX;
+        } else if (streq(key, "resources.memory_high")) {
+                p->memory_high_set = true;
+                p->memory_high = rc->memory_high_set ? rc->memory_high : UINT64_MAX;
+        } else if (streq(key, "resources.memory_swap_max")) {
+                p->memory_swap_max_set = true;
+                p->memory_swap_max = rc->memory_swap_max_set ? rc->memory_swap_max : UINT64_MAX;
+        } else if (streq(key, "resources.cpu_quota")) {
+                p->cpu_quota_set = true;
+                p->cpu_quota_per_sec_usec = rc->cpu_quota_set ? rc->cpu_quota_per_sec_usec : UINT64_MAX;
+        } else if (streq(key, "resources.cpu_weight")) {
+                p->cpu_weight_set = true;
+                p->cpu_weight = rc->cpu_weight_set ? rc->cpu_weight : UINT64_MAX;
+        } else if (streq(key, "resources.tasks_max")) {
+                p->tasks_max_set = true;
+                p->tasks_max = rc->tasks_max_set ? rc->tasks_max : UINT64_MAX;
+        } else if (streq(key, "resources.io_weight")) {
+                p->io_weight_set = true;
+                p->io_weight = rc->io_weight_set ? rc->io_weight : UINT64_MAX;
+        } else if (streq(key, "resources.cpuset") && rc->cpuset_set) {
+                p->allowed_cpus_set = true;
+                p->allowed_cpus = rc->cpuset_mask;
+                p->allowed_cpus_size = rc->cpuset_mask_size;
+        } else
+                return false; /* a removed cpuset or an unknown key */
+        return true;
+}
+
+static int add_change(char ***l, const char *key, const char *old, const char *new) {
+        return strv_consume(l, strprintf("%s: %s → %s", key, old ?: "(unset)", new ?: "(unset)"));
+}
+
+int container_update(const GlobalConfig *g, const char *name, UpdateResult *ret) {
+        _cleanup_(container_info_done) ContainerInfo i = {};
+        _cleanup_(container_config_freep) ContainerConfig *c = NULL;
+        _cleanup_strv_free_ char **old = NULL, **new = NULL, **keys = NULL, **snapshot = NULL;
+        _cleanup_free_ char *old_toml = NULL, *new_toml = NULL, *digest = NULL, *snap = NULL;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_close_ int dir_fd = -EBADF;
+        _cleanup_(update_result_done) UpdateResult res = {};
+        BusScopeParams bp = {};
+        BusError e = BUS_ERROR_NULL;
+        int lock_fd = -EBADF, r;
+
+        r = container_get_info(g, name, &i);
+        if (r == -ENOENT)
+                return log_error_errno(r, "%s: no such container", name);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot read its state: %m", name);
+        if (i.status != CONTAINER_RUNNING)
+                return log_error_errno(ESRCH, "%s: not running (the file applies at the next start)", name);
+        if (!i.state->config_path)
+                return log_error_errno(ENOENT, "%s: started without a file, nothing to re-read", name);
+        if (container_load_config(i.state->config_path, g, &c) < 0)
+                return -EINVAL; /* problems printed */
+
+        r = state_lock(run_root_of(g), name, false, &lock_fd);
+        if (r == -EBUSY)
+                return log_error_errno(r, "%s: another cbox command is working on it, try again", name);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot lock: %m", name);
+        r = state_dir_open(run_root_of(g), name, false, &dir_fd);
+        if (r < 0) {
+                log_error_errno(r, "%s: cannot open its state: %m", name);
+                goto finish;
+        }
+
+        new_toml = container_config_format_toml(c);
+        if (!new_toml || flatten(new_toml, &new) < 0) {
+                r = log_oom();
+                goto finish;
+        }
+        r = read_full_file_at(dir_fd, "config", &old_toml, NULL, 1024 * 1024);
+        if (r == -ENOENT) {
+                /* started by a cbox that did not record it: apply every [resources] key of the file */
+                log_notice("%s: no record of the configuration it runs with; applying all of [resources]",
+                           name);
+                old_toml = NULL;
+        } else if (r < 0) {
+                log_error_errno(r, "%s: cannot read its recorded configuration: %m", name);
+                goto finish;
+        }
+        if (old_toml && flatten(old_toml, &old) < 0) {
+                r = log_oom();
+                goto finish;
+        }
+
+        /* every key whose line differs */
+        STRV_FOREACH (l, new)
+                if (!old_toml || !strv_contains(old, *l)) {
+                        _cleanup_free_ char *k = line_key(*l);
+                        if (!k || (!strv_contains(keys, k) && strv_extend(&keys, k) < 0)) {
+                                r = log_oom();
+                                goto finish;
+                        }
+                }
+        STRV_FOREACH (l, old)
+                if (!strv_contains(new, *l)) {
+                        _cleanup_free_ char *k = line_key(*l);
+                        if (!k || (!strv_contains(keys, k) && strv_extend(&keys, k) < 0)) {
+                                r = log_oom();
+                                goto finish;
+                        }
+                }
+
+        STRV_FOREACH (k, keys) {
+                const char *ov = old_toml ? line_value(old, *k) : "?", *nv = line_value(new, *k);
+                if (startswith(*k, "resources.") && fill_limit(c, *k, &bp))
+                        r = add_change(&res.applied, *k + strlen("resources."), ov, nv);
+                else
+                        r = add_change(&res.need_restart, *k, ov, nv);
+                if (r < 0) {
+                        r = log_oom();
+                        goto finish;
+                }
+        }
+
+        if (res.applied) {
+                r = bus_open_system(&bus);
+                if (r < 0) {
+                        log_error_errno(r, "%s: cannot connect to the system bus: %m", name);
+                        goto finish;
+                }
+                r = bus_set_unit_limits(bus, i.state->unit, &bp, true, &e);
+                if (r < 0) {
+                        if (e.message)
+                                log_error("%s: failed to change the limits of %s: %s", name, i.state->unit,
+                                          e.message);
+                        else
+                                log_error_errno(r, "%s: failed to change the limits of %s: %m", name,
+                                                i.state->unit);
+                        bus_error_done(&e);
+                        goto finish;
+                }
+        }
+
+        /* record what runs now: the old lines, with [resources] from the file */
+        if (old_toml)
+                STRV_FOREACH (l, old)
+                        if (!startswith(*l, "resources.") && strv_extend(&snapshot, *l) < 0) {
+                                r = log_oom();
+                                goto finish;
+                        }
+        STRV_FOREACH (l, new)
+                if ((!old_toml || startswith(*l, "resources.")) && strv_extend(&snapshot, *l) < 0) {
+                        r = log_oom();
+                        goto finish;
+                }
+        snap = strv_join(snapshot, "\n");
+        if (!snap) {
+                r = log_oom();
+                goto finish;
+        }
+        /* flat lines are valid input for flatten() again: no section headers, keys carry their path */
+        r = write_file_atomic_at(dir_fd, "config", snap, strlen(snap), 0644);
+        if (r < 0)
+                log_warning_errno(r, "%s: cannot record the configuration: %m", name);
+
+        if (!res.need_restart && old_toml) {
+                _cleanup_(container_state_freep) ContainerState *s = NULL;
+                digest = container_config_digest(c);
+                if (digest && state_load(dir_fd, &s) >= 0) {
+                        free_and_strdup(&s->config_digest, digest);
+                        r = state_save(dir_fd, s);
+                        if (r < 0)
+                                log_warning_errno(r, "%s: cannot update its state: %m", name);
+                }
+        }
+        r = 0;
+        if (ret)
+                *ret = res, res = (UpdateResult){};
+finish:
+        (void) state_unlock(run_root_of(g), name, lock_fd, false);
+        return r;
+}
+
+int container_config_record(int state_dir_fd, const ContainerConfig *c) {
+        _cleanup_strv_free_ char **l = NULL;
+        _cleanup_free_ char *toml = NULL, *s = NULL;
+        int r;
+
+        toml = container_config_format_toml(c);
+        if (!toml)
+                return -ENOMEM;
+        r = flatten(toml, &l);
+        if (r < 0)
+                return r;
+        s = strv_join(l, "\n");
+        if (!s)
+                return -ENOMEM;
+        return write_file_atomic_at(state_dir_fd, "config", s, strlen(s), 0644);
+}
