@@ -109,6 +109,7 @@ static size_t header_cb(char *p, size_t size, size_t n, void *userdata) {
                 const char *sp = strchr(line, ' ');
                 r->code = sp ? strtol(sp + 1, NULL, 10) : 0;
                 r->www_authenticate = mfree(r->www_authenticate);
+                r->total = 0; /* a redirect's Content-Length is not the blob's */
                 buffer_done(&r->error_body);
                 return len;
         }
