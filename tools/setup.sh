@@ -16,6 +16,8 @@ PKGS=(
         umoci skopeo docker-registry apache2-utils
         # the system suite: a QEMU (TCG) VM booting a debootstrapped bookworm (tests/vm/)
         qemu-system-x86 debootstrap cpio e2fsprogs
+        # man page and completion tests
+        man-db groff bsdextrautils
 )
 [ -n "${CBOX_EXTRA_PKGS:-}" ] && PKGS+=($CBOX_EXTRA_PKGS)
 
