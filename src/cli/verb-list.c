@@ -106,8 +106,8 @@ VERB(list, 30, "list [--all] [--json]       List containers") {
         if (json)
                 r = print_json(l, n);
         else {
-                printf("%-20s %-8s %-26s %-8s %-5s %s\n", "NAME", "STATE", "UNIT", "LEADER", "EXIT",
-                       "UPTIME");
+                printf("%-20s %-8s %-26s %-8s %-5s %-15s %s\n", "NAME", "STATE", "UNIT", "LEADER", "EXIT",
+                       "ADDRESS", "UPTIME");
                 for (size_t i = 0; i < n; i++) {
                         const ContainerState *s = l[i].state;
                         char leader[16] = "-", ex[16] = "-", up[32] = "-";
@@ -117,8 +117,9 @@ VERB(list, 30, "list [--all] [--json]       List containers") {
                         }
                         if (s->exit_set)
                                 (void) snprintf(ex, sizeof(ex), "%d", s->exit_status);
-                        printf("%-20s %-8s %-26s %-8s %-5s %s\n", s->name,
-                               container_status_to_string(l[i].status), strna(s->unit), leader, ex, up);
+                        printf("%-20s %-8s %-26s %-8s %-5s %-15s %s\n", s->name,
+                               container_status_to_string(l[i].status), strna(s->unit), leader, ex,
+                               l[i].status == CONTAINER_RUNNING && s->address ? s->address : "-", up);
                 }
         }
         for (size_t i = 0; i < n; i++)
