@@ -352,8 +352,10 @@ m4() {
         read -r r s n <<<"$pod"
         md "| podman run -d | bridge (netavark, podman0) | **$r** | $n | $s | $(awk -v n="$n" -v s="$s" 'BEGIN { if (s > 0) printf "%.1f", n / s }') |"
         md ""
-        md "A Linux bridge takes at most 1 024 ports (BR_MAX_PORTS): a network's bridge caps the containers"
-        md "attached to it; past that the kernel refuses the veth's enslavement (EBUSY/ELNRNG)."
+        md "A Linux bridge has port numbers 1–1023 (BR_MAX_PORTS = 1 024, port 0 reserved): one network's"
+        md "bridge caps the containers attached to it at 1 023; the next enslavement of a veth fails in the"
+        md "kernel with EXFULL. cbox has no check of its own: that \`cbox up\` fails with the kernel's error"
+        md "and undoes its steps (not exercised here: the suite stops at 1 000)."
         md ""
 }
 
