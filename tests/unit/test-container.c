@@ -196,4 +196,28 @@ TEST(failed_up_leaves_nothing) {
         teardown();
 }
 
+TEST(cleanup) {
+        int lock_fd = -EBADF;
+
+        setup();
+        /* unknown: nothing to do */
+        ASSERT_OK(container_cleanup(g, "nothing"));
+        ASSERT_ERROR(container_cleanup(g, "../x"), EINVAL);
+
+        /* an exited container without network: state kept */
+        write_state(&(ContainerState){ .name = (char *) "gone", .exit_set = true, .exit_status = 4 });
+        ASSERT_OK(container_cleanup(g, "gone"));
+        ContainerInfo i = {};
+        ASSERT_OK(container_get_info(g, "gone", &i));
+        ASSERT_EQ(i.status, CONTAINER_EXITED);
+        ASSERT_EQ(i.state->exit_status, 4);
+        container_info_done(&i);
+
+        /* while another verb holds the lock, cleanup leaves everything to it (no deadlock with down) */
+        ASSERT_OK(state_lock(g->run_root, "gone", false, &lock_fd));
+        ASSERT_OK(container_cleanup(g, "gone"));
+        lock_fd = state_unlock(g->run_root, "gone", lock_fd, false);
+        teardown();
+}
+
 TEST_MAIN();
