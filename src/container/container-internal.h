@@ -15,6 +15,11 @@ typedef struct ContainerNet {
 
 void container_net_done(ContainerNet *n);
 
+/* Refuses, before anything is created, what would make container_net_setup() fail: an unknown network,
+ * a static address outside the subnet or leased to another container, a host port published by another
+ * container. Logs the reason naming the key and where it was set. */
+int container_net_check(const GlobalConfig *g, const ContainerConfig *c);
+
 /* Sets up the container's network for its mode; leader is its (waiting) PID 1. Logs; on failure
  * everything done is undone. */
 int container_net_setup(const GlobalConfig *g, const ContainerConfig *c, pid_t leader, ContainerNet *ret);

@@ -57,6 +57,128 @@ static void log_nl(int r, const char *name, const char *what, const NetlinkError
                 log_error_errno(r, "%s: %s: %m", name, what);
 }
 
+/* "FILE:LINE: KEY" for an error message, or just KEY for a built-in default */
+static char *key_where(const ContainerConfig *c, const ConfigOrigin *o, const char *key) {
+        if (!o || !o->file)
+                o = container_config_origin(c, key);
+        if (o && o->file)
+                return strprintf("%s:%u: %s", o->file, o->line, key);
+        return strdup(key);
+}
+
+static void port_map_to_nft(const PortMap *p, NftPortMap *ret) {
+        *ret = (NftPortMap){
+                .host_address = p->host_address,
+                .host_port = p->host_port,
+                .host_port_end = p->host_port_end,
+                .container_port = p->container_port,
+                .container_port_end = p->container_port_end,
+                .protocol = p->protocol,
+        };
+}
+
+/* nft_ports_check, retried when a dump was interrupted by a concurrent change */
+static int ports_check(const char *owner, const NftPortMap *pm, size_t n, NftError *fe) {
+        int r = -EAGAIN;
+
+        for (unsigned i = 0; r == -EAGAIN && i < 16; i++) {
+                nft_error_done(fe);
+                r = nft_ports_check(owner, pm, n, fe);
+        }
+        return r;
+}
+
+int container_net_check(const GlobalConfig *g, const ContainerConfig *c) {
+        _cleanup_free_ char *ipam_dir = NULL;
+        _cleanup_free_ NftPortMap *pm = NULL;
+        const NetworkDef *nd;
+        const char *netname;
+        NftError fe = {};
+        IpamNetwork in;
+        int r;
+
+        if (c->network.mode != NETWORK_MODE_BRIDGE)
+                return 0;
+
+        /* config validation refuses these already; the conf.d may have changed since */
+        netname = c->network.network ?: g->default_network;
+        nd = global_config_find_network(g, netname);
+        if (!nd) {
+                _cleanup_free_ char *k = key_where(c, NULL, "network.network");
+                return log_error_errno(ENOENT, "%s: %s: no network '%s' is defined in conf.d", c->name,
+                                       k ?: "network.network", strna(netname));
+        }
+
+        if (c->network.address_set) {
+                _cleanup_free_ char *k = key_where(c, NULL, "network.address");
+                char abuf[INET_ADDRSTRLEN], sbuf[INET_ADDRSTRLEN];
+                uint32_t mask = UINT32_MAX << (32 - nd->prefixlen);
+                uint32_t a = ntohl(c->network.address.s_addr), net = ntohl(nd->subnet.s_addr) & mask;
+                IpamLease *leases = NULL;
+                size_t n_leases = 0;
+
+                (void) inet_ntop(AF_INET, &c->network.address, abuf, sizeof(abuf));
+                (void) inet_ntop(AF_INET, &nd->subnet, sbuf, sizeof(sbuf));
+                if ((a & mask) != net || a == net || a == (net | ~mask) ||
+                    c->network.address.s_addr == nd->gateway.s_addr)
+                        return log_error_errno(EADDRNOTAVAIL,
+                                               "%s: %s: %s is not a host address of network '%s' (%s/%u, "
+                                               "gateway and broadcast excluded)",
+                                               c->name, k ?: "network.address", abuf, nd->name, sbuf,
+                                               nd->prefixlen);
+
+                r = ipam_network(g, nd, &ipam_dir, &in);
+                if (r >= 0)
+                        r = ipam_list(&in, &leases, &n_leases);
+                if (r < 0)
+                        return log_error_errno(r, "%s: cannot read the address leases of '%s': %m", c->name,
+                                               nd->name);
+                for (size_t i = 0; i < n_leases; i++)
+                        if (leases[i].address.s_addr == c->network.address.s_addr &&
+                            !streq_ptr(leases[i].owner, c->name)) {
+                                log_error("%s: %s: %s is leased to container '%s'", c->name,
+                                          k ?: "network.address", abuf, strna(leases[i].owner));
+                                ipam_lease_array_free(leases, n_leases);
+                                return -EADDRINUSE;
+                        }
+                ipam_lease_array_free(leases, n_leases);
+        }
+
+        if (c->network.n_ports == 0)
+                return 0;
+        pm = new0(NftPortMap, c->network.n_ports);
+        if (!pm)
+                return log_oom();
+        for (size_t i = 0; i < c->network.n_ports; i++)
+                port_map_to_nft(c->network.ports + i, pm + i);
+        r = ports_check(c->name, pm, c->network.n_ports, &fe);
+        if (r == -EADDRINUSE) {
+                /* name the entry: check them one by one (only on this error path) */
+                for (size_t i = 0; i < c->network.n_ports; i++) {
+                        NftError fe1 = {};
+                        if (ports_check(c->name, pm + i, 1, &fe1) == -EADDRINUSE) {
+                                _cleanup_free_ char *key = strprintf("network.ports[%zu]", i);
+                                _cleanup_free_ char *k =
+                                        key ? key_where(c, &c->network.ports[i].origin, key) : NULL;
+                                log_error("%s: %s: %s", c->name, k ?: "network.ports",
+                                          fe1.message ?: strerror(EADDRINUSE));
+                                nft_error_done(&fe1);
+                                nft_error_done(&fe);
+                                return -EADDRINUSE;
+                        }
+                        nft_error_done(&fe1);
+                }
+        }
+        if (r < 0) {
+                _cleanup_free_ char *k = key_where(c, NULL, "network.ports");
+                log_error_errno(r, "%s: %s: %s", c->name, k ?: "network.ports", fe.message ?: strerror(-r));
+                nft_error_done(&fe);
+                return r;
+        }
+        nft_error_done(&fe);
+        return 0;
+}
+
 int container_net_setup(const GlobalConfig *g, const ContainerConfig *c, pid_t leader, ContainerNet *ret) {
         _cleanup_(container_net_done) ContainerNet n = {};
         _cleanup_free_ char *ipam_dir = NULL, *nspath = NULL;
@@ -167,17 +289,8 @@ int container_net_setup(const GlobalConfig *g, const ContainerConfig *c, pid_t l
                         r = log_oom();
                         goto fail;
                 }
-                for (size_t i = 0; i < c->network.n_ports; i++) {
-                        const PortMap *p = c->network.ports + i;
-                        pm[i] = (NftPortMap){
-                                .host_address = p->host_address,
-                                .host_port = p->host_port,
-                                .host_port_end = p->host_port_end,
-                                .container_port = p->container_port,
-                                .container_port_end = p->container_port_end,
-                                .protocol = p->protocol,
-                        };
-                }
+                for (size_t i = 0; i < c->network.n_ports; i++)
+                        port_map_to_nft(c->network.ports + i, pm + i);
                 (void) nft_ports_remove_owner(c->name, NULL); /* leftovers of a crashed run */
                 r = nft_ports_add(c->name, &addr, pm, c->network.n_ports, &fe);
                 if (r < 0) {
