@@ -828,6 +828,11 @@ static int up_run(UpContext *u) {
         if (!digest)
                 return log_oom();
 
+        /* a port clash, a static address in use: refused before anything is created */
+        r = container_net_check(u->g, c);
+        if (r < 0)
+                return r;
+
         r = up_resolve_lowers(u);
         if (r < 0)
                 return r;
