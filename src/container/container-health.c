@@ -51,8 +51,33 @@ static void health_save(HealthCheck *h) {
                 (void) write_file_atomic_at(h->state_dir_fd, "health", buf, (size_t) n, 0644);
 }
 
+/* "/sys/fs/cgroup/…" of pid, from the "0::/…" line of /proc/PID/cgroup */
+static int pid_cgroup_path(pid_t pid, char **ret) {
+        _cleanup_free_ char *s = NULL;
+        char p[64];
+        const char *l;
+        int r;
+
+        (void) snprintf(p, sizeof(p), "/proc/%d/cgroup", (int) pid);
+        r = read_full_file(p, &s, NULL, 64 * 1024);
+        if (r < 0)
+                return r;
+        l = strstr(s, "0::/");
+        if (!l || (l != s && l[-1] != '\n'))
+                return -ENOMEDIUM;
+        l += 3;
+        *ret = strndup(l, strcspn(l, "\n"));
+        if (!*ret)
+                return -ENOMEM;
+        char *full = strjoin("/sys/fs/cgroup", *ret);
+        free(*ret);
+        *ret = full;
+        return full ? 0 : -ENOMEM;
+}
+
 int health_init(HealthCheck *h, const char *name, const ContainerConfig *c, int state_dir_fd,
-                int leader_pidfd, const char *leader_cgroup) {
+                int leader_pidfd, pid_t leader) {
+        _cleanup_free_ char *leader_cgroup = NULL;
         uint64_t first;
 
         assert(h && c && c->health.enabled);
@@ -65,7 +90,8 @@ int health_init(HealthCheck *h, const char *name, const ContainerConfig *c, int 
                 .runner_pidfd = -EBADF,
                 .status = HEALTH_STARTING,
         };
-        if (leader_cgroup) {
+        /* the check joins the leader's cgroup (it counts against the container's limits) */
+        if (pid_cgroup_path(leader, &leader_cgroup) >= 0) {
                 h->cgroup_fd = open(leader_cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 if (h->cgroup_fd < 0)
                         return -errno;

@@ -51,10 +51,10 @@ enum {
         HEALTH_EVENT_UNHEALTHY = 2,  /* just became unhealthy */
 };
 
-/* Prepares h for c (which must have health.enabled) and writes STATUS=starting. leader_cgroup: the
- * leader's cgroup directory (may be NULL). Returns 0 or -errno (not logged). */
+/* Prepares h for c (which must have health.enabled) and writes STATUS=starting. The checks join the
+ * cgroup of leader (the container's init). Returns 0 or -errno (not logged). */
 int health_init(HealthCheck *h, const char *name, const ContainerConfig *c, int state_dir_fd,
-                int leader_pidfd, const char *leader_cgroup);
+                int leader_pidfd, pid_t leader);
 void health_done(HealthCheck *h);
 
 /* The fd to poll for POLLIN (the running check's pidfd) or -EBADF, and the poll timeout in ms until

@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bus.h"
+#include "container-service.h"
+#include "container.h"
+#include "log.h"
+#include "string-util.h"
+
+/* TimeoutStartSec of the unit is 5 min; give systemd a little longer to report the failure itself */
+#define START_WAIT_USEC (330 * USEC_PER_SEC)
+
+char *container_service_unit(const char *name) {
+        return strprintf("cbox@%s.service", name);
+}
+
+int container_is_service(const GlobalConfig *g, const char *name) {
+        _cleanup_(container_info_done) ContainerInfo i = {};
+        _cleanup_free_ char *unit = container_service_unit(name), *file = NULL;
+        int r;
+
+        if (!unit)
+                return -ENOMEM;
+        r = container_get_info(g, name, &i);
+        if (r >= 0 && streq_ptr(i.state->unit, unit))
+                return 1;
+        if (r >= 0 && i.status == CONTAINER_RUNNING)
+                return 0; /* run detached (its own scope), even though a file is in /etc/cbox */
+        file = strjoin(config_root(), "/etc/cbox/", name, ".toml");
+        if (!file)
+                return -ENOMEM;
+        return access(file, F_OK) >= 0;
+}
+
+static uint64_t now_mono(void) {
+        struct timespec ts;
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
+}
+
+static void log_unit_error(int r, const char *name, const char *what, const BusError *e) {
+        if (e->message)
+                log_error_errno(r, "%s: %s: %s", name, what, e->message);
+        else
+                log_error_errno(r, "%s: %s: %m", name, what);
+}
+
+int container_service_start(const char *name) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *unit = container_service_unit(name);
+        const char *job;
+        uint64_t deadline;
+        int r;
+
+        if (!unit)
+                return log_oom();
+        if (!bus_systemd_booted())
+                return log_error_errno(EHOSTDOWN, "%s: systemd is not running as PID 1", name);
+        r = bus_open_system(&bus);
+        if (r < 0)
+                return log_error_errno(r, "%s: failed to connect to the system bus: %m", name);
+
+        /* a failed unit reads "failed" until the new job starts it: clear that first */
+        (void) bus_reset_failed_unit(bus, unit, NULL);
+        r = sd_bus_call_method(bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                               "org.freedesktop.systemd1.Manager", "StartUnit", &error, &reply, "ss", unit,
+                               "replace");
+        if (r < 0)
+                return log_error_errno(r, "%s: failed to start %s: %s", name, unit,
+                                       error.message ?: strerror(-r));
+
+        r = sd_bus_message_read(reply, "o", &job);
+        if (r < 0)
+                return log_error_errno(r, "%s: bad reply to StartUnit: %m", name);
+
+        /* the start job of a Type=notify unit ends with READY=1 or the unit's failure */
+        deadline = now_mono() + START_WAIT_USEC;
+        for (;;) {
+                uint32_t id;
+                if (sd_bus_get_property_trivial(bus, "org.freedesktop.systemd1", job,
+                                                "org.freedesktop.systemd1.Job", "Id", NULL, 'u', &id) < 0)
+                        break; /* the job is gone */
+                if (now_mono() > deadline)
+                        return log_error_errno(ETIMEDOUT, "%s: the start job of %s did not finish", name,
+                                               unit);
+                (void) usleep(100 * 1000);
+        }
+
+        _cleanup_free_ char *active = NULL;
+        r = bus_unit_state(bus, unit, &active, NULL);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot read the state of %s: %m", name, unit);
+        if (streq(active, "active"))
+                return 0;
+        BusScopeLimits l = {};
+        (void) bus_read_scope_limits(bus, unit, &l);
+        log_error("%s: %s is %s (result '%s'); see 'systemctl status %s'", name, unit, active,
+                  strna(l.result), unit);
+        bus_scope_limits_done(&l);
+        return -EIO;
+}
+
+int container_service_stop(const char *name) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *unit = container_service_unit(name);
+        BusError e = BUS_ERROR_NULL;
+        int r;
+
+        if (!unit)
+                return log_oom();
+        if (!bus_systemd_booted())
+                return log_error_errno(EHOSTDOWN, "%s: systemd is not running as PID 1", name);
+        r = bus_open_system(&bus);
+        if (r < 0)
+                return log_error_errno(r, "%s: failed to connect to the system bus: %m", name);
+        r = bus_stop_unit(bus, unit, &e);
+        if (r < 0) {
+                log_unit_error(r, name, "failed to stop its service", &e);
+                bus_error_done(&e);
+                return r;
+        }
+        return 0;
+}
