@@ -23,6 +23,7 @@ T=$(mktemp -d /tmp/test-image-commit.XXXXXX)
 M="$T/mnt"
 cleanup() {
         mountpoint -q "$M" && umount "$M"
+        mountpoint -q "$T/small" && umount "$T/small"
         rm -rf "$T"
 }
 trap cleanup EXIT
@@ -104,7 +105,12 @@ grep -q "$S" /proc/self/mountinfo && fail "export left a mount in the host names
 "$CBOX" export c1 - >"$T/c1-stdout.tar" || fail "export to stdout"
 # (libarchive pads the last block when writing to fd 1: same entries, same bytes up to the file's end)
 cmp -n "$(stat -c %s "$T/c1.tar")" "$T/c1.tar" "$T/c1-stdout.tar" || fail "export to a file and to stdout differ"
-# a failing export leaves no partial file
+# a failing export leaves no partial file: a full file system mid-write (a 64 KiB tmpfs)
+mkdir -p "$T/small" && mount -t tmpfs -o size=64k tmpfs "$T/small" || die "tmpfs"
+out=$("$CBOX" export c1 "$T/small/x.tar" 2>&1) && fail "export to a full file system succeeded"
+[[ $out == *"export failed"* ]] || fail "export to a full file system: $out"
+[ -z "$(ls -A "$T/small")" ] || fail "failed export left files: $(ls -A "$T/small")"
+umount "$T/small"
 mkdir -p "$T/ro" && chmod 555 "$T/ro"
 if "$CBOX" export nosuch "$T/ro/x.tar" 2>/dev/null; then fail "export of an unknown container succeeded"; fi
 [ -z "$(ls -A "$T/ro")" ] || fail "failed export left files: $(ls -A "$T/ro")"
