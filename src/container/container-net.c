@@ -77,15 +77,26 @@ static void port_map_to_nft(const PortMap *p, NftPortMap *ret) {
         };
 }
 
+/* A dump of nf_tables (the rule count every change starts with, the port maps) is interrupted with
+ * -EAGAIN when another cbox commits meanwhile; nft/ restarts some dumps itself, not all. With 20
+ * concurrent `cbox up`s that happens: retry the whole operation (it committed nothing), jittered. */
+#define NFT_ATTEMPTS 32U
+
+static void nft_backoff(unsigned attempt) {
+        (void) usleep(500U * (1U + MIN(attempt, 8U)) + (unsigned) (getpid() % 997) * 3U);
+}
+
 /* nft_ports_check, retried when a dump was interrupted by a concurrent change */
 static int ports_check(const char *owner, const NftPortMap *pm, size_t n, NftError *fe) {
-        int r = -EAGAIN;
+        int r;
 
-        for (unsigned i = 0; r == -EAGAIN && i < 16; i++) {
+        for (unsigned i = 0;; i++) {
                 nft_error_done(fe);
                 r = nft_ports_check(owner, pm, n, fe);
+                if (r != -EAGAIN || i >= NFT_ATTEMPTS)
+                        return r;
+                nft_backoff(i);
         }
-        return r;
 }
 
 int container_net_check(const GlobalConfig *g, const ContainerConfig *c) {
@@ -276,9 +287,15 @@ int container_net_setup(const GlobalConfig *g, const ContainerConfig *c, pid_t l
         }
 
         /* 2. nftables: the subnet, then this container's ports in one batch */
-        r = nft_table_ensure(&fe);
-        if (r >= 0)
-                r = nft_subnet_add(&nd->subnet, nd->prefixlen, nd->masquerade, &fe);
+        for (unsigned i = 0;; i++) {
+                nft_error_done(&fe);
+                r = nft_table_ensure(&fe);
+                if (r >= 0)
+                        r = nft_subnet_add(&nd->subnet, nd->prefixlen, nd->masquerade, &fe);
+                if (r != -EAGAIN || i >= NFT_ATTEMPTS)
+                        break;
+                nft_backoff(i);
+        }
         if (r < 0) {
                 log_error_errno(r, "%s: cannot set up nftables: %s", c->name, fe.message ?: strerror(-r));
                 goto fail;
@@ -292,7 +309,13 @@ int container_net_setup(const GlobalConfig *g, const ContainerConfig *c, pid_t l
                 for (size_t i = 0; i < c->network.n_ports; i++)
                         port_map_to_nft(c->network.ports + i, pm + i);
                 (void) nft_ports_remove_owner(c->name, NULL); /* leftovers of a crashed run */
-                r = nft_ports_add(c->name, &addr, pm, c->network.n_ports, &fe);
+                for (unsigned i = 0;; i++) {
+                        nft_error_done(&fe);
+                        r = nft_ports_add(c->name, &addr, pm, c->network.n_ports, &fe);
+                        if (r != -EAGAIN || i >= NFT_ATTEMPTS)
+                                break;
+                        nft_backoff(i);
+                }
                 if (r < 0) {
                         log_error_errno(r, "%s: network.ports: %s", c->name, fe.message ?: strerror(-r));
                         goto fail;
@@ -320,9 +343,14 @@ void container_net_release(const GlobalConfig *g, const char *name, const char *
 
         if (!network)
                 return;
-        r = nft_ports_remove_owner(name, NULL);
+        for (unsigned i = 0;; i++) {
+                r = nft_ports_remove_owner(name, NULL);
+                if (r != -EAGAIN || i >= NFT_ATTEMPTS)
+                        break;
+                nft_backoff(i);
+        }
         if (r < 0 && r != -ENOENT)
-                log_debug_errno(r, "%s: cannot remove its published ports: %m", name);
+                log_warning_errno(r, "%s: cannot remove its published ports, 'cbox gc' will: %m", name);
         if (host_ifname) {
                 _cleanup_(netlink_freep) Netlink *nl = NULL;
                 if (netlink_open(&nl) >= 0) {
