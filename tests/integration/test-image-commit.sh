@@ -115,14 +115,24 @@ mkdir -p "$T/ro" && chmod 555 "$T/ro"
 if "$CBOX" export nosuch "$T/ro/x.tar" 2>/dev/null; then fail "export of an unknown container succeeded"; fi
 [ -z "$(ls -A "$T/ro")" ] || fail "failed export left files: $(ls -A "$T/ro")"
 
-# gc: c1 has changes (kept, keeps t13base:1), c2 is empty (removed), rf has changes but no image
-mkdir -p "$S/containers/c2/upper" "$S/containers/c2/work" && echo t13new:1 >"$S/containers/c2/image"
+# gc: c1 has changes (kept, keeps t13base:1); c2 holds only what cbox makes in an upper (dirs, the
+# empty etc/resolv.conf and etc/hosts mount points: removed); c4 only deleted a file (a whiteout the
+# kernel wrote: kept); rf has changes but no image (kept)
+mkdir -p "$S/containers/c2/upper/etc" "$S/containers/c2/upper/data" "$S/containers/c2/work"
+: >"$S/containers/c2/upper/etc/resolv.conf" && : >"$S/containers/c2/upper/etc/hosts"
+echo t13new:1 >"$S/containers/c2/image"
+mkdir -p "$S/containers/c4/upper" "$S/containers/c4/work" && echo t13base:1 >"$S/containers/c4/image"
+mount -t overlay overlay -o "lowerdir=$base_lowers,upperdir=$S/containers/c4/upper,workdir=$S/containers/c4/work" "$M" || die "overlay mount c4"
+rm "$M/etc/passwd"
+umount "$M"
 "$CBOX" image --root="$S" rm t13new:1 >/dev/null 2>&1 && fail "image rm of an image named by c2 succeeded"
 out=$("$CBOX" gc 2>&1) || fail "gc: $out"
 echo "$out"
 [ -d "$C/upper" ] || fail "gc removed c1's writable layer"
 [ -e "$S/containers/c2" ] && fail "gc kept c2's empty storage"
 [[ $out == *"Kept $C"* ]] || fail "gc does not say it kept c1: $out"
+[ -d "$S/containers/c4/upper" ] || fail "gc removed c4, whose only change is a deletion"
+rm -rf "$S/containers/c4"
 "$CBOX" image --root="$S" rm t13new:1 >/dev/null || fail "image rm t13new:1 after gc"
 out=$("$CBOX" --json gc 2>&1 || "$CBOX" gc --json 2>&1) || fail "gc --json: $out"
 echo "$out"
