@@ -243,9 +243,12 @@ int container_net_setup(const GlobalConfig *g, const ContainerConfig *c, pid_t l
                 r = ipam_reserve(&in, c->name, &addr);
         } else
                 r = ipam_allocate(&in, c->name, &addr);
-        if (r == -EADDRINUSE)
-                return log_error_errno(r, "%s: network.address: %s is leased to another container", c->name,
+        if (r == -EADDRINUSE) {
+                _cleanup_free_ char *k = key_where(c, NULL, "network.address");
+                return log_error_errno(r, "%s: %s: %s is leased to another container", c->name,
+                                       k ?: "network.address",
                                        inet_ntop(AF_INET, &c->network.address, abuf, sizeof(abuf)));
+        }
         if (r < 0)
                 return log_error_errno(r, "%s: cannot lease an address on '%s': %m", c->name, nd->name);
         n.address = strdup(inet_ntop(AF_INET, &addr, abuf, sizeof(abuf)) ?: "");
@@ -317,7 +320,10 @@ int container_net_setup(const GlobalConfig *g, const ContainerConfig *c, pid_t l
                         nft_backoff(i);
                 }
                 if (r < 0) {
-                        log_error_errno(r, "%s: network.ports: %s", c->name, fe.message ?: strerror(-r));
+                        /* lost a race with another up publishing the same port after our check */
+                        _cleanup_free_ char *k = key_where(c, NULL, "network.ports");
+                        log_error_errno(r, "%s: %s: %s", c->name, k ?: "network.ports",
+                                        fe.message ?: strerror(-r));
                         goto fail;
                 }
         }
@@ -350,7 +356,7 @@ void container_net_release(const GlobalConfig *g, const char *name, const char *
                 nft_backoff(i);
         }
         if (r < 0 && r != -ENOENT)
-                log_warning_errno(r, "%s: cannot remove its published ports, 'cbox gc' will: %m", name);
+                log_warning_errno(r, "%s: cannot remove its published ports: %m", name);
         if (host_ifname) {
                 _cleanup_(netlink_freep) Netlink *nl = NULL;
                 if (netlink_open(&nl) >= 0) {
