@@ -99,6 +99,7 @@ else
         fail "expected exactly one winner (t29d: $rc_d, t29e: $rc_e)"
 fi
 assert_contains "$(cat $loser.err)" "19700" "error of the loser"
+assert_contains "$(cat $loser.err)" "$loser.toml:" "error of the loser"
 nothing_of $loser
 assert_eq "$(nft list map inet cbox ports | grep -c ' 19700 comment')" 1 "elements of port 19700"
 
