@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mount.h>
@@ -175,6 +176,8 @@ _noreturn_ static void child(char **layers, int out_fd, int err_fd) {
         ImageError e = {};
         int dfd, r;
 
+        /* a reader that goes away (export NAME - | head) is a write error, not a silent death */
+        (void) signal(SIGPIPE, SIG_IGN);
         if (unshare(CLONE_NEWNS) < 0) {
                 r = -errno;
                 snprintf(msg, sizeof(msg), "unshare the mount namespace");

@@ -4,7 +4,8 @@
 # file written and one deleted (cbox exec); commit makes t13new:1 of it; a container run from t13new:1
 # sees the new file and not the deleted one (the whiteout is honoured). export writes the flattened
 # tree (checked with tar -tf), also of the running container. image rm of an image in use is refused;
-# after down --volumes and image rm, gc frees the layers.
+# after down --volumes and image rm, gc frees the layers; gc removes the storage of a downed container
+# that wrote nothing and keeps the one of a container that did.
 # cbox-test-timeout: 240
 . "$(dirname "$0")/lib.sh"
 require_cbox
@@ -84,11 +85,24 @@ assert_success "$CBOX" image rm t13new:1
 assert_success "$CBOX" image rm t13new:0
 # t13src is downed without --volumes: its changed upper is kept and keeps t13busybox:1
 assert_success "$CBOX" down t13src
+# a container that wrote nothing, downed without --volumes: its upper holds only cbox's mount points
+cat >t13idle.toml <<E
+image = "t13busybox:1"
+command = ["/bin/sleep", "1000"]
+[network]
+mode = "none"
+E
+on_exit "$CBOX" down --volumes t13idle
+assert_success "$CBOX" up t13idle.toml
+assert_success "$CBOX" down t13idle
+info "t13idle upper after down: $(cd /var/lib/cbox/containers/t13idle/upper && find . | sort | paste -sd' ')"
 out=$("$CBOX" gc 2>&1) || fail "gc: $out"
 info "$out"
 assert_match "$out" "Removed [0-9]+ container dir\(s\), [1-9][0-9]* layer\(s\)" "gc removed layers"
 assert_match "$out" "freed [0-9.]+[BKMG]" "gc reports bytes"
 assert_contains "$out" "Kept /var/lib/cbox/containers/t13src"
+assert_contains "$out" "Removed /var/lib/cbox/containers/t13idle"
+[ ! -e /var/lib/cbox/containers/t13idle ] || fail "gc kept the storage of t13idle"
 [ ! -e "$top" ] || fail "gc left the committed layer $top"
 assert_fails "$CBOX" image rm t13busybox:1
 assert_success "$CBOX" down --volumes t13src
