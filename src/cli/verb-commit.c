@@ -3,7 +3,9 @@
  *
  * What is committed: <storage_root>/containers/NAME/upper, the overlay upper dir, which outlives the
  * container (down without --volumes keeps it), so a running, stopped, exited or downed container can be
- * committed. The base is the image named on the first line of <storage_root>/containers/NAME/image.
+ * committed. The base is the image named on the first line of <storage_root>/containers/NAME/image; when
+ * a second line records the manifest digest the container was started from and the tag now names another
+ * image (re-imported since), the commit is refused: the upper dir is a diff against the old layers.
  *
  * A container run from `rootfs = "/dir"` has no base image and is refused: the dir is a host directory
  * cbox does not own (it may have changed since the container started, it may be huge, and silently
@@ -34,6 +36,45 @@ static const char *run_root_of(const GlobalConfig *g) {
         return g && g->run_root ? g->run_root : "/run/cbox";
 }
 
+/* <storage_root>/containers/NAME/image: line 1 the image ref, optional line 2 the manifest digest the
+ * container was started from (see image.h). *ret_digest is NULL when there is no second line. */
+static int read_image_file(const char *path, char **ret_ref, char **ret_digest) {
+        _cleanup_free_ char *data = NULL, *ref = NULL, *digest = NULL;
+        char *nl;
+        int r;
+
+        r = read_full_file(path, &data, NULL, 4096);
+        if (r < 0)
+                return r;
+        nl = strchr(data, '\n');
+        ref = nl ? strndup(data, (size_t) (nl - data)) : strdup(data);
+        if (!ref)
+                return -ENOMEM;
+        if (nl && startswith(nl + 1, "sha256:")) {
+                size_t n = strcspn(nl + 1, "\n");
+                digest = strndup(nl + 1, n);
+                if (!digest)
+                        return -ENOMEM;
+        }
+        *ret_ref = TAKE_PTR(ref);
+        *ret_digest = TAKE_PTR(digest);
+        return 0;
+}
+
+/* Refuses when REF now points at another manifest than the one the container was started from */
+static int check_same_image(ImageStore *store, const char *name, const char *ref, const char *digest) {
+        _cleanup_free_ char *now = NULL;
+
+        if (!digest)
+                return 0;
+        if (image_manifest_digest(store, ref, &now) < 0 || !streq(now, digest))
+                return log_error_errno(ESTALE,
+                                       "%s: image '%s' now is %s, not %s the container was started from: "
+                                       "start it again first",
+                                       name, ref, strna(now), digest);
+        return 0;
+}
+
 static int log_image_error(int r, const char *what, const ImageError *e) {
         if (e->entry && e->message)
                 return log_error_errno(r, "%s: %s: %s", what, e->entry, e->message);
@@ -48,7 +89,7 @@ static int do_commit(const GlobalConfig *g, const char *name, const char *new_re
         _cleanup_(container_info_done) ContainerInfo info = {};
         _cleanup_(image_store_freep) ImageStore *store = NULL;
         _cleanup_free_ char *sd = NULL, *upper = NULL, *image_file = NULL, *base = NULL, *ref = NULL,
-                            *digest = NULL;
+                            *digest = NULL, *base_digest = NULL;
         ImageError e = {};
         bool have_state;
         struct stat st;
@@ -86,7 +127,7 @@ static int do_commit(const GlobalConfig *g, const char *name, const char *new_re
         if (!S_ISDIR(st.st_mode))
                 return log_error_errno(ENOTDIR, "%s: '%s' is not a directory", name, upper);
 
-        r = read_one_line_file(image_file, &base);
+        r = read_image_file(image_file, &base, &base_digest);
         if (r == -ENOENT)
                 return log_error_errno(r,
                                        "%s: has no base image ('%s' is missing): a container run from a "
@@ -106,6 +147,9 @@ static int do_commit(const GlobalConfig *g, const char *name, const char *new_re
         if (r < 0)
                 return log_error_errno(r, "Failed to open the image store '%s': %m", storage_root_of(g));
 
+        r = check_same_image(store, name, base, base_digest);
+        if (r < 0)
+                return r;
         r = image_commit(store, upper, base, new_ref, &ref, &e);
         if (r < 0) {
                 _cleanup_free_ char *what =

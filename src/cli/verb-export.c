@@ -9,7 +9,8 @@
  * container itself has it mounted as its upper; its whiteouts and opaque dirs hide what they hide.
  *
  * The lowers: those of the running container's image (state), or for a downed container the image named
- * in <storage_root>/containers/NAME/image, resolved now. FILE is written atomically (a temporary file
+ * in <storage_root>/containers/NAME/image, resolved now (refused when a recorded manifest digest on its
+ * second line no longer matches the tag). FILE is written atomically (a temporary file
  * beside it, renamed when complete); "-" writes to stdout (refused on a terminal). Like commit, export
  * of a running container is not a consistent snapshot. */
 #include <errno.h>
@@ -41,11 +42,50 @@ static const char *run_root_of(const GlobalConfig *g) {
         return g && g->run_root ? g->run_root : "/run/cbox";
 }
 
+/* <storage_root>/containers/NAME/image: line 1 the image ref, optional line 2 the manifest digest the
+ * container was started from (see image.h). *ret_digest is NULL when there is no second line. */
+static int read_image_file(const char *path, char **ret_ref, char **ret_digest) {
+        _cleanup_free_ char *data = NULL, *ref = NULL, *digest = NULL;
+        char *nl;
+        int r;
+
+        r = read_full_file(path, &data, NULL, 4096);
+        if (r < 0)
+                return r;
+        nl = strchr(data, '\n');
+        ref = nl ? strndup(data, (size_t) (nl - data)) : strdup(data);
+        if (!ref)
+                return -ENOMEM;
+        if (nl && startswith(nl + 1, "sha256:")) {
+                size_t n = strcspn(nl + 1, "\n");
+                digest = strndup(nl + 1, n);
+                if (!digest)
+                        return -ENOMEM;
+        }
+        *ret_ref = TAKE_PTR(ref);
+        *ret_digest = TAKE_PTR(digest);
+        return 0;
+}
+
+/* Refuses when REF now points at another manifest than the one the container was started from */
+static int check_same_image(ImageStore *store, const char *name, const char *ref, const char *digest) {
+        _cleanup_free_ char *now = NULL;
+
+        if (!digest)
+                return 0;
+        if (image_manifest_digest(store, ref, &now) < 0 || !streq(now, digest))
+                return log_error_errno(ESTALE,
+                                       "%s: image '%s' now is %s, not %s the container was started from: "
+                                       "start it again first",
+                                       name, ref, strna(now), digest);
+        return 0;
+}
+
 /* The layers of the merged view, top first: the upper dir (if any), then the lowers */
 static int collect_layers(const GlobalConfig *g, const char *name, char ***ret) {
         _cleanup_(container_info_done) ContainerInfo info = {};
         _cleanup_strv_free_ char **layers = NULL, **lowers = NULL;
-        _cleanup_free_ char *sd = NULL, *upper = NULL, *image_file = NULL, *ref = NULL;
+        _cleanup_free_ char *sd = NULL, *upper = NULL, *image_file = NULL, *ref = NULL, *digest = NULL;
         bool have_state;
         struct stat st;
         int r;
@@ -86,7 +126,7 @@ static int collect_layers(const GlobalConfig *g, const char *name, char ***ret) 
                 return 0;
         }
 
-        r = read_one_line_file(image_file, &ref);
+        r = read_image_file(image_file, &ref, &digest);
         if (r == -ENOENT)
                 return log_error_errno(r,
                                        "%s: nothing says what it runs on (no state and no '%s'): start it "
@@ -99,6 +139,9 @@ static int collect_layers(const GlobalConfig *g, const char *name, char ***ret) 
         r = image_store_open(storage_root_of(g), &store);
         if (r < 0)
                 return log_error_errno(r, "Failed to open the image store '%s': %m", storage_root_of(g));
+        r = check_same_image(store, name, ref, digest);
+        if (r < 0)
+                return r;
         r = image_resolve(store, ref, &lowers, NULL);
         if (r == -ENOENT)
                 return log_error_errno(r, "%s: its image '%s' is not in the store any more", name, ref);

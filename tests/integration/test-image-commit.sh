@@ -90,6 +90,19 @@ mkdir -p "$S/containers/rf/upper" "$S/containers/rf/work" && echo z >"$S/contain
 out=$("$CBOX" commit rf t13x:1 2>&1) && fail "commit of a rootfs-dir container succeeded"
 [[ $out == *"no base image"* ]] || fail "rootfs refusal message: $out"
 
+# the manifest digest on line 2 of containers/NAME/image (what the container was started from) must
+# still be what the tag names: a re-imported tag is refused rather than committed onto / exported from
+m=$("$CBOX" image --root="$S" inspect t13base:1 | grep -o '"manifest":"[^"]*"' | cut -d'"' -f4)
+printf 't13base:1\n%s\n' "$m" >"$C/image"
+"$CBOX" commit -q c1 t13new:2 || fail "commit with a matching digest line"
+"$CBOX" image --root="$S" rm t13new:2 >/dev/null
+printf 't13base:1\nsha256:%064d\n' 0 >"$C/image"
+out=$("$CBOX" commit c1 t13x:1 2>&1) && fail "commit onto a re-imported tag succeeded"
+[[ $out == *"not sha256:000"*"started from"* ]] || fail "stale base message: $out"
+out=$("$CBOX" export c1 "$T/stale.tar" 2>&1) && fail "export with a re-imported tag succeeded"
+[ ! -e "$T/stale.tar" ] || fail "refused export left a file"
+echo t13base:1 >"$C/image"
+
 # export
 "$CBOX" export c1 "$T/c1.tar" || fail "export"
 list=$(tar -tf "$T/c1.tar" | sed 's|^\./||')
