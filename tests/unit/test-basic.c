@@ -6,6 +6,7 @@
 
 #include "fd-util.h"
 #include "fileio.h"
+#include "sha256.h"
 #include "string-util.h"
 #include "tests.h"
 
@@ -70,6 +71,43 @@ TEST(fileio) {
         ASSERT_STREQ(line, "hello");
         ASSERT_OK(rm_rf_at(AT_FDCWD, tmpl));
         ASSERT_TRUE(access(tmpl, F_OK) < 0 && errno == ENOENT);
+}
+
+TEST(sha256) {
+        /* NIST FIPS 180-4 example vectors */
+        static const struct {
+                const char *msg;
+                const char *hex;
+        } v[] = {
+                { "", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" },
+                { "abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" },
+                { "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+                  "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1" },
+        };
+        uint8_t d[SHA256_DIGEST_SIZE];
+        char hex[SHA256_DIGEST_SIZE * 2 + 1];
+
+        for (size_t i = 0; i < ELEMENTSOF(v); i++) {
+                sha256_direct(v[i].msg, strlen(v[i].msg), d);
+                sha256_to_hex(d, hex);
+                ASSERT_STREQ(hex, v[i].hex);
+        }
+
+        /* 1,000,000 x 'a', fed in odd-sized pieces to cross block boundaries */
+        _cleanup_free_ char *a = malloc(1000000);
+        ASSERT_NOT_NULL(a);
+        memset(a, 'a', 1000000);
+        sha256_direct(a, 1000000, d);
+        sha256_to_hex(d, hex);
+        ASSERT_STREQ(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+
+        Sha256Ctx ctx;
+        sha256_init_ctx(&ctx);
+        for (size_t off = 0, k = 1; off < 1000000; off += k, k = k % 97 + 1)
+                sha256_process_bytes(&ctx, a + off, k < 1000000 - off ? k : 1000000 - off);
+        sha256_finish_ctx(&ctx, d);
+        sha256_to_hex(d, hex);
+        ASSERT_STREQ(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }
 
 TEST_MAIN()
