@@ -9,8 +9,13 @@
  * the credentials for that registry; "Bearer realm=…,service=…,scope=…" fetches a token from the realm
  * (with the credentials, if any) and retries. Transient failures (connect, timeouts, 429, 5xx) are retried
  * with backoff. Redirects (to blob storage) are followed, over http(s) only; curl drops our Authorization
- * header when a redirect leaves the registry's host. */
+ * header when a redirect leaves the registry's host.
+ *
+ * libcurl is dlopen()ed here, on the first pull, and not linked: it drags in ~40 shared libraries (TLS,
+ * Kerberos, LDAP, ssh, IDN…) that the dynamic loader would otherwise map and relocate on every `cbox`
+ * invocation, for the one verb that needs them. */
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -20,6 +25,54 @@
 #include "image-internal.h"
 #include "store.h"
 #include "string-util.h"
+
+/* libcurl, resolved once by dlopen_curl(). The types come from curl.h, so a mismatch is a compile error. */
+#define DLSYM_PROTOTYPE(f) static typeof(f) *sym_##f
+DLSYM_PROTOTYPE(curl_global_init);
+DLSYM_PROTOTYPE(curl_easy_init);
+DLSYM_PROTOTYPE(curl_easy_cleanup);
+DLSYM_PROTOTYPE(curl_easy_reset);
+DLSYM_PROTOTYPE(curl_easy_setopt);
+DLSYM_PROTOTYPE(curl_easy_perform);
+DLSYM_PROTOTYPE(curl_easy_strerror);
+DLSYM_PROTOTYPE(curl_easy_getinfo);
+DLSYM_PROTOTYPE(curl_easy_escape);
+DLSYM_PROTOTYPE(curl_free);
+DLSYM_PROTOTYPE(curl_slist_append);
+DLSYM_PROTOTYPE(curl_slist_free_all);
+
+static int dlopen_curl(ImageError *error) {
+        static void *dl = NULL;
+        const struct {
+                const char *name;
+                void **sym;
+        } t[] = {
+#define S(f) { #f, (void **) &sym_##f }
+                S(curl_global_init), S(curl_easy_init),    S(curl_easy_cleanup),  S(curl_easy_reset),
+                S(curl_easy_setopt), S(curl_easy_perform), S(curl_easy_strerror), S(curl_easy_getinfo),
+                S(curl_easy_escape), S(curl_free),         S(curl_slist_append),  S(curl_slist_free_all),
+#undef S
+        };
+        void *h;
+
+        if (dl)
+                return 0;
+        h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_NODELETE);
+        if (!h)
+                return image_error_set(error, -EOPNOTSUPP, "libcurl.so.4",
+                                       "image pull needs libcurl (install libcurl4): %s", dlerror());
+        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+                *t[i].sym = dlsym(h, t[i].name);
+                if (!*t[i].sym) {
+                        (void) image_error_set(error, -EOPNOTSUPP, "libcurl.so.4", "libcurl lacks %s: %s",
+                                               t[i].name, dlerror());
+                        (void) dlclose(h);
+                        return -EOPNOTSUPP;
+                }
+        }
+        dl = h;
+        return 0;
+}
 
 #define ACCEPT_MANIFESTS                                                                                    \
         "Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, "     \
@@ -168,7 +221,7 @@ typedef struct Client {
 
 static void client_done(Client *c) {
         if (c->curl)
-                curl_easy_cleanup(c->curl);
+                sym_curl_easy_cleanup(c->curl);
         free(c->basic);
         free(c->auth_header);
 }
@@ -258,44 +311,45 @@ static int perform(Client *c, const char *url, const char *accept, const char *a
         char errbuf[CURL_ERROR_SIZE] = "";
         CURLcode cc;
 
-        curl_easy_reset(c->curl);
+        sym_curl_easy_reset(c->curl);
         if (accept) {
-                t = curl_slist_append(h, accept);
+                t = sym_curl_slist_append(h, accept);
                 if (!t)
                         goto oom;
                 h = t;
         }
         if (auth) {
-                t = curl_slist_append(h, auth);
+                t = sym_curl_slist_append(h, auth);
                 if (!t)
                         goto oom;
                 h = t;
         }
-        curl_easy_setopt(c->curl, CURLOPT_URL, url);
-        curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, h);
-        curl_easy_setopt(c->curl, CURLOPT_FOLLOWLOCATION, 1L);
-        curl_easy_setopt(c->curl, CURLOPT_MAXREDIRS, 5L);
-        curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https");
-        curl_easy_setopt(c->curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-        curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT, 30L);
-        curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-        curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_TIME, 60L);
-        curl_easy_setopt(c->curl, CURLOPT_USERAGENT, "cbox");
-        curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, errbuf);
-        curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, header_cb);
-        curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, resp);
-        curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, write_cb);
-        curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, resp);
+        sym_curl_easy_setopt(c->curl, CURLOPT_URL, url);
+        sym_curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, h);
+        sym_curl_easy_setopt(c->curl, CURLOPT_FOLLOWLOCATION, 1L);
+        sym_curl_easy_setopt(c->curl, CURLOPT_MAXREDIRS, 5L);
+        sym_curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+        sym_curl_easy_setopt(c->curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+        sym_curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+        sym_curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT, 30L);
+        sym_curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+        sym_curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_TIME, 60L);
+        sym_curl_easy_setopt(c->curl, CURLOPT_USERAGENT, "cbox");
+        sym_curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, errbuf);
+        sym_curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, header_cb);
+        sym_curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, resp);
+        sym_curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, write_cb);
+        sym_curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, resp);
         if (c->opts && c->opts->ca_file)
-                curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->opts->ca_file);
+                sym_curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->opts->ca_file);
 
-        cc = curl_easy_perform(c->curl);
-        curl_slist_free_all(h);
+        cc = sym_curl_easy_perform(c->curl);
+        sym_curl_slist_free_all(h);
         if (cc == CURLE_WRITE_ERROR && resp->write_error < 0)
                 return resp->write_error;
         if (cc != CURLE_OK) {
-                (void) image_error_set(c->error, 0, url, "%s", *errbuf ? errbuf : curl_easy_strerror(cc));
+                (void) image_error_set(c->error, 0, url, "%s",
+                                       *errbuf ? errbuf : sym_curl_easy_strerror(cc));
                 switch (cc) {
                 case CURLE_COULDNT_RESOLVE_HOST:
                 case CURLE_COULDNT_RESOLVE_PROXY:
@@ -313,11 +367,11 @@ static int perform(Client *c, const char *url, const char *accept, const char *a
                 }
         }
         long code = 0;
-        curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &code);
+        sym_curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &code);
         resp->code = code;
         return 0;
 oom:
-        curl_slist_free_all(h);
+        sym_curl_slist_free_all(h);
         return -ENOMEM;
 }
 
@@ -340,9 +394,9 @@ static char *challenge_param(const char *ch, const char *key) {
 }
 
 static char *url_escape(CURL *curl, const char *s) {
-        char *e = curl_easy_escape(curl, s, 0);
+        char *e = sym_curl_easy_escape(curl, s, 0);
         char *r = e ? strdup(e) : NULL;
-        curl_free(e);
+        sym_curl_free(e);
         return r;
 }
 
@@ -518,9 +572,12 @@ int image_pull(ImageStore *s, const char *ref, const ImagePullOptions *opts, Ima
         r = load_credentials(opts ? opts->auth_file : NULL, p.registry, &c.basic, error);
         if (r < 0)
                 return r;
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        r = dlopen_curl(error);
+        if (r < 0)
+                return r;
+        if (sym_curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
                 return -EIO;
-        c.curl = curl_easy_init();
+        c.curl = sym_curl_easy_init();
         if (!c.curl)
                 return -ENOMEM;
 
