@@ -33,6 +33,25 @@ void update_result_done(UpdateResult *r) {
         r->need_restart = strv_free(r->need_restart);
 }
 
+/* container_config_format_toml() annotates each line with "  # from FILE:LINE" or "  # default": the
+ * origin is no part of the value (and its line moves when the file is edited) */
+static void strip_origin(char *line) {
+        char *p;
+        size_t l = strlen(line);
+
+        if (l >= 11 && streq(line + l - 11, "  # default")) {
+                line[l - 11] = '\0';
+                return;
+        }
+        p = strstr(line, "  # from ");
+        if (p) {
+                char *q;
+                while ((q = strstr(p + 1, "  # from ")))
+                        p = q;
+                *p = '\0';
+        }
+}
+
 /* canonical TOML → "section.key = value" lines ([[mount]] entries as mount[N].key) */
 static int flatten(const char *toml, char ***ret) {
         _cleanup_strv_free_ char **l = NULL;
@@ -48,6 +67,7 @@ static int flatten(const char *toml, char ***ret) {
                         return -ENOMEM;
                 if (line[0] == '\0' || line[0] == '#')
                         continue;
+                strip_origin(line);
                 if (streq(line, "[[mount]]")) {
                         free(section);
                         section = strprintf("mount[%d]", ++n_mount);
