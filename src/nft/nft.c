@@ -1141,9 +1141,12 @@ static int elem_dump_cb(const struct nlmsghdr *nlh, void *userdata) {
         return r < 0 ? -EBADMSG : 0;
 }
 
-/* Reads the elements of our three maps. A missing table or map yields nothing. */
-static int dump_port_elems(Nfnl *n, ElemList *l, NftError *err) {
+/* Reads the elements of our three maps, except those in the skip mask (1 << kind). A missing table
+ * or map yields nothing. */
+static int dump_port_elems(Nfnl *n, ElemList *l, NftError *err, unsigned skip) {
         for (PortMapKind k = 0; k < _KIND_MAX; k++) {
+                if (skip & (1U << k))
+                        continue;
                 char buf[4096] __attribute__((aligned(8))) = {};
                 struct nftnl_set *s = nftnl_set_alloc();
                 struct nlmsghdr *nlh;
@@ -1173,6 +1176,128 @@ static int dump_port_elems(Nfnl *n, ElemList *l, NftError *err) {
                         return r;
         }
         return 0;
+}
+
+/* Keys looked up per sendmsg(): each found element comes back in its own NLMSG_GOODSIZE skb, which
+ * must fit the socket's receive buffer along with the acks, or the kernel drops the reply. */
+#define LOOKUPS_PER_SEND 8U
+#define LOOKUP_MSG_MAX 256U
+/* Above this many (proto, port) keys to check, one dump of the map is cheaper than the lookups. */
+#define LOOKUPS_MAX 4096U
+
+static int key_cmp(const void *a, const void *b) {
+        uint32_t x = *(const uint32_t *) a, y = *(const uint32_t *) b;
+        return x < y ? -1 : x > y;
+}
+
+/* Looks up (proto << 16 | port) keys in the `ports` map and appends the elements found to l: one
+ * GETSETELEM per key (the kernel stops a multi-element get at the first missing element), several
+ * sent in one sendmsg(), each answered by the element if present and then an ack or ENOENT. */
+static int lookup_port_elems(Nfnl *n, const uint32_t *keys, size_t n_keys, ElemList *l, NftError *err) {
+        _cleanup_free_ char *buf = malloc(LOOKUPS_PER_SEND * LOOKUP_MSG_MAX);
+        DumpCtx ctx = { .kind = KIND_PORTS, .list = l };
+
+        if (!buf)
+                return err_set(err, -ENOMEM, NULL);
+        for (size_t i = 0; i < n_keys;) {
+                uint32_t seqs[LOOKUPS_PER_SEND];
+                size_t off = 0, sent = 0, acked = 0;
+
+                for (; i < n_keys && sent < LOOKUPS_PER_SEND; i++, sent++) {
+                        struct nlmsghdr *nlh;
+                        struct nlattr *list, *elem, *key;
+                        uint8_t k[8] = {};
+
+                        seqs[sent] = nfnl_next_seq(n);
+                        nlh = nftnl_nlmsg_build_hdr(buf + off, NFT_MSG_GETSETELEM, FAMILY, NLM_F_ACK,
+                                                    seqs[sent]);
+                        mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, TABLE);
+                        mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, MAP_PORTS);
+                        list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
+                        elem = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
+                        key = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_KEY);
+                        key_put_proto_port(k, (uint8_t) (keys[i] >> 16), (uint16_t) keys[i]);
+                        mnl_attr_put(nlh, NFTA_DATA_VALUE, sizeof(k), k);
+                        mnl_attr_nest_end(nlh, key);
+                        mnl_attr_nest_end(nlh, elem);
+                        mnl_attr_nest_end(nlh, list);
+                        assert(nlh->nlmsg_len <= LOOKUP_MSG_MAX);
+                        off += NLMSG_ALIGN(nlh->nlmsg_len);
+                }
+                if (mnl_socket_sendto(n->sock, buf, off) < 0)
+                        return err_set(err, negative_errno(), NULL);
+
+                while (acked < sent) {
+                        ssize_t k = nfnl_recv(n, false);
+                        const struct nlmsghdr *h;
+                        int len;
+
+                        if (k < 0)
+                                return err_set(err, (int) k, "failed to receive nf_tables reply");
+                        len = (int) k;
+                        for (h = (const struct nlmsghdr *) n->buf; nlmsg_ok(h, len);
+                             h = mnl_nlmsg_next(h, &len)) {
+                                bool ours = false;
+                                int r;
+
+                                for (size_t j = 0; j < sent && !ours; j++)
+                                        ours = h->nlmsg_seq == seqs[j];
+                                if (!ours || h->nlmsg_pid != n->portid)
+                                        continue;
+                                if (h->nlmsg_type == NLMSG_ERROR) {
+                                        const char *msg;
+                                        r = parse_error(h, &msg);
+                                        if (r < 0 && r != -ENOENT) /* ENOENT: no such element (or map) */
+                                                return err_set(err, r, msg);
+                                        acked++;
+                                        continue;
+                                }
+                                if (h->nlmsg_type < NLMSG_MIN_TYPE)
+                                        continue;
+                                r = elem_dump_cb(h, &ctx);
+                                if (r < 0)
+                                        return err_set(err, r, "malformed nf_tables reply");
+                        }
+                        if (len != 0)
+                                return err_set(err, -EBADMSG, "malformed nf_tables reply");
+                }
+        }
+        return 0;
+}
+
+/* Reads the existing elements that may clash with mine: the elements of the `ports` map with the
+ * (proto, port) keys that mine cover, looked up one by one (O(ports published), where a dump is
+ * O(ports in the map)), and all of `portranges` and `addrports`, which hold the rare range and
+ * host-address binds. Falls back to dumping everything when mine cover very many ports. */
+static int read_clash_candidates(Nfnl *n, const ElemList *mine, ElemList *l, NftError *err) {
+        _cleanup_free_ uint32_t *keys = NULL;
+        size_t n_keys = 0, total = 0;
+        int r;
+
+        for (size_t i = 0; i < mine->n; i++)
+                total += (size_t) mine->e[i].hi - mine->e[i].lo + 1;
+        if (total > LOOKUPS_MAX)
+                return dump_port_elems(n, l, err, 0);
+
+        keys = new (uint32_t, MAX(total, 1U));
+        if (!keys)
+                return err_set(err, -ENOMEM, NULL);
+        for (size_t i = 0; i < mine->n; i++)
+                for (uint32_t p = mine->e[i].lo; p <= mine->e[i].hi; p++)
+                        keys[n_keys++] = (uint32_t) mine->e[i].proto << 16 | p;
+        if (n_keys > 1) {
+                size_t u = 1;
+                qsort(keys, n_keys, sizeof(uint32_t), key_cmp);
+                for (size_t i = 1; i < n_keys; i++)
+                        if (keys[i] != keys[u - 1])
+                                keys[u++] = keys[i];
+                n_keys = u;
+        }
+
+        r = dump_port_elems(n, l, err, 1U << KIND_PORTS);
+        if (r < 0)
+                return r;
+        return lookup_port_elems(n, keys, n_keys, l, err);
 }
 
 static bool elems_conflict(const Elem *a, const Elem *b) {
@@ -1317,7 +1442,7 @@ static int ports_prepare(const char *owner, const struct in_addr *container_addr
         r = expand_port_maps(owner, container_address, ports, n, mine, err);
         if (r < 0)
                 return r;
-        r = dump_port_elems(nl, &existing, err);
+        r = read_clash_candidates(nl, mine, &existing, err);
         if (r < 0)
                 return r;
         return find_conflict(mine, &existing, skip_owner, err);
@@ -1404,7 +1529,7 @@ int nft_ports_remove_owner(const char *owner, NftError *err) {
                 r = get_genid(&nl, &genid, err);
                 if (r < 0)
                         return r;
-                r = dump_port_elems(&nl, &existing, err);
+                r = dump_port_elems(&nl, &existing, err, 0);
                 if (r == -EAGAIN) {
                         retry_backoff(attempt);
                         continue;
@@ -1446,7 +1571,7 @@ int nft_ports_list(NftPortEntry **ret, size_t *ret_n, NftError *err) {
         r = nfnl_open(&nl);
         if (r < 0)
                 return err_set(err, r, "failed to open an nf_tables netlink socket");
-        r = dump_port_elems(&nl, &existing, err);
+        r = dump_port_elems(&nl, &existing, err, 0);
         if (r < 0)
                 return r;
         out = new0(NftPortEntry, existing.n);

@@ -308,6 +308,50 @@ TEST(ports) {
         ASSERT_EQ(after.rules, 10);
 }
 
+/* The clash check looks the new (proto, port) keys up in the ports map, several per sendmsg(), instead
+ * of dumping it: a clash found in a later group of lookups, a range over single ports, the protocol
+ * as part of the key, and a check of one's own ports. */
+TEST(ports_lookup) {
+        NftError err = {};
+        struct in_addr cx = A("10.88.2.2"), cy = A("10.88.2.3");
+        static NftPortMap x[101], y[21];
+
+        enter_private_netns();
+        OK(nft_table_ensure(&err));
+        for (unsigned k = 0; k < 100; k++)
+                x[k] = PM((uint16_t) (45000 + k), 80, IPPROTO_TCP);
+        x[100] = PM(45050, 80, IPPROTO_UDP);
+        OK(nft_ports_add("x", &cx, x, ELEMENTSOF(x), &err));
+        OK(nft_ports_check("x", x, ELEMENTSOF(x), &err));
+
+        for (unsigned k = 0; k < 20; k++)
+                y[k] = PM((uint16_t) (44000 + k), 80, IPPROTO_TCP);
+        y[20] = PM(45077, 80, IPPROTO_TCP); /* the 21st key */
+        ASSERT_ERROR(nft_ports_add("y", &cy, y, ELEMENTSOF(y), &err), EADDRINUSE);
+        ASSERT_NOT_NULL(strstr(err.message, "45077"));
+        ASSERT_NOT_NULL(strstr(err.message, "'x'"));
+        nft_error_done(&err);
+        ASSERT_ERROR(nft_ports_check("y", y, ELEMENTSOF(y), &err), EADDRINUSE);
+        nft_error_done(&err);
+
+        NftPortMap range[] = { { .host_port = 45090,
+                                 .host_port_end = 45110,
+                                 .container_port = 45090,
+                                 .container_port_end = 45110,
+                                 .protocol = IPPROTO_TCP } };
+        ASSERT_ERROR(nft_ports_add("y", &cy, range, 1, &err), EADDRINUSE);
+        nft_error_done(&err);
+
+        NftPortMap udp_free[] = { PM(45000, 80, IPPROTO_UDP) }, udp_taken[] = { PM(45050, 81, IPPROTO_UDP) };
+        OK(nft_ports_add("y", &cy, udp_free, 1, &err));
+        ASSERT_ERROR(nft_ports_add("z", &cy, udp_taken, 1, &err), EADDRINUSE);
+        ASSERT_NOT_NULL(strstr(err.message, "'x'"));
+        nft_error_done(&err);
+        ASSERT_EQ(count_owner("x"), 101);
+        ASSERT_EQ(count_owner("y"), 1);
+        ASSERT_EQ(count_owner("z"), 0);
+}
+
 TEST(concurrent_first_use) {
         /* 6 processes publish ports at once into a namespace without our table: every one succeeds
          * and the skeleton exists exactly once (each repair flushes and re-adds in one transaction) */
