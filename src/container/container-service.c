@@ -18,6 +18,26 @@ char *container_service_unit(const char *name) {
         return strprintf("cbox@%s.service", name);
 }
 
+/* Whether systemd has a unit file for the template (cbox@.service installed): LoadUnit + LoadState */
+static bool service_installed(const char *unit) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_free_ char *state = NULL;
+        const char *path;
+
+        if (!bus_systemd_booted() || bus_open_system(&bus) < 0)
+                return false;
+        if (sd_bus_call_method(bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                               "org.freedesktop.systemd1.Manager", "LoadUnit", NULL, &reply, "s",
+                               unit) < 0 ||
+            sd_bus_message_read(reply, "o", &path) < 0)
+                return false;
+        if (sd_bus_get_property_string(bus, "org.freedesktop.systemd1", path,
+                                       "org.freedesktop.systemd1.Unit", "LoadState", NULL, &state) < 0)
+                return false;
+        return streq(state, "loaded");
+}
+
 int container_is_service(const GlobalConfig *g, const char *name) {
         _cleanup_(container_info_done) ContainerInfo i = {};
         _cleanup_free_ char *unit = container_service_unit(name), *file = NULL;
@@ -33,7 +53,9 @@ int container_is_service(const GlobalConfig *g, const char *name) {
         file = strjoin(config_root(), "/etc/cbox/", name, ".toml");
         if (!file)
                 return -ENOMEM;
-        return access(file, F_OK) >= 0;
+        if (access(file, F_OK) < 0)
+                return 0;
+        return service_installed(unit);
 }
 
 static uint64_t now_mono(void) {

@@ -10,7 +10,8 @@
 char *container_service_unit(const char *name);
 
 /* 1 when NAME is to be driven through its service: its state names cbox@NAME.service, or no detached
- * container of that name runs and <config root>/etc/cbox/NAME.toml exists. 0 otherwise. */
+ * container of that name runs, <config root>/etc/cbox/NAME.toml exists and systemd has cbox@.service
+ * (installed). 0 otherwise. */
 int container_is_service(const GlobalConfig *g, const char *name);
 
 /* StartUnit(cbox@NAME.service) and wait until it is active (READY=1 from cbox: the payload runs, or
