@@ -44,6 +44,10 @@ info "$out"
 assert_contains "$out" "Committed t13src as t13new:1"
 on_exit "$CBOX" image rm t13new:1
 assert_eq "$("$CBOX" image inspect t13new:1 | grep -c '"diff_id"')" 2 "layers of t13new:1"
+blob=$("$CBOX" image inspect t13new:1 | grep -o '"digest":"sha256:[0-9a-f]*"' | tail -1 | cut -d: -f3 | tr -d '"')
+blob_list=$(tar -tf "/var/lib/cbox/blobs/sha256/$blob" | sed 's|^\./||')
+info "committed layer: $(paste -sd' ' <<<"$blob_list")"
+grep -qx 'etc/\.wh\.os-release' <<<"$blob_list" || fail "the committed layer has no whiteout for etc/os-release"
 
 # a container from the committed image sees the changes
 cat >t13new.toml <<E
