@@ -16,6 +16,7 @@
 
 #include "fd-util.h"
 #include "fileio.h"
+#include "archive-dl.h"
 #include "image-internal.h"
 #include "store.h"
 #include "string-util.h"
@@ -67,9 +68,9 @@ static int list_dir(int dfd, char ***ret) {
 }
 
 static int write_header(Writer *w, struct archive_entry *e, const char *path) {
-        if (archive_write_header(w->a, e) < ARCHIVE_WARN)
+        if (sym_archive_write_header(w->a, e) < ARCHIVE_WARN)
                 return image_error_set(w->error, -EIO, path, "cannot write tar header: %s",
-                                       archive_error_string(w->a) ?: "unknown error");
+                                       sym_archive_error_string(w->a) ?: "unknown error");
         return 0;
 }
 
@@ -84,7 +85,7 @@ static int add_xattrs(Writer *w, struct archive_entry *e, int fd) {
                 char value[4096];
                 ssize_t k = fgetxattr(fd, p, value, sizeof(value));
                 if (k >= 0)
-                        archive_entry_xattr_add_entry(e, p, value, (size_t) k);
+                        sym_archive_entry_xattr_add_entry(e, p, value, (size_t) k);
         }
         return 0;
 }
@@ -97,19 +98,19 @@ static bool has_xattr_value(int fd, const char *name, const char *want) {
 
 static int write_whiteout(Writer *w, const char *dir, const char *name, const struct stat *st) {
         _cleanup_free_ char *p = dir ? strjoin(dir, "/.wh.", name) : strjoin(".wh.", name);
-        struct archive_entry *e = archive_entry_new();
+        struct archive_entry *e = sym_archive_entry_new();
         int r;
         if (!p || !e) {
-                archive_entry_free(e);
+                sym_archive_entry_free(e);
                 return -ENOMEM;
         }
-        archive_entry_set_pathname(e, p);
-        archive_entry_set_filetype(e, AE_IFREG);
-        archive_entry_set_perm(e, 0644);
-        archive_entry_set_size(e, 0);
-        archive_entry_set_mtime(e, st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
+        sym_archive_entry_set_pathname(e, p);
+        sym_archive_entry_set_filetype(e, AE_IFREG);
+        sym_archive_entry_set_perm(e, 0644);
+        sym_archive_entry_set_size(e, 0);
+        sym_archive_entry_set_mtime(e, st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
         r = write_header(w, e, p);
-        archive_entry_free(e);
+        sym_archive_entry_free(e);
         return r;
 }
 
@@ -140,29 +141,29 @@ static int write_one(Writer *w, int dfd, const char *rel, const char *name, unsi
         if (S_ISSOCK(st.st_mode))
                 return 0;
 
-        e = archive_entry_new();
+        e = sym_archive_entry_new();
         if (!e)
                 return -ENOMEM;
-        archive_entry_set_pathname(e, path);
-        archive_entry_set_mode(e, st.st_mode);
-        archive_entry_set_uid(e, st.st_uid);
-        archive_entry_set_gid(e, st.st_gid);
-        archive_entry_set_mtime(e, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+        sym_archive_entry_set_pathname(e, path);
+        sym_archive_entry_set_mode(e, st.st_mode);
+        sym_archive_entry_set_uid(e, st.st_uid);
+        sym_archive_entry_set_gid(e, st.st_gid);
+        sym_archive_entry_set_mtime(e, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
 
         if (S_ISREG(st.st_mode) && st.st_nlink > 1) {
                 for (size_t i = 0; i < w->n_inodes; i++)
                         if (w->inodes[i].dev == st.st_dev && w->inodes[i].ino == st.st_ino) {
-                                archive_entry_set_hardlink(e, w->inodes[i].path);
-                                archive_entry_set_size(e, 0);
+                                sym_archive_entry_set_hardlink(e, w->inodes[i].path);
+                                sym_archive_entry_set_size(e, 0);
                                 r = write_header(w, e, path);
-                                archive_entry_free(e);
+                                sym_archive_entry_free(e);
                                 return r;
                         }
                 if (w->n_inodes >= w->allocated) {
                         size_t n = MAX(w->allocated * 2, (size_t) 16);
                         Inode *x = reallocarray(w->inodes, n, sizeof(Inode));
                         if (!x) {
-                                archive_entry_free(e);
+                                sym_archive_entry_free(e);
                                 return -ENOMEM;
                         }
                         w->inodes = x;
@@ -176,25 +177,25 @@ static int write_one(Writer *w, int dfd, const char *rel, const char *name, unsi
                 char target[4096];
                 ssize_t k = readlinkat(dfd, name, target, sizeof(target) - 1);
                 if (k < 0) {
-                        archive_entry_free(e);
+                        sym_archive_entry_free(e);
                         return image_error_set(w->error, -errno, path, "cannot read symlink");
                 }
                 target[k] = 0;
-                archive_entry_set_symlink(e, target);
+                sym_archive_entry_set_symlink(e, target);
         } else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
-                archive_entry_set_rdevmajor(e, major(st.st_rdev));
-                archive_entry_set_rdevminor(e, minor(st.st_rdev));
+                sym_archive_entry_set_rdevmajor(e, major(st.st_rdev));
+                sym_archive_entry_set_rdevminor(e, minor(st.st_rdev));
         } else if (S_ISREG(st.st_mode))
-                archive_entry_set_size(e, st.st_size);
+                sym_archive_entry_set_size(e, st.st_size);
         if (fd >= 0) {
                 r = add_xattrs(w, e, fd);
                 if (r < 0) {
-                        archive_entry_free(e);
+                        sym_archive_entry_free(e);
                         return image_error_set(w->error, r, path, "cannot read xattrs");
                 }
         }
         r = write_header(w, e, path);
-        archive_entry_free(e);
+        sym_archive_entry_free(e);
         if (r < 0)
                 return r;
 
@@ -207,27 +208,27 @@ static int write_one(Writer *w, int dfd, const char *rel, const char *name, unsi
                         if (k <= 0)
                                 return image_error_set(w->error, k < 0 ? -errno : -EIO, path,
                                                        "file changed while being read");
-                        if (archive_write_data(w->a, w->buf, (size_t) k) != k)
+                        if (sym_archive_write_data(w->a, w->buf, (size_t) k) != k)
                                 return image_error_set(w->error, -EIO, path, "cannot write tar data: %s",
-                                                       archive_error_string(w->a) ?: "unknown error");
+                                                       sym_archive_error_string(w->a) ?: "unknown error");
                         left -= k;
                 }
         }
         if (S_ISDIR(st.st_mode)) {
                 if (w->overlay_upper && has_xattr_value(fd, "trusted.overlay.opaque", "y")) {
                         _cleanup_free_ char *opq = strjoin(path, "/.wh..wh..opq");
-                        struct archive_entry *o = archive_entry_new();
+                        struct archive_entry *o = sym_archive_entry_new();
                         if (!opq || !o) {
-                                archive_entry_free(o);
+                                sym_archive_entry_free(o);
                                 return -ENOMEM;
                         }
-                        archive_entry_set_pathname(o, opq);
-                        archive_entry_set_filetype(o, AE_IFREG);
-                        archive_entry_set_perm(o, 0644);
-                        archive_entry_set_size(o, 0);
-                        archive_entry_set_mtime(o, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+                        sym_archive_entry_set_pathname(o, opq);
+                        sym_archive_entry_set_filetype(o, AE_IFREG);
+                        sym_archive_entry_set_perm(o, 0644);
+                        sym_archive_entry_set_size(o, 0);
+                        sym_archive_entry_set_mtime(o, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
                         r = write_header(w, o, opq);
-                        archive_entry_free(o);
+                        sym_archive_entry_free(o);
                         if (r < 0)
                                 return r;
                 }
@@ -257,7 +258,7 @@ static la_ssize_t blob_write_cb(struct archive *a, void *userdata, const void *b
         BlobWriter *bw = userdata;
         int r = blob_writer_write(bw, buf, n);
         if (r < 0) {
-                archive_set_error(a, -r, "cannot write blob");
+                sym_archive_set_error(a, -r, "cannot write blob");
                 return -1;
         }
         return (la_ssize_t) n;
@@ -267,30 +268,33 @@ static int tree_to_tar(int dir_fd, bool overlay_upper, int out_fd, BlobWriter *b
         Writer w = { .overlay_upper = overlay_upper, .error = error };
         int r;
 
+        r = image_dlopen_archive(error);
+        if (r < 0)
+                return r;
         w.buf = malloc(128 * 1024);
-        w.a = archive_write_new();
+        w.a = sym_archive_write_new();
         if (!w.buf || !w.a) {
                 r = -ENOMEM;
                 goto finish;
         }
-        if (archive_write_set_format_pax_restricted(w.a) != ARCHIVE_OK ||
-            archive_write_add_filter_none(w.a) != ARCHIVE_OK) {
+        if (sym_archive_write_set_format_pax_restricted(w.a) != ARCHIVE_OK ||
+            sym_archive_write_add_filter_none(w.a) != ARCHIVE_OK) {
                 r = -EOPNOTSUPP;
                 goto finish;
         }
-        if ((bw ? archive_write_open2(w.a, bw, NULL, blob_write_cb, NULL, NULL)
-                : archive_write_open_fd(w.a, out_fd)) != ARCHIVE_OK) {
+        if ((bw ? sym_archive_write_open2(w.a, bw, NULL, blob_write_cb, NULL, NULL)
+                : sym_archive_write_open_fd(w.a, out_fd)) != ARCHIVE_OK) {
                 r = image_error_set(error, -EIO, NULL, "cannot start tar: %s",
-                                    archive_error_string(w.a) ?: "unknown error");
+                                    sym_archive_error_string(w.a) ?: "unknown error");
                 goto finish;
         }
         r = walk(&w, dir_fd, NULL, 0);
-        if (r >= 0 && archive_write_close(w.a) != ARCHIVE_OK)
+        if (r >= 0 && sym_archive_write_close(w.a) != ARCHIVE_OK)
                 r = image_error_set(error, -EIO, NULL, "cannot finish tar: %s",
-                                    archive_error_string(w.a) ?: "unknown error");
+                                    sym_archive_error_string(w.a) ?: "unknown error");
 finish:
         if (w.a)
-                archive_write_free(w.a);
+                sym_archive_write_free(w.a);
         for (size_t i = 0; i < w.n_inodes; i++)
                 free(w.inodes[i].path);
         free(w.inodes);

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "archive-dl.h"
 #include "image-internal.h"
 #include "string-util.h"
 
@@ -48,12 +49,12 @@ void image_limits_fill(ImageLimits *l, const ImageLimits *from) {
 }
 
 int image_archive_support_filters(struct archive *a) {
-        /* Only what libarchive decodes in-process. Not archive_read_support_filter_all(): for formats it was
-         * built without (lrzip, lzop, grzip, …) it would run an external program on untrusted input. A
+        /* Only what libarchive decodes in-process. Not sym_archive_read_support_filter_all(): for formats it
+         * was built without (lrzip, lzop, grzip, …) it would run an external program on untrusted input. A
          * filter registered with ARCHIVE_WARN is such a program fallback: refuse to run that way. */
-        if (archive_read_support_filter_gzip(a) != ARCHIVE_OK ||
-            archive_read_support_filter_xz(a) != ARCHIVE_OK ||
-            archive_read_support_filter_zstd(a) != ARCHIVE_OK)
+        if (sym_archive_read_support_filter_gzip(a) != ARCHIVE_OK ||
+            sym_archive_read_support_filter_xz(a) != ARCHIVE_OK ||
+            sym_archive_read_support_filter_zstd(a) != ARCHIVE_OK)
                 return -EOPNOTSUPP;
         return 0;
 }

@@ -19,6 +19,7 @@
 
 #include "fd-util.h"
 #include "fileio.h"
+#include "archive-dl.h"
 #include "image-internal.h"
 #include "store.h"
 #include "string-util.h"
@@ -121,14 +122,18 @@ static const char *source_member_digest(Source *src, const char *name) {
 }
 
 static struct archive *archive_open_path(const char *path, ImageError *error) {
-        struct archive *a = archive_read_new();
+        struct archive *a;
+
+        if (image_dlopen_archive(error) < 0)
+                return NULL;
+        a = sym_archive_read_new();
         if (!a)
                 return NULL;
-        if (image_archive_support_filters(a) < 0 || archive_read_support_format_tar(a) != ARCHIVE_OK ||
-            archive_read_open_filename(a, path, 128 * 1024) != ARCHIVE_OK) {
+        if (image_archive_support_filters(a) < 0 || sym_archive_read_support_format_tar(a) != ARCHIVE_OK ||
+            sym_archive_read_open_filename(a, path, 128 * 1024) != ARCHIVE_OK) {
                 (void) image_error_set(error, -EBADMSG, path, "not a readable archive: %s",
-                                       archive_error_string(a) ?: "unknown error");
-                archive_read_free(a);
+                                       sym_archive_error_string(a) ?: "unknown error");
+                sym_archive_read_free(a);
                 return NULL;
         }
         return a;
@@ -148,15 +153,19 @@ static bool image_archive_name(const char *n) {
  * headers only, and stops before skipping over anything large, so a rootfs tarball (or a bomb) is not
  * decompressed twice just to find out. Which image archive it is, pass 2 tells. */
 static int archive_detect(Source *src, ImageError *error) {
-        struct archive *a = archive_open_path(src->path, error);
+        struct archive *a;
         struct archive_entry *e;
         int r;
 
+        r = image_dlopen_archive(error);
+        if (r < 0)
+                return r;
+        a = archive_open_path(src->path, error);
         if (!a)
                 return image_error_set(error, -EBADMSG, src->path, "not a readable archive");
         src->kind = SOURCE_ROOTFS;
         for (unsigned i = 0; i < 16; i++) {
-                r = archive_read_next_header(a, &e);
+                r = sym_archive_read_next_header(a, &e);
                 if (r == ARCHIVE_EOF)
                         break;
                 if (r < ARCHIVE_WARN) {
@@ -164,36 +173,36 @@ static int archive_detect(Source *src, ImageError *error) {
                          * with the entry it happened in. */
                         if (i == 0) {
                                 r = image_error_set(error, -EBADMSG, src->path, "not a readable archive: %s",
-                                                    archive_error_string(a) ?: "unknown error");
-                                archive_read_free(a);
+                                                    sym_archive_error_string(a) ?: "unknown error");
+                                sym_archive_read_free(a);
                                 return r;
                         }
                         break;
                 }
-                _cleanup_free_ char *n = member_name(archive_entry_pathname(e));
+                _cleanup_free_ char *n = member_name(sym_archive_entry_pathname(e));
                 if (n && image_archive_name(n)) {
                         src->kind = SOURCE_IMAGE_ARCHIVE;
                         break;
                 }
-                if (archive_entry_size(e) > (1 << 20))
+                if (sym_archive_entry_size(e) > (1 << 20))
                         break;
         }
-        archive_read_free(a);
+        sym_archive_read_free(a);
         return 0;
 }
 
 static int read_member(struct archive *a, struct archive_entry *e, size_t max, char **ret, size_t *ret_size,
                        const char *name, ImageError *error) {
-        int64_t size = archive_entry_size(e);
+        int64_t size = sym_archive_entry_size(e);
         if (size < 0 || (uint64_t) size > max)
                 return image_error_set(error, -EFBIG, name, "archive member too large");
         _cleanup_free_ char *buf = malloc((size_t) size + 1);
         if (!buf)
                 return -ENOMEM;
-        la_ssize_t n = archive_read_data(a, buf, (size_t) size);
+        la_ssize_t n = sym_archive_read_data(a, buf, (size_t) size);
         if (n != (la_ssize_t) size)
                 return image_error_set(error, -EBADMSG, name, "cannot read archive member: %s",
-                                       archive_error_string(a) ?: "short read");
+                                       sym_archive_error_string(a) ?: "short read");
         buf[size] = 0;
         free(*ret);
         *ret = TAKE_PTR(buf);
@@ -217,12 +226,12 @@ static int ingest_member(ImageStore *s, struct archive *a, const char *expected,
                 const void *buf;
                 size_t size;
                 la_int64_t offset;
-                r = archive_read_data_block(a, &buf, &size, &offset);
+                r = sym_archive_read_data_block(a, &buf, &size, &offset);
                 if (r == ARCHIVE_EOF)
                         break;
                 if (r < ARCHIVE_WARN)
                         return image_error_set(error, -EBADMSG, name, "cannot read archive member: %s",
-                                               archive_error_string(a) ?: "corrupt");
+                                               sym_archive_error_string(a) ?: "corrupt");
                 if ((uint64_t) offset != w.size)
                         return image_error_set(error, -EBADMSG, name,
                                                "sparse archive members are not blobs");
@@ -247,21 +256,21 @@ static int archive_ingest(ImageStore *s, Source *src, ImageImportStats *stats, I
         if (!a)
                 return image_error_set(error, -EBADMSG, src->path, "not a readable archive");
         for (;;) {
-                r = archive_read_next_header(a, &e);
+                r = sym_archive_read_next_header(a, &e);
                 if (r == ARCHIVE_EOF) {
                         r = 0;
                         break;
                 }
                 if (r < ARCHIVE_WARN) {
                         r = image_error_set(error, -EBADMSG, src->path, "corrupt archive: %s",
-                                            archive_error_string(a) ?: "unknown error");
+                                            sym_archive_error_string(a) ?: "unknown error");
                         break;
                 }
-                _cleanup_free_ char *n = member_name(archive_entry_pathname(e));
+                _cleanup_free_ char *n = member_name(sym_archive_entry_pathname(e));
                 if (!n)
                         continue;
-                mode_t type = archive_entry_filetype(e);
-                const char *hl = archive_entry_hardlink(e);
+                mode_t type = sym_archive_entry_filetype(e);
+                const char *hl = sym_archive_entry_hardlink(e);
 
                 if (hl || type == AE_IFLNK) {
                         /* Symlink targets are relative to the link's directory, hardlink targets to the root
@@ -270,7 +279,7 @@ static int archive_ingest(ImageStore *s, Source *src, ImageImportStats *stats, I
                         if (hl)
                                 t = member_name(hl);
                         else {
-                                const char *target = archive_entry_symlink(e);
+                                const char *target = sym_archive_entry_symlink(e);
                                 _cleanup_free_ char *dir = strdup(n);
                                 if (!dir || !target) {
                                         r = -ENOMEM;
@@ -350,7 +359,7 @@ static int archive_ingest(ImageStore *s, Source *src, ImageImportStats *stats, I
                         break;
                 }
         }
-        archive_read_free(a);
+        sym_archive_read_free(a);
         return r;
 }
 

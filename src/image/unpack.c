@@ -27,6 +27,7 @@
 
 #include "fd-util.h"
 #include "fileio.h"
+#include "archive-dl.h"
 #include "image-internal.h"
 #include "string-util.h"
 
@@ -218,8 +219,8 @@ static int apply_xattrs(Unpacker *u, struct archive_entry *e, int fd, const char
         const void *value;
         size_t size;
 
-        archive_entry_xattr_reset(e);
-        while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
+        sym_archive_entry_xattr_reset(e);
+        while (sym_archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
                 if (!name || !xattr_allowed(name))
                         continue;
                 if (fsetxattr(fd, name, value, size, 0) < 0)
@@ -229,11 +230,11 @@ static int apply_xattrs(Unpacker *u, struct archive_entry *e, int fd, const char
 }
 
 static void entry_times(struct archive_entry *e, struct timespec ts[2]) {
-        ts[1] = (struct timespec){ .tv_sec = archive_entry_mtime(e),
-                                   .tv_nsec = archive_entry_mtime_nsec(e) };
-        if (archive_entry_atime_is_set(e))
-                ts[0] = (struct timespec){ .tv_sec = archive_entry_atime(e),
-                                           .tv_nsec = archive_entry_atime_nsec(e) };
+        ts[1] = (struct timespec){ .tv_sec = sym_archive_entry_mtime(e),
+                                   .tv_nsec = sym_archive_entry_mtime_nsec(e) };
+        if (sym_archive_entry_atime_is_set(e))
+                ts[0] = (struct timespec){ .tv_sec = sym_archive_entry_atime(e),
+                                           .tv_nsec = sym_archive_entry_atime_nsec(e) };
         else
                 ts[0] = ts[1];
         if (ts[0].tv_nsec < 0 || ts[0].tv_nsec >= 1000000000)
@@ -244,9 +245,9 @@ static void entry_times(struct archive_entry *e, struct timespec ts[2]) {
 
 /* Ownership, then mode (chown clears setuid), then xattrs, on an fd of the new object */
 static int apply_meta_fd(Unpacker *u, struct archive_entry *e, int fd, const char *entry) {
-        if (fchown(fd, (uid_t) archive_entry_uid(e), (gid_t) archive_entry_gid(e)) < 0)
+        if (fchown(fd, (uid_t) sym_archive_entry_uid(e), (gid_t) sym_archive_entry_gid(e)) < 0)
                 return image_error_set(u->error, -errno, entry, "cannot set owner");
-        if (fchmod(fd, archive_entry_perm(e) & 07777) < 0)
+        if (fchmod(fd, sym_archive_entry_perm(e) & 07777) < 0)
                 return image_error_set(u->error, -errno, entry, "cannot set mode");
         return apply_xattrs(u, e, fd, entry);
 }
@@ -271,7 +272,7 @@ static int defer_dir_time(Unpacker *u, const char *path, struct archive_entry *e
 
 /* Bounds a regular file's declared size (sparse files declare their full size) */
 static int check_size(Unpacker *u, struct archive_entry *e, const char *entry, int64_t *ret) {
-        int64_t declared = archive_entry_size_is_set(e) ? archive_entry_size(e) : 0;
+        int64_t declared = sym_archive_entry_size_is_set(e) ? sym_archive_entry_size(e) : 0;
 
         if (declared < 0)
                 return image_error_set(u->error, -EBADMSG, entry, "negative file size");
@@ -310,13 +311,13 @@ static int extract_regular(Unpacker *u, struct archive *a, struct archive_entry 
                 size_t size;
                 la_int64_t offset;
 
-                r = archive_read_data_block(a, &buf, &size, &offset);
+                r = sym_archive_read_data_block(a, &buf, &size, &offset);
                 if (r == ARCHIVE_EOF)
                         break;
                 if (r < ARCHIVE_WARN)
                         return image_error_set(u->error, u->outer_error ?: -EBADMSG, entry,
                                                "cannot read file data: %s",
-                                               archive_error_string(a) ?: "corrupt");
+                                               sym_archive_error_string(a) ?: "corrupt");
                 if (offset < 0 || (uint64_t) offset + size > (uint64_t) declared)
                         return image_error_set(u->error, -EBADMSG, entry,
                                                "file data beyond its declared size");
@@ -375,7 +376,7 @@ static int extract_dir(Unpacker *u, struct archive_entry *e, const char *path, i
 
 static int extract_symlink(Unpacker *u, struct archive_entry *e, int dfd, const char *name,
                            const char *entry) {
-        const char *target = archive_entry_symlink(e);
+        const char *target = sym_archive_entry_symlink(e);
         int r;
 
         /* The target is stored verbatim: it is only ever resolved inside the container's root */
@@ -388,7 +389,7 @@ static int extract_symlink(Unpacker *u, struct archive_entry *e, int dfd, const 
                 return r;
         if (symlinkat(target, dfd, name) < 0)
                 return image_error_set(u->error, -errno, entry, "cannot create symlink");
-        if (fchownat(dfd, name, (uid_t) archive_entry_uid(e), (gid_t) archive_entry_gid(e),
+        if (fchownat(dfd, name, (uid_t) sym_archive_entry_uid(e), (gid_t) sym_archive_entry_gid(e),
                      AT_SYMLINK_NOFOLLOW) < 0)
                 return image_error_set(u->error, -errno, entry, "cannot set owner");
         struct timespec ts[2];
@@ -403,11 +404,11 @@ static int normalize_link_target(Unpacker *u, struct archive_entry *e, const cha
         int r;
 
         u->error = &terr;
-        r = normalize_path(u, archive_entry_hardlink(e), ret);
+        r = normalize_path(u, sym_archive_entry_hardlink(e), ret);
         u->error = saved;
         if (r < 0) {
                 r = image_error_set(u->error, r, entry, "hardlink target '%s' refused: %s",
-                                    archive_entry_hardlink(e), strna(terr.message));
+                                    sym_archive_entry_hardlink(e), strna(terr.message));
                 image_error_done(&terr);
         }
         return r;
@@ -447,8 +448,10 @@ static int extract_hardlink(Unpacker *u, struct archive_entry *e, const char *pa
 }
 
 static int extract_node(Unpacker *u, struct archive_entry *e, int dfd, const char *name, const char *entry) {
-        mode_t type = archive_entry_filetype(e);
-        dev_t dev = type == AE_IFIFO ? 0 : makedev(archive_entry_rdevmajor(e), archive_entry_rdevminor(e));
+        mode_t type = sym_archive_entry_filetype(e);
+        dev_t dev = type == AE_IFIFO
+                ? 0
+                : makedev(sym_archive_entry_rdevmajor(e), sym_archive_entry_rdevminor(e));
         int r;
 
         r = make_room(u, dfd, name, false, entry);
@@ -456,11 +459,11 @@ static int extract_node(Unpacker *u, struct archive_entry *e, int dfd, const cha
                 return r;
         if (mknodat(dfd, name, type | 0600, dev) < 0)
                 return image_error_set(u->error, -errno, entry, "cannot create device node or fifo");
-        if (fchownat(dfd, name, (uid_t) archive_entry_uid(e), (gid_t) archive_entry_gid(e),
+        if (fchownat(dfd, name, (uid_t) sym_archive_entry_uid(e), (gid_t) sym_archive_entry_gid(e),
                      AT_SYMLINK_NOFOLLOW) < 0)
                 return image_error_set(u->error, -errno, entry, "cannot set owner");
         /* Not a symlink (just created it in our private directory), so following is harmless */
-        if (fchmodat(dfd, name, archive_entry_perm(e) & 07777, 0) < 0)
+        if (fchmodat(dfd, name, sym_archive_entry_perm(e) & 07777, 0) < 0)
                 return image_error_set(u->error, -errno, entry, "cannot set mode");
         struct timespec ts[2];
         entry_times(e, ts);
@@ -527,8 +530,8 @@ static int extract_whiteout(Unpacker *u, const char *path, int dfd, const char *
 static int extract_entry(Unpacker *u, struct archive *a, struct archive_entry *e) {
         _cleanup_free_ char *path = NULL;
         _cleanup_close_ int dfd = -EBADF;
-        const char *entry = archive_entry_pathname(e), *name = NULL;
-        mode_t type = archive_entry_filetype(e);
+        const char *entry = sym_archive_entry_pathname(e), *name = NULL;
+        mode_t type = sym_archive_entry_filetype(e);
         int r;
 
         (void) free_and_strdup(&u->current_entry, entry);
@@ -546,7 +549,7 @@ static int extract_entry(Unpacker *u, struct archive *a, struct archive_entry *e
                 /* Dry run: validate and bound, create nothing */
                 _cleanup_free_ char *target = NULL;
                 int64_t declared;
-                if (archive_entry_hardlink(e))
+                if (sym_archive_entry_hardlink(e))
                         return normalize_link_target(u, e, entry, &target);
                 if (type != AE_IFREG)
                         return 0;
@@ -559,7 +562,7 @@ static int extract_entry(Unpacker *u, struct archive *a, struct archive_entry *e
 
         if (isempty(path)) {
                 /* The layer root itself ("./"): only its metadata */
-                if (archive_entry_hardlink(e) || type != AE_IFDIR)
+                if (sym_archive_entry_hardlink(e) || type != AE_IFDIR)
                         return image_error_set(u->error, -EPERM, entry,
                                                "the layer root must be a directory");
                 return extract_dir(u, e, path, -EBADF, NULL, entry);
@@ -571,7 +574,7 @@ static int extract_entry(Unpacker *u, struct archive *a, struct archive_entry *e
 
         if (startswith(name, WHITEOUT_PREFIX))
                 return extract_whiteout(u, path, dfd, name, entry);
-        if (archive_entry_hardlink(e))
+        if (sym_archive_entry_hardlink(e))
                 return extract_hardlink(u, e, path, dfd, name, entry);
 
         switch (type) {
@@ -619,17 +622,19 @@ static int apply_dir_times(Unpacker *u) {
 static la_ssize_t inner_read(struct archive *a, void *userdata, const void **ret_buf) {
         Unpacker *u = userdata;
 
-        la_ssize_t n = archive_read_data(u->outer, u->buf, READ_BLOCK);
+        la_ssize_t n = sym_archive_read_data(u->outer, u->buf, READ_BLOCK);
         if (n < 0) {
                 /* Say it here: the tar reader replaces the message with its own ("truncated") */
-                u->outer_error = image_error_set(u->error, -EBADMSG, u->current_entry, "corrupt archive: %s",
-                                                 archive_error_string(u->outer) ?: "decompression failed");
-                archive_set_error(a, EIO, "%s", archive_error_string(u->outer) ?: "decompression failed");
+                u->outer_error =
+                        image_error_set(u->error, -EBADMSG, u->current_entry, "corrupt archive: %s",
+                                        sym_archive_error_string(u->outer) ?: "decompression failed");
+                sym_archive_set_error(a, EIO, "%s",
+                                      sym_archive_error_string(u->outer) ?: "decompression failed");
                 return -1;
         }
         if (n > 0) {
                 if (sha256_update(u->hash, u->buf, (size_t) n) < 0) {
-                        archive_set_error(a, EIO, "hashing failed");
+                        sym_archive_set_error(a, EIO, "hashing failed");
                         return -1;
                 }
                 u->uncompressed += (uint64_t) n;
@@ -638,15 +643,15 @@ static la_ssize_t inner_read(struct archive *a, void *userdata, const void **ret
                         u->progress_next = u->uncompressed + PROGRESS_STEP;
                 }
                 /* Decompression bombs: a stream that inflates absurdly is refused early */
-                int64_t raw = archive_filter_bytes(u->outer, -1);
+                int64_t raw = sym_archive_filter_bytes(u->outer, -1);
                 if (u->uncompressed > IMAGE_EXPAND_RATIO_THRESHOLD && raw > 0 &&
                     u->uncompressed / (uint64_t) raw > u->limits.max_expand_ratio) {
                         u->outer_error =
                                 image_error_set(u->error, -EFBIG, u->current_entry,
                                                 "decompressed stream expands more than %" PRIu64 "x",
                                                 u->limits.max_expand_ratio);
-                        archive_set_error(a, EFBIG, "decompressed stream expands more than %" PRIu64 "x",
-                                          u->limits.max_expand_ratio);
+                        sym_archive_set_error(a, EFBIG, "decompressed stream expands more than %" PRIu64 "x",
+                                              u->limits.max_expand_ratio);
                         return -1;
                 }
         }
@@ -676,6 +681,9 @@ int unpack_layer_progress(int fd, int dir_fd, const ImageLimits *limits, char **
         };
         int r;
 
+        r = image_dlopen_archive(error);
+        if (r < 0)
+                return r;
         image_limits_fill(&u.limits, limits);
         r = sha256_new(&hash);
         if (r < 0)
@@ -691,43 +699,43 @@ int unpack_layer_progress(int fd, int dir_fd, const ImageLimits *limits, char **
                 goto finish;
         }
 
-        outer = archive_read_new();
-        inner = archive_read_new();
+        outer = sym_archive_read_new();
+        inner = sym_archive_read_new();
         if (!outer || !inner) {
                 r = -ENOMEM;
                 goto finish;
         }
         u.outer = outer;
         if (image_archive_support_filters(outer) < 0 ||
-            archive_read_support_format_raw(outer) != ARCHIVE_OK ||
-            archive_read_support_format_tar(inner) != ARCHIVE_OK) {
+            sym_archive_read_support_format_raw(outer) != ARCHIVE_OK ||
+            sym_archive_read_support_format_tar(inner) != ARCHIVE_OK) {
                 r = -EOPNOTSUPP;
                 goto finish;
         }
-        if (archive_read_open_fd(outer, fd, READ_BLOCK) != ARCHIVE_OK) {
+        if (sym_archive_read_open_fd(outer, fd, READ_BLOCK) != ARCHIVE_OK) {
                 r = image_error_set(error, -EBADMSG, NULL, "cannot open archive: %s",
-                                    archive_error_string(outer) ?: "unknown error");
+                                    sym_archive_error_string(outer) ?: "unknown error");
                 goto finish;
         }
-        r = archive_read_next_header(outer, &e);
+        r = sym_archive_read_next_header(outer, &e);
         if (r != ARCHIVE_OK) {
                 r = image_error_set(error, -EBADMSG, NULL, "cannot read archive: %s",
-                                    r == ARCHIVE_EOF ? "empty" : archive_error_string(outer) ?: "unknown error");
+                                    r == ARCHIVE_EOF ? "empty" : sym_archive_error_string(outer) ?: "unknown error");
                 goto finish;
         }
-        if (archive_read_open(inner, &u, NULL, inner_read, NULL) != ARCHIVE_OK) {
+        if (sym_archive_read_open(inner, &u, NULL, inner_read, NULL) != ARCHIVE_OK) {
                 r = image_error_set(error, u.outer_error ?: -EBADMSG, NULL, "cannot open tar stream: %s",
-                                    archive_error_string(inner) ?: "unknown error");
+                                    sym_archive_error_string(inner) ?: "unknown error");
                 goto finish;
         }
 
         for (;;) {
-                r = archive_read_next_header(inner, &e);
+                r = sym_archive_read_next_header(inner, &e);
                 if (r == ARCHIVE_EOF)
                         break;
                 if (r < ARCHIVE_WARN) {
                         r = image_error_set(error, u.outer_error ?: -EBADMSG, NULL, "corrupt tar stream: %s",
-                                            archive_error_string(inner) ?: "unknown error");
+                                            sym_archive_error_string(inner) ?: "unknown error");
                         goto finish;
                 }
                 r = extract_entry(&u, inner, e);
@@ -742,7 +750,7 @@ int unpack_layer_progress(int fd, int dir_fd, const ImageLimits *limits, char **
                 la_ssize_t n = inner_read(inner, &u, &buf);
                 if (n < 0) {
                         r = image_error_set(error, u.outer_error ?: -EBADMSG, NULL, "corrupt archive: %s",
-                                            archive_error_string(inner) ?: "unknown error");
+                                            sym_archive_error_string(inner) ?: "unknown error");
                         goto finish;
                 }
                 if (n == 0)
@@ -761,9 +769,9 @@ int unpack_layer_progress(int fd, int dir_fd, const ImageLimits *limits, char **
         r = 0;
 finish:
         if (inner)
-                archive_read_free(inner);
+                sym_archive_read_free(inner);
         if (outer)
-                archive_read_free(outer);
+                sym_archive_read_free(outer);
         unpacker_done(&u);
         return r;
 }
