@@ -86,6 +86,18 @@ static void nft_backoff(unsigned attempt) {
         (void) usleep(500U * (1U + MIN(attempt, 8U)) + (unsigned) (getpid() % 997) * 3U);
 }
 
+/* nft_ports_remove_owner, retried likewise */
+static int ports_remove_owner(const char *owner) {
+        int r;
+
+        for (unsigned i = 0;; i++) {
+                r = nft_ports_remove_owner(owner, NULL);
+                if (r != -EAGAIN || i >= NFT_ATTEMPTS)
+                        return r;
+                nft_backoff(i);
+        }
+}
+
 /* nft_ports_check, retried when a dump was interrupted by a concurrent change */
 static int ports_check(const char *owner, const NftPortMap *pm, size_t n, NftError *fe) {
         int r;
@@ -311,7 +323,7 @@ int container_net_setup(const GlobalConfig *g, const ContainerConfig *c, pid_t l
                 }
                 for (size_t i = 0; i < c->network.n_ports; i++)
                         port_map_to_nft(c->network.ports + i, pm + i);
-                (void) nft_ports_remove_owner(c->name, NULL); /* leftovers of a crashed run */
+                (void) ports_remove_owner(c->name); /* leftovers of a crashed run */
                 for (unsigned i = 0;; i++) {
                         nft_error_done(&fe);
                         r = nft_ports_add(c->name, &addr, pm, c->network.n_ports, &fe);
@@ -349,12 +361,7 @@ void container_net_release(const GlobalConfig *g, const char *name, const char *
 
         if (!network)
                 return;
-        for (unsigned i = 0;; i++) {
-                r = nft_ports_remove_owner(name, NULL);
-                if (r != -EAGAIN || i >= NFT_ATTEMPTS)
-                        break;
-                nft_backoff(i);
-        }
+        r = ports_remove_owner(name);
         if (r < 0 && r != -ENOENT)
                 log_warning_errno(r, "%s: cannot remove its published ports: %m", name);
         if (host_ifname) {
