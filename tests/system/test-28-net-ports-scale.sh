@@ -75,6 +75,11 @@ assert_eq "$(rules)" "$base_rules" "rules after a down"
 assert_success "$CBOX" down t28p1
 assert_success "$CBOX" down t28p100
 assert_eq "$(elems)" 0 "elements after the last down"
+# only the skeleton: no element in any of the three maps (when no other container runs)
+if [ "$("$CBOX" list --json | jq length)" = 0 ]; then
+        assert_eq "$(nft -j list table inet cbox | jq '[.nftables[] | select(.map) | .map.elem // [] | length] | add')" 0 \
+                "elements of all maps after the last down"
+fi
 assert_eq "$(rules)" "$base_rules" "the skeleton's rules after the last down"
 for n in t28p1 t28p100; do
         if has_lease $n; then fail "lease of $n remains"; fi
