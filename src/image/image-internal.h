@@ -6,6 +6,7 @@
 #include <json-c/json.h>
 #include <openssl/evp.h>
 
+#include "crypto-dl.h"
 #include "image.h"
 #include "macros.h"
 
@@ -34,7 +35,7 @@ void image_limits_fill(ImageLimits *l, const ImageLimits *from);
 /* Sets the error fields (each may be NULL) and returns r, for "return image_error(e, r, entry, ...)". */
 int image_error_set(ImageError *e, int r, const char *entry, const char *fmt, ...) _printf_(4, 5);
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_MD_CTX *, EVP_MD_CTX_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_MD_CTX *, sym_EVP_MD_CTX_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
 
 int sha256_new(EVP_MD_CTX **ret);

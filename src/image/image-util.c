@@ -60,11 +60,17 @@ int image_archive_support_filters(struct archive *a) {
 }
 
 int sha256_new(EVP_MD_CTX **ret) {
-        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        EVP_MD_CTX *ctx;
+        int r;
+
+        r = image_dlopen_crypto(NULL);
+        if (r < 0)
+                return r;
+        ctx = sym_EVP_MD_CTX_new();
         if (!ctx)
                 return -ENOMEM;
-        if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
-                EVP_MD_CTX_free(ctx);
+        if (sym_EVP_DigestInit_ex(ctx, sym_EVP_sha256(), NULL) != 1) {
+                sym_EVP_MD_CTX_free(ctx);
                 return -EIO;
         }
         *ret = ctx;
@@ -74,7 +80,7 @@ int sha256_new(EVP_MD_CTX **ret) {
 int sha256_update(EVP_MD_CTX *ctx, const void *p, size_t n) {
         if (n == 0)
                 return 0;
-        return EVP_DigestUpdate(ctx, p, n) == 1 ? 0 : -EIO;
+        return sym_EVP_DigestUpdate(ctx, p, n) == 1 ? 0 : -EIO;
 }
 
 int sha256_final_digest(EVP_MD_CTX *ctx, char **ret) {
@@ -82,7 +88,7 @@ int sha256_final_digest(EVP_MD_CTX *ctx, char **ret) {
         unsigned len = 0;
         static const char hex[] = "0123456789abcdef";
 
-        if (EVP_DigestFinal_ex(ctx, md, &len) != 1 || len != 32)
+        if (sym_EVP_DigestFinal_ex(ctx, md, &len) != 1 || len != 32)
                 return -EIO;
         char *s = malloc(strlen(DIGEST_PREFIX) + SHA256_HEX_LEN + 1);
         if (!s)

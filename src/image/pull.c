@@ -231,7 +231,7 @@ static char *base64(const char *s) {
         char *out = malloc(4 * ((n + 2) / 3) + 1);
         if (!out)
                 return NULL;
-        EVP_EncodeBlock((unsigned char *) out, (const unsigned char *) s, (int) n);
+        sym_EVP_EncodeBlock((unsigned char *) out, (const unsigned char *) s, (int) n);
         return out;
 }
 
@@ -508,7 +508,7 @@ static int fetch_manifest(Client *c, const PullRef *p, const char *reference, co
                 return r;
         }
         if (expected) {
-                _cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *h = NULL;
+                _cleanup_(sym_EVP_MD_CTX_freep) EVP_MD_CTX *h = NULL;
                 _cleanup_free_ char *d = NULL;
                 r = sha256_new(&h);
                 if (r >= 0)
@@ -569,6 +569,9 @@ int image_pull(ImageStore *s, const char *ref, const ImagePullOptions *opts, Ima
         if (r < 0)
                 return image_error_set(error, r, ref, "invalid image reference");
         c.scheme = opts && strv_contains(opts->insecure_registries, p.registry) ? "http" : "https";
+        r = image_dlopen_crypto(error); /* base64() of the credentials uses it */
+        if (r < 0)
+                return r;
         r = load_credentials(opts ? opts->auth_file : NULL, p.registry, &c.basic, error);
         if (r < 0)
                 return r;

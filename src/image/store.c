@@ -131,7 +131,7 @@ void blob_writer_done(BlobWriter *w) {
                 w->tmp = mfree(w->tmp);
         }
         if (w->hash) {
-                EVP_MD_CTX_free(w->hash);
+                sym_EVP_MD_CTX_free(w->hash);
                 w->hash = NULL;
         }
 }

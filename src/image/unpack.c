@@ -667,7 +667,7 @@ int image_unpack_layer(int fd, int dir_fd, const ImageLimits *limits, char **ret
 int unpack_layer_progress(int fd, int dir_fd, const ImageLimits *limits, char **ret_diff_id,
                           ImageImportStats *stats, ImageProgressFn progress, void *userdata,
                           const char *label, ImageError *error) {
-        _cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *hash = NULL;
+        _cleanup_(sym_EVP_MD_CTX_freep) EVP_MD_CTX *hash = NULL;
         struct archive *outer = NULL, *inner = NULL;
         struct archive_entry *e;
         Unpacker u = {
