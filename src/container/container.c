@@ -396,6 +396,7 @@ typedef struct UpContext {
         bool in_service;
         char *payload_cgroup;
         bool write_etc_files;
+        bool write_hostname_file;
 } UpContext;
 
 static void up_context_done(UpContext *u) {
@@ -511,6 +512,18 @@ static bool want_etc_files(UpContext *u) {
         return false;
 }
 
+/* /etc/hostname likewise: on a read-only root only when an image layer has the file */
+static bool want_hostname_file(UpContext *u) {
+        if (!u->c->read_only)
+                return true;
+        for (size_t i = 0; u->lowers && u->lowers[i]; i++) {
+                _cleanup_free_ char *a = strjoin(u->lowers[i], "/etc/hostname");
+                if (a && access(a, F_OK) >= 0)
+                        return true;
+        }
+        return false;
+}
+
 static int write_etc_files(UpContext *u) {
         const ContainerConfig *c = u->c;
         const char *hostname = c->hostname ?: u->name;
@@ -560,7 +573,18 @@ static int write_etc_files(UpContext *u) {
         r = write_file_atomic_at(u->state_fd, "resolv.conf", resolv.data ?: "", resolv.size, 0644);
         if (r < 0)
                 return r;
-        return write_file_atomic_at(u->state_fd, "hosts", hosts.data, hosts.size, 0644);
+        r = write_file_atomic_at(u->state_fd, "hosts", hosts.data, hosts.size, 0644);
+        if (r < 0)
+                return r;
+        if (u->write_hostname_file) {
+                _cleanup_free_ char *hn = strjoin(hostname, "\n");
+                if (!hn)
+                        return -ENOMEM;
+                r = write_file_atomic_at(u->state_fd, "hostname", hn, strlen(hn), 0644);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
 
 static void up_undo(UpContext *u) {
@@ -934,10 +958,10 @@ static int up_run(UpContext *u) {
                         mounts[i].source = vp;
                 }
         }
-        /* /etc/resolv.conf and /etc/hosts of the container: files of ours bound over the image's (written
-         * once the address is known, before the child is released and mounts them) */
+        /* /etc/resolv.conf, /etc/hosts and /etc/hostname of the container: files of ours bound over the
+         * image's (written once the address is known, before the child is released and mounts them) */
         size_t n_mounts = c->n_mounts;
-        _cleanup_free_ char *resolv_path = NULL, *hosts_path = NULL;
+        _cleanup_free_ char *resolv_path = NULL, *hosts_path = NULL, *hostname_path = NULL;
         if (c->network.mode != NETWORK_MODE_HOST && want_etc_files(u)) {
                 resolv_path = strprintf("%s/%s/resolv.conf", run_root(u->g), u->name);
                 hosts_path = strprintf("%s/%s/hosts", run_root(u->g), u->name);
@@ -952,6 +976,16 @@ static int up_run(UpContext *u) {
                                                     .target = "/etc/hosts",
                                                     .read_only = true };
                 u->write_etc_files = true;
+                if (want_hostname_file(u)) {
+                        hostname_path = strprintf("%s/%s/hostname", run_root(u->g), u->name);
+                        if (!hostname_path)
+                                return log_oom();
+                        mounts[n_mounts++] = (RootfsMount){ .type = ROOTFS_MOUNT_BIND,
+                                                            .source = hostname_path,
+                                                            .target = "/etc/hostname",
+                                                            .read_only = true };
+                        u->write_hostname_file = true;
+                }
         }
         ChildSetup cs = {
                 .rootfs = {
@@ -1064,8 +1098,9 @@ static int up_run(UpContext *u) {
         if (u->write_etc_files) {
                 r = write_etc_files(u);
                 if (r < 0)
-                        return log_error_errno(r, "%s: cannot write its /etc/resolv.conf and /etc/hosts: %m",
-                                               u->name);
+                        return log_error_errno(
+                                r, "%s: cannot write its /etc/resolv.conf, /etc/hosts and /etc/hostname: %m",
+                                u->name);
         }
 
         /* A detached payload that exits by itself leaves no cbox process behind to release its network:
