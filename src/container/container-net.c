@@ -9,11 +9,13 @@
  *   host:    nothing (no network namespace of its own).
  * Release undoes the bridge steps for one container by name (each step tolerates "already gone"). */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <unistd.h>
 
 #include "container-internal.h"
+#include "container.h"
 #include "fd-util.h"
 #include "fileio.h"
 #include "ipam.h"
@@ -384,4 +386,181 @@ void container_net_release(const GlobalConfig *g, const char *name, const char *
                 if (r < 0)
                         log_warning_errno(r, "%s: cannot release its address lease, ignoring: %m", name);
         }
+}
+
+static int owners_add(char ***owners, const char *name) {
+        /* only what cbox itself names: valid container names */
+        if (!name || !state_name_is_valid(name) || strv_contains(*owners, name))
+                return 0;
+        return strv_extend(owners, name);
+}
+
+/* 1 when name's network state may be collected: no state dir, and nobody holds its lock (an up in
+ * progress creates the state dir under the lock before it leases anything). On 1, *ret_lock_fd holds
+ * the lock until the caller is done. */
+static int net_gc_owner_gone(const GlobalConfig *g, const char *name, int *ret_lock_fd) {
+        const char *rr = g->run_root ?: "/run/cbox";
+        int lock_fd = -EBADF, fd, r;
+
+        r = state_dir_open(rr, name, false, &fd);
+        if (r >= 0) {
+                safe_close(fd);
+                return 0;
+        }
+        if (r != -ENOENT)
+                return r;
+        r = state_lock(rr, name, false, &lock_fd);
+        if (r == -EBUSY)
+                return 0;
+        if (r < 0)
+                return r;
+        r = state_dir_open(rr, name, false, &fd); /* re-check under the lock */
+        if (r >= 0) {
+                safe_close(fd);
+                (void) state_unlock(rr, name, lock_fd, false);
+                return 0;
+        }
+        if (r != -ENOENT) {
+                (void) state_unlock(rr, name, lock_fd, false);
+                return r;
+        }
+        *ret_lock_fd = lock_fd;
+        return 1;
+}
+
+int container_net_gc(const GlobalConfig *g, ContainerNetGcStats *ret) {
+        const char *rr = g->run_root ?: "/run/cbox";
+        _cleanup_strv_free_ char **owners = NULL, **links = NULL;
+        _cleanup_(netlink_freep) Netlink *nl = NULL;
+        ContainerNetGcStats st = {};
+        NftPortEntry *pe = NULL;
+        size_t n_pe = 0;
+        NftError fe = {};
+        int r, ret_r = 0;
+
+        /* the owners cbox knows of: element comments, lease owners, containers with storage */
+        for (unsigned i = 0;; i++) {
+                nft_error_done(&fe);
+                r = nft_ports_list(&pe, &n_pe, &fe);
+                if (r != -EAGAIN || i >= NFT_ATTEMPTS)
+                        break;
+                nft_backoff(i);
+        }
+        if (r < 0) {
+                log_error_errno(r, "gc: cannot list the published ports: %s", fe.message ?: strerror(-r));
+                nft_error_done(&fe);
+                return r;
+        }
+        nft_error_done(&fe);
+        for (size_t i = 0; i < n_pe; i++)
+                if (owners_add(&owners, pe[i].owner) < 0) {
+                        nft_port_entry_array_free(pe, n_pe);
+                        return log_oom();
+                }
+        nft_port_entry_array_free(pe, n_pe);
+
+        for (size_t k = 0; k < g->n_networks; k++) {
+                _cleanup_free_ char *ipam_dir = NULL;
+                IpamLease *l = NULL;
+                size_t n_l = 0;
+                IpamNetwork in;
+
+                r = ipam_network(g, g->networks + k, &ipam_dir, &in);
+                if (r >= 0)
+                        r = ipam_list(&in, &l, &n_l);
+                if (r < 0) {
+                        log_error_errno(r, "gc: cannot read the address leases of '%s': %m",
+                                        g->networks[k].name);
+                        ret_r = r;
+                        continue;
+                }
+                for (size_t i = 0; i < n_l; i++)
+                        if (owners_add(&owners, l[i].owner) < 0) {
+                                ipam_lease_array_free(l, n_l);
+                                return log_oom();
+                        }
+                ipam_lease_array_free(l, n_l);
+        }
+
+        {
+                _cleanup_free_ char *cdir = strjoin(g->storage_root ?: "/var/lib/cbox", "/containers");
+                _cleanup_closedir_ DIR *d = cdir ? opendir(cdir) : NULL;
+                struct dirent *de;
+
+                if (!cdir)
+                        return log_oom();
+                while (d && (de = readdir(d)))
+                        if (owners_add(&owners, de->d_name) < 0)
+                                return log_oom();
+        }
+
+        r = netlink_open(&nl);
+        if (r >= 0)
+                r = netlink_link_list(nl, &links, NULL);
+        if (r < 0) {
+                log_error_errno(r, "gc: cannot list network links: %m");
+                return r;
+        }
+
+        STRV_FOREACH (o, owners) {
+                _cleanup_free_ char *veth = NULL;
+                int lock_fd = -EBADF;
+                bool any = false;
+
+                r = net_gc_owner_gone(g, *o, &lock_fd);
+                if (r < 0) {
+                        log_error_errno(r, "gc: %s: cannot check its state: %m", *o);
+                        ret_r = r;
+                        continue;
+                }
+                if (r == 0)
+                        continue;
+
+                r = ports_remove_owner(*o);
+                if (r > 0) {
+                        st.ports_removed += r;
+                        any = true;
+                } else if (r < 0 && r != -ENOENT) {
+                        log_error_errno(r, "gc: %s: cannot remove its published ports: %m", *o);
+                        ret_r = r;
+                }
+
+                if (netlink_veth_name(*o, &veth) >= 0 && strv_contains(links, veth)) {
+                        r = netlink_link_delete(nl, veth, NULL);
+                        if (r >= 0) {
+                                st.links_removed++;
+                                any = true;
+                        } else if (r != -ENODEV) {
+                                log_error_errno(r, "gc: %s: cannot delete veth '%s': %m", *o, veth);
+                                ret_r = r;
+                        }
+                }
+
+                for (size_t k = 0; k < g->n_networks; k++) {
+                        _cleanup_free_ char *ipam_dir = NULL;
+                        IpamNetwork in;
+
+                        r = ipam_network(g, g->networks + k, &ipam_dir, &in);
+                        if (r >= 0)
+                                r = ipam_release_owner(&in, *o);
+                        if (r > 0) {
+                                st.leases_removed += r;
+                                any = true;
+                        } else if (r < 0) {
+                                log_error_errno(r, "gc: %s: cannot release its lease on '%s': %m", *o,
+                                                g->networks[k].name);
+                                ret_r = r;
+                        }
+                }
+                if (any) {
+                        st.owners++;
+                        log_debug("gc: %s: released the network state of a container that is gone", *o);
+                }
+                /* the lock file: remove only the one this gc created (no storage dir either) */
+                (void) state_unlock(rr, *o, lock_fd, true);
+        }
+
+        if (ret)
+                *ret = st;
+        return ret_r;
 }

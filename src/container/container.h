@@ -65,6 +65,21 @@ int container_kill(const GlobalConfig *g, const char *name, int sig);
  * bound to the scope; a no-op when another verb holds the lock or the container still runs. */
 int container_cleanup(const GlobalConfig *g, const char *name);
 
+typedef struct ContainerNetGcStats {
+        unsigned owners;         /* containers whose leftovers were released */
+        unsigned ports_removed;  /* map elements */
+        unsigned leases_removed; /* address leases */
+        unsigned links_removed;  /* host-side veths */
+} ContainerNetGcStats;
+
+/* Reconciles network state with the containers that exist (for `cbox gc`): the published ports (map
+ * elements of `inet cbox`), address leases (of the networks in conf.d) and `vb-*` veths (named by
+ * netlink_veth_name() of an owner cbox knows: an element's comment, a lease, a containers/NAME dir) of
+ * every owner with no state dir under run_root and nobody holding its lock are removed. Touches
+ * nothing else: no other table, lease file or link. Logs; returns the last error, 0 otherwise, and
+ * fills ret (may be NULL) with what was removed. */
+int container_net_gc(const GlobalConfig *g, ContainerNetGcStats *ret);
+
 typedef struct ContainerInfo {
         ContainerState *state;
         ContainerStatus status;
