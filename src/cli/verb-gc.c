@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* cbox gc — remove what cbox keeps on disk that nothing needs any more.
  *
+ * 0. container_net_gc(): published ports, address leases and veths of containers that are gone (see
+ *    container.h).
  * 1. Container storage <storage_root>/containers/NAME of a container that no longer exists (no state dir
  *    under <run_root>) whose writable layer holds nothing the container wrote — only directories and
- *    the empty etc/resolv.conf and etc/hosts that cbox creates as mount points (tree_is_cbox_only()):
- *    nothing is lost, and the "image" file in it would otherwise keep that image from `image rm` and gc
- *    forever. Checked and removed under the container's lock (taken non-blocking: a busy name is
- *    skipped), so an `up` of the same name cannot race with it. Storage whose upper dir holds anything
- *    else (files, symlinks, whiteouts, opaque dirs) is user data: kept, and listed with the command that
- *    drops it (`cbox down --volumes NAME`).
+ *    the empty etc/resolv.conf, etc/hosts and etc/hostname cbox creates as mount points
+ * (tree_is_cbox_only()): nothing is lost, and the "image" file in it would otherwise keep that image from
+ * `image rm` and gc forever. Checked and removed under the container's lock (taken non-blocking: a busy name
+ * is skipped), so an `up` of the same name cannot race with it. Storage whose upper dir holds anything else
+ * (files, symlinks, whiteouts, opaque dirs) is user data: kept, and listed with the command that drops it
+ * (`cbox down --volumes NAME`).
  * 2. image_gc(): stale temporaries of killed imports, then every layer and blob no image in the index
  *    and no container (containers/NAME/image) references.
  *
@@ -104,9 +106,10 @@ static uint64_t disk_usage(const char *root, const char *sub) {
 
 /* Whether the tree below dir_fd (path: its path relative to the upper dir, "" for the top) holds only
  * what cbox itself makes in a writable layer: directories (mount points of [[mount]] targets, parents)
- * that are not opaque, and the empty etc/resolv.conf and etc/hosts rootfs/ creates to bind the
- * container's own over when the image has none. Anything else — a file, a symlink, a whiteout, an opaque
- * directory (a deletion) — is something the container wrote. 1 = only cbox's, 0 = user data, -errno. */
+ * that are not opaque, and the empty etc/resolv.conf, etc/hosts and etc/hostname rootfs/ creates to
+ * bind the container's own over when the image has none. Anything else — a file, a symlink, a whiteout, an
+ * opaque directory (a deletion) — is something the container wrote. 1 = only cbox's, 0 = user data, -errno.
+ */
 static int tree_is_cbox_only(int dir_fd, const char *path, unsigned depth) {
         _cleanup_closedir_ DIR *d = NULL;
         struct dirent *de;
@@ -145,7 +148,8 @@ static int tree_is_cbox_only(int dir_fd, const char *path, unsigned depth) {
                         continue;
                 }
                 if (S_ISREG(st.st_mode) && st.st_size == 0 && streq(path, "etc") &&
-                    (streq(de->d_name, "resolv.conf") || streq(de->d_name, "hosts"))) {
+                    (streq(de->d_name, "resolv.conf") || streq(de->d_name, "hosts") ||
+                     streq(de->d_name, "hostname"))) {
                         _cleanup_close_ int fd =
                                 openat(dirfd(d), de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
                         if (fd < 0)
@@ -284,18 +288,22 @@ VERB(gc, 27, "gc                          Remove unused layers, blobs and storag
         _cleanup_(image_store_freep) ImageStore *store = NULL;
         GcTotals t = {};
         ImageGcStats st = {};
+        ContainerNetGcStats ns = {};
         int c, r, ret = 0;
 
         while ((c = getopt_long(argc, argv, "hq", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
                         printf("cbox gc [-q] [--json]\n\n"
-                               "Remove what cbox stores that nothing uses any more:\n"
+                               "Remove what cbox keeps that nothing uses any more:\n"
+                               "  - published ports, address leases and veths of containers that are "
+                               "gone;\n"
                                "  - the storage (containers/NAME) of removed containers whose writable "
                                "layer holds\n"
                                "    nothing they wrote (only directories and cbox's empty mount points "
                                "for\n"
-                               "    /etc/resolv.conf and /etc/hosts); one that holds changes is kept and "
+                               "    /etc/resolv.conf, /etc/hosts and /etc/hostname); one that holds changes "
+                               "is kept and "
                                "listed\n"
                                "    ('cbox down --volumes NAME' drops it);\n"
                                "  - stale temporaries of interrupted imports;\n"
@@ -329,7 +337,13 @@ VERB(gc, 27, "gc                          Remove unused layers, blobs and storag
                 return 0;
         }
 
-        /* containers first: removing their storage releases the images they kept */
+        /* network leftovers of containers that are gone (published ports, leases, veths); before the
+         * storage step, which would drop the containers/NAME dirs it learns owners from */
+        r = container_net_gc(g, &ns);
+        if (r < 0)
+                ret = r;
+
+        /* containers next: removing their storage releases the images they kept */
         r = gc_containers(g, &t);
         if (r < 0)
                 ret = r;
@@ -346,11 +360,17 @@ VERB(gc, 27, "gc                          Remove unused layers, blobs and storag
 
         if (arg_json)
                 printf("{\"containers_removed\":%u,\"containers_kept\":%u,\"layers_removed\":%u,"
-                       "\"blobs_removed\":%u,\"temporaries_removed\":%u,\"bytes_freed\":%" PRIu64 "}\n",
+                       "\"blobs_removed\":%u,\"temporaries_removed\":%u,\"bytes_freed\":%" PRIu64
+                       ",\"ports_removed\":%u,\"leases_removed\":%u,\"links_removed\":%u}\n",
                        t.containers_removed, t.containers_kept, st.layers_removed, st.blobs_removed,
-                       st.tmps_removed, freed);
+                       st.tmps_removed, freed, ns.ports_removed, ns.leases_removed, ns.links_removed);
         else if (!arg_quiet) {
                 char buf[32];
+                if (ns.owners > 0)
+                        printf("Released the network of %u container(s) that are gone: %u published "
+                               "port(s), "
+                               "%u lease(s), %u veth(s)\n",
+                               ns.owners, ns.ports_removed, ns.leases_removed, ns.links_removed);
                 format_bytes(freed, buf, sizeof(buf));
                 printf("Removed %u container dir(s), %u layer(s), %u blob(s), %u stale temporar%s; freed %s "
                        "(%" PRIu64 " bytes)\n",
