@@ -441,7 +441,7 @@ static bool lease_dir_exists(const GlobalConfig *g, const NetworkDef *nd) {
 
 int container_net_gc(const GlobalConfig *g, ContainerNetGcStats *ret) {
         const char *rr = g->run_root ?: "/run/cbox";
-        _cleanup_strv_free_ char **owners = NULL, **links = NULL;
+        _cleanup_strv_free_ char **owners = NULL, **port_owners = NULL, **links = NULL;
         _cleanup_(netlink_freep) Netlink *nl = NULL;
         ContainerNetGcStats st = {};
         NftPortEntry *pe = NULL;
@@ -468,7 +468,7 @@ int container_net_gc(const GlobalConfig *g, ContainerNetGcStats *ret) {
         }
         nft_error_done(&fe);
         for (size_t i = 0; i < n_pe; i++)
-                if (owners_add(&owners, pe[i].owner) < 0) {
+                if (owners_add(&owners, pe[i].owner) < 0 || owners_add(&port_owners, pe[i].owner) < 0) {
                         nft_port_entry_array_free(pe, n_pe);
                         return log_oom();
                 }
@@ -535,7 +535,8 @@ int container_net_gc(const GlobalConfig *g, ContainerNetGcStats *ret) {
                 if (r == 0)
                         continue;
 
-                r = nft_ok ? ports_remove_owner(*o) : 0;
+                /* only owners seen in the maps: no needless batch (nor a table created) for the others */
+                r = nft_ok && strv_contains(port_owners, *o) ? ports_remove_owner(*o) : 0;
                 if (r > 0) {
                         st.ports_removed += r;
                         any = true;
