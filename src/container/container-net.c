@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "bus.h"
 #include "container-internal.h"
 #include "container.h"
 #include "fd-util.h"
@@ -395,10 +396,30 @@ static int owners_add(char ***owners, const char *name) {
         return strv_extend(owners, name);
 }
 
-/* 1 when name's network state may be collected: no state dir, and nobody holds its lock (an up in
- * progress creates the state dir under the lock before it leases anything). On 1, *ret_lock_fd holds
- * the lock until the caller is done. */
-static int net_gc_owner_gone(const GlobalConfig *g, const char *name, int *ret_lock_fd) {
+/* Whether systemd still runs something of name although its state dir is gone: its scope (or
+ * cbox@NAME.service) active, or machined still knowing the machine. No bus (no systemd): false. */
+static bool leader_running(sd_bus *bus, const char *name) {
+        _cleanup_free_ char *scope = NULL, *service = NULL;
+
+        if (!bus)
+                return false;
+        if (bus_scope_name(name, &scope) < 0)
+                return false;
+        service = strjoin("cbox@", name, ".service");
+        const char *units[] = { scope, service };
+        for (size_t i = 0; i < ELEMENTSOF(units); i++) {
+                _cleanup_free_ char *active = NULL;
+                if (units[i] && bus_unit_state(bus, units[i], &active, NULL) >= 0 && active &&
+                    !streq(active, "inactive") && !streq(active, "failed"))
+                        return true;
+        }
+        return bus_machine_exists(bus, name, NULL) > 0;
+}
+
+/* 1 when name's network state may be collected: no state dir, no unit or machine of it that systemd
+ * still runs, and nobody holds its lock (an up in progress creates the state dir under the lock before
+ * it leases anything). On 1, *ret_lock_fd holds the lock until the caller is done. */
+static int net_gc_owner_gone(const GlobalConfig *g, sd_bus *bus, const char *name, int *ret_lock_fd) {
         const char *rr = g->run_root ?: "/run/cbox";
         int lock_fd = -EBADF, fd, r;
 
@@ -409,6 +430,8 @@ static int net_gc_owner_gone(const GlobalConfig *g, const char *name, int *ret_l
         }
         if (r != -ENOENT)
                 return r;
+        if (leader_running(bus, name))
+                return 0;
         r = state_lock(rr, name, false, &lock_fd);
         if (r == -EBUSY)
                 return 0;
@@ -443,6 +466,7 @@ int container_net_gc(const GlobalConfig *g, ContainerNetGcStats *ret) {
         const char *rr = g->run_root ?: "/run/cbox";
         _cleanup_strv_free_ char **owners = NULL, **port_owners = NULL, **links = NULL;
         _cleanup_(netlink_freep) Netlink *nl = NULL;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         ContainerNetGcStats st = {};
         NftPortEntry *pe = NULL;
         size_t n_pe = 0;
@@ -520,13 +544,15 @@ int container_net_gc(const GlobalConfig *g, ContainerNetGcStats *ret) {
         }
         if (strv_length(owners) == 0)
                 goto done;
+        if (bus_systemd_booted() && bus_open_system(&bus) < 0)
+                bus = NULL; /* then only the state dir and the lock tell */
 
         STRV_FOREACH (o, owners) {
                 _cleanup_free_ char *veth = NULL;
                 int lock_fd = -EBADF;
                 bool any = false;
 
-                r = net_gc_owner_gone(g, *o, &lock_fd);
+                r = net_gc_owner_gone(g, bus, *o, &lock_fd);
                 if (r < 0) {
                         log_error_errno(r, "gc: %s: cannot check its state: %m", *o);
                         ret_r = r;
