@@ -50,6 +50,8 @@ static int print_json(const ContainerInfo *l, size_t n) {
                         l[i].status == CONTAINER_RUNNING ? json_object_new_uint64(l[i].uptime_usec) : NULL);
                 json_object_object_add(o, "network", s->network ? json_object_new_string(s->network) : NULL);
                 json_object_object_add(o, "address", s->address ? json_object_new_string(s->address) : NULL);
+                json_object_object_add(o, "health",
+                                       l[i].health ? json_object_new_string(l[i].health) : NULL);
                 json_object_object_add(o, "mode",
                                        json_object_new_string(state_mode_to_string(s->mode) ?: "?"));
                 json_object_object_add(o, "config",
@@ -106,8 +108,8 @@ VERB(list, 30, "list [--all] [--json]       List containers") {
         if (json)
                 r = print_json(l, n);
         else {
-                printf("%-20s %-8s %-26s %-8s %-5s %-15s %s\n", "NAME", "STATE", "UNIT", "LEADER", "EXIT",
-                       "ADDRESS", "UPTIME");
+                printf("%-20s %-8s %-26s %-8s %-5s %-15s %-12s %s\n", "NAME", "STATE", "UNIT", "LEADER",
+                       "EXIT", "ADDRESS", "UPTIME", "HEALTH");
                 for (size_t i = 0; i < n; i++) {
                         const ContainerState *s = l[i].state;
                         char leader[16] = "-", ex[16] = "-", up[32] = "-";
@@ -117,9 +119,10 @@ VERB(list, 30, "list [--all] [--json]       List containers") {
                         }
                         if (s->exit_set)
                                 (void) snprintf(ex, sizeof(ex), "%d", s->exit_status);
-                        printf("%-20s %-8s %-26s %-8s %-5s %-15s %s\n", s->name,
+                        printf("%-20s %-8s %-26s %-8s %-5s %-15s %-12s %s\n", s->name,
                                container_status_to_string(l[i].status), strna(s->unit), leader, ex,
-                               l[i].status == CONTAINER_RUNNING && s->address ? s->address : "-", up);
+                               l[i].status == CONTAINER_RUNNING && s->address ? s->address : "-", up,
+                               l[i].health ?: "-");
                 }
         }
         for (size_t i = 0; i < n; i++)

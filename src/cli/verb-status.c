@@ -76,6 +76,8 @@ VERB(status, 31, "status NAME                 State, unit, limits in effect and 
         const ContainerState *s = i.state;
         printf("%s\n", s->name);
         printf("%16s: %s\n", "State", container_status_to_string(i.status));
+        if (i.health)
+                printf("%16s: %s\n", "Health", i.health);
         printf("%16s: %s\n", "Unit", strna(s->unit));
         if (i.status == CONTAINER_RUNNING)
                 printf("%16s: %d (cbox-init)\n", "Leader", (int) s->leader_pid);

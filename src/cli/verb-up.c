@@ -31,8 +31,10 @@ VERB(up, 20, "up [--foreground] [--replace] FILE|NAME   Create and start a conta
                                "forwarded,\n"
                                "                exit with the payload's status (what cbox@.service runs)\n"
                                "  --replace     replace a running container whose file changed\n"
-                               "An identical running container is left alone (exit 0). Not yet supported:\n"
-                               "seccomp profiles from files, user namespaces, [health].\n");
+                               "An identical running container is left alone (exit 0). [health] checks "
+                               "run only\n"
+                               "with --foreground. Not yet supported: seccomp profiles from files, user\n"
+                               "namespaces.\n");
                         return 0;
                 case ARG_FOREGROUND:
                         o.foreground = true;

@@ -16,7 +16,10 @@
 
 #include "bus.h"
 #include "cbox-build.h"
+#include "container-health.h"
 #include "container-internal.h"
+#include "container-service.h"
+#include "container-update.h"
 #include "container.h"
 #include "fd-util.h"
 #include "fileio.h"
@@ -111,6 +114,13 @@ int container_get_info(const GlobalConfig *g, const char *name, ContainerInfo *r
         if (r < 0)
                 return r;
         info_from_state(s, ret);
+        if (ret->status == CONTAINER_RUNNING) {
+                _cleanup_close_ int dir_fd = -EBADF;
+                if (state_dir_open(run_root(g), name, false, &dir_fd) >= 0) {
+                        HealthStatus h = health_read_status(dir_fd);
+                        ret->health = h == HEALTH_NONE ? NULL : health_status_to_string(h);
+                }
+        }
         return 0;
 }
 
@@ -774,12 +784,18 @@ static void fill_scope_limits(const ContainerConfig *c, BusScopeParams *p) {
         p->io_weight = rc->io_weight;
 }
 
-/* Foreground: forward signals to init until it exits; returns its exit code */
+/* Foreground: forward signals to init until it exits; returns its exit code. With [health], run the
+ * checks meanwhile: READY=1 after the first pass, and with on_failure = "exit" an unhealthy container is
+ * stopped (stop_signal, stop_timeout, SIGKILL) and cbox exits with 1 (so a unit's Restart= acts). */
 static int wait_foreground(UpContext *u) {
         static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGQUIT, SIGWINCH };
+        const ContainerConfig *c = u->c;
         _cleanup_close_ int sfd = -EBADF;
+        HealthCheck h = { .runner_pidfd = -EBADF, .cgroup_fd = -EBADF };
+        bool health = c->health.enabled, health_stop = false;
+        uint64_t kill_at = 0;
         sigset_t mask, old;
-        int status = 0;
+        int status = 0, r;
 
         sigemptyset(&mask);
         for (size_t i = 0; i < ELEMENTSOF(sigs); i++)
@@ -789,13 +805,31 @@ static int wait_foreground(UpContext *u) {
         sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
         if (sfd < 0)
                 return log_error_errno(errno, "%s: signalfd: %m", u->name);
+        if (health) {
+                r = health_init(&h, u->name, c, u->state_fd, u->child.pidfd, u->child.pid);
+                if (r < 0) {
+                        log_warning_errno(r, "%s: cannot set up its health check, running without: %m",
+                                          u->name);
+                        health = false;
+                        if (getenv("NOTIFY_SOCKET"))
+                                (void) sd_notify(0, "READY=1");
+                }
+        }
 
         for (;;) {
-                struct pollfd p[2] = {
+                struct pollfd p[3] = {
                         { .fd = u->child.pidfd, .events = POLLIN },
                         { .fd = sfd, .events = POLLIN },
+                        { .fd = health ? health_fd(&h) : -1, .events = POLLIN },
                 };
-                if (poll(p, 2, -1) < 0) {
+                int timeout = health ? health_timeout_ms(&h) : -1;
+                if (kill_at > 0) {
+                        uint64_t n = now_realtime_usec();
+                        int t = n >= kill_at ? 0
+                                             : (int) MIN((kill_at - n + 999) / 1000, (uint64_t) INT32_MAX);
+                        timeout = timeout < 0 ? t : MIN(timeout, t);
+                }
+                if (poll(p, 3, timeout) < 0) {
                         if (errno == EINTR)
                                 continue;
                         return log_error_errno(errno, "%s: poll: %m", u->name);
@@ -804,6 +838,8 @@ static int wait_foreground(UpContext *u) {
                         struct signalfd_siginfo si;
                         while (read(sfd, &si, sizeof(si)) == (ssize_t) sizeof(si)) {
                                 log_debug("%s: forwarding signal %u", u->name, si.ssi_signo);
+                                if (IN_SET((int) si.ssi_signo, SIGTERM, SIGINT) && getenv("NOTIFY_SOCKET"))
+                                        (void) sd_notify(0, "STOPPING=1");
                                 (void) pidfd_send(u->child.pidfd, (int) si.ssi_signo);
                         }
                 }
@@ -815,11 +851,37 @@ static int wait_foreground(UpContext *u) {
                                 return log_error_errno(errno, "%s: waitpid: %m", u->name);
                         break;
                 }
+                if (kill_at > 0 && now_realtime_usec() >= kill_at) {
+                        log_warning("%s: still running after stop_timeout, killing it", u->name);
+                        (void) pidfd_send(u->child.pidfd, SIGKILL);
+                        kill_at = 0;
+                }
+                if (health && !health_stop) {
+                        r = health_process(&h);
+                        if (r == HEALTH_EVENT_FIRST_PASS && getenv("NOTIFY_SOCKET"))
+                                (void) sd_notifyf(0, "READY=1\nSTATUS=Container %s running, healthy",
+                                                  u->name);
+                        else if (r == HEALTH_EVENT_UNHEALTHY &&
+                                 c->health.on_failure == HEALTH_ON_FAILURE_EXIT) {
+                                log_error("%s: unhealthy, stopping it (on_failure = \"exit\")", u->name);
+                                if (getenv("NOTIFY_SOCKET"))
+                                        (void) sd_notifyf(0, "STOPPING=1\nSTATUS=Container %s unhealthy",
+                                                          u->name);
+                                health_stop = true;
+                                health_done(&h);
+                                (void) pidfd_send(u->child.pidfd,
+                                                  c->stop_signal > 0 ? c->stop_signal : SIGTERM);
+                                kill_at = now_realtime_usec() + c->stop_timeout_usec;
+                        } else if (r < 0)
+                                log_debug_errno(r, "%s: health check: %m", u->name);
+                }
         }
+        health_done(&h);
         (void) sigprocmask(SIG_SETMASK, &old, NULL);
         u->child.pid = 0;
         u->child.pidfd = safe_close(u->child.pidfd);
-        return spawn_wait_status_to_exit(status);
+        r = spawn_wait_status_to_exit(status);
+        return health_stop ? 1 : r;
 }
 
 static int up_run(UpContext *u) {
@@ -842,8 +904,10 @@ static int up_run(UpContext *u) {
         if (c->security.user_namespace)
                 return log_error_errno(EOPNOTSUPP, "%s: security.user_namespace: not supported yet",
                                        u->name);
-        if (c->health.enabled)
-                log_warning("%s: [health] checks are not implemented yet, ignoring", u->name);
+        if (c->health.enabled && !u->o->foreground)
+                log_warning("%s: [health] checks run only in the foreground (cbox up --foreground, "
+                            "cbox@.service); ignored for a detached container",
+                            u->name);
 
         r = bus_scope_name(u->name, &u->unit);
         if (r < 0)
@@ -1148,6 +1212,9 @@ static int up_run(UpContext *u) {
         r = state_save(u->state_fd, &st);
         if (r < 0)
                 return log_error_errno(r, "%s: cannot write its state: %m", u->name);
+        r = container_config_record(u->state_fd, c); /* for cbox update */
+        if (r < 0)
+                log_warning_errno(r, "%s: cannot record its configuration: %m", u->name);
 
         r = spawn_child_release(&u->child, &se);
         if (r < 0) {
@@ -1158,9 +1225,11 @@ static int up_run(UpContext *u) {
                 u->child.pidfd = safe_close(u->child.pidfd); /* reaped by spawn_child_release() */
                 return r;
         }
+        /* with [health], READY=1 waits for the first passing check (wait_foreground) */
         if (u->o->foreground && getenv("NOTIFY_SOCKET"))
-                (void) sd_notifyf(0, "READY=1\nSTATUS=Container %s running\nMAINPID=%d", u->name,
-                                  (int) getpid());
+                (void) sd_notifyf(0, "%sSTATUS=Container %s running%s\nMAINPID=%d",
+                                  c->health.enabled ? "" : "READY=1\n", u->name,
+                                  c->health.enabled ? ", health check starting" : "", (int) getpid());
         return 0;
 }
 
@@ -1361,6 +1430,10 @@ int container_stop(const GlobalConfig *g, const char *name) {
         _cleanup_close_ int dir_fd = -EBADF;
         int lock_fd = -EBADF, r;
 
+        /* run by cbox@NAME.service: the unit stops it, and the cbox in it releases everything */
+        if (state_name_is_valid(name) && container_is_service(g, name) > 0)
+                return container_service_stop(name);
+
         r = lock_known(g, name, &lock_fd, &s);
         if (r < 0)
                 return r;
@@ -1399,6 +1472,14 @@ int container_start(const GlobalConfig *g, const char *name, const UpOptions *o)
         _cleanup_(container_info_done) ContainerInfo i = {};
         _cleanup_(container_config_freep) ContainerConfig *c = NULL;
         int r;
+
+        /* a container with /etc/cbox/NAME.toml (or run by its unit) starts through cbox@NAME.service */
+        if (state_name_is_valid(name) && container_is_service(g, name) > 0) {
+                r = container_service_start(name);
+                if (r >= 0 && !o->quiet)
+                        printf("%s\n", name);
+                return r;
+        }
 
         r = container_get_info(g, name, &i);
         if (r == -ENOENT)
@@ -1582,6 +1663,7 @@ int container_load_config(const char *name_or_path, const GlobalConfig *g, Conta
 
 int container_cleanup(const GlobalConfig *g, const char *name) {
         _cleanup_(container_state_freep) ContainerState *s = NULL;
+        _cleanup_free_ char *service = NULL;
         _cleanup_close_ int dir_fd = -EBADF;
         int lock_fd = -EBADF, r;
 
@@ -1611,6 +1693,18 @@ int container_cleanup(const GlobalConfig *g, const char *name) {
         container_net_release(g, name, s->network, s->host_ifname);
         s->network = mfree(s->network);
         s->host_ifname = mfree(s->host_ifname);
+
+        /* ExecStopPost= of cbox@NAME.service after cbox itself was killed: the unit is done, so is the
+         * container (its processes died with the unit's cgroup); nothing is kept, as after a clean stop */
+        service = container_service_unit(name);
+        if (service && streq_ptr(s->unit, service)) {
+                dir_fd = safe_close(dir_fd);
+                r = state_dir_remove(run_root(g), name);
+                if (r < 0)
+                        log_error_errno(r, "%s: cannot remove its state: %m", name);
+                (void) state_unlock(run_root(g), name, lock_fd, true);
+                return r;
+        }
         r = state_save(dir_fd, s);
         if (r < 0)
                 log_error_errno(r, "%s: cannot update its state: %m", name);

@@ -85,6 +85,8 @@ typedef struct ContainerInfo {
         ContainerState *state;
         ContainerStatus status;
         uint64_t uptime_usec; /* running: now − start time */
+        const char *health;   /* running with [health] (foreground/service): "starting", "healthy",
+                               * "unhealthy"; else NULL. Static string. */
 } ContainerInfo;
 void container_info_done(ContainerInfo *i);
 
