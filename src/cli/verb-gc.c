@@ -201,6 +201,10 @@ static int gc_container(const GlobalConfig *g, const char *cdir, const char *nam
                 r = log_error_errno(r, "%s: cannot open its state dir: %m", name);
                 goto finish;
         }
+        if (container_unit_active(name)) {
+                r = 0; /* its state dir was lost, but systemd still runs it: its storage is in use */
+                goto finish;
+        }
         gone = true;
 
         sd = strjoin(cdir, "/", name);
@@ -327,35 +331,32 @@ VERB(gc, 27, "gc                          Remove unused layers, blobs and storag
         if (container_load_global(&g) < 0)
                 return 1;
 
-        const char *root = storage_root_of(g);
-        if (access(root, F_OK) < 0 && errno == ENOENT) {
-                if (arg_json)
-                        printf("{\"containers_removed\":0,\"containers_kept\":0,\"layers_removed\":0,"
-                               "\"blobs_removed\":0,\"temporaries_removed\":0,\"bytes_freed\":0}\n");
-                else if (!arg_quiet)
-                        printf("Nothing to do: '%s' does not exist\n", root);
-                return 0;
-        }
-
         /* network leftovers of containers that are gone (published ports, leases, veths); before the
          * storage step, which would drop the containers/NAME dirs it learns owners from */
         r = container_net_gc(g, &ns);
         if (r < 0)
                 ret = r;
 
-        /* containers next: removing their storage releases the images they kept */
-        r = gc_containers(g, &t);
-        if (r < 0)
-                ret = r;
+        /* containers next (removing their storage releases the images they kept), then the image store;
+         * both only when the storage root exists */
+        const char *root = storage_root_of(g);
+        uint64_t before = 0, after = 0;
+        if (access(root, F_OK) >= 0 || errno != ENOENT) {
+                r = gc_containers(g, &t);
+                if (r < 0)
+                        ret = r;
 
-        r = image_store_open(root, &store);
-        if (r < 0)
-                return log_error_errno(r, "Failed to open the image store '%s': %m", root);
-        uint64_t before = disk_usage(root, "blobs") + disk_usage(root, "layers");
-        r = image_gc(store, &st);
-        if (r < 0)
-                return log_error_errno(r, "Failed to collect garbage in the image store '%s': %m", root);
-        uint64_t after = disk_usage(root, "blobs") + disk_usage(root, "layers");
+                r = image_store_open(root, &store);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to open the image store '%s': %m", root);
+                before = disk_usage(root, "blobs") + disk_usage(root, "layers");
+                r = image_gc(store, &st);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to collect garbage in the image store '%s': %m",
+                                               root);
+                after = disk_usage(root, "blobs") + disk_usage(root, "layers");
+        } else if (!arg_quiet && !arg_json)
+                printf("No storage: '%s' does not exist\n", root);
         uint64_t freed = t.bytes_containers + (before > after ? before - after : 0);
 
         if (arg_json)

@@ -416,6 +416,14 @@ static bool leader_running(sd_bus *bus, const char *name) {
         return bus_machine_exists(bus, name, NULL) > 0;
 }
 
+bool container_unit_active(const char *name) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+
+        if (!bus_systemd_booted() || bus_open_system(&bus) < 0)
+                return false;
+        return leader_running(bus, name);
+}
+
 /* 1 when name's network state may be collected: no state dir, no unit or machine of it that systemd
  * still runs, and nobody holds its lock (an up in progress creates the state dir under the lock before
  * it leases anything). On 1, *ret_lock_fd holds the lock until the caller is done. */

@@ -81,6 +81,11 @@ typedef struct ContainerNetGcStats {
  * fills ret (may be NULL) with what was removed. */
 int container_net_gc(const GlobalConfig *g, ContainerNetGcStats *ret);
 
+/* Whether systemd still runs something of NAME (its scope or cbox@NAME.service active, or machined
+ * knowing the machine), whatever its state dir says. No systemd: false. For gc, which must never drop
+ * what a running container uses even when its state dir was lost. */
+bool container_unit_active(const char *name);
+
 typedef struct ContainerInfo {
         ContainerState *state;
         ContainerStatus status;
