@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# bash completion (shell-completion/bash/cbox): completes every verb of `cbox --help`, options, the
+# bash completion (src/cli/completion/cbox.bash): completes every verb of `cbox --help`, options, the
 # names `cbox list --all` prints (containers of a run_root set through $CBOX_CONFIG_ROOT), container
 # files (NAME.toml under /etc/cbox of that root), and the images `cbox image --root=DIR list` prints
 # (a real import). Drives the completion function as bash does: COMP_WORDS, COMP_CWORD, then _cbox.
@@ -8,7 +8,7 @@ set -uo pipefail
 
 : "${CBOX:?CBOX must point to the cbox binary}"
 SRC="${CBOX_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}"
-COMPLETION="$SRC/shell-completion/bash/cbox"
+COMPLETION="$SRC/src/cli/completion/cbox.bash"
 T=$(mktemp -d /tmp/test-completion.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 fails=0

@@ -108,7 +108,7 @@ leader=$(leader_of web)
 cg=$(unit_cgroup cbox@web.service)
 # bash completion offers the running container's name
 got=$(bash --norc -c '. "$1"; COMP_WORDS=("$2" stop w); COMP_CWORD=2; _cbox; printf "%s\n" "${COMPREPLY[@]}"' \
-        x "$SRC/shell-completion/bash/cbox" "$CBOX")
+        x "$SRC/src/cli/completion/cbox.bash" "$CBOX")
 assert_eq "$got" web "completion of a running container's name"
 
 # 4. stop leaves nothing: mounts, cgroup, veth, port element, lease, state
