@@ -464,6 +464,22 @@ static void cgroup_remove(const char *path) {
                 log_debug_errno(errno, "cannot remove cgroup '%s': %m", path);
 }
 
+/* Whether systemd delegated the service's cgroup (Delegate=yes): only then may cbox create sub-cgroups in
+ * it. */
+static bool unit_is_delegated(sd_bus *bus, const char *unit) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *path = NULL;
+        int delegate = 0;
+
+        if (sd_bus_path_encode("/org/freedesktop/systemd1/unit", unit, &path) < 0)
+                return false;
+        if (sd_bus_get_property_trivial(bus, "org.freedesktop.systemd1", path,
+                                        "org.freedesktop.systemd1.Service", "Delegate", &error, 'b',
+                                        &delegate) < 0)
+                return false;
+        return delegate;
+}
+
 /* Foreground under a systemd service (cbox@NAME.service, Delegate=yes): instead of a scope of its own,
  * the payload goes to a sub-cgroup of the service, and the limits are set on the service at runtime.
  * Returns 1 when that was done, 0 when cbox does not run under a service. */
@@ -481,6 +497,12 @@ static int up_join_service(UpContext *u, const BusScopeParams *bp) {
         l = strlen(own_unit);
         if (l < 8 || !streq(own_unit + l - 8, ".service"))
                 return 0;
+        if (!unit_is_delegated(u->bus, own_unit)) {
+                /* e.g. systemd-run or a service of the user's own without Delegate=yes: its cgroup is not
+                 * ours to split, so the container gets its own scope as from a shell */
+                log_debug("%s: %s has no Delegate=yes, using a scope of its own", u->name, own_unit);
+                return 0;
+        }
 
         r = own_cgroup_path(&cg);
         if (r < 0)

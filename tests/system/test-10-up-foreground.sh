@@ -101,4 +101,10 @@ command = ["/no/such/binary"]
 mode = "none"
 E
 assert_exit 127 "$CBOX" up --foreground t10missing.toml
+
+# under a service WITHOUT Delegate=yes (systemd-run, a unit of the user's own): not the cbox@.service
+# path (its cgroup is not ours to split) but a scope of its own, as from a shell
+out=$(systemd-run --quiet --wait --pipe --unit=t10plain.service -p Type=exec --setenv=CBOX_INIT="${CBOX_INIT:-}" \
+        "$CBOX" up --foreground "$SRC/examples/hello.toml")
+assert_match "$out" '^Hello from hello, PID 2$' "greeting from a service without Delegate=yes"
 info "ok"
