@@ -34,29 +34,8 @@
 #include "log.h"
 #include "state.h"
 #include "string-util.h"
+#include "cli-util.h"
 #include "verbs.h"
-
-static const char *storage_root_of(const GlobalConfig *g) {
-        return g && g->storage_root ? g->storage_root : IMAGE_STORE_DEFAULT_ROOT;
-}
-
-static const char *run_root_of(const GlobalConfig *g) {
-        return g && g->run_root ? g->run_root : "/run/cbox";
-}
-
-static void format_bytes(uint64_t b, char *buf, size_t n) {
-        static const char *const units[] = { "B", "K", "M", "G", "T" };
-        double v = (double) b;
-        size_t u = 0;
-        while (v >= 1024 && u + 1 < ELEMENTSOF(units)) {
-                v /= 1024;
-                u++;
-        }
-        if (u == 0)
-                snprintf(buf, n, "%" PRIu64 "B", b);
-        else
-                snprintf(buf, n, "%.1f%s", v, units[u]);
-}
 
 /* Allocated bytes below dir_fd (not crossing mount points, never following symlinks). Best effort:
  * what cannot be read counts 0. */

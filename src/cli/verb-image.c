@@ -9,6 +9,7 @@
 #include "image.h"
 #include "log.h"
 #include "string-util.h"
+#include "cli-util.h"
 #include "verbs.h"
 
 #define IMAGE_DEFAULT_AUTH_FILE "/etc/cbox/auth.json"
@@ -47,20 +48,6 @@ static int log_image_error(int r, const char *what, const char *object, const Im
         if (e->entry)
                 return log_error_errno(r, "Failed to %s '%s': %s: %m", what, object, e->entry);
         return log_error_errno(r, "Failed to %s '%s': %m", what, object);
-}
-
-static void format_bytes(uint64_t b, char *buf, size_t n) {
-        static const char *const units[] = { "B", "K", "M", "G", "T" };
-        double v = (double) b;
-        size_t u = 0;
-        while (v >= 1024 && u + 1 < ELEMENTSOF(units)) {
-                v /= 1024;
-                u++;
-        }
-        if (u == 0)
-                snprintf(buf, n, "%" PRIu64 "B", b);
-        else
-                snprintf(buf, n, "%.1f%s", v, units[u]);
 }
 
 typedef struct Progress {

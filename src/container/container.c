@@ -157,18 +157,15 @@ int container_list(const GlobalConfig *g, bool all, ContainerInfo **ret, size_t 
         return 0;
 }
 
-int container_cgroup_path(const ContainerInfo *i, char **ret) {
-        _cleanup_free_ char *p = NULL, *data = NULL;
+/* The unified-hierarchy cgroup directory ("0::/path" line) of a /proc/PID/cgroup file, under
+ * /sys/fs/cgroup. -ENOMEDIUM when there is no unified hierarchy. */
+static int cgroup_path_from_file(const char *file, char **ret) {
+        _cleanup_free_ char *data = NULL;
         int r;
 
-        if (!i || !i->state || i->status != CONTAINER_RUNNING)
-                return -ESRCH;
-        p = strprintf("/proc/%d/cgroup", (int) i->state->leader_pid);
-        if (!p)
-                return -ENOMEM;
-        r = read_full_file(p, &data, NULL, 64 * 1024);
+        r = read_full_file(file, &data, NULL, 64 * 1024);
         if (r < 0)
-                return r == -ENOENT ? -ESRCH : r;
+                return r;
         for (char *line = data, *next; line && *line; line = next) {
                 char *v;
                 next = strchr(line, '\n');
@@ -183,7 +180,20 @@ int container_cgroup_path(const ContainerInfo *i, char **ret) {
                         return 0;
                 }
         }
-        return -ENOMEDIUM; /* no unified hierarchy */
+        return -ENOMEDIUM;
+}
+
+int container_cgroup_path(const ContainerInfo *i, char **ret) {
+        _cleanup_free_ char *p = NULL;
+        int r;
+
+        if (!i || !i->state || i->status != CONTAINER_RUNNING)
+                return -ESRCH;
+        p = strprintf("/proc/%d/cgroup", (int) i->state->leader_pid);
+        if (!p)
+                return -ENOMEM;
+        r = cgroup_path_from_file(p, ret);
+        return r == -ENOENT ? -ESRCH : r;
 }
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -428,27 +438,7 @@ static void up_context_done(UpContext *u) {
 }
 
 static int own_cgroup_path(char **ret) {
-        _cleanup_free_ char *data = NULL;
-        int r;
-
-        r = read_full_file("/proc/self/cgroup", &data, NULL, 64 * 1024);
-        if (r < 0)
-                return r;
-        for (char *line = data, *next; line && *line; line = next) {
-                char *v;
-                next = strchr(line, '\n');
-                if (next)
-                        *next++ = 0;
-                v = startswith(line, "0::");
-                if (v) {
-                        char *c = strjoin("/sys/fs/cgroup", streq(v, "/") ? "" : v);
-                        if (!c)
-                                return -ENOMEM;
-                        *ret = c;
-                        return 0;
-                }
-        }
-        return -ENOMEDIUM;
+        return cgroup_path_from_file("/proc/self/cgroup", ret);
 }
 
 /* rmdir of a cgroup whose processes may still be on their way out */

@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "image.h"
+
+/* The configured roots, or the built-in defaults when g (or the key) is unset */
+const char *storage_root_of(const GlobalConfig *g);
+const char *run_root_of(const GlobalConfig *g);
+
+/* <storage_root>/containers/NAME/image: line 1 the image ref, optional line 2 the manifest digest the
+ * container was started from (see image.h). *ret_digest is NULL when there is no second line. */
+int read_image_file(const char *path, char **ret_ref, char **ret_digest);
+
+/* Refuses (logged, -ESTALE) when ref now points at another manifest than digest */
+int check_same_image(ImageStore *store, const char *name, const char *ref, const char *digest);
+
+/* "1.5M" style, base 1024 */
+void format_bytes(uint64_t b, char *buf, size_t n);
