@@ -12,6 +12,11 @@
  * copying it into the store would make an image that is not what the container ran on). Import it
  * explicitly (`tar -C DIR -c . | …`, then `cbox image import`) and run the container from that image.
  *
+ * Left out: the empty files cbox creates in the upper dir as mount points for the /etc/resolv.conf,
+ * /etc/hosts and /etc/hostname it binds over (when the image has none of its own): they are cbox's, and
+ * committed they would hide those of whatever image is later put below. What the payload writes to those
+ * paths goes to cbox's files, never to the upper dir, so nothing of the payload's is lost.
+ *
  * A running container is committed while it writes: the walk sees each file as it is at that moment,
  * not a consistent snapshot of the whole tree. Stop it first for a consistent image. */
 #include <errno.h>
@@ -39,11 +44,29 @@ static int log_image_error(int r, const char *what, const ImageError *e) {
         return log_error_errno(r, "%s: %m", what);
 }
 
+/* The mount points cbox made in upper (empty regular files at the paths it binds over) */
+static int bound_mount_points(const char *upper, char ***ret) {
+        _cleanup_strv_free_ char **l = NULL;
+        for (const char *const *f = container_bound_etc_files; *f; f++) {
+                _cleanup_free_ char *p = strjoin(upper, *f);
+                struct stat st;
+                if (!p)
+                        return -ENOMEM;
+                if (lstat(p, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size != 0)
+                        continue;
+                if (strv_extend(&l, *f + 1) < 0)
+                        return -ENOMEM;
+        }
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
 static int do_commit(const GlobalConfig *g, const char *name, const char *new_ref) {
         _cleanup_(container_info_done) ContainerInfo info = {};
         _cleanup_(image_store_freep) ImageStore *store = NULL;
         _cleanup_free_ char *sd = NULL, *upper = NULL, *image_file = NULL, *base = NULL, *ref = NULL,
                             *digest = NULL, *base_digest = NULL;
+        _cleanup_strv_free_ char **exclude = NULL;
         ImageError e = {};
         bool have_state;
         struct stat st;
@@ -104,7 +127,10 @@ static int do_commit(const GlobalConfig *g, const char *name, const char *new_re
         r = check_same_image(store, name, base, base_digest);
         if (r < 0)
                 return r;
-        r = image_commit(store, upper, base, new_ref, &ref, &e);
+        r = bound_mount_points(upper, &exclude);
+        if (r < 0)
+                return log_oom();
+        r = image_commit(store, upper, base, new_ref, exclude, &ref, &e);
         if (r < 0) {
                 _cleanup_free_ char *what =
                         strprintf("%s: cannot commit onto '%s' as '%s'", name, base, new_ref);

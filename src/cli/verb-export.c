@@ -96,7 +96,7 @@ static int collect_layers(const GlobalConfig *g, const char *name, char ***ret) 
         r = check_same_image(store, name, ref, digest);
         if (r < 0)
                 return r;
-        r = image_resolve(store, ref, &lowers, NULL);
+        r = image_resolve(store, ref, &lowers, NULL, NULL);
         if (r == -ENOENT)
                 return log_error_errno(r, "%s: its image '%s' is not in the store any more", name, ref);
         if (r < 0)

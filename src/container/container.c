@@ -399,6 +399,7 @@ typedef struct UpContext {
         char **lowers;
         ImageConfig *image_config;
         char *image_ref;
+        char *image_digest; /* the manifest the lowers came from */
 
         int state_fd;
 
@@ -429,6 +430,7 @@ static void up_context_done(UpContext *u) {
         if (u->image_config)
                 image_config_free(u->image_config);
         free(u->image_ref);
+        free(u->image_digest);
         u->state_fd = safe_close(u->state_fd);
         spawn_child_done(&u->child);
         container_net_done(&u->net);
@@ -520,6 +522,9 @@ static int up_join_service(UpContext *u, const BusScopeParams *bp) {
         u->in_service = true;
         return 1;
 }
+
+const char *const container_bound_etc_files[] = { "/etc/resolv.conf", "/etc/hosts", "/etc/hostname", NULL };
+enum { BOUND_RESOLV_CONF, BOUND_HOSTS, BOUND_HOSTNAME };
 
 /* A read-only root without an upper layer cannot get the mount points created: only when they exist */
 static bool want_etc_files(UpContext *u) {
@@ -665,7 +670,7 @@ static int up_resolve_lowers(UpContext *u) {
                 r = image_ref_normalize(c->image, &u->image_ref);
                 if (r < 0)
                         return log_error_errno(r, "%s: image: invalid reference '%s'", u->name, c->image);
-                r = image_resolve(store, u->image_ref, &u->lowers, &u->image_config);
+                r = image_resolve(store, u->image_ref, &u->lowers, &u->image_config, &u->image_digest);
                 if (r == -ENOENT)
                         return log_error_errno(
                                 r, "%s: image '%s' is not in the store (see 'cbox image import')", u->name,
@@ -707,9 +712,10 @@ static int up_prepare_storage(UpContext *u) {
         if (r < 0)
                 return log_error_errno(r, "%s: cannot create '%s': %m", u->name, u->storage_dir);
         if (u->image_ref) {
-                /* image/ keeps images in use: first line the ref */
+                /* image/ keeps images in use: first line the ref, second the manifest the layers came from
+                 * (gc keeps those even after the ref moves on; commit and export check it) */
                 _cleanup_free_ char *f = strjoin(u->storage_dir, "/image"),
-                                    *data = strjoin(u->image_ref, "\n");
+                                    *data = strjoin(u->image_ref, "\n", u->image_digest, "\n");
                 if (!f || !data)
                         return log_oom();
                 r = write_file_atomic(f, data, strlen(data), 0644);
@@ -1045,11 +1051,11 @@ static int up_run(UpContext *u) {
                         return log_oom();
                 mounts[n_mounts++] = (RootfsMount){ .type = ROOTFS_MOUNT_BIND,
                                                     .source = resolv_path,
-                                                    .target = "/etc/resolv.conf",
+                                                    .target = container_bound_etc_files[BOUND_RESOLV_CONF],
                                                     .read_only = true };
                 mounts[n_mounts++] = (RootfsMount){ .type = ROOTFS_MOUNT_BIND,
                                                     .source = hosts_path,
-                                                    .target = "/etc/hosts",
+                                                    .target = container_bound_etc_files[BOUND_HOSTS],
                                                     .read_only = true };
                 u->write_etc_files = true;
                 if (want_hostname_file(u)) {
@@ -1058,7 +1064,7 @@ static int up_run(UpContext *u) {
                                 return log_oom();
                         mounts[n_mounts++] = (RootfsMount){ .type = ROOTFS_MOUNT_BIND,
                                                             .source = hostname_path,
-                                                            .target = "/etc/hostname",
+                                                            .target = container_bound_etc_files[BOUND_HOSTNAME],
                                                             .read_only = true };
                         u->write_hostname_file = true;
                 }

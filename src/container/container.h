@@ -36,6 +36,11 @@ typedef enum ContainerStatus {
 
 const char *container_status_to_string(ContainerStatus s);
 
+/* The files cbox binds over inside a container: its own /etc/resolv.conf, /etc/hosts, /etc/hostname.
+ * When the image lacks one, the empty mount point for it lands in the container's upper layer: commit
+ * leaves those out (they are cbox's, not the payload's). NULL-terminated, absolute paths. */
+extern const char *const container_bound_etc_files[];
+
 typedef struct UpOptions {
         bool foreground; /* stay, forward signals, exit with the payload's code */
         bool replace;    /* a running container with another config is replaced (down + up) */

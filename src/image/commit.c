@@ -32,6 +32,7 @@ typedef struct Inode {
 typedef struct Writer {
         struct archive *a;
         bool overlay_upper;
+        char *const *exclude; /* paths relative to the tree's top left out */
         ImageError *error;
         Inode *inodes;
         size_t n_inodes, allocated;
@@ -125,6 +126,8 @@ static int write_one(Writer *w, int dfd, const char *rel, const char *name, unsi
 
         if (!path)
                 return -ENOMEM;
+        if (strv_contains(w->exclude, path))
+                return 0;
         if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
                 return image_error_set(w->error, -errno, path, "cannot stat");
 
@@ -264,8 +267,9 @@ static la_ssize_t blob_write_cb(struct archive *a, void *userdata, const void *b
         return (la_ssize_t) n;
 }
 
-static int tree_to_tar(int dir_fd, bool overlay_upper, int out_fd, BlobWriter *bw, ImageError *error) {
-        Writer w = { .overlay_upper = overlay_upper, .error = error };
+static int tree_to_tar(int dir_fd, bool overlay_upper, char *const *exclude, int out_fd, BlobWriter *bw,
+                       ImageError *error) {
+        Writer w = { .overlay_upper = overlay_upper, .exclude = exclude, .error = error };
         int r;
 
         r = image_dlopen_archive(error);
@@ -303,11 +307,11 @@ finish:
 }
 
 int image_export_tree(int dir_fd, int out_fd, ImageError *error) {
-        return tree_to_tar(dir_fd, false, out_fd, NULL, error);
+        return tree_to_tar(dir_fd, false, NULL, out_fd, NULL, error);
 }
 
 int image_commit(ImageStore *s, const char *upper_dir, const char *base_ref, const char *new_ref,
-                 char **ret_ref, ImageError *error) {
+                 char *const *exclude, char **ret_ref, ImageError *error) {
         _cleanup_(blob_writer_done) BlobWriter bw = { .fd = -EBADF };
         _cleanup_(json_object_putp) json_object *config = NULL;
         _cleanup_(image_manifest_freep) ImageManifest *m = NULL;
@@ -351,7 +355,7 @@ int image_commit(ImageStore *s, const char *upper_dir, const char *base_ref, con
         r = blob_writer_begin(s, &bw);
         if (r < 0)
                 return r;
-        r = tree_to_tar(dfd, true, -EBADF, &bw, error);
+        r = tree_to_tar(dfd, true, exclude, -EBADF, &bw, error);
         if (r < 0)
                 return r;
         r = blob_writer_commit(&bw, NULL, &diff_id, error);

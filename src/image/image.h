@@ -84,8 +84,11 @@ int image_config_parse(const char *json, size_t size, ImageConfig **ret, ImageEr
 
 /* Resolves NAME:TAG (normalized with image_ref_normalize) to the absolute paths of its unpacked layer
  * directories, TOP FIRST (the order overlayfs wants in lowerdir=), and its config. Either out-param may be
- * NULL. -ENOENT if no such image; -EUCLEAN if a layer directory the image needs is missing. */
-int image_resolve(ImageStore *s, const char *ref, char ***ret_layers, ImageConfig **ret_config);
+ * NULL. -ENOENT if no such image; -EUCLEAN if a layer directory the image needs is missing.
+ * ret_manifest_digest (may be NULL) gets the manifest digest those came from: what a container records on
+ * line 2 of containers/<name>/image, so that gc keeps its layers after NAME:TAG moves on. */
+int image_resolve(ImageStore *s, const char *ref, char ***ret_layers, ImageConfig **ret_config,
+                  char **ret_manifest_digest);
 
 /* The manifest digest ("sha256:<hex>") NAME:TAG points at now; -ENOENT if none. */
 int image_manifest_digest(ImageStore *s, const char *ref, char **ret);
@@ -148,9 +151,10 @@ int image_remove(ImageStore *s, const char *ref, ImageError *error);
 
 /* Commits a container's overlay upper directory as a new layer on top of base_ref, stored as new_ref
  * (base config kept, diff_ids and history extended). Overlay whiteouts (0:0 char devices, files with
- * trusted.overlay.whiteout) become ".wh.NAME", opaque directories get ".wh..wh..opq". */
+ * trusted.overlay.whiteout) become ".wh.NAME", opaque directories get ".wh..wh..opq". exclude (may be
+ * NULL): paths relative to upper_dir ("etc/hosts") left out of the layer. */
 int image_commit(ImageStore *s, const char *upper_dir, const char *base_ref, const char *new_ref,
-                 char **ret_ref, ImageError *error);
+                 char *const *exclude, char **ret_ref, ImageError *error);
 
 /* Writes the tree below dir_fd (e.g. a container's mounted merged view) to out_fd as one uncompressed tar:
  * numeric owners, modes, mtimes, hardlinks, symlinks, devices, user.* and security.capability xattrs.

@@ -96,7 +96,8 @@ int image_manifest_digest(ImageStore *s, const char *ref, char **ret) {
         return manifest_for_ref(s, ref, NULL, ret, NULL);
 }
 
-int image_resolve(ImageStore *s, const char *ref, char ***ret_layers, ImageConfig **ret_config) {
+int image_resolve(ImageStore *s, const char *ref, char ***ret_layers, ImageConfig **ret_config,
+                  char **ret_manifest_digest) {
         _cleanup_(loaded_done) Loaded l = {};
         _cleanup_strv_free_ char **layers = NULL;
         int r;
@@ -123,6 +124,8 @@ int image_resolve(ImageStore *s, const char *ref, char ***ret_layers, ImageConfi
                 *ret_layers = TAKE_PTR(layers);
         if (ret_config)
                 *ret_config = TAKE_PTR(l.config);
+        if (ret_manifest_digest)
+                *ret_manifest_digest = TAKE_PTR(l.manifest_digest);
         return 0;
 }
 

@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # cbox commit / export / gc with real containers: a busybox container from an imported image gets a
-# file written and one deleted (cbox exec); commit makes t13new:1 of it; a container run from t13new:1
+# file written and one deleted (cbox exec); commit makes t13new:1 of it, without the empty mount points
+# cbox made for the /etc/hosts, resolv.conf and hostname it binds over; a container run from t13new:1
 # sees the new file and not the deleted one (the whiteout is honoured). export writes the flattened
 # tree (checked with tar -tf), also of the running container. image rm of an image in use is refused;
 # after down --volumes and image rm, gc frees the layers; gc removes the storage of a downed container
@@ -48,6 +49,12 @@ blob=$("$CBOX" image inspect t13new:1 | grep -o '"digest":"sha256:[0-9a-f]*"' | 
 blob_list=$(tar -tf "/var/lib/cbox/blobs/sha256/$blob" | sed 's|^\./||')
 info "committed layer: $(paste -sd' ' <<<"$blob_list")"
 grep -qx 'etc/\.wh\.os-release' <<<"$blob_list" || fail "the committed layer has no whiteout for etc/os-release"
+# cbox's mount points for the files it binds over (the image has none) are in upper, not in the layer
+for f in etc/hosts etc/resolv.conf etc/hostname; do
+        [ -f "/var/lib/cbox/containers/t13src/upper/$f" ] || fail "no mount point $f in the upper dir"
+        grep -qx "$f" <<<"$blob_list" && fail "the committed layer carries cbox's mount point $f"
+done
+assert_contains "$blob_list" "etc/added" "committed layer"
 
 # a container from the committed image sees the changes
 cat >t13new.toml <<E

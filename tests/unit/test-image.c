@@ -513,7 +513,11 @@ TEST(store_rootfs_import) {
 
         char **paths = NULL;
         ImageConfig *c = NULL;
-        ASSERT_OK(image_resolve(s, "other:v1", &paths, &c));
+        _cleanup_free_ char *resolved_digest = NULL, *index_digest = NULL;
+        ASSERT_OK(image_resolve(s, "other:v1", &paths, &c, &resolved_digest));
+        ASSERT_OK(image_manifest_digest(s, "other:v1", &index_digest));
+        ASSERT_STREQ(resolved_digest, index_digest);
+        ASSERT_TRUE(startswith(resolved_digest, "sha256:") != NULL);
         ASSERT_EQ(strv_length(paths), 1);
         ASSERT_TRUE(startswith(paths[0], layers) != NULL);
         _cleanup_free_ char *bin = strjoin(paths[0], "/bin/true");
@@ -521,7 +525,7 @@ TEST(store_rootfs_import) {
         ASSERT_STREQ(c->os, "linux");
         strv_free(paths);
         image_config_free(c);
-        ASSERT_ERROR(image_resolve(s, "nope:latest", NULL, NULL), ENOENT);
+        ASSERT_ERROR(image_resolve(s, "nope:latest", NULL, NULL, NULL), ENOENT);
 
         ImageInfo *a = NULL;
         size_t n = 0;
@@ -553,7 +557,7 @@ TEST(store_rootfs_import) {
         ASSERT_OK(image_gc(s, &gs));
         ASSERT_EQ(gs.tmps_removed, 1);
         ASSERT_EQ(gs.layers_removed, 0);
-        ASSERT_OK(image_resolve(s, "other:v1", NULL, NULL));
+        ASSERT_OK(image_resolve(s, "other:v1", NULL, NULL, NULL));
 
         ASSERT_OK(unlink(cfile));
         ASSERT_OK(image_remove(s, "other:v1", &e));
@@ -581,7 +585,7 @@ TEST(store_hostile_rootfs_leaves_nothing) {
         ASSERT_STREQ(e.entry, "../escape");
         image_error_done(&e);
         ASSERT_EQ(count_entries(layers, ""), 0);
-        ASSERT_ERROR(image_resolve(s, "bad:1", NULL, NULL), ENOENT);
+        ASSERT_ERROR(image_resolve(s, "bad:1", NULL, NULL, NULL), ENOENT);
         rm_dir(tmp);
 }
 
@@ -650,13 +654,17 @@ TEST(store_commit_and_export) {
         ASSERT_OK(mkdir(opq, 0755));
         ASSERT_OK(setxattr(opq, "trusted.overlay.opaque", "y", 1, 0));
         ASSERT_OK(write_file_atomic(fresh, "fresh", 5, 0644));
+        /* a mount point the runtime made, which the caller leaves out */
+        _cleanup_free_ char *hosts = strjoin(upper, "/etc/hosts");
+        ASSERT_OK(write_file_atomic(hosts, "", 0, 0644));
+        char *exclude[] = { (char *) "etc/hosts", NULL };
 
-        ASSERT_OK(image_commit(s, upper, "base:1", "committed:1", &ref, &e));
+        ASSERT_OK(image_commit(s, upper, "base:1", "committed:1", exclude, &ref, &e));
         ASSERT_STREQ(ref, "committed:1");
         free(ref);
 
         char **paths = NULL;
-        ASSERT_OK(image_resolve(s, "committed:1", &paths, NULL));
+        ASSERT_OK(image_resolve(s, "committed:1", &paths, NULL, NULL));
         ASSERT_EQ(strv_length(paths), 2);
         _cleanup_close_ int top = open(paths[0], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         struct stat st;
@@ -664,6 +672,7 @@ TEST(store_commit_and_export) {
         ASSERT_TRUE(S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0));
         ASSERT_OK(fstatat(top, "etc/new", &st, AT_SYMLINK_NOFOLLOW));
         ASSERT_EQ(st.st_mode & 07777, 0640);
+        ASSERT_ERROR(fstatat(top, "etc/hosts", &st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0, ENOENT);
         _cleanup_close_ int ofd = openat(top, "opq", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         ASSERT_EQ(fgetxattr(ofd, "trusted.overlay.opaque", buf, sizeof(buf)), 1);
         ASSERT_OK(faccessat(top, "opq/fresh", F_OK, 0));
@@ -689,7 +698,7 @@ TEST(store_commit_and_export) {
         archive_read_free(a);
         safe_close(out);
         _cleanup_free_ char *joined = strv_join(names, " ");
-        ASSERT_STREQ(joined, "etc/ etc/gone etc/new opq/ opq/fresh");
+        ASSERT_STREQ(joined, "etc/ etc/gone etc/hosts etc/new opq/ opq/fresh");
         rm_dir(tmp);
 }
 

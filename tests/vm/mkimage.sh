@@ -30,6 +30,11 @@ SUITE=bookworm
 # In the guest: systemd as PID 1 and what the tests check cbox's work with ...
 PKGS=(systemd systemd-sysv dbus udev kmod systemd-container iproute2 nftables procps util-linux
       psmisc busybox-static curl jq libcap2-bin netcat-openbsd iputils-ping
+      # a real registry to pull from (the test starts its own on 127.0.0.1), and what builds and
+      # pushes an image to it
+      # (netavark: the smallest provider of skopeo's virtual dependency container-network-stack, which
+      # debootstrap cannot resolve by itself)
+      docker-registry skopeo netavark umoci
       # ... and the runtime libraries of the cbox binary built on the host and run over 9p
       libsystemd0 libnftnl11 libmnl0 libarchive13 libjson-c5 libcurl4 libssl3 libseccomp2)
 if [ -n "${CBOX_VM_EXTRA_PKGS:-}" ]; then
@@ -182,6 +187,8 @@ for u in modprobe@drm.service modprobe@dm_mod.service modprobe@fuse.service modp
         systemd-update-utmp.service systemd-update-utmp-runlevel.service; do
         ln -sf /dev/null "$R/etc/systemd/system/$u"
 done
+# the packaged registry (:5000, htpasswd): tests run their own with a config they write
+rm -f "$R"/etc/systemd/system/*.wants/docker-registry.service
 # timers and jobs that only slow a 1-minute machine down
 for u in apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer e2scrub_all.timer \
         fstrim.timer man-db.timer e2scrub_reap.service getty@tty1.service systemd-pstore.service; do
