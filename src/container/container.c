@@ -1062,10 +1062,11 @@ static int up_run(UpContext *u) {
                         hostname_path = strprintf("%s/%s/hostname", run_root(u->g), u->name);
                         if (!hostname_path)
                                 return log_oom();
-                        mounts[n_mounts++] = (RootfsMount){ .type = ROOTFS_MOUNT_BIND,
-                                                            .source = hostname_path,
-                                                            .target = container_bound_etc_files[BOUND_HOSTNAME],
-                                                            .read_only = true };
+                        mounts[n_mounts++] =
+                                (RootfsMount){ .type = ROOTFS_MOUNT_BIND,
+                                               .source = hostname_path,
+                                               .target = container_bound_etc_files[BOUND_HOSTNAME],
+                                               .read_only = true };
                         u->write_hostname_file = true;
                 }
         }
