@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # cbox image pull against a real registry (Debian's docker-registry, the distribution server) on 127.0.0.1,
 # fed by skopeo: plain HTTP (explicitly insecure), HTTPS with a self-signed CA, HTTPS + htpasswd Basic auth
-# with a credentials file, Bearer tokens from a token server of the test's own; a corrupted blob in the registry fails with a digest error and leaves nothing.
+# with a credentials file, Bearer tokens from a token server of the test's own; a multi-platform index
+# (the host's platform is picked); retries (503) and redirects (307 to another host:port) through a proxy of
+# the test's own; a corrupted blob in the registry fails with a digest error and leaves nothing.
 set -uo pipefail
 
 : "${CBOX:?CBOX must point to the cbox binary}"
@@ -103,6 +105,114 @@ err=$("$CBOX" image --root "$W/s1b" pull --insecure-registry "127.0.0.1:$P1" "12
         fail "pull of a missing repository succeeded"
 case $err in *"HTTP 404"*) ;; *) fail "missing repository: $err" ;; esac
 echo "missing repository: $err"
+
+# ---- a multi-platform index: the manifest for this host's platform is picked ----
+# a second image for another architecture (its own layer, its own config and Cmd), and an OCI index
+# naming both, the other one first
+umoci unpack --image oci:bb bundle3 >/dev/null
+echo other > bundle3/rootfs/srv/index.html
+umoci repack --image oci:other bundle3 >/dev/null
+umoci config --image oci:other --config.cmd other-arch >/dev/null
+python3 - <<'PY' || fail "building the multi-platform index"
+import hashlib, json, platform
+arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+other = "s390x" if arch != "s390x" else "amd64"
+idx = json.load(open("oci/index.json"))
+def desc(tag):
+    return next(m for m in idx["manifests"]
+                if m.get("annotations", {}).get("org.opencontainers.image.ref.name") == tag)
+def blob(digest):
+    return open("oci/blobs/sha256/" + digest.split(":")[1], "rb").read()
+def put(data):
+    h = hashlib.sha256(data).hexdigest()
+    open("oci/blobs/sha256/" + h, "wb").write(data)
+    return "sha256:" + h
+# the "other" image's config says its architecture is the other one
+om = json.loads(blob(desc("other")["digest"]))
+oc = json.loads(blob(om["config"]["digest"]))
+oc["architecture"] = other
+ocd = json.dumps(oc).encode()
+om["config"]["digest"], om["config"]["size"] = put(ocd), len(ocd)
+omd = json.dumps(om).encode()
+entries = []
+for d, a in ((dict(desc("other"), digest=put(omd), size=len(omd)), other), (desc("bb"), arch)):
+    e = {k: v for k, v in d.items() if k != "annotations"}
+    e["platform"] = {"os": "linux", "architecture": a}
+    entries.append(e)
+ix = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                 "manifests": entries}).encode()
+idx["manifests"].append({"mediaType": "application/vnd.oci.image.index.v1+json", "digest": put(ix),
+                         "size": len(ix), "annotations": {"org.opencontainers.image.ref.name": "multi"}})
+json.dump(idx, open("oci/index.json", "w"))
+PY
+skopeo copy -q --all --dest-tls-verify=false oci:oci:multi "docker://127.0.0.1:$P1/test/multi:1" ||
+        fail "skopeo push of the index"
+ctype=$(curl -s -o /dev/null -w '%{content_type}' \
+        -H 'Accept: application/vnd.oci.image.index.v1+json' "http://127.0.0.1:$P1/v2/test/multi/manifests/1")
+case $ctype in *index*) ;; *) fail "the registry does not serve an index for test/multi:1 ($ctype)" ;; esac
+"$CBOX" image --root "$W/s6" -q pull --insecure-registry "127.0.0.1:$P1" "127.0.0.1:$P1/test/multi:1" ||
+        fail "pull of a multi-platform index"
+check_pulled "$W/s6" "127.0.0.1:$P1/test/multi:1"
+
+# ---- retries and redirects: a proxy that answers each blob 503 once, then redirects it ----
+cat > flaky-proxy.py <<'PY'
+# In front of the registry at UPSTREAM: manifests and everything else are passed through; a GET of a
+# blob gets 503 the first time, then a 307 to the registry itself (another host:port); the blobs of
+# test/multi get 503 every time. Logs each.
+import http.client, http.server, sys
+port, upstream, log = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+seen = set()
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a): pass
+    def note(self, what):
+        with open(log, "a") as f: f.write(what + " " + self.path + "\n")
+    def do_GET(self): self.relay(True)
+    def do_HEAD(self): self.relay(False)
+    def relay(self, body):
+        if "/blobs/" in self.path and body:
+            if self.path not in seen or "/test/multi/" in self.path:
+                seen.add(self.path); self.note("503")
+                self.send_response(503); self.send_header("Content-Length", "0"); self.end_headers(); return
+            self.note("307")
+            self.send_response(307); self.send_header("Location", "http://" + upstream + self.path)
+            self.send_header("Content-Length", "0"); self.end_headers(); return
+        c = http.client.HTTPConnection(upstream)
+        c.request(self.command, self.path,
+                  headers={k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")})
+        r = c.getresponse(); data = r.read()
+        self.send_response(r.status)
+        for k, v in r.getheaders():
+            if k.lower() not in ("transfer-encoding", "connection", "content-length"): self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)) if body else r.getheader("Content-Length", "0"))
+        self.end_headers()
+        if body: self.wfile.write(data)
+http.server.ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
+PY
+PX=$(free_port)
+python3 flaky-proxy.py "$PX" "127.0.0.1:$P1" "$W/proxy.log" &
+PIDS+=($!)
+for _ in $(seq 100); do
+        curl -s -o /dev/null "http://127.0.0.1:$PX/v2/" && break
+        sleep 0.1
+done
+"$CBOX" image --root "$W/s7" -q pull --insecure-registry "127.0.0.1:$PX" "127.0.0.1:$PX/test/bb:1" ||
+        fail "pull through the flaky, redirecting proxy"
+check_pulled "$W/s7" "127.0.0.1:$PX/test/bb:1"
+n503=$(grep -c '^503 ' "$W/proxy.log" || true)
+n307=$(grep -c '^307 ' "$W/proxy.log" || true)
+echo "through the proxy: $n503 blob request(s) answered 503 and retried, $n307 redirected"
+[ "$n503" -ge 3 ] && [ "$n307" -ge 3 ] || fail "expected the config and both layers retried and redirected"
+# a blob that always fails: a bounded number of attempts, then a clear error, nothing stored
+: > "$W/proxy.log"
+err=$("$CBOX" image --root "$W/s8" pull --insecure-registry "127.0.0.1:$PX" "127.0.0.1:$PX/test/multi:1" 2>&1) &&
+        fail "a pull succeeded through a proxy that always fails its blobs"
+echo "a blob that always fails: $err"
+case $err in *503*) ;; *) fail "the error does not name the 503: $err" ;; esac
+attempts=$(grep -c '^503 ' "$W/proxy.log" || true)
+[ "$attempts" = 3 ] || fail "expected 3 attempts at the failing blob, saw $attempts"
+"$CBOX" image --root "$W/s8" inspect "127.0.0.1:$PX/test/multi:1" >/dev/null 2>&1 && fail "failed pull indexed"
+[ -z "$(ls -A "$W/s8/layers" 2>/dev/null)" ] || fail "failed pull left layers"
 
 # ---- HTTPS with a self-signed CA ----
 openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj "/CN=cbox test CA" \
@@ -228,4 +338,4 @@ else
 fi
 
 [ $fails = 0 ] || { echo "$fails failure(s)" >&2; exit 1; }
-echo "image pull: HTTP, HTTPS+CA, Basic auth, Bearer token, corrupted blob: all as expected"
+echo "image pull: HTTP, platform index, retries, redirects, HTTPS+CA, Basic auth, Bearer token, corrupted blob: all as expected"
