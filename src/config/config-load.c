@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cbox-build.h"
 #include "config-internal.h"
 #include "config-values.h"
 #include "fd-util.h"
@@ -412,14 +413,28 @@ static int global_config_load_files(char **files, GlobalConfig **ret, ConfigDiag
         return 0;
 }
 
+/* Where container files and conf.d are looked for, most important first: /etc, /run, then the vendor
+ * directories — /usr/lib/cbox, and first the one of this build's prefix when that is another (a source
+ * install under /usr/local puts its conf.d in /usr/local/lib/cbox). */
+static const char *const search_dirs[] = { "/etc/cbox", "/run/cbox", CBOX_VENDOR_DIR, "/usr/lib/cbox" };
+
+static bool search_dir_is_duplicate(size_t i) {
+        for (size_t j = 0; j < i; j++)
+                if (streq(search_dirs[j], search_dirs[i]))
+                        return true;
+        return false;
+}
+
 int global_config_load(GlobalConfig **ret, ConfigDiag *diag) {
         _cleanup_strv_free_ char **dirs = NULL, **files = NULL;
         const char *root = config_root();
         int r;
 
-        if (strv_consume(&dirs, strjoin(root, "/etc/cbox/conf.d")) < 0 || !dirs[0] ||
-            strv_consume(&dirs, strjoin(root, "/usr/lib/cbox/conf.d")) < 0 || !dirs[1])
-                return -ENOMEM;
+        /* /run/cbox is the run root: no conf.d there */
+        for (size_t i = 0; i < ELEMENTSOF(search_dirs); i++)
+                if (!streq(search_dirs[i], "/run/cbox") && !search_dir_is_duplicate(i) &&
+                    strv_consume(&dirs, strjoin(root, search_dirs[i], "/conf.d")) < 0)
+                        return -ENOMEM;
         r = list_dropins(dirs, &files);
         if (r < 0)
                 return r;
@@ -472,7 +487,6 @@ ContainerConfig *container_config_free(ContainerConfig *c) {
         return NULL;
 }
 
-static const char *const search_dirs[] = { "/etc/cbox", "/run/cbox", "/usr/lib/cbox" };
 
 int container_config_load(const char *name_or_path, const GlobalConfig *g, ContainerConfig **ret,
                           ConfigDiag *diag) {

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cbox-build.h"
 #include "config-internal.h"
 #include "config-values.h"
 #include "config.h"
@@ -580,6 +581,27 @@ TEST(mounts_merge) {
         assert_origin(c, "mount[1].size", "etc/cbox/m.toml", 8);
         assert_origin(c, "mount[2].target", "etc/cbox/m.toml.d/10.toml", 8);
         ASSERT_EQ(c->mounts[0].origin.line, 1);
+}
+
+/* conf.d of this build's prefix (/usr/local/lib/cbox/conf.d for a source install) is read between /etc's
+ * and /usr/lib's, and a same-named file in /etc masks it */
+TEST(global_conf_d_vendor_prefix) {
+        setup_root();
+        if (streq(CBOX_VENDOR_DIR, "/usr/lib/cbox"))
+                TEST_SKIP("built with prefix /usr: the vendor directory is /usr/lib/cbox");
+        _cleanup_free_ char *vendor = strjoin(CBOX_VENDOR_DIR + 1, "/conf.d/10-site.toml"),
+                            *vendor_masked = strjoin(CBOX_VENDOR_DIR + 1, "/conf.d/20-masked.toml");
+        free(put(vendor, "storage_root = \"/srv/site\"\n"));
+        free(put(vendor_masked, "run_root = \"/run/masked\"\n"));
+        free(put("etc/cbox/conf.d/20-masked.toml", "default_slice = \"site.slice\"\n"));
+        free(put("usr/lib/cbox/conf.d/00-defaults.toml", "storage_root = \"/var/lib/cbox\"\n"));
+        _cleanup_(global_config_freep) GlobalConfig *g = NULL;
+        ConfigDiag d = {};
+        ASSERT_OK(global_config_load(&g, &d));
+        ASSERT_STREQ(g->storage_root, "/srv/site");
+        ASSERT_STREQ(g->run_root, "/run/cbox");
+        ASSERT_STREQ(g->default_slice, "site.slice");
+        ASSERT_EQ(strv_length(g->files), 3);
 }
 
 TEST(global_conf_d) {
