@@ -487,7 +487,6 @@ ContainerConfig *container_config_free(ContainerConfig *c) {
         return NULL;
 }
 
-
 int container_config_load(const char *name_or_path, const GlobalConfig *g, ContainerConfig **ret,
                           ConfigDiag *diag) {
         _cleanup_(container_config_freep) ContainerConfig *c = NULL;
