@@ -780,6 +780,10 @@ int netlink_veth_create(Netlink *nl, const char *host_ifname, const char *bridge
         if (r == -EEXIST && err && !err->message)
                 return nl_error_setf(err, r, "link '%s' (or '%s' in the container) exists already",
                                      host_ifname, peer_ifname);
+        /* br_add_if() finds no free port number (BR_MAX_PORTS); the kernel has removed the new pair */
+        if (r == -EXFULL && err && !err->message)
+                return nl_error_setf(err, r, "bridge '%s' is full: a Linux bridge takes at most 1023 ports",
+                                     bridge);
         if (r < 0)
                 return r;
         /* Only needed (and only enabled) when br_netfilter hands bridged frames to the IP hooks:

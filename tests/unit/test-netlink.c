@@ -169,6 +169,41 @@ static void *send_from_netns(void *p) {
         return NULL;
 }
 
+/* A Linux bridge has port numbers 1..1023: the 1024th veth is refused with a clear error and left nowhere */
+TEST(bridge_full) {
+        _cleanup_netlink_free_ Netlink *nl = NULL;
+        _cleanup_strv_free_ char **links = NULL;
+        _cleanup_close_ int ns = -EBADF;
+        NetlinkError err = {};
+        struct in_addr gw = A("10.201.0.1");
+        char host[IFNAMSIZ], peer[IFNAMSIZ];
+        int i, r = 0;
+
+        enter_private_netns();
+        ASSERT_OK(netlink_open(&nl));
+        ASSERT_EQ(netlink_bridge_ensure(nl, "cbt-full", &gw, 16, &err), 1);
+        ns = new_netns();
+        for (i = 0; i < 1100; i++) {
+                snprintf(host, sizeof(host), "vbf%d", i);
+                snprintf(peer, sizeof(peer), "p%d", i);
+                r = netlink_veth_create(nl, host, "cbt-full", ns, peer, &err);
+                if (r < 0)
+                        break;
+        }
+        fprintf(stderr, "veth %d: %s\n", i, strna(err.message));
+        ASSERT_EQ(i, 1023);
+        ASSERT_ERROR(r, EXFULL);
+        ASSERT_NOT_NULL(strstr(err.message, "bridge 'cbt-full' is full"));
+        netlink_error_done(&err);
+        ASSERT_OK(netlink_link_list(nl, &links, &err));
+        ASSERT_FALSE(strv_contains(links, "vbf1023"));
+        ASSERT_TRUE(strv_contains(links, "vbf1022"));
+        /* closing the peers' namespace takes the pairs with it, in one batch (deleting 1023 links one
+         * by one costs ~20 s of RCU grace periods) */
+        ns = safe_close(ns);
+        ASSERT_OK(netlink_link_delete(nl, "cbt-full", &err));
+}
+
 TEST(bridge_veth_traffic) {
         _cleanup_netlink_free_ Netlink *nl = NULL, *cnl = NULL;
         NetlinkError err = {};
