@@ -1265,6 +1265,82 @@ static int lookup_port_elems(Nfnl *n, const uint32_t *keys, size_t n_keys, ElemL
         return 0;
 }
 
+static int cmp_u32(uint32_t a, uint32_t b) {
+        return a < b ? -1 : a > b;
+}
+
+static int elem_cmp(const void *x, const void *y) {
+        const Elem *a = x, *b = y;
+        int c;
+        if ((c = cmp_u32(a->kind, b->kind)) || (c = cmp_u32(a->proto, b->proto)) ||
+            (c = cmp_u32(ntohl(a->haddr.s_addr), ntohl(b->haddr.s_addr))) || (c = cmp_u32(a->lo, b->lo)) ||
+            (c = cmp_u32(a->hi, b->hi)) || (c = cmp_u32(ntohl(a->daddr.s_addr), ntohl(b->daddr.s_addr))) ||
+            (c = cmp_u32(a->dport, b->dport)))
+                return c;
+        return strcmp(strempty(a->owner), strempty(b->owner));
+}
+
+/* Sorted, each element once */
+static void elem_list_normalize(ElemList *l) {
+        size_t u = 0;
+        if (l->n < 2)
+                return;
+        qsort(l->e, l->n, sizeof(Elem), elem_cmp);
+        for (size_t i = 1; i < l->n; i++) {
+                if (elem_cmp(&l->e[i], &l->e[u]) == 0) {
+                        free(l->e[i].owner);
+                        continue;
+                }
+                l->e[++u] = l->e[i];
+        }
+        l->n = u + 1;
+}
+
+static bool elem_list_equal(const ElemList *a, const ElemList *b) {
+        if (a->n != b->n)
+                return false;
+        for (size_t i = 0; i < a->n; i++)
+                if (elem_cmp(&a->e[i], &b->e[i]) != 0)
+                        return false;
+        return true;
+}
+
+/* dump_port_elems() that can be trusted: a dump of a hash map taken while the kernel resizes its
+ * rhashtable in the background (after a big insert or delete) may repeat or skip elements without
+ * flagging the dump as interrupted (seen on 6.18: ±60 of 20001). Dumps until two in a row agree
+ * (sorted, repeats dropped); the result is appended to l, sorted and without repeats. -EAGAIN when the
+ * maps never held still (the callers retry the whole operation for that already). */
+static int dump_port_elems_stable(Nfnl *n, ElemList *l, NftError *err, unsigned skip) {
+        _cleanup_(elem_list_done) ElemList prev = {};
+        int r;
+
+        r = dump_port_elems(n, &prev, err, skip);
+        if (r < 0)
+                return r;
+        elem_list_normalize(&prev);
+        for (unsigned attempt = 0; attempt < 16; attempt++) {
+                _cleanup_(elem_list_done) ElemList cur = {};
+
+                r = dump_port_elems(n, &cur, err, skip);
+                if (r < 0)
+                        return r;
+                elem_list_normalize(&cur);
+                if (elem_list_equal(&prev, &cur)) {
+                        for (size_t i = 0; i < cur.n; i++) {
+                                r = elem_list_add(l, &cur.e[i]);
+                                if (r < 0)
+                                        return err_set(err, r, NULL);
+                        }
+                        return 0;
+                }
+                elem_list_done(&prev);
+                prev = cur;
+                cur = (ElemList){};
+                (void) usleep(1000U << MIN(attempt, 6U)); /* the resize runs from a workqueue */
+        }
+        return err_set(err, -EAGAIN, "the nf_tables port maps kept changing while being read");
+}
+
 /* Reads the existing elements that may clash with mine: the elements of the `ports` map with the
  * (proto, port) keys that mine cover, looked up one by one (O(ports published), where a dump is
  * O(ports in the map)), and all of `portranges` and `addrports`, which hold the rare range and
@@ -1277,7 +1353,7 @@ static int read_clash_candidates(Nfnl *n, const ElemList *mine, ElemList *l, Nft
         for (size_t i = 0; i < mine->n; i++)
                 total += (size_t) mine->e[i].hi - mine->e[i].lo + 1;
         if (total > LOOKUPS_MAX)
-                return dump_port_elems(n, l, err, 0);
+                return dump_port_elems_stable(n, l, err, 0);
 
         keys = new (uint32_t, MAX(total, 1U));
         if (!keys)
@@ -1294,7 +1370,7 @@ static int read_clash_candidates(Nfnl *n, const ElemList *mine, ElemList *l, Nft
                 n_keys = u;
         }
 
-        r = dump_port_elems(n, l, err, 1U << KIND_PORTS);
+        r = dump_port_elems_stable(n, l, err, 1U << KIND_PORTS);
         if (r < 0)
                 return r;
         return lookup_port_elems(n, keys, n_keys, l, err);
@@ -1529,7 +1605,7 @@ int nft_ports_remove_owner(const char *owner, NftError *err) {
                 r = get_genid(&nl, &genid, err);
                 if (r < 0)
                         return r;
-                r = dump_port_elems(&nl, &existing, err, 0);
+                r = dump_port_elems_stable(&nl, &existing, err, 0);
                 if (r == -EAGAIN) {
                         retry_backoff(attempt);
                         continue;
@@ -1571,7 +1647,7 @@ int nft_ports_list(NftPortEntry **ret, size_t *ret_n, NftError *err) {
         r = nfnl_open(&nl);
         if (r < 0)
                 return err_set(err, r, "failed to open an nf_tables netlink socket");
-        r = dump_port_elems(&nl, &existing, err, 0);
+        r = dump_port_elems_stable(&nl, &existing, err, 0);
         if (r < 0)
                 return r;
         out = new0(NftPortEntry, existing.n);
