@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -821,9 +822,77 @@ int spawn_child_release(SpawnChild *c, SpawnError *err) {
         return -e.error;
 }
 
-int spawn_open_executable(const char *path, int *ret_fd) {
-        _cleanup_close_ int src = -EBADF, mfd = -EBADF;
+/* A read-only, nosuid, nodev bind mount of the file that is attached nowhere (OPEN_TREE_CLONE):
+ * the fd from open_tree() is on the file itself, so exec maps the file's own page cache (shared by
+ * every container's init), and every open for writing through it — /proc/1/exe, or an fd kept
+ * from it and reopened through /proc/self/fd once init is gone — fails with EROFS. */
+static int open_executable_mount(int src, int *ret_fd) {
+        struct mount_attr attr = {
+                .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+        };
+        _cleanup_close_ int tree = -EBADF;
+        _cleanup_free_ char *p = NULL;
+        int fd;
+
+        tree = open_tree(src, "", AT_EMPTY_PATH | OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+        if (tree < 0)
+                return -errno;
+        if (mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0)
+                return -errno;
+
+        /* Closing the open_tree() fd unmounts the tree (its anonymous mount namespace goes away);
+         * a new O_PATH open of the file keeps the mount alive for the exec. An unmounted mount can
+         * neither be cloned with open_tree() nor changed with mount_setattr(), not even with
+         * CAP_SYS_ADMIN, so read-only is final. Without /proc, the open_tree() fd itself. */
+        p = strprintf("/proc/self/fd/%i", tree);
+        if (!p)
+                return -ENOMEM;
+        fd = open(p, O_PATH | O_CLOEXEC);
+        if (fd < 0)
+                fd = TAKE_FD(tree);
+
+        *ret_fd = fd;
+        return 0;
+}
+
+/* A sealed memfd copy (F_SEAL_WRITE etc.): writes fail with EPERM. -ENOSYS etc. when no memfd can
+ * be had (or exec of memfds is forbidden); errors while copying are returned as they are. */
+static int open_executable_memfd(int src, off_t size, int *ret_fd) {
+        _cleanup_close_ int mfd = -EBADF;
+        off_t off = 0;
+
+        /* MFD_EXEC (6.3+) says we mean to exec it; older kernels refuse the flag with EINVAL, and
+         * vm.memfd_noexec=2 refuses it with EACCES (then we use the file itself) */
+        mfd = memfd_create("cbox-init", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
+        if (mfd < 0 && errno == EINVAL)
+                mfd = memfd_create("cbox-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (mfd < 0)
+                return -ENOSYS;
+
+        while (off < size) {
+                ssize_t k = sendfile(mfd, src, &off, (size_t) (size - off));
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (k == 0)
+                        return -EIO;
+        }
+        if (fchmod(mfd, 0555) < 0 ||
+            fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
+                return -errno;
+
+        *ret_fd = TAKE_FD(mfd);
+        return 0;
+}
+
+int spawn_open_executable_full(const char *path, SpawnExecutableKind best, int *ret_fd,
+                               SpawnExecutableKind *ret_kind) {
+        _cleanup_close_ int src = -EBADF;
+        SpawnExecutableKind kind = SPAWN_EXECUTABLE_FILE;
         struct stat st;
+        int fd = -EBADF, r;
 
         assert(path);
         assert(ret_fd);
@@ -836,34 +905,34 @@ int spawn_open_executable(const char *path, int *ret_fd) {
         if (!S_ISREG(st.st_mode))
                 return -EACCES;
 
-        /* MFD_EXEC (6.3+) says we mean to exec it; older kernels refuse the flag with EINVAL, and
-         * vm.memfd_noexec=2 refuses it with EACCES (then we use the file itself) */
-        mfd = memfd_create("cbox-init", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
-        if (mfd < 0 && errno == EINVAL)
-                mfd = memfd_create("cbox-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-        if (mfd >= 0) {
-                off_t off = 0;
-                while (off < st.st_size) {
-                        ssize_t k = sendfile(mfd, src, &off, (size_t) (st.st_size - off));
-                        if (k < 0) {
-                                if (errno == EINTR)
-                                        continue;
-                                return -errno;
-                        }
-                        if (k == 0)
-                                return -EIO;
-                }
-                if (fchmod(mfd, 0555) < 0 ||
-                    fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
-                        return -errno;
-                *ret_fd = TAKE_FD(mfd);
-                return 0;
+        if (best <= SPAWN_EXECUTABLE_MOUNT) {
+                r = open_executable_mount(src, &fd);
+                if (r >= 0)
+                        kind = SPAWN_EXECUTABLE_MOUNT;
+                /* No new mount API (< 5.12), no CAP_SYS_ADMIN, or a seccomp filter or LSM that
+                 * forbids it (an outer container's): a private copy instead */
+                else if (!ERRNO_IS_NOT_SUPPORTED(r) && !IN_SET(-r, EPERM, EACCES, EINVAL))
+                        return r;
         }
 
-        /* No memfd (or exec of memfds forbidden): the file itself */
-        int fd = open(path, O_PATH | O_CLOEXEC);
+        if (fd < 0 && best <= SPAWN_EXECUTABLE_MEMFD) {
+                r = open_executable_memfd(src, st.st_size, &fd);
+                if (r >= 0)
+                        kind = SPAWN_EXECUTABLE_MEMFD;
+                else if (r != -ENOSYS)
+                        return r;
+        }
+
+        /* Neither: the file itself (writable through /proc/1/exe by whoever can open that) */
         if (fd < 0)
-                return -errno;
+                fd = TAKE_FD(src);
+
         *ret_fd = fd;
+        if (ret_kind)
+                *ret_kind = kind;
         return 0;
+}
+
+int spawn_open_executable(const char *path, int *ret_fd) {
+        return spawn_open_executable_full(path, SPAWN_EXECUTABLE_MOUNT, ret_fd, NULL);
 }

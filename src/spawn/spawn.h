@@ -107,10 +107,29 @@ int spawn_container(const SpawnParams *p, SpawnChild *ret);
  * also looks like 0: its exit shows on the pidfd. */
 int spawn_child_release(SpawnChild *c, SpawnError *err);
 
-/* Opens an executable so that it can be exec'd after pivot_root: a sealed memfd copy of the file
- * (so a container can never write through /proc/1/exe to the host's binary), or an O_PATH fd when
- * memfd is unavailable. O_CLOEXEC is fine: execveat(AT_EMPTY_PATH) works on ELF binaries. */
+/* How spawn_open_executable() keeps the container's PID 1 binary safe from the container, best
+ * first */
+typedef enum SpawnExecutableKind {
+        /* an fd on the file in a read-only, nosuid, nodev bind mount of it that is attached nowhere
+         * (open_tree(OPEN_TREE_CLONE) + mount_setattr(), 5.12+, CAP_SYS_ADMIN): the file's own page
+         * cache, so the text of every container's init is shared; opens for writing: EROFS */
+        SPAWN_EXECUTABLE_MOUNT,
+        /* a sealed memfd copy of the file: writes fail with EPERM; one private copy per call */
+        SPAWN_EXECUTABLE_MEMFD,
+        /* the file itself (neither was possible) */
+        SPAWN_EXECUTABLE_FILE,
+} SpawnExecutableKind;
+
+/* Opens an executable so that it can be exec'd after pivot_root and a container can never write
+ * through /proc/1/exe to the host's binary (the runc CVE-2019-5736 class): the first of the kinds
+ * above that works (the detached mount is what runc >= 1.2 does instead of a memfd per container).
+ * The fd is O_CLOEXEC (O_PATH for a MOUNT): execveat(fd, "", AT_EMPTY_PATH) works on ELF
+ * binaries. */
 int spawn_open_executable(const char *path, int *ret_fd);
+/* The same, trying the kinds from best on (tests use it to reach the fallbacks); *ret_kind (may
+ * be NULL) says which one the fd is */
+int spawn_open_executable_full(const char *path, SpawnExecutableKind best, int *ret_fd,
+                               SpawnExecutableKind *ret_kind);
 
 /* `cbox exec`: run a process inside a running container. */
 typedef struct SpawnExecParams {

@@ -11,7 +11,11 @@
 #include <linux/magic.h>
 #include <seccomp.h>
 #include <sys/stat.h>
+#include <sys/mount.h>
 #include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -117,6 +121,10 @@ typedef struct Run {
 /* extra settings for the next run() */
 static char **run_cap_add;
 static bool run_seccomp;
+/* the running container's init, for during() */
+static pid_t run_pid;
+/* the cbox-init to run instead of CBOX_INIT */
+static const char *run_init;
 
 static void run_done(Run *r) {
         free(r->output);
@@ -137,7 +145,7 @@ static void run(const char *script, const char *user, const char *workdir, Spawn
         *ret = (Run){};
         ASSERT_OK(RET_NERRNO(pipe2(out, O_CLOEXEC)));
         ASSERT_OK(RET_NERRNO(pipe2(in, O_CLOEXEC)));
-        ASSERT_OK(spawn_open_executable(CBOX_INIT, &exec_fd));
+        ASSERT_OK(spawn_open_executable(run_init ?: CBOX_INIT, &exec_fd));
 
         SpawnParams p = {
                 .process = {
@@ -163,6 +171,7 @@ static void run(const char *script, const char *user, const char *workdir, Spawn
 
         ret->release_error = spawn_child_release(&c, &ret->err);
         if (ret->release_error >= 0) {
+                run_pid = c.pid;
                 if (during)
                         during();
                 ASSERT_OK(loop_write(in[1], "go\n", 3));
@@ -248,6 +257,278 @@ TEST(container) {
         ASSERT_TRUE(access(lower_written, F_OK) < 0);
         ASSERT_FALSE(host_mountinfo_mentions_tmp());
         run_done(&r);
+        cleanup_tree();
+}
+
+/* ---- spawn_open_executable() ---- */
+
+/* A copy of cbox-init that only this test executes: the tests running beside this one execute
+ * CBOX_INIT, and while anything executes a file, opening it for writing fails with ETXTBSY before
+ * the mount's EROFS is checked. In the build tree, which is not noexec. */
+static char *own_init;
+
+static void own_init_make(void) {
+        _cleanup_free_ char *data = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        size_t size;
+
+        own_init = strdup(CBOX_BUILD_ROOT "/tests/unit/test-spawn-init-XXXXXX");
+        ASSERT_NOT_NULL(own_init);
+        fd = mkostemp(own_init, O_CLOEXEC);
+        ASSERT_TRUE(fd >= 0);
+        ASSERT_OK(read_full_file(CBOX_INIT, &data, &size, 64 * 1024 * 1024));
+        ASSERT_OK(loop_write(fd, data, size));
+        ASSERT_OK(RET_NERRNO(fchmod(fd, 0755)));
+}
+
+static void own_init_remove(void) {
+        ASSERT_OK(RET_NERRNO(unlink(own_init)));
+        own_init = mfree(own_init);
+}
+
+/* Whether this kernel lets us make a read-only detached bind mount (what the MOUNT kind needs),
+ * found independently of spawn/: then spawn_open_executable() must not settle for less */
+static bool detached_mount_works(void) {
+        struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY };
+        _cleanup_close_ int fd = open_tree(AT_FDCWD, own_init, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+
+        if (fd < 0) {
+                fprintf(stderr, "open_tree(): %m, expecting a fallback\n");
+                return false;
+        }
+        if (mount_setattr(fd, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0) {
+                fprintf(stderr, "mount_setattr(): %m, expecting a fallback\n");
+                return false;
+        }
+        return true;
+}
+
+static uint64_t mount_id(int dirfd, const char *path, int flags) {
+        struct statx sx = {};
+        ASSERT_OK(RET_NERRNO(statx(dirfd, path, flags, STATX_MNT_ID, &sx)));
+        ASSERT_TRUE(sx.stx_mask & STATX_MNT_ID);
+        return sx.stx_mnt_id;
+}
+
+/* What the container could do with the fd (through /proc/1/exe): open it for writing, write.
+ * The write puts back the ELF magic's first byte, so that a failing test leaves the file as it
+ * was. */
+static int reopen_for_writing(int fd, int *ret_write_error) {
+        _cleanup_free_ char *p = strprintf("/proc/self/fd/%d", fd);
+        _cleanup_close_ int w = open(p, O_WRONLY | O_CLOEXEC);
+
+        if (w < 0)
+                return -errno;
+        *ret_write_error = pwrite(w, "\x7f", 1, 0) < 0 ? errno : 0;
+        return 0;
+}
+
+/* execveat()s fd as cbox-init running `read x; exit 7` outside any namespace; while it waits,
+ * returns its /proc/PID/maps; then lets it finish and checks that it ran */
+static char *exec_fd_and_read_maps(int fd) {
+        _cleanup_close_pair_ int in[2] = { -EBADF, -EBADF }, report[2] = { -EBADF, -EBADF };
+        char *argv[] = { (char *) "cbox-init",      (char *) "--", (char *) "/bin/sh", (char *) "-c",
+                         (char *) "read x; exit 7", NULL };
+        char *env[] = { (char *) "PATH=/usr/bin:/bin", NULL };
+        char *maps = NULL;
+        int status, e = 0;
+
+        ASSERT_OK(RET_NERRNO(pipe2(in, O_CLOEXEC)));
+        ASSERT_OK(RET_NERRNO(pipe2(report, O_CLOEXEC)));
+        pid_t pid = fork();
+        ASSERT_TRUE(pid >= 0);
+        if (pid == 0) {
+                if (dup2(in[0], 0) < 0)
+                        _exit(90);
+                syscall(SYS_execveat, fd, "", argv, env, AT_EMPTY_PATH);
+                e = errno;
+                (void) write(report[1], &e, sizeof(e));
+                _exit(91);
+        }
+        report[1] = safe_close(report[1]);
+        in[0] = safe_close(in[0]);
+        /* EOF: the exec happened (report is O_CLOEXEC) */
+        ASSERT_EQ(read(report[0], &e, sizeof(e)), 0);
+
+        _cleanup_free_ char *p = strprintf("/proc/%d/maps", (int) pid);
+        ASSERT_OK(read_full_file(p, &maps, NULL, 1024 * 1024));
+        ASSERT_OK(loop_write(in[1], "\n", 1));
+        ASSERT_EQ(waitpid(pid, &status, 0), pid);
+        ASSERT_TRUE(WIFEXITED(status));
+        ASSERT_EQ(WEXITSTATUS(status), 7);
+        return maps;
+}
+
+/* Whether maps has a mapping of the inode st */
+static bool maps_has_inode(const char *maps, const struct stat *st) {
+        _cleanup_free_ char *dev = strprintf(" %02x:%02x %llu ", major(st->st_dev), minor(st->st_dev),
+                                             (unsigned long long) st->st_ino);
+        return strstr(maps, dev) != NULL;
+}
+
+/* Not even CAP_SYS_ADMIN (we are root) can make the mount writable again: it is in no namespace,
+ * so it can neither be changed nor cloned */
+static void check_mount_final(int fd) {
+        struct mount_attr clr = { .attr_clr = MOUNT_ATTR_RDONLY };
+        int tree;
+
+        ASSERT_TRUE(mount_setattr(fd, "", AT_EMPTY_PATH, &clr, sizeof(clr)) < 0);
+        ASSERT_EQ(errno, EINVAL);
+        tree = open_tree(fd, "", AT_EMPTY_PATH | OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+        if (tree >= 0)
+                safe_close(tree);
+        ASSERT_TRUE(tree < 0);
+        ASSERT_EQ(errno, EINVAL);
+}
+
+static void check_executable(int fd, SpawnExecutableKind kind) {
+        _cleanup_free_ char *fdpath = strprintf("/proc/self/fd/%d", fd), *maps = NULL;
+        struct stat orig, st;
+        struct statvfs sv;
+        char link[256] = {};
+        int werr = -1;
+
+        ASSERT_OK(RET_NERRNO(stat(own_init, &orig)));
+        ASSERT_OK(RET_NERRNO(fstat(fd, &st)));
+        ASSERT_TRUE(S_ISREG(st.st_mode));
+        ASSERT_TRUE(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+        maps = exec_fd_and_read_maps(fd);
+
+        switch (kind) {
+        case SPAWN_EXECUTABLE_MOUNT:
+                /* the file's own inode and so its page cache: what every container's init maps */
+                ASSERT_EQ(st.st_dev, orig.st_dev);
+                ASSERT_EQ(st.st_ino, orig.st_ino);
+                ASSERT_TRUE(maps_has_inode(maps, &orig));
+                /* …in a mount of its own, not the host's */
+                ASSERT_TRUE(mount_id(fd, "", AT_EMPTY_PATH) != mount_id(AT_FDCWD, own_init, 0));
+                ASSERT_OK(RET_NERRNO(fstatvfs(fd, &sv)));
+                ASSERT_EQ(sv.f_flag & (ST_RDONLY | ST_NOSUID | ST_NODEV), ST_RDONLY | ST_NOSUID | ST_NODEV);
+                /* no write gets through */
+                ASSERT_ERROR(reopen_for_writing(fd, &werr), EROFS);
+                ASSERT_TRUE(open(fdpath, O_RDWR | O_CLOEXEC) < 0 && errno == EROFS);
+                ASSERT_TRUE(truncate(fdpath, 0) < 0 && errno == EROFS);
+                check_mount_final(fd);
+                break;
+        case SPAWN_EXECUTABLE_MEMFD:
+                ASSERT_TRUE(readlink(fdpath, link, sizeof(link) - 1) > 0);
+                ASSERT_TRUE(startswith(link, "/memfd:cbox-init"));
+                ASSERT_TRUE(st.st_ino != orig.st_ino || st.st_dev != orig.st_dev);
+                ASSERT_EQ(st.st_size, orig.st_size);
+                ASSERT_TRUE(strstr(maps, "/memfd:cbox-init") != NULL);
+                ASSERT_FALSE(maps_has_inode(maps, &orig));
+                /* a memfd opens for writing, the seals refuse the write itself */
+                ASSERT_OK(reopen_for_writing(fd, &werr));
+                ASSERT_EQ(werr, EPERM);
+                ASSERT_EQ(fcntl(fd, F_GET_SEALS) &
+                                  (F_SEAL_WRITE | F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW),
+                          F_SEAL_WRITE | F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW);
+                ASSERT_TRUE(ftruncate(fd, 0) < 0 && errno == EPERM);
+                break;
+        case SPAWN_EXECUTABLE_FILE:
+                ASSERT_EQ(st.st_ino, orig.st_ino);
+                ASSERT_TRUE(maps_has_inode(maps, &orig));
+                ASSERT_EQ(mount_id(fd, "", AT_EMPTY_PATH), mount_id(AT_FDCWD, own_init, 0));
+                break;
+        }
+}
+
+static const char *const kind_names[] = {
+        [SPAWN_EXECUTABLE_MOUNT] = "read-only detached mount",
+        [SPAWN_EXECUTABLE_MEMFD] = "sealed memfd",
+        [SPAWN_EXECUTABLE_FILE] = "the file",
+};
+
+TEST(open_executable) {
+        _cleanup_close_ int fd = -EBADF, fd2 = -EBADF;
+        SpawnExecutableKind kind, kind2, expected;
+        struct stat a, b;
+
+        setup_tree();
+        own_init_make();
+        expected = detached_mount_works() ? SPAWN_EXECUTABLE_MOUNT : SPAWN_EXECUTABLE_MEMFD;
+        ASSERT_OK(spawn_open_executable_full(own_init, SPAWN_EXECUTABLE_MOUNT, &fd, &kind));
+        fprintf(stderr, "cbox-init runs from: %s\n", kind_names[kind]);
+        ASSERT_EQ(kind, expected);
+        check_executable(fd, kind);
+
+        /* a second container's init: the same inode again when shared, never the same fd */
+        ASSERT_OK(spawn_open_executable_full(own_init, SPAWN_EXECUTABLE_MOUNT, &fd2, &kind2));
+        ASSERT_EQ(kind2, kind);
+        ASSERT_OK(RET_NERRNO(fstat(fd, &a)));
+        ASSERT_OK(RET_NERRNO(fstat(fd2, &b)));
+        ASSERT_EQ(a.st_ino == b.st_ino && a.st_dev == b.st_dev, kind == SPAWN_EXECUTABLE_MOUNT);
+        fd2 = safe_close(fd2);
+
+        /* the public call is the same thing */
+        ASSERT_OK(spawn_open_executable(own_init, &fd2));
+        check_executable(fd2, kind);
+        fd2 = safe_close(fd2);
+
+        /* the fallbacks, forced */
+        int noexec = 0;
+        _cleanup_free_ char *v = NULL;
+        if (read_one_line_file("/proc/sys/vm/memfd_noexec", &v) >= 0)
+                noexec = atoi(v);
+        fd = safe_close(fd);
+        ASSERT_OK(spawn_open_executable_full(own_init, SPAWN_EXECUTABLE_MEMFD, &fd, &kind));
+        ASSERT_EQ(kind, noexec >= 2 ? SPAWN_EXECUTABLE_FILE : SPAWN_EXECUTABLE_MEMFD);
+        check_executable(fd, kind);
+        fd = safe_close(fd);
+        ASSERT_OK(spawn_open_executable_full(own_init, SPAWN_EXECUTABLE_FILE, &fd, &kind));
+        ASSERT_EQ(kind, SPAWN_EXECUTABLE_FILE);
+        check_executable(fd, kind);
+
+        /* not a regular file */
+        ASSERT_ERROR(spawn_open_executable(tmp, &fd2), EACCES);
+        ASSERT_ERROR(spawn_open_executable("/nonexistent/cbox-init", &fd2), ENOENT);
+        own_init_remove();
+        cleanup_tree();
+}
+
+/* CVE-2019-5736: something that got hold of /proc/1/exe (here: us, root on the host, so
+ * non-dumpable init does not stop it) keeps it and reopens it for writing after init is gone */
+static int held_exe = -EBADF;
+static void hold_init_exe(void) {
+        _cleanup_free_ char *p = strprintf("/proc/%d/exe", (int) run_pid);
+        held_exe = open(p, O_PATH | O_CLOEXEC);
+        ASSERT_TRUE(held_exe >= 0);
+}
+
+TEST(init_exe_not_writable) {
+        struct stat orig, st;
+        int werr = -1;
+        Run r;
+
+        setup_tree();
+        own_init_make();
+        bool mount = detached_mount_works();
+        ASSERT_OK(RET_NERRNO(stat(own_init, &orig)));
+        run_init = own_init;
+        run("read x; exit 0", NULL, NULL, setup_rootfs, &r, hold_init_exe);
+        run_init = NULL;
+        ASSERT_OK(r.release_error);
+        ASSERT_EQ(r.exit_code, 0);
+        run_done(&r);
+
+        /* init is gone: nothing executes the file any more (no ETXTBSY) */
+        ASSERT_OK(RET_NERRNO(fstat(held_exe, &st)));
+        if (mount) {
+                ASSERT_EQ(st.st_ino, orig.st_ino);
+                ASSERT_ERROR(reopen_for_writing(held_exe, &werr), EROFS);
+                check_mount_final(held_exe);
+        } else {
+                ASSERT_TRUE(st.st_ino != orig.st_ino);
+                ASSERT_OK(reopen_for_writing(held_exe, &werr));
+                ASSERT_EQ(werr, EPERM);
+        }
+        held_exe = safe_close(held_exe);
+        /* the host's binary is as it was */
+        ASSERT_OK(RET_NERRNO(stat(own_init, &st)));
+        ASSERT_EQ(st.st_size, orig.st_size);
+        ASSERT_EQ(st.st_mtim.tv_sec, orig.st_mtim.tv_sec);
+        ASSERT_EQ(st.st_mtim.tv_nsec, orig.st_mtim.tv_nsec);
+        own_init_remove();
         cleanup_tree();
 }
 
