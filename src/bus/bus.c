@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "bus.h"
+#include "fileio.h"
 #include "string-util.h"
 
 #define SYSTEMD_DEST "org.freedesktop.systemd1"
@@ -559,11 +560,6 @@ static int append_scope_properties(sd_bus_message *m, const void *userdata) {
         return 0;
 }
 
-static bool has_limits(const BusScopeParams *p) {
-        return p->memory_max_set || p->memory_high_set || p->memory_swap_max_set || p->cpu_quota_set ||
-                p->cpu_weight_set || p->allowed_cpus_set || p->tasks_max_set || p->io_weight_set;
-}
-
 static int append_limit_properties(sd_bus_message *m, const BusScopeParams *p) {
         int r;
 
@@ -1042,19 +1038,78 @@ int bus_machine_exists(sd_bus *bus, const char *name, char **ret_unit) {
         return 1;
 }
 
-int bus_set_unit_limits(sd_bus *bus, const char *unit, const BusScopeParams *p, bool runtime,
-                        BusError *error) {
-        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+/* Manager.DefaultTasksMax: the TasksMax a service or scope gets when nothing sets it (systemd resolves its
+ * percentage of the kernel's limit; 15% of min(pid_max, threads-max) by default) */
+static int get_default_tasks_max(sd_bus *bus, uint64_t *ret, BusError *error) {
+        _cleanup_bus_error_ sd_bus_error e = SD_BUS_ERROR_NULL;
         int r;
 
-        bus_error_done(error);
-        assert(bus);
-        assert(unit);
-        assert(p);
+        r = sd_bus_get_property_trivial(bus, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, "DefaultTasksMax",
+                                        &e, 't', ret);
+        if (r < 0)
+                return bus_error_set(error, &e, r);
+        return 0;
+}
 
-        if (!has_limits(p))
-                return 0;
+/* Every CPU the kernel may ever bring online (/sys/devices/system/cpu/possible: "0-1", "0-3,8-11") as
+ * an AllowedCPUs bitmask. -ENOENT/-EINVAL/-ENOMEM when it cannot be read or parsed. */
+static int possible_cpus_mask(uint8_t **ret, size_t *ret_size) {
+        _cleanup_free_ char *line = NULL;
+        _cleanup_free_ uint8_t *mask = NULL;
+        size_t size = 0;
+        const char *p;
+        int r;
+
+        r = read_one_line_file("/sys/devices/system/cpu/possible", &line);
+        if (r < 0)
+                return r;
+        for (p = line; *p;) {
+                unsigned long a, b;
+                char *end;
+
+                errno = 0;
+                a = strtoul(p, &end, 10);
+                if (errno != 0 || end == p)
+                        return -EINVAL;
+                b = a;
+                if (*end == '-') {
+                        p = end + 1;
+                        b = strtoul(p, &end, 10);
+                        if (errno != 0 || end == p || b < a)
+                                return -EINVAL;
+                }
+                if (b >= 65536) /* more than the kernel's NR_CPUS can be */
+                        return -EINVAL;
+                if (b / 8 + 1 > size) {
+                        uint8_t *n = realloc(mask, b / 8 + 1);
+                        if (!n)
+                                return -ENOMEM;
+                        memset(n + size, 0, b / 8 + 1 - size);
+                        mask = n;
+                        size = b / 8 + 1;
+                }
+                for (unsigned long i = a; i <= b; i++)
+                        mask[i / 8] |= (uint8_t) (1u << (i % 8));
+                if (*end == ',')
+                        end++;
+                else if (*end != '\0')
+                        return -EINVAL;
+                p = end;
+        }
+        if (size == 0)
+                return -EINVAL;
+        *ret = TAKE_PTR(mask);
+        *ret_size = size;
+        return 0;
+}
+
+/* One SetUnitProperties call with the limits of p that are set, plus AllowedCPUs=[] if empty_cpus */
+static int set_unit_properties(sd_bus *bus, const char *unit, const BusScopeParams *p, bool empty_cpus,
+                               bool runtime, BusError *error) {
+        _cleanup_bus_error_ sd_bus_error e = SD_BUS_ERROR_NULL;
+        _cleanup_bus_message_ sd_bus_message *m = NULL;
+        int r;
+
         r = sd_bus_message_new_method_call(bus, &m, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER,
                                            "SetUnitProperties");
         if (r < 0)
@@ -1068,6 +1123,11 @@ int bus_set_unit_limits(sd_bus *bus, const char *unit, const BusScopeParams *p, 
         r = append_limit_properties(m, p);
         if (r < 0)
                 return bus_error_setf(error, r, "Invalid limits for %s: %s", unit, strerror(-r));
+        if (empty_cpus) {
+                r = append_bytes_property(m, "AllowedCPUs", NULL, 0);
+                if (r < 0)
+                        return r;
+        }
         r = sd_bus_message_close_container(m);
         if (r < 0)
                 return r;
@@ -1075,6 +1135,64 @@ int bus_set_unit_limits(sd_bus *bus, const char *unit, const BusScopeParams *p, 
         if (r < 0)
                 return bus_error_set(error, &e, r);
         return 0;
+}
+
+int bus_set_unit_limits(sd_bus *bus, const char *unit, const BusScopeParams *p, bool runtime,
+                        BusError *error) {
+        _cleanup_free_ uint8_t *all_cpus = NULL;
+        size_t all_cpus_size = 0;
+        uint64_t default_tasks_max;
+        BusScopeParams q;
+        int r;
+
+        bus_error_done(error);
+        assert(bus);
+        assert(unit);
+        assert(p);
+
+        r = get_default_tasks_max(bus, &default_tasks_max, error);
+        if (r < 0)
+                return r;
+
+        /* Every limit, the unset ones with the value that means "not set": an earlier SetUnitProperties
+         * (an earlier start of the same service, an earlier update) left its value in a drop-in under
+         * /run/systemd/system.control/UNIT.d/ that outlives the unit, and only a new value replaces it. */
+        q = (BusScopeParams){
+                .memory_max_set = true,
+                .memory_max = p->memory_max_set ? p->memory_max : UINT64_MAX,
+                .memory_high_set = true,
+                .memory_high = p->memory_high_set ? p->memory_high : UINT64_MAX,
+                .memory_swap_max_set = true,
+                .memory_swap_max = p->memory_swap_max_set ? p->memory_swap_max : UINT64_MAX,
+                .cpu_quota_set = true,
+                .cpu_quota_per_sec_usec = p->cpu_quota_set ? p->cpu_quota_per_sec_usec : UINT64_MAX,
+                .cpu_weight_set = true,
+                .cpu_weight = p->cpu_weight_set ? p->cpu_weight : UINT64_MAX,
+                .io_weight_set = true,
+                .io_weight = p->io_weight_set ? p->io_weight : UINT64_MAX,
+                .tasks_max_set = true,
+                .tasks_max = p->tasks_max_set ? p->tasks_max : default_tasks_max,
+                .allowed_cpus_set = p->allowed_cpus_set,
+                .allowed_cpus = p->allowed_cpus,
+                .allowed_cpus_size = p->allowed_cpus_size,
+        };
+        if (p->allowed_cpus_set)
+                return set_unit_properties(bus, unit, &q, false, runtime, error);
+
+        /* AllowedCPUs=[] alone does not undo a cpuset.cpus systemd wrote before: systemd 252 writes
+         * cpuset.cpus only for a non-empty set, and a delegated unit keeps the cpuset controller. So first
+         * every possible CPU (written, and then equal to no restriction: the effective set is the parent's),
+         * then the empty set, so that the property reads "not set" again. systemd realizes the cgroup
+         * before it reads the next request. */
+        if (possible_cpus_mask(&all_cpus, &all_cpus_size) >= 0) {
+                q.allowed_cpus_set = true;
+                q.allowed_cpus = all_cpus;
+                q.allowed_cpus_size = all_cpus_size;
+        }
+        r = set_unit_properties(bus, unit, &q, !q.allowed_cpus_set, runtime, error);
+        if (r < 0 || !q.allowed_cpus_set)
+                return r;
+        return set_unit_properties(bus, unit, &(BusScopeParams){}, true, runtime, error);
 }
 
 int bus_unit_by_pid(sd_bus *bus, pid_t pid, char **ret_unit) {

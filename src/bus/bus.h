@@ -192,13 +192,22 @@ typedef struct BusCompanionParams {
  * ResetFailedUnit retry for a leftover). Same return values. */
 int bus_start_companion(sd_bus *bus, const BusCompanionParams *p, BusError *error);
 
-/* SetUnitProperties(unit, runtime, …) with the resource limits of p whose *_set flag is true (MemoryMax,
- * MemoryHigh, MemorySwapMax, CPUQuotaPerSecUSec, CPUWeight, AllowedCPUs, TasksMax, IOWeight); every other
- * field of p is ignored. For `cbox update NAME` on a running scope, and for applying a container's limits
- * to its cbox@NAME.service under the template unit. runtime=true keeps the change until reboot only
- * (what cbox wants: the container file stays the source of truth). Returns 0, -ENOENT if the unit is not
- * loaded, -EINVAL for a refused value (error has systemd's message), or -errno. With no limit set it
- * sends nothing and returns 0. */
+/* SetUnitProperties(unit, runtime, …) with EVERY resource limit cbox manages (MemoryMax, MemoryHigh,
+ * MemorySwapMax, CPUQuotaPerSecUSec, CPUWeight, AllowedCPUs, TasksMax, IOWeight): those whose *_set flag is
+ * true with p's value, the others with the value that means "not set", so the unit ends up with exactly
+ * p's limits whatever an earlier call left (systemd keeps runtime properties in drop-ins under
+ * /run/systemd/system.control/UNIT.d/ until reboot, across stops and starts of the unit). Reset values
+ * (checked on systemd 252 by reading back the property and the cgroup file): MemoryMax/MemoryHigh/
+ * MemorySwapMax, CPUQuotaPerSecUSec, CPUWeight, IOWeight UINT64_MAX (infinity, "max", no quota, weight
+ * unset = default 100); TasksMax the manager's DefaultTasksMax (what a unit gets when nothing sets it;
+ * UINT64_MAX would be infinity); AllowedCPUs every possible CPU and then, in a second call, the empty set
+ * (systemd 252 does not write an empty set to cpuset.cpus, so the empty set alone would leave an earlier
+ * cpuset in force). Every other field of p is ignored.
+ * For `cbox update NAME` on a running scope or service, and for applying a container's limits to its
+ * cbox@NAME.service under the template unit (that unit's own TasksMax= is therefore always overridden).
+ * runtime=true keeps the change until reboot only (what cbox wants: the container file stays the source
+ * of truth). Returns 0, -ENOENT if the unit is not loaded, -EINVAL for a refused value (error has
+ * systemd's message), or -errno. */
 int bus_set_unit_limits(sd_bus *bus, const char *unit, const BusScopeParams *p, bool runtime,
                         BusError *error);
 

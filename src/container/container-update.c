@@ -7,7 +7,10 @@
  * effective configuration (container_config_format_toml, one "key = value" line each) written by up and
  * rewritten by update with the [resources] lines it applied. Comparing that with the file now gives the
  * changed keys. The stored digest is replaced only when every change was applied, so `cbox up --replace`
- * still sees the changes that need a restart. */
+ * still sees the changes that need a restart.
+ *
+ * When a limit changed, every limit is sent (bus_set_unit_limits), the ones the file no longer sets with
+ * their reset value: a key removed from the file stops applying at once, a removed cpuset included. */
 
 #include <errno.h>
 #include <stdio.h>
@@ -100,39 +103,35 @@ static const char *line_value(char **l, const char *key) {
         return NULL;
 }
 
-/* Fills the limit of key (a "resources.X" key) from c, or its reset value when c does not set it.
- * Returns false when the key cannot be changed at runtime. */
-static bool fill_limit(const ContainerConfig *c, const char *key, BusScopeParams *p) {
+/* The [resources] keys that change on the running unit. bus_set_unit_limits() sends all of them each time,
+ * those the file does not set with their reset value (infinity, systemd's default), so a key removed from
+ * the file stops applying too. */
+static const char *const limit_keys[] = {
+        "resources.memory_max", "resources.memory_high", "resources.memory_swap_max",
+        "resources.cpu_quota",  "resources.cpu_weight",  "resources.cpuset",
+        "resources.tasks_max",  "resources.io_weight",   NULL,
+};
+
+static void fill_limits(const ContainerConfig *c, BusScopeParams *p) {
         const ResourceConfig *rc = &c->resources;
 
-        if (streq(key, "resources.memory_max")) {
-                p->memory_max_set = true;
-                p->memory_max = rc->memory_max_set ? rc->memory_max : UINT64_MAX;
-        } else if (streq(key, "resources.memory_high")) {
-                p->memory_high_set = true;
-                p->memory_high = rc->memory_high_set ? rc->memory_high : UINT64_MAX;
-        } else if (streq(key, "resources.memory_swap_max")) {
-                p->memory_swap_max_set = true;
-                p->memory_swap_max = rc->memory_swap_max_set ? rc->memory_swap_max : UINT64_MAX;
-        } else if (streq(key, "resources.cpu_quota")) {
-                p->cpu_quota_set = true;
-                p->cpu_quota_per_sec_usec = rc->cpu_quota_set ? rc->cpu_quota_per_sec_usec : UINT64_MAX;
-        } else if (streq(key, "resources.cpu_weight")) {
-                p->cpu_weight_set = true;
-                p->cpu_weight = rc->cpu_weight_set ? rc->cpu_weight : UINT64_MAX;
-        } else if (streq(key, "resources.tasks_max")) {
-                p->tasks_max_set = true;
-                p->tasks_max = rc->tasks_max_set ? rc->tasks_max : UINT64_MAX;
-        } else if (streq(key, "resources.io_weight")) {
-                p->io_weight_set = true;
-                p->io_weight = rc->io_weight_set ? rc->io_weight : UINT64_MAX;
-        } else if (streq(key, "resources.cpuset") && rc->cpuset_set) {
-                p->allowed_cpus_set = true;
-                p->allowed_cpus = rc->cpuset_mask;
-                p->allowed_cpus_size = rc->cpuset_mask_size;
-        } else
-                return false; /* a removed cpuset or an unknown key */
-        return true;
+        p->memory_max_set = rc->memory_max_set;
+        p->memory_max = rc->memory_max;
+        p->memory_high_set = rc->memory_high_set;
+        p->memory_high = rc->memory_high;
+        p->memory_swap_max_set = rc->memory_swap_max_set;
+        p->memory_swap_max = rc->memory_swap_max;
+        p->cpu_quota_set = rc->cpu_quota_set;
+        p->cpu_quota_per_sec_usec = rc->cpu_quota_per_sec_usec;
+        p->cpu_weight_set = rc->cpu_weight_set;
+        p->cpu_weight = rc->cpu_weight;
+        p->allowed_cpus_set = rc->cpuset_set;
+        p->allowed_cpus = rc->cpuset_mask;
+        p->allowed_cpus_size = rc->cpuset_mask_size;
+        p->tasks_max_set = rc->tasks_max_set;
+        p->tasks_max = rc->tasks_max;
+        p->io_weight_set = rc->io_weight_set;
+        p->io_weight = rc->io_weight;
 }
 
 static int add_change(char ***l, const char *key, const char *old, const char *new) {
@@ -214,7 +213,7 @@ int container_update(const GlobalConfig *g, const char *name, UpdateResult *ret)
 
         STRV_FOREACH (k, keys) {
                 const char *ov = old_toml ? line_value(old, *k) : "?", *nv = line_value(new, *k);
-                if (startswith(*k, "resources.") && fill_limit(c, *k, &bp))
+                if (strv_contains((char **) limit_keys, *k))
                         r = add_change(&res.applied, *k + strlen("resources."), ov, nv);
                 else
                         r = add_change(&res.need_restart, *k, ov, nv);
@@ -230,6 +229,7 @@ int container_update(const GlobalConfig *g, const char *name, UpdateResult *ret)
                         log_error_errno(r, "%s: cannot connect to the system bus: %m", name);
                         goto finish;
                 }
+                fill_limits(c, &bp);
                 r = bus_set_unit_limits(bus, i.state->unit, &bp, true, &e);
                 if (r < 0) {
                         if (e.message)
