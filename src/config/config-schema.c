@@ -930,7 +930,8 @@ char *format_ports(const ConfigKey *k, const void *data, bool *ret_unset);
 #define A_ARGV "a non-empty array of strings"
 
 const ConfigKey container_keys[] = {
-        { "image", parse_string, format_string, C(image), -1, SK_IMAGE, 0, "a store image \"NAME:TAG\"" },
+        { "image", parse_string, format_string, C(image), -1, SK_IMAGE, 0,
+          "a store image \"NAME:TAG\" or \"NAME@sha256:HEX\"" },
         { "rootfs", parse_string, format_string, C(rootfs), -1, SK_ABS_PATH, 0,
           A_PATH " to the root directory" },
         { "command", parse_strv, format_strv, C(command), CS(command_set), SK_NONEMPTY, 1, A_ARGV },

@@ -667,7 +667,7 @@ static int up_resolve_lowers(UpContext *u) {
                 if (r < 0)
                         return log_error_errno(r, "%s: cannot open the image store in '%s': %m", u->name,
                                                storage_root(u->g));
-                r = image_ref_normalize(c->image, &u->image_ref);
+                r = image_ref_normalize_any(c->image, &u->image_ref);
                 if (r < 0)
                         return log_error_errno(r, "%s: image: invalid reference '%s'", u->name, c->image);
                 r = image_resolve(store, u->image_ref, &u->lowers, &u->image_config, &u->image_digest);

@@ -446,14 +446,24 @@ static bool tag_char_ok(char c) {
                 IN_SET(c, '.', '_', '-');
 }
 
-int image_ref_normalize(const char *ref, char **ret) {
-        _cleanup_free_ char *name = NULL;
-        const char *tag = "latest";
+static int ref_normalize(const char *ref, bool allow_digest, char **ret) {
+        _cleanup_free_ char *name = NULL, *head = NULL;
+        const char *tag = "latest", *digest = NULL, *at;
 
         if (isempty(ref) || strlen(ref) > 255)
                 return -EINVAL;
-        if (strchr(ref, '@'))
-                return -EOPNOTSUPP; /* NAME@sha256:… is for pull; the store indexes tags */
+        at = strchr(ref, '@');
+        if (at) {
+                if (!allow_digest)
+                        return -EOPNOTSUPP; /* NAME@sha256:… is for pull; cbox names images by tag */
+                digest = at + 1;
+                if (!digest_is_valid(digest))
+                        return -EINVAL;
+                head = strndup(ref, (size_t) (at - ref));
+                if (!head)
+                        return -ENOMEM;
+                ref = head;
+        }
 
         /* The tag is after the last ':' that follows the last '/' (a ':' before it is a registry port) */
         const char *slash = strrchr(ref, '/');
@@ -490,11 +500,19 @@ int image_ref_normalize(const char *ref, char **ret) {
         }
 
         /* The result must pass again: bound it, not just the input (":latest" may have been added) */
-        if (strlen(name) + 1 + strlen(tag) > 255)
+        if (strlen(name) + 1 + strlen(digest ?: tag) > 255)
                 return -EINVAL;
-        char *s = strjoin(name, ":", tag);
+        char *s = digest ? strjoin(name, "@", digest) : strjoin(name, ":", tag);
         if (!s)
                 return -ENOMEM;
         *ret = s;
         return 0;
+}
+
+int image_ref_normalize(const char *ref, char **ret) {
+        return ref_normalize(ref, false, ret);
+}
+
+int image_ref_normalize_any(const char *ref, char **ret) {
+        return ref_normalize(ref, true, ret);
 }

@@ -59,8 +59,14 @@ const char *image_store_root(const ImageStore *s);
 void image_store_set_limits(ImageStore *s, const ImageLimits *limits);
 
 /* "busybox" → "busybox:latest"; "localhost:5000/a/b:1.0" keeps its registry and tag. Rejects names with
- * characters outside [a-z0-9._/-] (and ':' for a registry port), tags outside [A-Za-z0-9_.-]{1,128}. */
+ * characters outside [a-z0-9._/-] (and ':' for a registry port), tags outside [A-Za-z0-9_.-]{1,128}, and
+ * digest references (-EOPNOTSUPP): what names an image cbox makes (import, commit) is a tag. */
 int image_ref_normalize(const char *ref, char **ret);
+
+/* Also takes NAME[:TAG]@sha256:<64 hex> → "NAME@sha256:<hex>" (the digest names the content, a tag
+ * beside it is dropped, as docker does). Such a name gets into the store only by `image pull`, which
+ * verified the manifest against the digest; containers, inspect and rm resolve it like a tag. */
+int image_ref_normalize_any(const char *ref, char **ret);
 
 /* Image config fields that feed container defaults. Arrays are NULL-terminated strvs, NULL when unset. */
 typedef struct ImageConfig {

@@ -849,8 +849,12 @@ int image_import(ImageStore *s, const char *path, const char *ref, ImageProgress
 
         if (ref) {
                 r = image_ref_normalize(ref, &want);
+                if (r == -EOPNOTSUPP)
+                        return image_error_set(error, -EINVAL, ref,
+                                               "a digest names what a registry holds (image pull): name an "
+                                               "import NAME:TAG");
                 if (r < 0)
-                        return image_error_set(error, r, ref, "invalid image reference");
+                        return image_error_set(error, r, ref, "invalid image reference (NAME[:TAG])");
         }
         if (stat(path, &st) < 0)
                 return image_error_set(error, -errno, path, "cannot access");

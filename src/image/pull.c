@@ -83,8 +83,9 @@ static int dlopen_curl(ImageError *error) {
 typedef struct PullRef {
         char *registry; /* "host[:port]" as used in URLs */
         char *repo;     /* "library/busybox" */
-        char *tag;
-        char *local; /* NAME:TAG in the local index */
+        char *tag;      /* or, for NAME@sha256:…, the digest: what /v2/REPO/manifests/ is asked for */
+        bool by_digest; /* tag is a digest the manifest (or index) must hash to */
+        char *local;    /* NAME:TAG or NAME@sha256:… in the local index */
 } PullRef;
 
 static void pull_ref_done(PullRef *p) {
@@ -94,16 +95,20 @@ static void pull_ref_done(PullRef *p) {
         free(p->local);
 }
 
-/* "busybox" → docker.io/library/busybox:latest; "127.0.0.1:5000/a/b:1" → registry 127.0.0.1:5000 */
+/* "busybox" → docker.io/library/busybox:latest; "127.0.0.1:5000/a/b:1" → registry 127.0.0.1:5000;
+ * "a/b@sha256:…" → that manifest of a/b */
 static int pull_ref_parse(const char *ref, PullRef *ret) {
         _cleanup_free_ char *norm = NULL;
         PullRef p = {};
         int r;
 
-        r = image_ref_normalize(ref, &norm);
+        r = image_ref_normalize_any(ref, &norm);
         if (r < 0)
                 return r;
-        char *colon = strrchr(norm, ':');
+        char *colon = strchr(norm, '@');
+        p.by_digest = colon;
+        if (!colon)
+                colon = strrchr(norm, ':');
         *colon = 0;
         const char *name = norm, *slash = strchr(norm, '/');
         if (slash &&
@@ -116,7 +121,7 @@ static int pull_ref_parse(const char *ref, PullRef *ret) {
                 p.repo = slash ? strdup(name) : strjoin("library/", name);
         }
         p.tag = strdup(colon + 1);
-        *colon = ':';
+        *colon = p.by_digest ? '@' : ':';
         p.local = TAKE_PTR(norm);
         if (!p.registry || !p.repo || !p.tag) {
                 pull_ref_done(&p);
@@ -588,7 +593,7 @@ int image_pull(ImageStore *s, const char *ref, const ImagePullOptions *opts, Ima
         if (lock < 0)
                 return lock;
 
-        r = fetch_manifest(&c, &p, p.tag, NULL, s, &data, &size);
+        r = fetch_manifest(&c, &p, p.tag, p.by_digest ? p.tag : NULL, s, &data, &size);
         if (r < 0)
                 return r;
         r = json_parse_bounded(data, size, s->limits.max_json_bytes, &top, error, "manifest");

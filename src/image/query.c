@@ -37,7 +37,7 @@ static int manifest_for_ref(ImageStore *s, const char *ref, char **ret_ref, char
         json_object *e, *v;
         int r;
 
-        r = image_ref_normalize(ref, &norm);
+        r = image_ref_normalize_any(ref, &norm);
         if (r < 0)
                 return r;
         r = index_load(s, &index);
@@ -278,19 +278,25 @@ static int for_each_container_image(ImageStore *s,
 typedef struct UseCheck {
         const char *ref;
         const char *manifest;
-        char *container;
+        char *container; /* the first container naming ref, else the first running its manifest */
+        bool by_name;
 } UseCheck;
 
+/* A container uses the image when its image file names ref (line 1) or runs ref's manifest (line 2) */
 static int check_use(const char *container, const char *line, void *ud) {
         UseCheck *u = ud;
         _cleanup_free_ char *norm = NULL;
-        bool match = streq_ptr(line, u->manifest);
-        if (!match && image_ref_normalize(line, &norm) >= 0)
-                match = streq(norm, u->ref);
-        if (!match)
+        bool by_name = image_ref_normalize_any(line, &norm) >= 0 && streq(norm, u->ref);
+        if (!by_name && !streq_ptr(line, u->manifest))
                 return 0;
-        u->container = strdup(container);
-        return u->container ? 1 : -ENOMEM;
+        if (by_name || !u->container) {
+                free(u->container);
+                u->container = strdup(container);
+                if (!u->container)
+                        return -ENOMEM;
+        }
+        u->by_name = by_name;
+        return by_name; /* a name match settles it; a manifest match may yet be one */
 }
 
 int image_remove(ImageStore *s, const char *ref, ImageError *error) {
@@ -300,7 +306,7 @@ int image_remove(ImageStore *s, const char *ref, ImageError *error) {
         json_object *e;
         int r;
 
-        r = image_ref_normalize(ref, &norm);
+        r = image_ref_normalize_any(ref, &norm);
         if (r < 0)
                 return image_error_set(error, r, ref, "invalid image reference");
         lock = index_lock(s);
@@ -315,9 +321,21 @@ int image_remove(ImageStore *s, const char *ref, ImageError *error) {
 
         UseCheck u = { .ref = norm, .manifest = json_get_string(e, "manifest") };
         r = for_each_container_image(s, check_use, &u);
-        if (r < 0)
+        if (r < 0) {
+                free(u.container);
                 return r;
-        if (r > 0) {
+        }
+        /* A container running this manifest under another name (or under this name before it was
+         * re-pointed) keeps its layers through any other name of the same manifest left in the index */
+        if (u.container && !u.by_name) {
+                json_object_object_foreach(images, key, val) {
+                        if (!streq(key, norm) && streq_ptr(json_get_string(val, "manifest"), u.manifest)) {
+                                u.container = mfree(u.container);
+                                break;
+                        }
+                }
+        }
+        if (u.container) {
                 r = image_error_set(error, -EBUSY, u.container, "image '%s' is used by container '%s'", norm,
                                     u.container);
                 free(u.container);

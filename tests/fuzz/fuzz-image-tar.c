@@ -111,10 +111,16 @@ static void fuzz_ref(const uint8_t *data, size_t size) {
                             *n2 = NULL;
         if (!s)
                 return;
+        _cleanup_free_ char *a = NULL, *a2 = NULL;
+        /* the digest-accepting form: idempotent too, and a superset of the tag-only one */
+        if (image_ref_normalize_any(s, &a) >= 0 && (image_ref_normalize_any(a, &a2) < 0 || !streq(a, a2)))
+                abort();
         if (image_ref_normalize(s, &n) < 0)
                 return;
         /* normalizing is idempotent */
         if (image_ref_normalize(n, &n2) < 0 || !streq(n, n2))
+                abort();
+        if (!a || !streq(a, n))
                 abort();
 }
 

@@ -5,7 +5,8 @@
 # docker-registry, started here on 127.0.0.1 with a config this test writes), `cbox image pull` fetches
 # it, and a TOML that names only the image runs the image's Cmd in the image's WorkingDir with the
 # image's Env. A second TOML overrides all three, and the file wins. The container's image file records
-# the manifest digest it was started from (line 2), which gc and commit rely on.
+# the manifest digest it was started from (line 2), which gc and commit rely on. The same image pulled
+# by digest (NAME@sha256:…) runs under that name too.
 # cbox-test-timeout: 240
 . "$(dirname "$0")/lib.sh"
 require_cbox
@@ -98,6 +99,24 @@ assert_success "$CBOX" up t14override.toml
 wait_until 30 sh -c "'$CBOX' logs t14override | grep -q 'override:'"
 assert_contains "$("$CBOX" logs t14override | grep 'override:' | head -1)" \
         "override: greeting=from-the-file cwd=/tmp" "file over image"
+
+# ---- pulled by digest, run by digest ----
+DREF=127.0.0.1:$port/t14/bb@$digest
+on_exit "$CBOX" image rm "$DREF"
+assert_success "$CBOX" image pull -q --insecure-registry "127.0.0.1:$port" "$DREF"
+cat >t14digest.toml <<E
+image = "$DREF"
+[network]
+mode = "none"
+E
+on_exit "$CBOX" down --volumes t14digest
+assert_success "$CBOX" up t14digest.toml
+wait_until 30 sh -c "'$CBOX' logs t14digest | grep -q 'payload:'"
+assert_contains "$("$CBOX" logs t14digest | grep 'payload:' | head -1)" \
+        "payload: greeting=hello-from-the-image cwd=/srv/app" "image pulled by digest"
+assert_eq "$(sed -n 1p /var/lib/cbox/containers/t14digest/image)" "$DREF" "image file of a digest reference"
+assert_success "$CBOX" down --volumes t14digest
+assert_success "$CBOX" image rm "$DREF"
 
 assert_success "$CBOX" down --volumes t14override
 assert_success "$CBOX" down --volumes t14pulled

@@ -805,7 +805,7 @@ TEST(problems) {
                  "[health]\nretries = 3\n"));
         ASSERT_PROBLEMS("types",
                         "@/etc/cbox/types.toml:1:9: image: expected a string, got an integer (a store image "
-                        "\"NAME:TAG\")\n"
+                        "\"NAME:TAG\" or \"NAME@sha256:HEX\")\n"
                         "@/etc/cbox/types.toml:2:13: resources: expected a table, got a string\n"
                         "@/etc/cbox/types.toml:5:1: network.ports: ports are published only in network mode "
                         "\"bridge\", not "

@@ -168,6 +168,26 @@ TEST(ref_normalize) {
         ASSERT_ERROR(image_ref_normalize("a:b c", &s), EINVAL);
         ASSERT_ERROR(image_ref_normalize("", &s), EINVAL);
         ASSERT_ERROR(image_ref_normalize("/abs", &s), EINVAL);
+
+        /* digest references: only where asked for; the tag beside a digest is dropped */
+#define D64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+        ASSERT_ERROR(image_ref_normalize("busybox@sha256:" D64, &s), EOPNOTSUPP);
+        ASSERT_OK(image_ref_normalize_any("busybox@sha256:" D64, &s));
+        ASSERT_STREQ(s, "busybox@sha256:" D64);
+        free(s);
+        ASSERT_OK(image_ref_normalize_any("localhost:5000/a/b:1.0@sha256:" D64, &s));
+        ASSERT_STREQ(s, "localhost:5000/a/b@sha256:" D64);
+        free(s);
+        ASSERT_OK(image_ref_normalize_any("localhost:5000/a:7", &s));
+        ASSERT_STREQ(s, "localhost:5000/a:7");
+        free(s);
+        ASSERT_ERROR(image_ref_normalize_any("busybox@sha256:" D64 "0", &s), EINVAL);
+        ASSERT_ERROR(image_ref_normalize_any("busybox@sha256:0123", &s), EINVAL);
+        ASSERT_ERROR(image_ref_normalize_any("busybox@sha512:" D64, &s), EINVAL);
+        ASSERT_ERROR(image_ref_normalize_any("busybox@sha256:" D64 "@sha256:" D64, &s), EINVAL);
+        ASSERT_ERROR(image_ref_normalize_any("@sha256:" D64, &s), EINVAL);
+        ASSERT_ERROR(image_ref_normalize_any("busybox@SHA256:" D64, &s), EINVAL);
+#undef D64
 }
 
 TEST(config_parse) {
@@ -542,10 +562,14 @@ TEST(store_rootfs_import) {
         /* a container uses other:v1 → rm refuses */
         _cleanup_free_ char *cdir = strjoin(root, "/containers/web"), *cfile = strjoin(cdir, "/image");
         ASSERT_OK(mkdir_p(cdir, 0700));
-        ASSERT_OK(write_file_atomic(cfile, "other:v1\n", 9, 0644));
+        _cleanup_free_ char *used = NULL, *cdata = NULL;
+        ASSERT_OK(image_manifest_digest(s, "other:v1", &used));
+        cdata = strjoin("other:v1\n", used, "\n");
+        ASSERT_OK(write_file_atomic(cfile, cdata, strlen(cdata), 0644));
         ASSERT_ERROR(image_remove(s, "other:v1", &e), EBUSY);
         ASSERT_STREQ(e.entry, "web");
         image_error_done(&e);
+        /* my_rootfs:latest is the same manifest: removable while other:v1 names it too */
         ASSERT_OK(image_remove(s, "my_rootfs:latest", &e));
         ASSERT_ERROR(image_remove(s, "my_rootfs:latest", &e), ENOENT);
         image_error_done(&e);
