@@ -6,13 +6,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "container.h"
 #include "image.h"
 #include "log.h"
 #include "string-util.h"
 #include "cli-util.h"
 #include "verbs.h"
-
-#define IMAGE_DEFAULT_AUTH_FILE "/etc/cbox/auth.json"
 
 static const char *arg_image_root = NULL;
 static const char *arg_ca_file = NULL;
@@ -30,12 +29,15 @@ static void image_help(void) {
                "  rm NAME:TAG…             Remove images (refused while a container uses one)\n"
                "  gc                       Remove unreferenced layers, blobs and stale temporaries\n\n"
                "Options:\n"
-               "     --root=DIR   Storage root (default " IMAGE_STORE_DEFAULT_ROOT ")\n"
+               "     --root=DIR   Storage root (default: storage_root of conf.d, " IMAGE_STORE_DEFAULT_ROOT
+               ")\n"
                "     --json       JSON output (import, pull, list)\n"
-               "     --ca-file=PEM                 CA bundle for registries (pull)\n"
-               "     --insecure-registry=HOST:PORT Plain HTTP to this registry (pull; repeatable)\n"
-               "     --auth-file=FILE              Registry credentials (pull; "
-               "default " IMAGE_DEFAULT_AUTH_FILE ")\n"
+               "     --ca-file=PEM                 CA bundle for registries (pull; default: the "
+               "registry's ca_file in conf.d)\n"
+               "     --insecure-registry=HOST:PORT Plain HTTP to this registry (pull; repeatable; also "
+               "insecure = true in conf.d)\n"
+               "     --auth-file=FILE              Registry credentials (pull; default: the registry's "
+               "auth_file in conf.d, else " IMAGE_DEFAULT_AUTH_FILE ")\n"
                "  -q --quiet       No progress or summary lines\n");
 }
 
@@ -99,11 +101,13 @@ static void progress(const char *what, uint64_t done, uint64_t total, void *user
 
 static void print_stats(const char *ref, const ImageImportStats *st, const char *verb);
 
+static GlobalConfig *arg_global = NULL; /* conf.d: storage_root, [registry."HOST"] */
+
 static int open_store(ImageStore **ret) {
-        int r = image_store_open(arg_image_root, ret);
+        const char *root = arg_image_root ?: storage_root_of(arg_global);
+        int r = image_store_open(root, ret);
         if (r < 0)
-                return log_error_errno(r, "Failed to open image store '%s': %m",
-                                       arg_image_root ?: IMAGE_STORE_DEFAULT_ROOT);
+                return log_error_errno(r, "Failed to open image store '%s': %m", root);
         return 0;
 }
 
@@ -154,16 +158,29 @@ static int do_pull(int argc, char *argv[]) {
         ImageError e = {};
         ImageImportStats st = {};
         Progress p = { .tty = isatty(STDERR_FILENO) };
+        _cleanup_free_ ImageRegistry *regs = NULL;
         ImagePullOptions opts = {
                 .ca_file = arg_ca_file,
                 .insecure_registries = arg_insecure,
-                .auth_file = arg_auth_file ?: IMAGE_DEFAULT_AUTH_FILE,
+                .auth_file = arg_auth_file,
         };
         int r;
 
         if (argc != 2) {
                 log_error("image pull: expected REF");
                 return EXIT_USAGE;
+        }
+        if (arg_global && arg_global->n_registries > 0) {
+                regs = new0(ImageRegistry, arg_global->n_registries);
+                if (!regs)
+                        return log_oom();
+                for (size_t i = 0; i < arg_global->n_registries; i++)
+                        regs[i] = (ImageRegistry){ .name = arg_global->registries[i].name,
+                                                   .insecure = arg_global->registries[i].insecure,
+                                                   .ca_file = arg_global->registries[i].ca_file,
+                                                   .auth_file = arg_global->registries[i].auth_file };
+                opts.registries = regs;
+                opts.n_registries = arg_global->n_registries;
         }
         r = open_store(&s);
         if (r < 0)
@@ -358,8 +375,15 @@ VERB(image, 20, "image import|pull|list|inspect|rm|gc …  Manage the image stor
                 return EXIT_USAGE;
         }
         for (size_t i = 0; i < ELEMENTSOF(sub); i++)
-                if (streq(argv[optind], sub[i].name))
-                        return sub[i].fn(argc - optind, argv + optind);
+                if (streq(argv[optind], sub[i].name)) {
+                        _cleanup_(global_config_freep) GlobalConfig *g = NULL;
+                        if (container_load_global(&g) < 0)
+                                return 1;
+                        arg_global = g;
+                        int ret = sub[i].fn(argc - optind, argv + optind);
+                        arg_global = NULL;
+                        return ret;
+                }
         log_error("image: unknown command '%s'. See 'cbox image --help'.", argv[optind]);
         return EXIT_USAGE;
 }

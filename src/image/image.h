@@ -121,12 +121,25 @@ int image_import(ImageStore *s, const char *path, const char *ref, ImageProgress
                  ImageImportStats *ret_stats, char **ret_ref, ImageError *error);
 
 /* Registry pull (registry v2 over HTTPS, or plain HTTP for the registries listed as insecure). */
+#define IMAGE_DEFAULT_AUTH_FILE "/etc/cbox/auth.json"
+
+/* Settings of one registry (conf.d's [registry."HOST[:PORT]"]); the options' own fields win over them */
+typedef struct ImageRegistry {
+        const char *name; /* "HOST[:PORT]" as in the reference */
+        bool insecure;
+        const char *ca_file;
+        const char *auth_file;
+} ImageRegistry;
+
 typedef struct ImagePullOptions {
         const char *ca_file;        /* PEM CA bundle to verify registries with (instead of the system's) */
         char **insecure_registries; /* "HOST[:PORT]" to talk plain HTTP to; never implied */
         const char *auth_file;      /* credentials, docker's format: {"auths":{"HOST[:PORT]":{"auth":
-                                     * "base64(user:pass)"} or {"username":…,"password":…}}}; may be absent */
+                                     * "base64(user:pass)"} or {"username":…,"password":…}}}; may be absent.
+                                     * NULL: the registry's auth_file, else IMAGE_DEFAULT_AUTH_FILE */
         unsigned retries; /* attempts for transient failures (connect, timeout, 429, 5xx); 0 → 3 */
+        const ImageRegistry *registries;
+        size_t n_registries;
 } ImagePullOptions;
 
 /* Pulls REF ("HOST[:PORT]/REPO:TAG"; a name without a registry host means Docker Hub, library/ for

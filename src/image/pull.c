@@ -218,6 +218,7 @@ static size_t write_cb(char *p, size_t size, size_t n, void *userdata) {
 typedef struct Client {
         CURL *curl;
         const ImagePullOptions *opts;
+        const char *ca_file; /* the options', else the registry's */
         const char *scheme;
         char *basic;       /* base64(user:pass) for this registry, or NULL */
         char *auth_header; /* "Authorization: …" currently in use */
@@ -345,8 +346,8 @@ static int perform(Client *c, const char *url, const char *accept, const char *a
         sym_curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, resp);
         sym_curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, write_cb);
         sym_curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, resp);
-        if (c->opts && c->opts->ca_file)
-                sym_curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->opts->ca_file);
+        if (c->ca_file)
+                sym_curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->ca_file);
 
         cc = sym_curl_easy_perform(c->curl);
         sym_curl_slist_free_all(h);
@@ -573,11 +574,21 @@ int image_pull(ImageStore *s, const char *ref, const ImagePullOptions *opts, Ima
         r = pull_ref_parse(ref, &p);
         if (r < 0)
                 return image_error_set(error, r, ref, "invalid image reference");
-        c.scheme = opts && strv_contains(opts->insecure_registries, p.registry) ? "http" : "https";
+        const ImageRegistry *reg = NULL;
+        for (size_t i = 0; opts && i < opts->n_registries && !reg; i++)
+                if (streq_ptr(opts->registries[i].name, p.registry))
+                        reg = &opts->registries[i];
+        c.scheme = (opts && strv_contains(opts->insecure_registries, p.registry)) || (reg && reg->insecure)
+                ? "http"
+                : "https";
+        c.ca_file = opts && opts->ca_file ? opts->ca_file : reg ? reg->ca_file : NULL;
         r = image_dlopen_crypto(error); /* base64() of the credentials uses it */
         if (r < 0)
                 return r;
-        r = load_credentials(opts ? opts->auth_file : NULL, p.registry, &c.basic, error);
+        r = load_credentials(opts && opts->auth_file         ? opts->auth_file
+                                     : reg && reg->auth_file ? reg->auth_file
+                                                             : IMAGE_DEFAULT_AUTH_FILE,
+                             p.registry, &c.basic, error);
         if (r < 0)
                 return r;
         r = dlopen_curl(error);

@@ -301,6 +301,29 @@ printf '{"auths":{"127.0.0.1:%s":{"auth":"%s"}}}' "$P3" "$(printf cboxuser:s3cre
         fail "pull with Basic auth"
 check_pulled "$W/s3" "127.0.0.1:$P3/test/bb:3"
 
+# ---- the same settings from conf.d: storage_root and [registry."HOST"] insecure / ca_file / auth_file ----
+CR=$W/cfgroot
+mkdir -p "$CR/etc/cbox/conf.d"
+cat > "$CR/etc/cbox/conf.d/50-registries.toml" <<TOML
+storage_root = "$W/s11"
+[registry."127.0.0.1:$P1"]
+insecure = true
+[registry."127.0.0.1:$P2"]
+ca_file = "$W/ca.pem"
+[registry."127.0.0.1:$P3"]
+ca_file = "$W/ca.pem"
+auth_file = "$W/auth.json"
+TOML
+for ref in "127.0.0.1:$P1/test/bb:1" "127.0.0.1:$P2/test/bb:2" "127.0.0.1:$P3/test/bb:3"; do
+        CBOX_CONFIG_ROOT=$CR "$CBOX" image -q pull "$ref" || fail "pull of $ref with the settings from conf.d"
+        check_pulled "$W/s11" "$ref"
+done
+CBOX_CONFIG_ROOT=$CR "$CBOX" image list | grep -q "127.0.0.1:$P3/test/bb" || fail "image list does not read storage_root"
+# an option on the command line wins over conf.d
+err=$(CBOX_CONFIG_ROOT=$CR "$CBOX" image --root "$W/s12" pull --auth-file "$W/bad.json" "127.0.0.1:$P3/test/bb:3" 2>&1) &&
+        fail "--auth-file did not override the registry's auth_file"
+echo "--auth-file over conf.d: $err"
+
 # ---- Bearer tokens: a registry with token auth and a small token server of our own ----
 openssl req -x509 -newkey rsa:2048 -nodes -keyout tok.key -out tok.pem -days 2 -subj "/CN=cbox token issuer" \
         2>/dev/null || fail "openssl token cert"
@@ -385,4 +408,4 @@ else
 fi
 
 [ $fails = 0 ] || { echo "$fails failure(s)" >&2; exit 1; }
-echo "image pull: HTTP, platform index, retries, redirects, HTTPS+CA, Basic auth, Bearer token, corrupted blob: all as expected"
+echo "image pull: HTTP, platform index, retries, redirects, HTTPS+CA, Basic auth, Bearer token, corrupted blob: conf.d registry settings: all as expected"
