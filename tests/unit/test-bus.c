@@ -6,9 +6,166 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "bus.h"
+#include "fileio.h"
+#include "string-util.h"
 #include "tests.h"
+
+static char *cgroup_attr(const char *cg, const char *attr) {
+        _cleanup_free_ char *path = strjoin("/sys/fs/cgroup", cg, "/", attr);
+        char *v = NULL;
+
+        ASSERT_NOT_NULL(path);
+        ASSERT_OK(read_one_line_file(path, &v));
+        return v;
+}
+
+static void assert_cgroup_attr(const char *cg, const char *attr, const char *expected) {
+        _cleanup_free_ char *v = cgroup_attr(cg, attr);
+
+        fprintf(stderr, "%s: %s\n", attr, v);
+        ASSERT_STREQ(v, expected);
+}
+
+/* bus_set_unit_limits() leaves the unit with exactly the limits given: set every limit on a running scope,
+ * then none, and every property and cgroup file is back to what an unlimited unit has. The same call with
+ * only some limits set changes the others back too. */
+TEST(set_unit_limits_resets_unset) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *name = NULL, *unit = NULL, *cg = NULL, *parent_cpus = NULL;
+        BusError error = BUS_ERROR_NULL;
+        uint64_t default_tasks_max;
+        const uint8_t cpu0[] = { 0x01 };
+        pid_t pid;
+        int r, status;
+
+        if (!bus_systemd_booted())
+                TEST_SKIP("no systemd as PID 1 (/run/systemd/system missing)");
+        r = bus_open_system(&bus);
+        if (r < 0)
+                TEST_FAIL("systemd is PID 1 but the system bus cannot be opened: %s", strerror(-r));
+        if (geteuid() != 0)
+                TEST_SKIP("starting a scope in machine.slice needs root");
+        ASSERT_OK(sd_bus_get_property_trivial(bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                                              "org.freedesktop.systemd1.Manager", "DefaultTasksMax", NULL,
+                                              't', &default_tasks_max));
+        fprintf(stderr, "DefaultTasksMax=%" PRIu64 "\n", default_tasks_max);
+
+        name = strprintf("t%d-reset", (int) getpid());
+        ASSERT_NOT_NULL(name);
+        ASSERT_OK(bus_scope_name(name, &unit));
+        pid = fork();
+        ASSERT_TRUE(pid >= 0);
+        if (pid == 0) {
+                pause();
+                _exit(0);
+        }
+        BusScopeParams p = {
+                .unit = unit,
+                .pids = &pid,
+                .n_pids = 1,
+                .collect_mode = "inactive-or-failed",
+        };
+        r = bus_start_scope(bus, &p, &error);
+        if (r < 0) {
+                kill(pid, SIGKILL);
+                TEST_FAIL("bus_start_scope: %s: %s", strerror(-r), strna(error.message));
+        }
+        {
+                _cleanup_(bus_scope_limits_done) BusScopeLimits l = {};
+                ASSERT_OK(bus_read_scope_limits(bus, unit, &l));
+                cg = strdup(l.control_group);
+                ASSERT_NOT_NULL(cg);
+                /* a fresh scope: what "not set" reads as */
+                ASSERT_EQ_U64(l.tasks_max, default_tasks_max);
+                ASSERT_EQ_U64(l.memory_max, UINT64_MAX);
+        }
+        {
+                _cleanup_free_ char *parent = strdup(cg);
+                ASSERT_NOT_NULL(parent);
+                *strrchr(parent, '/') = '\0';
+                parent_cpus = cgroup_attr(parent, "cpuset.cpus.effective");
+        }
+
+        BusScopeParams all = {
+                .memory_max_set = true,
+                .memory_max = 64u << 20,
+                .memory_high_set = true,
+                .memory_high = 60u << 20,
+                .memory_swap_max_set = true,
+                .memory_swap_max = 0,
+                .cpu_quota_set = true,
+                .cpu_quota_per_sec_usec = 500000,
+                .cpu_weight_set = true,
+                .cpu_weight = 50,
+                .allowed_cpus_set = true,
+                .allowed_cpus = cpu0,
+                .allowed_cpus_size = sizeof cpu0,
+                .tasks_max_set = true,
+                .tasks_max = 10,
+                .io_weight_set = true,
+                .io_weight = 200,
+        };
+        r = bus_set_unit_limits(bus, unit, &all, true, &error);
+        if (r < 0)
+                TEST_FAIL("bus_set_unit_limits: %s: %s", strerror(-r), strna(error.message));
+        assert_cgroup_attr(cg, "memory.max", "67108864");
+        assert_cgroup_attr(cg, "memory.high", "62914560");
+        assert_cgroup_attr(cg, "memory.swap.max", "0");
+        assert_cgroup_attr(cg, "cpu.max", "50000 100000");
+        assert_cgroup_attr(cg, "cpu.weight", "50");
+        assert_cgroup_attr(cg, "pids.max", "10");
+        assert_cgroup_attr(cg, "cpuset.cpus.effective", "0");
+
+        /* only memory_max left: everything else goes back */
+        BusScopeParams some = { .memory_max_set = true, .memory_max = 32u << 20 };
+        r = bus_set_unit_limits(bus, unit, &some, true, &error);
+        if (r < 0)
+                TEST_FAIL("bus_set_unit_limits: %s: %s", strerror(-r), strna(error.message));
+        assert_cgroup_attr(cg, "memory.max", "33554432");
+        assert_cgroup_attr(cg, "memory.high", "max");
+        assert_cgroup_attr(cg, "cpu.max", "max 100000");
+        {
+                _cleanup_free_ char *tm = strprintf("%" PRIu64, default_tasks_max);
+                assert_cgroup_attr(cg, "pids.max", tm);
+        }
+        assert_cgroup_attr(cg, "cpuset.cpus.effective", parent_cpus);
+
+        /* none: every limit back to "not set" */
+        r = bus_set_unit_limits(bus, unit, &(BusScopeParams){}, true, &error);
+        if (r < 0)
+                TEST_FAIL("bus_set_unit_limits: %s: %s", strerror(-r), strna(error.message));
+        {
+                _cleanup_(bus_scope_limits_done) BusScopeLimits l = {};
+                _cleanup_free_ char *tm = strprintf("%" PRIu64, default_tasks_max);
+
+                ASSERT_OK(bus_read_scope_limits(bus, unit, &l));
+                ASSERT_EQ_U64(l.memory_max, UINT64_MAX);
+                ASSERT_EQ_U64(l.memory_high, UINT64_MAX);
+                ASSERT_EQ_U64(l.memory_swap_max, UINT64_MAX);
+                ASSERT_EQ_U64(l.cpu_quota_per_sec_usec, UINT64_MAX);
+                ASSERT_EQ_U64(l.cpu_weight, UINT64_MAX);
+                ASSERT_EQ_U64(l.io_weight, UINT64_MAX);
+                ASSERT_EQ_U64(l.tasks_max, default_tasks_max);
+                ASSERT_EQ(l.allowed_cpus_size, 0);
+
+                assert_cgroup_attr(cg, "memory.max", "max");
+                assert_cgroup_attr(cg, "memory.high", "max");
+                assert_cgroup_attr(cg, "memory.swap.max", "max");
+                assert_cgroup_attr(cg, "cpu.max", "max 100000");
+                assert_cgroup_attr(cg, "cpu.weight", "100");
+                assert_cgroup_attr(cg, "pids.max", tm);
+                /* the earlier cpuset no longer restricts: the scope may use every CPU its slice has */
+                assert_cgroup_attr(cg, "cpuset.cpus.effective", parent_cpus);
+        }
+
+        ASSERT_EQ(bus_stop_unit(bus, unit, &error), 1);
+        ASSERT_EQ(waitpid(pid, &status, 0), pid);
+        bus_error_done(&error);
+}
 
 TEST(systemd_queries) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
