@@ -3,7 +3,8 @@
 # A detached container: machinectl lists it, its output is in the journal (journalctl, cbox logs,
 # logs -f follows), list/status show it, exec sees the container (PID 1 = init, same hostname and
 # mounts, masked /proc/kcore, no mount, read-only /proc/sys), top lists its processes; up is
-# idempotent, a changed file is refused without --replace.
+# idempotent, a changed file is refused without --replace; cbox-init cannot be written through
+# /proc/PID/exe (CVE-2019-5736), not even after it exited.
 # cbox-test-timeout: 240
 . "$(dirname "$0")/lib.sh"
 require_cbox
@@ -112,4 +113,28 @@ assert_eq "$("$CBOX" exec $N -- sh -c 'echo $GREETING')" hello "env after --repl
 assert_success "$CBOX" kill $N
 wait_until 20 sh -c "'$CBOX' list --all | grep -q '$N *exited'"
 assert_match "$("$CBOX" list --all)" "$N +exited +cbox-$N.scope +- +143" "killed by SIGTERM"
+# CVE-2019-5736: init's /proc/PID/exe, kept open (root on the host can), cannot be written, not
+# even once init is gone: cbox-init runs from a read-only mount of its own (EROFS). A private copy
+# of cbox-init that nothing else executes (while anything does, ETXTBSY comes first).
+init=${CBOX_INIT:-$(dirname "$CBOX")/../init/cbox-init}
+cp "$init" init-copy
+cat > t20exe.toml <<E
+rootfs = "$R"
+command = ["/bin/sleep", "1000"]
+[network]
+mode = "none"
+E
+on_exit "$CBOX" down t20exe
+CBOX_INIT=$PWD/init-copy "$CBOX" up t20exe.toml > /dev/null
+l=$("$CBOX" list | awk '$1 == "t20exe" { print $4 }')
+[ -n "$l" ] && [ -d "/proc/$l" ] || fail "no live leader for t20exe"
+exec {exe}< "/proc/$l/exe"
+"$CBOX" down t20exe
+[ ! -d "/proc/$l" ] || fail "t20exe's init $l still alive after down"
+rc=0
+(: >> "/proc/self/fd/$exe") 2> exe.err || rc=$?
+exec {exe}<&-
+assert_ne "$rc" 0 "reopen cbox-init's /proc/PID/exe for writing"
+assert_contains "$(cat exe.err)" "Read-only file system" "the error"
+cmp -s "$init" init-copy || fail "cbox-init's copy changed"
 info "ok"
