@@ -55,7 +55,7 @@ static int log_image_error(int r, const char *what, const char *object, const Im
 typedef struct Progress {
         bool tty;
         char *last; /* label of the last plain line printed */
-        uint64_t start_usec;
+        uint64_t start_usec, drawn_usec;
 } Progress;
 
 static uint64_t now_usec(void) {
@@ -76,25 +76,31 @@ static void progress(const char *what, uint64_t done, uint64_t total, void *user
                 return;
         }
         bool new_label = !streq_ptr(p->last, what);
+        uint64_t now = now_usec();
         if (new_label) {
                 (void) free_and_strdup(&p->last, what);
-                p->start_usec = now_usec();
+                p->start_usec = now;
         }
         if (!p->tty) {
                 if (new_label)
                         fprintf(stderr, "%s\n", what);
                 return;
         }
+        /* redrawn at most 10 times a second, and at each new label */
+        if (!new_label && now - p->drawn_usec < USEC_PER_SEC / 10)
+                return;
+        p->drawn_usec = now;
         char d[32] = "", t[32] = "", rate[32] = "";
-        if (done > 0) {
-                uint64_t el = now_usec() - p->start_usec;
+        uint64_t el = now - p->start_usec;
+        if (done > 0 && el >= USEC_PER_SEC / 10) {
                 format_bytes(done, d, sizeof(d));
                 if (total > 0)
                         format_bytes(total, t, sizeof(t));
-                if (el > 0)
-                        format_bytes((uint64_t) ((double) done * USEC_PER_SEC / (double) el), rate,
-                                     sizeof(rate));
+                format_bytes((uint64_t) ((double) done * USEC_PER_SEC / (double) el), rate, sizeof(rate));
                 fprintf(stderr, "\r\033[K%s %s%s%s %s/s", what, d, total > 0 ? "/" : "", t, rate);
+        } else if (done > 0) {
+                format_bytes(done, d, sizeof(d));
+                fprintf(stderr, "\r\033[K%s %s", what, d);
         } else
                 fprintf(stderr, "\r\033[K%s", what);
 }

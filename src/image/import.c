@@ -765,7 +765,8 @@ static int import_manifest(ImageStore *s, Source *src, const char *manifest_dige
 }
 
 static int import_rootfs(ImageStore *s, Source *src, char **ret_manifest, bool *ret_fresh,
-                         ImageImportStats *stats, ImageError *error) {
+                         ImageProgressFn progress, void *userdata, ImageImportStats *stats,
+                         ImageError *error) {
         _cleanup_free_ char *blob = NULL, *diff_id = NULL, *config = NULL;
         _cleanup_close_ int fd = -EBADF;
         uint64_t bytes = 0;
@@ -782,10 +783,12 @@ static int import_rootfs(ImageStore *s, Source *src, char **ret_manifest, bool *
          * layer is not in the store yet */
         if (lseek(fd, 0, SEEK_SET) < 0)
                 return -errno;
-        r = image_unpack_layer(fd, -EBADF, &s->limits, &diff_id, NULL, error);
+        r = unpack_layer_progress(fd, -EBADF, &s->limits, &diff_id, NULL, progress, userdata,
+                                  "Checking the rootfs tarball", error);
         if (r < 0)
                 return image_error_set(error, r, src->path, NULL);
-        r = layer_unpack(s, blob, diff_id, NULL, stats, NULL, NULL, NULL, error);
+        r = layer_unpack(s, blob, diff_id, NULL, stats, progress, userdata, "Unpacking the rootfs tarball",
+                         error);
         if (r < 0)
                 return image_error_set(error, r, src->path, NULL);
         *ret_fresh = r == 0;
@@ -913,7 +916,7 @@ int image_import(ImageStore *s, const char *path, const char *ref, ImageProgress
                 if (!name)
                         return image_error_set(error, -EINVAL, path,
                                                "cannot derive an image name: give NAME:TAG");
-                r = import_rootfs(s, &src, &manifest, &fresh, &stats, error);
+                r = import_rootfs(s, &src, &manifest, &fresh, progress, userdata, &stats, error);
                 break;
         default:
                 r = -EINVAL;

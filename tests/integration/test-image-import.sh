@@ -276,5 +276,18 @@ echo "gc: $out"
 n=$(find "$W/store/layers" -mindepth 1 -maxdepth 1 | wc -l)
 [ "$n" = 1 ] || fail "after gc: $n layer directories, expected 1"
 
+# ---- progress: on a terminal the bytes unpacked so far, redrawn in place; otherwise plain lines ----
+if command -v script >/dev/null; then
+        script -qec "'$CBOX' image --root '$W/tty-store' import '$W/rootfs.tar.gz' tty:1" "$W/tty.out" >/dev/null ||
+                fail "import on a terminal"
+        tr '\r' '\n' < "$W/tty.out" | grep -aqE $'^\e\\[KUnpacking the rootfs tarball [0-9.]+[KM]' ||
+                fail "no progress line with bytes on a terminal: $(cat -v "$W/tty.out")"
+else
+        fail "script (util-linux) is missing: cannot check the progress on a terminal"
+fi
+plain=$("$CBOX" image --root "$W/plain-store" import "$W/rootfs.tar.gz" plain:1 2>&1) || fail "import without a terminal"
+case $plain in *$'\e'*|*$'\r'*) fail "terminal control characters without a terminal: $(cat -v <<<"$plain")" ;; esac
+grep -qx 'Unpacking the rootfs tarball' <<<"$plain" || fail "no plain progress line: $plain"
+
 [ $fails = 0 ] || { echo "$fails failure(s)" >&2; exit 1; }
 echo "image import: all formats match umoci unpack"

@@ -185,8 +185,9 @@ echo "import under a digest name: $err"
 cat > flaky-proxy.py <<'PY'
 # In front of the registry at UPSTREAM: manifests and everything else are passed through; a GET of a
 # blob gets 503 the first time, then a 307 to the registry itself (another host:port); the blobs of
-# test/multi get 503 every time; test/tamper is test/bb with a byte appended to each manifest. Logs.
-import http.client, http.server, sys
+# test/multi get 503 every time; test/tamper is test/bb with a byte appended to each manifest;
+# test/slow is test/bb with its blobs sent slowly. Logs.
+import http.client, http.server, sys, time
 port, upstream, log = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 seen = set()
 class H(http.server.BaseHTTPRequestHandler):
@@ -197,15 +198,21 @@ class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self): self.relay(True)
     def do_HEAD(self): self.relay(False)
     def relay(self, body):
-        path = self.path.replace("/test/tamper/", "/test/bb/")
-        if path != self.path: # test/tamper: test/bb, with a byte appended to each manifest
+        path = self.path.replace("/test/tamper/", "/test/bb/").replace("/test/slow/", "/test/bb/")
+        if path != self.path: # test/tamper and test/slow are test/bb
             c = http.client.HTTPConnection(upstream)
             c.request(self.command, path, headers={"Accept": self.headers.get("Accept", "*/*")})
-            r = c.getresponse(); data = r.read() + (b" " if "/manifests/" in path else b"")
+            r = c.getresponse(); data = r.read()
+            if "/test/tamper/" in self.path and "/manifests/" in path: data += b" "
             self.send_response(r.status)
             self.send_header("Content-Type", r.getheader("Content-Type", "application/json"))
             self.send_header("Content-Length", str(len(data))); self.end_headers()
-            if body: self.wfile.write(data)
+            if not body: return
+            if "/test/slow/" in self.path and "/blobs/" in path: # 64 KiB every 20 ms
+                for i in range(0, len(data), 65536):
+                    self.wfile.write(data[i:i + 65536]); self.wfile.flush(); time.sleep(0.02)
+            else:
+                self.wfile.write(data)
             return
         if "/blobs/" in self.path and body:
             if self.path not in seen or "/test/multi/" in self.path:
@@ -249,6 +256,20 @@ case $err in *"digest mismatch"*) ;; *) fail "tampered manifest: no digest error
 # by tag, the same bytes are taken (nothing to check them against) — the control for the case above
 "$CBOX" image --root "$W/s10" -q pull --insecure-registry "127.0.0.1:$PX" "127.0.0.1:$PX/test/tamper:1" ||
         fail "pull of the tampered manifest by tag"
+
+# progress: on a terminal one line redrawn in place with bytes, total and rate; otherwise plain lines
+if command -v script >/dev/null; then
+        script -qec "'$CBOX' image --root '$W/s13' pull --insecure-registry 127.0.0.1:$PX 127.0.0.1:$PX/test/slow:1" \
+                "$W/tty.out" >/dev/null || fail "pull on a terminal"
+        tr '\r' '\n' < "$W/tty.out" | grep -aE $'^\e\\[KDownloading sha256:[0-9a-f]{12} [0-9.]+[KM]/[0-9.]+[KM] [0-9.]+[BKMG]?/s' ||
+                fail "no progress line with bytes, total and rate on a terminal: $(cat -v "$W/tty.out")"
+else
+        fail "script (util-linux) is missing: cannot check the progress on a terminal"
+fi
+plain=$("$CBOX" image --root "$W/s14" pull --insecure-registry "127.0.0.1:$PX" "127.0.0.1:$PX/test/slow:1" 2>&1) ||
+        fail "pull without a terminal"
+case $plain in *$'\e'*|*$'\r'*) fail "terminal control characters without a terminal: $(cat -v <<<"$plain")" ;; esac
+grep -q '^Downloading sha256:' <<<"$plain" || fail "no plain progress lines: $plain"
 
 # a blob that always fails: a bounded number of attempts, then a clear error, nothing stored
 : > "$W/proxy.log"
