@@ -336,6 +336,7 @@ static bool ifname_is_valid(const char *n) {
 typedef struct LinkInfo {
         int ifindex;
         unsigned flags;
+        int master;
         char *name;
         char *kind;
 } LinkInfo;
@@ -396,6 +397,8 @@ static int link_parse(const struct nlmsghdr *nlh, LinkInfo *ret) {
 
         l.ifindex = ifi->ifi_index;
         l.flags = ifi->ifi_flags;
+        if (tb[IFLA_MASTER])
+                l.master = (int) mnl_attr_get_u32(tb[IFLA_MASTER]);
         l.name = strdup(mnl_attr_get_str(tb[IFLA_IFNAME]));
         if (ti[IFLA_INFO_KIND])
                 l.kind = strndup(mnl_attr_get_payload(ti[IFLA_INFO_KIND]),
@@ -479,6 +482,58 @@ int netlink_link_delete(Netlink *nl, const char *ifname, NetlinkError *err) {
         ifi->ifi_family = AF_UNSPEC;
         mnl_attr_put_strz(nlh, IFLA_IFNAME, ifname);
         return nl_call(nl, nlh, NULL, NULL, err);
+}
+
+void netlink_link_done(NetlinkLink *l) {
+        if (!l)
+                return;
+        free(l->kind);
+        *l = (NetlinkLink){};
+}
+
+int netlink_link_get(Netlink *nl, const char *ifname, NetlinkLink *ret, NetlinkError *err) {
+        LinkInfo l = {};
+        int r;
+
+        if (!ret)
+                return nl_error_set(err, -EINVAL, "no result");
+        r = link_get(nl, ifname, &l, err);
+        if (r < 0)
+                return r;
+        *ret = (NetlinkLink){ .ifindex = l.ifindex, .flags = l.flags, .master = l.master, .kind = l.kind };
+        l.kind = NULL;
+        link_info_done(&l);
+        return 0;
+}
+
+int netlink_link_retire(Netlink *nl, const char *ifname, const char *prefix, NetlinkError *err) {
+        NL_REQ_BUFFER(buf);
+        char newname[IFNAMSIZ];
+        struct nlmsghdr *nlh;
+        struct ifinfomsg *ifi;
+        int ifindex, r;
+
+        if (!nl || !ifname_is_valid(ifname) || isempty(prefix))
+                return nl_error_set(err, -EINVAL, "invalid interface name or prefix");
+        ifindex = netlink_link_ifindex(nl, ifname, err);
+        if (ifindex < 0)
+                return ifindex;
+        r = snprintf(newname, sizeof(newname), "%s%d", prefix, ifindex);
+        if (r < 0 || (size_t) r >= sizeof(newname) || !ifname_is_valid(newname))
+                return nl_error_setf(err, -EINVAL, "'%s' + ifindex %d is no valid interface name", prefix,
+                                     ifindex);
+
+        /* down first: the kernel refuses to rename a link that is up (EBUSY) */
+        r = link_set_flags(nl, ifindex, 0, IFF_UP, err);
+        if (r < 0)
+                return r;
+        nlh = nl_msg_new(buf, RTM_NEWLINK, 0);
+        ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+        ifi->ifi_family = AF_UNSPEC;
+        ifi->ifi_index = ifindex;
+        mnl_attr_put_strz(nlh, IFLA_IFNAME, newname);
+        r = nl_call(nl, nlh, NULL, NULL, err);
+        return r < 0 ? r : ifindex;
 }
 
 static int link_list_cb(const struct nlmsghdr *nlh, void *userdata) {

@@ -302,4 +302,66 @@ TEST(bridge_veth_traffic) {
         ASSERT_OK(netlink_loopback_up(ns2, &err));
 }
 
+/* retire: down and renamed at once (no RCU barrier); the kernel deletes the pair with the peer's
+ * namespace */
+TEST(veth_retire) {
+        _cleanup_netlink_free_ Netlink *nl = NULL;
+        _cleanup_strv_free_ char **links = NULL;
+        _cleanup_close_ int ns = -EBADF, ns2 = -EBADF;
+        NetlinkError err = {};
+        NetlinkLink li = {};
+        struct in_addr gw = A("10.203.0.1");
+        char tomb[IFNAMSIZ];
+        int br, idx, r;
+
+        enter_private_netns();
+        ASSERT_OK(netlink_open(&nl));
+        ASSERT_EQ(netlink_bridge_ensure(nl, "cbt-ret", &gw, 24, &err), 1);
+        br = netlink_link_ifindex(nl, "cbt-ret", &err);
+        ASSERT_TRUE(br > 0);
+        ns = new_netns();
+        ASSERT_OK(netlink_veth_create(nl, "vb-ret", "cbt-ret", ns, "eth0", &err));
+        ASSERT_OK(netlink_link_get(nl, "vb-ret", &li, &err));
+        ASSERT_STREQ(li.kind, "veth");
+        ASSERT_EQ(li.master, br);
+        ASSERT_TRUE(li.flags & IFF_UP);
+        idx = li.ifindex;
+        netlink_link_done(&li);
+
+        ASSERT_ERROR(netlink_link_retire(nl, "vb-ret", "", &err), EINVAL);
+        netlink_error_done(&err);
+        ASSERT_ERROR(netlink_link_retire(nl, "vb-ret", "a-prefix-too-lon", &err), EINVAL);
+        netlink_error_done(&err);
+        ASSERT_EQ(netlink_link_retire(nl, "vb-ret", "vbx-", &err), idx);
+        ASSERT_ERROR(netlink_link_retire(nl, "vb-ret", "vbx-", &err), ENODEV);
+        netlink_error_done(&err);
+        ASSERT_ERROR(netlink_link_ifindex(nl, "vb-ret", &err), ENODEV);
+        netlink_error_done(&err);
+        snprintf(tomb, sizeof(tomb), "vbx-%d", idx);
+        ASSERT_OK(netlink_link_get(nl, tomb, &li, &err));
+        ASSERT_EQ(li.ifindex, idx);
+        ASSERT_FALSE(li.flags & IFF_UP);
+        ASSERT_EQ(li.master, br);
+        netlink_link_done(&li);
+        /* the name is free for a new pair at once */
+        ns2 = new_netns();
+        ASSERT_OK(netlink_veth_create(nl, "vb-ret", "cbt-ret", ns2, "eth0", &err));
+
+        /* the peer's namespace goes (the last reference was ours): the kernel deletes the pair */
+        ns = safe_close(ns);
+        for (int i = 0; i < 500; i++) {
+                r = netlink_link_ifindex(nl, tomb, &err);
+                netlink_error_done(&err);
+                if (r == -ENODEV)
+                        break;
+                usleep(10 * 1000);
+        }
+        ASSERT_ERROR(r, ENODEV);
+        ASSERT_OK(netlink_link_list(nl, &links, &err));
+        ASSERT_FALSE(strv_contains(links, tomb));
+        ASSERT_TRUE(strv_contains(links, "vb-ret"));
+        ASSERT_OK(netlink_link_delete(nl, "vb-ret", &err));
+        ASSERT_OK(netlink_link_delete(nl, "cbt-ret", &err));
+}
+
 TEST_MAIN();
