@@ -7,12 +7,20 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bus.h"
 #include "fileio.h"
 #include "string-util.h"
 #include "tests.h"
+
+static uint64_t now_usec(void) {
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
 
 static char *cgroup_attr(const char *cg, const char *attr) {
         _cleanup_free_ char *path = strjoin("/sys/fs/cgroup", cg, "/", attr);
@@ -109,9 +117,11 @@ TEST(set_unit_limits_resets_unset) {
                 .io_weight_set = true,
                 .io_weight = 200,
         };
+        uint64_t t0 = now_usec();
         r = bus_set_unit_limits(bus, unit, &all, true, &error);
         if (r < 0)
                 TEST_FAIL("bus_set_unit_limits: %s: %s", strerror(-r), strna(error.message));
+        fprintf(stderr, "bus_set_unit_limits with every limit set: %" PRIu64 " us\n", now_usec() - t0);
         assert_cgroup_attr(cg, "memory.max", "67108864");
         assert_cgroup_attr(cg, "memory.high", "62914560");
         assert_cgroup_attr(cg, "memory.swap.max", "0");
@@ -134,10 +144,12 @@ TEST(set_unit_limits_resets_unset) {
         }
         assert_cgroup_attr(cg, "cpuset.cpus.effective", parent_cpus);
 
-        /* none: every limit back to "not set" */
+        /* none: every limit back to "not set" (three calls: DefaultTasksMax, the limits, AllowedCPUs=[]) */
+        t0 = now_usec();
         r = bus_set_unit_limits(bus, unit, &(BusScopeParams){}, true, &error);
         if (r < 0)
                 TEST_FAIL("bus_set_unit_limits: %s: %s", strerror(-r), strna(error.message));
+        fprintf(stderr, "bus_set_unit_limits resetting every limit: %" PRIu64 " us\n", now_usec() - t0);
         {
                 _cleanup_(bus_scope_limits_done) BusScopeLimits l = {};
                 _cleanup_free_ char *tm = strprintf("%" PRIu64, default_tasks_max);
