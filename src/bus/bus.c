@@ -560,16 +560,13 @@ static int append_scope_properties(sd_bus_message *m, const void *userdata) {
         return 0;
 }
 
+/* In the order of the names of the drop-ins systemd writes for them at runtime (50-AllowedCPUs.conf,
+ * 50-CPUQuota.conf, …, 50-TasksMax.conf): systemd 252 appends a new drop-in to the unit's list, and a list
+ * out of order makes the unit read NeedDaemonReload=yes ("… changed on disk. Run 'systemctl daemon-reload'")
+ * until the next reload; sorted, the first SetUnitProperties keeps it sorted (checked in the VM). */
 static int append_limit_properties(sd_bus_message *m, const BusScopeParams *p) {
         int r;
 
-        APPEND_T(m, p->memory_max_set, "MemoryMax", p->memory_max);
-        APPEND_T(m, p->memory_high_set, "MemoryHigh", p->memory_high);
-        APPEND_T(m, p->memory_swap_max_set, "MemorySwapMax", p->memory_swap_max);
-        APPEND_T(m, p->cpu_quota_set, "CPUQuotaPerSecUSec", p->cpu_quota_per_sec_usec);
-        APPEND_T(m, p->cpu_weight_set, "CPUWeight", p->cpu_weight);
-        APPEND_T(m, p->tasks_max_set, "TasksMax", p->tasks_max);
-        APPEND_T(m, p->io_weight_set, "IOWeight", p->io_weight);
         if (p->allowed_cpus_set) {
                 if (!p->allowed_cpus || p->allowed_cpus_size == 0)
                         return -EINVAL;
@@ -577,6 +574,14 @@ static int append_limit_properties(sd_bus_message *m, const BusScopeParams *p) {
                 if (r < 0)
                         return r;
         }
+        /* CPUQuotaPerSecUSec is written as 50-CPUQuota.conf */
+        APPEND_T(m, p->cpu_quota_set, "CPUQuotaPerSecUSec", p->cpu_quota_per_sec_usec);
+        APPEND_T(m, p->cpu_weight_set, "CPUWeight", p->cpu_weight);
+        APPEND_T(m, p->io_weight_set, "IOWeight", p->io_weight);
+        APPEND_T(m, p->memory_high_set, "MemoryHigh", p->memory_high);
+        APPEND_T(m, p->memory_max_set, "MemoryMax", p->memory_max);
+        APPEND_T(m, p->memory_swap_max_set, "MemorySwapMax", p->memory_swap_max);
+        APPEND_T(m, p->tasks_max_set, "TasksMax", p->tasks_max);
         return 0;
 }
 
@@ -1120,14 +1125,14 @@ static int set_unit_properties(sd_bus *bus, const char *unit, const BusScopePara
         r = sd_bus_message_open_container(m, 'a', "(sv)");
         if (r < 0)
                 return r;
-        r = append_limit_properties(m, p);
-        if (r < 0)
-                return bus_error_setf(error, r, "Invalid limits for %s: %s", unit, strerror(-r));
-        if (empty_cpus) {
+        if (empty_cpus) { /* first, as in append_limit_properties() */
                 r = append_bytes_property(m, "AllowedCPUs", NULL, 0);
                 if (r < 0)
                         return r;
         }
+        r = append_limit_properties(m, p);
+        if (r < 0)
+                return bus_error_setf(error, r, "Invalid limits for %s: %s", unit, strerror(-r));
         r = sd_bus_message_close_container(m);
         if (r < 0)
                 return r;

@@ -112,6 +112,9 @@ check_unlimited() {
 assert_success systemctl start $U
 assert_eq "$(systemctl is-active $U)" active "$U after start"
 check_limited $U
+# systemd 252 takes drop-ins written out of name order for a change on disk ("Run 'systemctl
+# daemon-reload'" on every systemctl call): cbox sends the limits in that order
+assert_eq "$(prop NeedDaemonReload $U)" no "NeedDaemonReload after the limits were set"
 
 # cbox update after tasks_max left the drop-in: pids.max back to the default at once, the rest stays
 sed -i '/^tasks_max/d' /etc/cbox/t51.toml.d/50-limits.toml
@@ -124,6 +127,7 @@ assert_file_eq "$cg/pids.max" "$default_tasks_max"
 assert_eq "$(prop TasksMax $U)" "$default_tasks_max" "TasksMax after update"
 assert_file_eq "$cg/memory.max" 67108864
 assert_file_eq "$cg/cpuset.cpus.effective" 0
+assert_eq "$(prop NeedDaemonReload $U)" no "NeedDaemonReload after update"
 
 assert_success systemctl stop $U
 # what made the bug: the runtime drop-ins outlive the unit's run
@@ -133,6 +137,7 @@ rm /etc/cbox/t51.toml.d/50-limits.toml
 assert_success systemctl start $U
 assert_eq "$(systemctl is-active $U)" active "$U after the second start"
 check_unlimited $U
+assert_eq "$(prop NeedDaemonReload $U)" no "NeedDaemonReload after the second start"
 wait_until 20 sh -c "journalctl -u $U --no-pager -o cat | grep -q started"
 
 # and back: the same drop-in applies again on the next start
