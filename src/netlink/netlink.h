@@ -28,8 +28,9 @@ typedef struct Netlink Netlink;
 /* A NETLINK_ROUTE socket in the caller's current network namespace. */
 int netlink_open(Netlink **ret);
 /* A NETLINK_ROUTE socket created inside the network namespace netns_fd refers to (an
- * open("/proc/PID/ns/net") fd). The socket is created by a short-lived thread that setns()es into
- * the namespace; the calling thread never changes namespace. */
+ * open("/proc/PID/ns/net") fd). The calling thread setns()es into the namespace for the socket()
+ * call only and returns to its own namespace before this returns (it aborts if it cannot: see
+ * netlink.c). */
 int netlink_open_in_netns(int netns_fd, Netlink **ret);
 Netlink *netlink_free(Netlink *nl);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Netlink *, netlink_free);

@@ -8,6 +8,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -257,7 +258,11 @@ TEST(bridge_veth_traffic) {
 
         ASSERT_OK(netlink_container_configure(ns, "eth0", &ca, 24, &gw, &err));
         ASSERT_OK(netlink_container_configure(ns, "eth0", &ca, 24, &gw, &err)); /* idempotent */
+        struct stat before, after;
+        ASSERT_OK(stat("/proc/thread-self/ns/net", &before));
         ASSERT_OK(netlink_open_in_netns(ns, &cnl));
+        ASSERT_OK(stat("/proc/thread-self/ns/net", &after)); /* back in its own namespace */
+        ASSERT_TRUE(before.st_ino == after.st_ino && before.st_dev == after.st_dev);
         ASSERT_OK(netlink_link_list(cnl, &clinks, &err));
         ASSERT_TRUE(strv_contains(clinks, "eth0"));
         ASSERT_TRUE(strv_contains(clinks, "lo"));
