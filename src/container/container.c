@@ -368,8 +368,10 @@ static int release_runtime(const GlobalConfig *g, sd_bus *bus, const char *name,
         /* network state lives outside the container's namespaces: ports, veth, lease */
         if (s && s->network) {
                 container_net_release(g, name, s->network, s->host_ifname);
-                /* its cleanup runs `cbox cleanup`, which finds our lock taken and leaves it to us */
-                stop_companion(bus, name);
+                /* its cleanup runs `cbox cleanup`, which finds our lock taken and leaves it to us; only a
+                 * detached container has one (two D-Bus calls to PID 1 saved for a foreground one) */
+                if (s->mode != STATE_MODE_FOREGROUND)
+                        stop_companion(bus, name);
         }
         /* No unit (never got one, or no systemd): kill the leader ourselves; the pid namespace dies with it
          */
