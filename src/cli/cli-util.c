@@ -5,11 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli-util.h"
 #include "fileio.h"
 #include "log.h"
 #include "macros.h"
+#include "state.h"
 #include "string-util.h"
 
 const char *storage_root_of(const GlobalConfig *g) {
@@ -57,6 +59,20 @@ int check_same_image(ImageStore *store, const char *name, const char *ref, const
                                        "start it again first",
                                        name, ref, strna(now), digest);
         return 0;
+}
+
+int with_container_lock(const GlobalConfig *g, const char *name,
+                        int (*fn)(const GlobalConfig *g, const char *name, const char *arg),
+                        const char *arg) {
+        int lock_fd = -EBADF, r;
+
+        r = state_lock(run_root_of(g), name, true, &lock_fd);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot lock: %m", name);
+        r = fn(g, name, arg);
+        _cleanup_free_ char *dir = strjoin(run_root_of(g), "/", name);
+        (void) state_unlock(run_root_of(g), name, lock_fd, dir && access(dir, F_OK) < 0 && errno == ENOENT);
+        return r;
 }
 
 void format_bytes(uint64_t b, char *buf, size_t n) {

@@ -160,7 +160,7 @@ VERB(commit, 25, "commit NAME IMAGE:TAG       Store a container's changes as a n
                 {},
         };
         _cleanup_(global_config_freep) GlobalConfig *g = NULL;
-        int c, lock_fd = -EBADF, r;
+        int c;
 
         while ((c = getopt_long(argc, argv, "hq", options, NULL)) >= 0)
                 switch (c) {
@@ -202,14 +202,6 @@ VERB(commit, 25, "commit NAME IMAGE:TAG       Store a container's changes as a n
         }
         if (container_load_global(&g) < 0)
                 return 1;
-
-        /* The lock keeps down --volumes from removing the upper dir while we walk it */
-        r = state_lock(run_root_of(g), name, true, &lock_fd);
-        if (r < 0)
-                return log_error_errno(r, "%s: cannot lock: %m", name);
-        r = do_commit(g, name, norm);
-        /* the lock file goes when no state dir goes with it (a downed container), as down does */
-        _cleanup_free_ char *dir = strjoin(run_root_of(g), "/", name);
-        (void) state_unlock(run_root_of(g), name, lock_fd, dir && access(dir, F_OK) < 0 && errno == ENOENT);
-        return r;
+        /* locked: down --volumes cannot remove the upper dir while we walk it */
+        return with_container_lock(g, name, do_commit, norm);
 }
