@@ -72,24 +72,6 @@ static bool is_set(const ConfigKey *k, const void *data) {
         return *(const bool *) ((const uint8_t *) data - k->offset + (size_t) k->set_offset);
 }
 
-/* Formatters (declared in config-schema.c's table): a TOML value, or NULL with *ret_unset */
-char *format_string(const ConfigKey *k, const void *data, bool *ret_unset);
-char *format_strv(const ConfigKey *k, const void *data, bool *ret_unset);
-char *format_bool(const ConfigKey *k, const void *data, bool *ret_unset);
-char *format_size(const ConfigKey *k, const void *data, bool *ret_unset);
-char *format_timespan(const ConfigKey *k, const void *data, bool *ret_unset);
-char *format_signal(const ConfigKey *k, const void *data, bool *ret_unset);
-char *format_cpu_quota(const ConfigKey *k, const void *data, bool *ret_unset);
-char *format_u64(const ConfigKey *k, const void *data, bool *ret_unset);
-char *format_unsigned(const ConfigKey *k, const void *data, bool *ret_unset);
-char *format_cpuset(const ConfigKey *k, const void *data, bool *ret_unset);
-char *format_network_mode(const ConfigKey *k, const void *data, bool *ret_unset);
-char *format_on_failure(const ConfigKey *k, const void *data, bool *ret_unset);
-char *format_mount_type(const ConfigKey *k, const void *data, bool *ret_unset);
-char *format_user_namespace(const ConfigKey *k, const void *data, bool *ret_unset);
-char *format_ipv4(const ConfigKey *k, const void *data, bool *ret_unset);
-char *format_ports(const ConfigKey *k, const void *data, bool *ret_unset);
-
 char *format_string(const ConfigKey *k, const void *data, bool *ret_unset) {
         const char *s = *(char *const *) data;
         if (!s) {

@@ -97,6 +97,24 @@ int global_config_defaults(GlobalConfig *g);
 int container_config_validate(ContainerConfig *c, const GlobalConfig *g, ConfigDiag *diag);
 int global_config_validate(GlobalConfig *g, ConfigDiag *diag);
 
+/* The formatters of the key tables (config-format.c) */
+char *format_string(const ConfigKey *k, const void *data, bool *ret_unset);
+char *format_strv(const ConfigKey *k, const void *data, bool *ret_unset);
+char *format_bool(const ConfigKey *k, const void *data, bool *ret_unset);
+char *format_size(const ConfigKey *k, const void *data, bool *ret_unset);
+char *format_timespan(const ConfigKey *k, const void *data, bool *ret_unset);
+char *format_signal(const ConfigKey *k, const void *data, bool *ret_unset);
+char *format_cpu_quota(const ConfigKey *k, const void *data, bool *ret_unset);
+char *format_u64(const ConfigKey *k, const void *data, bool *ret_unset);
+char *format_unsigned(const ConfigKey *k, const void *data, bool *ret_unset);
+char *format_cpuset(const ConfigKey *k, const void *data, bool *ret_unset);
+char *format_network_mode(const ConfigKey *k, const void *data, bool *ret_unset);
+char *format_on_failure(const ConfigKey *k, const void *data, bool *ret_unset);
+char *format_mount_type(const ConfigKey *k, const void *data, bool *ret_unset);
+char *format_user_namespace(const ConfigKey *k, const void *data, bool *ret_unset);
+char *format_ipv4(const ConfigKey *k, const void *data, bool *ret_unset);
+char *format_ports(const ConfigKey *k, const void *data, bool *ret_unset);
+
 /* TOML output helpers (config-format.c) */
 int toml_quote_string(Buffer *b, const char *s);
 char *toml_format_strv(char *const *l);

@@ -905,24 +905,6 @@ static int parse_mounts(ParseCtx *ctx, const ConfigKey *k, const char *key_path,
 #define C(f) offsetof(ContainerConfig, f)
 #define CS(f) ((ssize_t) offsetof(ContainerConfig, f))
 
-/* formatters live in config-format.c */
-char *format_string(const ConfigKey *k, const void *data, bool *ret_unset);
-char *format_strv(const ConfigKey *k, const void *data, bool *ret_unset);
-char *format_bool(const ConfigKey *k, const void *data, bool *ret_unset);
-char *format_size(const ConfigKey *k, const void *data, bool *ret_unset);
-char *format_timespan(const ConfigKey *k, const void *data, bool *ret_unset);
-char *format_signal(const ConfigKey *k, const void *data, bool *ret_unset);
-char *format_cpu_quota(const ConfigKey *k, const void *data, bool *ret_unset);
-char *format_u64(const ConfigKey *k, const void *data, bool *ret_unset);
-char *format_unsigned(const ConfigKey *k, const void *data, bool *ret_unset);
-char *format_cpuset(const ConfigKey *k, const void *data, bool *ret_unset);
-char *format_network_mode(const ConfigKey *k, const void *data, bool *ret_unset);
-char *format_on_failure(const ConfigKey *k, const void *data, bool *ret_unset);
-char *format_mount_type(const ConfigKey *k, const void *data, bool *ret_unset);
-char *format_user_namespace(const ConfigKey *k, const void *data, bool *ret_unset);
-char *format_ipv4(const ConfigKey *k, const void *data, bool *ret_unset);
-char *format_ports(const ConfigKey *k, const void *data, bool *ret_unset);
-
 #define A_PATH "an absolute path"
 #define A_SIZE "a size: a number with optional K, M, G or T suffix (base 1024), or an integer of bytes"
 #define A_SIZE_INF A_SIZE ", or \"infinity\""
