@@ -67,11 +67,9 @@ VERB(status, 31, "status NAME                 State, unit, limits in effect and 
         const char *name = argv[optind];
         if (container_load_global(&g) < 0)
                 return 1;
-        r = container_get_info(g, name, &i);
-        if (r == -ENOENT)
-                return log_error_errno(r, "%s: no such container", name);
+        r = container_get_info_logged(g, name, false, &i);
         if (r < 0)
-                return log_error_errno(r, "%s: cannot read its state: %m", name);
+                return r;
 
         const ContainerState *s = i.state;
         printf("%s\n", s->name);

@@ -137,13 +137,9 @@ VERB(top, 42, "top NAME                    Processes of a container") {
         const char *name = argv[optind];
         if (container_load_global(&g) < 0)
                 return 1;
-        r = container_get_info(g, name, &i);
-        if (r == -ENOENT)
-                return log_error_errno(r, "%s: no such container", name);
+        r = container_get_info_logged(g, name, true, &i);
         if (r < 0)
-                return log_error_errno(r, "%s: cannot read its state: %m", name);
-        if (i.status != CONTAINER_RUNNING)
-                return log_error_errno(ESRCH, "%s: not running", name);
+                return r;
         r = container_cgroup_path(&i, &cg);
         if (r < 0)
                 return log_error_errno(r, "%s: cannot find its cgroup: %m", name);

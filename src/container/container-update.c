@@ -150,11 +150,9 @@ int container_update(const GlobalConfig *g, const char *name, UpdateResult *ret)
         BusError e = BUS_ERROR_NULL;
         int lock_fd = -EBADF, r;
 
-        r = container_get_info(g, name, &i);
-        if (r == -ENOENT)
-                return log_error_errno(r, "%s: no such container", name);
+        r = container_get_info_logged(g, name, false, &i);
         if (r < 0)
-                return log_error_errno(r, "%s: cannot read its state: %m", name);
+                return r;
         if (i.status != CONTAINER_RUNNING)
                 return log_error_errno(ESRCH, "%s: not running (the file applies at the next start)", name);
         if (!i.state->config_path)

@@ -124,6 +124,20 @@ int container_get_info(const GlobalConfig *g, const char *name, ContainerInfo *r
         return 0;
 }
 
+int container_get_info_logged(const GlobalConfig *g, const char *name, bool want_running,
+                              ContainerInfo *ret) {
+        int r = container_get_info(g, name, ret);
+        if (r == -ENOENT)
+                return log_error_errno(r, "%s: no such container", name);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot read its state: %m", name);
+        if (want_running && ret->status != CONTAINER_RUNNING) {
+                container_info_done(ret);
+                return log_error_errno(ESRCH, "%s: not running", name);
+        }
+        return 0;
+}
+
 int container_list(const GlobalConfig *g, bool all, ContainerInfo **ret, size_t *ret_n) {
         _cleanup_strv_free_ char **names = NULL;
         ContainerInfo *l = NULL;
@@ -1530,13 +1544,9 @@ int container_kill(const GlobalConfig *g, const char *name, int sig) {
         _cleanup_close_ int pidfd = -EBADF;
         int r;
 
-        r = container_get_info(g, name, &i);
-        if (r == -ENOENT)
-                return log_error_errno(r, "%s: no such container", name);
+        r = container_get_info_logged(g, name, true, &i);
         if (r < 0)
-                return log_error_errno(r, "%s: cannot read its state: %m", name);
-        if (i.status != CONTAINER_RUNNING)
-                return log_error_errno(ESRCH, "%s: not running", name);
+                return r;
 
         if (IN_SET(sig, SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGQUIT, SIGWINCH)) {
                 r = pidfd_open_checked(i.state->leader_pid, i.state->leader_start_time, &pidfd);
@@ -1572,13 +1582,9 @@ int container_exec(const GlobalConfig *g, const char *name, const ExecOptions *o
         SpawnError se = {};
         int status = 0, r;
 
-        r = container_get_info(g, name, &i);
-        if (r == -ENOENT)
-                return log_error_errno(r, "%s: no such container", name);
+        r = container_get_info_logged(g, name, true, &i);
         if (r < 0)
-                return log_error_errno(r, "%s: cannot read its state: %m", name);
-        if (i.status != CONTAINER_RUNNING)
-                return log_error_errno(ESRCH, "%s: not running", name);
+                return r;
 
         r = pidfd_open_checked(i.state->leader_pid, i.state->leader_start_time, &pidfd);
         if (r < 0)

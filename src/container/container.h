@@ -104,6 +104,11 @@ void container_info_done(ContainerInfo *i);
  * locking, no logging: -ENOENT when unknown. */
 int container_get_info(const GlobalConfig *g, const char *name, ContainerInfo *ret);
 
+/* The same for a verb that needs the container: logs "no such container" or why its state cannot be read,
+ * and with want_running also "not running" (-ESRCH). */
+int container_get_info_logged(const GlobalConfig *g, const char *name, bool want_running,
+                              ContainerInfo *ret);
+
 /* All containers (sorted by name); running only unless all. */
 int container_list(const GlobalConfig *g, bool all, ContainerInfo **ret, size_t *ret_n);
 
