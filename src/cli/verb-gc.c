@@ -6,10 +6,11 @@
  * 1. Container storage <storage_root>/containers/NAME of a container that no longer exists (no state dir
  *    under <run_root>) whose writable layer holds nothing the container wrote — only directories and
  *    the empty etc/resolv.conf, etc/hosts and etc/hostname cbox creates as mount points
- * (tree_is_cbox_only()): nothing is lost, and the "image" file in it would otherwise keep that image from
- * `image rm` and gc forever. Checked and removed under the container's lock (taken non-blocking: a busy name
- * is skipped), so an `up` of the same name cannot race with it. Storage whose upper dir holds anything else
- * (files, symlinks, whiteouts, opaque dirs) is user data: kept, and listed with the command that drops it
+ * (container_upper_is_pristine()): nothing is lost, and the "image" file in it would otherwise keep that
+ * image from `image rm` and gc forever. Checked and removed under the container's lock (taken non-blocking:
+ * a busy name is skipped), so an `up` of the same name cannot race with it. Storage whose upper dir holds
+ * anything else (files, symlinks, whiteouts, opaque dirs) is user data: kept, and listed with the command
+ * that drops it
  * (`cbox down --volumes NAME`).
  * 2. image_gc(): stale temporaries of killed imports, then every layer and blob no image in the index
  *    and no container (containers/NAME/image) references.
@@ -83,73 +84,6 @@ static uint64_t disk_usage(const char *root, const char *sub) {
         return (uint64_t) st.st_blocks * 512 + disk_usage_fd(fd, st.st_dev);
 }
 
-/* Whether the tree below dir_fd (path: its path relative to the upper dir, "" for the top) holds only
- * what cbox itself makes in a writable layer: directories (mount points of [[mount]] targets, parents)
- * that are not opaque, and the empty etc/resolv.conf, etc/hosts and etc/hostname rootfs/ creates to
- * bind the container's own over when the image has none. Anything else — a file, a symlink, a whiteout, an
- * opaque directory (a deletion) — is something the container wrote. 1 = only cbox's, 0 = user data, -errno.
- */
-static int tree_is_cbox_only(int dir_fd, const char *path, unsigned depth) {
-        _cleanup_closedir_ DIR *d = NULL;
-        struct dirent *de;
-        char x[8];
-        int r;
-
-        if (depth > 64 || fgetxattr(dir_fd, "trusted.overlay.opaque", x, sizeof(x)) >= 0) {
-                safe_close(dir_fd);
-                return 0;
-        }
-        d = fdopendir(dir_fd);
-        if (!d) {
-                r = -errno;
-                safe_close(dir_fd);
-                return r;
-        }
-        while ((de = readdir(d))) {
-                struct stat st;
-                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
-                        continue;
-                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                        return -errno;
-                if (S_ISDIR(st.st_mode)) {
-                        _cleanup_free_ char *sub = strjoin(path, *path ? "/" : "", de->d_name);
-                        int fd = openat(dirfd(d), de->d_name,
-                                        O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                        if (!sub) {
-                                safe_close(fd);
-                                return -ENOMEM;
-                        }
-                        if (fd < 0)
-                                return -errno;
-                        r = tree_is_cbox_only(fd, sub, depth + 1);
-                        if (r <= 0)
-                                return r;
-                        continue;
-                }
-                if (S_ISREG(st.st_mode) && st.st_size == 0 && streq(path, "etc") &&
-                    (streq(de->d_name, "resolv.conf") || streq(de->d_name, "hosts") ||
-                     streq(de->d_name, "hostname"))) {
-                        _cleanup_close_ int fd =
-                                openat(dirfd(d), de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-                        if (fd < 0)
-                                return -errno;
-                        if (fgetxattr(fd, "trusted.overlay.whiteout", x, sizeof(x)) >= 0)
-                                return 0;
-                        continue;
-                }
-                return 0;
-        }
-        return 1;
-}
-
-/* 1 if the upper dir is missing or holds only what cbox made (see above), 0 if it holds changes */
-static int upper_is_disposable(const char *upper) {
-        int fd = open(upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0)
-                return errno == ENOENT ? 1 : -errno;
-        return tree_is_cbox_only(fd, "", 0);
-}
-
 typedef struct GcTotals {
         unsigned containers_removed;
         unsigned containers_kept;
@@ -193,7 +127,7 @@ static int gc_container(const GlobalConfig *g, const char *cdir, const char *nam
                 r = log_oom();
                 goto finish;
         }
-        r = upper_is_disposable(upper);
+        r = container_upper_is_pristine(upper);
         if (r < 0) {
                 r = log_error_errno(r, "%s: cannot read '%s': %m", name, upper);
                 goto finish;

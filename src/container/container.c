@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <syslog.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -542,6 +543,81 @@ static int up_join_service(UpContext *u, const BusScopeParams *bp) {
 const char *const container_bound_etc_files[] = { "/etc/resolv.conf", "/etc/hosts", "/etc/hostname", NULL };
 enum { BOUND_RESOLV_CONF, BOUND_HOSTS, BOUND_HOSTNAME };
 
+/* "etc" + "hosts" names one of container_bound_etc_files */
+static bool is_bound_etc_file(const char *dir, const char *name) {
+        for (const char *const *f = container_bound_etc_files; *f; f++) {
+                const char *slash = strrchr(*f, '/');
+                if (streq(slash + 1, name) && strlen(dir) == (size_t) (slash - *f - 1) &&
+                    strneq(*f + 1, dir, strlen(dir)))
+                        return true;
+        }
+        return false;
+}
+
+/* Whether the tree below dir_fd (path: its path relative to the upper dir, "" for the top) holds only
+ * what cbox itself makes in a writable layer: directories (mount points of [[mount]] targets, parents)
+ * that are not opaque, and the empty etc/resolv.conf, etc/hosts and etc/hostname rootfs/ creates to
+ * bind the container's own over when the image has none. Anything else — a file, a symlink, a whiteout, an
+ * opaque directory (a deletion) — is something the container wrote. 1 = only cbox's, 0 = user data, -errno.
+ */
+static int tree_is_cbox_only(int dir_fd, const char *path, unsigned depth) {
+        _cleanup_closedir_ DIR *d = NULL;
+        struct dirent *de;
+        char x[8];
+        int r;
+
+        if (depth > 64 || fgetxattr(dir_fd, "trusted.overlay.opaque", x, sizeof(x)) >= 0) {
+                safe_close(dir_fd);
+                return 0;
+        }
+        d = fdopendir(dir_fd);
+        if (!d) {
+                r = -errno;
+                safe_close(dir_fd);
+                return r;
+        }
+        while ((de = readdir(d))) {
+                struct stat st;
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        return -errno;
+                if (S_ISDIR(st.st_mode)) {
+                        _cleanup_free_ char *sub = strjoin(path, *path ? "/" : "", de->d_name);
+                        int fd = openat(dirfd(d), de->d_name,
+                                        O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (!sub) {
+                                safe_close(fd);
+                                return -ENOMEM;
+                        }
+                        if (fd < 0)
+                                return -errno;
+                        r = tree_is_cbox_only(fd, sub, depth + 1);
+                        if (r <= 0)
+                                return r;
+                        continue;
+                }
+                if (S_ISREG(st.st_mode) && st.st_size == 0 && is_bound_etc_file(path, de->d_name)) {
+                        _cleanup_close_ int fd =
+                                openat(dirfd(d), de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+                        if (fd < 0)
+                                return -errno;
+                        if (fgetxattr(fd, "trusted.overlay.whiteout", x, sizeof(x)) >= 0)
+                                return 0;
+                        continue;
+                }
+                return 0;
+        }
+        return 1;
+}
+
+int container_upper_is_pristine(const char *upper) {
+        int fd = open(upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return errno == ENOENT ? 1 : -errno;
+        return tree_is_cbox_only(fd, "", 0);
+}
+
 /* A read-only root without an upper layer cannot get the mount points created: only when they exist */
 static bool want_etc_files(UpContext *u) {
         if (!u->c->read_only)
@@ -702,6 +778,26 @@ static int up_resolve_lowers(UpContext *u) {
         return log_error_errno(EINVAL, "%s: neither rootfs nor image is set", u->name);
 }
 
+/* A writable layer kept from an earlier run (down without --volumes, stop, exit) is a diff against the
+ * layers it ran on then; when the image's name points at another manifest now, say that its changes are
+ * laid over other layers (the image is what the file names: it is taken, as a restart is expected to) */
+static void warn_if_image_moved(UpContext *u) {
+        _cleanup_free_ char *f = strjoin(u->storage_dir, "/image"), *data = NULL;
+        char *old, *nl;
+
+        if (!f || read_full_file(f, &data, NULL, 4096) < 0 || !(nl = strchr(data, '\n')))
+                return;
+        old = nl + 1;
+        old[strcspn(old, "\n")] = 0;
+        if (!startswith(old, "sha256:") || streq_ptr(old, u->image_digest))
+                return;
+        if (container_upper_is_pristine(u->upper) != 0)
+                return;
+        log_warning("%s: its writable layer holds changes made on image %.19s, and '%s' is %.19s now: they "
+                    "are laid over the new image (to start afresh instead: cbox down --volumes %s)",
+                    u->name, old, u->image_ref, strna(u->image_digest), u->name);
+}
+
 static int up_prepare_storage(UpContext *u) {
         struct stat st;
         int r;
@@ -727,6 +823,8 @@ static int up_prepare_storage(UpContext *u) {
         }
         if (r < 0)
                 return log_error_errno(r, "%s: cannot create '%s': %m", u->name, u->storage_dir);
+        if (u->image_ref && !u->created_storage_dir)
+                warn_if_image_moved(u);
         if (u->image_ref) {
                 /* image/ keeps images in use: first line the ref, second the manifest the layers came from
                  * (gc keeps those even after the ref moves on; commit and export check it) */

@@ -41,6 +41,12 @@ const char *container_status_to_string(ContainerStatus s);
  * leaves those out (they are cbox's, not the payload's). NULL-terminated, absolute paths. */
 extern const char *const container_bound_etc_files[];
 
+/* Whether a writable layer (an overlay upper dir) holds only what cbox itself makes there: directories
+ * that are not opaque (mount points of [[mount]] targets, their parents) and the empty mount points of
+ * container_bound_etc_files. Anything else — a file, a symlink, a whiteout, an opaque directory — is
+ * something the container wrote. 1 = pristine (or missing), 0 = it holds changes, -errno. */
+int container_upper_is_pristine(const char *upper);
+
 typedef struct UpOptions {
         bool foreground; /* stay, forward signals, exit with the payload's code */
         bool replace;    /* a running container with another config is replaced (down + up) */
