@@ -36,35 +36,11 @@ struct Netlink {
 };
 
 void netlink_error_done(NetlinkError *e) {
-        if (!e)
-                return;
-        free(e->message);
-        *e = (NetlinkError){};
+        error_message_done(e);
 }
 
-static int nl_error_set(NetlinkError *e, int error, const char *message) {
-        if (e) {
-                free(e->message);
-                e->error = error;
-                e->message = message ? strdup(message) : NULL;
-        }
-        return error;
-}
-
-_printf_(3, 4) static int nl_error_setf(NetlinkError *e, int error, const char *fmt, ...) {
-        if (e) {
-                va_list ap;
-                char *m = NULL;
-                va_start(ap, fmt);
-                if (vasprintf(&m, fmt, ap) < 0)
-                        m = NULL;
-                va_end(ap);
-                free(e->message);
-                e->error = error;
-                e->message = m;
-        }
-        return error;
-}
+#define nl_error_set error_message_set
+#define nl_error_setf error_message_setf
 
 Netlink *netlink_free(Netlink *nl) {
         if (!nl)

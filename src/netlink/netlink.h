@@ -13,12 +13,12 @@
 #include <netinet/in.h>
 #include <stdint.h>
 
+#include "errmsg.h"
 #include "macros.h"
 
-typedef struct NetlinkError {
-        int error;     /* -errno of the request that failed (0: none) */
-        char *message; /* the kernel's extended-ack text or our own reason; NULL when none; owned */
-} NetlinkError;
+/* error: -errno of the request that failed (0: none); message: the kernel's extended-ack text or our own
+ * reason, NULL when none */
+typedef ErrorMessage NetlinkError;
 
 /* Frees the message and zeroes the struct; safe on a zeroed struct. */
 void netlink_error_done(NetlinkError *e);

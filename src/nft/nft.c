@@ -79,35 +79,11 @@ static const struct {
 /* ---- errors ---- */
 
 void nft_error_done(NftError *e) {
-        if (!e)
-                return;
-        free(e->message);
-        *e = (NftError){};
+        error_message_done(e);
 }
 
-static int err_set(NftError *e, int error, const char *message) {
-        if (e) {
-                free(e->message);
-                e->error = error;
-                e->message = message ? strdup(message) : NULL;
-        }
-        return error;
-}
-
-_printf_(3, 4) static int err_setf(NftError *e, int error, const char *fmt, ...) {
-        if (e) {
-                va_list ap;
-                char *m = NULL;
-                va_start(ap, fmt);
-                if (vasprintf(&m, fmt, ap) < 0)
-                        m = NULL;
-                va_end(ap);
-                free(e->message);
-                e->error = error;
-                e->message = m;
-        }
-        return error;
-}
+#define err_set error_message_set
+#define err_setf error_message_setf
 
 void nft_port_entry_array_free(NftPortEntry *e, size_t n) {
         for (size_t i = 0; i < n; i++)

@@ -40,12 +40,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "errmsg.h"
 #include "macros.h"
 
-typedef struct NftError {
-        int error;     /* -errno (0: none) */
-        char *message; /* the kernel's extended-ack text or our own reason; NULL when none; owned */
-} NftError;
+typedef ErrorMessage NftError; /* -errno, and the kernel's extended-ack text or our own reason */
 
 void nft_error_done(NftError *e);
 

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "errmsg.h"
 #include "fd-util.h"
 #include "fileio.h"
 #include "sha256.h"
@@ -108,6 +109,25 @@ TEST(sha256) {
         sha256_finish_ctx(&ctx, d);
         sha256_to_hex(d, hex);
         ASSERT_STREQ(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
+TEST(errmsg) {
+        ErrorMessage e = {};
+        ASSERT_EQ(error_message_set(&e, -ENOENT, "gone"), -ENOENT);
+        ASSERT_EQ(e.error, -ENOENT);
+        ASSERT_STREQ(e.message, "gone");
+        ASSERT_EQ(error_message_setf(&e, -EEXIST, "link '%s' exists", "vb-x"), -EEXIST); /* replaces */
+        ASSERT_STREQ(e.message, "link 'vb-x' exists");
+        ASSERT_EQ(error_message_set(&e, -EIO, NULL), -EIO);
+        ASSERT_NULL(e.message);
+        ASSERT_EQ(error_message_set(NULL, -EPERM, "nobody listens"), -EPERM);
+        ASSERT_EQ(error_message_setf(NULL, -EPERM, "%d", 1), -EPERM);
+        error_message_setf(&e, -EINVAL, "x");
+        error_message_done(&e);
+        ASSERT_EQ(e.error, 0);
+        ASSERT_NULL(e.message);
+        error_message_done(&e);
+        error_message_done(NULL);
 }
 
 TEST_MAIN()

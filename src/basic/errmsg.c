@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "errmsg.h"
+
+void error_message_done(ErrorMessage *e) {
+        if (!e)
+                return;
+        free(e->message);
+        *e = (ErrorMessage){};
+}
+
+int error_message_set(ErrorMessage *e, int error, const char *message) {
+        if (e) {
+                free(e->message);
+                e->error = error;
+                e->message = message ? strdup(message) : NULL;
+        }
+        return error;
+}
+
+int error_message_setf(ErrorMessage *e, int error, const char *fmt, ...) {
+        if (e) {
+                va_list ap;
+                char *m = NULL;
+                va_start(ap, fmt);
+                if (vasprintf(&m, fmt, ap) < 0)
+                        m = NULL;
+                va_end(ap);
+                free(e->message);
+                e->error = error;
+                e->message = m;
+        }
+        return error;
+}
