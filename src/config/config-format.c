@@ -147,23 +147,9 @@ char *format_cpuset(const ConfigKey *k, const void *data, bool *ret_unset) {
         return quote(rc->cpuset);
 }
 
-static const char *const network_mode_names[] = { "bridge", "none", "host" };
-static const char *const on_failure_names[] = { "ignore", "exit" };
-static const char *const mount_type_names[] = { "bind", "tmpfs", "volume" };
-
-char *format_network_mode(const ConfigKey *k, const void *data, bool *ret_unset) {
-        int v = *(const int *) data;
-        return v >= 0 && (size_t) v < ELEMENTSOF(network_mode_names) ? quote(network_mode_names[v]) : NULL;
-}
-
-char *format_on_failure(const ConfigKey *k, const void *data, bool *ret_unset) {
-        int v = *(const int *) data;
-        return v >= 0 && (size_t) v < ELEMENTSOF(on_failure_names) ? quote(on_failure_names[v]) : NULL;
-}
-
-char *format_mount_type(const ConfigKey *k, const void *data, bool *ret_unset) {
-        int v = *(const int *) data;
-        return v >= 0 && (size_t) v < ELEMENTSOF(mount_type_names) ? quote(mount_type_names[v]) : NULL;
+char *format_enum(const ConfigKey *k, const void *data, bool *ret_unset) {
+        const char *name = scalar_syntax_name(k->syntax, *(const int *) data);
+        return name ? quote(name) : NULL;
 }
 
 char *format_user_namespace(const ConfigKey *k, const void *data, bool *ret_unset) {

@@ -46,6 +46,8 @@ typedef struct ParseCtx {
 } ParseCtx;
 
 typedef struct ConfigKey ConfigKey;
+/* How parse_scalar() reads one TOML value into one field (config-schema.c) */
+typedef struct ScalarSyntax ScalarSyntax;
 /* Parses v for key k into data (the field at k->offset). Bad values are reported to ctx->diag and
  * return 0 (keep going); < 0 only for OOM. Returns 1 when the value was accepted. */
 typedef int (*ConfigParser)(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
@@ -61,6 +63,7 @@ struct ConfigKey {
         ssize_t set_offset; /* a bool "*_set" flag to raise, or -1 */
         uint64_t min, max;  /* for integers */
         const char *accepted;
+        const ScalarSyntax *syntax; /* for parse_scalar(), parse_strv() (each element), format_enum() */
 };
 
 /* Applies a table (the root of a document, a [[mount]] element, a [network.NAME] table) to base
@@ -97,6 +100,9 @@ int global_config_defaults(GlobalConfig *g);
 int container_config_validate(ContainerConfig *c, const GlobalConfig *g, ConfigDiag *diag);
 int global_config_validate(GlobalConfig *g, ConfigDiag *diag);
 
+/* The name of a value of an enum syntax; NULL if out of range or not an enum */
+const char *scalar_syntax_name(const ScalarSyntax *x, int value);
+
 /* The formatters of the key tables (config-format.c) */
 char *format_string(const ConfigKey *k, const void *data, bool *ret_unset);
 char *format_strv(const ConfigKey *k, const void *data, bool *ret_unset);
@@ -108,9 +114,7 @@ char *format_cpu_quota(const ConfigKey *k, const void *data, bool *ret_unset);
 char *format_u64(const ConfigKey *k, const void *data, bool *ret_unset);
 char *format_unsigned(const ConfigKey *k, const void *data, bool *ret_unset);
 char *format_cpuset(const ConfigKey *k, const void *data, bool *ret_unset);
-char *format_network_mode(const ConfigKey *k, const void *data, bool *ret_unset);
-char *format_on_failure(const ConfigKey *k, const void *data, bool *ret_unset);
-char *format_mount_type(const ConfigKey *k, const void *data, bool *ret_unset);
+char *format_enum(const ConfigKey *k, const void *data, bool *ret_unset);
 char *format_user_namespace(const ConfigKey *k, const void *data, bool *ret_unset);
 char *format_ipv4(const ConfigKey *k, const void *data, bool *ret_unset);
 char *format_ports(const ConfigKey *k, const void *data, bool *ret_unset);

@@ -243,296 +243,155 @@ static int check_env_name(const char *s, char **ret) {
         return 0;
 }
 
-/* ---- parsers ---- */
+/* ---- scalar syntaxes: one TOML value, converted, into one field ---- */
 
-typedef struct StringKeyExtra {
-        StringCheck check;
-        const char *what;
-} StringKeyExtra;
+/* A converted value on its way into the field */
+typedef union ScalarValue {
+        uint64_t u64;
+        unsigned u;
+        int i;
+        char *str;
+        struct in_addr addr;
+        struct {
+                struct in_addr addr;
+                unsigned prefixlen;
+        } subnet;
+        struct {
+                uint8_t *mask;
+                size_t size;
+                char *list;
+        } cpuset;
+} ScalarValue;
 
-/* k->min holds an index into string_kinds */
-enum {
-        SK_NONEMPTY,
-        SK_ABS_PATH,
-        SK_IMAGE,
-        SK_HOSTNAME,
-        SK_USER,
-        SK_SLICE,
-        SK_IFNAME,
-        SK_SECCOMP,
-        SK_IPV4,
-        SK_HOST_ENTRY,
-        SK_DEVICE,
-        SK_CAP,
-        SK_CAP_OR_ALL,
-        _SK_MAX,
+struct ScalarSyntax {
+        const char *what; /* the value in "invalid <what> '…'" and "out of range <what> '…'" */
+        /* The string form, NULL if none: 0, -EINVAL or -ERANGE (reported with what), or -ENOMEM */
+        int (*from_string)(const ScalarSyntax *x, const ConfigKey *k, const char *s, ScalarValue *ret);
+        /* The integer form, NULL if none: 0, -EINVAL or -ERANGE (reported with what) */
+        int (*from_integer)(const ConfigKey *k, int64_t i, ScalarValue *ret);
+        /* For a value of another type, where integers are accepted: NULL for "an integer" or, with a
+         * string form, "a string or an integer" */
+        const char *expected;
+        /* Moves the value into the field, freeing what it replaces; NULL: copies size bytes */
+        void (*store)(void *field, ScalarValue *val);
+        size_t size;
+        StringCheck check;        /* string_from_string(): the check and normalisation */
+        const char *const *names; /* enum_from_string(): the names, by value */
+        size_t n_names;
 };
 
-static const StringKeyExtra string_kinds[_SK_MAX] = {
-        [SK_NONEMPTY] = { check_nonempty, "value" },
-        [SK_ABS_PATH] = { check_abs_path, "path" },
-        [SK_IMAGE] = { check_image, "image reference" },
-        [SK_HOSTNAME] = { check_hostname, "hostname" },
-        [SK_USER] = { check_user, "user" },
-        [SK_SLICE] = { check_slice, "slice name" },
-        [SK_IFNAME] = { check_ifname, "name" },
-        [SK_SECCOMP] = { check_seccomp, "seccomp setting" },
-        [SK_IPV4] = { check_ipv4, "IPv4 address" },
-        [SK_HOST_ENTRY] = { check_host_entry, "hosts entry" },
-        [SK_DEVICE] = { check_device, "device" },
-        [SK_CAP] = { check_cap, "capability" },
-        [SK_CAP_OR_ALL] = { check_cap_or_all, "capability" },
-};
+const char *scalar_syntax_name(const ScalarSyntax *x, int value) {
+        return value >= 0 && (size_t) value < x->n_names ? x->names[value] : NULL;
+}
 
-/* Checks one string; returns 1 and a malloc'ed (possibly normalised) copy, 0 when reported */
-static int string_checked(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
-                          char **ret) {
-        const StringKeyExtra *x = &string_kinds[k->min];
+static int string_from_string(const ScalarSyntax *x, const ConfigKey *k, const char *s, ScalarValue *ret) {
         _cleanup_free_ char *norm = NULL;
-        const char *s;
-        int r;
-
-        s = get_string(ctx, k, key_path, v, &r);
-        if (!s)
-                return r;
-        r = x->check(s, &norm);
-        if (r == -ENOMEM)
-                return r;
+        int r = x->check(s, &norm);
         if (r < 0)
-                return bad_value(ctx, k, key_path, v, x->what, s, r);
+                return r;
         if (!norm) {
                 norm = strdup(s);
                 if (!norm)
                         return -ENOMEM;
         }
-        *ret = TAKE_PTR(norm);
-        return 1;
+        ret->str = TAKE_PTR(norm);
+        return 0;
 }
 
-static void set_flag(const ConfigKey *k, void *base_field) {
-        /* set_offset is relative to the same base as offset */
-        if (k->set_offset >= 0)
-                *(bool *) ((uint8_t *) base_field - k->offset + (size_t) k->set_offset) = true;
+static void string_store(void *field, ScalarValue *val) {
+        free(*(char **) field);
+        *(char **) field = val->str;
 }
 
-static int parse_string(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
-                        void *data) {
-        char *s = NULL;
-        int r = string_checked(ctx, k, key_path, v, &s);
-        if (r <= 0)
-                return r;
-        free(*(char **) data);
-        *(char **) data = s;
-        set_flag(k, data);
-        return 1;
+static int size_from_string(const ScalarSyntax *x, const ConfigKey *k, const char *s, ScalarValue *ret) {
+        return config_parse_size(s, k->max != 0, &ret->u64); /* max != 0 allows "infinity" */
 }
 
-static int parse_strv(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
-                      void *data) {
-        _cleanup_strv_free_ char **l = NULL;
-        bool bad = false;
-        size_t n;
-        int r;
-
-        if (toml_value_type(v) != TOML_ARRAY)
-                return wrong_type(ctx, k, key_path, v, "an array of strings");
-        n = toml_array_size(v);
-        if (k->max > 0 && n == 0) /* max != 0 marks "must not be empty" */
-                return report(ctx, k, key_path, v, "must not be empty");
-        l = new0(char *, 1);
-        if (!l)
-                return -ENOMEM;
-        for (size_t i = 0; i < n; i++) {
-                _cleanup_free_ char *p = strprintf("%s[%zu]", key_path, i), *s = NULL;
-                if (!p)
-                        return -ENOMEM;
-                r = string_checked(ctx, k, p, toml_array_get(v, i), &s);
-                if (r < 0)
-                        return r;
-                if (r == 0) {
-                        bad = true;
-                        continue;
-                }
-                r = strv_consume(&l, s);
-                if (r < 0)
-                        return r;
-                s = NULL;
-        }
-        if (bad)
-                return 0;
-        strv_free(*(char ***) data);
-        *(char ***) data = TAKE_PTR(l);
-        set_flag(k, data);
-        return 1;
+static int size_from_integer(const ConfigKey *k, int64_t i, ScalarValue *ret) {
+        ret->u64 = (uint64_t) i;
+        return i < 0 ? -ERANGE : 0;
 }
 
-static int parse_bool(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
-                      void *data) {
-        if (toml_value_type(v) != TOML_BOOL)
-                return wrong_type(ctx, k, key_path, v, "a boolean");
-        *(bool *) data = toml_value_bool(v);
-        set_flag(k, data);
-        return 1;
+static int timespan_from_string(const ScalarSyntax *x, const ConfigKey *k, const char *s, ScalarValue *ret) {
+        return config_parse_timespan(s, k->max != 0, &ret->u64);
 }
 
-/* Sizes: a string with suffix or a non-negative integer of bytes. k->max != 0 allows "infinity". */
-static int parse_size(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
-                      void *data) {
-        uint64_t x;
-        int r;
-
-        if (toml_value_type(v) == TOML_INTEGER) {
-                int64_t i = toml_value_integer(v);
-                if (i < 0)
-                        return report(ctx, k, key_path, v, "out of range size %" PRIi64, i);
-                x = (uint64_t) i;
-        } else if (toml_value_type(v) == TOML_STRING) {
-                const char *s = get_string(ctx, k, key_path, v, &r);
-                if (!s)
-                        return r;
-                r = config_parse_size(s, k->max != 0, &x);
-                if (r < 0)
-                        return bad_value(ctx, k, key_path, v, "size", s, r);
-        } else
-                return wrong_type(ctx, k, key_path, v, "a string or an integer");
-        *(uint64_t *) data = x;
-        set_flag(k, data);
-        return 1;
+static int timespan_from_integer(const ConfigKey *k, int64_t i, ScalarValue *ret) {
+        ret->u64 = (uint64_t) i * USEC_PER_SEC;
+        return i < 0 || (uint64_t) i > UINT64_MAX / USEC_PER_SEC - 1 ? -ERANGE : 0;
 }
 
-static int parse_timespan(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
-                          void *data) {
-        uint64_t x;
-        int r;
-
-        if (toml_value_type(v) == TOML_INTEGER) {
-                int64_t i = toml_value_integer(v);
-                if (i < 0 || (uint64_t) i > UINT64_MAX / USEC_PER_SEC - 1)
-                        return report(ctx, k, key_path, v, "out of range time span %" PRIi64, i);
-                x = (uint64_t) i * USEC_PER_SEC;
-        } else if (toml_value_type(v) == TOML_STRING) {
-                const char *s = get_string(ctx, k, key_path, v, &r);
-                if (!s)
-                        return r;
-                r = config_parse_timespan(s, k->max != 0, &x);
-                if (r < 0)
-                        return bad_value(ctx, k, key_path, v, "time span", s, r);
-        } else
-                return wrong_type(ctx, k, key_path, v, "a string or an integer");
-        *(uint64_t *) data = x;
-        set_flag(k, data);
-        return 1;
+static int signal_from_string(const ScalarSyntax *x, const ConfigKey *k, const char *s, ScalarValue *ret) {
+        return config_parse_signal(s, &ret->i) < 0 ? -EINVAL : 0;
 }
 
-static int parse_signal(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
-                        void *data) {
-        int sig, r;
-
-        if (toml_value_type(v) == TOML_INTEGER) {
-                int64_t i = toml_value_integer(v);
-                if (i <= 0 || i >= _NSIG || !config_signal_to_string((int) i))
-                        return report(ctx, k, key_path, v, "invalid signal %" PRIi64, i);
-                sig = (int) i;
-        } else if (toml_value_type(v) == TOML_STRING) {
-                const char *s = get_string(ctx, k, key_path, v, &r);
-                if (!s)
-                        return r;
-                r = config_parse_signal(s, &sig);
-                if (r < 0)
-                        return bad_value(ctx, k, key_path, v, "signal", s, -EINVAL);
-        } else
-                return wrong_type(ctx, k, key_path, v, "a string or an integer");
-        *(int *) data = sig;
-        set_flag(k, data);
-        return 1;
+static int signal_from_integer(const ConfigKey *k, int64_t i, ScalarValue *ret) {
+        ret->i = (int) i;
+        return i <= 0 || i >= _NSIG || !config_signal_to_string((int) i) ? -EINVAL : 0;
 }
 
-static int parse_cpu_quota(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
-                           void *data) {
-        uint64_t x;
-        const char *s;
-        int r;
-
-        s = get_string(ctx, k, key_path, v, &r);
-        if (!s)
-                return r;
-        r = config_parse_cpu_quota(s, &x);
-        if (r < 0)
-                return bad_value(ctx, k, key_path, v, "CPU quota", s, r);
-        *(uint64_t *) data = x;
-        set_flag(k, data);
-        return 1;
+static int cpu_quota_from_string(const ScalarSyntax *x, const ConfigKey *k, const char *s,
+                                 ScalarValue *ret) {
+        return config_parse_cpu_quota(s, &ret->u64);
 }
 
-/* An integer in [k->min, k->max]; for tasks_max also "infinity" (k->path ends in "tasks_max") */
-static int parse_uint(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
-                      void *data, bool infinity) {
-        uint64_t x;
-
-        if (infinity && toml_value_type(v) == TOML_STRING) {
-                int r;
-                const char *s = get_string(ctx, k, key_path, v, &r);
-                if (!s)
-                        return r;
-                if (!streq(s, "infinity"))
-                        return bad_value(ctx, k, key_path, v, "value", s, -EINVAL);
-                x = UINT64_MAX;
-        } else if (toml_value_type(v) == TOML_INTEGER) {
-                int64_t i = toml_value_integer(v);
-                if (i < 0 || (uint64_t) i < k->min || (uint64_t) i > k->max)
-                        return report(ctx, k, key_path, v, "out of range value %" PRIi64, i);
-                x = (uint64_t) i;
-        } else
-                return wrong_type(ctx, k, key_path, v,
-                                  infinity ? "an integer or \"infinity\"" : "an integer");
-        *(uint64_t *) data = x;
-        set_flag(k, data);
-        return 1;
+/* an integer in [k->min, k->max] */
+static int uint_from_integer(const ConfigKey *k, int64_t i, ScalarValue *ret) {
+        ret->u64 = (uint64_t) i;
+        return i < 0 || (uint64_t) i < k->min || (uint64_t) i > k->max ? -ERANGE : 0;
 }
 
-static int parse_u64(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
-                     void *data) {
-        return parse_uint(ctx, k, key_path, v, data, false);
-}
-
-static int parse_u64_inf(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
-                         void *data) {
-        return parse_uint(ctx, k, key_path, v, data, true);
-}
-
-static int parse_unsigned(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
-                          void *data) {
-        uint64_t x;
-        int r = parse_uint(ctx, k, key_path, v, &x, false);
-        if (r > 0)
-                *(unsigned *) data = (unsigned) x;
+static int unsigned_from_integer(const ConfigKey *k, int64_t i, ScalarValue *ret) {
+        int r = uint_from_integer(k, i, ret);
+        ret->u = (unsigned) i;
         return r;
 }
 
-static int parse_cpuset(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
-                        void *data) {
-        ResourceConfig *rc = data;
-        _cleanup_free_ uint8_t *mask = NULL;
-        _cleanup_free_ char *norm = NULL;
-        const char *s;
-        size_t size;
-        int r;
+static int infinity_from_string(const ScalarSyntax *x, const ConfigKey *k, const char *s, ScalarValue *ret) {
+        ret->u64 = UINT64_MAX;
+        return streq(s, "infinity") ? 0 : -EINVAL;
+}
 
-        s = get_string(ctx, k, key_path, v, &r);
-        if (!s)
-                return r;
-        r = config_parse_cpuset(s, &mask, &size, &norm);
-        if (r == -ENOMEM)
-                return r;
+static int enum_from_string(const ScalarSyntax *x, const ConfigKey *k, const char *s, ScalarValue *ret) {
+        for (size_t i = 0; i < x->n_names; i++)
+                if (streq(s, x->names[i])) {
+                        ret->i = (int) i;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+static int ipv4_from_string(const ScalarSyntax *x, const ConfigKey *k, const char *s, ScalarValue *ret) {
+        return config_parse_ipv4(s, &ret->addr) < 0 ? -EINVAL : 0;
+}
+
+/* data = NetworkDef: subnet + prefixlen */
+static int subnet_from_string(const ScalarSyntax *x, const ConfigKey *k, const char *s, ScalarValue *ret) {
+        int r = config_parse_ipv4_prefix(s, &ret->subnet.addr, &ret->subnet.prefixlen);
         if (r < 0)
-                return bad_value(ctx, k, key_path, v, "cpuset", s, r);
+                return r;
+        return ret->subnet.prefixlen < 8 || ret->subnet.prefixlen > 30 ? -ERANGE : 0;
+}
+
+static void subnet_store(void *field, ScalarValue *val) {
+        NetworkDef *n = field;
+        n->subnet = val->subnet.addr;
+        n->prefixlen = val->subnet.prefixlen;
+}
+
+/* data = ResourceConfig: cpuset, its mask and its flag */
+static int cpuset_from_string(const ScalarSyntax *x, const ConfigKey *k, const char *s, ScalarValue *ret) {
+        return config_parse_cpuset(s, &ret->cpuset.mask, &ret->cpuset.size, &ret->cpuset.list);
+}
+
+static void cpuset_store(void *field, ScalarValue *val) {
+        ResourceConfig *rc = field;
         free(rc->cpuset);
         free(rc->cpuset_mask);
-        rc->cpuset = TAKE_PTR(norm);
-        rc->cpuset_mask = TAKE_PTR(mask);
-        rc->cpuset_mask_size = size;
+        rc->cpuset = val->cpuset.list;
+        rc->cpuset_mask = val->cpuset.mask;
+        rc->cpuset_mask_size = val->cpuset.size;
         rc->cpuset_set = true;
-        return 1;
 }
 
 static const char *const network_mode_names[] = {
@@ -550,36 +409,161 @@ static const char *const mount_type_names[] = {
         [MOUNT_TYPE_VOLUME] = "volume",
 };
 
-static int parse_enum(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
-                      void *data, const char *const *names, size_t n) {
+/* A string form, an integer form or both, copied into a field of type t */
+#define VALUE_SYNTAX(w, s, i, t)                                                                            \
+        { .what = w, .from_string = s, .from_integer = i, .size = sizeof(t) }
+/* Strings that pass c, malloc'ed (as c normalised them) into a char * field */
+#define STRING_SYNTAX(c, w)                                                                                 \
+        { .what = w, .from_string = string_from_string, .store = string_store, .check = c }
+/* One of the strings of n; its index into an int field */
+#define ENUM_SYNTAX(n)                                                                                      \
+        {                                                                                                   \
+                .what = "value", .from_string = enum_from_string, .size = sizeof(int), .names = n,          \
+                .n_names = ELEMENTSOF(n)                                                                    \
+        }
+
+static const ScalarSyntax size_syntax = VALUE_SYNTAX("size", size_from_string, size_from_integer, uint64_t);
+static const ScalarSyntax timespan_syntax =
+        VALUE_SYNTAX("time span", timespan_from_string, timespan_from_integer, uint64_t);
+static const ScalarSyntax signal_syntax =
+        VALUE_SYNTAX("signal", signal_from_string, signal_from_integer, int);
+static const ScalarSyntax cpu_quota_syntax =
+        VALUE_SYNTAX("CPU quota", cpu_quota_from_string, NULL, uint64_t);
+static const ScalarSyntax u64_syntax = VALUE_SYNTAX("value", NULL, uint_from_integer, uint64_t);
+static const ScalarSyntax unsigned_syntax = VALUE_SYNTAX("value", NULL, unsigned_from_integer, unsigned);
+static const ScalarSyntax u64_or_infinity_syntax = {
+        .what = "value",
+        .from_string = infinity_from_string,
+        .from_integer = uint_from_integer,
+        .expected = "an integer or \"infinity\"",
+        .size = sizeof(uint64_t),
+};
+static const ScalarSyntax ipv4_syntax = VALUE_SYNTAX("IPv4 address", ipv4_from_string, NULL, struct in_addr);
+static const ScalarSyntax subnet_syntax = { .what = "subnet",
+                                            .from_string = subnet_from_string,
+                                            .store = subnet_store };
+static const ScalarSyntax cpuset_syntax = { .what = "cpuset",
+                                            .from_string = cpuset_from_string,
+                                            .store = cpuset_store };
+static const ScalarSyntax network_mode_syntax = ENUM_SYNTAX(network_mode_names);
+static const ScalarSyntax on_failure_syntax = ENUM_SYNTAX(on_failure_names);
+static const ScalarSyntax mount_type_syntax = ENUM_SYNTAX(mount_type_names);
+static const ScalarSyntax nonempty_syntax = STRING_SYNTAX(check_nonempty, "value");
+static const ScalarSyntax abs_path_syntax = STRING_SYNTAX(check_abs_path, "path");
+static const ScalarSyntax image_syntax = STRING_SYNTAX(check_image, "image reference");
+static const ScalarSyntax hostname_syntax = STRING_SYNTAX(check_hostname, "hostname");
+static const ScalarSyntax user_syntax = STRING_SYNTAX(check_user, "user");
+static const ScalarSyntax slice_syntax = STRING_SYNTAX(check_slice, "slice name");
+static const ScalarSyntax ifname_syntax = STRING_SYNTAX(check_ifname, "name");
+static const ScalarSyntax seccomp_syntax = STRING_SYNTAX(check_seccomp, "seccomp setting");
+static const ScalarSyntax ipv4_string_syntax = STRING_SYNTAX(check_ipv4, "IPv4 address");
+static const ScalarSyntax host_entry_syntax = STRING_SYNTAX(check_host_entry, "hosts entry");
+static const ScalarSyntax device_syntax = STRING_SYNTAX(check_device, "device");
+static const ScalarSyntax cap_syntax = STRING_SYNTAX(check_cap, "capability");
+static const ScalarSyntax cap_or_all_syntax = STRING_SYNTAX(check_cap_or_all, "capability");
+
+/* Converts v by syntax x: 1 with *ret set, 0 when reported, < 0 on OOM */
+static int scalar_convert(ParseCtx *ctx, const ConfigKey *k, const ScalarSyntax *x, const char *key_path,
+                          const TomlValue *v, ScalarValue *ret) {
         const char *s;
         int r;
 
+        if (x->from_integer && toml_value_type(v) == TOML_INTEGER) {
+                int64_t i = toml_value_integer(v);
+                r = x->from_integer(k, i, ret);
+                if (r < 0)
+                        return report(ctx, k, key_path, v, "%s %s %" PRIi64,
+                                      r == -ERANGE ? "out of range" : "invalid", x->what, i);
+                return 1;
+        }
+        if (!x->from_string || (x->from_integer && toml_value_type(v) != TOML_STRING))
+                return wrong_type(ctx, k, key_path, v,
+                                  x->expected
+                                          ?: x->from_string ? "a string or an integer"
+                                                            : "an integer");
         s = get_string(ctx, k, key_path, v, &r);
         if (!s)
                 return r;
-        for (size_t i = 0; i < n; i++)
-                if (streq(s, names[i])) {
-                        *(int *) data = (int) i;
-                        set_flag(k, data);
-                        return 1;
+        r = x->from_string(x, k, s, ret);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return bad_value(ctx, k, key_path, v, x->what, s, r);
+        return 1;
+}
+
+static void set_flag(const ConfigKey *k, void *base_field) {
+        /* set_offset is relative to the same base as offset */
+        if (k->set_offset >= 0)
+                *(bool *) ((uint8_t *) base_field - k->offset + (size_t) k->set_offset) = true;
+}
+
+/* The parser of every key with a ScalarSyntax */
+static int parse_scalar(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
+                        void *data) {
+        ScalarValue val = {};
+        int r = scalar_convert(ctx, k, k->syntax, key_path, v, &val);
+        if (r <= 0)
+                return r;
+        if (k->syntax->store)
+                k->syntax->store(data, &val);
+        else
+                memcpy(data, &val, k->syntax->size);
+        set_flag(k, data);
+        return 1;
+}
+
+/* ---- other parsers ---- */
+
+/* An array of strings of k->syntax; k->max != 0 marks "must not be empty" */
+static int parse_strv(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
+                      void *data) {
+        _cleanup_strv_free_ char **l = NULL;
+        bool bad = false;
+        size_t n;
+        int r;
+
+        if (toml_value_type(v) != TOML_ARRAY)
+                return wrong_type(ctx, k, key_path, v, "an array of strings");
+        n = toml_array_size(v);
+        if (k->max > 0 && n == 0)
+                return report(ctx, k, key_path, v, "must not be empty");
+        l = new0(char *, 1);
+        if (!l)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *p = strprintf("%s[%zu]", key_path, i);
+                ScalarValue val = {};
+                if (!p)
+                        return -ENOMEM;
+                r = scalar_convert(ctx, k, k->syntax, p, toml_array_get(v, i), &val);
+                if (r < 0)
+                        return r;
+                if (r == 0) {
+                        bad = true;
+                        continue;
                 }
-        return bad_value(ctx, k, key_path, v, "value", s, -EINVAL);
+                r = strv_consume(&l, val.str);
+                if (r < 0) {
+                        free(val.str);
+                        return r;
+                }
+        }
+        if (bad)
+                return 0;
+        strv_free(*(char ***) data);
+        *(char ***) data = TAKE_PTR(l);
+        set_flag(k, data);
+        return 1;
 }
 
-static int parse_network_mode(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
-                              void *data) {
-        return parse_enum(ctx, k, key_path, v, data, network_mode_names, ELEMENTSOF(network_mode_names));
-}
-
-static int parse_on_failure(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
-                            void *data) {
-        return parse_enum(ctx, k, key_path, v, data, on_failure_names, ELEMENTSOF(on_failure_names));
-}
-
-static int parse_mount_type(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
-                            void *data) {
-        return parse_enum(ctx, k, key_path, v, data, mount_type_names, ELEMENTSOF(mount_type_names));
+static int parse_bool(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
+                      void *data) {
+        if (toml_value_type(v) != TOML_BOOL)
+                return wrong_type(ctx, k, key_path, v, "a boolean");
+        *(bool *) data = toml_value_bool(v);
+        set_flag(k, data);
+        return 1;
 }
 
 static int parse_user_namespace(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
@@ -602,46 +586,6 @@ static int parse_user_namespace(ParseCtx *ctx, const ConfigKey *k, const char *k
         if (toml_value_type(v) == TOML_BOOL)
                 return report(ctx, k, key_path, v, "invalid value true");
         return wrong_type(ctx, k, key_path, v, "false or a string");
-}
-
-static int parse_ipv4(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
-                      void *data) {
-        struct in_addr a;
-        const char *s;
-        int r;
-
-        s = get_string(ctx, k, key_path, v, &r);
-        if (!s)
-                return r;
-        if (config_parse_ipv4(s, &a) < 0)
-                return bad_value(ctx, k, key_path, v, "IPv4 address", s, -EINVAL);
-        *(struct in_addr *) data = a;
-        set_flag(k, data);
-        return 1;
-}
-
-/* data = NetworkDef: subnet + prefixlen */
-static int parse_subnet(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
-                        void *data) {
-        NetworkDef *n = data;
-        struct in_addr a;
-        unsigned plen;
-        const char *s;
-        int r;
-
-        s = get_string(ctx, k, key_path, v, &r);
-        if (!s)
-                return r;
-        r = config_parse_ipv4_prefix(s, &a, &plen);
-        if (r == -ENOMEM)
-                return r;
-        if (r < 0)
-                return bad_value(ctx, k, key_path, v, "subnet", s, r);
-        if (plen < 8 || plen > 30)
-                return bad_value(ctx, k, key_path, v, "subnet", s, -ERANGE);
-        n->subnet = a;
-        n->prefixlen = plen;
-        return 1;
 }
 
 /* data = NetworkConfig: ports + n_ports; array replaced whole */
@@ -912,115 +856,121 @@ static int parse_mounts(ParseCtx *ctx, const ConfigKey *k, const char *key_path,
 #define A_ARGV "a non-empty array of strings"
 
 const ConfigKey container_keys[] = {
-        { "image", parse_string, format_string, C(image), -1, SK_IMAGE, 0,
-          "a store image \"NAME:TAG\" or \"NAME@sha256:HEX\"" },
-        { "rootfs", parse_string, format_string, C(rootfs), -1, SK_ABS_PATH, 0,
-          A_PATH " to the root directory" },
-        { "command", parse_strv, format_strv, C(command), CS(command_set), SK_NONEMPTY, 1, A_ARGV },
-        { "entrypoint", parse_strv, format_strv, C(entrypoint), CS(entrypoint_set), SK_NONEMPTY, 0,
-          "an array of strings; [] clears the image's entrypoint" },
+        { "image", parse_scalar, format_string, C(image), -1, 0, 0,
+          "a store image \"NAME:TAG\" or \"NAME@sha256:HEX\"", &image_syntax },
+        { "rootfs", parse_scalar, format_string, C(rootfs), -1, 0, 0, A_PATH " to the root directory",
+          &abs_path_syntax },
+        { "command", parse_strv, format_strv, C(command), CS(command_set), 0, 1, A_ARGV, &nonempty_syntax },
+        { "entrypoint", parse_strv, format_strv, C(entrypoint), CS(entrypoint_set), 0, 0,
+          "an array of strings; [] clears the image's entrypoint", &nonempty_syntax },
         { "env", parse_env, NULL, 0, -1, 0, 0, "a table of strings: NAME = \"value\"" },
-        { "env_files", parse_strv, format_strv, C(env_files), -1, SK_ABS_PATH, 0,
-          "an array of absolute paths" },
-        { "workdir", parse_string, format_string, C(workdir), -1, SK_ABS_PATH, 0,
-          A_PATH " in the container" },
-        { "user", parse_string, format_string, C(user), -1, SK_USER, 0,
-          "\"name\", \"uid\", \"uid:gid\" or \"name:group\"" },
-        { "hostname", parse_string, format_string, C(hostname), -1, SK_HOSTNAME, 0,
-          "a hostname: labels of letters, digits and '-', up to 253 characters" },
+        { "env_files", parse_strv, format_strv, C(env_files), -1, 0, 0, "an array of absolute paths",
+          &abs_path_syntax },
+        { "workdir", parse_scalar, format_string, C(workdir), -1, 0, 0, A_PATH " in the container",
+          &abs_path_syntax },
+        { "user", parse_scalar, format_string, C(user), -1, 0, 0,
+          "\"name\", \"uid\", \"uid:gid\" or \"name:group\"", &user_syntax },
+        { "hostname", parse_scalar, format_string, C(hostname), -1, 0, 0,
+          "a hostname: labels of letters, digits and '-', up to 253 characters", &hostname_syntax },
         { "read_only", parse_bool, format_bool, C(read_only), -1, 0, 0, "true or false" },
-        { "stop_signal", parse_signal, format_signal, C(stop_signal), -1, 0, 0,
-          "a signal name like \"SIGTERM\" or \"TERM\", or its number" },
-        { "stop_timeout", parse_timespan, format_timespan, C(stop_timeout_usec), -1, 0, 1,
-          A_TIME ", or \"infinity\"" },
-        { "slice", parse_string, format_string, C(slice), -1, SK_SLICE, 0,
-          "a slice unit name like \"machine.slice\"" },
+        { "stop_signal", parse_scalar, format_signal, C(stop_signal), -1, 0, 0,
+          "a signal name like \"SIGTERM\" or \"TERM\", or its number", &signal_syntax },
+        { "stop_timeout", parse_scalar, format_timespan, C(stop_timeout_usec), -1, 0, 1,
+          A_TIME ", or \"infinity\"", &timespan_syntax },
+        { "slice", parse_scalar, format_string, C(slice), -1, 0, 0,
+          "a slice unit name like \"machine.slice\"", &slice_syntax },
 
-        { "resources.memory_max", parse_size, format_size, C(resources.memory_max),
-          CS(resources.memory_max_set), 0, 1, A_SIZE_INF },
-        { "resources.memory_high", parse_size, format_size, C(resources.memory_high),
-          CS(resources.memory_high_set), 0, 1, A_SIZE_INF },
-        { "resources.memory_swap_max", parse_size, format_size, C(resources.memory_swap_max),
-          CS(resources.memory_swap_max_set), 0, 1, A_SIZE_INF },
-        { "resources.cpu_quota", parse_cpu_quota, format_cpu_quota, C(resources.cpu_quota_per_sec_usec),
-          CS(resources.cpu_quota_set), 0, 0, "a percentage above 0 like \"50%\" or \"150%\" for 1.5 CPUs" },
-        { "resources.cpu_weight", parse_u64, format_u64, C(resources.cpu_weight),
-          CS(resources.cpu_weight_set), 1, 10000, "an integer from 1 to 10000" },
-        { "resources.cpuset", parse_cpuset, format_cpuset, C(resources), -1, 0, 0,
-          "CPU numbers and ranges like \"0-3,8\", CPUs 0 to 8191" },
-        { "resources.tasks_max", parse_u64_inf, format_u64, C(resources.tasks_max),
-          CS(resources.tasks_max_set), 1, UINT64_MAX - 1, "an integer of at least 1, or \"infinity\"" },
-        { "resources.io_weight", parse_u64, format_u64, C(resources.io_weight), CS(resources.io_weight_set),
-          1, 10000, "an integer from 1 to 10000" },
+        { "resources.memory_max", parse_scalar, format_size, C(resources.memory_max),
+          CS(resources.memory_max_set), 0, 1, A_SIZE_INF, &size_syntax },
+        { "resources.memory_high", parse_scalar, format_size, C(resources.memory_high),
+          CS(resources.memory_high_set), 0, 1, A_SIZE_INF, &size_syntax },
+        { "resources.memory_swap_max", parse_scalar, format_size, C(resources.memory_swap_max),
+          CS(resources.memory_swap_max_set), 0, 1, A_SIZE_INF, &size_syntax },
+        { "resources.cpu_quota", parse_scalar, format_cpu_quota, C(resources.cpu_quota_per_sec_usec),
+          CS(resources.cpu_quota_set), 0, 0, "a percentage above 0 like \"50%\" or \"150%\" for 1.5 CPUs",
+          &cpu_quota_syntax },
+        { "resources.cpu_weight", parse_scalar, format_u64, C(resources.cpu_weight),
+          CS(resources.cpu_weight_set), 1, 10000, "an integer from 1 to 10000", &u64_syntax },
+        { "resources.cpuset", parse_scalar, format_cpuset, C(resources), -1, 0, 0,
+          "CPU numbers and ranges like \"0-3,8\", CPUs 0 to 8191", &cpuset_syntax },
+        { "resources.tasks_max", parse_scalar, format_u64, C(resources.tasks_max),
+          CS(resources.tasks_max_set), 1, UINT64_MAX - 1, "an integer of at least 1, or \"infinity\"",
+          &u64_or_infinity_syntax },
+        { "resources.io_weight", parse_scalar, format_u64, C(resources.io_weight),
+          CS(resources.io_weight_set), 1, 10000, "an integer from 1 to 10000", &u64_syntax },
 
-        { "network.mode", parse_network_mode, format_network_mode, C(network.mode), -1, 0, 0,
-          "\"bridge\", \"none\" or \"host\"" },
-        { "network.network", parse_string, format_string, C(network.network), -1, SK_IFNAME, 0,
-          "the name of a network defined in conf.d" },
-        { "network.address", parse_ipv4, format_ipv4, C(network.address), CS(network.address_set), 0, 0,
-          "an IPv4 address inside the network's subnet" },
+        { "network.mode", parse_scalar, format_enum, C(network.mode), -1, 0, 0,
+          "\"bridge\", \"none\" or \"host\"", &network_mode_syntax },
+        { "network.network", parse_scalar, format_string, C(network.network), -1, 0, 0,
+          "the name of a network defined in conf.d", &ifname_syntax },
+        { "network.address", parse_scalar, format_ipv4, C(network.address), CS(network.address_set), 0, 0,
+          "an IPv4 address inside the network's subnet", &ipv4_syntax },
         { "network.ports", parse_ports, format_ports, C(network), -1, 0, 0,
           "an array of \"HOST:CONTAINER\", \"ADDRESS:HOST:CONTAINER\" with optional \"/tcp\" or \"/udp\"; "
           "ports 1-65535 or ranges \"A-B\" of equal length" },
-        { "network.dns", parse_strv, format_strv, C(network.dns), -1, SK_IPV4, 0,
-          "an array of IPv4 addresses" },
-        { "network.hosts", parse_strv, format_strv, C(network.hosts), -1, SK_HOST_ENTRY, 0,
-          "an array of \"HOSTNAME:ADDRESS\"" },
+        { "network.dns", parse_strv, format_strv, C(network.dns), -1, 0, 0, "an array of IPv4 addresses",
+          &ipv4_string_syntax },
+        { "network.hosts", parse_strv, format_strv, C(network.hosts), -1, 0, 0,
+          "an array of \"HOSTNAME:ADDRESS\"", &host_entry_syntax },
 
         { "mount", parse_mounts, NULL, 0, -1, 0, 0, "[[mount]] tables" },
 
-        { "security.capabilities.add", parse_strv, format_strv, C(security.capabilities_add), -1, SK_CAP, 0,
-          "an array of capability names like \"CAP_NET_ADMIN\"" },
-        { "security.capabilities.drop", parse_strv, format_strv, C(security.capabilities_drop), -1,
-          SK_CAP_OR_ALL, 0, "an array of capability names like \"CAP_NET_RAW\", or \"ALL\"" },
+        { "security.capabilities.add", parse_strv, format_strv, C(security.capabilities_add), -1, 0, 0,
+          "an array of capability names like \"CAP_NET_ADMIN\"", &cap_syntax },
+        { "security.capabilities.drop", parse_strv, format_strv, C(security.capabilities_drop), -1, 0, 0,
+          "an array of capability names like \"CAP_NET_RAW\", or \"ALL\"", &cap_or_all_syntax },
         { "security.no_new_privileges", parse_bool, format_bool, C(security.no_new_privileges), -1, 0, 0,
           "true or false" },
-        { "security.seccomp", parse_string, format_string, C(security.seccomp), -1, SK_SECCOMP, 0,
-          "\"default\", \"unconfined\" or an absolute path to a profile" },
+        { "security.seccomp", parse_scalar, format_string, C(security.seccomp), -1, 0, 0,
+          "\"default\", \"unconfined\" or an absolute path to a profile", &seccomp_syntax },
         { "security.user_namespace", parse_user_namespace, format_user_namespace, C(security.user_namespace),
           -1, 0, 0, "false or \"auto\"" },
-        { "security.devices", parse_strv, format_strv, C(security.devices), -1, SK_DEVICE, 0,
-          "an array of \"/dev/NAME\" or \"/dev/NAME:rwm\"" },
+        { "security.devices", parse_strv, format_strv, C(security.devices), -1, 0, 0,
+          "an array of \"/dev/NAME\" or \"/dev/NAME:rwm\"", &device_syntax },
 
-        { "health.command", parse_strv, format_strv, C(health.command), -1, SK_NONEMPTY, 1, A_ARGV },
-        { "health.interval", parse_timespan, format_timespan, C(health.interval_usec), -1, 0, 0, A_TIME },
-        { "health.timeout", parse_timespan, format_timespan, C(health.timeout_usec), -1, 0, 0, A_TIME },
-        { "health.start_period", parse_timespan, format_timespan, C(health.start_period_usec), -1, 0, 0,
-          A_TIME },
-        { "health.retries", parse_unsigned, format_unsigned, C(health.retries), -1, 1, 100,
-          "an integer from 1 to 100" },
-        { "health.on_failure", parse_on_failure, format_on_failure, C(health.on_failure), -1, 0, 0,
-          "\"ignore\" or \"exit\"" },
+        { "health.command", parse_strv, format_strv, C(health.command), -1, 0, 1, A_ARGV, &nonempty_syntax },
+        { "health.interval", parse_scalar, format_timespan, C(health.interval_usec), -1, 0, 0, A_TIME,
+          &timespan_syntax },
+        { "health.timeout", parse_scalar, format_timespan, C(health.timeout_usec), -1, 0, 0, A_TIME,
+          &timespan_syntax },
+        { "health.start_period", parse_scalar, format_timespan, C(health.start_period_usec), -1, 0, 0,
+          A_TIME, &timespan_syntax },
+        { "health.retries", parse_scalar, format_unsigned, C(health.retries), -1, 1, 100,
+          "an integer from 1 to 100", &unsigned_syntax },
+        { "health.on_failure", parse_scalar, format_enum, C(health.on_failure), -1, 0, 0,
+          "\"ignore\" or \"exit\"", &on_failure_syntax },
 };
 const size_t container_keys_count = ELEMENTSOF(container_keys);
 
 #define M(f) offsetof(MountSpec, f)
 const ConfigKey mount_keys[] = {
-        { "type", parse_mount_type, format_mount_type, M(type), -1, 0, 0,
-          "\"bind\", \"tmpfs\" or \"volume\"" },
-        { "source", parse_string, format_string, M(source), -1, SK_NONEMPTY, 0,
-          "bind: an absolute host path; volume: a volume name" },
-        { "target", parse_string, format_string, M(target), -1, SK_ABS_PATH, 0, A_PATH " in the container" },
+        { "type", parse_scalar, format_enum, M(type), -1, 0, 0, "\"bind\", \"tmpfs\" or \"volume\"",
+          &mount_type_syntax },
+        { "source", parse_scalar, format_string, M(source), -1, 0, 0,
+          "bind: an absolute host path; volume: a volume name", &nonempty_syntax },
+        { "target", parse_scalar, format_string, M(target), -1, 0, 0, A_PATH " in the container",
+          &abs_path_syntax },
         { "read_only", parse_bool, format_bool, M(read_only), -1, 0, 0, "true or false" },
-        { "size", parse_size, format_size, M(size), -1, 0, 0, A_SIZE },
+        { "size", parse_scalar, format_size, M(size), -1, 0, 0, A_SIZE, &size_syntax },
 };
 const size_t mount_keys_count = ELEMENTSOF(mount_keys);
 
 #define N(f) offsetof(NetworkDef, f)
 static const ConfigKey network_def_keys[] = {
-        { "subnet", parse_subnet, NULL, 0, -1, 0, 0,
-          "an IPv4 subnet like \"10.88.0.0/16\", prefix 8 to 30" },
-        { "gateway", parse_ipv4, format_ipv4, N(gateway), -1, 0, 0, "an IPv4 address inside the subnet" },
+        { "subnet", parse_scalar, NULL, 0, -1, 0, 0, "an IPv4 subnet like \"10.88.0.0/16\", prefix 8 to 30",
+          &subnet_syntax },
+        { "gateway", parse_scalar, format_ipv4, N(gateway), -1, 0, 0, "an IPv4 address inside the subnet",
+          &ipv4_syntax },
         { "masquerade", parse_bool, format_bool, N(masquerade), -1, 0, 0, "true or false" },
-        { "bridge", parse_string, format_string, N(bridge), -1, SK_IFNAME, 0,
-          "an interface name of up to 15 characters" },
+        { "bridge", parse_scalar, format_string, N(bridge), -1, 0, 0,
+          "an interface name of up to 15 characters", &ifname_syntax },
 };
 
 #define R(f) offsetof(RegistryDef, f)
 static const ConfigKey registry_def_keys[] = {
         { "insecure", parse_bool, format_bool, R(insecure), -1, 0, 0, "true or false" },
-        { "ca_file", parse_string, format_string, R(ca_file), -1, SK_ABS_PATH, 0, A_PATH },
-        { "auth_file", parse_string, format_string, R(auth_file), -1, SK_ABS_PATH, 0, A_PATH },
+        { "ca_file", parse_scalar, format_string, R(ca_file), -1, 0, 0, A_PATH, &abs_path_syntax },
+        { "auth_file", parse_scalar, format_string, R(auth_file), -1, 0, 0, A_PATH, &abs_path_syntax },
 };
 
 /* [network.NAME] and [registry."HOST"] tables: merged key by key into the named entry */
@@ -1204,12 +1154,12 @@ int config_apply_global_defaults(const GlobalConfig *g, ContainerConfig *c, Conf
 
 #define G(f) offsetof(GlobalConfig, f)
 const ConfigKey global_keys[] = {
-        { "storage_root", parse_string, format_string, G(storage_root), -1, SK_ABS_PATH, 0, A_PATH },
-        { "run_root", parse_string, format_string, G(run_root), -1, SK_ABS_PATH, 0, A_PATH },
-        { "default_network", parse_string, format_string, G(default_network), -1, SK_IFNAME, 0,
-          "the name of a network defined in [network.NAME]" },
-        { "default_slice", parse_string, format_string, G(default_slice), -1, SK_SLICE, 0,
-          "a slice unit name like \"machine.slice\"" },
+        { "storage_root", parse_scalar, format_string, G(storage_root), -1, 0, 0, A_PATH, &abs_path_syntax },
+        { "run_root", parse_scalar, format_string, G(run_root), -1, 0, 0, A_PATH, &abs_path_syntax },
+        { "default_network", parse_scalar, format_string, G(default_network), -1, 0, 0,
+          "the name of a network defined in [network.NAME]", &ifname_syntax },
+        { "default_slice", parse_scalar, format_string, G(default_slice), -1, 0, 0,
+          "a slice unit name like \"machine.slice\"", &slice_syntax },
         { "network", parse_networks, NULL, 0, -1, 0, 0, "[network.NAME] tables" },
         { "registry", parse_registries, NULL, 0, -1, 0, 0, "[registry.\"HOST[:PORT]\"] tables" },
         { "defaults", parse_defaults, NULL, 0, -1, 0, 0,
