@@ -426,18 +426,26 @@ static int add_chains(Batch *b, Nfnl *n) {
         return 0;
 }
 
+/* A set object naming one of our sets (table, family, name): for requests about it */
+static struct nftnl_set *our_set_new(const char *name) {
+        struct nftnl_set *s = nftnl_set_alloc();
+        if (!s)
+                return NULL;
+        nftnl_set_set_str(s, NFTNL_SET_TABLE, TABLE);
+        nftnl_set_set_str(s, NFTNL_SET_NAME, name);
+        nftnl_set_set_u32(s, NFTNL_SET_FAMILY, FAMILY);
+        return s;
+}
+
 static int add_set(Batch *b, Nfnl *n, const char *name, uint32_t id, uint32_t flags, uint32_t key_type,
                    uint32_t key_len, uint32_t data_type, uint32_t data_len, const uint8_t *fields,
                    size_t n_fields) {
         struct nlmsghdr *nlh;
-        struct nftnl_set *s = nftnl_set_alloc();
+        struct nftnl_set *s = our_set_new(name);
         int r;
 
         if (!s)
                 return -ENOMEM;
-        nftnl_set_set_str(s, NFTNL_SET_TABLE, TABLE);
-        nftnl_set_set_str(s, NFTNL_SET_NAME, name);
-        nftnl_set_set_u32(s, NFTNL_SET_FAMILY, FAMILY);
         nftnl_set_set_u32(s, NFTNL_SET_ID, id);
         nftnl_set_set_u32(s, NFTNL_SET_FLAGS, flags);
         nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, key_type);
@@ -1000,12 +1008,9 @@ static int batch_elems(Batch *b, Nfnl *n, uint16_t type, PortMapKind kind, const
                         i++;
                 if (i >= l->n)
                         return 0;
-                s = nftnl_set_alloc();
+                s = our_set_new(kind_map[kind]);
                 if (!s)
                         return -ENOMEM;
-                nftnl_set_set_str(s, NFTNL_SET_TABLE, TABLE);
-                nftnl_set_set_str(s, NFTNL_SET_NAME, kind_map[kind]);
-                nftnl_set_set_u32(s, NFTNL_SET_FAMILY, FAMILY);
                 for (; i < l->n && cnt < ELEMS_PER_MSG; i++) {
                         struct nftnl_set_elem *se;
                         if (l->e[i].kind != kind)
@@ -1102,7 +1107,9 @@ static int elem_dump_one(struct nftnl_set_elem *se, void *userdata) {
         return r;
 }
 
-static int elem_dump_cb(const struct nlmsghdr *nlh, void *userdata) {
+/* Calls fn for each element in a NEWSETELEM message */
+static int foreach_elem_in_msg(const struct nlmsghdr *nlh,
+                               int (*fn)(struct nftnl_set_elem *se, void *userdata), void *userdata) {
         struct nftnl_set *s = nftnl_set_alloc();
         int r;
 
@@ -1112,9 +1119,31 @@ static int elem_dump_cb(const struct nlmsghdr *nlh, void *userdata) {
                 nftnl_set_free(s);
                 return -EBADMSG;
         }
-        r = nftnl_set_elem_foreach(s, elem_dump_one, userdata);
+        r = nftnl_set_elem_foreach(s, fn, userdata);
         nftnl_set_free(s);
         return r < 0 ? -EBADMSG : 0;
+}
+
+static int elem_dump_cb(const struct nlmsghdr *nlh, void *userdata) {
+        return foreach_elem_in_msg(nlh, elem_dump_one, userdata);
+}
+
+/* Dumps the elements of our set `name` into cb. -ENOENT (err cleared) when the table or set is missing. */
+static int dump_set_elems(Nfnl *n, const char *name, msg_cb cb, void *userdata, NftError *err) {
+        char buf[4096] __attribute__((aligned(8))) = {};
+        struct nftnl_set *s = our_set_new(name);
+        struct nlmsghdr *nlh;
+        int r;
+
+        if (!s)
+                return err_set(err, -ENOMEM, NULL);
+        nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, FAMILY, NLM_F_DUMP, 0);
+        nftnl_set_elems_nlmsg_build_payload(nlh, s);
+        nftnl_set_free(s);
+        r = nfnl_query(n, nlh, true, cb, userdata, err);
+        if (r == -ENOENT)
+                nft_error_done(err);
+        return r;
 }
 
 /* Reads the elements of our three maps, except those in the skip mask (1 << kind). A missing table
@@ -1123,31 +1152,18 @@ static int dump_port_elems(Nfnl *n, ElemList *l, NftError *err, unsigned skip) {
         for (PortMapKind k = 0; k < _KIND_MAX; k++) {
                 if (skip & (1U << k))
                         continue;
-                char buf[4096] __attribute__((aligned(8))) = {};
-                struct nftnl_set *s = nftnl_set_alloc();
-                struct nlmsghdr *nlh;
                 DumpCtx ctx = { .kind = k, .list = l };
                 size_t before = l->n;
                 int r = -EAGAIN;
 
-                if (!s)
-                        return err_set(err, -ENOMEM, NULL);
-                nftnl_set_set_str(s, NFTNL_SET_TABLE, TABLE);
-                nftnl_set_set_str(s, NFTNL_SET_NAME, kind_map[k]);
-                nftnl_set_set_u32(s, NFTNL_SET_FAMILY, FAMILY);
                 for (unsigned attempt = 0; attempt < 5 && r == -EAGAIN; attempt++) {
                         /* restart an interrupted dump from scratch */
                         while (l->n > before)
                                 free(l->e[--l->n].owner);
-                        nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, FAMILY, NLM_F_DUMP, 0);
-                        nftnl_set_elems_nlmsg_build_payload(nlh, s);
-                        r = nfnl_query(n, nlh, true, elem_dump_cb, &ctx, err);
+                        r = dump_set_elems(n, kind_map[k], elem_dump_cb, &ctx, err);
                 }
-                nftnl_set_free(s);
-                if (r == -ENOENT) {
-                        nft_error_done(err);
+                if (r == -ENOENT)
                         continue;
-                }
                 if (r < 0)
                         return r;
         }
@@ -1658,12 +1674,9 @@ static int subnet_elems_msg(Batch *b, Nfnl *n, const SubnetChange *c, const char
         struct nlmsghdr *nlh;
         int r;
 
-        s = nftnl_set_alloc();
+        s = our_set_new(set);
         if (!s)
                 return -ENOMEM;
-        nftnl_set_set_str(s, NFTNL_SET_TABLE, TABLE);
-        nftnl_set_set_str(s, NFTNL_SET_NAME, set);
-        nftnl_set_set_u32(s, NFTNL_SET_FAMILY, FAMILY);
         /* an interval set holds [start, end) as a start element and an end-flagged element */
         for (int i = 0; i < 2; i++) {
                 struct nftnl_set_elem *se;
@@ -1719,41 +1732,15 @@ static int start_lookup_one(struct nftnl_set_elem *se, void *userdata) {
 }
 
 static int start_lookup_cb(const struct nlmsghdr *nlh, void *userdata) {
-        struct nftnl_set *s = nftnl_set_alloc();
-        int r;
-
-        if (!s)
-                return -ENOMEM;
-        if (nftnl_set_elems_nlmsg_parse(nlh, s) < 0) {
-                nftnl_set_free(s);
-                return -EBADMSG;
-        }
-        r = nftnl_set_elem_foreach(s, start_lookup_one, userdata);
-        nftnl_set_free(s);
-        return r < 0 ? -EBADMSG : 0;
+        return foreach_elem_in_msg(nlh, start_lookup_one, userdata);
 }
 
 /* Whether interval set `set` holds an interval starting at net (host order). Missing set: false. */
 static int interval_set_has_start(Nfnl *n, const char *set, uint32_t net, NftError *err) {
-        char buf[4096] __attribute__((aligned(8))) = {};
-        struct nftnl_set *s = nftnl_set_alloc();
-        struct nlmsghdr *nlh;
         StartLookup l = { .key = htonl(net) };
-        int r;
-
-        if (!s)
-                return err_set(err, -ENOMEM, NULL);
-        nftnl_set_set_str(s, NFTNL_SET_TABLE, TABLE);
-        nftnl_set_set_str(s, NFTNL_SET_NAME, set);
-        nftnl_set_set_u32(s, NFTNL_SET_FAMILY, FAMILY);
-        nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, FAMILY, NLM_F_DUMP, 0);
-        nftnl_set_elems_nlmsg_build_payload(nlh, s);
-        nftnl_set_free(s);
-        r = nfnl_query(n, nlh, true, start_lookup_cb, &l, err);
-        if (r == -ENOENT) {
-                nft_error_done(err);
+        int r = dump_set_elems(n, set, start_lookup_cb, &l, err);
+        if (r == -ENOENT)
                 return false;
-        }
         return r < 0 ? r : l.found;
 }
 
