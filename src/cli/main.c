@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,31 @@ static int verb_compare(const void *a, const void *b) {
         return x->order != y->order ? (x->order < y->order ? -1 : 1) : strcmp(x->name, y->name);
 }
 
+/* The verbs' order numbers in tens name their group in --help */
+static const char *const verb_groups[] = {
+        [1] = "Container files", [2] = "Running containers", [3] = "Looking at containers",
+        [5] = "Images",          [6] = "Networks",           [9] = "Run by systemd",
+};
+
+/* "usage  description" (two or more spaces between): the usage padded to one column, the description
+ * after it, or on the next line when the usage is too long for the column */
+static void print_synopsis(const char *synopsis) {
+        enum { COLUMN = 32 };
+        const char *gap = strstr(synopsis, "  ");
+        if (!gap) {
+                printf("  %s\n", synopsis);
+                return;
+        }
+        int ulen = (int) (gap - synopsis), width = 0;
+        const char *desc = gap + strspn(gap, " ");
+        for (int i = 0; i < ulen; i++) /* columns: UTF-8 continuation bytes take none ("…") */
+                width += ((unsigned char) synopsis[i] & 0xC0) != 0x80;
+        if (width <= COLUMN - 2)
+                printf("  %.*s%*s%s\n", ulen, synopsis, COLUMN - width, "", desc);
+        else
+                printf("  %.*s\n  %*s%s\n", ulen, synopsis, COLUMN, "", desc);
+}
+
 static void help(void) {
         printf("cbox [OPTIONS…] VERB [ARGS…]\n\n"
                "Declarative containers for systemd hosts.\n\n"
@@ -23,11 +49,17 @@ static void help(void) {
         size_t n = (size_t) (__stop_cbox_verbs - __start_cbox_verbs);
         _cleanup_free_ const Verb **sorted = new (const Verb *, n);
         if (sorted) {
+                unsigned group = UINT_MAX;
                 for (size_t i = 0; i < n; i++)
                         sorted[i] = __start_cbox_verbs + i;
                 qsort(sorted, n, sizeof(sorted[0]), verb_compare);
-                for (size_t i = 0; i < n; i++)
-                        printf("  %s\n", sorted[i]->synopsis);
+                for (size_t i = 0; i < n; i++) {
+                        unsigned g = sorted[i]->order / 10;
+                        if (g != group && g < ELEMENTSOF(verb_groups) && verb_groups[g])
+                                printf(" %s:\n", verb_groups[g]);
+                        group = g;
+                        print_synopsis(sorted[i]->synopsis);
+                }
         }
         printf("\nOptions:\n"
                "  -h --help       Show this help\n"

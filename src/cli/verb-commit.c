@@ -151,7 +151,7 @@ static int do_commit(const GlobalConfig *g, const char *name, const char *new_re
         return 0;
 }
 
-VERB(commit, 25, "commit NAME IMAGE:TAG       Store a container's changes as a new image") {
+VERB(commit, 51, "commit NAME IMAGE:TAG       Store a container's changes as a new image") {
         enum { ARG_JSON = 0x100 };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },

@@ -7,7 +7,7 @@
 #include "string-util.h"
 #include "verbs.h"
 
-VERB(exec, 41, "exec [-t] [-u USER] [-e K=V] [-w DIR] NAME -- CMD…   Run a command in a container") {
+VERB(exec, 33, "exec [-t] [-u USER] [-e K=V] [-w DIR] NAME -- CMD…   Run a command in a container") {
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },          { "tty", no_argument, NULL, 't' },
                 { "user", required_argument, NULL, 'u' },    { "env", required_argument, NULL, 'e' },

@@ -300,7 +300,7 @@ fail:
         return r;
 }
 
-VERB(export, 26, "export NAME FILE.tar|-      Write a container's flattened root file system as a tar") {
+VERB(export, 52, "export NAME FILE.tar|-      Write a container's flattened root file system as a tar") {
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "quiet", no_argument, NULL, 'q' },

@@ -193,7 +193,7 @@ static int gc_containers(const GlobalConfig *g, GcTotals *t) {
         return ret;
 }
 
-VERB(gc, 27, "gc                          Remove unused layers, blobs and storage of removed containers") {
+VERB(gc, 53, "gc                          Remove unused layers, blobs and storage of removed containers") {
         enum { ARG_JSON = 0x100 };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },

@@ -322,7 +322,7 @@ static int do_gc(int argc, char *argv[]) {
         return 0;
 }
 
-VERB(image, 20, "image import|pull|list|inspect|rm|gc …  Manage the image store (see 'cbox image --help')") {
+VERB(image, 50, "image import|pull|list|inspect|rm|gc …  Manage the image store (see 'cbox image --help')") {
         enum { ARG_ROOT = 0x100, ARG_JSON, ARG_CA_FILE, ARG_INSECURE, ARG_AUTH_FILE };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },

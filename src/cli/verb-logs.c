@@ -29,7 +29,7 @@ static int print_entry(const JournalEntry *e, void *userdata) {
         return 0;
 }
 
-VERB(logs, 40, "logs [-f] [-n N] NAME       Show a container's output from the journal") {
+VERB(logs, 32, "logs [-f] [-n N] NAME       Show a container's output from the journal") {
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "follow", no_argument, NULL, 'f' },

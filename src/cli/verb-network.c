@@ -298,7 +298,7 @@ static int network_inspect(const GlobalConfig *g, const char *name, bool json) {
         return 0;
 }
 
-VERB(network, 31, "network list|inspect NAME  Show networks, their leases and published ports") {
+VERB(network, 60, "network list|inspect NAME  Show networks, their leases and published ports") {
         enum { ARG_JSON = 0x100 };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },

@@ -106,7 +106,7 @@ static char *proc_cmdline(pid_t pid) {
         return TAKE_PTR(data);
 }
 
-VERB(top, 42, "top NAME                    Processes of a container") {
+VERB(top, 34, "top NAME                    Processes of a container") {
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 {},
