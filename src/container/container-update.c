@@ -112,7 +112,7 @@ static const char *const limit_keys[] = {
         "resources.tasks_max",  "resources.io_weight",   NULL,
 };
 
-static void fill_limits(const ContainerConfig *c, BusScopeParams *p) {
+void container_fill_limits(const ContainerConfig *c, BusScopeParams *p) {
         const ResourceConfig *rc = &c->resources;
 
         p->memory_max_set = rc->memory_max_set;
@@ -227,7 +227,7 @@ int container_update(const GlobalConfig *g, const char *name, UpdateResult *ret)
                         log_error_errno(r, "%s: cannot connect to the system bus: %m", name);
                         goto finish;
                 }
-                fill_limits(c, &bp);
+                container_fill_limits(c, &bp);
                 r = bus_set_unit_limits(bus, i.state->unit, &bp, true, &e);
                 if (r < 0) {
                         if (e.message)

@@ -894,28 +894,6 @@ static int build_env(UpContext *u, char ***ret) {
         return 0;
 }
 
-static void fill_scope_limits(const ContainerConfig *c, BusScopeParams *p) {
-        const ResourceConfig *rc = &c->resources;
-
-        p->memory_max_set = rc->memory_max_set;
-        p->memory_max = rc->memory_max;
-        p->memory_high_set = rc->memory_high_set;
-        p->memory_high = rc->memory_high;
-        p->memory_swap_max_set = rc->memory_swap_max_set;
-        p->memory_swap_max = rc->memory_swap_max;
-        p->cpu_quota_set = rc->cpu_quota_set;
-        p->cpu_quota_per_sec_usec = rc->cpu_quota_per_sec_usec;
-        p->cpu_weight_set = rc->cpu_weight_set;
-        p->cpu_weight = rc->cpu_weight;
-        p->allowed_cpus_set = rc->cpuset_set;
-        p->allowed_cpus = rc->cpuset_mask;
-        p->allowed_cpus_size = rc->cpuset_mask_size;
-        p->tasks_max_set = rc->tasks_max_set;
-        p->tasks_max = rc->tasks_max;
-        p->io_weight_set = rc->io_weight_set;
-        p->io_weight = rc->io_weight;
-}
-
 /* Foreground: forward signals to init until it exits; returns its exit code. With [health], run the
  * checks meanwhile: READY=1 after the first pass, and with on_failure = "exit" an unhealthy container is
  * stopped (stop_signal, stop_timeout, SIGKILL) and cbox exits with 1 (so a unit's Restart= acts). */
@@ -1246,7 +1224,7 @@ static int up_run(UpContext *u) {
         };
         _cleanup_free_ char *descr = strprintf("cbox container %s", u->name);
         bp.description = descr;
-        fill_scope_limits(c, &bp);
+        container_fill_limits(c, &bp);
         r = up_join_service(u, &bp);
         if (r < 0)
                 return r;
