@@ -340,7 +340,9 @@ static int job_failed(sd_bus *bus, const char *unit, const char *verb, const cha
         return -EIO;
 }
 
-static int append_strv_property(sd_bus_message *m, const char *name, char *const *l) {
+/* Opens the (sv) of one property and, inside it, the variant of type contents: the caller appends the value
+ * and closes both with close_containers(m, 2). */
+static int open_property(sd_bus_message *m, const char *name, const char *contents) {
         int r;
 
         r = sd_bus_message_open_container(m, 'r', "sv");
@@ -349,37 +351,40 @@ static int append_strv_property(sd_bus_message *m, const char *name, char *const
         r = sd_bus_message_append(m, "s", name);
         if (r < 0)
                 return r;
-        r = sd_bus_message_open_container(m, 'v', "as");
+        return sd_bus_message_open_container(m, 'v', contents);
+}
+
+static int close_containers(sd_bus_message *m, unsigned n) {
+        for (unsigned i = 0; i < n; i++) {
+                int r = sd_bus_message_close_container(m);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int append_strv_property(sd_bus_message *m, const char *name, char *const *l) {
+        int r;
+
+        r = open_property(m, name, "as");
         if (r < 0)
                 return r;
         r = sd_bus_message_append_strv(m, (char **) l);
         if (r < 0)
                 return r;
-        r = sd_bus_message_close_container(m);
-        if (r < 0)
-                return r;
-        return sd_bus_message_close_container(m);
+        return close_containers(m, 2);
 }
 
 static int append_bytes_property(sd_bus_message *m, const char *name, const void *data, size_t size) {
         int r;
 
-        r = sd_bus_message_open_container(m, 'r', "sv");
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append(m, "s", name);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_open_container(m, 'v', "ay");
+        r = open_property(m, name, "ay");
         if (r < 0)
                 return r;
         r = sd_bus_message_append_array(m, 'y', data, size);
         if (r < 0)
                 return r;
-        r = sd_bus_message_close_container(m);
-        if (r < 0)
-                return r;
-        return sd_bus_message_close_container(m);
+        return close_containers(m, 2);
 }
 
 static int append_pids_property(sd_bus_message *m, const pid_t *pids, size_t n) {
@@ -395,22 +400,13 @@ static int append_pids_property(sd_bus_message *m, const pid_t *pids, size_t n) 
                 a[i] = (uint32_t) pids[i];
         }
 
-        r = sd_bus_message_open_container(m, 'r', "sv");
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append(m, "s", "PIDs");
-        if (r < 0)
-                return r;
-        r = sd_bus_message_open_container(m, 'v', "au");
+        r = open_property(m, "PIDs", "au");
         if (r < 0)
                 return r;
         r = sd_bus_message_append_array(m, 'u', a, n * sizeof(uint32_t));
         if (r < 0)
                 return r;
-        r = sd_bus_message_close_container(m);
-        if (r < 0)
-                return r;
-        return sd_bus_message_close_container(m);
+        return close_containers(m, 2);
 }
 
 /* ExecStart=/ExecStop= as a(sasb): path, argv, ignore-failure */
@@ -420,13 +416,7 @@ static int append_exec_property(sd_bus_message *m, const char *name, char *const
         if (!argv || !argv[0] || argv[0][0] != '/')
                 return -EINVAL;
 
-        r = sd_bus_message_open_container(m, 'r', "sv");
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append(m, "s", name);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_open_container(m, 'v', "a(sasb)");
+        r = open_property(m, name, "a(sasb)");
         if (r < 0)
                 return r;
         r = sd_bus_message_open_container(m, 'a', "(sasb)");
@@ -444,12 +434,7 @@ static int append_exec_property(sd_bus_message *m, const char *name, char *const
         r = sd_bus_message_append(m, "b", 0);
         if (r < 0)
                 return r;
-        for (unsigned i = 0; i < 4; i++) {
-                r = sd_bus_message_close_container(m);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
+        return close_containers(m, 4);
 }
 
 /* The device nodes every container gets (as systemd-nspawn allows them), all rwm: init creates the nodes
@@ -468,13 +453,7 @@ static bool perms_valid(const char *s) {
 static int append_device_allow(sd_bus_message *m, char *const *extra) {
         int r;
 
-        r = sd_bus_message_open_container(m, 'r', "sv");
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append(m, "s", "DeviceAllow");
-        if (r < 0)
-                return r;
-        r = sd_bus_message_open_container(m, 'v', "a(ss)");
+        r = open_property(m, "DeviceAllow", "a(ss)");
         if (r < 0)
                 return r;
         r = sd_bus_message_open_container(m, 'a', "(ss)");
@@ -502,12 +481,7 @@ static int append_device_allow(sd_bus_message *m, char *const *extra) {
                 if (r < 0)
                         return r;
         }
-        for (unsigned i = 0; i < 3; i++) {
-                r = sd_bus_message_close_container(m);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
+        return close_containers(m, 3);
 }
 
 #define APPEND_T(m, set, name, value)                                                                       \
