@@ -484,16 +484,62 @@ static int append_device_allow(sd_bus_message *m, char *const *extra) {
         return close_containers(m, 3);
 }
 
-#define APPEND_T(m, set, name, value)                                                                       \
-        do {                                                                                                \
-                if (set) {                                                                                  \
-                        int _r = sd_bus_message_append(m, "(sv)", name, "t", (uint64_t) (value));           \
-                        if (_r < 0)                                                                         \
-                                return _r;                                                                  \
-                }                                                                                           \
-        } while (0)
+/* The limits of type "t": the D-Bus property, its *_set flag and its value in BusScopeParams. In the order
+ * of the names of the drop-ins systemd writes for them at runtime (50-AllowedCPUs.conf, which
+ * append_limit_properties() sends first, then 50-CPUQuota.conf, …, 50-TasksMax.conf): systemd 252 appends a
+ * new drop-in to the unit's list, and a list out of order makes the unit read NeedDaemonReload=yes ("…
+ * changed on disk. Run 'systemctl daemon-reload'") until the next reload; sorted, the first
+ * SetUnitProperties keeps it sorted (checked in the VM). bus_set_unit_limits() sends every one of them. */
+static const struct {
+        const char *name;
+        size_t set_offset;   /* bool */
+        size_t value_offset; /* uint64_t */
+} u64_limits[] = {
+#define U64_LIMIT(name, set, value)                                                                         \
+        { name, offsetof(BusScopeParams, set), offsetof(BusScopeParams, value) }
+        U64_LIMIT("CPUQuotaPerSecUSec", cpu_quota_set, cpu_quota_per_sec_usec), /* 50-CPUQuota.conf */
+        U64_LIMIT("CPUWeight", cpu_weight_set, cpu_weight),
+        U64_LIMIT("IOWeight", io_weight_set, io_weight),
+        U64_LIMIT("MemoryHigh", memory_high_set, memory_high),
+        U64_LIMIT("MemoryMax", memory_max_set, memory_max),
+        U64_LIMIT("MemorySwapMax", memory_swap_max_set, memory_swap_max),
+        U64_LIMIT("TasksMax", tasks_max_set, tasks_max),
+#undef U64_LIMIT
+};
 
-static int append_limit_properties(sd_bus_message *m, const BusScopeParams *p);
+static bool u64_limit_is_set(const BusScopeParams *p, size_t i) {
+        return *(const bool *) ((const uint8_t *) p + u64_limits[i].set_offset);
+}
+
+static uint64_t u64_limit_value(const BusScopeParams *p, size_t i) {
+        return *(const uint64_t *) ((const uint8_t *) p + u64_limits[i].value_offset);
+}
+
+static void u64_limit_set(BusScopeParams *p, size_t i, uint64_t value) {
+        *(bool *) ((uint8_t *) p + u64_limits[i].set_offset) = true;
+        *(uint64_t *) ((uint8_t *) p + u64_limits[i].value_offset) = value;
+}
+
+/* AllowedCPUs, then the limits of u64_limits[], those that are set */
+static int append_limit_properties(sd_bus_message *m, const BusScopeParams *p) {
+        int r;
+
+        if (p->allowed_cpus_set) {
+                if (!p->allowed_cpus || p->allowed_cpus_size == 0)
+                        return -EINVAL;
+                r = append_bytes_property(m, "AllowedCPUs", p->allowed_cpus, p->allowed_cpus_size);
+                if (r < 0)
+                        return r;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(u64_limits); i++) {
+                if (!u64_limit_is_set(p, i))
+                        continue;
+                r = sd_bus_message_append(m, "(sv)", u64_limits[i].name, "t", u64_limit_value(p, i));
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
 
 static int append_scope_properties(sd_bus_message *m, const void *userdata) {
         const BusScopeParams *p = userdata;
@@ -519,7 +565,11 @@ static int append_scope_properties(sd_bus_message *m, const void *userdata) {
                 if (r < 0)
                         return r;
         }
-        APPEND_T(m, p->stop_timeout_set, "TimeoutStopUSec", p->stop_timeout_usec);
+        if (p->stop_timeout_set) {
+                r = sd_bus_message_append(m, "(sv)", "TimeoutStopUSec", "t", p->stop_timeout_usec);
+                if (r < 0)
+                        return r;
+        }
         r = append_limit_properties(m, p);
         if (r < 0)
                 return r;
@@ -531,31 +581,6 @@ static int append_scope_properties(sd_bus_message *m, const void *userdata) {
                 if (r < 0)
                         return r;
         }
-        return 0;
-}
-
-/* In the order of the names of the drop-ins systemd writes for them at runtime (50-AllowedCPUs.conf,
- * 50-CPUQuota.conf, …, 50-TasksMax.conf): systemd 252 appends a new drop-in to the unit's list, and a list
- * out of order makes the unit read NeedDaemonReload=yes ("… changed on disk. Run 'systemctl daemon-reload'")
- * until the next reload; sorted, the first SetUnitProperties keeps it sorted (checked in the VM). */
-static int append_limit_properties(sd_bus_message *m, const BusScopeParams *p) {
-        int r;
-
-        if (p->allowed_cpus_set) {
-                if (!p->allowed_cpus || p->allowed_cpus_size == 0)
-                        return -EINVAL;
-                r = append_bytes_property(m, "AllowedCPUs", p->allowed_cpus, p->allowed_cpus_size);
-                if (r < 0)
-                        return r;
-        }
-        /* CPUQuotaPerSecUSec is written as 50-CPUQuota.conf */
-        APPEND_T(m, p->cpu_quota_set, "CPUQuotaPerSecUSec", p->cpu_quota_per_sec_usec);
-        APPEND_T(m, p->cpu_weight_set, "CPUWeight", p->cpu_weight);
-        APPEND_T(m, p->io_weight_set, "IOWeight", p->io_weight);
-        APPEND_T(m, p->memory_high_set, "MemoryHigh", p->memory_high);
-        APPEND_T(m, p->memory_max_set, "MemoryMax", p->memory_max);
-        APPEND_T(m, p->memory_swap_max_set, "MemorySwapMax", p->memory_swap_max);
-        APPEND_T(m, p->tasks_max_set, "TasksMax", p->tasks_max);
         return 0;
 }
 
@@ -1137,24 +1162,16 @@ int bus_set_unit_limits(sd_bus *bus, const char *unit, const BusScopeParams *p, 
          * (an earlier start of the same service, an earlier update) left its value in a drop-in under
          * /run/systemd/system.control/UNIT.d/ that outlives the unit, and only a new value replaces it. */
         q = (BusScopeParams){
-                .memory_max_set = true,
-                .memory_max = p->memory_max_set ? p->memory_max : UINT64_MAX,
-                .memory_high_set = true,
-                .memory_high = p->memory_high_set ? p->memory_high : UINT64_MAX,
-                .memory_swap_max_set = true,
-                .memory_swap_max = p->memory_swap_max_set ? p->memory_swap_max : UINT64_MAX,
-                .cpu_quota_set = true,
-                .cpu_quota_per_sec_usec = p->cpu_quota_set ? p->cpu_quota_per_sec_usec : UINT64_MAX,
-                .cpu_weight_set = true,
-                .cpu_weight = p->cpu_weight_set ? p->cpu_weight : UINT64_MAX,
-                .io_weight_set = true,
-                .io_weight = p->io_weight_set ? p->io_weight : UINT64_MAX,
-                .tasks_max_set = true,
-                .tasks_max = p->tasks_max_set ? p->tasks_max : default_tasks_max,
                 .allowed_cpus_set = p->allowed_cpus_set,
                 .allowed_cpus = p->allowed_cpus,
                 .allowed_cpus_size = p->allowed_cpus_size,
         };
+        for (size_t i = 0; i < ELEMENTSOF(u64_limits); i++)
+                u64_limit_set(&q, i, u64_limit_is_set(p, i) ? u64_limit_value(p, i) : UINT64_MAX);
+        /* TasksMax=infinity would be no limit at all, not what a unit gets when nothing sets it */
+        if (!p->tasks_max_set)
+                q.tasks_max = default_tasks_max;
+
         if (p->allowed_cpus_set)
                 return set_unit_properties(bus, unit, &q, false, runtime, error);
 
