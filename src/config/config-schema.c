@@ -252,6 +252,7 @@ typedef union ScalarValue {
         int i;
         char *str;
         struct in_addr addr;
+        PortMap port;
         struct {
                 struct in_addr addr;
                 unsigned prefixlen;
@@ -365,6 +366,10 @@ static int ipv4_from_string(const ScalarSyntax *x, const ConfigKey *k, const cha
         return config_parse_ipv4(s, &ret->addr) < 0 ? -EINVAL : 0;
 }
 
+static int port_from_string(const ScalarSyntax *x, const ConfigKey *k, const char *s, ScalarValue *ret) {
+        return config_parse_port_spec(s, &ret->port);
+}
+
 /* data = NetworkDef: subnet + prefixlen */
 static int subnet_from_string(const ScalarSyntax *x, const ConfigKey *k, const char *s, ScalarValue *ret) {
         int r = config_parse_ipv4_prefix(s, &ret->subnet.addr, &ret->subnet.prefixlen);
@@ -439,6 +444,7 @@ static const ScalarSyntax u64_or_infinity_syntax = {
         .size = sizeof(uint64_t),
 };
 static const ScalarSyntax ipv4_syntax = VALUE_SYNTAX("IPv4 address", ipv4_from_string, NULL, struct in_addr);
+static const ScalarSyntax port_syntax = VALUE_SYNTAX("port spec", port_from_string, NULL, PortMap);
 static const ScalarSyntax subnet_syntax = { .what = "subnet",
                                             .from_string = subnet_from_string,
                                             .store = subnet_store };
@@ -515,42 +521,56 @@ static int parse_scalar(ParseCtx *ctx, const ConfigKey *k, const char *key_path,
 
 /* ---- other parsers ---- */
 
-/* An array of strings of k->syntax; k->max != 0 marks "must not be empty" */
-static int parse_strv(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
-                      void *data) {
-        _cleanup_strv_free_ char **l = NULL;
+typedef int (*ElementAdd)(ParseCtx *ctx, const TomlValue *e, ScalarValue *val, void *userdata);
+
+/* An array of values of k->syntax, each passed to add() (which takes over what val owns, also when it
+ * fails); k->max != 0 marks "must not be empty". 1 when all were good, 0 when reported, < 0 on OOM. */
+static int convert_array(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
+                         ElementAdd add, void *userdata) {
         bool bad = false;
-        size_t n;
         int r;
 
         if (toml_value_type(v) != TOML_ARRAY)
                 return wrong_type(ctx, k, key_path, v, "an array of strings");
-        n = toml_array_size(v);
-        if (k->max > 0 && n == 0)
+        if (k->max > 0 && toml_array_size(v) == 0)
                 return report(ctx, k, key_path, v, "must not be empty");
-        l = new0(char *, 1);
-        if (!l)
-                return -ENOMEM;
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < toml_array_size(v); i++) {
+                const TomlValue *e = toml_array_get(v, i);
                 _cleanup_free_ char *p = strprintf("%s[%zu]", key_path, i);
                 ScalarValue val = {};
+
                 if (!p)
                         return -ENOMEM;
-                r = scalar_convert(ctx, k, k->syntax, p, toml_array_get(v, i), &val);
+                r = scalar_convert(ctx, k, k->syntax, p, e, &val);
+                if (r > 0)
+                        r = add(ctx, e, &val, userdata);
                 if (r < 0)
                         return r;
-                if (r == 0) {
-                        bad = true;
-                        continue;
-                }
-                r = strv_consume(&l, val.str);
-                if (r < 0) {
-                        free(val.str);
-                        return r;
-                }
+                bad = bad || r == 0;
         }
-        if (bad)
-                return 0;
+        return !bad;
+}
+
+static int strv_add(ParseCtx *ctx, const TomlValue *e, ScalarValue *val, void *userdata) {
+        int r = strv_consume(userdata, val->str);
+        if (r < 0) {
+                free(val->str);
+                return r;
+        }
+        return 1;
+}
+
+/* An array of strings of k->syntax, replaced whole */
+static int parse_strv(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
+                      void *data) {
+        _cleanup_strv_free_ char **l = new0(char *, 1);
+        int r;
+
+        if (!l)
+                return -ENOMEM;
+        r = convert_array(ctx, k, key_path, v, strv_add, &l);
+        if (r <= 0)
+                return r;
         strv_free(*(char ***) data);
         *(char ***) data = TAKE_PTR(l);
         set_flag(k, data);
@@ -588,56 +608,36 @@ static int parse_user_namespace(ParseCtx *ctx, const ConfigKey *k, const char *k
         return wrong_type(ctx, k, key_path, v, "false or a string");
 }
 
+/* a port spec, with its position */
+static int port_add(ParseCtx *ctx, const TomlValue *e, ScalarValue *val, void *userdata) {
+        NetworkConfig *l = userdata;
+        PortMap *n = realloc(l->ports, sizeof(PortMap) * (l->n_ports + 1));
+        TomlPos pos = toml_value_pos(e);
+
+        if (!n)
+                return -ENOMEM;
+        l->ports = n;
+        n[l->n_ports] = val->port;
+        n[l->n_ports++].origin = (ConfigOrigin){ .file = ctx->file, .line = pos.line, .column = pos.column };
+        return 1;
+}
+
 /* data = NetworkConfig: ports + n_ports; array replaced whole */
 static int parse_ports(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
                        void *data) {
-        NetworkConfig *nc = data;
-        _cleanup_free_ PortMap *ports = NULL;
-        size_t n, m = 0;
-        bool bad = false;
+        NetworkConfig *nc = data, l = { .ports = new0(PortMap, 1) };
         int r;
 
-        if (toml_value_type(v) != TOML_ARRAY)
-                return wrong_type(ctx, k, key_path, v, "an array of strings");
-        n = toml_array_size(v);
-        ports = new0(PortMap, n);
-        if (!ports)
+        if (!l.ports)
                 return -ENOMEM;
-        for (size_t i = 0; i < n; i++) {
-                const TomlValue *e = toml_array_get(v, i);
-                _cleanup_free_ char *p = strprintf("%s[%zu]", key_path, i);
-                const char *s;
-                TomlPos pos;
-
-                if (!p)
-                        return -ENOMEM;
-                s = get_string(ctx, k, p, e, &r);
-                if (!s) {
-                        if (r < 0)
-                                return r;
-                        bad = true;
-                        continue;
-                }
-                r = config_parse_port_spec(s, &ports[m]);
-                if (r == -ENOMEM)
-                        return r;
-                if (r < 0) {
-                        r = bad_value(ctx, k, p, e, "port spec", s, r);
-                        if (r < 0)
-                                return r;
-                        bad = true;
-                        continue;
-                }
-                pos = toml_value_pos(e);
-                ports[m].origin =
-                        (ConfigOrigin){ .file = ctx->file, .line = pos.line, .column = pos.column };
-                m++;
+        r = convert_array(ctx, k, key_path, v, port_add, &l);
+        if (r <= 0) {
+                free(l.ports);
+                return r;
         }
-        if (bad)
-                return 0;
         free(nc->ports);
-        nc->ports = TAKE_PTR(ports);
-        nc->n_ports = m;
+        nc->ports = l.ports;
+        nc->n_ports = l.n_ports;
         return 1;
 }
 
@@ -907,7 +907,8 @@ const ConfigKey container_keys[] = {
           "an IPv4 address inside the network's subnet", &ipv4_syntax },
         { "network.ports", parse_ports, format_ports, C(network), -1, 0, 0,
           "an array of \"HOST:CONTAINER\", \"ADDRESS:HOST:CONTAINER\" with optional \"/tcp\" or \"/udp\"; "
-          "ports 1-65535 or ranges \"A-B\" of equal length" },
+          "ports 1-65535 or ranges \"A-B\" of equal length",
+          &port_syntax },
         { "network.dns", parse_strv, format_strv, C(network.dns), -1, 0, 0, "an array of IPv4 addresses",
           &ipv4_string_syntax },
         { "network.hosts", parse_strv, format_strv, C(network.hosts), -1, 0, 0,
