@@ -98,6 +98,40 @@ static int bus_error_setf(BusError *error, int r, const char *fmt, ...) {
         return r;
 }
 
+/* Where a method lives: systemd's and machined's managers, or any object */
+typedef struct BusLocator {
+        const char *destination, *path, *interface;
+} BusLocator;
+
+static const BusLocator systemd_manager = { SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER };
+static const BusLocator machined_manager = { MACHINED_DEST, MACHINED_PATH, MACHINED_MANAGER };
+
+/* sd_bus_call_method(); a D-Bus error is mapped to -errno and put in error (if non-NULL) */
+static int call_method(sd_bus *bus, const BusLocator *l, const char *member, sd_bus_message **reply,
+                       BusError *error, const char *types, ...) {
+        _cleanup_bus_error_ sd_bus_error e = SD_BUS_ERROR_NULL;
+        va_list ap;
+        int r;
+
+        va_start(ap, types);
+        r = sd_bus_call_methodv(bus, l->destination, l->path, l->interface, member, &e, reply, types, ap);
+        va_end(ap);
+        if (r < 0)
+                return bus_error_set(error, &e, r);
+        return 0;
+}
+
+/* sd_bus_call() of a message built by the caller, errors as in call_method() */
+static int call_message(sd_bus *bus, sd_bus_message *m, sd_bus_message **reply, BusError *error) {
+        _cleanup_bus_error_ sd_bus_error e = SD_BUS_ERROR_NULL;
+        int r;
+
+        r = sd_bus_call(bus, m, 0, &e, reply);
+        if (r < 0)
+                return bus_error_set(error, &e, r);
+        return 0;
+}
+
 int bus_open_system(sd_bus **ret) {
         sd_bus *bus = NULL;
         int r;
@@ -160,16 +194,14 @@ static const char *unit_type_interface(const char *unit) {
 
 /* GetUnit: the object path of a loaded unit; -ENOENT if not loaded */
 static int get_unit_path(sd_bus *bus, const char *unit, char **ret) {
-        _cleanup_bus_error_ sd_bus_error e = SD_BUS_ERROR_NULL;
         _cleanup_bus_message_ sd_bus_message *reply = NULL;
         const char *path;
         char *p;
         int r;
 
-        r = sd_bus_call_method(bus, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, "GetUnit", &e, &reply, "s",
-                               unit);
+        r = call_method(bus, &systemd_manager, "GetUnit", &reply, NULL, "s", unit);
         if (r < 0)
-                return bus_errno(&e, r);
+                return r;
         r = sd_bus_message_read(reply, "o", &path);
         if (r < 0)
                 return r;
@@ -623,7 +655,6 @@ typedef int (*append_props_t)(sd_bus_message *m, const void *userdata);
  * about ResetFailedUnit), -EINVAL for message building errors (bad parameters). */
 static int start_transient_once(sd_bus *bus, const char *unit, append_props_t append, const void *userdata,
                                 BusError *error) {
-        _cleanup_bus_error_ sd_bus_error e = SD_BUS_ERROR_NULL;
         _cleanup_bus_message_ sd_bus_message *m = NULL, *reply = NULL;
         _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
         _cleanup_(job_waiter_done) JobWaiter w = {};
@@ -653,9 +684,9 @@ static int start_transient_once(sd_bus *bus, const char *unit, append_props_t ap
         if (r < 0)
                 return r;
 
-        r = sd_bus_call(bus, m, 0, &e, &reply);
+        r = call_message(bus, m, &reply, error);
         if (r < 0)
-                return bus_error_set(error, &e, r);
+                return r;
         r = job_waiter_set_job(&w, reply);
         if (r < 0)
                 return r;
@@ -726,7 +757,6 @@ int bus_start_companion(sd_bus *bus, const BusCompanionParams *p, BusError *erro
 }
 
 int bus_stop_unit(sd_bus *bus, const char *unit, BusError *error) {
-        _cleanup_bus_error_ sd_bus_error e = SD_BUS_ERROR_NULL;
         _cleanup_bus_message_ sd_bus_message *reply = NULL;
         _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
         _cleanup_(job_waiter_done) JobWaiter w = {};
@@ -746,12 +776,11 @@ int bus_stop_unit(sd_bus *bus, const char *unit, BusError *error) {
         r = job_waiter_install(bus, &w, &slot);
         if (r < 0)
                 return r;
-        r = sd_bus_call_method(bus, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, "StopUnit", &e, &reply,
-                               "ss", unit, "replace");
-        if (r < 0) {
-                r = bus_error_set(error, &e, r);
-                return r == -ENOENT ? 0 : r;
-        }
+        r = call_method(bus, &systemd_manager, "StopUnit", &reply, error, "ss", unit, "replace");
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
         r = job_waiter_set_job(&w, reply);
         if (r < 0)
                 return r;
@@ -765,7 +794,6 @@ int bus_stop_unit(sd_bus *bus, const char *unit, BusError *error) {
 }
 
 int bus_kill_unit(sd_bus *bus, const char *unit, const char *whom, int signo, BusError *error) {
-        _cleanup_bus_error_ sd_bus_error e = SD_BUS_ERROR_NULL;
         int r;
 
         bus_error_done(error);
@@ -779,26 +807,16 @@ int bus_kill_unit(sd_bus *bus, const char *unit, const char *whom, int signo, Bu
                 return r;
         if (r == 0)
                 return -ENOENT;
-        r = sd_bus_call_method(bus, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, "KillUnit", &e, NULL, "ssi",
-                               unit, whom ?: "all", (int32_t) signo);
-        if (r < 0)
-                return bus_error_set(error, &e, r);
-        return 0;
+        return call_method(bus, &systemd_manager, "KillUnit", NULL, error, "ssi", unit, whom ?: "all",
+                           (int32_t) signo);
 }
 
 int bus_reset_failed_unit(sd_bus *bus, const char *unit, BusError *error) {
-        _cleanup_bus_error_ sd_bus_error e = SD_BUS_ERROR_NULL;
-        int r;
-
         bus_error_done(error);
         assert(bus);
         assert(unit);
 
-        r = sd_bus_call_method(bus, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, "ResetFailedUnit", &e, NULL,
-                               "s", unit);
-        if (r < 0)
-                return bus_error_set(error, &e, r);
-        return 0;
+        return call_method(bus, &systemd_manager, "ResetFailedUnit", NULL, error, "s", unit);
 }
 
 void bus_scope_limits_done(BusScopeLimits *l) {
@@ -919,14 +937,13 @@ static int parse_limits(sd_bus_message *m, BusScopeLimits *l) {
 }
 
 static int get_all(sd_bus *bus, const char *path, const char *iface, BusScopeLimits *l) {
-        _cleanup_bus_error_ sd_bus_error e = SD_BUS_ERROR_NULL;
         _cleanup_bus_message_ sd_bus_message *reply = NULL;
         int r;
 
-        r = sd_bus_call_method(bus, SYSTEMD_DEST, path, "org.freedesktop.DBus.Properties", "GetAll", &e,
-                               &reply, "s", iface);
+        r = call_method(bus, &(const BusLocator){ SYSTEMD_DEST, path, "org.freedesktop.DBus.Properties" },
+                        "GetAll", &reply, NULL, "s", iface);
         if (r < 0)
-                return bus_errno(&e, r);
+                return r;
         return parse_limits(reply, l);
 }
 
@@ -968,7 +985,6 @@ int bus_read_scope_limits(sd_bus *bus, const char *unit, BusScopeLimits *ret) {
 }
 
 int bus_machine_register(sd_bus *bus, const BusMachineParams *p, BusError *error) {
-        _cleanup_bus_error_ sd_bus_error e = SD_BUS_ERROR_NULL;
         _cleanup_bus_message_ sd_bus_message *m = NULL;
         static const uint8_t zero_id[16] = {};
         int r;
@@ -994,29 +1010,19 @@ int bus_machine_register(sd_bus *bus, const BusMachineParams *p, BusError *error
                                   (uint32_t) p->leader, strempty(p->root_directory));
         if (r < 0)
                 return r;
-        r = sd_bus_call(bus, m, 0, &e, NULL);
-        if (r < 0)
-                return bus_error_set(error, &e, r);
-        return 0;
+        return call_message(bus, m, NULL, error);
 }
 
 int bus_machine_terminate(sd_bus *bus, const char *name, BusError *error) {
-        _cleanup_bus_error_ sd_bus_error e = SD_BUS_ERROR_NULL;
-        int r;
-
         bus_error_done(error);
         assert(bus);
         assert(name);
 
-        r = sd_bus_call_method(bus, MACHINED_DEST, MACHINED_PATH, MACHINED_MANAGER, "TerminateMachine", &e,
-                               NULL, "s", name);
-        if (r < 0)
-                return bus_error_set(error, &e, r);
-        return 0;
+        return call_method(bus, &machined_manager, "TerminateMachine", NULL, error, "s", name);
 }
 
 int bus_machine_exists(sd_bus *bus, const char *name, char **ret_unit) {
-        _cleanup_bus_error_ sd_bus_error e = SD_BUS_ERROR_NULL, e2 = SD_BUS_ERROR_NULL;
+        _cleanup_bus_error_ sd_bus_error e2 = SD_BUS_ERROR_NULL;
         _cleanup_bus_message_ sd_bus_message *reply = NULL;
         const char *path;
         int r;
@@ -1024,12 +1030,11 @@ int bus_machine_exists(sd_bus *bus, const char *name, char **ret_unit) {
         assert(bus);
         assert(name);
 
-        r = sd_bus_call_method(bus, MACHINED_DEST, MACHINED_PATH, MACHINED_MANAGER, "GetMachine", &e, &reply,
-                               "s", name);
-        if (r < 0) {
-                r = bus_errno(&e, r);
-                return r == -ENOENT ? 0 : r;
-        }
+        r = call_method(bus, &machined_manager, "GetMachine", &reply, NULL, "s", name);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
         if (ret_unit) {
                 r = sd_bus_message_read(reply, "o", &path);
                 if (r < 0)
@@ -1110,7 +1115,6 @@ static int possible_cpus_mask(uint8_t **ret, size_t *ret_size) {
 /* One SetUnitProperties call with the limits of p that are set, plus AllowedCPUs=[] if empty_cpus */
 static int set_unit_properties(sd_bus *bus, const char *unit, const BusScopeParams *p, bool empty_cpus,
                                bool runtime, BusError *error) {
-        _cleanup_bus_error_ sd_bus_error e = SD_BUS_ERROR_NULL;
         _cleanup_bus_message_ sd_bus_message *m = NULL;
         int r;
 
@@ -1135,10 +1139,7 @@ static int set_unit_properties(sd_bus *bus, const char *unit, const BusScopePara
         r = sd_bus_message_close_container(m);
         if (r < 0)
                 return r;
-        r = sd_bus_call(bus, m, 0, &e, NULL);
-        if (r < 0)
-                return bus_error_set(error, &e, r);
-        return 0;
+        return call_message(bus, m, NULL, error);
 }
 
 int bus_set_unit_limits(sd_bus *bus, const char *unit, const BusScopeParams *p, bool runtime,
@@ -1192,8 +1193,7 @@ int bus_set_unit_limits(sd_bus *bus, const char *unit, const BusScopeParams *p, 
 }
 
 int bus_unit_by_pid(sd_bus *bus, pid_t pid, char **ret_unit) {
-        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_bus_message_ sd_bus_message *reply = NULL;
         const char *path;
         int r;
 
@@ -1202,10 +1202,9 @@ int bus_unit_by_pid(sd_bus *bus, pid_t pid, char **ret_unit) {
 
         if (pid <= 0)
                 return -EINVAL;
-        r = sd_bus_call_method(bus, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, "GetUnitByPID", &e, &reply,
-                               "u", (uint32_t) pid);
+        r = call_method(bus, &systemd_manager, "GetUnitByPID", &reply, NULL, "u", (uint32_t) pid);
         if (r < 0)
-                return bus_errno(&e, r);
+                return r;
         r = sd_bus_message_read(reply, "o", &path);
         if (r < 0)
                 return r;
