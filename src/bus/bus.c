@@ -726,14 +726,22 @@ static int start_transient(sd_bus *bus, const char *unit, append_props_t append,
         return start_transient_once(bus, unit, append, userdata, error);
 }
 
-int bus_start_scope(sd_bus *bus, const BusScopeParams *p, BusError *error) {
+/* True if unit is a unit name of that type, e.g. "cbox-web.scope" for ".scope" */
+static bool unit_is_type(const char *unit, const char *suffix) {
         const char *dot;
 
+        if (isempty(unit))
+                return false;
+        dot = strrchr(unit, '.');
+        return dot && streq(dot, suffix);
+}
+
+int bus_start_scope(sd_bus *bus, const BusScopeParams *p, BusError *error) {
         bus_error_done(error);
         assert(bus);
         assert(p);
 
-        if (isempty(p->unit) || !(dot = strrchr(p->unit, '.')) || !streq(dot, ".scope"))
+        if (!unit_is_type(p->unit, ".scope"))
                 return bus_error_setf(error, -EINVAL, "Invalid scope name '%s'", strempty(p->unit));
         /* systemd 252 refuses an empty scope only at load time, with an -ENOENT that reads like "no such
          * unit"; say it plainly here. */
@@ -743,13 +751,11 @@ int bus_start_scope(sd_bus *bus, const BusScopeParams *p, BusError *error) {
 }
 
 int bus_start_companion(sd_bus *bus, const BusCompanionParams *p, BusError *error) {
-        const char *dot;
-
         bus_error_done(error);
         assert(bus);
         assert(p);
 
-        if (isempty(p->unit) || !(dot = strrchr(p->unit, '.')) || !streq(dot, ".service"))
+        if (!unit_is_type(p->unit, ".service"))
                 return bus_error_setf(error, -EINVAL, "Invalid service name '%s'", strempty(p->unit));
         if (isempty(p->bound_to) || !p->exec_stop)
                 return bus_error_setf(error, -EINVAL, "A companion needs a unit to bind to and an ExecStop");
