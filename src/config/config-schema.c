@@ -35,26 +35,32 @@ static char *display_path(const ParseCtx *ctx, const char *key_path) {
         return strjoin(strempty(ctx->prefix), key_path);
 }
 
+/* "<message> (<accepted>)", or "<message>" without accepted, for key at file:line:column */
+static int diag_addv(ConfigDiag *d, const char *file, unsigned line, unsigned column, const char *key,
+                     const char *accepted, const char *fmt, va_list ap) {
+        _cleanup_free_ char *msg = NULL;
+
+        if (vasprintf(&msg, fmt, ap) < 0)
+                return -ENOMEM;
+        if (accepted)
+                return config_diag_add(d, file, line, column, key, "%s (%s)", msg, accepted);
+        return config_diag_add(d, file, line, column, key, "%s", msg);
+}
+
 /* "key.path: <message> (<accepted>)" at v's position */
 _printf_(5, 6) static int report(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
                                  const char *fmt, ...) {
-        _cleanup_free_ char *msg = NULL, *path = NULL;
+        _cleanup_free_ char *path = display_path(ctx, key_path);
         TomlPos pos = v ? toml_value_pos(v) : (TomlPos){ 0, 0 };
         va_list ap;
         int r;
 
-        va_start(ap, fmt);
-        r = vasprintf(&msg, fmt, ap);
-        va_end(ap);
-        if (r < 0)
-                return -ENOMEM;
-        path = display_path(ctx, key_path);
         if (!path)
                 return -ENOMEM;
-        if (k && k->accepted)
-                return config_diag_add(ctx->diag, ctx->file, pos.line, pos.column, path, "%s (%s)", msg,
-                                       k->accepted);
-        return config_diag_add(ctx->diag, ctx->file, pos.line, pos.column, path, "%s", msg);
+        va_start(ap, fmt);
+        r = diag_addv(ctx->diag, ctx->file, pos.line, pos.column, path, k ? k->accepted : NULL, fmt, ap);
+        va_end(ap);
+        return r;
 }
 
 static int wrong_type(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
@@ -699,6 +705,39 @@ static int parse_env(ParseCtx *ctx, const ConfigKey *k, const char *key_path, co
         return 0;
 }
 
+/* Applies table e (a [[mount]], a [network.NAME]) to base with an origin table of its own, returned in
+ * *ret_origins: key paths in problems are shown under pfx ("mount[0]."), origins are relative to e */
+static int apply_sub_table(ParseCtx *ctx, const ConfigKey *keys, size_t n_keys, void *base, const char *pfx,
+                           const TomlValue *e, OriginTable **ret_origins) {
+        _cleanup_(origin_table_freep) OriginTable *o = new0(OriginTable, 1);
+        int r;
+
+        if (!o)
+                return -ENOMEM;
+        ParseCtx sub = { .diag = ctx->diag, .origins = o, .file = ctx->file, .prefix = pfx };
+        r = config_apply_table(&sub, keys, n_keys, base, "", e);
+        if (r < 0)
+                return r;
+        *ret_origins = TAKE_PTR(o);
+        return 0;
+}
+
+/* Adds the origins of a sub-table's keys to ctx->origins, under prefix */
+static int add_origins(ParseCtx *ctx, const char *prefix, const OriginTable *sub) {
+        int r;
+
+        for (size_t i = 0; i < sub->n_entries; i++) {
+                _cleanup_free_ char *key = strjoin(prefix, sub->entries[i].key);
+                if (!key)
+                        return -ENOMEM;
+                r = origin_table_set(ctx->origins, key, ctx->file, sub->entries[i].origin.line,
+                                     sub->entries[i].origin.column);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 static void mount_spec_done(MountSpec *m) {
         free(m->source);
         free(m->target);
@@ -778,12 +817,10 @@ static int parse_mounts(ParseCtx *ctx, const ConfigKey *k, const char *key_path,
                                 return r;
                         continue;
                 }
-                tmp = new0(OriginTable, 1);
                 pfx = strjoin(p, ".");
-                if (!tmp || !pfx)
+                if (!pfx)
                         return -ENOMEM;
-                ParseCtx sub = { .diag = ctx->diag, .origins = tmp, .file = ctx->file, .prefix = pfx };
-                r = config_apply_table(&sub, mount_keys, mount_keys_count, &m, "", e);
+                r = apply_sub_table(ctx, mount_keys, mount_keys_count, &m, pfx, e, &tmp);
                 if (r >= 0)
                         r = mount_check(ctx, &m, p, e);
                 if (r < 0 || ctx->diag->n_problems > before) {
@@ -831,15 +868,9 @@ static int parse_mounts(ParseCtx *ctx, const ConfigKey *k, const char *key_path,
                 if (!opfx)
                         return -ENOMEM;
                 origin_table_remove_prefix(ctx->origins, opfx);
-                for (size_t x = 0; x < tmp->n_entries; x++) {
-                        _cleanup_free_ char *key = strjoin(opfx, tmp->entries[x].key);
-                        if (!key)
-                                return -ENOMEM;
-                        r = origin_table_set(ctx->origins, key, ctx->file, tmp->entries[x].origin.line,
-                                             tmp->entries[x].origin.column);
-                        if (r < 0)
-                                return r;
-                }
+                r = add_origins(ctx, opfx, tmp);
+                if (r < 0)
+                        return r;
         }
         return 0;
 }
@@ -974,10 +1005,41 @@ static const ConfigKey registry_def_keys[] = {
         { "auth_file", parse_scalar, format_string, R(auth_file), -1, 0, 0, A_PATH, &abs_path_syntax },
 };
 
+/* [network.NAME] and [registry."HOST"]: arrays of GlobalConfig whose entries start with their char *name */
+typedef struct NamedTables {
+        const char *what; /* of NAME, for problems */
+        StringCheck check;
+        const ConfigKey *keys;
+        size_t n_keys;
+        size_t array_offset, count_offset; /* of the array and of its length in GlobalConfig */
+        size_t size;                       /* of an entry */
+        const void *init;                  /* a new entry, before its keys */
+} NamedTables;
+
+/* The entry called name, appended if new; NULL on OOM */
+static void *named_entry(GlobalConfig *g, const NamedTables *t, const char *name) {
+        uint8_t **array = (uint8_t **) ((uint8_t *) g + t->array_offset), *e;
+        size_t *n = (size_t *) ((uint8_t *) g + t->count_offset);
+
+        for (size_t j = 0; j < *n; j++)
+                if (streq(*(char **) (*array + j * t->size), name))
+                        return *array + j * t->size;
+        e = realloc(*array, t->size * (*n + 1));
+        if (!e)
+                return NULL;
+        *array = e;
+        e += t->size * *n;
+        memcpy(e, t->init, t->size);
+        *(char **) e = strdup(name);
+        if (!*(char **) e)
+                return NULL;
+        (*n)++;
+        return e;
+}
+
 /* [network.NAME] and [registry."HOST"] tables: merged key by key into the named entry */
 static int parse_named_tables(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
-                              void *data, bool networks) {
-        GlobalConfig *g = data;
+                              void *data, const NamedTables *t) {
         int r;
 
         if (toml_value_type(v) != TOML_TABLE)
@@ -986,8 +1048,9 @@ static int parse_named_tables(ParseCtx *ctx, const ConfigKey *k, const char *key
                 TomlPos kp;
                 const char *name = toml_table_key(v, i, &kp);
                 const TomlValue *e = toml_table_value(v, i);
+                _cleanup_(origin_table_freep) OriginTable *sub = NULL;
                 _cleanup_free_ char *p = strjoin(key_path, ".", name), *pfx = NULL;
-                void *base = NULL;
+                void *base;
 
                 if (!p)
                         return -ENOMEM;
@@ -997,84 +1060,50 @@ static int parse_named_tables(ParseCtx *ctx, const ConfigKey *k, const char *key
                                 return r;
                         continue;
                 }
-                if ((networks ? check_ifname(name, NULL) < 0 : check_image(name, NULL) < 0) ||
-                    strlen(name) != toml_table_key_len(v, i)) {
-                        r = bad_value(ctx, k, p, e, networks ? "network name" : "registry name", name,
-                                      -EINVAL);
+                if (t->check(name, NULL) < 0 || strlen(name) != toml_table_key_len(v, i)) {
+                        r = bad_value(ctx, k, p, e, t->what, name, -EINVAL);
                         if (r < 0)
                                 return r;
                         continue;
                 }
-                if (networks) {
-                        for (size_t j = 0; j < g->n_networks; j++)
-                                if (streq(g->networks[j].name, name))
-                                        base = &g->networks[j];
-                        if (!base) {
-                                NetworkDef *n =
-                                        realloc(g->networks, sizeof(NetworkDef) * (g->n_networks + 1));
-                                if (!n)
-                                        return -ENOMEM;
-                                g->networks = n;
-                                n[g->n_networks] = (NetworkDef){ .masquerade = true, .name = strdup(name) };
-                                if (!n[g->n_networks].name)
-                                        return -ENOMEM;
-                                base = &n[g->n_networks++];
-                        }
-                } else {
-                        for (size_t j = 0; j < g->n_registries; j++)
-                                if (streq(g->registries[j].name, name))
-                                        base = &g->registries[j];
-                        if (!base) {
-                                RegistryDef *n =
-                                        realloc(g->registries, sizeof(RegistryDef) * (g->n_registries + 1));
-                                if (!n)
-                                        return -ENOMEM;
-                                g->registries = n;
-                                n[g->n_registries] = (RegistryDef){ .name = strdup(name) };
-                                if (!n[g->n_registries].name)
-                                        return -ENOMEM;
-                                base = &n[g->n_registries++];
-                        }
-                }
+                base = named_entry(data, t, name);
                 pfx = strjoin(p, ".");
-                if (!pfx)
+                if (!base || !pfx)
                         return -ENOMEM;
                 r = origin_table_set(ctx->origins, p, ctx->file, kp.line, kp.column);
                 if (r < 0)
                         return r;
-                ParseCtx sub = *ctx;
-                sub.prefix = pfx;
-                _cleanup_(origin_table_freep) OriginTable *tmp = new0(OriginTable, 1);
-                if (!tmp)
-                        return -ENOMEM;
-                sub.origins = tmp;
-                r = networks ? config_apply_table(&sub, network_def_keys, ELEMENTSOF(network_def_keys), base,
-                                                  "", e)
-                             : config_apply_table(&sub, registry_def_keys, ELEMENTSOF(registry_def_keys),
-                                                  base, "", e);
+                r = apply_sub_table(ctx, t->keys, t->n_keys, base, pfx, e, &sub);
                 if (r < 0)
                         return r;
-                for (size_t x = 0; x < tmp->n_entries; x++) {
-                        _cleanup_free_ char *key = strjoin(pfx, tmp->entries[x].key);
-                        if (!key)
-                                return -ENOMEM;
-                        r = origin_table_set(ctx->origins, key, ctx->file, tmp->entries[x].origin.line,
-                                             tmp->entries[x].origin.column);
-                        if (r < 0)
-                                return r;
-                }
+                r = add_origins(ctx, pfx, sub);
+                if (r < 0)
+                        return r;
         }
         return 0;
 }
 
+/* init: the new entry, of the array's type */
+#define NAMED_TABLES(w, c, keys, array, count, init)                                                        \
+        {                                                                                                   \
+                w, c, keys, ELEMENTSOF(keys), offsetof(GlobalConfig, array), offsetof(GlobalConfig, count), \
+                        sizeof(init), &init                                                                 \
+        }
+static const NetworkDef network_init = { .masquerade = true };
+static const RegistryDef registry_init = {};
+static const NamedTables network_tables =
+        NAMED_TABLES("network name", check_ifname, network_def_keys, networks, n_networks, network_init);
+static const NamedTables registry_tables = NAMED_TABLES("registry name", check_image, registry_def_keys,
+                                                        registries, n_registries, registry_init);
+
 static int parse_networks(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
                           void *data) {
-        return parse_named_tables(ctx, k, key_path, v, data, true);
+        return parse_named_tables(ctx, k, key_path, v, data, &network_tables);
 }
 
 static int parse_registries(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
                             void *data) {
-        return parse_named_tables(ctx, k, key_path, v, data, false);
+        return parse_named_tables(ctx, k, key_path, v, data, &registry_tables);
 }
 
 /* The container keys a conf.d [defaults] table may set */
@@ -1357,19 +1386,16 @@ static int origin_problem(ConfigDiag *diag, const OriginTable *o, const char *ke
 static int origin_problem(ConfigDiag *diag, const OriginTable *o, const char *key, const char *fallback_file,
                           const char *fmt, ...) {
         const ConfigOrigin *org = origin_table_get(o, key);
-        _cleanup_free_ char *msg = NULL;
         va_list ap;
         int r;
 
         va_start(ap, fmt);
-        r = vasprintf(&msg, fmt, ap);
-        va_end(ap);
-        if (r < 0)
-                return -ENOMEM;
         if (org && org->file)
-                return config_diag_add(diag, org->file, org->line, org->column, key, "%s", msg);
-        return config_diag_add(diag, fallback_file, fallback_file ? 1 : 0, fallback_file ? 1 : 0, key, "%s",
-                               msg);
+                r = diag_addv(diag, org->file, org->line, org->column, key, NULL, fmt, ap);
+        else
+                r = diag_addv(diag, fallback_file, !!fallback_file, !!fallback_file, key, NULL, fmt, ap);
+        va_end(ap);
+        return r;
 }
 
 static int format_origin(const OriginTable *o, const char *key, char **ret) {
