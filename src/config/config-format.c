@@ -9,31 +9,18 @@
 #include "sha256.h"
 
 int toml_quote_string(Buffer *b, const char *s) {
+        static const char *const escapes[0x80] = {
+                ['"'] = "\\\"", ['\\'] = "\\\\", ['\n'] = "\\n", ['\t'] = "\\t", ['\r'] = "\\r",
+        };
         int r = buffer_append(b, "\"", 1);
-        for (const unsigned char *p = (const unsigned char *) s; r >= 0 && *p; p++) {
-                switch (*p) {
-                case '"':
-                        r = buffer_append(b, "\\\"", 2);
-                        break;
-                case '\\':
-                        r = buffer_append(b, "\\\\", 2);
-                        break;
-                case '\n':
-                        r = buffer_append(b, "\\n", 2);
-                        break;
-                case '\t':
-                        r = buffer_append(b, "\\t", 2);
-                        break;
-                case '\r':
-                        r = buffer_append(b, "\\r", 2);
-                        break;
-                default:
-                        if (*p < 0x20 || *p == 0x7f)
-                                r = buffer_printf(b, "\\u%04x", *p);
-                        else
-                                r = buffer_append(b, p, 1);
-                }
-        }
+
+        for (const unsigned char *p = (const unsigned char *) s; r >= 0 && *p; p++)
+                if (*p < ELEMENTSOF(escapes) && escapes[*p])
+                        r = buffer_append(b, escapes[*p], 2);
+                else if (*p < 0x20 || *p == 0x7f)
+                        r = buffer_printf(b, "\\u%04x", *p);
+                else
+                        r = buffer_append(b, p, 1);
         if (r >= 0)
                 r = buffer_append(b, "\"", 1);
         return r;
@@ -72,41 +59,42 @@ static bool is_set(const ConfigKey *k, const void *data) {
         return *(const bool *) ((const uint8_t *) data - k->offset + (size_t) k->set_offset);
 }
 
+/* for formatters: the key is not set */
+static char *unset(bool *ret_unset) {
+        *ret_unset = true;
+        return NULL;
+}
+
+/* for formatters: s (freed) as a TOML string; NULL on OOM */
+static char *quote_free(char *s) {
+        _cleanup_free_ char *f = s;
+        return s ? quote(s) : NULL;
+}
+
 char *format_string(const ConfigKey *k, const void *data, bool *ret_unset) {
         const char *s = *(char *const *) data;
-        if (!s) {
-                *ret_unset = true;
-                return NULL;
-        }
-        return quote(s);
+        return s ? quote(s) : unset(ret_unset);
 }
 
 char *format_strv(const ConfigKey *k, const void *data, bool *ret_unset) {
         char *const *l = *(char **const *) data;
-        if (!l || (k->set_offset >= 0 && !is_set(k, data))) {
-                *ret_unset = true;
-                return NULL;
-        }
-        return toml_format_strv(l);
+        return l && is_set(k, data) ? toml_format_strv(l) : unset(ret_unset);
 }
 
 char *format_bool(const ConfigKey *k, const void *data, bool *ret_unset) {
         return strdup(*(const bool *) data ? "true" : "false");
 }
 
+/* without a *_set flag, 0 means not set */
 char *format_size(const ConfigKey *k, const void *data, bool *ret_unset) {
         uint64_t v = *(const uint64_t *) data;
-        if (!is_set(k, data) || (k->set_offset < 0 && v == 0)) {
-                *ret_unset = true;
-                return NULL;
-        }
-        _cleanup_free_ char *s = config_format_size(v);
-        return s ? quote(s) : NULL;
+        if (!is_set(k, data) || (k->set_offset < 0 && v == 0))
+                return unset(ret_unset);
+        return quote_free(config_format_size(v));
 }
 
 char *format_timespan(const ConfigKey *k, const void *data, bool *ret_unset) {
-        _cleanup_free_ char *s = config_format_timespan(*(const uint64_t *) data);
-        return s ? quote(s) : NULL;
+        return quote_free(config_format_timespan(*(const uint64_t *) data));
 }
 
 char *format_signal(const ConfigKey *k, const void *data, bool *ret_unset) {
@@ -115,20 +103,15 @@ char *format_signal(const ConfigKey *k, const void *data, bool *ret_unset) {
 }
 
 char *format_cpu_quota(const ConfigKey *k, const void *data, bool *ret_unset) {
-        if (!is_set(k, data)) {
-                *ret_unset = true;
-                return NULL;
-        }
-        _cleanup_free_ char *s = config_format_cpu_quota(*(const uint64_t *) data);
-        return s ? quote(s) : NULL;
+        if (!is_set(k, data))
+                return unset(ret_unset);
+        return quote_free(config_format_cpu_quota(*(const uint64_t *) data));
 }
 
 char *format_u64(const ConfigKey *k, const void *data, bool *ret_unset) {
         uint64_t v = *(const uint64_t *) data;
-        if (!is_set(k, data)) {
-                *ret_unset = true;
-                return NULL;
-        }
+        if (!is_set(k, data))
+                return unset(ret_unset);
         if (v == UINT64_MAX)
                 return strdup("\"infinity\"");
         return strprintf("%llu", (unsigned long long) v);
@@ -140,11 +123,7 @@ char *format_unsigned(const ConfigKey *k, const void *data, bool *ret_unset) {
 
 char *format_cpuset(const ConfigKey *k, const void *data, bool *ret_unset) {
         const ResourceConfig *rc = data;
-        if (!rc->cpuset_set || !rc->cpuset) {
-                *ret_unset = true;
-                return NULL;
-        }
-        return quote(rc->cpuset);
+        return rc->cpuset_set && rc->cpuset ? quote(rc->cpuset) : unset(ret_unset);
 }
 
 char *format_enum(const ConfigKey *k, const void *data, bool *ret_unset) {
@@ -156,34 +135,26 @@ char *format_user_namespace(const ConfigKey *k, const void *data, bool *ret_unse
         return strdup(*(const bool *) data ? "\"auto\"" : "false");
 }
 
+/* without a *_set flag, 0.0.0.0 means not set */
 char *format_ipv4(const ConfigKey *k, const void *data, bool *ret_unset) {
         char a[INET_ADDRSTRLEN];
-        if (!is_set(k, data) || ((const struct in_addr *) data)->s_addr == 0) {
-                *ret_unset = true;
-                return NULL;
-        }
-        if (!inet_ntop(AF_INET, data, a, sizeof(a)))
-                return NULL;
-        return quote(a);
+        if (!is_set(k, data) || ((const struct in_addr *) data)->s_addr == 0)
+                return unset(ret_unset);
+        return inet_ntop(AF_INET, data, a, sizeof(a)) ? quote(a) : NULL;
 }
 
 char *format_ports(const ConfigKey *k, const void *data, bool *ret_unset) {
         const NetworkConfig *nc = data;
         _cleanup_strv_free_ char **l = NULL;
-        int r;
 
-        if (nc->n_ports == 0 && !nc->ports) {
-                *ret_unset = true;
-                return NULL;
-        }
+        if (nc->n_ports == 0 && !nc->ports)
+                return unset(ret_unset);
         l = new0(char *, 1);
         if (!l)
                 return NULL;
-        for (size_t i = 0; i < nc->n_ports; i++) {
-                r = strv_consume(&l, config_format_port_spec(&nc->ports[i]));
-                if (r < 0 || !l[i])
+        for (size_t i = 0; i < nc->n_ports; i++)
+                if (strv_consume(&l, config_format_port_spec(&nc->ports[i])) < 0 || !l[i])
                         return NULL;
-        }
         return toml_format_strv(l);
 }
 
