@@ -97,13 +97,35 @@ static char *pid_cgroup(pid_t pid) {
         return strdup(s);
 }
 
-static char *cgroup_attr(const char *cg, const char *attr) {
-        _cleanup_free_ char *path = strjoin("/sys/fs/cgroup", cg, "/", attr);
-        char *v = NULL;
+static void assert_cgroup_attr(const char *cg, const char *attr, const char *expected) {
+        _cleanup_free_ char *path = strjoin("/sys/fs/cgroup", cg, "/", attr), *v = NULL;
 
         ASSERT_NOT_NULL(path);
         ASSERT_OK(read_one_line_file(path, &v));
-        return v;
+        ASSERT_STREQ(v, expected);
+}
+
+/* A bus call that fills error: on failure the test fails with error's message */
+#define ASSERT_BUS_OK(expr, error)                                                                          \
+        do {                                                                                                \
+                int _r = (expr);                                                                            \
+                if (_r < 0)                                                                                 \
+                        TEST_FAIL("%s: %s: %s", #expr, strerror(-_r), strna((error)->message));             \
+        } while (0)
+
+/* Starts the scope p->unit with a new child running fn as its process (p->pids points to c->pid). Returns
+ * how long bus_start_scope() took, in ms. */
+static uint64_t start_scope_child(BusScopeParams *p, Child *c, int (*fn)(int out_fd)) {
+        BusError error = BUS_ERROR_NULL;
+        uint64_t t0;
+
+        *c = child_spawn(fn);
+        p->pids = &c->pid;
+        p->n_pids = 1;
+        t0 = now_ms();
+        ASSERT_BUS_OK(bus_start_scope(bus, p, &error), &error);
+        bus_error_done(&error);
+        return now_ms() - t0;
 }
 
 static void wait_unit_gone(const char *unit) {
@@ -118,6 +140,16 @@ static void wait_unit_gone(const char *unit) {
                 usleep(100 * 1000);
         }
         TEST_FAIL("unit %s still loaded", unit);
+}
+
+/* Polls every poll_ms until machined has forgotten the machine; returns how long that took */
+static int wait_machine_gone(const char *name, int poll_ms) {
+        int i;
+
+        for (i = 0; i < 100 && bus_machine_exists(bus, name, NULL) > 0; i++)
+                usleep(poll_ms * 1000);
+        ASSERT_EQ(bus_machine_exists(bus, name, NULL), 0);
+        return i * poll_ms;
 }
 
 /* In the scope: fork until the kernel refuses (pids.max), then a 100M hog under a 32M limit */
@@ -163,7 +195,7 @@ static int limits_payload(int out_fd) {
 }
 
 TEST(scope_limits_enforced) {
-        _cleanup_free_ char *name = unique_name("limits"), *unit = NULL, *cg = NULL, *v = NULL;
+        _cleanup_free_ char *name = unique_name("limits"), *unit = NULL, *cg = NULL;
         _cleanup_(bus_scope_limits_done) BusScopeLimits l = {};
         BusError error = BUS_ERROR_NULL;
         const uint8_t cpu0[] = { 0x01 };
@@ -171,13 +203,11 @@ TEST(scope_limits_enforced) {
 
         setup();
         ASSERT_OK(bus_scope_name(name, &unit));
-        Child c = child_spawn(limits_payload);
 
+        Child c;
         BusScopeParams p = {
                 .unit = unit,
                 .description = "cbox test scope",
-                .pids = &c.pid,
-                .n_pids = 1,
                 .kill_signal = SIGTERM,
                 .stop_timeout_set = true,
                 .stop_timeout_usec = 2 * USEC_PER_SEC,
@@ -197,36 +227,20 @@ TEST(scope_limits_enforced) {
                 .io_weight_set = true,
                 .io_weight = 200,
         };
-        uint64_t t0 = now_ms();
-        int r = bus_start_scope(bus, &p, &error);
-        if (r < 0)
-                TEST_FAIL("bus_start_scope: %s: %s", strerror(-r), strna(error.message));
-        fprintf(stderr, "bus_start_scope with all limits: %" PRIu64 " ms\n", now_ms() - t0);
+        fprintf(stderr, "bus_start_scope with all limits: %" PRIu64 " ms\n",
+                start_scope_child(&p, &c, limits_payload));
 
         cg = pid_cgroup(c.pid);
         fprintf(stderr, "child %d in %s\n", (int) c.pid, cg);
         ASSERT_TRUE(strstr(cg, unit) != NULL);
         ASSERT_TRUE(startswith(cg, "/machine.slice/"));
 
-        v = cgroup_attr(cg, "memory.max");
-        ASSERT_STREQ(v, "33554432");
-        free(v);
-        v = cgroup_attr(cg, "memory.swap.max");
-        ASSERT_STREQ(v, "0");
-        free(v);
-        v = cgroup_attr(cg, "pids.max");
-        ASSERT_STREQ(v, "10");
-        free(v);
-        v = cgroup_attr(cg, "cpu.max");
-        ASSERT_STREQ(v, "50000 100000");
-        free(v);
-        v = cgroup_attr(cg, "cpuset.cpus.effective");
-        ASSERT_STREQ(v, "0");
-        free(v);
-        v = cgroup_attr(cg, "cpu.weight");
-        ASSERT_STREQ(v, "50");
-        free(v);
-        v = NULL;
+        assert_cgroup_attr(cg, "memory.max", "33554432");
+        assert_cgroup_attr(cg, "memory.swap.max", "0");
+        assert_cgroup_attr(cg, "pids.max", "10");
+        assert_cgroup_attr(cg, "cpu.max", "50000 100000");
+        assert_cgroup_attr(cg, "cpuset.cpus.effective", "0");
+        assert_cgroup_attr(cg, "cpu.weight", "50");
 
         /* Read back through systemd, as `cbox status` does */
         ASSERT_OK(bus_read_scope_limits(bus, unit, &l));
@@ -275,16 +289,9 @@ TEST(scope_limits_enforced) {
                                        .tasks_max_set = true,
                                        .tasks_max = 20,
                                        .kill_signal = SIGKILL /* ignored */ };
-                r = bus_set_unit_limits(bus, unit, &upd, true, &error);
-                if (r < 0)
-                        TEST_FAIL("bus_set_unit_limits: %s: %s", strerror(-r), strna(error.message));
-                v = cgroup_attr(cg, "memory.max");
-                ASSERT_STREQ(v, "67108864");
-                free(v);
-                v = cgroup_attr(cg, "pids.max");
-                ASSERT_STREQ(v, "20");
-                free(v);
-                v = NULL;
+                ASSERT_BUS_OK(bus_set_unit_limits(bus, unit, &upd, true, &error), &error);
+                assert_cgroup_attr(cg, "memory.max", "67108864");
+                assert_cgroup_attr(cg, "pids.max", "20");
                 BusScopeParams none = {};
                 ASSERT_OK(bus_set_unit_limits(bus, unit, &none, true, &error));
                 ASSERT_ERROR(bus_set_unit_limits(bus, "cbox-no-such-unit-4711.scope", &upd, true, &error),
@@ -298,10 +305,9 @@ TEST(scope_limits_enforced) {
         }
 
         /* Stop: SIGTERM (the payload's pause() dies of it), job waited for */
-        t0 = now_ms();
-        r = bus_stop_unit(bus, unit, &error);
-        if (r < 0)
-                TEST_FAIL("bus_stop_unit: %s: %s", strerror(-r), strna(error.message));
+        uint64_t t0 = now_ms();
+        int r = bus_stop_unit(bus, unit, &error);
+        ASSERT_BUS_OK(r, &error);
         fprintf(stderr, "bus_stop_unit: %" PRIu64 " ms\n", now_ms() - t0);
         ASSERT_EQ(r, 1);
         int status = child_wait(&c);
@@ -326,18 +332,14 @@ TEST(failed_leftover_is_reset) {
 
         setup();
         ASSERT_OK(bus_scope_name(name, &unit));
-        Child c = child_spawn(ignore_term_payload);
+        Child c;
         BusScopeParams p = {
                 .unit = unit,
-                .pids = &c.pid,
-                .n_pids = 1,
                 .collect_mode = "inactive", /* keep the failed unit around */
                 .stop_timeout_set = true,
                 .stop_timeout_usec = 300 * USEC_PER_MSEC,
         };
-        r = bus_start_scope(bus, &p, &error);
-        if (r < 0)
-                TEST_FAIL("bus_start_scope: %s: %s", strerror(-r), strna(error.message));
+        start_scope_child(&p, &c, ignore_term_payload);
         child_go(&c);
         usleep(100 * 1000); /* let it install SIG_IGN */
 
@@ -364,9 +366,7 @@ TEST(failed_leftover_is_reset) {
 
         /* Same name again: ResetFailedUnit, then it starts */
         p.collect_mode = NULL;
-        r = bus_start_scope(bus, &p, &error);
-        if (r < 0)
-                TEST_FAIL("second bus_start_scope: %s: %s", strerror(-r), strna(error.message));
+        ASSERT_BUS_OK(bus_start_scope(bus, &p, &error), &error);
         free(state);
         state = NULL;
         ASSERT_OK(bus_unit_state(bus, unit, &state, NULL));
@@ -434,22 +434,17 @@ static int sleep_payload(int out_fd) {
 TEST(machined_register_terminate) {
         _cleanup_free_ char *name = unique_name("machine"), *unit = NULL, *munit = NULL;
         BusError error = BUS_ERROR_NULL;
-        int r;
 
         setup();
         ASSERT_OK(bus_scope_name(name, &unit));
-        Child c = child_spawn(sleep_payload);
-        BusScopeParams p = { .unit = unit, .pids = &c.pid, .n_pids = 1 };
-        r = bus_start_scope(bus, &p, &error);
-        if (r < 0)
-                TEST_FAIL("bus_start_scope: %s: %s", strerror(-r), strna(error.message));
+        Child c;
+        BusScopeParams p = { .unit = unit };
+        start_scope_child(&p, &c, sleep_payload);
         child_go(&c);
 
         BusMachineParams m = { .name = name, .leader = c.pid, .root_directory = "/" };
         uint64_t t0 = now_ms();
-        r = bus_machine_register(bus, &m, &error);
-        if (r < 0)
-                TEST_FAIL("bus_machine_register: %s: %s", strerror(-r), strna(error.message));
+        ASSERT_BUS_OK(bus_machine_register(bus, &m, &error), &error);
         fprintf(stderr, "bus_machine_register: %" PRIu64 " ms\n", now_ms() - t0);
         ASSERT_EQ(bus_machine_exists(bus, name, &munit), 1);
         fprintf(stderr, "machine %s → unit %s\n", name, munit);
@@ -459,29 +454,20 @@ TEST(machined_register_terminate) {
         ASSERT_OK(bus_machine_terminate(bus, name, &error));
         int status = child_wait(&c);
         ASSERT_TRUE(WIFSIGNALED(status));
-        for (int i = 0; i < 100 && bus_machine_exists(bus, name, NULL) > 0; i++)
-                usleep(100 * 1000);
-        ASSERT_EQ(bus_machine_exists(bus, name, NULL), 0);
+        wait_machine_gone(name, 100);
         wait_unit_gone(unit);
         ASSERT_ERROR(bus_machine_terminate(bus, name, &error), ENOENT);
 
         /* cbox down stops the scope itself: machined drops the registration on its own */
-        Child c2 = child_spawn(sleep_payload);
-        p.pids = &c2.pid;
-        r = bus_start_scope(bus, &p, &error);
-        if (r < 0)
-                TEST_FAIL("bus_start_scope: %s: %s", strerror(-r), strna(error.message));
+        Child c2;
+        start_scope_child(&p, &c2, sleep_payload);
         child_go(&c2);
         m.leader = c2.pid;
         ASSERT_OK(bus_machine_register(bus, &m, &error));
         ASSERT_EQ(bus_machine_exists(bus, name, NULL), 1);
         ASSERT_EQ(bus_stop_unit(bus, unit, &error), 1);
         child_wait(&c2);
-        int i;
-        for (i = 0; i < 100 && bus_machine_exists(bus, name, NULL) > 0; i++)
-                usleep(50 * 1000);
-        fprintf(stderr, "machine gone %d ms after the scope stopped\n", i * 50);
-        ASSERT_EQ(bus_machine_exists(bus, name, NULL), 0);
+        fprintf(stderr, "machine gone %d ms after the scope stopped\n", wait_machine_gone(name, 50));
         bus_error_done(&error);
 }
 
@@ -508,15 +494,13 @@ static int devices_payload(int out_fd) {
 TEST(device_policy_and_kill_signal) {
         _cleanup_free_ char *name = unique_name("devices"), *unit = NULL;
         BusError error = BUS_ERROR_NULL;
-        int res[3], r;
+        int res[3];
 
         setup();
         ASSERT_OK(bus_scope_name(name, &unit));
-        Child c = child_spawn(devices_payload);
-        BusScopeParams p = { .unit = unit, .pids = &c.pid, .n_pids = 1, .kill_signal = SIGINT };
-        r = bus_start_scope(bus, &p, &error);
-        if (r < 0)
-                TEST_FAIL("bus_start_scope: %s: %s", strerror(-r), strna(error.message));
+        Child c;
+        BusScopeParams p = { .unit = unit, .kill_signal = SIGINT };
+        start_scope_child(&p, &c, devices_payload);
         child_go(&c);
         ASSERT_EQ(read(c.res_fd, res, sizeof res), (ssize_t) sizeof res);
         fprintf(stderr, "open /dev/null: %s, /dev/urandom: %s, /dev/kmsg: %s\n", strerror(res[0]),
@@ -537,7 +521,6 @@ TEST(companion_runs_exec_stop_when_scope_empties) {
         _cleanup_free_ char *name = unique_name("companion"), *unit = NULL, *service = NULL, *flag = NULL;
         BusError error = BUS_ERROR_NULL;
         struct stat st;
-        int r;
 
         setup();
         ASSERT_OK(bus_scope_name(name, &unit));
@@ -547,20 +530,16 @@ TEST(companion_runs_exec_stop_when_scope_empties) {
         ASSERT_NOT_NULL(flag);
         (void) unlink(flag);
 
-        Child c = child_spawn(sleep_payload);
-        BusScopeParams p = { .unit = unit, .pids = &c.pid, .n_pids = 1 };
-        r = bus_start_scope(bus, &p, &error);
-        if (r < 0)
-                TEST_FAIL("bus_start_scope: %s: %s", strerror(-r), strna(error.message));
+        Child c;
+        BusScopeParams p = { .unit = unit };
+        start_scope_child(&p, &c, sleep_payload);
         child_go(&c);
 
         char *const stop[] = { (char *) "/usr/bin/touch", flag, NULL };
         BusCompanionParams cp = {
                 .unit = service, .bound_to = unit, .description = "cbox test cleanup", .exec_stop = stop
         };
-        r = bus_start_companion(bus, &cp, &error);
-        if (r < 0)
-                TEST_FAIL("bus_start_companion: %s: %s", strerror(-r), strna(error.message));
+        ASSERT_BUS_OK(bus_start_companion(bus, &cp, &error), &error);
         {
                 _cleanup_free_ char *state = NULL;
                 ASSERT_OK(bus_unit_state(bus, service, &state, NULL));
@@ -612,8 +591,14 @@ static void found_done(Found *f) {
         strv_free(f->cursors);
 }
 
+/* Forgets the entries seen so far (not want, seen, stream, ts) */
+static void found_forget_entries(Found *f) {
+        f->messages = strv_free(f->messages);
+        f->cursors = strv_free(f->cursors);
+}
+
 TEST(journal_read_container_entries) {
-        _cleanup_free_ char *name = unique_name("journal"), *f1 = NULL, *f2 = NULL, *f3 = NULL;
+        _cleanup_free_ char *name = unique_name("journal"), *f1 = NULL, *f2 = NULL;
         _cleanup_(found_done) Found f = { .want = "third line" };
 
         setup();
@@ -640,10 +625,7 @@ TEST(journal_read_container_entries) {
         ASSERT_TRUE(f.ts > 0);
 
         /* -n 2: the last two */
-        strv_free(f.messages);
-        f.messages = NULL;
-        strv_free(f.cursors);
-        f.cursors = NULL;
+        found_forget_entries(&f);
         f.want = NULL;
         p.follow = false;
         p.n_lines = 2;
@@ -656,8 +638,7 @@ TEST(journal_read_container_entries) {
         {
                 _cleanup_free_ char *cur = strdup(f.cursors[0]); /* the cursor of "second line" */
                 ASSERT_NOT_NULL(cur);
-                strv_free(f.messages);
-                f.messages = NULL;
+                found_forget_entries(&f);
                 p.after_cursor = cur;
                 ASSERT_OK(journal_read(&p, find_cb, &f));
                 ASSERT_EQ(strv_length(f.messages), 1);
@@ -666,8 +647,7 @@ TEST(journal_read_container_entries) {
         }
 
         /* -n 0 -f: only what comes later */
-        strv_free(f.messages);
-        f.messages = NULL;
+        found_forget_entries(&f);
         pid_t pid = fork();
         ASSERT_TRUE(pid >= 0);
         if (pid == 0) {
@@ -683,7 +663,6 @@ TEST(journal_read_container_entries) {
         ASSERT_EQ(f.seen, 1);
         ASSERT_EQ(strv_length(f.messages), 1);
         ASSERT_STREQ(f.stream, "stderr");
-        (void) f3;
 }
 
 /* cbox logs -f of a container that has not logged anything yet */
@@ -737,15 +716,12 @@ TEST(journal_reads_scope_stream) {
         _cleanup_free_ char *name = unique_name("stream"), *unit = NULL;
         _cleanup_(found_done) Found f = { .want = "line from the scope" };
         BusError error = BUS_ERROR_NULL;
-        int r;
 
         setup();
         ASSERT_OK(bus_scope_name(name, &unit));
-        Child c = child_spawn(stream_payload);
-        BusScopeParams p = { .unit = unit, .pids = &c.pid, .n_pids = 1 };
-        r = bus_start_scope(bus, &p, &error);
-        if (r < 0)
-                TEST_FAIL("bus_start_scope: %s: %s", strerror(-r), strna(error.message));
+        Child c;
+        BusScopeParams p = { .unit = unit };
+        start_scope_child(&p, &c, stream_payload);
         child_go(&c);
 
         JournalReadParams jp = {

@@ -22,6 +22,19 @@ static uint64_t now_usec(void) {
         return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
 }
 
+/* The system bus, or a skip where systemd is not PID 1 */
+static sd_bus *open_bus(void) {
+        sd_bus *bus = NULL;
+        int r;
+
+        if (!bus_systemd_booted())
+                TEST_SKIP("no systemd as PID 1 (/run/systemd/system missing)");
+        r = bus_open_system(&bus);
+        if (r < 0)
+                TEST_FAIL("systemd is PID 1 but the system bus cannot be opened: %s", strerror(-r));
+        return bus;
+}
+
 static char *cgroup_attr(const char *cg, const char *attr) {
         _cleanup_free_ char *path = strjoin("/sys/fs/cgroup", cg, "/", attr);
         char *v = NULL;
@@ -38,29 +51,41 @@ static void assert_cgroup_attr(const char *cg, const char *attr, const char *exp
         ASSERT_STREQ(v, expected);
 }
 
+/* bus_set_unit_limits(runtime) that must succeed; returns how long it took, in µs */
+static uint64_t set_unit_limits(sd_bus *bus, const char *unit, const BusScopeParams *p) {
+        BusError error = BUS_ERROR_NULL;
+        uint64_t t0 = now_usec();
+        int r;
+
+        r = bus_set_unit_limits(bus, unit, p, true, &error);
+        if (r < 0)
+                TEST_FAIL("bus_set_unit_limits: %s: %s", strerror(-r), strna(error.message));
+        bus_error_done(&error);
+        return now_usec() - t0;
+}
+
 /* bus_set_unit_limits() leaves the unit with exactly the limits given: set every limit on a running scope,
  * then none, and every property and cgroup file is back to what an unlimited unit has. The same call with
  * only some limits set changes the others back too. */
 TEST(set_unit_limits_resets_unset) {
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        _cleanup_free_ char *name = NULL, *unit = NULL, *cg = NULL, *parent_cpus = NULL;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = open_bus();
+        _cleanup_free_ char *name = NULL, *unit = NULL, *cg = NULL, *parent_cpus = NULL,
+                            *default_pids_max = NULL;
         BusError error = BUS_ERROR_NULL;
         uint64_t default_tasks_max;
         const uint8_t cpu0[] = { 0x01 };
         pid_t pid;
         int r, status;
 
-        if (!bus_systemd_booted())
-                TEST_SKIP("no systemd as PID 1 (/run/systemd/system missing)");
-        r = bus_open_system(&bus);
-        if (r < 0)
-                TEST_FAIL("systemd is PID 1 but the system bus cannot be opened: %s", strerror(-r));
         if (geteuid() != 0)
                 TEST_SKIP("starting a scope in machine.slice needs root");
         ASSERT_OK(sd_bus_get_property_trivial(bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
                                               "org.freedesktop.systemd1.Manager", "DefaultTasksMax", NULL,
                                               't', &default_tasks_max));
         fprintf(stderr, "DefaultTasksMax=%" PRIu64 "\n", default_tasks_max);
+        /* pids.max of a unit without TasksMax */
+        default_pids_max = strprintf("%" PRIu64, default_tasks_max);
+        ASSERT_NOT_NULL(default_pids_max);
 
         name = strprintf("t%d-reset", (int) getpid());
         ASSERT_NOT_NULL(name);
@@ -117,11 +142,8 @@ TEST(set_unit_limits_resets_unset) {
                 .io_weight_set = true,
                 .io_weight = 200,
         };
-        uint64_t t0 = now_usec();
-        r = bus_set_unit_limits(bus, unit, &all, true, &error);
-        if (r < 0)
-                TEST_FAIL("bus_set_unit_limits: %s: %s", strerror(-r), strna(error.message));
-        fprintf(stderr, "bus_set_unit_limits with every limit set: %" PRIu64 " us\n", now_usec() - t0);
+        fprintf(stderr, "bus_set_unit_limits with every limit set: %" PRIu64 " us\n",
+                set_unit_limits(bus, unit, &all));
         assert_cgroup_attr(cg, "memory.max", "67108864");
         assert_cgroup_attr(cg, "memory.high", "62914560");
         assert_cgroup_attr(cg, "memory.swap.max", "0");
@@ -132,27 +154,18 @@ TEST(set_unit_limits_resets_unset) {
 
         /* only memory_max left: everything else goes back */
         BusScopeParams some = { .memory_max_set = true, .memory_max = 32u << 20 };
-        r = bus_set_unit_limits(bus, unit, &some, true, &error);
-        if (r < 0)
-                TEST_FAIL("bus_set_unit_limits: %s: %s", strerror(-r), strna(error.message));
+        set_unit_limits(bus, unit, &some);
         assert_cgroup_attr(cg, "memory.max", "33554432");
         assert_cgroup_attr(cg, "memory.high", "max");
         assert_cgroup_attr(cg, "cpu.max", "max 100000");
-        {
-                _cleanup_free_ char *tm = strprintf("%" PRIu64, default_tasks_max);
-                assert_cgroup_attr(cg, "pids.max", tm);
-        }
+        assert_cgroup_attr(cg, "pids.max", default_pids_max);
         assert_cgroup_attr(cg, "cpuset.cpus.effective", parent_cpus);
 
         /* none: every limit back to "not set" (three calls: DefaultTasksMax, the limits, AllowedCPUs=[]) */
-        t0 = now_usec();
-        r = bus_set_unit_limits(bus, unit, &(BusScopeParams){}, true, &error);
-        if (r < 0)
-                TEST_FAIL("bus_set_unit_limits: %s: %s", strerror(-r), strna(error.message));
-        fprintf(stderr, "bus_set_unit_limits resetting every limit: %" PRIu64 " us\n", now_usec() - t0);
+        fprintf(stderr, "bus_set_unit_limits resetting every limit: %" PRIu64 " us\n",
+                set_unit_limits(bus, unit, &(BusScopeParams){}));
         {
                 _cleanup_(bus_scope_limits_done) BusScopeLimits l = {};
-                _cleanup_free_ char *tm = strprintf("%" PRIu64, default_tasks_max);
 
                 ASSERT_OK(bus_read_scope_limits(bus, unit, &l));
                 ASSERT_EQ_U64(l.memory_max, UINT64_MAX);
@@ -169,7 +182,7 @@ TEST(set_unit_limits_resets_unset) {
                 assert_cgroup_attr(cg, "memory.swap.max", "max");
                 assert_cgroup_attr(cg, "cpu.max", "max 100000");
                 assert_cgroup_attr(cg, "cpu.weight", "100");
-                assert_cgroup_attr(cg, "pids.max", tm);
+                assert_cgroup_attr(cg, "pids.max", default_pids_max);
                 /* the earlier cpuset no longer restricts: the scope may use every CPU its slice has */
                 assert_cgroup_attr(cg, "cpuset.cpus.effective", parent_cpus);
         }
@@ -180,17 +193,11 @@ TEST(set_unit_limits_resets_unset) {
 }
 
 TEST(systemd_queries) {
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = open_bus();
         _cleanup_(bus_scope_limits_done) BusScopeLimits l = {};
         _cleanup_free_ char *state = NULL, *sub = NULL;
         BusError error = BUS_ERROR_NULL;
         int r;
-
-        if (!bus_systemd_booted())
-                TEST_SKIP("no systemd as PID 1 (/run/systemd/system missing)");
-        r = bus_open_system(&bus);
-        if (r < 0)
-                TEST_FAIL("systemd is PID 1 but the system bus cannot be opened: %s", strerror(-r));
 
         ASSERT_EQ(bus_unit_exists(bus, "init.scope"), 1);
         ASSERT_EQ(bus_unit_exists(bus, "cbox-does-not-exist-4711.scope"), 0);
