@@ -63,18 +63,25 @@ digest=$("$CBOX" image inspect "$REF" | jq -r .manifest)
 assert_match "$digest" '^sha256:[0-9a-f]{64}$' "manifest digest of the pulled image"
 assert_eq "$("$CBOX" image inspect "$REF" | jq -r '.image_config.WorkingDir')" /srv/app "pulled config"
 
+# run_expect NAME MARKER EXPECTED WHAT: up NAME.toml (written before), wait for its first output line
+# with MARKER, and check that line
+run_expect() {
+        on_exit "$CBOX" down --volumes "$1"
+        assert_success "$CBOX" up "$1.toml"
+        wait_until 30 sh -c "'$CBOX' logs $1 | grep -q '$2'"
+        local line
+        line=$("$CBOX" logs "$1" | grep "$2" | head -1)
+        info "$1: $line"
+        assert_contains "$line" "$3" "$4"
+}
+
 # ---- a container that names only the image: the image's defaults apply ----
 cat >t14pulled.toml <<E
 image = "$REF"
 [network]
 mode = "none"
 E
-on_exit "$CBOX" down --volumes t14pulled
-assert_success "$CBOX" up t14pulled.toml
-wait_until 30 sh -c "'$CBOX' logs t14pulled | grep -q 'payload:'"
-line=$("$CBOX" logs t14pulled | grep 'payload:' | head -1)
-info "$line"
-assert_contains "$line" "payload: greeting=hello-from-the-image cwd=/srv/app" "image defaults"
+run_expect t14pulled 'payload:' "payload: greeting=hello-from-the-image cwd=/srv/app" "image defaults"
 # the payload's own environment, seen from its /proc (exec has an environment of its own)
 child_env=$("$CBOX" exec t14pulled -- sh -c 'for p in /proc/[0-9]*; do
         [ "$(cat $p/comm)" = sleep ] && cat $p/environ && break; done' | tr '\0' '\n')
@@ -94,11 +101,7 @@ GREETING = "from-the-file"
 [network]
 mode = "none"
 E
-on_exit "$CBOX" down --volumes t14override
-assert_success "$CBOX" up t14override.toml
-wait_until 30 sh -c "'$CBOX' logs t14override | grep -q 'override:'"
-assert_contains "$("$CBOX" logs t14override | grep 'override:' | head -1)" \
-        "override: greeting=from-the-file cwd=/tmp" "file over image"
+run_expect t14override 'override:' "override: greeting=from-the-file cwd=/tmp" "file over image"
 
 # ---- pulled by digest, run by digest ----
 DREF=127.0.0.1:$port/t14/bb@$digest
@@ -109,11 +112,7 @@ image = "$DREF"
 [network]
 mode = "none"
 E
-on_exit "$CBOX" down --volumes t14digest
-assert_success "$CBOX" up t14digest.toml
-wait_until 30 sh -c "'$CBOX' logs t14digest | grep -q 'payload:'"
-assert_contains "$("$CBOX" logs t14digest | grep 'payload:' | head -1)" \
-        "payload: greeting=hello-from-the-image cwd=/srv/app" "image pulled by digest"
+run_expect t14digest 'payload:' "payload: greeting=hello-from-the-image cwd=/srv/app" "image pulled by digest"
 assert_eq "$(sed -n 1p /var/lib/cbox/containers/t14digest/image)" "$DREF" "image file of a digest reference"
 assert_success "$CBOX" down --volumes t14digest
 assert_success "$CBOX" image rm "$DREF"
