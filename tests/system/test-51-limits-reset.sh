@@ -52,17 +52,16 @@ command = ["/bin/sh", "-c", "echo started; exec sleep 100000"]
 [network]
 mode = "none"
 E
-cat >/etc/cbox/t51.toml.d/50-limits.toml <<E
-[resources]
-memory_max = "64M"
+# every limit cbox sets, each away from its default
+ALL_LIMITS='memory_max = "64M"
 memory_high = "60M"
 memory_swap_max = "0"
 tasks_max = 32
 cpu_quota = "50%"
 cpu_weight = 50
 io_weight = 200
-cpuset = "0"
-E
+cpuset = "0"'
+printf '[resources]\n%s\n' "$ALL_LIMITS" >/etc/cbox/t51.toml.d/50-limits.toml
 systemctl daemon-reload
 
 prop() { systemctl show -P "$1" "$2"; }
@@ -152,14 +151,7 @@ cat >t51d.toml <<E
 rootfs = "$R"
 command = ["/bin/sh", "-c", "exec sleep 100000"]
 [resources]
-memory_max = "64M"
-memory_high = "60M"
-memory_swap_max = "0"
-tasks_max = 32
-cpu_quota = "50%"
-cpu_weight = 50
-io_weight = 200
-cpuset = "0"
+$ALL_LIMITS
 [network]
 mode = "none"
 E
