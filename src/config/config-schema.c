@@ -651,58 +651,73 @@ static const ConfigKey env_name_key = {
         .accepted = "letters, digits and '_', not starting with a digit",
 };
 
-/* [env]: a table of strings, merged key by key; data = ContainerConfig */
-static int parse_env(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
-                     void *data) {
-        ContainerConfig *c = data;
+typedef struct TableEntry {
+        const char *name; /* NAME, cut at a NUL it contains (then strlen(name) != name_len) */
+        size_t name_len;
+        TomlPos pos; /* of NAME */
+        const TomlValue *value;
+        const char *path; /* "key_path.NAME" */
+} TableEntry;
+
+typedef int (*EntryParser)(ParseCtx *ctx, const ConfigKey *k, const TableEntry *e, void *userdata);
+
+/* A table of NAME = value entries ([env], [network.NAME]): f() for each entry, which reports what is wrong
+ * with it and returns < 0 only on OOM */
+static int parse_entries(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
+                         EntryParser f, void *userdata) {
         int r;
 
         if (toml_value_type(v) != TOML_TABLE)
                 return wrong_type(ctx, k, key_path, v, "a table");
         for (size_t i = 0; i < toml_table_size(v); i++) {
-                TomlPos kp;
-                const char *name = toml_table_key(v, i, &kp);
-                const TomlValue *e = toml_table_value(v, i);
-                _cleanup_free_ char *p = strjoin(key_path, ".", name), *entry = NULL;
-                const char *s;
-                size_t nl = strlen(name);
-                bool replaced = false;
-
+                TableEntry e = { .name_len = toml_table_key_len(v, i), .value = toml_table_value(v, i) };
+                e.name = toml_table_key(v, i, &e.pos);
+                _cleanup_free_ char *p = strjoin(key_path, ".", e.name);
                 if (!p)
                         return -ENOMEM;
-                if (check_env_name(name, NULL) < 0 || strlen(name) != toml_table_key_len(v, i)) {
-                        r = bad_value(ctx, &env_name_key, p, e, "environment variable name", name, -EINVAL);
-                        if (r < 0)
-                                return r;
-                        continue;
-                }
-                s = get_string(ctx, k, p, e, &r);
-                if (!s) {
-                        if (r < 0)
-                                return r;
-                        continue;
-                }
-                entry = strjoin(name, "=", s);
-                if (!entry)
-                        return -ENOMEM;
-                STRV_FOREACH (x, c->env)
-                        if (strneq(*x, name, nl) && (*x)[nl] == '=') {
-                                free(*x);
-                                *x = TAKE_PTR(entry);
-                                replaced = true;
-                                break;
-                        }
-                if (!replaced) {
-                        r = strv_consume(&c->env, entry);
-                        if (r < 0)
-                                return r;
-                        entry = NULL;
-                }
-                r = origin_table_set(ctx->origins, p, ctx->file, kp.line, kp.column);
+                e.path = p;
+                r = f(ctx, k, &e, userdata);
                 if (r < 0)
                         return r;
         }
         return 0;
+}
+
+/* NAME = "value" in [env]: merged into ContainerConfig.env, replacing an earlier NAME */
+static int env_entry(ParseCtx *ctx, const ConfigKey *k, const TableEntry *e, void *userdata) {
+        ContainerConfig *c = userdata;
+        _cleanup_free_ char *entry = NULL;
+        size_t nl = strlen(e->name);
+        const char *s;
+        int r;
+
+        if (check_env_name(e->name, NULL) < 0 || nl != e->name_len)
+                return bad_value(ctx, &env_name_key, e->path, e->value, "environment variable name", e->name,
+                                 -EINVAL);
+        s = get_string(ctx, k, e->path, e->value, &r);
+        if (!s)
+                return r;
+        entry = strjoin(e->name, "=", s);
+        if (!entry)
+                return -ENOMEM;
+        STRV_FOREACH (x, c->env)
+                if (strneq(*x, e->name, nl) && (*x)[nl] == '=') {
+                        free(*x);
+                        *x = TAKE_PTR(entry);
+                        break;
+                }
+        if (entry) {
+                r = strv_consume(&c->env, entry);
+                if (r < 0)
+                        return r;
+                entry = NULL;
+        }
+        return origin_table_set(ctx->origins, e->path, ctx->file, e->pos.line, e->pos.column);
+}
+
+static int parse_env(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
+                     void *data) {
+        return parse_entries(ctx, k, key_path, v, env_entry, data);
 }
 
 /* Applies table e (a [[mount]], a [network.NAME]) to base with an origin table of its own, returned in
@@ -1037,50 +1052,34 @@ static void *named_entry(GlobalConfig *g, const NamedTables *t, const char *name
         return e;
 }
 
-/* [network.NAME] and [registry."HOST"] tables: merged key by key into the named entry */
-static int parse_named_tables(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
-                              void *data, const NamedTables *t) {
+typedef struct NamedTablesCall {
+        GlobalConfig *g;
+        const NamedTables *t;
+} NamedTablesCall;
+
+/* A [network.NAME] or [registry."HOST"] table: merged key by key into the named entry */
+static int named_table_entry(ParseCtx *ctx, const ConfigKey *k, const TableEntry *e, void *userdata) {
+        const NamedTablesCall *call = userdata;
+        _cleanup_(origin_table_freep) OriginTable *sub = NULL;
+        _cleanup_free_ char *pfx = NULL;
+        void *base;
         int r;
 
-        if (toml_value_type(v) != TOML_TABLE)
-                return wrong_type(ctx, k, key_path, v, "a table");
-        for (size_t i = 0; i < toml_table_size(v); i++) {
-                TomlPos kp;
-                const char *name = toml_table_key(v, i, &kp);
-                const TomlValue *e = toml_table_value(v, i);
-                _cleanup_(origin_table_freep) OriginTable *sub = NULL;
-                _cleanup_free_ char *p = strjoin(key_path, ".", name), *pfx = NULL;
-                void *base;
-
-                if (!p)
-                        return -ENOMEM;
-                if (toml_value_type(e) != TOML_TABLE) {
-                        r = wrong_type(ctx, k, p, e, "a table");
-                        if (r < 0)
-                                return r;
-                        continue;
-                }
-                if (t->check(name, NULL) < 0 || strlen(name) != toml_table_key_len(v, i)) {
-                        r = bad_value(ctx, k, p, e, t->what, name, -EINVAL);
-                        if (r < 0)
-                                return r;
-                        continue;
-                }
-                base = named_entry(data, t, name);
-                pfx = strjoin(p, ".");
-                if (!base || !pfx)
-                        return -ENOMEM;
-                r = origin_table_set(ctx->origins, p, ctx->file, kp.line, kp.column);
-                if (r < 0)
-                        return r;
-                r = apply_sub_table(ctx, t->keys, t->n_keys, base, pfx, e, &sub);
-                if (r < 0)
-                        return r;
-                r = add_origins(ctx, pfx, sub);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
+        if (toml_value_type(e->value) != TOML_TABLE)
+                return wrong_type(ctx, k, e->path, e->value, "a table");
+        if (call->t->check(e->name, NULL) < 0 || strlen(e->name) != e->name_len)
+                return bad_value(ctx, k, e->path, e->value, call->t->what, e->name, -EINVAL);
+        base = named_entry(call->g, call->t, e->name);
+        pfx = strjoin(e->path, ".");
+        if (!base || !pfx)
+                return -ENOMEM;
+        r = origin_table_set(ctx->origins, e->path, ctx->file, e->pos.line, e->pos.column);
+        if (r < 0)
+                return r;
+        r = apply_sub_table(ctx, call->t->keys, call->t->n_keys, base, pfx, e->value, &sub);
+        if (r < 0)
+                return r;
+        return add_origins(ctx, pfx, sub);
 }
 
 /* init: the new entry, of the array's type */
@@ -1098,12 +1097,14 @@ static const NamedTables registry_tables = NAMED_TABLES("registry name", check_i
 
 static int parse_networks(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
                           void *data) {
-        return parse_named_tables(ctx, k, key_path, v, data, &network_tables);
+        return parse_entries(ctx, k, key_path, v, named_table_entry,
+                             &(NamedTablesCall){ .g = data, .t = &network_tables });
 }
 
 static int parse_registries(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
                             void *data) {
-        return parse_named_tables(ctx, k, key_path, v, data, &registry_tables);
+        return parse_entries(ctx, k, key_path, v, named_table_entry,
+                             &(NamedTablesCall){ .g = data, .t = &registry_tables });
 }
 
 /* The container keys a conf.d [defaults] table may set */
