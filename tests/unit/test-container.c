@@ -6,7 +6,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "container.h"
@@ -217,6 +219,55 @@ TEST(cleanup) {
         ASSERT_OK(state_lock(g->run_root, "gone", false, &lock_fd));
         ASSERT_OK(container_cleanup(g, "gone"));
         lock_fd = state_unlock(g->run_root, "gone", lock_fd, false);
+        teardown();
+}
+
+/* What cbox leaves in a writable layer (directories, the empty bound /etc files) is pristine; anything the
+ * container wrote or deleted is not */
+TEST(upper_is_pristine) {
+        setup();
+        _cleanup_free_ char *upper = strjoin(tmp, "/upper"), *etc = strjoin(upper, "/etc"),
+                            *mnt = strjoin(upper, "/srv/data"), *f = NULL;
+        ASSERT_EQ(container_upper_is_pristine(upper), 1); /* missing */
+        ASSERT_OK(mkdir_p(etc, 0755));
+        ASSERT_OK(mkdir_p(mnt, 0755));
+        for (const char *const *b = container_bound_etc_files; *b; b++) {
+                _cleanup_free_ char *p = strjoin(upper, *b);
+                ASSERT_OK(write_file_atomic(p, "", 0, 0644));
+        }
+        ASSERT_EQ(container_upper_is_pristine(upper), 1);
+
+        /* a bound file with content: written by something else than cbox */
+        f = strjoin(etc, "/hosts");
+        ASSERT_OK(write_file_atomic(f, "x", 1, 0644));
+        ASSERT_EQ(container_upper_is_pristine(upper), 0);
+        ASSERT_OK(write_file_atomic(f, "", 0, 0644));
+        /* an empty file of the same name elsewhere is the container's */
+        free(f);
+        f = strjoin(mnt, "/hosts");
+        ASSERT_OK(write_file_atomic(f, "", 0, 0644));
+        ASSERT_EQ(container_upper_is_pristine(upper), 0);
+        ASSERT_OK(unlink(f));
+        ASSERT_EQ(container_upper_is_pristine(upper), 1);
+
+        if (geteuid() == 0) {
+                /* a deletion (whiteout) and an opaque directory */
+                free(f);
+                f = strjoin(etc, "/passwd");
+                ASSERT_OK(mknod(f, S_IFCHR | 0000, makedev(0, 0)));
+                ASSERT_EQ(container_upper_is_pristine(upper), 0);
+                ASSERT_OK(unlink(f));
+                if (setxattr(mnt, "trusted.overlay.opaque", "y", 1, 0) >= 0) {
+                        ASSERT_EQ(container_upper_is_pristine(upper), 0);
+                        ASSERT_OK(removexattr(mnt, "trusted.overlay.opaque"));
+                }
+                ASSERT_EQ(container_upper_is_pristine(upper), 1);
+        }
+        /* a symlink */
+        free(f);
+        f = strjoin(upper, "/link");
+        ASSERT_OK(symlink("/etc", f));
+        ASSERT_EQ(container_upper_is_pristine(upper), 0);
         teardown();
 }
 
