@@ -400,16 +400,10 @@ static ContainerConfig *load_ok(const char *name) {
         return c;
 }
 
-/* Loads NAME_OR_PATH; expects -EINVAL and returns the formatted problems with ROOT replaced by "@" */
-static char *load_fail(const char *name) {
-        _cleanup_(global_config_freep) GlobalConfig *g = NULL;
-        _cleanup_(container_config_freep) ContainerConfig *c = NULL;
-        ConfigDiag d = {};
-        ASSERT_OK(global_config_load(&g, &d));
-        ASSERT_ERROR(container_config_load(name, g, &c, &d), EINVAL);
-        ASSERT_NULL(c);
-        _cleanup_free_ char *s = config_diag_format(&d);
-        config_diag_done(&d);
+/* The formatted problems (then dropped) with ROOT replaced by "@" */
+static char *problems_at_root(ConfigDiag *d) {
+        _cleanup_free_ char *s = config_diag_format(d);
+        config_diag_done(d);
         ASSERT_NOT_NULL(s);
         Buffer b = {};
         size_t rl = strlen(test_root);
@@ -422,6 +416,17 @@ static char *load_fail(const char *name) {
         }
         ASSERT_OK(buffer_append(&b, "", 1));
         return b.data;
+}
+
+/* Loads NAME_OR_PATH; expects -EINVAL and returns the formatted problems with ROOT replaced by "@" */
+static char *load_fail(const char *name) {
+        _cleanup_(global_config_freep) GlobalConfig *g = NULL;
+        _cleanup_(container_config_freep) ContainerConfig *c = NULL;
+        ConfigDiag d = {};
+        ASSERT_OK(global_config_load(&g, &d));
+        ASSERT_ERROR(container_config_load(name, g, &c, &d), EINVAL);
+        ASSERT_NULL(c);
+        return problems_at_root(&d);
 }
 
 #define ASSERT_PROBLEMS(name, expected)                                                                     \
@@ -856,6 +861,155 @@ TEST(problems) {
                           "'-')\n");
         _cleanup_free_ char *got = load_fail(p);
         ASSERT_STREQ(got, exp);
+}
+
+TEST(problems_of_each_syntax) {
+        setup_root();
+        /* each way a value of each syntax can be wrong: type, string form, integer form, element, entry */
+        free(put("etc/cbox/syntaxes.toml",
+                 "image = \"a:b\"\n"                /* 1 */
+                 "stop_signal = 0\n"                /* 2 */
+                 "stop_timeout = -1\n"              /* 3 */
+                 "slice = 5\n"                      /* 4 */
+                 "read_only = \"yes\"\n"            /* 5 */
+                 "command = []\n"                   /* 6 */
+                 "entrypoint = [\"sh\", 1]\n"       /* 7 */
+                 "[resources]\n"                    /* 8 */
+                 "memory_max = -1\n"                /* 9 */
+                 "memory_high = true\n"             /* 10 */
+                 "cpu_weight = 0\n"                 /* 11 */
+                 "cpuset = \"9000\"\n"              /* 12 */
+                 "tasks_max = \"lots\"\n"           /* 13 */
+                 "io_weight = \"1\"\n"              /* 14 */
+                 "[network]\n"                      /* 15 */
+                 "mode = \"bridged\"\n"             /* 16 */
+                 "address = \"10.88.0.256\"\n"      /* 17 */
+                 "ports = [\"80:80\", 80, \"x\"]\n" /* 18 */
+                 "dns = [\"1.2.3\"]\n"              /* 19 */
+                 "[security]\n"                     /* 20 */
+                 "user_namespace = 1\n"             /* 21 */
+                 "[env]\n"                          /* 22 */
+                 "\"1X\" = \"a\"\n"                 /* 23 */
+                 "Y = 1\n"                          /* 24 */
+                 "[health]\n"                       /* 25 */
+                 "retries = 101\n"                  /* 26 */
+                 "on_failure = \"restart\"\n"       /* 27 */
+                 "[[mount]]\n"                      /* 28 */
+                 "type = \"nfs\"\n"                 /* 29 */
+                 "target = \"/m\"\n"                /* 30 */
+                 "size = \"1Q\"\n"));               /* 31 */
+        ASSERT_PROBLEMS(
+                "syntaxes",
+                "@/etc/cbox/syntaxes.toml:2:15: stop_signal: invalid signal 0 (a signal name like "
+                "\"SIGTERM\" or "
+                "\"TERM\", or its number)\n"
+                "@/etc/cbox/syntaxes.toml:3:16: stop_timeout: out of range time span -1 (a time span such "
+                "as "
+                "\"10s\", \"1min 30s\", \"500ms\", or an integer of seconds, or \"infinity\")\n"
+                "@/etc/cbox/syntaxes.toml:4:9: slice: expected a string, got an integer (a slice unit name "
+                "like "
+                "\"machine.slice\")\n"
+                "@/etc/cbox/syntaxes.toml:5:13: read_only: expected a boolean, got a string (true or "
+                "false)\n"
+                "@/etc/cbox/syntaxes.toml:6:11: command: must not be empty (a non-empty array of strings)\n"
+                "@/etc/cbox/syntaxes.toml:7:21: entrypoint[1]: expected a string, got an integer (an array "
+                "of "
+                "strings; [] clears the image's entrypoint)\n"
+                "@/etc/cbox/syntaxes.toml:9:14: resources.memory_max: out of range size -1 (a size: a "
+                "number with "
+                "optional K, M, G or T suffix (base 1024), or an integer of bytes, or \"infinity\")\n"
+                "@/etc/cbox/syntaxes.toml:10:15: resources.memory_high: expected a string or an integer, "
+                "got a "
+                "boolean (a size: a number with optional K, M, G or T suffix (base 1024), or an integer of "
+                "bytes, or \"infinity\")\n"
+                "@/etc/cbox/syntaxes.toml:11:14: resources.cpu_weight: out of range value 0 (an integer "
+                "from 1 to "
+                "10000)\n"
+                "@/etc/cbox/syntaxes.toml:12:10: resources.cpuset: out of range cpuset '9000' (CPU numbers "
+                "and "
+                "ranges like \"0-3,8\", CPUs 0 to 8191)\n"
+                "@/etc/cbox/syntaxes.toml:13:13: resources.tasks_max: invalid value 'lots' (an integer of "
+                "at "
+                "least 1, or \"infinity\")\n"
+                "@/etc/cbox/syntaxes.toml:14:13: resources.io_weight: expected an integer, got a string (an "
+                "integer from 1 to 10000)\n"
+                "@/etc/cbox/syntaxes.toml:16:8: network.mode: invalid value 'bridged' (\"bridge\", \"none\" "
+                "or "
+                "\"host\")\n"
+                "@/etc/cbox/syntaxes.toml:17:11: network.address: invalid IPv4 address '10.88.0.256' (an "
+                "IPv4 "
+                "address inside the network's subnet)\n"
+                "@/etc/cbox/syntaxes.toml:18:19: network.ports[1]: expected a string, got an integer (an "
+                "array of "
+                "\"HOST:CONTAINER\", \"ADDRESS:HOST:CONTAINER\" with optional \"/tcp\" or \"/udp\"; ports "
+                "1-65535 or ranges \"A-B\" of equal length)\n"
+                "@/etc/cbox/syntaxes.toml:18:23: network.ports[2]: invalid port spec 'x' (an array of "
+                "\"HOST:CONTAINER\", \"ADDRESS:HOST:CONTAINER\" with optional \"/tcp\" or \"/udp\"; ports "
+                "1-65535 or ranges \"A-B\" of equal length)\n"
+                "@/etc/cbox/syntaxes.toml:19:8: network.dns[0]: invalid IPv4 address '1.2.3' (an array of "
+                "IPv4 "
+                "addresses)\n"
+                "@/etc/cbox/syntaxes.toml:21:18: security.user_namespace: expected false or a string, got "
+                "an "
+                "integer (false or \"auto\")\n"
+                "@/etc/cbox/syntaxes.toml:23:8: env.1X: invalid environment variable name '1X' (letters, "
+                "digits "
+                "and '_', not starting with a digit)\n"
+                "@/etc/cbox/syntaxes.toml:24:5: env.Y: expected a string, got an integer (a table of "
+                "strings: "
+                "NAME = \"value\")\n"
+                "@/etc/cbox/syntaxes.toml:26:11: health.retries: out of range value 101 (an integer from 1 "
+                "to "
+                "100)\n"
+                "@/etc/cbox/syntaxes.toml:27:14: health.on_failure: invalid value 'restart' (\"ignore\" or "
+                "\"exit\")\n"
+                "@/etc/cbox/syntaxes.toml:28:3: mount[0].source: missing (bind mounts need an absolute host "
+                "path)\n"
+                "@/etc/cbox/syntaxes.toml:29:8: mount[0].type: invalid value 'nfs' (\"bind\", \"tmpfs\" or "
+                "\"volume\")\n"
+                "@/etc/cbox/syntaxes.toml:31:8: mount[0].size: invalid size '1Q' (a size: a number with "
+                "optional "
+                "K, M, G or T suffix (base 1024), or an integer of bytes)\n");
+
+        /* the conf.d tables: named entries and their keys, [defaults] */
+        free(put("etc/cbox/conf.d/50-bad.toml",
+                 "storage_root = \"rel\"\n"          /* 1 */
+                 "[network.this-name-is-too-long]\n" /* 2 */
+                 "[network.n1]\n"                    /* 3 */
+                 "subnet = \"10.1.0.0/31\"\n"        /* 4 */
+                 "gateway = 5\n"                     /* 5 */
+                 "masquerade = \"yes\"\n"            /* 6 */
+                 "[registry.\"a b\"]\n"              /* 7 */
+                 "[registry.\"r.io\"]\n"             /* 8 */
+                 "insecure = 1\n"                    /* 9 */
+                 "ca_file = \"x\"\n"                 /* 10 */
+                 "[defaults]\n"                      /* 11 */
+                 "stop_signal = \"SIGNOPE\"\n"));    /* 12 */
+        _cleanup_(global_config_freep) GlobalConfig *g = NULL;
+        ConfigDiag d = {};
+        ASSERT_ERROR(global_config_load(&g, &d), EINVAL);
+        _cleanup_free_ char *got = problems_at_root(&d);
+        ASSERT_STREQ(
+                got,
+                "@/etc/cbox/conf.d/50-bad.toml:1:16: storage_root: invalid path 'rel' (an absolute path)\n"
+                "@/etc/cbox/conf.d/50-bad.toml:2:10: network.this-name-is-too-long: invalid network name "
+                "'this-name-is-too-long' ([network.NAME] tables)\n"
+                "@/etc/cbox/conf.d/50-bad.toml:3:10: network.n1: no subnet (an IPv4 subnet like "
+                "\"10.88.0.0/16\")\n"
+                "@/etc/cbox/conf.d/50-bad.toml:4:10: network.n1.subnet: out of range subnet '10.1.0.0/31' "
+                "(an IPv4 subnet like \"10.88.0.0/16\", prefix 8 to 30)\n"
+                "@/etc/cbox/conf.d/50-bad.toml:5:11: network.n1.gateway: expected a string, got an integer "
+                "(an IPv4 address inside the subnet)\n"
+                "@/etc/cbox/conf.d/50-bad.toml:6:14: network.n1.masquerade: expected a boolean, got a "
+                "string (true or false)\n"
+                "@/etc/cbox/conf.d/50-bad.toml:7:11: registry.a b: invalid registry name 'a b' "
+                "([registry.\"HOST[:PORT]\"] tables)\n"
+                "@/etc/cbox/conf.d/50-bad.toml:9:12: registry.r.io.insecure: expected a boolean, got an "
+                "integer (true or false)\n"
+                "@/etc/cbox/conf.d/50-bad.toml:10:11: registry.r.io.ca_file: invalid path 'x' (an absolute "
+                "path)\n"
+                "@/etc/cbox/conf.d/50-bad.toml:12:15: defaults.stop_signal: invalid signal 'SIGNOPE' (a "
+                "signal name like \"SIGTERM\" or \"TERM\", or its number)\n");
 }
 
 TEST(cat_round_trip) {
