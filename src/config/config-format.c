@@ -67,8 +67,9 @@ static char *unset(bool *ret_unset) {
 
 /* for formatters: s (freed) as a TOML string; NULL on OOM */
 static char *quote_free(char *s) {
-        _cleanup_free_ char *f = s;
-        return s ? quote(s) : NULL;
+        char *q = s ? quote(s) : NULL;
+        free(s);
+        return q;
 }
 
 char *format_string(const ConfigKey *k, const void *data, bool *ret_unset) {

@@ -36,8 +36,8 @@ static char *display_path(const ParseCtx *ctx, const char *key_path) {
 }
 
 /* "<message> (<accepted>)", or "<message>" without accepted, for key at file:line:column */
-static int diag_addv(ConfigDiag *d, const char *file, unsigned line, unsigned column, const char *key,
-                     const char *accepted, const char *fmt, va_list ap) {
+_printf_(7, 0) static int diag_addv(ConfigDiag *d, const char *file, unsigned line, unsigned column,
+                                    const char *key, const char *accepted, const char *fmt, va_list ap) {
         _cleanup_free_ char *msg = NULL;
 
         if (vasprintf(&msg, fmt, ap) < 0)
