@@ -594,8 +594,8 @@ TEST(global_conf_d_vendor_prefix) {
         setup_root();
         if (streq(CBOX_VENDOR_DIR, "/usr/lib/cbox"))
                 TEST_SKIP("built with prefix /usr: the vendor directory is /usr/lib/cbox");
-        _cleanup_free_ char *vendor = strjoin(CBOX_VENDOR_DIR + 1, "/conf.d/10-site.toml"),
-                            *vendor_masked = strjoin(CBOX_VENDOR_DIR + 1, "/conf.d/20-masked.toml");
+        _cleanup_free_ char *vendor = strjoin(&CBOX_VENDOR_DIR[1], "/conf.d/10-site.toml"),
+                            *vendor_masked = strjoin(&CBOX_VENDOR_DIR[1], "/conf.d/20-masked.toml");
         free(put(vendor, "storage_root = \"/srv/site\"\n"));
         free(put(vendor_masked, "run_root = \"/run/masked\"\n"));
         free(put("etc/cbox/conf.d/20-masked.toml", "default_slice = \"site.slice\"\n"));
@@ -1051,6 +1051,7 @@ TEST(cat_round_trip) {
         free(put("etc/cbox/copy.toml", t));
         _cleanup_(container_config_freep) ContainerConfig *c2 = load_ok("copy");
         _cleanup_free_ char *t2 = container_config_format_toml(c2), *digest2 = container_config_digest(c2);
+        ASSERT_NOT_NULL(t2); /* the copy formats too */
         /* names differ, so the digests do; compare without the name */
         free(c2->name);
         c2->name = strdup("web");
