@@ -126,6 +126,15 @@ static int check_abs_path(const char *s, char **ret) {
         return config_path_is_valid_absolute(s) ? 0 : -EINVAL;
 }
 
+/* The n characters at s (no NUL among them) are ASCII letters, digits or characters of extra */
+static bool alnum_or(const char *s, size_t n, const char *extra) {
+        for (size_t i = 0; i < n; i++)
+                if (!isascii((unsigned char) s[i]) ||
+                    !(isalnum((unsigned char) s[i]) || strchr(extra, s[i])))
+                        return false;
+        return true;
+}
+
 static int check_image(const char *s, char **ret) {
         if (!*s || strlen(s) > 255)
                 return -EINVAL;
@@ -155,13 +164,7 @@ static int check_hostname(const char *s, char **ret) {
 }
 
 static bool user_part_valid(const char *s, size_t n) {
-        if (n == 0 || n > 32 || s[0] == '-')
-                return false;
-        for (size_t i = 0; i < n; i++)
-                if (!isascii((unsigned char) s[i]) ||
-                    !(isalnum((unsigned char) s[i]) || s[i] == '_' || s[i] == '.' || s[i] == '-'))
-                        return false;
-        return true;
+        return n > 0 && n <= 32 && s[0] != '-' && alnum_or(s, n, "_.-");
 }
 
 static int check_user(const char *s, char **ret) {
@@ -175,10 +178,7 @@ static int check_slice(const char *s, char **ret) {
         size_t n = strlen(s);
         if (n <= strlen(".slice") || n > 255 || !streq(s + n - strlen(".slice"), ".slice") || s[0] == '-')
                 return -EINVAL;
-        for (const char *p = s; *p; p++)
-                if (!isascii((unsigned char) *p) || !(isalnum((unsigned char) *p) || strchr(":_.-", *p)))
-                        return -EINVAL;
-        return 0;
+        return alnum_or(s, n, ":_.-") ? 0 : -EINVAL;
 }
 
 /* network names double as bridge names: interface-name rules */
@@ -186,11 +186,7 @@ static int check_ifname(const char *s, char **ret) {
         size_t n = strlen(s);
         if (n == 0 || n > 15 || streq(s, ".") || streq(s, ".."))
                 return -EINVAL;
-        for (const char *p = s; *p; p++)
-                if (!isascii((unsigned char) *p) ||
-                    !(isalnum((unsigned char) *p) || *p == '_' || *p == '-' || *p == '.'))
-                        return -EINVAL;
-        return 0;
+        return alnum_or(s, n, "_-.") ? 0 : -EINVAL;
 }
 
 static int check_seccomp(const char *s, char **ret) {
@@ -243,10 +239,7 @@ static int check_cap_or_all(const char *s, char **ret) {
 static int check_env_name(const char *s, char **ret) {
         if (!*s || isdigit((unsigned char) *s))
                 return -EINVAL;
-        for (const char *p = s; *p; p++)
-                if (!isascii((unsigned char) *p) || !(isalnum((unsigned char) *p) || *p == '_'))
-                        return -EINVAL;
-        return 0;
+        return alnum_or(s, strlen(s), "_") ? 0 : -EINVAL;
 }
 
 /* ---- scalar syntaxes: one TOML value, converted, into one field ---- */
