@@ -303,13 +303,16 @@ static void string_store(void *field, ScalarValue *val) {
         *(char **) field = val->str;
 }
 
+/* sizes and time spans: k->max != 0 allows "infinity" */
 static int size_from_string(const ScalarSyntax *x, const ConfigKey *k, const char *s, ScalarValue *ret) {
-        return config_parse_size(s, k->max != 0, &ret->u64); /* max != 0 allows "infinity" */
+        return config_parse_size(s, k->max != 0, &ret->u64);
 }
 
 static int size_from_integer(const ConfigKey *k, int64_t i, ScalarValue *ret) {
+        if (i < 0)
+                return -ERANGE;
         ret->u64 = (uint64_t) i;
-        return i < 0 ? -ERANGE : 0;
+        return 0;
 }
 
 static int timespan_from_string(const ScalarSyntax *x, const ConfigKey *k, const char *s, ScalarValue *ret) {
@@ -317,8 +320,10 @@ static int timespan_from_string(const ScalarSyntax *x, const ConfigKey *k, const
 }
 
 static int timespan_from_integer(const ConfigKey *k, int64_t i, ScalarValue *ret) {
+        if (i < 0 || (uint64_t) i > UINT64_MAX / USEC_PER_SEC - 1)
+                return -ERANGE;
         ret->u64 = (uint64_t) i * USEC_PER_SEC;
-        return i < 0 || (uint64_t) i > UINT64_MAX / USEC_PER_SEC - 1 ? -ERANGE : 0;
+        return 0;
 }
 
 static int signal_from_string(const ScalarSyntax *x, const ConfigKey *k, const char *s, ScalarValue *ret) {
@@ -326,8 +331,10 @@ static int signal_from_string(const ScalarSyntax *x, const ConfigKey *k, const c
 }
 
 static int signal_from_integer(const ConfigKey *k, int64_t i, ScalarValue *ret) {
+        if (i <= 0 || i >= _NSIG || !config_signal_to_string((int) i))
+                return -EINVAL;
         ret->i = (int) i;
-        return i <= 0 || i >= _NSIG || !config_signal_to_string((int) i) ? -EINVAL : 0;
+        return 0;
 }
 
 static int cpu_quota_from_string(const ScalarSyntax *x, const ConfigKey *k, const char *s,
@@ -337,19 +344,25 @@ static int cpu_quota_from_string(const ScalarSyntax *x, const ConfigKey *k, cons
 
 /* an integer in [k->min, k->max] */
 static int uint_from_integer(const ConfigKey *k, int64_t i, ScalarValue *ret) {
+        if (i < 0 || (uint64_t) i < k->min || (uint64_t) i > k->max)
+                return -ERANGE;
         ret->u64 = (uint64_t) i;
-        return i < 0 || (uint64_t) i < k->min || (uint64_t) i > k->max ? -ERANGE : 0;
+        return 0;
 }
 
 static int unsigned_from_integer(const ConfigKey *k, int64_t i, ScalarValue *ret) {
         int r = uint_from_integer(k, i, ret);
-        ret->u = (unsigned) i;
+        if (r >= 0)
+                ret->u = (unsigned) i;
         return r;
 }
 
+/* tasks_max: the integer form's only string */
 static int infinity_from_string(const ScalarSyntax *x, const ConfigKey *k, const char *s, ScalarValue *ret) {
+        if (!streq(s, "infinity"))
+                return -EINVAL;
         ret->u64 = UINT64_MAX;
-        return streq(s, "infinity") ? 0 : -EINVAL;
+        return 0;
 }
 
 static int enum_from_string(const ScalarSyntax *x, const ConfigKey *k, const char *s, ScalarValue *ret) {
@@ -467,6 +480,13 @@ static const ScalarSyntax device_syntax = STRING_SYNTAX(check_device, "device");
 static const ScalarSyntax cap_syntax = STRING_SYNTAX(check_cap, "capability");
 static const ScalarSyntax cap_or_all_syntax = STRING_SYNTAX(check_cap_or_all, "capability");
 
+/* What a value of another type is told to be, for a syntax with an integer form */
+static const char *integer_expected(const ScalarSyntax *x) {
+        if (x->expected)
+                return x->expected;
+        return x->from_string ? "a string or an integer" : "an integer";
+}
+
 /* Converts v by syntax x: 1 with *ret set, 0 when reported, < 0 on OOM */
 static int scalar_convert(ParseCtx *ctx, const ConfigKey *k, const ScalarSyntax *x, const char *key_path,
                           const TomlValue *v, ScalarValue *ret) {
@@ -482,10 +502,7 @@ static int scalar_convert(ParseCtx *ctx, const ConfigKey *k, const ScalarSyntax 
                 return 1;
         }
         if (!x->from_string || (x->from_integer && toml_value_type(v) != TOML_STRING))
-                return wrong_type(ctx, k, key_path, v,
-                                  x->expected
-                                          ?: x->from_string ? "a string or an integer"
-                                                            : "an integer");
+                return wrong_type(ctx, k, key_path, v, integer_expected(x));
         s = get_string(ctx, k, key_path, v, &r);
         if (!s)
                 return r;
