@@ -61,9 +61,11 @@ struct ConfigKey {
         ConfigFormatter format;
         size_t offset;
         ssize_t set_offset; /* a bool "*_set" flag to raise, or -1 */
-        uint64_t min, max;  /* for integers */
+        uint64_t min, max;  /* integers: the range; sizes, time spans: max != 0 allows "infinity";
+                             * arrays: max != 0 refuses [] */
         const char *accepted;
-        const ScalarSyntax *syntax; /* for parse_scalar(), parse_strv() (each element), format_enum() */
+        const ScalarSyntax *syntax; /* parse_scalar(), each element of parse_strv() and parse_ports(),
+                                     * format_enum() */
 };
 
 /* Applies a table (the root of a document, a [[mount]] element, a [network.NAME] table) to base
