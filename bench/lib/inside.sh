@@ -169,7 +169,7 @@ m1() {
         md ""
         md "Goals: cbox ≤ 1.2× crun → measured $(ratio "$none_m" "$crun_m")×; ≥ 10× faster than podman → measured $(ratio "$pod_m" "$none_m")× faster;"
         md "≤ 3× the floor → measured $(ratio "$none_m" "$floor_m")×; bridge networking adds ≤ 5 ms → $(
-                if [ -n "$br_m" ]; then awk -v a="$br_m" -v b="$none_m" 'BEGIN { printf "measured +%.2f ms", a - b }'; else echo "n/a"; fi)."
+                if [ -n "$br_m" ]; then awk -v a="$br_m" -v b="$none_m" 'BEGIN { printf "measured %+.2f ms", a - b }'; else echo "n/a"; fi)."
         md ""
         echo "$none_m $crun_m $pod_m $floor_m ${br_m:-}" >"$O/m1.medians"
         phases none "$tnone"
@@ -354,8 +354,8 @@ m4() {
         md ""
         md "A Linux bridge has port numbers 1–1023 (BR_MAX_PORTS = 1 024, port 0 reserved): one network's"
         md "bridge caps the containers attached to it at 1 023; the next enslavement of a veth fails in the"
-        md "kernel with EXFULL. cbox has no check of its own: that \`cbox up\` fails with the kernel's error"
-        md "and undoes its steps (not exercised here: the suite stops at 1 000)."
+        md "kernel with EXFULL; \`cbox up\` then fails with \"bridge ... is full\" and undoes its steps"
+        md "(test-netlink fills a bridge; not exercised here: the suite stops at 1 000)."
         md ""
 }
 
