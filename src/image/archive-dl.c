@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <dlfcn.h>
 #include <errno.h>
 
 #include "archive-dl.h"
@@ -12,29 +11,12 @@ ARCHIVE_SYMBOLS(X)
 
 int image_dlopen_archive(ImageError *error) {
         static void *dl = NULL;
-        const struct {
-                const char *name;
-                void **sym;
-        } t[] = {
-#define X(f) { #f, (void **) &sym_##f },
+        static const ImageDlSymbol t[] = {
+#define X(f) IMAGE_DL_SYMBOL(f),
                 ARCHIVE_SYMBOLS(X)
 #undef X
         };
-        void *h;
-
-        if (dl)
-                return 0;
-        h = dlopen("libarchive.so.13", RTLD_NOW | RTLD_NODELETE);
-        if (!h)
-                return image_error_set(
-                        error, -EOPNOTSUPP, "libarchive.so.13",
-                        "reading and writing images needs libarchive (install libarchive13): %s", dlerror());
-        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
-                *t[i].sym = dlsym(h, t[i].name);
-                if (!*t[i].sym)
-                        return image_error_set(error, -EOPNOTSUPP, "libarchive.so.13", "libarchive lacks %s",
-                                               t[i].name);
-        }
-        dl = h;
-        return 0;
+        return image_dlopen(&dl, "libarchive.so.13", "libarchive",
+                            "reading and writing images needs libarchive (install libarchive13)", t,
+                            ELEMENTSOF(t), error);
 }

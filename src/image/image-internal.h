@@ -35,6 +35,19 @@ void image_limits_fill(ImageLimits *l, const ImageLimits *from);
 /* Sets the error fields (each may be NULL) and returns r, for "return image_error(e, r, entry, ...)". */
 int image_error_set(ImageError *e, int r, const char *entry, const char *fmt, ...) _printf_(4, 5);
 
+/* An optional library's symbols: dlopen()ed on first use instead of linked (see archive-dl.c) */
+typedef struct ImageDlSymbol {
+        const char *name;
+        void **sym;
+} ImageDlSymbol;
+#define IMAGE_DL_SYMBOL(f)                                                                                  \
+        { #f, (void **) &sym_##f }
+
+/* dlopen()s soname once (*handle caches it: 0 at once on later calls) and resolves every symbol.
+ * -EOPNOTSUPP, with "<need>: <dlerror>" or "<lib> lacks <symbol>" as the message, when it cannot. */
+int image_dlopen(void **handle, const char *soname, const char *lib, const char *need,
+                 const ImageDlSymbol *syms, size_t n, ImageError *error);
+
 DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_MD_CTX *, sym_EVP_MD_CTX_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
 

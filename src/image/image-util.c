@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <archive.h>
+#include <dlfcn.h>
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -433,6 +434,26 @@ int image_index_pick_platform(json_object *index, char **ret_digest, ImageError 
                                        "no manifest for linux/%s in the image index", image_host_arch());
         *ret_digest = strdup(best);
         return *ret_digest ? 0 : -ENOMEM;
+}
+
+int image_dlopen(void **handle, const char *soname, const char *lib, const char *need,
+                 const ImageDlSymbol *syms, size_t n, ImageError *error) {
+        void *h;
+
+        if (*handle)
+                return 0;
+        h = dlopen(soname, RTLD_NOW | RTLD_NODELETE);
+        if (!h)
+                return image_error_set(error, -EOPNOTSUPP, soname, "%s: %s", need, dlerror());
+        for (size_t i = 0; i < n; i++) {
+                *syms[i].sym = dlsym(h, syms[i].name);
+                if (!*syms[i].sym) {
+                        (void) dlclose(h);
+                        return image_error_set(error, -EOPNOTSUPP, soname, "%s lacks %s", lib, syms[i].name);
+                }
+        }
+        *handle = h;
+        return 0;
 }
 
 /* ---- references ---- */

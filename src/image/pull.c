@@ -43,35 +43,15 @@ DLSYM_PROTOTYPE(curl_slist_free_all);
 
 static int dlopen_curl(ImageError *error) {
         static void *dl = NULL;
-        const struct {
-                const char *name;
-                void **sym;
-        } t[] = {
-#define S(f) { #f, (void **) &sym_##f }
+        static const ImageDlSymbol t[] = {
+#define S(f) IMAGE_DL_SYMBOL(f)
                 S(curl_global_init), S(curl_easy_init),    S(curl_easy_cleanup),  S(curl_easy_reset),
                 S(curl_easy_setopt), S(curl_easy_perform), S(curl_easy_strerror), S(curl_easy_getinfo),
                 S(curl_easy_escape), S(curl_free),         S(curl_slist_append),  S(curl_slist_free_all),
 #undef S
         };
-        void *h;
-
-        if (dl)
-                return 0;
-        h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_NODELETE);
-        if (!h)
-                return image_error_set(error, -EOPNOTSUPP, "libcurl.so.4",
-                                       "image pull needs libcurl (install libcurl4): %s", dlerror());
-        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
-                *t[i].sym = dlsym(h, t[i].name);
-                if (!*t[i].sym) {
-                        (void) image_error_set(error, -EOPNOTSUPP, "libcurl.so.4", "libcurl lacks %s: %s",
-                                               t[i].name, dlerror());
-                        (void) dlclose(h);
-                        return -EOPNOTSUPP;
-                }
-        }
-        dl = h;
-        return 0;
+        return image_dlopen(&dl, "libcurl.so.4", "libcurl", "image pull needs libcurl (install libcurl4)", t,
+                            ELEMENTSOF(t), error);
 }
 
 #define ACCEPT_MANIFESTS                                                                                    \
