@@ -22,31 +22,6 @@ const char *run_root_of(const GlobalConfig *g) {
         return g && g->run_root ? g->run_root : "/run/cbox";
 }
 
-/* <storage_root>/containers/NAME/image: line 1 the image ref, optional line 2 the manifest digest the
- * container was started from (see image.h). *ret_digest is NULL when there is no second line. */
-int read_image_file(const char *path, char **ret_ref, char **ret_digest) {
-        _cleanup_free_ char *data = NULL, *ref = NULL, *digest = NULL;
-        char *nl;
-        int r;
-
-        r = read_full_file(path, &data, NULL, 4096);
-        if (r < 0)
-                return r;
-        nl = strchr(data, '\n');
-        ref = nl ? strndup(data, (size_t) (nl - data)) : strdup(data);
-        if (!ref)
-                return -ENOMEM;
-        if (nl && startswith(nl + 1, "sha256:")) {
-                size_t n = strcspn(nl + 1, "\n");
-                digest = strndup(nl + 1, n);
-                if (!digest)
-                        return -ENOMEM;
-        }
-        *ret_ref = TAKE_PTR(ref);
-        *ret_digest = TAKE_PTR(digest);
-        return 0;
-}
-
 /* Refuses when REF now points at another manifest than the one the container was started from */
 int check_same_image(ImageStore *store, const char *name, const char *ref, const char *digest) {
         _cleanup_free_ char *now = NULL;

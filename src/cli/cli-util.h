@@ -11,10 +11,6 @@
 const char *storage_root_of(const GlobalConfig *g);
 const char *run_root_of(const GlobalConfig *g);
 
-/* <storage_root>/containers/NAME/image: line 1 the image ref, optional line 2 the manifest digest the
- * container was started from (see image.h). *ret_digest is NULL when there is no second line. */
-int read_image_file(const char *path, char **ret_ref, char **ret_digest);
-
 /* Refuses (logged, -ESTALE) when ref now points at another manifest than digest */
 int check_same_image(ImageStore *store, const char *name, const char *ref, const char *digest);
 

@@ -104,7 +104,7 @@ static int do_commit(const GlobalConfig *g, const char *name, const char *new_re
         if (!S_ISDIR(st.st_mode))
                 return log_error_errno(ENOTDIR, "%s: '%s' is not a directory", name, upper);
 
-        r = read_image_file(image_file, &base, &base_digest);
+        r = container_read_image_file(image_file, &base, &base_digest);
         if (r == -ENOENT)
                 return log_error_errno(r,
                                        "%s: has no base image ('%s' is missing): a container run from a "

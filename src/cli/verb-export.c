@@ -80,7 +80,7 @@ static int collect_layers(const GlobalConfig *g, const char *name, char ***ret) 
                 return 0;
         }
 
-        r = read_image_file(image_file, &ref, &digest);
+        r = container_read_image_file(image_file, &ref, &digest);
         if (r == -ENOENT)
                 return log_error_errno(r,
                                        "%s: nothing says what it runs on (no state and no '%s'): start it "

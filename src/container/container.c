@@ -778,18 +778,38 @@ static int up_resolve_lowers(UpContext *u) {
         return log_error_errno(EINVAL, "%s: neither rootfs nor image is set", u->name);
 }
 
+/* <storage_root>/containers/NAME/image: line 1 the image ref, optional line 2 the manifest digest the
+ * container was started from (see image.h). *ret_digest is NULL when there is no second line. */
+int container_read_image_file(const char *path, char **ret_ref, char **ret_digest) {
+        _cleanup_free_ char *data = NULL, *ref = NULL, *digest = NULL;
+        char *nl;
+        int r;
+
+        r = read_full_file(path, &data, NULL, 4096);
+        if (r < 0)
+                return r;
+        nl = strchr(data, '\n');
+        ref = nl ? strndup(data, (size_t) (nl - data)) : strdup(data);
+        if (!ref)
+                return -ENOMEM;
+        if (nl && startswith(nl + 1, "sha256:")) {
+                size_t n = strcspn(nl + 1, "\n");
+                digest = strndup(nl + 1, n);
+                if (!digest)
+                        return -ENOMEM;
+        }
+        *ret_ref = TAKE_PTR(ref);
+        *ret_digest = TAKE_PTR(digest);
+        return 0;
+}
+
 /* A writable layer kept from an earlier run (down without --volumes, stop, exit) is a diff against the
  * layers it ran on then; when the image's name points at another manifest now, say that its changes are
  * laid over other layers (the image is what the file names: it is taken, as a restart is expected to) */
 static void warn_if_image_moved(UpContext *u) {
-        _cleanup_free_ char *f = strjoin(u->storage_dir, "/image"), *data = NULL;
-        char *old, *nl;
+        _cleanup_free_ char *f = strjoin(u->storage_dir, "/image"), *ref = NULL, *old = NULL;
 
-        if (!f || read_full_file(f, &data, NULL, 4096) < 0 || !(nl = strchr(data, '\n')))
-                return;
-        old = nl + 1;
-        old[strcspn(old, "\n")] = 0;
-        if (!startswith(old, "sha256:") || streq_ptr(old, u->image_digest))
+        if (!f || container_read_image_file(f, &ref, &old) < 0 || !old || streq_ptr(old, u->image_digest))
                 return;
         if (container_upper_is_pristine(u->upper) != 0)
                 return;

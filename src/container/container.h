@@ -41,6 +41,10 @@ const char *container_status_to_string(ContainerStatus s);
  * leaves those out (they are cbox's, not the payload's). NULL-terminated, absolute paths. */
 extern const char *const container_bound_etc_files[];
 
+/* <storage_root>/containers/NAME/image, which up writes: line 1 the image ref, line 2 the manifest digest
+ * its layers came from (absent in files of older versions: *ret_digest NULL). */
+int container_read_image_file(const char *path, char **ret_ref, char **ret_digest);
+
 /* Whether a writable layer (an overlay upper dir) holds only what cbox itself makes there: directories
  * that are not opaque (mount points of [[mount]] targets, their parents) and the empty mount points of
  * container_bound_etc_files. Anything else — a file, a symlink, a whiteout, an opaque directory — is
