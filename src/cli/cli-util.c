@@ -14,14 +14,6 @@
 #include "state.h"
 #include "string-util.h"
 
-const char *storage_root_of(const GlobalConfig *g) {
-        return g && g->storage_root ? g->storage_root : IMAGE_STORE_DEFAULT_ROOT;
-}
-
-const char *run_root_of(const GlobalConfig *g) {
-        return g && g->run_root ? g->run_root : "/run/cbox";
-}
-
 /* Refuses when REF now points at another manifest than the one the container was started from */
 int check_same_image(ImageStore *store, const char *name, const char *ref, const char *digest) {
         _cleanup_free_ char *now = NULL;
@@ -41,12 +33,13 @@ int with_container_lock(const GlobalConfig *g, const char *name,
                         const char *arg) {
         int lock_fd = -EBADF, r;
 
-        r = state_lock(run_root_of(g), name, true, &lock_fd);
+        r = state_lock(global_config_run_root(g), name, true, &lock_fd);
         if (r < 0)
                 return log_error_errno(r, "%s: cannot lock: %m", name);
         r = fn(g, name, arg);
-        _cleanup_free_ char *dir = strjoin(run_root_of(g), "/", name);
-        (void) state_unlock(run_root_of(g), name, lock_fd, dir && access(dir, F_OK) < 0 && errno == ENOENT);
+        _cleanup_free_ char *dir = strjoin(global_config_run_root(g), "/", name);
+        (void) state_unlock(global_config_run_root(g), name, lock_fd,
+                            dir && access(dir, F_OK) < 0 && errno == ENOENT);
         return r;
 }
 

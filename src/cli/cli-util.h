@@ -7,10 +7,6 @@
 #include "config.h"
 #include "image.h"
 
-/* The configured roots, or the built-in defaults when g (or the key) is unset */
-const char *storage_root_of(const GlobalConfig *g);
-const char *run_root_of(const GlobalConfig *g);
-
 /* Refuses (logged, -ESTALE) when ref now points at another manifest than digest */
 int check_same_image(ImageStore *store, const char *name, const char *ref, const char *digest);
 

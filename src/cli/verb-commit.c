@@ -87,7 +87,7 @@ static int do_commit(const GlobalConfig *g, const char *name, const char *new_re
         if (have_state && !info.state->upper_dir)
                 return log_error_errno(EINVAL, "%s: is read-only, it has no writable layer to commit", name);
 
-        r = state_container_storage_path(storage_root_of(g), name, &sd);
+        r = state_container_storage_path(global_config_storage_root(g), name, &sd);
         if (r < 0)
                 return log_error_errno(r, "%s: invalid storage path: %m", name);
         upper = strjoin(sd, "/upper");
@@ -120,9 +120,10 @@ static int do_commit(const GlobalConfig *g, const char *name, const char *new_re
                             "commit is not a consistent snapshot; stop it first for one).",
                             name);
 
-        r = image_store_open(storage_root_of(g), &store);
+        r = image_store_open(global_config_storage_root(g), &store);
         if (r < 0)
-                return log_error_errno(r, "Failed to open the image store '%s': %m", storage_root_of(g));
+                return log_error_errno(r, "Failed to open the image store '%s': %m",
+                                       global_config_storage_root(g));
 
         r = check_same_image(store, name, base, base_digest);
         if (r < 0)

@@ -49,7 +49,7 @@ static int collect_layers(const GlobalConfig *g, const char *name, char ***ret) 
                 return log_error_errno(r, "%s: cannot read its state: %m", name);
         have_state = r >= 0;
 
-        r = state_container_storage_path(storage_root_of(g), name, &sd);
+        r = state_container_storage_path(global_config_storage_root(g), name, &sd);
         if (r < 0)
                 return log_error_errno(r, "%s: invalid storage path: %m", name);
         image_file = strjoin(sd, "/image");
@@ -90,9 +90,10 @@ static int collect_layers(const GlobalConfig *g, const char *name, char ***ret) 
                 return log_error_errno(r, "%s: cannot read '%s': %m", name, image_file);
 
         _cleanup_(image_store_freep) ImageStore *store = NULL;
-        r = image_store_open(storage_root_of(g), &store);
+        r = image_store_open(global_config_storage_root(g), &store);
         if (r < 0)
-                return log_error_errno(r, "Failed to open the image store '%s': %m", storage_root_of(g));
+                return log_error_errno(r, "Failed to open the image store '%s': %m",
+                                       global_config_storage_root(g));
         r = check_same_image(store, name, ref, digest);
         if (r < 0)
                 return r;

@@ -96,7 +96,7 @@ static int gc_container(const GlobalConfig *g, const char *cdir, const char *nam
         int lock_fd = -EBADF, fd, r;
         bool gone = false;
 
-        r = state_lock(run_root_of(g), name, false, &lock_fd);
+        r = state_lock(global_config_run_root(g), name, false, &lock_fd);
         if (r == -EBUSY) {
                 log_debug("%s: busy, skipped", name);
                 return 0;
@@ -104,7 +104,7 @@ static int gc_container(const GlobalConfig *g, const char *cdir, const char *nam
         if (r < 0)
                 return log_error_errno(r, "%s: cannot lock: %m", name);
 
-        r = state_dir_open(run_root_of(g), name, false, &fd);
+        r = state_dir_open(global_config_run_root(g), name, false, &fd);
         if (r >= 0) {
                 safe_close(fd);
                 r = 0; /* the container exists: its storage is in use */
@@ -157,12 +157,12 @@ static int gc_container(const GlobalConfig *g, const char *cdir, const char *nam
                        ref ? "; released image " : "", strempty(ref));
         r = 1;
 finish:
-        (void) state_unlock(run_root_of(g), name, lock_fd, gone);
+        (void) state_unlock(global_config_run_root(g), name, lock_fd, gone);
         return r;
 }
 
 static int gc_containers(const GlobalConfig *g, GcTotals *t) {
-        _cleanup_free_ char *cdir = strjoin(storage_root_of(g), "/containers");
+        _cleanup_free_ char *cdir = strjoin(global_config_storage_root(g), "/containers");
         _cleanup_closedir_ DIR *d = NULL;
         _cleanup_strv_free_ char **names = NULL;
         struct dirent *de;
@@ -252,7 +252,7 @@ VERB(gc, 53, "gc                          Remove unused layers, blobs and storag
 
         /* containers next (removing their storage releases the images they kept), then the image store;
          * both only when the storage root exists */
-        const char *root = storage_root_of(g);
+        const char *root = global_config_storage_root(g);
         uint64_t before = 0, after = 0;
         if (access(root, F_OK) >= 0 || errno != ENOENT) {
                 r = gc_containers(g, &t);

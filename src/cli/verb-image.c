@@ -110,7 +110,7 @@ static void print_stats(const char *ref, const ImageImportStats *st, const char 
 static GlobalConfig *arg_global = NULL; /* conf.d: storage_root, [registry."HOST"] */
 
 static int open_store(ImageStore **ret) {
-        const char *root = arg_image_root ?: storage_root_of(arg_global);
+        const char *root = arg_image_root ?: global_config_storage_root(arg_global);
         int r = image_store_open(root, ret);
         if (r < 0)
                 return log_error_errno(r, "Failed to open image store '%s': %m", root);

@@ -79,7 +79,7 @@ static int network_view_load(const GlobalConfig *g, const NetworkDef *d, Netlink
         v.bridge_exists = nl && netlink_link_ifindex(nl, bridge_of(d), NULL) > 0;
 
         if (details) {
-                _cleanup_free_ char *dir = strjoin(g->run_root ?: "/run/cbox", "/ipam"), *nd = NULL;
+                _cleanup_free_ char *dir = strjoin(global_config_run_root(g), "/ipam"), *nd = NULL;
                 IpamNetwork in = {
                         .run_dir = dir,
                         .name = d->name,

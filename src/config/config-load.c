@@ -425,6 +425,14 @@ static bool search_dir_is_duplicate(size_t i) {
         return false;
 }
 
+const char *global_config_storage_root(const GlobalConfig *g) {
+        return g && g->storage_root ? g->storage_root : CONFIG_DEFAULT_STORAGE_ROOT;
+}
+
+const char *global_config_run_root(const GlobalConfig *g) {
+        return g && g->run_root ? g->run_root : CONFIG_DEFAULT_RUN_ROOT;
+}
+
 int global_config_load(GlobalConfig **ret, ConfigDiag *diag) {
         _cleanup_strv_free_ char **dirs = NULL, **files = NULL;
         const char *root = config_root();

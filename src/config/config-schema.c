@@ -1372,8 +1372,8 @@ int config_apply_table(ParseCtx *ctx, const ConfigKey *keys, size_t n_keys, void
 int global_config_defaults(GlobalConfig *g) {
         NetworkDef *n;
 
-        g->storage_root = strdup("/var/lib/cbox");
-        g->run_root = strdup("/run/cbox");
+        g->storage_root = strdup(CONFIG_DEFAULT_STORAGE_ROOT);
+        g->run_root = strdup(CONFIG_DEFAULT_RUN_ROOT);
         g->default_network = strdup("cbox0");
         g->default_slice = strdup("machine.slice");
         n = new0(NetworkDef, 1);

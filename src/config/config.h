@@ -163,9 +163,12 @@ typedef struct RegistryDef {
         char *auth_file; /* credentials file (see cbox.toml(5)) */
 } RegistryDef;
 
+#define CONFIG_DEFAULT_STORAGE_ROOT "/var/lib/cbox"
+#define CONFIG_DEFAULT_RUN_ROOT "/run/cbox"
+
 typedef struct GlobalConfig {
-        char *storage_root;    /* default /var/lib/cbox */
-        char *run_root;        /* default /run/cbox */
+        char *storage_root;    /* default CONFIG_DEFAULT_STORAGE_ROOT */
+        char *run_root;        /* default CONFIG_DEFAULT_RUN_ROOT */
         char *default_network; /* default "cbox0" */
         char *default_slice;   /* default "machine.slice" */
         NetworkDef *networks;
@@ -176,6 +179,10 @@ typedef struct GlobalConfig {
         void *origins;
         void *priv; /* private: the parsed conf.d files and their [defaults] tables */
 } GlobalConfig;
+
+/* g's storage and run roots, or the defaults when g (or the key) is unset */
+const char *global_config_storage_root(const GlobalConfig *g);
+const char *global_config_run_root(const GlobalConfig *g);
 
 /* Directory roots. Tests point them at a temporary tree with $CBOX_CONFIG_ROOT (a prefix put in
  * front of /etc/cbox, /run/cbox and /usr/lib/cbox). */

@@ -42,7 +42,7 @@ void container_net_done(ContainerNet *n) {
 }
 
 static int ipam_network(const GlobalConfig *g, const NetworkDef *nd, char **ret_dir, IpamNetwork *ret) {
-        char *dir = strjoin(g->run_root ?: "/run/cbox", "/ipam");
+        char *dir = strjoin(global_config_run_root(g), "/ipam");
         int r;
 
         if (!dir)
@@ -444,7 +444,7 @@ bool container_unit_active(const char *name) {
  * still runs, and nobody holds its lock (an up in progress creates the state dir under the lock before
  * it leases anything). On 1, *ret_lock_fd holds the lock until the caller is done. */
 static int net_gc_owner_gone(const GlobalConfig *g, sd_bus *bus, const char *name, int *ret_lock_fd) {
-        const char *rr = g->run_root ?: "/run/cbox";
+        const char *rr = global_config_run_root(g);
         int lock_fd = -EBADF, fd, r;
 
         r = state_dir_open(rr, name, false, &fd);
@@ -482,7 +482,7 @@ static bool no_nftables(int r) {
 
 /* a network nobody ever leased from has no directory: gc neither reads nor creates one */
 static bool lease_dir_exists(const GlobalConfig *g, const NetworkDef *nd) {
-        _cleanup_free_ char *p = strjoin(g->run_root ?: "/run/cbox", "/ipam/", nd->name);
+        _cleanup_free_ char *p = strjoin(global_config_run_root(g), "/ipam/", nd->name);
         return p && access(p, F_OK) >= 0;
 }
 
@@ -536,7 +536,7 @@ static int gc_retired_veths(const GlobalConfig *g, Netlink *nl, char **links, Co
 }
 
 int container_net_gc(const GlobalConfig *g, ContainerNetGcStats *ret) {
-        const char *rr = g->run_root ?: "/run/cbox";
+        const char *rr = global_config_run_root(g);
         _cleanup_strv_free_ char **owners = NULL, **port_owners = NULL, **links = NULL;
         _cleanup_(netlink_freep) Netlink *nl = NULL;
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
@@ -597,7 +597,7 @@ int container_net_gc(const GlobalConfig *g, ContainerNetGcStats *ret) {
         }
 
         {
-                _cleanup_free_ char *cdir = strjoin(g->storage_root ?: "/var/lib/cbox", "/containers");
+                _cleanup_free_ char *cdir = strjoin(global_config_storage_root(g), "/containers");
                 _cleanup_closedir_ DIR *d = cdir ? opendir(cdir) : NULL;
                 struct dirent *de;
 

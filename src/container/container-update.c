@@ -25,10 +25,6 @@
 #include "log.h"
 #include "string-util.h"
 
-static const char *run_root_of(const GlobalConfig *g) {
-        return g && g->run_root ? g->run_root : "/run/cbox";
-}
-
 void update_result_done(UpdateResult *r) {
         if (!r)
                 return;
@@ -160,12 +156,12 @@ int container_update(const GlobalConfig *g, const char *name, UpdateResult *ret)
         if (container_load_config(i.state->config_path, g, &c) < 0)
                 return -EINVAL; /* problems printed */
 
-        r = state_lock(run_root_of(g), name, false, &lock_fd);
+        r = state_lock(global_config_run_root(g), name, false, &lock_fd);
         if (r == -EBUSY)
                 return log_error_errno(r, "%s: another cbox command is working on it, try again", name);
         if (r < 0)
                 return log_error_errno(r, "%s: cannot lock: %m", name);
-        r = state_dir_open(run_root_of(g), name, false, &dir_fd);
+        r = state_dir_open(global_config_run_root(g), name, false, &dir_fd);
         if (r < 0) {
                 log_error_errno(r, "%s: cannot open its state: %m", name);
                 goto finish;
@@ -277,7 +273,7 @@ int container_update(const GlobalConfig *g, const char *name, UpdateResult *ret)
         if (ret)
                 *ret = res, res = (UpdateResult){};
 finish:
-        (void) state_unlock(run_root_of(g), name, lock_fd, false);
+        (void) state_unlock(global_config_run_root(g), name, lock_fd, false);
         return r;
 }
 

@@ -52,14 +52,6 @@ static bool want_seccomp(const ContainerConfig *c) {
         return !c || !streq_ptr(c->security.seccomp, "unconfined");
 }
 
-static const char *run_root(const GlobalConfig *g) {
-        return g && g->run_root ? g->run_root : "/run/cbox";
-}
-
-static const char *storage_root(const GlobalConfig *g) {
-        return g && g->storage_root ? g->storage_root : "/var/lib/cbox";
-}
-
 static int pidfd_open_checked(pid_t pid, uint64_t start_time, int *ret) {
         uint64_t t;
         int fd, r;
@@ -111,13 +103,13 @@ int container_get_info(const GlobalConfig *g, const char *name, ContainerInfo *r
 
         if (!state_name_is_valid(name))
                 return -EINVAL;
-        r = state_load_by_name(run_root(g), name, &s);
+        r = state_load_by_name(global_config_run_root(g), name, &s);
         if (r < 0)
                 return r;
         info_from_state(s, ret);
         if (ret->status == CONTAINER_RUNNING) {
                 _cleanup_close_ int dir_fd = -EBADF;
-                if (state_dir_open(run_root(g), name, false, &dir_fd) >= 0) {
+                if (state_dir_open(global_config_run_root(g), name, false, &dir_fd) >= 0) {
                         HealthStatus h = health_read_status(dir_fd);
                         ret->health = h == HEALTH_NONE ? NULL : health_status_to_string(h);
                 }
@@ -145,9 +137,10 @@ int container_list(const GlobalConfig *g, bool all, ContainerInfo **ret, size_t 
         size_t n = 0;
         int r;
 
-        r = state_list(run_root(g), &names);
+        r = state_list(global_config_run_root(g), &names);
         if (r < 0)
-                return log_error_errno(r, "Failed to list containers in '%s': %m", run_root(g));
+                return log_error_errno(r, "Failed to list containers in '%s': %m",
+                                       global_config_run_root(g));
         l = new0(ContainerInfo, strv_length(names) + 1);
         if (!l)
                 return log_oom();
@@ -731,7 +724,7 @@ static void up_undo(UpContext *u) {
         }
         u->state_fd = safe_close(u->state_fd);
         if (u->created_state_dir)
-                (void) state_dir_remove(run_root(u->g), u->name);
+                (void) state_dir_remove(global_config_run_root(u->g), u->name);
         if (u->created_storage_dir)
                 (void) rm_rf_at(AT_FDCWD, u->storage_dir);
 }
@@ -755,10 +748,10 @@ static int up_resolve_lowers(UpContext *u) {
         if (c->image) {
                 _cleanup_(image_store_freep) ImageStore *store = NULL;
 
-                r = image_store_open(storage_root(u->g), &store);
+                r = image_store_open(global_config_storage_root(u->g), &store);
                 if (r < 0)
                         return log_error_errno(r, "%s: cannot open the image store in '%s': %m", u->name,
-                                               storage_root(u->g));
+                                               global_config_storage_root(u->g));
                 r = image_ref_normalize_any(c->image, &u->image_ref);
                 if (r < 0)
                         return log_error_errno(r, "%s: image: invalid reference '%s'", u->name, c->image);
@@ -822,7 +815,7 @@ static int up_prepare_storage(UpContext *u) {
         struct stat st;
         int r;
 
-        r = state_container_storage_path(storage_root(u->g), u->name, &u->storage_dir);
+        r = state_container_storage_path(global_config_storage_root(u->g), u->name, &u->storage_dir);
         if (r < 0)
                 return log_error_errno(r, "%s: invalid storage path: %m", u->name);
         if (stat(u->storage_dir, &st) < 0) {
@@ -1082,14 +1075,14 @@ static int up_run(UpContext *u) {
                 return r;
 
         /* state dir, the mount point of the root (only ever mounted on in the child's namespace) */
-        r = state_dir_open(run_root(u->g), u->name, true, &u->state_fd);
+        r = state_dir_open(global_config_run_root(u->g), u->name, true, &u->state_fd);
         if (r < 0)
                 return log_error_errno(r, "%s: cannot create state dir in '%s': %m", u->name,
-                                       run_root(u->g));
+                                       global_config_run_root(u->g));
         u->created_state_dir = true;
         if (mkdirat(u->state_fd, "root", 0755) < 0 && errno != EEXIST)
                 return log_error_errno(errno, "%s: cannot create the root mount point: %m", u->name);
-        u->root_dir = strprintf("%s/%s/root", run_root(u->g), u->name);
+        u->root_dir = strprintf("%s/%s/root", global_config_run_root(u->g), u->name);
         if (!u->root_dir)
                 return log_oom();
         (void) state_remove_exit_file(u->state_fd);
@@ -1142,7 +1135,7 @@ static int up_run(UpContext *u) {
                         .size = m->size,
                 };
                 if (m->type == MOUNT_TYPE_VOLUME) {
-                        char *vp = strprintf("%s/volumes/%s", storage_root(u->g), m->source);
+                        char *vp = strprintf("%s/volumes/%s", global_config_storage_root(u->g), m->source);
                         if (!vp || strv_consume(&volume_paths, vp) < 0)
                                 return log_oom();
                         r = mkdir_p(vp, 0755);
@@ -1157,8 +1150,8 @@ static int up_run(UpContext *u) {
         size_t n_mounts = c->n_mounts;
         _cleanup_free_ char *resolv_path = NULL, *hosts_path = NULL, *hostname_path = NULL;
         if (c->network.mode != NETWORK_MODE_HOST && want_etc_files(u)) {
-                resolv_path = strprintf("%s/%s/resolv.conf", run_root(u->g), u->name);
-                hosts_path = strprintf("%s/%s/hosts", run_root(u->g), u->name);
+                resolv_path = strprintf("%s/%s/resolv.conf", global_config_run_root(u->g), u->name);
+                hosts_path = strprintf("%s/%s/hosts", global_config_run_root(u->g), u->name);
                 if (!resolv_path || !hosts_path)
                         return log_oom();
                 mounts[n_mounts++] = (RootfsMount){ .type = ROOTFS_MOUNT_BIND,
@@ -1171,7 +1164,7 @@ static int up_run(UpContext *u) {
                                                     .read_only = true };
                 u->write_etc_files = true;
                 if (want_hostname_file(u)) {
-                        hostname_path = strprintf("%s/%s/hostname", run_root(u->g), u->name);
+                        hostname_path = strprintf("%s/%s/hostname", global_config_run_root(u->g), u->name);
                         if (!hostname_path)
                                 return log_oom();
                         mounts[n_mounts++] =
@@ -1399,7 +1392,7 @@ static int up_check_existing(UpContext *u) {
         r = release_runtime(u->g, u->bus, u->name, i.state);
         if (r < 0)
                 return r;
-        r = state_dir_remove(run_root(u->g), u->name);
+        r = state_dir_remove(global_config_run_root(u->g), u->name);
         if (r < 0)
                 return log_error_errno(r, "%s: cannot remove the old state: %m", u->name);
         return 0;
@@ -1421,7 +1414,7 @@ static int up_finish_foreground(UpContext *u, int code) {
         if (u->payload_cgroup)
                 cgroup_remove(u->payload_cgroup);
         u->state_fd = safe_close(u->state_fd);
-        (void) state_dir_remove(run_root(u->g), u->name);
+        (void) state_dir_remove(global_config_run_root(u->g), u->name);
         return code;
 }
 
@@ -1436,13 +1429,14 @@ int container_up(const GlobalConfig *g, const ContainerConfig *c, const UpOption
         };
         int lock_fd = -EBADF, r;
 
-        r = state_lock(run_root(g), c->name, true, &lock_fd);
+        r = state_lock(global_config_run_root(g), c->name, true, &lock_fd);
         if (r < 0)
-                return log_error_errno(r, "%s: cannot lock '%s/%s.lock': %m", c->name, run_root(g), c->name);
+                return log_error_errno(r, "%s: cannot lock '%s/%s.lock': %m", c->name,
+                                       global_config_run_root(g), c->name);
 
         r = up_check_existing(&u);
         if (r > 0) {
-                (void) state_unlock(run_root(g), c->name, lock_fd, false);
+                (void) state_unlock(global_config_run_root(g), c->name, lock_fd, false);
                 if (!o->quiet)
                         printf("%s\n", c->name);
                 return 0;
@@ -1451,25 +1445,25 @@ int container_up(const GlobalConfig *g, const ContainerConfig *c, const UpOption
                 r = up_run(&u);
         if (r < 0) {
                 up_undo(&u);
-                (void) state_unlock(run_root(g), c->name, lock_fd, true);
+                (void) state_unlock(global_config_run_root(g), c->name, lock_fd, true);
                 return r;
         }
 
         if (!o->foreground) {
-                (void) state_unlock(run_root(g), c->name, lock_fd, false);
+                (void) state_unlock(global_config_run_root(g), c->name, lock_fd, false);
                 if (!o->quiet)
                         printf("%s\n", c->name);
                 return 0;
         }
 
         /* Foreground: others may stop/kill/exec us meanwhile, so do not hold the lock while waiting */
-        lock_fd = state_unlock(run_root(g), c->name, lock_fd, false);
+        lock_fd = state_unlock(global_config_run_root(g), c->name, lock_fd, false);
         int code = wait_foreground(&u);
         if (code < 0)
                 return code;
         /* Not blocking: a `cbox down` holding the lock may be stopping our own service, waiting for us to
          * exit; it releases everything itself then. */
-        r = state_lock(run_root(g), c->name, false, &lock_fd);
+        r = state_lock(global_config_run_root(g), c->name, false, &lock_fd);
         if (r == -EBUSY) {
                 if (u.payload_cgroup)
                         cgroup_remove(u.payload_cgroup);
@@ -1478,7 +1472,7 @@ int container_up(const GlobalConfig *g, const ContainerConfig *c, const UpOption
         if (r < 0)
                 return log_error_errno(r, "%s: cannot lock: %m", c->name);
         r = up_finish_foreground(&u, code);
-        (void) state_unlock(run_root(g), c->name, lock_fd, true);
+        (void) state_unlock(global_config_run_root(g), c->name, lock_fd, true);
         return r;
 }
 
@@ -1491,12 +1485,12 @@ static int lock_known(const GlobalConfig *g, const char *name, int *ret_lock, Co
 
         if (!state_name_is_valid(name))
                 return log_error_errno(EINVAL, "'%s' is not a valid container name", name);
-        r = state_lock(run_root(g), name, true, &lock_fd);
+        r = state_lock(global_config_run_root(g), name, true, &lock_fd);
         if (r < 0)
                 return log_error_errno(r, "%s: cannot lock: %m", name);
-        r = state_load_by_name(run_root(g), name, &s);
+        r = state_load_by_name(global_config_run_root(g), name, &s);
         if (r < 0) {
-                (void) state_unlock(run_root(g), name, lock_fd, r == -ENOENT);
+                (void) state_unlock(global_config_run_root(g), name, lock_fd, r == -ENOENT);
                 if (r == -ENOENT)
                         return log_error_errno(r, "%s: no such container", name);
                 return log_error_errno(r, "%s: cannot read its state: %m", name);
@@ -1515,7 +1509,8 @@ int container_down(const GlobalConfig *g, const char *name, bool volumes) {
         if (r == -ENOENT && volumes) {
                 /* nothing runs, but there may be a storage dir left from a down without --volumes */
                 _cleanup_free_ char *sd = NULL;
-                if (state_container_storage_path(storage_root(g), name, &sd) >= 0 && access(sd, F_OK) >= 0) {
+                if (state_container_storage_path(global_config_storage_root(g), name, &sd) >= 0 &&
+                    access(sd, F_OK) >= 0) {
                         r = rm_rf_at(AT_FDCWD, sd);
                         if (r < 0)
                                 return log_error_errno(r, "%s: cannot remove '%s': %m", name, sd);
@@ -1534,14 +1529,14 @@ int container_down(const GlobalConfig *g, const char *name, bool volumes) {
         r = release_runtime(g, bus, name, s);
         if (r < 0)
                 goto finish;
-        r = state_dir_remove(run_root(g), name);
+        r = state_dir_remove(global_config_run_root(g), name);
         if (r < 0) {
                 log_error_errno(r, "%s: cannot remove its state dir: %m", name);
                 goto finish;
         }
         if (volumes) {
                 _cleanup_free_ char *sd = NULL;
-                r = state_container_storage_path(storage_root(g), name, &sd);
+                r = state_container_storage_path(global_config_storage_root(g), name, &sd);
                 if (r >= 0)
                         r = rm_rf_at(AT_FDCWD, sd);
                 if (r < 0 && r != -ENOENT) {
@@ -1551,7 +1546,7 @@ int container_down(const GlobalConfig *g, const char *name, bool volumes) {
                 r = 0;
         }
 finish:
-        (void) state_unlock(run_root(g), name, lock_fd, r >= 0);
+        (void) state_unlock(global_config_run_root(g), name, lock_fd, r >= 0);
         return r;
 }
 
@@ -1576,7 +1571,7 @@ int container_stop(const GlobalConfig *g, const char *name) {
         r = release_runtime(g, bus, name, s);
         if (r < 0)
                 goto finish;
-        r = state_dir_open(run_root(g), name, false, &dir_fd);
+        r = state_dir_open(global_config_run_root(g), name, false, &dir_fd);
         if (r >= 0) {
                 container_state_free(s);
                 s = NULL;
@@ -1595,7 +1590,7 @@ int container_stop(const GlobalConfig *g, const char *name) {
         if (r < 0)
                 log_error_errno(r, "%s: cannot update its state: %m", name);
 finish:
-        (void) state_unlock(run_root(g), name, lock_fd, false);
+        (void) state_unlock(global_config_run_root(g), name, lock_fd, false);
         return r;
 }
 
@@ -1793,12 +1788,12 @@ int container_cleanup(const GlobalConfig *g, const char *name) {
         if (!state_name_is_valid(name))
                 return log_error_errno(EINVAL, "'%s' is not a valid container name", name);
         /* up/down/stop hold the lock while they release things themselves: nothing to do then */
-        r = state_lock(run_root(g), name, false, &lock_fd);
+        r = state_lock(global_config_run_root(g), name, false, &lock_fd);
         if (r == -EBUSY)
                 return 0;
         if (r < 0)
                 return log_error_errno(r, "%s: cannot lock: %m", name);
-        r = state_dir_open(run_root(g), name, false, &dir_fd);
+        r = state_dir_open(global_config_run_root(g), name, false, &dir_fd);
         if (r >= 0)
                 r = state_load(dir_fd, &s);
         if (r == -ENOENT) {
@@ -1822,16 +1817,16 @@ int container_cleanup(const GlobalConfig *g, const char *name) {
         service = container_service_unit(name);
         if (service && streq_ptr(s->unit, service)) {
                 dir_fd = safe_close(dir_fd);
-                r = state_dir_remove(run_root(g), name);
+                r = state_dir_remove(global_config_run_root(g), name);
                 if (r < 0)
                         log_error_errno(r, "%s: cannot remove its state: %m", name);
-                (void) state_unlock(run_root(g), name, lock_fd, true);
+                (void) state_unlock(global_config_run_root(g), name, lock_fd, true);
                 return r;
         }
         r = state_save(dir_fd, s);
         if (r < 0)
                 log_error_errno(r, "%s: cannot update its state: %m", name);
 finish:
-        (void) state_unlock(run_root(g), name, lock_fd, false);
+        (void) state_unlock(global_config_run_root(g), name, lock_fd, false);
         return r;
 }
