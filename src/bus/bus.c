@@ -1161,10 +1161,6 @@ int bus_set_unit_limits(sd_bus *bus, const char *unit, const BusScopeParams *p, 
         assert(unit);
         assert(p);
 
-        r = get_default_tasks_max(bus, &default_tasks_max, error);
-        if (r < 0)
-                return r;
-
         /* Every limit, the unset ones with the value that means "not set": an earlier SetUnitProperties
          * (an earlier start of the same service, an earlier update) left its value in a drop-in under
          * /run/systemd/system.control/UNIT.d/ that outlives the unit, and only a new value replaces it. */
@@ -1175,9 +1171,14 @@ int bus_set_unit_limits(sd_bus *bus, const char *unit, const BusScopeParams *p, 
         };
         for (size_t i = 0; i < ELEMENTSOF(u64_limits); i++)
                 u64_limit_set(&q, i, u64_limit_is_set(p, i) ? u64_limit_value(p, i) : UINT64_MAX);
-        /* TasksMax=infinity would be no limit at all, not what a unit gets when nothing sets it */
-        if (!p->tasks_max_set)
+        /* TasksMax=infinity would be no limit at all, not what a unit gets when nothing sets it (asked of
+         * the manager only then: one bus round trip less when the file sets tasks_max) */
+        if (!p->tasks_max_set) {
+                r = get_default_tasks_max(bus, &default_tasks_max, error);
+                if (r < 0)
+                        return r;
                 q.tasks_max = default_tasks_max;
+        }
 
         if (p->allowed_cpus_set)
                 return set_unit_properties(bus, unit, &q, false, runtime, error);
