@@ -243,10 +243,102 @@ static int check_layer_path(const char *p) {
         return 0;
 }
 
+/* The kernel copies each fsconfig() string value into a buffer of at most 256 bytes (strndup_user),
+ * so "lowerdir=a:b:c" of three store paths is already too long. Kernels since 6.8 take one layer per
+ * "lowerdir+" call; before that, the only way past 256 bytes is the classic mount(2) data page. */
+#define FSCONFIG_STRING_MAX 256
+
+/* The new mount API, one "lowerdir+" per layer: a detached mount, or -errno (-EINVAL where the
+ * kernel does not know lowerdir+, which on 6.1's legacy fs_context shows only at CMD_CREATE) */
+static int overlay_make_lowerdir_plus(Ctx *c, const RootfsParams *p) {
+        _cleanup_close_ int fsfd = -EBADF;
+        int mfd, r;
+
+        fsfd = fsopen("overlay", FSOPEN_CLOEXEC);
+        if (fsfd < 0)
+                return fail(c, -errno, "create overlay file system for %s", p->target);
+        for (size_t i = 0; i < p->n_lower_dirs; i++)
+                if (strlen(p->lower_dirs[i]) >= FSCONFIG_STRING_MAX ||
+                    fsconfig(fsfd, FSCONFIG_SET_STRING, "lowerdir+", p->lower_dirs[i], 0) < 0) {
+                        r = fail(c, strlen(p->lower_dirs[i]) >= FSCONFIG_STRING_MAX ? -ENAMETOOLONG : -errno,
+                                 "set overlay option 'lowerdir+' for %s", p->target);
+                        append_fs_log(c, fsfd);
+                        return r;
+                }
+        if (p->upper_dir &&
+            (fsconfig(fsfd, FSCONFIG_SET_STRING, "upperdir", p->upper_dir, 0) < 0 ||
+             fsconfig(fsfd, FSCONFIG_SET_STRING, "workdir", p->work_dir, 0) < 0)) {
+                r = fail(c, -errno, "set overlay upper/work directory for %s", p->target);
+                append_fs_log(c, fsfd);
+                return r;
+        }
+        if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+                r = fail(c, -errno, "mount overlay at '%s'", p->target);
+                append_fs_log(c, fsfd);
+                return r;
+        }
+        mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, 0);
+        if (mfd < 0)
+                return fail(c, -errno, "mount overlay at '%s'", p->target);
+        return mfd;
+}
+
+/* Before 6.8: mount(2) with the options in one data page (at most 4095 bytes). Each layer is named
+ * by a short /proc/self/fd/N path of an O_PATH fd opened here (18 bytes, where a store path is ~90),
+ * so ROOTFS_LOWER_DIRS_MAX layers fit the page whatever the store's path. overlayfs resolves the
+ * names (following these magic links, as kern_path() does) while the mount is made, so the fds are
+ * not needed once it returns. */
+static int overlay_mount_data_page(Ctx *c, const RootfsParams *p, int target) {
+        _cleanup_free_ int *fds = NULL;
+        _cleanup_free_ char *data = NULL, *where = NULL;
+        Buffer b = {};
+        int r = 0;
+
+        fds = new (int, p->n_lower_dirs);
+        if (!fds)
+                return fail(c, -ENOMEM, "set up the root");
+        for (size_t i = 0; i < p->n_lower_dirs; i++)
+                fds[i] = -EBADF;
+
+        for (size_t i = 0; i < p->n_lower_dirs && r >= 0; i++) {
+                char name[sizeof(":/proc/self/fd/") + 12];
+
+                fds[i] = open(p->lower_dirs[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (fds[i] < 0) {
+                        r = fail(c, -errno, "open overlay layer '%s'", p->lower_dirs[i]);
+                        break;
+                }
+                (void) snprintf(name, sizeof(name), "%s/proc/self/fd/%d", i > 0 ? ":" : "", fds[i]);
+                if (buffer_append(&b, name, strlen(name)) < 0)
+                        r = fail(c, -ENOMEM, "set up the root");
+        }
+        if (r >= 0 && p->upper_dir) {
+                _cleanup_free_ char *uw = strjoin(",upperdir=", p->upper_dir, ",workdir=", p->work_dir);
+                if (!uw || buffer_append(&b, uw, strlen(uw)) < 0)
+                        r = fail(c, -ENOMEM, "set up the root");
+        }
+        if (r >= 0 && buffer_append(&b, "", 1) < 0)
+                r = fail(c, -ENOMEM, "set up the root");
+        if (r >= 0 && b.size + strlen("lowerdir=") > 4096)
+                r = fail(c, -E2BIG, "set up the root: the overlay options of %zu layers exceed a page",
+                         p->n_lower_dirs);
+        if (r >= 0) {
+                data = strjoin("lowerdir=", b.data);
+                where = strprintf("/proc/self/fd/%d", target);
+                if (!data || !where)
+                        r = fail(c, -ENOMEM, "set up the root");
+        }
+        if (r >= 0 && mount("overlay", where, "overlay", 0, data) < 0)
+                r = fail(c, -errno, "mount overlay of %zu layers at '%s'", p->n_lower_dirs, p->target);
+
+        buffer_done(&b);
+        for (size_t i = 0; i < p->n_lower_dirs; i++)
+                (void) safe_close(fds[i]);
+        return r;
+}
+
 static int mount_root(Ctx *c, const RootfsParams *p) {
         _cleanup_close_ int mfd = -EBADF, target = -EBADF;
-        _cleanup_free_ char *lower = NULL;
-        Buffer b = {};
         int r;
 
         if (p->n_lower_dirs == 0 || !p->lower_dirs)
@@ -266,39 +358,25 @@ static int mount_root(Ctx *c, const RootfsParams *p) {
                 return r;
         }
 
-        for (size_t i = 0; i < p->n_lower_dirs; i++) {
+        for (size_t i = 0; i < p->n_lower_dirs; i++)
                 if (check_layer_path(p->lower_dirs[i]) < 0)
                         return fail(c, -EINVAL, "use layer '%s' (an absolute path without ':' ',' '\\')",
                                     strna(p->lower_dirs[i]));
-                if ((i > 0 && buffer_append(&b, ":", 1) < 0) ||
-                    buffer_append(&b, p->lower_dirs[i], strlen(p->lower_dirs[i])) < 0) {
-                        buffer_done(&b);
-                        return fail(c, -ENOMEM, "set up the root");
-                }
-        }
-        if (buffer_append(&b, "", 1) < 0) {
-                buffer_done(&b);
-                return fail(c, -ENOMEM, "set up the root");
-        }
-        lower = b.data;
-        /* the kernel copies option strings of at most a page */
-        if (b.size > 4000)
-                return fail(c, -E2BIG, "set up the root: the layer paths are too long for overlayfs");
-        if (p->upper_dir && b.size + strlen(p->upper_dir) + strlen(p->work_dir) + 64 > 4096)
-                return fail(c, -E2BIG, "set up the root: the layer paths are too long for overlayfs");
         if (p->upper_dir && (check_layer_path(p->upper_dir) < 0 || check_layer_path(p->work_dir) < 0))
                 return fail(c, -EINVAL,
                             "use upper/work directory '%s' (an absolute path without ':' ',' '\\')",
                             p->upper_dir);
 
-        const char *opts[] = {
-                "lowerdir",  lower, p->upper_dir ? "upperdir" : NULL, p->upper_dir, "workdir",
-                p->work_dir, NULL,
-        };
-        mfd = fs_make(c, "overlay", opts, 0, p->target);
-        if (mfd < 0)
-                return mfd;
-        return attach(c, mfd, target, p->target);
+        if (p->overlay_api != ROOTFS_OVERLAY_DATA_PAGE) {
+                mfd = overlay_make_lowerdir_plus(c, p);
+                if (mfd >= 0)
+                        return attach(c, mfd, target, p->target);
+                /* Any other failure would fail the same way below, with the name of the layer where
+                 * opening it fails; only lowerdir+ itself is specific to this path */
+                if (mfd != -EINVAL || p->overlay_api == ROOTFS_OVERLAY_LOWERDIR_PLUS)
+                        return mfd;
+        }
+        return overlay_mount_data_page(c, p, target);
 }
 
 static int setup_dev(Ctx *c, const RootfsParams *p, int root_fd) {

@@ -20,8 +20,19 @@
 
 #include "macros.h"
 
-/* Lower layers are limited so that the classic "lowerdir=a:b:..." option fits in one page */
+/* Lower layers are limited so that the classic "lowerdir=a:b:..." option of short fd names
+ * (/proc/self/fd/N, the mount(2) fallback for kernels before 6.8) fits in one page */
 #define ROOTFS_LOWER_DIRS_MAX 128
+
+/* How the overlay of several layers is made. AUTO: the new mount API with one "lowerdir+" per layer
+ * (Linux 6.8+), else mount(2) with the options in one data page and every layer named by a short
+ * /proc/self/fd/N link (any kernel: 6.1's fsconfig() takes at most 256 bytes a value, fewer than
+ * three store paths). The others force one way (tests prove both on every kernel). */
+typedef enum RootfsOverlayApi {
+        ROOTFS_OVERLAY_AUTO,
+        ROOTFS_OVERLAY_LOWERDIR_PLUS,
+        ROOTFS_OVERLAY_DATA_PAGE,
+} RootfsOverlayApi;
 
 typedef enum RootfsMountType {
         ROOTFS_MOUNT_BIND,
@@ -54,6 +65,7 @@ typedef struct RootfsParams {
         size_t n_lower_dirs;
         const char *upper_dir; /* same file system as work_dir; NULL = no writable layer */
         const char *work_dir;
+        RootfsOverlayApi overlay_api; /* 0 = AUTO */
 
         const RootfsMount *mounts; /* [[mount]] entries, applied in order after /proc, /sys, /dev */
         size_t n_mounts;

@@ -279,6 +279,84 @@ TEST(overlay_and_inside) {
         cleanup_tree();
 }
 
+/* Image layers as the store names them (64 hex digits below a long root), so that three of them
+ * already pass the 256 bytes one fsconfig() value may have */
+static size_t n_layers;
+
+static int check_layers(void) {
+        _cleanup_free_ char *s = NULL;
+
+        for (size_t i = 0; i < n_layers; i++) {
+                _cleanup_free_ char *f = strprintf("/l%zu", i), *v = NULL;
+                CHECK(f && read_one_line_file(f, &v) >= 0);
+                CHECK(v && (size_t) atoi(v) == i);
+        }
+        /* every layer writes /top: the highest (lower_dirs[0]) wins */
+        CHECK(read_one_line_file("/top", &s) >= 0 && streq(s, "0"));
+        CHECK(write_file_atomic("/written", "x\n", 2, 0644) >= 0);
+        return 0;
+}
+
+static void many_layers(size_t n, RootfsOverlayApi api) {
+        _cleanup_free_ char *root = strjoin(tmp, "/root"), *up = strjoin(tmp, "/upper"),
+                            *wk = strjoin(tmp, "/work"), *w = NULL;
+        _cleanup_free_ const char **lowers = new0(const char *, n);
+        char msg[512];
+        int r;
+
+        ASSERT_NOT_NULL(lowers);
+        for (size_t i = 0; i < n; i++) {
+                char hex[65];
+                (void) snprintf(hex, sizeof(hex), "%064llx", (unsigned long long) i * 0x9e3779b97f4a7c15ULL);
+                _cleanup_free_ char *d = strjoin(tmp, "/var/lib/cbox-test-store/layers/", hex);
+                _cleanup_free_ char *f = strprintf("%s/l%zu", d, i), *v = strprintf("%zu\n", i),
+                                    *t = strjoin(d, "/top");
+                ASSERT_NOT_NULL(d);
+                ASSERT_OK(mkdir_p(d, 0755));
+                ASSERT_OK(write_file_atomic(f, v, strlen(v), 0644));
+                ASSERT_OK(write_file_atomic(t, v, strlen(v), 0644));
+                lowers[i] = TAKE_PTR(d);
+        }
+        n_layers = n;
+        RootfsParams p = {
+                .target = root,
+                .lower_dirs = lowers,
+                .n_lower_dirs = n,
+                .upper_dir = up,
+                .work_dir = wk,
+                .new_netns = true,
+                .overlay_api = api,
+        };
+        r = run_inside(&p, check_layers, msg, sizeof(msg));
+        for (size_t i = 0; i < n; i++)
+                free((char *) lowers[i]);
+        if (api == ROOTFS_OVERLAY_LOWERDIR_PLUS && r == 100 + EINVAL) {
+                fprintf(stderr, "%zu layers: this kernel has no lowerdir+ (%s)\n", n, msg);
+                return;
+        }
+        fprintf(stderr, "%zu layers through %s: %s\n", n,
+                api == ROOTFS_OVERLAY_DATA_PAGE      ? "the data page"
+                        : api == ROOTFS_OVERLAY_AUTO ? "auto"
+                                                     : "lowerdir+",
+                r == 0 ? "ok" : msg);
+        ASSERT_EQ(r, 0);
+        w = strjoin(up, "/written");
+        ASSERT_OK(RET_NERRNO(access(w, F_OK)));
+        ASSERT_OK(RET_NERRNO(unlink(w)));
+}
+
+TEST(many_layers) {
+        static const size_t counts[] = { 1, 3, 24, ROOTFS_LOWER_DIRS_MAX };
+
+        make_tree();
+        for (size_t i = 0; i < ELEMENTSOF(counts); i++) {
+                many_layers(counts[i], ROOTFS_OVERLAY_AUTO);
+                many_layers(counts[i], ROOTFS_OVERLAY_DATA_PAGE);
+                many_layers(counts[i], ROOTFS_OVERLAY_LOWERDIR_PLUS);
+        }
+        cleanup_tree();
+}
+
 TEST(errors_are_reported) {
         _cleanup_free_ char *root = NULL, *up = NULL, *wk = NULL;
         char msg[512];

@@ -1,0 +1,122 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Images of 1, 3, 24 and 128 layers start, on Debian 12's kernel 6.1 too, where one fsconfig() value
+# holds at most 256 bytes (fewer than three store paths) and overlayfs has no "lowerdir+" yet.
+# Each image is an OCI layout this test writes itself (busybox at the bottom, then one layer per
+# file /layers/lN, each layer also rewriting /layers/top), and reaches the store three ways: imported
+# from the OCI layout, imported from a docker-archive that skopeo made of it, and pulled from a real
+# registry (Debian's docker-registry on 127.0.0.1) that skopeo pushed it to. Every container sees
+# every layer's file, and the highest layer's /layers/top.
+# cbox-test-timeout: 600
+. "$(dirname "$0")/lib.sh"
+require_cbox
+require_systemd
+require_cmd docker-registry skopeo busybox curl ss jq sha256sum tar gzip
+
+# blob FILE: moves FILE into oci/blobs/sha256 under its digest, prints "DIGEST SIZE"
+blob() {
+        local d s
+        d=$(sha256sum "$1" | cut -d' ' -f1)
+        s=$(stat -c %s "$1")
+        mv "$1" "oci/blobs/sha256/$d"
+        echo "sha256:$d $s"
+}
+
+# make_image N TAG: an image of N layers in the OCI layout ./oci under TAG
+make_image() {
+        local n=$1 tag=$2 i dg sz diff layers='' diffs=''
+        for ((i = 0; i < n; i++)); do
+                rm -rf lt && mkdir -p lt/layers
+                if [ $i = 0 ]; then
+                        mkdir -p lt/bin
+                        cp "$(command -v busybox)" lt/bin/busybox
+                        for a in sh cat ls wc echo; do ln -s busybox "lt/bin/$a"; done
+                fi
+                echo $i >lt/layers/l$i
+                echo $i >lt/layers/top
+                tar -C lt --numeric-owner --owner=0 --group=0 -cf layer.tar .
+                diff=sha256:$(sha256sum layer.tar | cut -d' ' -f1)
+                gzip -n -1 layer.tar
+                read -r dg sz < <(blob layer.tar.gz)
+                layers+="${layers:+,}{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"$dg\",\"size\":$sz}"
+                diffs+="${diffs:+,}\"$diff\""
+        done
+        printf '{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/bin"],"Cmd":["/bin/sh","-c","echo layers=$(ls /layers | grep -c ^l) top=$(cat /layers/top) first=$(cat /layers/l0) last=$(cat /layers/l%d)"]},"rootfs":{"type":"layers","diff_ids":[%s]}}' \
+                $((n - 1)) "$diffs" >config.json
+        read -r dg sz < <(blob config.json)
+        printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"%s","size":%s},"layers":[%s]}' \
+                "$dg" "$sz" "$layers" >manifest.json
+        read -r dg sz < <(blob manifest.json)
+        jq -c --arg d "$dg" --argjson s "$sz" --arg t "$tag" \
+                '.manifests += [{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":$d,"size":$s,"annotations":{"org.opencontainers.image.ref.name":$t}}]' \
+                oci/index.json >index.new && mv index.new oci/index.json
+}
+
+mkdir -p oci/blobs/sha256
+echo '{"imageLayoutVersion":"1.0.0"}' >oci/oci-layout
+echo '{"schemaVersion":2,"manifests":[]}' >oci/index.json
+
+# ---- a registry of our own on a free loopback port ----
+port=
+for p in $(seq 5200 5259); do
+        if ! ss -Hltn "sport = :$p" | grep -q .; then
+                port=$p
+                break
+        fi
+done
+[ -n "$port" ] || skip "no free port in 5200-5259 on 127.0.0.1"
+mkdir -p registry
+cat >registry.yml <<E
+version: 0.1
+log:
+  level: error
+storage:
+  filesystem:
+    rootdirectory: $PWD/registry
+http:
+  addr: 127.0.0.1:$port
+E
+docker-registry serve registry.yml >registry.log 2>&1 &
+reg_pid=$!
+on_exit kill "$reg_pid"
+wait_until 60 curl -sf -o /dev/null "http://127.0.0.1:$port/v2/"
+
+# run_image NAME REF N: a container of REF prints what it sees of its N layers
+run_image() {
+        local out
+        cat >"$1.toml" <<E
+image = "$2"
+[network]
+mode = "none"
+E
+        on_exit "$CBOX" down --volumes "$1"
+        out=$("$CBOX" up --foreground "$1.toml" 2>&1) || fail "$1: up of $3 layers failed: $out"
+        info "$1 ($3 layers): $out"
+        assert_contains "$out" "layers=$3 top=$(($3 - 1)) first=0 last=$(($3 - 1))" "$1: every layer visible"
+        assert_success "$CBOX" down --volumes "$1"
+}
+
+for n in 1 3 24 128; do
+        make_image $n "l$n"
+        info "image of $n layers: $(du -sh oci | cut -f1)"
+
+        on_exit "$CBOX" image rm "t16/oci:l$n"
+        assert_success "$CBOX" image import oci "t16/oci:l$n"
+        run_image t16oci$n "t16/oci:l$n" $n
+
+        assert_success skopeo copy -q "oci:oci:l$n" "docker-archive:da$n.tar:t16/da:l$n"
+        on_exit "$CBOX" image rm "t16/da:l$n"
+        assert_success "$CBOX" image import "da$n.tar" "t16/da:l$n"
+        run_image t16da$n "t16/da:l$n" $n
+
+        REF=127.0.0.1:$port/t16/reg:l$n
+        assert_success skopeo copy -q --dest-tls-verify=false "oci:oci:l$n" "docker://$REF"
+        on_exit "$CBOX" image rm "$REF"
+        assert_success "$CBOX" image pull -q --insecure-registry "127.0.0.1:$port" "$REF"
+        run_image t16reg$n "$REF" $n
+
+        for r in "t16/oci:l$n" "t16/da:l$n" "$REF"; do
+                assert_success "$CBOX" image rm "$r"
+        done
+done
+info "ok"
