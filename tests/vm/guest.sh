@@ -11,10 +11,38 @@
 ctl=/run/cbox-ctl
 opts=trans=virtio,version=9p2000.L,msize=512000,cache=${CBOX_VM_9P_CACHE:-loose}
 
+# The tags the 9p transport has bound so far. modprobe of 9pnet_virtio returns while udev's own
+# modprobe of it (coldplug) still probes the devices one by one, so the control share can be
+# mounted while a later device is not yet bound: mount then fails with ENOENT ("no channels
+# available"), which made the first boot of a fresh machine fail now and then.
+tags_bound() {
+        cat /sys/bus/virtio/drivers/9pnet_virtio/virtio*/mount_tag 2>/dev/null | tr '\0' '\n'
+}
+# mount_share TAG PATH: waits (30 s at most) until the transport has the tag, then mounts, retrying;
+# on failure says which share, why (mount's own words), which tags were bound and what the kernel said
+mount_share() {
+        local tag=$1 path=$2 i err=
+        mkdir -p "$path" || {
+                echo "cbox-vm: cannot mount share $tag at $path: cannot create the mount point" >>$ctl/boot-errors
+                return 1
+        }
+        for ((i = 0; i < 150; i++)); do
+                if tags_bound | grep -qxF "$tag"; then
+                        err=$(mount -t 9p -o "$opts" "$tag" "$path" 2>&1) && return 0
+                fi
+                sleep 0.2
+        done
+        {
+                echo "cbox-vm: cannot mount share $tag at $path: ${err:-the 9p transport never bound tag '$tag'}"
+                echo "cbox-vm: tags bound: $(tags_bound | tr '\n' ' ')"
+                dmesg | grep -iE '9p|virtio' | tail -n 5 | sed 's/^/cbox-vm: kernel: /'
+        } >>$ctl/boot-errors
+        return 1
+}
+
 while read -r tag path; do
         [ -n "$tag" ] || continue
-        mkdir -p "$path" && mount -t 9p -o "$opts" "$tag" "$path" ||
-                echo "cbox-vm: cannot mount share $tag at $path" >>$ctl/boot-errors
+        mount_share "$tag" "$path"
 done <$ctl/shares
 
 if [ "$(cat $ctl/mode)" = interactive ]; then

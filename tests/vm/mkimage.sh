@@ -212,10 +212,18 @@ cat >"$R/usr/local/sbin/cbox-vm-hook" <<'EOF'
 #!/bin/sh
 mkdir -p /run/cbox-ctl
 modprobe -q 9pnet_virtio 2>/dev/null
-if ! mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,cache=none cboxctl /run/cbox-ctl; then
-        echo "cbox-vm-hook: cannot mount the control share" >/dev/console
-        exec systemctl --force --force poweroff
-fi
+# modprobe returns while a concurrent modprobe of udev's may still bind the devices: wait for the
+# tag (30 s at most), and retry the mount, before giving up
+i=0
+until cat /sys/bus/virtio/drivers/9pnet_virtio/virtio*/mount_tag 2>/dev/null | tr '\0' '\n' | grep -qx cboxctl &&
+        err=$(mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,cache=none cboxctl /run/cbox-ctl 2>&1); do
+        i=$((i + 1))
+        if [ $i -ge 150 ]; then
+                echo "cbox-vm-hook: cannot mount the control share: ${err:-the 9p transport never bound it}" >/dev/console
+                exec systemctl --force --force poweroff
+        fi
+        sleep 0.2
+done
 exec /bin/bash /run/cbox-ctl/guest.sh
 EOF
 chmod 755 "$R/usr/local/sbin/cbox-vm-hook"
