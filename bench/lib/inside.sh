@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# bench/lib/inside.sh BUILDDIR — the five measurements of bench/run, run inside the benchmark
+# bench/lib/inside.sh BUILDDIR — the measurements of bench/run, run inside the benchmark
 # environment (systemd as PID 1).  Writes $W/out/body.md (the tables) and
 # $W/out/versions.md; raw hyperfine JSON and driver output stay in $W/out/.
 # QUICK=1 shrinks repeats and sizes (smoke mode).  Nothing here asserts a time.
@@ -474,9 +474,12 @@ phases() {
         md ""
 }
 
+# 6. start-to-exit of an image of 24 layers against 1
+. "$(dirname "$0")/layers.sh"
+
 prepare_images
-# BENCH_ONLY="m1 m3" runs a subset (for profiling by hand; bench/run runs all five)
-for m in ${BENCH_ONLY:-m1 m2 m3 m4 m5}; do
+# BENCH_ONLY="m1 m3" runs a subset (for profiling by hand; bench/run runs them all)
+for m in ${BENCH_ONLY:-m1 m2 m3 m4 m5 m6}; do
         "$m"
 done
 say "done"

@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Images of 1, 3, 24 and 128 layers start, on Debian 12's kernel 6.1 too, where one fsconfig() value
 # holds at most 256 bytes (fewer than three store paths) and overlayfs has no "lowerdir+" yet.
-# Each image is an OCI layout this test writes itself (busybox at the bottom, then one layer per
-# file /layers/lN, each layer also rewriting /layers/top), and reaches the store three ways: imported
+# Each image is an OCI layout written by tools/mklayers-image.sh (busybox at the bottom, then one
+# layer per file /layers/lN, each layer also rewriting /layers/top), and reaches the store three ways: imported
 # from the OCI layout, imported from a docker-archive that skopeo made of it, and pulled from a real
 # registry (Debian's docker-registry on 127.0.0.1) that skopeo pushed it to. Every container sees
 # every layer's file, and the highest layer's /layers/top.
@@ -12,49 +12,6 @@
 require_cbox
 require_systemd
 require_cmd docker-registry skopeo busybox curl ss jq sha256sum tar gzip
-
-# blob FILE: moves FILE into oci/blobs/sha256 under its digest, prints "DIGEST SIZE"
-blob() {
-        local d s
-        d=$(sha256sum "$1" | cut -d' ' -f1)
-        s=$(stat -c %s "$1")
-        mv "$1" "oci/blobs/sha256/$d"
-        echo "sha256:$d $s"
-}
-
-# make_image N TAG: an image of N layers in the OCI layout ./oci under TAG
-make_image() {
-        local n=$1 tag=$2 i dg sz diff layers='' diffs=''
-        for ((i = 0; i < n; i++)); do
-                rm -rf lt && mkdir -p lt/layers
-                if [ $i = 0 ]; then
-                        mkdir -p lt/bin
-                        cp "$(command -v busybox)" lt/bin/busybox
-                        for a in sh cat ls wc echo; do ln -s busybox "lt/bin/$a"; done
-                fi
-                echo $i >lt/layers/l$i
-                echo $i >lt/layers/top
-                tar -C lt --numeric-owner --owner=0 --group=0 -cf layer.tar .
-                diff=sha256:$(sha256sum layer.tar | cut -d' ' -f1)
-                gzip -n -1 layer.tar
-                read -r dg sz < <(blob layer.tar.gz)
-                layers+="${layers:+,}{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"$dg\",\"size\":$sz}"
-                diffs+="${diffs:+,}\"$diff\""
-        done
-        printf '{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/bin"],"Cmd":["/bin/sh","-c","echo layers=$(ls /layers | grep -c ^l) top=$(cat /layers/top) first=$(cat /layers/l0) last=$(cat /layers/l%d)"]},"rootfs":{"type":"layers","diff_ids":[%s]}}' \
-                $((n - 1)) "$diffs" >config.json
-        read -r dg sz < <(blob config.json)
-        printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"%s","size":%s},"layers":[%s]}' \
-                "$dg" "$sz" "$layers" >manifest.json
-        read -r dg sz < <(blob manifest.json)
-        jq -c --arg d "$dg" --argjson s "$sz" --arg t "$tag" \
-                '.manifests += [{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":$d,"size":$s,"annotations":{"org.opencontainers.image.ref.name":$t}}]' \
-                oci/index.json >index.new && mv index.new oci/index.json
-}
-
-mkdir -p oci/blobs/sha256
-echo '{"imageLayoutVersion":"1.0.0"}' >oci/oci-layout
-echo '{"schemaVersion":2,"manifests":[]}' >oci/index.json
 
 # ---- a registry of our own on a free loopback port ----
 port=
@@ -97,7 +54,7 @@ E
 }
 
 for n in 1 3 24 128; do
-        make_image $n "l$n"
+        "$SRC/tools/mklayers-image.sh" oci $n "l$n"
         info "image of $n layers: $(du -sh oci | cut -f1)"
 
         on_exit "$CBOX" image rm "t16/oci:l$n"
