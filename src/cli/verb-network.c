@@ -298,7 +298,23 @@ static int network_inspect(const GlobalConfig *g, const char *name, bool json) {
         return 0;
 }
 
-VERB(network, 60, "network list|inspect NAME  Show networks, their leases and published ports") {
+static int network_reload(const GlobalConfig *g, bool json) {
+        ContainerNetReloadStats st = {};
+        int r;
+
+        r = container_net_reload(g, &st);
+        if (json)
+                printf("{\"networks\": %u, \"containers\": %u, \"ports\": %u, \"busy\": %u}\n", st.networks,
+                       st.containers, st.ports, st.busy);
+        else if (!arg_quiet)
+                printf("Reloaded %u network(s): %u running container(s), %u port map(s)%s\n", st.networks,
+                       st.containers, st.ports,
+                       st.busy > 0 ? " (some busy containers were left to their verb)" : "");
+        return r;
+}
+
+VERB(network, 60,
+     "network list|inspect NAME|reload  Show networks, leases and ports; rebuild the nft table") {
         enum { ARG_JSON = 0x100 };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -314,14 +330,20 @@ VERB(network, 60, "network list|inspect NAME  Show networks, their leases and pu
                 switch (c) {
                 case 'h':
                         printf("cbox network list [--json]\n"
-                               "cbox network inspect NAME [--json]\n\n"
+                               "cbox network inspect NAME [--json]\n"
+                               "cbox network reload [--json]\n\n"
                                "list: the networks defined in conf.d with bridge, subnet, gateway, "
                                "masquerade\n"
                                "and whether the bridge exists.\n"
                                "inspect: one network with its address leases (address, owner) and the "
                                "ports\n"
                                "published to its containers (protocol, host address:port, container\n"
-                               "address:port, owner).\n");
+                               "address:port, owner).\n"
+                               "reload: declare cbox's nftables table again (after a flush of the "
+                               "ruleset,\n"
+                               "e.g. a restart of nftables.service) with the rules of every network in use "
+                               "and\n"
+                               "the ports of every running container, as they were published at up.\n");
                         return 0;
                 case ARG_JSON:
                         json = true;
@@ -330,13 +352,13 @@ VERB(network, 60, "network list|inspect NAME  Show networks, their leases and pu
                         return EXIT_USAGE;
                 }
         if (optind >= argc) {
-                log_error("network: expected 'list' or 'inspect NAME'.");
+                log_error("network: expected 'list', 'inspect NAME' or 'reload'.");
                 return EXIT_USAGE;
         }
         sub = argv[optind];
-        if (streq(sub, "list")) {
+        if (streq(sub, "list") || streq(sub, "reload")) {
                 if (optind + 1 != argc) {
-                        log_error("network list: unexpected argument '%s'.", argv[optind + 1]);
+                        log_error("network %s: unexpected argument '%s'.", sub, argv[optind + 1]);
                         return EXIT_USAGE;
                 }
         } else if (streq(sub, "inspect")) {
@@ -345,7 +367,8 @@ VERB(network, 60, "network list|inspect NAME  Show networks, their leases and pu
                         return EXIT_USAGE;
                 }
         } else {
-                log_error("network: unknown command '%s' (expected 'list' or 'inspect NAME').", sub);
+                log_error("network: unknown command '%s' (expected 'list', 'inspect NAME' or 'reload').",
+                          sub);
                 return EXIT_USAGE;
         }
 
@@ -353,6 +376,8 @@ VERB(network, 60, "network list|inspect NAME  Show networks, their leases and pu
                 return 1;
         if (streq(sub, "list"))
                 r = network_list(g, json);
+        else if (streq(sub, "reload"))
+                r = network_reload(g, json);
         else
                 r = network_inspect(g, argv[optind + 1], json);
         return r < 0 ? 1 : 0;

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "bus.h"
+#include "config-values.h"
 #include "container-internal.h"
 #include "container.h"
 #include "fd-util.h"
@@ -31,6 +32,7 @@
 #include "netlink.h"
 #include "nft.h"
 #include "string-util.h"
+#include "toml.h"
 
 /* the name of a retired host end: "vbx-" + its ifindex (see container_net_release) */
 #define VETH_RETIRED_PREFIX "vbx-"
@@ -685,6 +687,160 @@ int container_net_gc(const GlobalConfig *g, ContainerNetGcStats *ret) {
         }
 
 done:
+        if (ret)
+                *ret = st;
+        return ret_r;
+}
+
+/* The ports a running container was started with: the "network.ports = [...]" line of the
+ * configuration recorded in its state dir at up (container_config_record()), parsed as TOML. The
+ * file may have changed since; what runs is what counts. No line: no ports. */
+static int recorded_ports(const GlobalConfig *g, const char *name, NftPortMap **ret, size_t *ret_n) {
+        _cleanup_close_ int dir_fd = -EBADF;
+        _cleanup_free_ char *rec = NULL, *doc = NULL;
+        _cleanup_free_ NftPortMap *pm = NULL;
+        TomlValue *v = NULL;
+        const char *line;
+        int r;
+
+        r = state_dir_open(global_config_run_root(g), name, false, &dir_fd);
+        if (r < 0)
+                return r;
+        r = read_full_file_at(dir_fd, "config", &rec, NULL, 1024 * 1024);
+        if (r < 0)
+                return r;
+        for (line = rec; line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+                if (startswith(line, "network.ports = "))
+                        break;
+        if (!line) {
+                *ret = NULL;
+                *ret_n = 0;
+                return 0;
+        }
+        doc = strndup(line + strlen("network."), strcspn(line, "\n") - strlen("network."));
+        if (!doc)
+                return -ENOMEM;
+        r = toml_parse(doc, strlen(doc), &v, NULL);
+        if (r < 0)
+                return -EBADMSG;
+        const TomlValue *a = toml_table_get(v, "ports");
+        size_t n = a ? toml_array_size(a) : 0;
+        pm = new0(NftPortMap, n);
+        if (!pm) {
+                toml_value_free(v);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                const char *s = toml_value_string(toml_array_get(a, i), NULL);
+                PortMap p;
+                r = s ? config_parse_port_spec(s, &p) : -EBADMSG;
+                if (r >= 0)
+                        port_map_to_nft(&p, pm + i);
+        }
+        toml_value_free(v);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(pm);
+        *ret_n = n;
+        return 0;
+}
+
+/* One running container's elements, under its lock (taken non-blocking: a verb that holds it sets up
+ * or releases the network itself) */
+static int reload_container(const GlobalConfig *g, const ContainerState *s, ContainerNetReloadStats *st) {
+        _cleanup_free_ NftPortMap *pm = NULL;
+        struct in_addr addr;
+        NftError fe = {};
+        size_t n = 0;
+        int lock_fd = -EBADF, r;
+
+        if (inet_pton(AF_INET, s->address, &addr) != 1)
+                return log_error_errno(EBADMSG, "%s: its state holds no valid address ('%s')", s->name,
+                                       s->address);
+        r = state_lock(global_config_run_root(g), s->name, false, &lock_fd);
+        if (r == -EBUSY) {
+                st->busy++;
+                return 0;
+        }
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot lock: %m", s->name);
+        r = recorded_ports(g, s->name, &pm, &n);
+        if (r < 0) {
+                log_error_errno(r, "%s: cannot read the ports it was started with: %m", s->name);
+                goto finish;
+        }
+        (void) ports_remove_owner(s->name);
+        if (n > 0) {
+                for (unsigned i = 0;; i++) {
+                        nft_error_done(&fe);
+                        r = nft_ports_add(s->name, &addr, pm, n, &fe);
+                        if (r != -EAGAIN || i >= NFT_ATTEMPTS)
+                                break;
+                        nft_backoff(i);
+                }
+                if (r < 0) {
+                        log_error_errno(r, "%s: cannot publish its ports again: %s", s->name,
+                                        fe.message ?: strerror(-r));
+                        goto finish;
+                }
+                st->ports += (unsigned) n;
+        }
+        st->containers++;
+finish:
+        nft_error_done(&fe);
+        (void) state_unlock(global_config_run_root(g), s->name, lock_fd, false);
+        return r;
+}
+
+int container_net_reload(const GlobalConfig *g, ContainerNetReloadStats *ret) {
+        ContainerInfo *l = NULL;
+        ContainerNetReloadStats st = {};
+        _cleanup_strv_free_ char **done = NULL;
+        size_t n = 0;
+        int r, ret_r = 0;
+
+        r = container_list(g, false, &l, &n);
+        if (r < 0)
+                return log_error_errno(r, "Failed to list the containers: %m");
+        for (size_t i = 0; i < n; i++) {
+                const ContainerState *s = l[i].state;
+                if (l[i].status != CONTAINER_RUNNING || !s->network || !s->address)
+                        continue;
+                const NetworkDef *nd = global_config_find_network(g, s->network);
+                if (!nd) {
+                        log_warning("%s: its network '%s' is no longer in conf.d, skipped", s->name,
+                                    s->network);
+                        continue;
+                }
+                /* the subnet's masquerade and forward rules (and the table's skeleton) once a network */
+                if (!strv_contains(done, nd->name)) {
+                        NftError fe = {};
+                        for (unsigned k = 0;; k++) {
+                                nft_error_done(&fe);
+                                r = nft_subnet_add(&nd->subnet, nd->prefixlen, nd->masquerade, &fe);
+                                if (r != -EAGAIN || k >= NFT_ATTEMPTS)
+                                        break;
+                                nft_backoff(k);
+                        }
+                        if (r < 0)
+                                ret_r = log_error_errno(r, "Failed to set up nftables for network '%s': %s",
+                                                        nd->name, fe.message ?: strerror(-r));
+                        nft_error_done(&fe);
+                        if (r < 0)
+                                continue;
+                        if (strv_extend(&done, nd->name) < 0) {
+                                ret_r = log_oom();
+                                break;
+                        }
+                        st.networks++;
+                }
+                r = reload_container(g, s, &st);
+                if (r < 0)
+                        ret_r = r;
+        }
+        for (size_t i = 0; i < n; i++)
+                container_info_done(&l[i]);
+        free(l);
         if (ret)
                 *ret = st;
         return ret_r;

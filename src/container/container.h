@@ -96,6 +96,21 @@ typedef struct ContainerNetGcStats {
  * fills ret (may be NULL) with what was removed. */
 int container_net_gc(const GlobalConfig *g, ContainerNetGcStats *ret);
 
+typedef struct ContainerNetReloadStats {
+        unsigned networks;   /* subnets whose rules were declared again */
+        unsigned containers; /* running containers whose ports were published again */
+        unsigned ports;      /* their port maps */
+        unsigned busy;       /* skipped: another cbox command held the container's lock */
+} ContainerNetReloadStats;
+
+/* Puts `inet cbox` back as cbox's state says it must be (`cbox network reload`, and
+ * cbox-network-reload.service after nftables.service (re)loaded a ruleset that flushed it): the table's
+ * skeleton and the rules of each network that a running container uses, then each running
+ * container's port maps, as recorded at its up (each under its lock, taken non-blocking: a busy one
+ * is left to the verb that holds it). Idempotent; touches no other table. Logs; returns the last
+ * error, 0 otherwise. */
+int container_net_reload(const GlobalConfig *g, ContainerNetReloadStats *ret);
+
 /* Whether systemd still runs something of NAME (its scope or cbox@NAME.service active, or machined
  * knowing the machine), whatever its state dir says. No systemd: false. For gc, which must never drop
  * what a running container uses even when its state dir was lost. */

@@ -124,7 +124,7 @@ _cbox() {
                 ;;
         network)
                 case $sub in
-                '') COMPREPLY=($(compgen -W 'list inspect' -- "$cur")) ;;
+                '') COMPREPLY=($(compgen -W 'list inspect reload' -- "$cur")) ;;
                 inspect)
                         [ "$nargs" = 1 ] &&
                                 COMPREPLY=($(compgen -W "$("$cbox" network list 2>/dev/null | awk 'NR > 1 { print $1 }')" -- "$cur"))
