@@ -43,6 +43,8 @@ m6() {
         md "Goal: 24 layers add at most 2 ms → $(
                 if [ -n "$one" ] && [ -n "$many" ]; then awk -v a="$many" -v b="$one" 'BEGIN { printf "measured %+.2f ms (%.2f×)", a - b, a / b }'; else echo "n/a"; fi)."
         md ""
+        phases "1 layer" "$W/m/bench-l1.toml"
+        phases "24 layers" "$W/m/bench-l24.toml"
         for n in 1 24; do
                 "$CBOX" -q down --volumes bench-l$n >/dev/null 2>&1
                 "$CBOX" -q image rm "bench-layers:l$n" >/dev/null 2>&1
