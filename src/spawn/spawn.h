@@ -17,8 +17,8 @@
  *           setgroups/setgid/setuid, capset, PR_SET_NO_NEW_PRIVS, chdir workdir, clean env,
  *           every fd not in keep_fds O_CLOEXEC, execveat(exec_fd, "", argv, env, AT_EMPTY_PATH).
  *
- * Depends on basic/ (and libseccomp). No logging: errors are -errno plus a SpawnError message where the
- * child can tell which step failed ("mount /proc", "setuid 1000").
+ * Depends on basic/ (and libseccomp, json-c for profile files). No logging: errors are -errno plus a
+ * SpawnError message where the child can tell which step failed ("mount /proc", "setuid 1000").
  *
  * CONTRACT: fields may be added to the structs (zero-initialise them; zero = default, fds that are
  * not used must be set to -EBADF); nothing is renamed or removed. */
