@@ -474,9 +474,46 @@ phases() {
         md ""
 }
 
+# ---------------------------------------------------------------- 6. the seccomp filter
+# start-to-exit with the default allow-list against seccomp = "unconfined", same run, interleaved.
+# The filter is compiled once per profile and capability set and kept under the run root, so the
+# first start pays libseccomp (~20 ms here) and the others only read it: a warm-up run fills it.
+m6() {
+        say "6. start-to-exit with the default seccomp filter vs unconfined"
+        local fdef func def_m unc_m
+        fdef=$(cbox_file bench-sc-default none '["/bin/true"]')
+        func=$(cbox_file bench-sc-unconfined none '["/bin/true"]')
+        printf '[security]\nseccomp = "unconfined"\n' >>"$func"
+        "$CBOX" down bench-sc-default bench-sc-unconfined >/dev/null 2>&1
+        runset m6 "$WARM" "$RUNS" \
+                "seccomp-default||$CBOX -q up --foreground $fdef" \
+                "seccomp-unconfined||$CBOX -q up --foreground $func"
+        read -r def_m _ <<<"$(stats "$O/m6.json" seccomp-default)"
+        read -r unc_m _ <<<"$(stats "$O/m6.json" seccomp-unconfined)"
+        md "## 6. Start-to-exit with the seccomp filter"
+        md ""
+        md "hyperfine -N, $WARM warm-up + $RUNS runs per command, interleaved in one invocation; network none."
+        md ""
+        md "| command | median ms | p25–p75 | min–max |"
+        md "|---|---|---|---|"
+        for c in seccomp-default seccomp-unconfined; do
+                local line m p25 p75 mn mx
+                line=$(stats "$O/m6.json" "$c")
+                if [ -z "$line" ]; then
+                        md "| $c | n/a — failed here: $(failreason m6 "$c") | | |"
+                        continue
+                fi
+                read -r m p25 p75 mn mx <<<"$line"
+                md "| \`$c\` | **$(fmt "$m")** | $(fmt "$p25")–$(fmt "$p75") | $(fmt "$mn")–$(fmt "$mx") |"
+        done
+        md ""
+        md "Goal: the default allow-list within 10% of no filter → measured $(ratio "$def_m" "$unc_m")× (default / unconfined)."
+        md ""
+}
+
 prepare_images
-# BENCH_ONLY="m1 m3" runs a subset (for profiling by hand; bench/run runs all five)
-for m in ${BENCH_ONLY:-m1 m2 m3 m4 m5}; do
+# BENCH_ONLY="m1 m6" runs a subset (for profiling by hand; bench/run runs them all)
+for m in ${BENCH_ONLY:-m1 m2 m3 m4 m5 m6}; do
         "$m"
 done
 say "done"
