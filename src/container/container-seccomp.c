@@ -100,8 +100,28 @@ int container_verify(const ContainerConfig *c) {
                 r = log_error_errno(EOPNOTSUPP, "%s: user namespaces are not supported yet (only false is)",
                                     w ?: "security.user_namespace");
         }
-        k = container_seccomp_check(c, NULL, true);
+        _cleanup_(seccomp_profile_freep) SeccompProfile *p = NULL;
+        k = container_seccomp_check(c, &p, true);
         if (k < 0 && r >= 0)
                 r = k;
+        if (p) {
+                /* it parses; it must also compile (the kernel takes at most 4096 instructions) */
+                SeccompProgram prog = {};
+                ErrorMessage e = {};
+                uint64_t caps;
+                k = capability_compute_set(c->security.capabilities_add, c->security.capabilities_drop,
+                                           &caps);
+                if (k >= 0)
+                        k = seccomp_program_build(p, caps, NULL, &prog, &e);
+                if (k < 0) {
+                        _cleanup_free_ char *w = key_where(c, "security.seccomp");
+                        log_error_errno(k, "%s: '%s': cannot compile: %s%s%m", w ?: "security.seccomp",
+                                        c->security.seccomp, strempty(e.message), e.message ? ": " : "");
+                        if (r >= 0)
+                                r = k;
+                }
+                seccomp_program_done(&prog);
+                error_message_done(&e);
+        }
         return r;
 }
