@@ -474,12 +474,63 @@ phases() {
         md ""
 }
 
-# 6. start-to-exit of an image of 24 layers against 1
+# ---------------------------------------------------------------- 6. the seccomp filter
+# start-to-exit with the default allow-list against seccomp = "unconfined", same run, interleaved.
+# The filter is compiled once per profile and capability set and kept under the run root, so the
+# first start pays libseccomp (~20 ms here) and the others only read it: a warm-up run fills it.
+m6() {
+        say "6. start-to-exit with the default seccomp filter vs unconfined"
+        local fdef func def_m unc_m
+        fdef=$(cbox_file bench-sc-default none '["/bin/true"]')
+        func=$(cbox_file bench-sc-unconfined none '["/bin/true"]')
+        printf '[security]\nseccomp = "unconfined"\n' >>"$func"
+        "$CBOX" down bench-sc-default bench-sc-unconfined >/dev/null 2>&1
+        # a few rounds in alternating order, pooled: hyperfine runs one command's runs back to back,
+        # and on a loaded machine a drift between the two halves would otherwise show as a ratio
+        local round rounds=4 per=$(((RUNS + 3) / 4)) specs
+        for round in $(seq 1 $rounds); do
+                specs=("seccomp-default||$CBOX -q up --foreground $fdef"
+                        "seccomp-unconfined||$CBOX -q up --foreground $func")
+                [ $((round % 2)) = 0 ] && specs=("${specs[1]}" "${specs[0]}")
+                runset "m6-$round" "$WARM" "$per" "${specs[@]}"
+                cat "$O/m6-$round.fail" >>"$O/m6.fail.all" 2>/dev/null || :
+        done
+        sort -u "$O/m6.fail.all" >"$O/m6.fail" 2>/dev/null || : >"$O/m6.fail"
+        rm -f "$O/m6.fail.all"
+        jq -s '{ results: ([ .[].results[] ] | group_by(.command) |
+                map({ command: .[0].command, times: (map(.times) | add) })) }' \
+                $(for round in $(seq 1 $rounds); do echo "$O/m6-$round.json"; done) >"$O/m6.json" 2>/dev/null ||
+                say "m6: no results to pool"
+        local def_min unc_min
+        read -r def_m _ _ def_min _ <<<"$(stats "$O/m6.json" seccomp-default)"
+        read -r unc_m _ _ unc_min _ <<<"$(stats "$O/m6.json" seccomp-unconfined)"
+        md "## 6. Start-to-exit with the seccomp filter"
+        md ""
+        md "hyperfine -N, 4 rounds of $WARM warm-up + $(((RUNS + 3) / 4)) runs per command, the order swapped every round, pooled; network none."
+        md ""
+        md "| command | median ms | p25–p75 | min–max |"
+        md "|---|---|---|---|"
+        for c in seccomp-default seccomp-unconfined; do
+                local line m p25 p75 mn mx
+                line=$(stats "$O/m6.json" "$c")
+                if [ -z "$line" ]; then
+                        md "| $c | n/a — failed here: $(failreason m6 "$c") | | |"
+                        continue
+                fi
+                read -r m p25 p75 mn mx <<<"$line"
+                md "| \`$c\` | **$(fmt "$m")** | $(fmt "$p25")–$(fmt "$p75") | $(fmt "$mn")–$(fmt "$mx") |"
+        done
+        md ""
+        md "Goal: the default allow-list within 10% of no filter → measured $(ratio "$def_m" "$unc_m")× (default / unconfined, medians; minimums: $(ratio "$def_min" "$unc_min")×, the steadier figure on a loaded machine)."
+        md ""
+}
+
+# 7. start-to-exit of an image of 24 layers against 1
 . "$(dirname "$0")/layers.sh"
 
 prepare_images
-# BENCH_ONLY="m1 m3" runs a subset (for profiling by hand; bench/run runs them all)
-for m in ${BENCH_ONLY:-m1 m2 m3 m4 m5 m6}; do
+# BENCH_ONLY="m1 m6" runs a subset (for profiling by hand; bench/run runs them all)
+for m in ${BENCH_ONLY:-m1 m2 m3 m4 m5 m6 m7}; do
         "$m"
 done
 say "done"

@@ -1,28 +1,28 @@
 # shellcheck shell=bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# bench/lib/layers.sh — sourced by inside.sh: measurement 6, start-to-exit of an image of 24 layers
+# bench/lib/layers.sh — sourced by inside.sh: measurement 7, start-to-exit of an image of 24 layers
 # against the same image content in 1 layer (tools/mklayers-image.sh), both imported into cbox's
 # store, `cbox up --foreground` with network none. Goal: 24 layers add at most 2 ms.
-m6() {
+m7() {
         local SRC
         SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-        say "6. start-to-exit: 24 layers vs 1"
+        say "7. start-to-exit: 24 layers vs 1"
         local oci=$W/m/layers-oci n f
         rm -rf "$oci"
         for n in 1 24; do
-                "$SRC/tools/mklayers-image.sh" "$oci" $n "l$n" >/dev/null || { say "m6: cannot make the $n-layer image"; return 0; }
-                "$CBOX" -q image import "$oci" "bench-layers:l$n" >/dev/null || { say "m6: import of $n layers failed"; return 0; }
+                "$SRC/tools/mklayers-image.sh" "$oci" $n "l$n" >/dev/null || { say "m7: cannot make the $n-layer image"; return 0; }
+                "$CBOX" -q image import "$oci" "bench-layers:l$n" >/dev/null || { say "m7: import of $n layers failed"; return 0; }
                 f=$W/m/bench-l$n.toml
                 printf 'image = "bench-layers:l%s"\ncommand = ["/bin/true"]\n[network]\nmode = "none"\n' $n >"$f"
                 "$CBOX" down --volumes bench-l$n >/dev/null 2>&1
         done
-        runset m6 "$WARM" "$RUNS" \
+        runset m7 "$WARM" "$RUNS" \
                 "layers-1||$CBOX -q up --foreground $W/m/bench-l1.toml" \
                 "layers-24||$CBOX -q up --foreground $W/m/bench-l24.toml"
         local one many
-        read -r one _ <<<"$(stats "$O/m6.json" layers-1)"
-        read -r many _ <<<"$(stats "$O/m6.json" layers-24)"
-        md "## 6. Start-to-exit of an image of 24 layers against 1 layer"
+        read -r one _ <<<"$(stats "$O/m7.json" layers-1)"
+        read -r many _ <<<"$(stats "$O/m7.json" layers-24)"
+        md "## 7. Start-to-exit of an image of 24 layers against 1 layer"
         md ""
         md "The same content (busybox + one file a layer) as 1 and as 24 layers (tools/mklayers-image.sh), imported"
         md "into the store; \`cbox up --foreground\`, network none, /bin/true. hyperfine -N, $WARM warm-up + $RUNS runs each."
@@ -31,9 +31,9 @@ m6() {
         md "|---|---|---|---|"
         for n in 1 24; do
                 local m p25 p75 mn mx line
-                line=$(stats "$O/m6.json" "layers-$n")
+                line=$(stats "$O/m7.json" "layers-$n")
                 if [ -z "$line" ]; then
-                        md "| $n layer(s) | n/a — failed here: $(failreason m6 "layers-$n") | | |"
+                        md "| $n layer(s) | n/a — failed here: $(failreason m7 "layers-$n") | | |"
                         continue
                 fi
                 read -r m p25 p75 mn mx <<<"$line"

@@ -33,8 +33,7 @@ VERB(up, 20, "up [--foreground] [--replace] FILE|NAME   Create and start a conta
                                "  --replace     replace a running container whose file changed\n"
                                "An identical running container is left alone (exit 0). [health] checks "
                                "run only\n"
-                               "with --foreground. Not yet supported: seccomp profiles from files, user\n"
-                               "namespaces.\n");
+                               "with --foreground. Not yet supported: user namespaces.\n");
                         return 0;
                 case ARG_FOREGROUND:
                         o.foreground = true;

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "container.h"
 #include "log.h"
 #include "verbs.h"
 
@@ -74,7 +75,9 @@ VERB(verify, 10, "verify [-q] FILE|NAME…       Check container files and their
                                "conf.d/\n"
                                "directory are checked as global settings; a drop-in NAME.toml.d/FILE.toml "
                                "as\n"
-                               "part of its container.\n");
+                               "part of its container. What up refuses beyond the file is refused too: "
+                               "a\n"
+                               "security.seccomp profile that does not load, unsupported keys.\n");
                         return 0;
                 case 'q':
                         quiet = true;
@@ -108,6 +111,13 @@ VERB(verify, 10, "verify [-q] FILE|NAME…       Check container files and their
                         r = container_config_load(owner ?: argv[i], g, &cc, &d);
                         if (r >= 0)
                                 shown = cc->path;
+                        /* what up would refuse beyond the file: a seccomp profile that does not
+                         * parse, unsupported keys (logged by container_verify) */
+                        if (r >= 0 && container_verify(cc) < 0) {
+                                failed = true;
+                                config_diag_done(&d);
+                                continue;
+                        }
                 }
                 if (r == -ENOMEM) {
                         config_diag_done(&d);

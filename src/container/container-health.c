@@ -145,6 +145,7 @@ _noreturn_ static void runner_main(HealthCheck *h) {
                         .cap_drop = c->security.capabilities_drop,
                         .allow_new_privileges = !c->security.no_new_privileges,
                         .seccomp = !streq_ptr(c->security.seccomp, "unconfined"),
+                        .seccomp_program = h->seccomp_program,
                         .stdin_fd = devnull,
                         .stdout_fd = devnull,
                         .stderr_fd = devnull,

@@ -18,6 +18,7 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "spawn.h"
 
 typedef enum HealthStatus {
         HEALTH_NONE, /* no [health] */
@@ -35,6 +36,7 @@ typedef struct HealthCheck {
         int state_dir_fd;         /* borrowed: <run_root>/NAME */
         int leader_pidfd;         /* borrowed */
         int cgroup_fd;            /* owned: the leader's cgroup, -EBADF = stay in ours */
+        const SeccompProgram *seccomp_program; /* borrowed, may be NULL (spawn compiles the default) */
 
         HealthStatus status;
         unsigned failures; /* consecutive counted failures */

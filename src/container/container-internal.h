@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "seccomp-profile.h"
 
 typedef struct ContainerNet {
         char *network;     /* bridge mode: network name; NULL for none/host */
@@ -28,3 +29,12 @@ int container_net_setup(const GlobalConfig *g, const ContainerConfig *c, pid_t l
  * nothing to do. */
 void container_net_release(const GlobalConfig *g, const char *name, const char *network,
                            const char *host_ifname);
+
+/* Loads the profile file security.seccomp names (nothing for "default" and "unconfined"; ret may be
+ * NULL). A broken profile is logged as "FILE: security.seccomp: 'PROFILE': JSON.PATH: what is
+ * wrong"; with warn, skipped system call names are logged as warnings. */
+int container_seccomp_check(const ContainerConfig *c, SeccompProfile **ret, bool warn);
+
+/* The filter for c's processes (c NULL: the default profile and capabilities), compiled for its
+ * capabilities or read from <run_root>/seccomp; an empty program for "unconfined". Logs. */
+int container_seccomp_program(const GlobalConfig *g, const ContainerConfig *c, SeccompProgram *ret);

@@ -45,8 +45,6 @@ const char *container_status_to_string(ContainerStatus s) {
         return container_status_table[s];
 }
 
-#define IN_SET_STR(s, a, b) (streq((s), (a)) || streq((s), (b)))
-
 /* cbox's default filter unless the file says "unconfined" */
 static bool want_seccomp(const ContainerConfig *c) {
         return !c || !streq_ptr(c->security.seccomp, "unconfined");
@@ -428,9 +426,11 @@ typedef struct UpContext {
         char *payload_cgroup;
         bool write_etc_files;
         bool write_hostname_file;
+        SeccompProgram seccomp; /* empty when unconfined */
 } UpContext;
 
 static void up_context_done(UpContext *u) {
+        seccomp_program_done(&u->seccomp);
         free(u->unit);
         free(u->storage_dir);
         free(u->upper);
@@ -934,6 +934,7 @@ static int wait_foreground(UpContext *u) {
                 return log_error_errno(errno, "%s: signalfd: %m", u->name);
         if (health) {
                 r = health_init(&h, u->name, c, u->state_fd, u->child.pidfd, u->child.pid);
+                h.seccomp_program = u->seccomp.insns ? &u->seccomp : NULL;
                 if (r < 0) {
                         log_warning_errno(r, "%s: cannot set up its health check, running without: %m",
                                           u->name);
@@ -1024,17 +1025,18 @@ static int up_run(UpContext *u) {
         int keep[2], n_keep = 0, r;
         uint64_t start_time = 0;
 
-        if (c->security.seccomp && !IN_SET_STR(c->security.seccomp, "default", "unconfined"))
-                return log_error_errno(EOPNOTSUPP,
-                                       "%s: security.seccomp: profiles from a file are not supported yet",
-                                       u->name);
-        if (c->security.user_namespace)
-                return log_error_errno(EOPNOTSUPP, "%s: security.user_namespace: not supported yet",
-                                       u->name);
+        r = container_verify(c);
+        if (r < 0)
+                return r;
         if (c->health.enabled && !u->o->foreground)
                 log_warning("%s: [health] checks run only in the foreground (cbox up --foreground, "
                             "cbox@.service); ignored for a detached container",
                             u->name);
+
+        /* a broken profile file is refused before anything is created (`cbox verify` says the same) */
+        r = container_seccomp_program(u->g, c, &u->seccomp);
+        if (r < 0)
+                return r;
 
         r = bus_scope_name(u->name, &u->unit);
         if (r < 0)
@@ -1208,6 +1210,7 @@ static int up_run(UpContext *u) {
                         .cap_drop = c->security.capabilities_drop,
                         .allow_new_privileges = !c->security.no_new_privileges,
                         .seccomp = want_seccomp(c),
+                        .seccomp_program = u->seccomp.insns ? &u->seccomp : NULL,
                         .stdin_fd = u->o->foreground ? -EBADF : null_fd,
                         .stdout_fd = u->o->foreground ? -EBADF : (out_fd >= 0 ? out_fd : null_fd),
                         .stderr_fd = u->o->foreground ? -EBADF : (out_fd >= 0 ? out_fd : null_fd),
@@ -1674,6 +1677,7 @@ int container_exec(const GlobalConfig *g, const char *name, const ExecOptions *o
         _cleanup_strv_free_ char **env = NULL;
         _cleanup_free_ char *cg = NULL;
         _cleanup_close_ int pidfd = -EBADF, cgfd = -EBADF;
+        _cleanup_(seccomp_program_done) SeccompProgram sprog = {};
         SpawnError se = {};
         int status = 0, r;
 
@@ -1707,6 +1711,12 @@ int container_exec(const GlobalConfig *g, const char *name, const ExecOptions *o
                         return log_oom();
         }
 
+        if (want_seccomp(c)) {
+                r = container_seccomp_program(g, c, &sprog);
+                if (r < 0)
+                        return r;
+        }
+
         bool nnp = c ? c->security.no_new_privileges : true;
         SpawnExecParams p = {
                 .process = {
@@ -1718,6 +1728,7 @@ int container_exec(const GlobalConfig *g, const char *name, const ExecOptions *o
                         .cap_drop = c ? c->security.capabilities_drop : NULL,
                         .allow_new_privileges = !nnp,
                         .seccomp = want_seccomp(c),
+                        .seccomp_program = sprog.insns ? &sprog : NULL,
                         .stdin_fd = -EBADF,
                         .stdout_fd = -EBADF,
                         .stderr_fd = -EBADF,

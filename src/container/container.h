@@ -61,6 +61,12 @@ typedef struct UpOptions {
  * running unchanged). Foreground: the payload's exit code (>= 0), everything released afterwards. */
 int container_up(const GlobalConfig *g, const ContainerConfig *c, const UpOptions *o);
 
+/* What up refuses beyond what the file's own validation catches, for `cbox verify` (up calls it
+ * too): security.user_namespace (not supported yet), a security.seccomp profile file that cannot be
+ * read or parsed (errors name the file, the JSON path and where the key was set; skipped system
+ * call names are warnings). Logs each problem; returns the first error. */
+int container_verify(const ContainerConfig *c);
+
 /* Stops and removes NAME (volumes: its upper/work too). -ENOENT (logged) when unknown. */
 int container_down(const GlobalConfig *g, const char *name, bool volumes);
 

@@ -517,7 +517,7 @@ int spawn_child_credentials(const SpawnProcess *p, bool tty, char ***ret_env, Sp
         /* While we still have CAP_SYS_ADMIN (so no_new_privs is not a precondition); none of the
          * calls below is filtered */
         if (p->seccomp) {
-                r = spawn_seccomp_apply();
+                r = spawn_seccomp_apply(p, caps);
                 if (r < 0) {
                         error_set(err, r, "install the seccomp filter");
                         return r;

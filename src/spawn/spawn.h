@@ -17,14 +17,16 @@
  *           setgroups/setgid/setuid, capset, PR_SET_NO_NEW_PRIVS, chdir workdir, clean env,
  *           every fd not in keep_fds O_CLOEXEC, execveat(exec_fd, "", argv, env, AT_EMPTY_PATH).
  *
- * Depends on basic/ (and libseccomp). No logging: errors are -errno plus a SpawnError message where the
- * child can tell which step failed ("mount /proc", "setuid 1000").
+ * Depends on basic/ (and libseccomp, json-c for profile files). No logging: errors are -errno plus a
+ * SpawnError message where the child can tell which step failed ("mount /proc", "setuid 1000").
  *
  * CONTRACT: fields may be added to the structs (zero-initialise them; zero = default, fds that are
  * not used must be set to -EBADF); nothing is renamed or removed. */
 
+#include <linux/filter.h>
 #include <sched.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -46,6 +48,12 @@ typedef struct SpawnError {
  * Return 0 or -errno; on failure write the failed step to msg (it ends up in SpawnError). */
 typedef int (*SpawnChildSetup)(void *userdata, char *msg, size_t msg_size);
 
+/* A compiled seccomp filter (classic BPF), see seccomp-profile.h */
+typedef struct SeccompProgram {
+        struct sock_filter *insns;
+        size_t n_insns;
+} SeccompProgram;
+
 /* Settings shared by spawn_container() and spawn_exec_in() */
 typedef struct SpawnProcess {
         char **argv; /* what is executed; for spawn_container the full argv of cbox-init (see init.h) */
@@ -60,8 +68,11 @@ typedef struct SpawnProcess {
         char **cap_add;
         char **cap_drop;
         bool allow_new_privileges; /* false (default) = PR_SET_NO_NEW_PRIVS */
-        /* Install cbox's default seccomp filter (spawn_seccomp_apply()); false = unconfined */
+        /* Install a seccomp filter (spawn_seccomp_apply()); false = unconfined */
         bool seccomp;
+        /* The filter, compiled by the caller (seccomp_program_build(), cached); NULL = compile
+         * cbox's default profile for the process's capabilities in the child */
+        const SeccompProgram *seccomp_program;
 
         int stdin_fd, stdout_fd, stderr_fd; /* dup'ed to 0/1/2 in the child; -EBADF = inherit */
 } SpawnProcess;
@@ -174,12 +185,10 @@ int spawn_resolve_user(int root_fd, const char *user, uid_t *ret_uid, gid_t *ret
  * tty, then extra (overriding earlier ones of the same key). */
 int spawn_build_env(char **extra, const char *home, bool tty, char ***ret);
 
-/* cbox's default seccomp filter, a deny list after Docker's default profile: kernel modules,
- * kexec, reboot, swap, mount and the new mount API, unshare, setns, clone with namespace flags
- * (clone3: ENOSYS, so libc falls back to clone), clocks, syslog, keyrings, bpf, perf, handles,
- * userfaultfd, NUMA policy, obsolete calls fail with EPERM; the same for i386 and x32 calls.
- * Loaded into the calling process (in the child, while it still has CAP_SYS_ADMIN). */
-int spawn_seccomp_apply(void);
+/* Installs p->seccomp_program, or else cbox's default profile (seccomp-profile.h: an allow-list
+ * equal in effect to Docker's default) compiled for the capability set caps. Loaded into the
+ * calling process (in the child, while it still has CAP_SYS_ADMIN). */
+int spawn_seccomp_apply(const SpawnProcess *p, uint64_t caps);
 
 /* Encodes a wait status as a shell would: exit code, or 128+signal */
 int spawn_wait_status_to_exit(int status);

@@ -105,6 +105,22 @@ mkdir -p "$CBOX_CONFIG_ROOT/etc/cbox/conf.d"
 mv "$CBOX_CONFIG_ROOT/etc/cbox/conf.d.tmp" "$CBOX_CONFIG_ROOT/etc/cbox/conf.d/50-bad.toml"
 expect 1 "$CBOX_CONFIG_ROOT/etc/cbox/conf.d/50-bad.toml:2:10: network.cbox0.subnet: invalid subnet '10.88.0.1/16' (an IPv4 subnet like \"10.88.0.0/16\", prefix 8 to 30)" "$SRC/examples/hello.toml"
 
+# 8. what up refuses beyond the file: an unsupported key, a seccomp profile that does not load
+rm "$CBOX_CONFIG_ROOT/etc/cbox/conf.d/50-bad.toml"
+printf '%s\n[security]\nuser_namespace = "auto"\n' "$base" > "$D/userns.toml"
+expect 1 "cbox: $D/userns.toml:4: security.user_namespace: user namespaces are not supported yet (only false is)" "$D/userns.toml"
+printf '{"defaultAction": "SCMP_ACT_ALLOW",\n "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_EXPLODE"}]}\n' > "$D/bad-action.json"
+printf '{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [' > "$D/truncated.json"
+printf '{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir", "no_such_call"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]}' > "$D/good.json"
+for p in bad-action truncated good missing; do
+        printf '%s\n[security]\nseccomp = "%s"\n' "$base" "$D/$p.json" > "$D/seccomp-$p.toml"
+done
+expect 1 "cbox: $D/seccomp-bad-action.toml:4: security.seccomp: '$D/bad-action.json': syscalls[0].action: unknown action 'SCMP_ACT_EXPLODE'" "$D/seccomp-bad-action.toml"
+expect 1 "cbox: $D/seccomp-truncated.toml:4: security.seccomp: '$D/truncated.json': invalid JSON at byte 49: unexpected end of document" "$D/seccomp-truncated.toml"
+expect 1 "cbox: $D/seccomp-missing.toml:4: security.seccomp: cannot read '$D/missing.json': No such file or directory" "$D/seccomp-missing.toml"
+# a name this libseccomp does not know is skipped (as runc does) with a warning, not an error
+expect 0 "cbox: $D/seccomp-good.toml:4: security.seccomp: '$D/good.json': syscalls[0].names[1]: unknown system call 'no_such_call', skipped" "$D/seccomp-good.toml"
+
 if [ "$fails" -gt 0 ]; then
         echo "$fails check(s) failed" >&2
         exit 1

@@ -23,6 +23,7 @@
 #include "fd-util.h"
 #include "fileio.h"
 #include "rootfs.h"
+#include "seccomp-profile.h"
 #include "spawn.h"
 #include "string-util.h"
 #include "tests.h"
@@ -121,6 +122,7 @@ typedef struct Run {
 /* extra settings for the next run() */
 static char **run_cap_add;
 static bool run_seccomp;
+static const SeccompProgram *run_seccomp_program;
 /* the running container's init, for during() */
 static pid_t run_pid;
 /* the cbox-init to run instead of CBOX_INIT */
@@ -158,6 +160,7 @@ static void run(const char *script, const char *user, const char *workdir, Spawn
                         .stderr_fd = -EBADF,
                         .cap_add = run_cap_add,
                         .seccomp = run_seccomp,
+                        .seccomp_program = run_seccomp_program,
                 },
                 .hostname = "cbox-test",
                 .child_setup = setup,
@@ -738,29 +741,54 @@ TEST(seccomp) {
         char *sys_admin[] = { (char *) "CAP_SYS_ADMIN", NULL };
         const char *script =
                 "read x; mount -t tmpfs x /mnt 2>/dev/null; echo mount=$?; "
-                "while read k v; do case $k in Seccomp:) echo seccomp=$v;; esac; done </proc/self/status; "
-                "echo date=$(date -s 2000-01-01 >/dev/null 2>&1; echo $?)";
+                "mkdir /made 2>/dev/null; echo mkdir=$?; "
+                "while read k v; do case $k in Seccomp:) echo seccomp=$v;; esac; done </proc/self/status";
+        static const char deny_mkdir[] =
+                "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"mkdir\",\"mkdirat\"],"
+                "\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":13}]}";
+        _cleanup_(seccomp_profile_freep) SeccompProfile *prof = NULL;
+        SeccompProgram prog = {};
         Run r;
 
         setup_tree();
-        run_cap_add = sys_admin;
 
-        /* with CAP_SYS_ADMIN, only the filter stops a mount */
+        /* the default profile, compiled in the child: the default capabilities cannot mount
+         * (the filter and the missing capability both say no) */
         run_seccomp = true;
         run(script, NULL, NULL, setup_rootfs, &r, NULL);
         ASSERT_OK(r.release_error);
         ASSERT_STREQ(field(r.output, "seccomp"), "2");
         ASSERT_STREQ(field(r.output, "mount"), "1");
+        ASSERT_STREQ(field(r.output, "mkdir"), "0");
         run_done(&r);
+
+        /* with CAP_SYS_ADMIN the default profile allows mount, as Docker's does */
+        run_cap_add = sys_admin;
+        run(script, NULL, NULL, setup_rootfs, &r, NULL);
+        ASSERT_OK(r.release_error);
+        ASSERT_STREQ(field(r.output, "seccomp"), "2");
+        ASSERT_STREQ(field(r.output, "mount"), "0");
+        run_done(&r);
+        run_cap_add = NULL;
+
+        /* a program compiled by the caller from a profile file: mkdir denied */
+        ASSERT_OK(seccomp_profile_parse(deny_mkdir, strlen(deny_mkdir), &prof, NULL, NULL));
+        ASSERT_OK(seccomp_program_build(prof, capability_default_set(), NULL, &prog, NULL));
+        run_seccomp_program = &prog;
+        run(script, NULL, NULL, setup_rootfs, &r, NULL);
+        ASSERT_OK(r.release_error);
+        ASSERT_STREQ(field(r.output, "seccomp"), "2");
+        ASSERT_STREQ(field(r.output, "mkdir"), "1");
+        run_done(&r);
+        run_seccomp_program = NULL;
+        seccomp_program_done(&prog);
 
         run_seccomp = false;
         run(script, NULL, NULL, setup_rootfs, &r, NULL);
         ASSERT_OK(r.release_error);
         ASSERT_STREQ(field(r.output, "seccomp"), "0");
-        ASSERT_STREQ(field(r.output, "mount"), "0");
         run_done(&r);
 
-        run_cap_add = NULL;
         cleanup_tree();
 }
 
