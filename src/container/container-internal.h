@@ -6,6 +6,8 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "image.h"
+#include "spawn.h"
 
 typedef struct ContainerNet {
         char *network;     /* bridge mode: network name; NULL for none/host */
@@ -28,3 +30,25 @@ int container_net_setup(const GlobalConfig *g, const ContainerConfig *c, pid_t l
  * nothing to do. */
 void container_net_release(const GlobalConfig *g, const char *name, const char *network,
                            const char *host_ifname);
+
+/* What every process of a container gets besides its command: the payload, `cbox exec` and [health]
+ * (as `docker exec` does: the image's User, WorkingDir and Env unless the file or the command line
+ * says otherwise), and the resource limits of the file. */
+typedef struct ContainerProcess {
+        const char *user;    /* borrowed from the config or the image config; NULL = root */
+        const char *workdir; /* borrowed; NULL = "/" */
+        char **env;          /* owned: the image's Env < env_files < [env] */
+        SpawnRlimit rlimits[2];
+} ContainerProcess;
+
+/* Fills p from c and the image config ic (may be NULL; image names it in messages). The image's
+ * WorkingDir, User and Env are held to the rules of the file's workdir, user and [env] keys. Logs. */
+int container_process_init(ContainerProcess *p, const char *name, const ContainerConfig *c,
+                           const ImageConfig *ic, const char *image);
+void container_process_done(ContainerProcess *p);
+/* user, workdir, env, rlimits, oom_score_adj of sp from p and c (p must outlive sp) */
+void container_process_apply(const ContainerProcess *p, const ContainerConfig *c, SpawnProcess *sp);
+
+/* cbox-init as spawn_open_executable() opens it (a read-only detached mount or a sealed memfd): what
+ * every process that enters a container execs first. Logs. */
+int container_open_init(const char *name, int *ret_fd);

@@ -498,6 +498,12 @@ static int apply_limits(const SpawnProcess *p, SpawnError *err) {
                         .rlim_cur = l->soft == UINT64_MAX ? RLIM_INFINITY : (rlim_t) l->soft,
                         .rlim_max = l->hard == UINT64_MAX ? RLIM_INFINITY : (rlim_t) l->hard,
                 };
+                struct rlimit have;
+                if (setrlimit((__rlimit_resource_t) l->resource, &rl) < 0 && errno == EPERM && l->clamp &&
+                    getrlimit((__rlimit_resource_t) l->resource, &have) >= 0) {
+                        rl.rlim_max = MIN(rl.rlim_max, have.rlim_max);
+                        rl.rlim_cur = MIN(rl.rlim_cur, rl.rlim_max);
+                }
                 if (setrlimit((__rlimit_resource_t) l->resource, &rl) < 0) {
                         int r = -errno;
                         error_set(err, r, "set resource limit %d to %" PRIu64 ":%" PRIu64, l->resource,
@@ -511,8 +517,10 @@ static int apply_limits(const SpawnProcess *p, SpawnError *err) {
 
                 (void) snprintf(buf, sizeof(buf), "%i", p->oom_score_adj);
                 fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC | O_NOCTTY);
-                if (fd < 0 || loop_write(fd, buf, strlen(buf)) < 0) {
-                        int r = -errno;
+                int r = fd < 0 ? -errno : loop_write(fd, buf, strlen(buf));
+                if (r < 0) {
+                        if (p->oom_score_adj_best_effort && IN_SET(-r, EACCES, EPERM))
+                                return 0;
                         error_set(err, r, "set oom_score_adj to %i", p->oom_score_adj);
                         return r;
                 }

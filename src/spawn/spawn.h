@@ -38,6 +38,9 @@
 typedef struct SpawnRlimit {
         int resource; /* RLIMIT_NOFILE, RLIMIT_NPROC, … */
         uint64_t soft, hard;
+        /* a default rather than an order: when the hard limit cannot be raised (EPERM, no
+         * CAP_SYS_RESOURCE), both are lowered to the hard limit we have */
+        bool clamp;
 } SpawnRlimit;
 
 /* pid, mount, uts, ipc, cgroup, net. A new net namespace that nobody configures only has "lo"
@@ -85,6 +88,7 @@ typedef struct SpawnProcess {
         /* write oom_score_adj (-1000..1000) to /proc/self/oom_score_adj; false = inherit */
         bool oom_score_adj_set;
         int oom_score_adj;
+        bool oom_score_adj_best_effort; /* a default: EACCES (lowering it needs CAP_SYS_RESOURCE) ignored */
 } SpawnProcess;
 
 typedef struct SpawnParams {
