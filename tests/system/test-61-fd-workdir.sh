@@ -47,7 +47,7 @@ for tag in base srv baduser $(seq -f 'fd%g' 3 32); do
         assert_success "$CBOX" image import -q oci "t61:$tag"
 done
 
-on_exit "$CBOX" down t61c
+on_exit "$CBOX" down --volumes t61c
 # one foreground run; prints the output, returns up's status
 run() { # IMAGE WORKDIR(or "") CONTROL(or "")
         {

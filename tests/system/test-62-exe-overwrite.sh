@@ -74,7 +74,7 @@ type = "bind"
 source = "$PWD/out"
 target = "/out"
 E
-on_exit "$CBOX" down t62x
+on_exit "$CBOX" down --volumes t62x
 assert_success "$CBOX" up t62x.toml
 wait_until 60 test -s out/x.log
 info "watcher: $(head -2 out/x.log | tr '\n' ' ')"
@@ -120,7 +120,7 @@ command = ["/bin/escape-probe", "status", "/out/h.status"]
 interval = "1s"
 timeout = "30s"
 E
-on_exit "$CBOX" down t62h
+on_exit "$CBOX" down --volumes t62h
 "$CBOX" up --foreground t62h.toml > t62h.out 2>&1 &
 up_pid=$!
 on_exit kill "$up_pid"
@@ -147,7 +147,7 @@ oom_score_adj = 300
 command = ["/bin/escape-probe", "status", "/srv/health.status"]
 interval = "1s"
 E
-on_exit "$CBOX" down t62u
+on_exit "$CBOX" down --volumes t62u
 "$CBOX" up --foreground t62u.toml > t62u.out 2>&1 &
 up_pid=$!
 on_exit kill "$up_pid"
@@ -164,10 +164,10 @@ for f in /srv/health.status /srv/exec.status; do
         assert_contains "$s" "oom=300" "$f: oom_score_adj"
         assert_contains "$s" "CapInh=$ZERO" "$f"
 done
-# the payload itself (pid 2: sleep, the image's user)
-lim=$("$CBOX" exec t62u -- cat /proc/2/limits)
-assert_match "$lim" "Max open files +4096 +8192" "payload's /proc/2/limits"
-assert_eq "$("$CBOX" exec t62u -- cat /proc/2/oom_score_adj)" 300 "payload's oom_score_adj"
+# the payload itself (sleep, the image's user)
+lim=$("$CBOX" exec t62u -- sh -c 'cat /proc/$(pidof sleep)/limits')
+assert_match "$lim" "Max open files +4096 +8192" "the payload's limits"
+assert_eq "$("$CBOX" exec t62u -- sh -c 'cat /proc/$(pidof sleep)/oom_score_adj')" 300 "the payload's oom_score_adj"
 # -u / -w still win over the image's
 assert_eq "$("$CBOX" exec -u 0 -w / t62u -- sh -c 'echo $(id -u):$(pwd)')" "0:/" "exec -u -w"
 assert_success "$CBOX" down t62u
