@@ -534,7 +534,8 @@ static const ScalarSyntax rlimit_syntax = {
         .expected = "an integer, \"infinity\" or \"SOFT:HARD\"",
         .size = sizeof(ConfigRlimit),
 };
-static const ScalarSyntax oom_score_adj_syntax = VALUE_SYNTAX("value", NULL, oom_score_adj_from_integer, int);
+static const ScalarSyntax oom_score_adj_syntax =
+        VALUE_SYNTAX("value", NULL, oom_score_adj_from_integer, int);
 static const ScalarSyntax ipv4_syntax = VALUE_SYNTAX("IPv4 address", ipv4_from_string, NULL, struct in_addr);
 static const ScalarSyntax port_syntax = VALUE_SYNTAX("port spec", port_from_string, NULL, PortMap);
 static const ScalarSyntax subnet_syntax = { .what = "subnet",

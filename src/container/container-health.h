@@ -31,11 +31,11 @@ typedef enum HealthStatus {
 const char *health_status_to_string(HealthStatus s);
 
 typedef struct HealthCheck {
-        const ContainerConfig *c; /* borrowed: command, env, user, workdir, security, [health] */
-        const char *name;         /* borrowed */
-        int state_dir_fd;         /* borrowed: <run_root>/NAME */
-        int leader_pidfd;         /* borrowed */
-        int cgroup_fd;            /* owned: the leader's cgroup, -EBADF = stay in ours */
+        const ContainerConfig *c;        /* borrowed: command, env, user, workdir, security, [health] */
+        const char *name;                /* borrowed */
+        int state_dir_fd;                /* borrowed: <run_root>/NAME */
+        int leader_pidfd;                /* borrowed */
+        int cgroup_fd;                   /* owned: the leader's cgroup, -EBADF = stay in ours */
         const ContainerProcess *process; /* borrowed: user, workdir, env, limits (the payload's) */
         int exec_fd;                     /* owned: cbox-init's read-only copy (container_open_init()) */
 

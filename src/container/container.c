@@ -5,12 +5,12 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <sys/resource.h>
 #include <sys/xattr.h>
 #include <syslog.h>
 #include <systemd/sd-daemon.h>
@@ -321,10 +321,11 @@ int container_process_init(ContainerProcess *p, const char *name, const Containe
         if (ic)
                 STRV_FOREACH (e, ic->env) {
                         if (!config_env_assignment_is_valid(*e))
-                                return log_error_errno(EINVAL,
-                                                       "%s: image '%s': Env entry '%s' is not NAME=VALUE with "
-                                                       "a NAME of letters, digits and '_'",
-                                                       name, strna(image), *e);
+                                return log_error_errno(
+                                        EINVAL,
+                                        "%s: image '%s': Env entry '%s' is not NAME=VALUE with "
+                                        "a NAME of letters, digits and '_'",
+                                        name, strna(image), *e);
                         r = env_set(&env, *e);
                         if (r < 0)
                                 return log_oom();
@@ -380,7 +381,8 @@ int container_open_init(const char *name, int *ret_fd) {
 
         r = container_find_init(&path);
         if (r < 0)
-                return log_error_errno(r, "%s: cannot find cbox-init (set $CBOX_INIT or install it to %s): %m",
+                return log_error_errno(r,
+                                       "%s: cannot find cbox-init (set $CBOX_INIT or install it to %s): %m",
                                        name, CBOX_LIBEXECDIR);
         r = spawn_open_executable(path, ret_fd);
         if (r < 0)
@@ -501,7 +503,7 @@ typedef struct UpContext {
         char **lowers;
         ImageConfig *image_config;
         char *image_ref;
-        char *image_digest; /* the manifest the lowers came from */
+        char *image_digest;       /* the manifest the lowers came from */
         ContainerProcess process; /* user, workdir, env, limits of the payload and [health] */
 
         int state_fd;
@@ -1763,8 +1765,9 @@ int container_exec(const GlobalConfig *g, const char *name, const ExecOptions *o
                 r = container_config_load(i.state->config_path, g, &c, &d);
                 config_diag_done(&d);
                 if (r < 0)
-                        log_warning_errno(r, "%s: cannot load '%s', running as root without its environment: %m",
-                                          name, i.state->config_path);
+                        log_warning_errno(
+                                r, "%s: cannot load '%s', running as root without its environment: %m", name,
+                                i.state->config_path);
         }
         if (c && c->image) {
                 _cleanup_(image_store_freep) ImageStore *store = NULL;

@@ -306,8 +306,9 @@ static int parse_argv(Init *i, int argc, char *argv[]) {
         /* "--" is required: run as the interpreter of a "#!/proc/self/exe" script (argv: the
          * script's path) we must not start it again, and again */
         if (optind >= argc || optind < 2 || !streq(argv[optind - 1], "--")) {
-                fprintf(stderr, "usage: cbox-init [--exit-fd N] [--journal-fd N] [--name NAME] -- CMD "
-                                "[ARGS...]\n       cbox-init --exec PATH -- ARGV0 [ARGS...]\n");
+                fprintf(stderr,
+                        "usage: cbox-init [--exit-fd N] [--journal-fd N] [--name NAME] -- CMD "
+                        "[ARGS...]\n       cbox-init --exec PATH -- ARGV0 [ARGS...]\n");
                 return -EINVAL;
         }
         if (i->journal_fd >= 0 && isempty(i->name)) {

@@ -1026,8 +1026,9 @@ TEST(rlimits) {
         _cleanup_free_ char *dt = container_config_format_toml(d);
         ASSERT_NULL(strstr(dt, "nofile"));
 
-        free(put("etc/cbox/lim.toml", "image = \"a:b\"\n[resources]\nnofile = \"100:infinity\"\nnproc = 50\n"
-                                      "oom_score_adj = -500\n"));
+        free(put("etc/cbox/lim.toml",
+                 "image = \"a:b\"\n[resources]\nnofile = \"100:infinity\"\nnproc = 50\n"
+                 "oom_score_adj = -500\n"));
         _cleanup_(container_config_freep) ContainerConfig *c = load_ok("lim");
         ASSERT_TRUE(c->resources.nofile_set);
         ASSERT_EQ_U64(c->resources.nofile.soft, 100);
@@ -1040,15 +1041,17 @@ TEST(rlimits) {
         ASSERT_NOT_NULL(strstr(t, "nproc = 50"));
         ASSERT_NOT_NULL(strstr(t, "oom_score_adj = -500"));
 
-        free(put("etc/cbox/badlim.toml", "image = \"a:b\"\n[resources]\nnofile = \"9:8\"\nnproc = \"x\"\n"
-                                         "oom_score_adj = 1001\n"));
-        ASSERT_PROBLEMS("badlim",
-                        "@/etc/cbox/badlim.toml:3:10: resources.nofile: out of range limit '9:8' (an integer, "
-                        "\"infinity\", or \"SOFT:HARD\" of those with SOFT at most HARD)\n"
-                        "@/etc/cbox/badlim.toml:4:9: resources.nproc: invalid limit 'x' (an integer, "
-                        "\"infinity\", or \"SOFT:HARD\" of those with SOFT at most HARD)\n"
-                        "@/etc/cbox/badlim.toml:5:17: resources.oom_score_adj: out of range value 1001 (an "
-                        "integer from -1000 to 1000)\n");
+        free(put("etc/cbox/badlim.toml",
+                 "image = \"a:b\"\n[resources]\nnofile = \"9:8\"\nnproc = \"x\"\n"
+                 "oom_score_adj = 1001\n"));
+        ASSERT_PROBLEMS(
+                "badlim",
+                "@/etc/cbox/badlim.toml:3:10: resources.nofile: out of range limit '9:8' (an integer, "
+                "\"infinity\", or \"SOFT:HARD\" of those with SOFT at most HARD)\n"
+                "@/etc/cbox/badlim.toml:4:9: resources.nproc: invalid limit 'x' (an integer, "
+                "\"infinity\", or \"SOFT:HARD\" of those with SOFT at most HARD)\n"
+                "@/etc/cbox/badlim.toml:5:17: resources.oom_score_adj: out of range value 1001 (an "
+                "integer from -1000 to 1000)\n");
 }
 
 /* what container/ holds an image's WorkingDir, User and Env to */

@@ -729,7 +729,8 @@ static void exec_while_running(void) {
                 exec_init_fd = saved;
                 fprintf(stderr, "exec of true %s: %.2f ms on average\n",
                         pass == 0 ? "through cbox-init's copy" : "directly (the old way)",
-                        ((double) (b.tv_sec - a.tv_sec) * 1e3 + (double) (b.tv_nsec - a.tv_nsec) / 1e6) / 20);
+                        ((double) (b.tv_sec - a.tv_sec) * 1e3 + (double) (b.tv_nsec - a.tv_nsec) / 1e6) /
+                                20);
         }
 
         exec_into_cgroup();
@@ -924,9 +925,9 @@ TEST(caps_and_limits) {
                 { RLIMIT_NPROC, nproc.rlim_max, nproc.rlim_max },
         };
         _cleanup_free_ char *want_nproc = nproc.rlim_max == RLIM_INFINITY
-                                                  ? strdup("unlimited:unlimited")
-                                                  : strprintf("%llu:%llu", (unsigned long long) nproc.rlim_max,
-                                                              (unsigned long long) nproc.rlim_max);
+                ? strdup("unlimited:unlimited")
+                : strprintf("%llu:%llu", (unsigned long long) nproc.rlim_max,
+                            (unsigned long long) nproc.rlim_max);
         setup_tree();
         run_rlimits = limits;
         run_n_rlimits = ELEMENTSOF(limits);
