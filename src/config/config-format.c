@@ -118,6 +118,33 @@ char *format_u64(const ConfigKey *k, const void *data, bool *ret_unset) {
         return strprintf("%llu", (unsigned long long) v);
 }
 
+char *format_int(const ConfigKey *k, const void *data, bool *ret_unset) {
+        if (!is_set(k, data))
+                return unset(ret_unset);
+        return strprintf("%d", *(const int *) data);
+}
+
+static char *rlimit_value(uint64_t v) {
+        return v == UINT64_MAX ? strdup("infinity") : strprintf("%llu", (unsigned long long) v);
+}
+
+char *format_rlimit(const ConfigKey *k, const void *data, bool *ret_unset) {
+        const ConfigRlimit *l = data;
+        _cleanup_free_ char *soft = NULL, *hard = NULL;
+
+        if (!is_set(k, data))
+                return unset(ret_unset);
+        if (l->soft == l->hard && l->soft != UINT64_MAX)
+                return strprintf("%llu", (unsigned long long) l->soft);
+        soft = rlimit_value(l->soft);
+        hard = rlimit_value(l->hard);
+        if (!soft || !hard)
+                return NULL;
+        if (l->soft == l->hard)
+                return quote(soft);
+        return quote_free(strjoin(soft, ":", hard));
+}
+
 char *format_unsigned(const ConfigKey *k, const void *data, bool *ret_unset) {
         return strprintf("%u", *(const unsigned *) data);
 }

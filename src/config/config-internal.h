@@ -114,6 +114,8 @@ char *format_timespan(const ConfigKey *k, const void *data, bool *ret_unset);
 char *format_signal(const ConfigKey *k, const void *data, bool *ret_unset);
 char *format_cpu_quota(const ConfigKey *k, const void *data, bool *ret_unset);
 char *format_u64(const ConfigKey *k, const void *data, bool *ret_unset);
+char *format_int(const ConfigKey *k, const void *data, bool *ret_unset);
+char *format_rlimit(const ConfigKey *k, const void *data, bool *ret_unset);
 char *format_unsigned(const ConfigKey *k, const void *data, bool *ret_unset);
 char *format_cpuset(const ConfigKey *k, const void *data, bool *ret_unset);
 char *format_enum(const ConfigKey *k, const void *data, bool *ret_unset);

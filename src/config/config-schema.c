@@ -242,11 +242,30 @@ static int check_env_name(const char *s, char **ret) {
         return alnum_or(s, strlen(s), "_") ? 0 : -EINVAL;
 }
 
+bool config_workdir_is_valid(const char *s) {
+        return s && check_abs_path(s, NULL) >= 0;
+}
+
+bool config_user_is_valid(const char *s) {
+        return s && check_user(s, NULL) >= 0;
+}
+
+bool config_env_assignment_is_valid(const char *s) {
+        const char *eq = s ? strchr(s, '=') : NULL;
+        _cleanup_free_ char *name = NULL;
+
+        if (!eq)
+                return false;
+        name = strndup(s, (size_t) (eq - s));
+        return name && check_env_name(name, NULL) >= 0;
+}
+
 /* ---- scalar syntaxes: one TOML value, converted, into one field ---- */
 
 /* A converted value on its way into the field */
 typedef union ScalarValue {
         uint64_t u64;
+        ConfigRlimit rlimit;
         unsigned u;
         int i;
         char *str;
@@ -365,6 +384,59 @@ static int infinity_from_string(const ScalarSyntax *x, const ConfigKey *k, const
         return 0;
 }
 
+/* resources.nofile, .nproc: N, "infinity", or "SOFT:HARD" of those, soft at most hard */
+static int rlimit_part(const char *s, size_t n, uint64_t *ret) {
+        _cleanup_free_ char *t = strndup(s, n);
+        char *end;
+
+        if (!t)
+                return -ENOMEM;
+        if (streq(t, "infinity")) {
+                *ret = UINT64_MAX;
+                return 0;
+        }
+        if (!isdigit((unsigned char) t[0]))
+                return -EINVAL;
+        errno = 0;
+        unsigned long long v = strtoull(t, &end, 10);
+        if (errno != 0 || *end || v >= UINT64_MAX)
+                return -ERANGE;
+        *ret = v;
+        return 0;
+}
+
+static int rlimit_from_string(const ScalarSyntax *x, const ConfigKey *k, const char *s, ScalarValue *ret) {
+        const char *c = strchr(s, ':');
+        int r;
+
+        r = rlimit_part(s, c ? (size_t) (c - s) : strlen(s), &ret->rlimit.soft);
+        if (r < 0)
+                return r;
+        if (!c)
+                ret->rlimit.hard = ret->rlimit.soft;
+        else {
+                r = rlimit_part(c + 1, strlen(c + 1), &ret->rlimit.hard);
+                if (r < 0)
+                        return r;
+        }
+        return ret->rlimit.soft > ret->rlimit.hard ? -ERANGE : 0;
+}
+
+static int rlimit_from_integer(const ConfigKey *k, int64_t i, ScalarValue *ret) {
+        if (i < 0)
+                return -ERANGE;
+        ret->rlimit.soft = ret->rlimit.hard = (uint64_t) i;
+        return 0;
+}
+
+/* resources.oom_score_adj: -1000..1000 */
+static int oom_score_adj_from_integer(const ConfigKey *k, int64_t i, ScalarValue *ret) {
+        if (i < -1000 || i > 1000)
+                return -ERANGE;
+        ret->i = (int) i;
+        return 0;
+}
+
 static int enum_from_string(const ScalarSyntax *x, const ConfigKey *k, const char *s, ScalarValue *ret) {
         for (size_t i = 0; i < x->n_names; i++)
                 if (streq(s, x->names[i])) {
@@ -455,6 +527,15 @@ static const ScalarSyntax u64_or_infinity_syntax = {
         .expected = "an integer or \"infinity\"",
         .size = sizeof(uint64_t),
 };
+static const ScalarSyntax rlimit_syntax = {
+        .what = "limit",
+        .from_string = rlimit_from_string,
+        .from_integer = rlimit_from_integer,
+        .expected = "an integer, \"infinity\" or \"SOFT:HARD\"",
+        .size = sizeof(ConfigRlimit),
+};
+static const ScalarSyntax oom_score_adj_syntax =
+        VALUE_SYNTAX("value", NULL, oom_score_adj_from_integer, int);
 static const ScalarSyntax ipv4_syntax = VALUE_SYNTAX("IPv4 address", ipv4_from_string, NULL, struct in_addr);
 static const ScalarSyntax port_syntax = VALUE_SYNTAX("port spec", port_from_string, NULL, PortMap);
 static const ScalarSyntax subnet_syntax = { .what = "subnet",
@@ -954,6 +1035,12 @@ const ConfigKey container_keys[] = {
           &u64_or_infinity_syntax },
         { "resources.io_weight", parse_scalar, format_u64, C(resources.io_weight),
           CS(resources.io_weight_set), 1, 10000, "an integer from 1 to 10000", &u64_syntax },
+        { "resources.nofile", parse_scalar, format_rlimit, C(resources.nofile), CS(resources.nofile_set), 0,
+          0, "an integer, \"infinity\", or \"SOFT:HARD\" of those with SOFT at most HARD", &rlimit_syntax },
+        { "resources.nproc", parse_scalar, format_rlimit, C(resources.nproc), CS(resources.nproc_set), 0, 0,
+          "an integer, \"infinity\", or \"SOFT:HARD\" of those with SOFT at most HARD", &rlimit_syntax },
+        { "resources.oom_score_adj", parse_scalar, format_int, C(resources.oom_score_adj),
+          CS(resources.oom_score_adj_set), 0, 0, "an integer from -1000 to 1000", &oom_score_adj_syntax },
 
         { "network.mode", parse_scalar, format_enum, C(network.mode), -1, 0, 0,
           "\"bridge\", \"none\" or \"host\"", &network_mode_syntax },
@@ -1501,6 +1588,9 @@ int container_config_defaults(ContainerConfig *c, const GlobalConfig *g) {
         c->network.network = strdup(g && g->default_network ? g->default_network : "cbox0");
         c->security.no_new_privileges = true;
         c->security.seccomp = strdup("default");
+        c->resources.nofile = (ConfigRlimit){ CONFIG_DEFAULT_NOFILE_SOFT, CONFIG_DEFAULT_NOFILE_HARD };
+        c->resources.nproc = (ConfigRlimit){ UINT64_MAX, UINT64_MAX };
+        c->resources.oom_score_adj = 0;
         c->health.interval_usec = 30 * USEC_PER_SEC;
         c->health.timeout_usec = 30 * USEC_PER_SEC;
         c->health.retries = 3;

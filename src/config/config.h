@@ -70,6 +70,17 @@ typedef struct MountSpec {
         ConfigOrigin origin;
 } MountSpec;
 
+/* A resource limit: soft and hard, UINT64_MAX = infinity */
+typedef struct ConfigRlimit {
+        uint64_t soft, hard;
+} ConfigRlimit;
+
+/* The defaults of resources.nofile: systemd's since v240 (a soft limit that select() copes with,
+ * a hard limit for whoever needs more); Docker's 1048576 for both makes programs that close or
+ * poll every possible fd slow */
+#define CONFIG_DEFAULT_NOFILE_SOFT UINT64_C(1024)
+#define CONFIG_DEFAULT_NOFILE_HARD UINT64_C(524288)
+
 typedef struct ResourceConfig {
         /* Each maps 1:1 to a systemd property; *_set says the file set it. UINT64_MAX = "infinity". */
         bool memory_max_set, memory_high_set, memory_swap_max_set, cpu_quota_set, cpu_weight_set, cpuset_set,
@@ -84,6 +95,14 @@ typedef struct ResourceConfig {
         size_t cpuset_mask_size;
         uint64_t tasks_max; /* TasksMax */
         uint64_t io_weight; /* IOWeight 1..10000 */
+
+        /* Not unit properties: set by spawn/ on every process of the container (payload, exec,
+         * health) instead of what the caller had. Unset (*_set false): the defaults below, lowered
+         * to what the caller may set when it cannot raise a hard limit (no CAP_SYS_RESOURCE). */
+        bool nofile_set, nproc_set, oom_score_adj_set;
+        ConfigRlimit nofile; /* RLIMIT_NOFILE; default 1024:524288 (CONFIG_DEFAULT_NOFILE_*) */
+        ConfigRlimit nproc;  /* RLIMIT_NPROC; default infinity (tasks_max is the container's limit) */
+        int oom_score_adj;   /* -1000..1000; default 0 */
 } ResourceConfig;
 
 typedef struct NetworkConfig {
@@ -215,6 +234,13 @@ int container_config_load(const char *name_or_path, const GlobalConfig *g, Conta
 int global_config_verify_file(const char *path, ConfigDiag *diag);
 
 const NetworkDef *global_config_find_network(const GlobalConfig *g, const char *name);
+
+/* The checks of the workdir and user keys and of [env] names, for values that come from elsewhere
+ * (an image's WorkingDir, User and Env are held to the same rules as the file's keys) */
+bool config_workdir_is_valid(const char *s);
+bool config_user_is_valid(const char *s);
+/* "NAME=VALUE" with NAME valid as an [env] name, and no NUL or newline in VALUE is possible */
+bool config_env_assignment_is_valid(const char *s);
 
 /* Where the effective value of key_path came from ("image", "resources.memory_max", "env.FOO",
  * "network.ports", "mount[0].target", for GlobalConfig "network.cbox0.subnet"); NULL when it is a

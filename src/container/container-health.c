@@ -75,26 +75,36 @@ static int pid_cgroup_path(pid_t pid, char **ret) {
         return full ? 0 : -ENOMEM;
 }
 
-int health_init(HealthCheck *h, const char *name, const ContainerConfig *c, int state_dir_fd,
-                int leader_pidfd, pid_t leader) {
+int health_init(HealthCheck *h, const char *name, const ContainerConfig *c, const ContainerProcess *process,
+                int state_dir_fd, int leader_pidfd, pid_t leader) {
         _cleanup_free_ char *leader_cgroup = NULL;
         uint64_t first;
+        int r;
 
-        assert(h && c && c->health.enabled);
+        assert(h && c && c->health.enabled && process);
         *h = (HealthCheck){
                 .c = c,
                 .name = name,
                 .state_dir_fd = state_dir_fd,
                 .leader_pidfd = leader_pidfd,
                 .cgroup_fd = -EBADF,
+                .process = process,
+                .exec_fd = -EBADF,
                 .runner_pidfd = -EBADF,
                 .status = HEALTH_STARTING,
         };
+        /* the check runs from cbox-init's read-only copy, never from our binary (spawn.h) */
+        r = container_open_init(name, &h->exec_fd);
+        if (r < 0)
+                return r;
         /* the check joins the leader's cgroup (it counts against the container's limits) */
         if (pid_cgroup_path(leader, &leader_cgroup) >= 0) {
                 h->cgroup_fd = open(leader_cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                if (h->cgroup_fd < 0)
-                        return -errno;
+                if (h->cgroup_fd < 0) {
+                        r = -errno;
+                        h->exec_fd = safe_close(h->exec_fd);
+                        return r;
+                }
         }
         h->started_usec = now_mono();
         first = MIN(c->health.interval_usec, USEC_PER_SEC);
@@ -117,6 +127,7 @@ void health_done(HealthCheck *h) {
                 return;
         runner_kill(h);
         h->cgroup_fd = safe_close(h->cgroup_fd);
+        h->exec_fd = safe_close(h->exec_fd);
 }
 
 int health_fd(const HealthCheck *h) {
@@ -138,9 +149,6 @@ _noreturn_ static void runner_main(HealthCheck *h) {
         SpawnExecParams p = {
                 .process = {
                         .argv = c->health.command,
-                        .env = c->env,
-                        .user = c->user,
-                        .workdir = c->workdir,
                         .cap_add = c->security.capabilities_add,
                         .cap_drop = c->security.capabilities_drop,
                         .allow_new_privileges = !c->security.no_new_privileges,
@@ -152,7 +160,10 @@ _noreturn_ static void runner_main(HealthCheck *h) {
                 },
                 .leader_pidfd = h->leader_pidfd,
                 .cgroup_fd = h->cgroup_fd,
+                .exec_fd = h->exec_fd,
         };
+        /* as the payload runs: the image's user, workdir and env unless the file says otherwise */
+        container_process_apply(h->process, c, &p.process);
         if (spawn_exec_in(&p, &status, &se) < 0)
                 _exit(127);
         _exit(status & 0xff);

@@ -18,6 +18,7 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "container-internal.h"
 #include "spawn.h"
 
 typedef enum HealthStatus {
@@ -37,6 +38,8 @@ typedef struct HealthCheck {
         int leader_pidfd;         /* borrowed */
         int cgroup_fd;            /* owned: the leader's cgroup, -EBADF = stay in ours */
         const SeccompProgram *seccomp_program; /* borrowed, may be NULL (spawn compiles the default) */
+        const ContainerProcess *process;       /* borrowed: user, workdir, env, limits (the payload's) */
+        int exec_fd; /* owned: cbox-init's read-only copy (container_open_init()) */
 
         HealthStatus status;
         unsigned failures; /* consecutive counted failures */
@@ -55,8 +58,8 @@ enum {
 
 /* Prepares h for c (which must have health.enabled) and writes STATUS=starting. The checks join the
  * cgroup of leader (the container's init). Returns 0 or -errno (not logged). */
-int health_init(HealthCheck *h, const char *name, const ContainerConfig *c, int state_dir_fd,
-                int leader_pidfd, pid_t leader);
+int health_init(HealthCheck *h, const char *name, const ContainerConfig *c, const ContainerProcess *process,
+                int state_dir_fd, int leader_pidfd, pid_t leader);
 void health_done(HealthCheck *h);
 
 /* The fd to poll for POLLIN (the running check's pidfd) or -EBADF, and the poll timeout in ms until

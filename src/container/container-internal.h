@@ -7,6 +7,8 @@
 
 #include "config.h"
 #include "seccomp-profile.h"
+#include "image.h"
+#include "spawn.h"
 
 typedef struct ContainerNet {
         char *network;     /* bridge mode: network name; NULL for none/host */
@@ -38,3 +40,24 @@ int container_seccomp_check(const ContainerConfig *c, SeccompProfile **ret, bool
 /* The filter for c's processes (c NULL: the default profile and capabilities), compiled for its
  * capabilities or read from <run_root>/seccomp; an empty program for "unconfined". Logs. */
 int container_seccomp_program(const GlobalConfig *g, const ContainerConfig *c, SeccompProgram *ret);
+/* What every process of a container gets besides its command: the payload, `cbox exec` and [health]
+ * (as `docker exec` does: the image's User, WorkingDir and Env unless the file or the command line
+ * says otherwise), and the resource limits of the file. */
+typedef struct ContainerProcess {
+        const char *user;    /* borrowed from the config or the image config; NULL = root */
+        const char *workdir; /* borrowed; NULL = "/" */
+        char **env;          /* owned: the image's Env < env_files < [env] */
+        SpawnRlimit rlimits[2];
+} ContainerProcess;
+
+/* Fills p from c and the image config ic (may be NULL; image names it in messages). The image's
+ * WorkingDir, User and Env are held to the rules of the file's workdir, user and [env] keys. Logs. */
+int container_process_init(ContainerProcess *p, const char *name, const ContainerConfig *c,
+                           const ImageConfig *ic, const char *image);
+void container_process_done(ContainerProcess *p);
+/* user, workdir, env, rlimits, oom_score_adj of sp from p and c (p must outlive sp) */
+void container_process_apply(const ContainerProcess *p, const ContainerConfig *c, SpawnProcess *sp);
+
+/* cbox-init as spawn_open_executable() opens it (a read-only detached mount or a sealed memfd): what
+ * every process that enters a container execs first. Logs. */
+int container_open_init(const char *name, int *ret_fd);

@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -294,6 +295,99 @@ static int env_file_load(const char *path, char ***l) {
         return 0;
 }
 
+/* ---------------------------------------------------------------------------------------------- */
+/* what every process of the container gets */
+
+int container_process_init(ContainerProcess *p, const char *name, const ContainerConfig *c,
+                           const ImageConfig *ic, const char *image) {
+        _cleanup_strv_free_ char **env = NULL;
+        const char *iu = ic && !isempty(ic->user) ? ic->user : NULL;
+        const char *iw = ic && !isempty(ic->working_dir) ? ic->working_dir : NULL;
+        int r;
+
+        assert(p && c);
+
+        /* an image is data from wherever it was pulled: the same rules as for the file's keys */
+        if (iw && !c->workdir && !config_workdir_is_valid(iw))
+                return log_error_errno(EINVAL, "%s: image '%s': WorkingDir '%s' is not an absolute path",
+                                       name, strna(image), iw);
+        if (iu && !c->user && !config_user_is_valid(iu))
+                return log_error_errno(EINVAL,
+                                       "%s: image '%s': User '%s' is not \"name\", \"uid\", \"uid:gid\" or "
+                                       "\"name:group\"",
+                                       name, strna(image), iu);
+        if (ic)
+                STRV_FOREACH (e, ic->env) {
+                        if (!config_env_assignment_is_valid(*e))
+                                return log_error_errno(
+                                        EINVAL,
+                                        "%s: image '%s': Env entry '%s' is not NAME=VALUE with "
+                                        "a NAME of letters, digits and '_'",
+                                        name, strna(image), *e);
+                        r = env_set(&env, *e);
+                        if (r < 0)
+                                return log_oom();
+                }
+        STRV_FOREACH (f, c->env_files) {
+                r = env_file_load(*f, &env);
+                if (r < 0)
+                        return log_error_errno(r, "%s: env_files: cannot load '%s': %m", name, *f);
+        }
+        STRV_FOREACH (e, c->env)
+                if (env_set(&env, *e) < 0)
+                        return log_oom();
+        if (!env) {
+                env = new0(char *, 1);
+                if (!env)
+                        return log_oom();
+        }
+
+        *p = (ContainerProcess){
+                .user = c->user ?: iu,
+                .workdir = c->workdir ?: iw,
+                .env = TAKE_PTR(env),
+                .rlimits = {
+                        { RLIMIT_NOFILE, c->resources.nofile.soft, c->resources.nofile.hard,
+                          !c->resources.nofile_set },
+                        { RLIMIT_NPROC, c->resources.nproc.soft, c->resources.nproc.hard,
+                          !c->resources.nproc_set },
+                },
+        };
+        return 0;
+}
+
+void container_process_done(ContainerProcess *p) {
+        if (!p)
+                return;
+        p->env = strv_free(p->env);
+}
+
+void container_process_apply(const ContainerProcess *p, const ContainerConfig *c, SpawnProcess *sp) {
+        sp->user = p->user;
+        sp->workdir = p->workdir;
+        sp->env = p->env;
+        sp->rlimits = p->rlimits;
+        sp->n_rlimits = ELEMENTSOF(p->rlimits);
+        sp->oom_score_adj_set = true;
+        sp->oom_score_adj = c->resources.oom_score_adj;
+        sp->oom_score_adj_best_effort = !c->resources.oom_score_adj_set;
+}
+
+int container_open_init(const char *name, int *ret_fd) {
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        r = container_find_init(&path);
+        if (r < 0)
+                return log_error_errno(r,
+                                       "%s: cannot find cbox-init (set $CBOX_INIT or install it to %s): %m",
+                                       name, CBOX_LIBEXECDIR);
+        r = spawn_open_executable(path, ret_fd);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot open '%s': %m", name, path);
+        return 0;
+}
+
 static int open_bus(sd_bus **bus, const char *name) {
         int r;
 
@@ -407,7 +501,8 @@ typedef struct UpContext {
         char **lowers;
         ImageConfig *image_config;
         char *image_ref;
-        char *image_digest; /* the manifest the lowers came from */
+        char *image_digest;       /* the manifest the lowers came from */
+        ContainerProcess process; /* user, workdir, env, limits of the payload and [health] */
 
         int state_fd;
 
@@ -441,6 +536,7 @@ static void up_context_done(UpContext *u) {
                 image_config_free(u->image_config);
         free(u->image_ref);
         free(u->image_digest);
+        container_process_done(&u->process);
         u->state_fd = safe_close(u->state_fd);
         spawn_child_done(&u->child);
         container_net_done(&u->net);
@@ -886,31 +982,6 @@ static int build_payload(UpContext *u, char ***ret) {
         return 0;
 }
 
-static int build_env(UpContext *u, char ***ret) {
-        _cleanup_strv_free_ char **env = NULL;
-        int r;
-
-        if (u->image_config)
-                STRV_FOREACH (e, u->image_config->env)
-                        if (strchr(*e, '=') && **e != '=' && (r = env_set(&env, *e)) < 0)
-                                return r;
-        STRV_FOREACH (f, u->c->env_files) {
-                r = env_file_load(*f, &env);
-                if (r < 0)
-                        return log_error_errno(r, "%s: env_files: cannot load '%s': %m", u->name, *f);
-        }
-        STRV_FOREACH (e, u->c->env)
-                if ((r = env_set(&env, *e)) < 0)
-                        return r;
-        if (!env) {
-                env = new0(char *, 1);
-                if (!env)
-                        return -ENOMEM;
-        }
-        *ret = TAKE_PTR(env);
-        return 0;
-}
-
 /* Foreground: forward signals to init until it exits; returns its exit code. With [health], run the
  * checks meanwhile: READY=1 after the first pass, and with on_failure = "exit" an unhealthy container is
  * stopped (stop_signal, stop_timeout, SIGKILL) and cbox exits with 1 (so a unit's Restart= acts). */
@@ -918,7 +989,7 @@ static int wait_foreground(UpContext *u) {
         static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGQUIT, SIGWINCH };
         const ContainerConfig *c = u->c;
         _cleanup_close_ int sfd = -EBADF;
-        HealthCheck h = { .runner_pidfd = -EBADF, .cgroup_fd = -EBADF };
+        HealthCheck h = { .runner_pidfd = -EBADF, .cgroup_fd = -EBADF, .exec_fd = -EBADF };
         bool health = c->health.enabled, health_stop = false;
         uint64_t kill_at = 0;
         sigset_t mask, old;
@@ -933,7 +1004,7 @@ static int wait_foreground(UpContext *u) {
         if (sfd < 0)
                 return log_error_errno(errno, "%s: signalfd: %m", u->name);
         if (health) {
-                r = health_init(&h, u->name, c, u->state_fd, u->child.pidfd, u->child.pid);
+                r = health_init(&h, u->name, c, &u->process, u->state_fd, u->child.pidfd, u->child.pid);
                 h.seccomp_program = u->seccomp.insns ? &u->seccomp : NULL;
                 if (r < 0) {
                         log_warning_errno(r, "%s: cannot set up its health check, running without: %m",
@@ -1014,7 +1085,7 @@ static int wait_foreground(UpContext *u) {
 
 static int up_run(UpContext *u) {
         const ContainerConfig *c = u->c;
-        _cleanup_strv_free_ char **payload = NULL, **env = NULL, **init_argv = NULL;
+        _cleanup_strv_free_ char **payload = NULL, **init_argv = NULL;
         _cleanup_free_ char *init_path = NULL, *digest = NULL;
         _cleanup_close_ int exec_fd = -EBADF, exit_fd = -EBADF, journal_fd = -EBADF, out_fd = -EBADF,
                             null_fd = -EBADF;
@@ -1059,9 +1130,9 @@ static int up_run(UpContext *u) {
                                        u->name, u->image_config ? " nor in the image" : "");
         if (r < 0)
                 return log_oom();
-        r = build_env(u, &env);
+        r = container_process_init(&u->process, u->name, c, u->image_config, u->image_ref);
         if (r < 0)
-                return r == -ENOMEM ? log_oom() : r;
+                return r;
 
         r = container_find_init(&init_path);
         if (r < 0)
@@ -1199,13 +1270,9 @@ static int up_run(UpContext *u) {
         if (c->network.mode == NETWORK_MODE_HOST)
                 ns &= ~(uint64_t) CLONE_NEWNET;
 
-        const ImageConfig *ic = u->image_config;
         SpawnParams sp = {
                 .process = {
                         .argv = init_argv,
-                        .env = env,
-                        .user = c->user ?: (ic ? ic->user : NULL),
-                        .workdir = c->workdir ?: (ic ? ic->working_dir : NULL),
                         .cap_add = c->security.capabilities_add,
                         .cap_drop = c->security.capabilities_drop,
                         .allow_new_privileges = !c->security.no_new_privileges,
@@ -1223,6 +1290,7 @@ static int up_run(UpContext *u) {
                 .keep_fds = keep,
                 .n_keep_fds = (size_t) n_keep,
         };
+        container_process_apply(&u->process, c, &sp.process);
         r = spawn_container(&sp, &u->child);
         if (r < 0)
                 return log_error_errno(r, "%s: failed to spawn the container: %m", u->name);
@@ -1676,8 +1744,10 @@ int container_exec(const GlobalConfig *g, const char *name, const ExecOptions *o
         _cleanup_(container_config_freep) ContainerConfig *c = NULL;
         _cleanup_strv_free_ char **env = NULL;
         _cleanup_free_ char *cg = NULL;
-        _cleanup_close_ int pidfd = -EBADF, cgfd = -EBADF;
+        _cleanup_close_ int pidfd = -EBADF, cgfd = -EBADF, exec_fd = -EBADF;
         _cleanup_(seccomp_program_done) SeccompProgram sprog = {};
+        _cleanup_(image_config_freep) ImageConfig *ic = NULL;
+        _cleanup_(container_process_done) ContainerProcess cp = {};
         SpawnError se = {};
         int status = 0, r;
 
@@ -1695,13 +1765,40 @@ int container_exec(const GlobalConfig *g, const char *name, const ExecOptions *o
                         log_debug_errno(errno, "%s: cannot open cgroup '%s': %m", name, cg);
         }
 
-        /* the container's environment, as far as the file says (the file may have changed meanwhile) */
+        /* as the container's own processes run (docker exec): the file's user, workdir and
+         * environment, else the image's, and its limits (the file may have changed meanwhile; the
+         * image is looked up by its reference again) */
         if (i.state->config_path) {
                 ConfigDiag d = {};
-                if (container_config_load(i.state->config_path, g, &c, &d) >= 0)
-                        STRV_FOREACH (e, c->env)
-                                (void) env_set(&env, *e);
+                r = container_config_load(i.state->config_path, g, &c, &d);
                 config_diag_done(&d);
+                if (r < 0)
+                        log_warning_errno(
+                                r, "%s: cannot load '%s', running as root without its environment: %m", name,
+                                i.state->config_path);
+        }
+        if (c && c->image) {
+                _cleanup_(image_store_freep) ImageStore *store = NULL;
+                _cleanup_free_ char *ref = NULL;
+
+                r = image_store_open(global_config_storage_root(g), &store);
+                if (r >= 0)
+                        r = image_ref_normalize_any(c->image, &ref);
+                if (r >= 0)
+                        r = image_resolve(store, ref, NULL, &ic, NULL);
+                if (r < 0)
+                        log_warning_errno(r, "%s: cannot read the config of image '%s', ignoring: %m", name,
+                                          c->image);
+        }
+        if (c) {
+                r = container_process_init(&cp, name, c, ic, c->image);
+                if (r < 0)
+                        return r;
+        }
+        STRV_FOREACH (e, cp.env) {
+                r = env_set(&env, *e);
+                if (r < 0)
+                        return log_oom();
         }
         STRV_FOREACH (e, o->env) {
                 r = env_set(&env, *e);
@@ -1710,6 +1807,9 @@ int container_exec(const GlobalConfig *g, const char *name, const ExecOptions *o
                 if (r < 0)
                         return log_oom();
         }
+        r = container_open_init(name, &exec_fd);
+        if (r < 0)
+                return r;
 
         if (want_seccomp(c)) {
                 r = container_seccomp_program(g, c, &sprog);
@@ -1721,9 +1821,6 @@ int container_exec(const GlobalConfig *g, const char *name, const ExecOptions *o
         SpawnExecParams p = {
                 .process = {
                         .argv = o->argv,
-                        .env = env,
-                        .user = o->user ?: (c ? c->user : NULL),
-                        .workdir = o->workdir ?: (c ? c->workdir : NULL),
                         .cap_add = c ? c->security.capabilities_add : NULL,
                         .cap_drop = c ? c->security.capabilities_drop : NULL,
                         .allow_new_privileges = !nnp,
@@ -1735,8 +1832,16 @@ int container_exec(const GlobalConfig *g, const char *name, const ExecOptions *o
                 },
                 .leader_pidfd = pidfd,
                 .cgroup_fd = cgfd,
+                .exec_fd = exec_fd,
                 .tty = o->tty,
         };
+        if (c)
+                container_process_apply(&cp, c, &p.process);
+        p.process.env = env;
+        if (o->user)
+                p.process.user = o->user;
+        if (o->workdir)
+                p.process.workdir = o->workdir;
         r = spawn_exec_in(&p, &status, &se);
         if (r < 0) {
                 if (se.error != 0)

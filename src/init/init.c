@@ -125,6 +125,7 @@ typedef struct Init {
         int exit_fd;
         int journal_fd;
         const char *name;
+        const char *exec_path; /* --exec: exec'd in place, no init */
         char **payload;
 
         pid_t payload_pid;
@@ -267,8 +268,9 @@ static int parse_fd(const char *s, int *ret) {
 }
 
 static int parse_argv(Init *i, int argc, char *argv[]) {
-        enum { ARG_EXIT_FD = 0x100, ARG_JOURNAL_FD, ARG_NAME };
+        enum { ARG_EXIT_FD = 0x100, ARG_JOURNAL_FD, ARG_NAME, ARG_EXEC };
         static const struct option options[] = {
+                { "exec", required_argument, NULL, ARG_EXEC },
                 { "exit-fd", required_argument, NULL, ARG_EXIT_FD },
                 { "journal-fd", required_argument, NULL, ARG_JOURNAL_FD },
                 { "name", required_argument, NULL, ARG_NAME },
@@ -294,13 +296,19 @@ static int parse_argv(Init *i, int argc, char *argv[]) {
                 case ARG_NAME:
                         i->name = optarg;
                         break;
+                case ARG_EXEC:
+                        i->exec_path = optarg;
+                        break;
                 default:
                         return -EINVAL;
                 }
 
-        if (optind >= argc) {
+        /* "--" is required: run as the interpreter of a "#!/proc/self/exe" script (argv: the
+         * script's path) we must not start it again, and again */
+        if (optind >= argc || optind < 2 || !streq(argv[optind - 1], "--")) {
                 fprintf(stderr,
-                        "usage: cbox-init [--exit-fd N] [--journal-fd N] [--name NAME] -- CMD [ARGS...]\n");
+                        "usage: cbox-init [--exit-fd N] [--journal-fd N] [--name NAME] -- CMD "
+                        "[ARGS...]\n       cbox-init --exec PATH -- ARGV0 [ARGS...]\n");
                 return -EINVAL;
         }
         if (i->journal_fd >= 0 && isempty(i->name)) {
@@ -328,6 +336,15 @@ int init_main(int argc, char *argv[]) {
 
         if (parse_argv(&i, argc, argv) < 0)
                 return INIT_EXIT_FAILURE;
+
+        /* `cbox exec` and [health]: only the last step from cbox's read-only copy to the command */
+        if (i.exec_path) {
+                (void) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+                execv(i.exec_path, i.payload);
+                int e = errno;
+                fprintf(stderr, "cbox-init: failed to execute '%s': %s\n", i.exec_path, strerror(e));
+                return IN_SET(e, ENOENT, ENOTDIR) ? INIT_EXIT_NOT_FOUND : INIT_EXIT_NOT_EXECUTABLE;
+        }
 
         /* Nobody may ptrace us or open /proc/1/exe, mem, environ… */
         (void) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);

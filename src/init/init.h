@@ -24,6 +24,12 @@
  *     (foreground mode).
  * Exit codes of its own: 127 payload not found, 126 not executable, 125 other init failure.
  *
+ *   cbox-init --exec PATH -- ARGV0 [ARGS...]
+ * is no init: it sets PR_SET_DUMPABLE 0 and execv(PATH, ARGV) in place. spawn/ uses it for `cbox
+ * exec` and [health] (spawn_exec_in()): the process that entered the container exec's cbox-init's
+ * read-only copy first, so no process in the container ever runs cbox's own binary (runc
+ * CVE-2019-5736); spawn/ builds this command line itself (it does not include this header).
+ *
  * Depends on basic/ only. The library part (this header) is linked by container/ and tests; the
  * executable is built from the same sources without sanitizers. */
 

@@ -10,8 +10,10 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -90,14 +92,17 @@ static int recv_report(int sock, int *ret_fd, SpawnError *err) {
         return -e.error;
 }
 
-/* execve with a PATH search done by us (glibc's execvpe would look at our own PATH) */
-static int exec_path(char **argv, char **env) {
+/* The command's path, searched in the container's PATH by us (glibc's execvpe would look at our own
+ * PATH): an executable regular file, or -ENOENT (-EACCES when only unexecutable ones were found) */
+static int resolve_command(const char *name, char **env, char **ret) {
         const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
         int r = -ENOENT;
 
-        if (strchr(argv[0], '/')) {
-                execve(argv[0], argv, env);
-                return -errno;
+        if (strchr(name, '/')) {
+                if (access(name, X_OK) < 0)
+                        return -errno;
+                *ret = strdup(name);
+                return *ret ? 0 : -ENOMEM;
         }
         STRV_FOREACH (e, env) {
                 const char *v = startswith(*e, "PATH=");
@@ -106,13 +111,17 @@ static int exec_path(char **argv, char **env) {
         }
         for (const char *p = path; *p;) {
                 size_t n = strcspn(p, ":");
-                _cleanup_free_ char *full = strprintf("%.*s/%s", (int) n, p, argv[0]);
+                _cleanup_free_ char *full = strprintf("%.*s/%s", (int) n, p, name);
+                struct stat st;
+
                 if (!full)
                         return -ENOMEM;
-                if (n > 0) {
-                        execve(full, argv, env);
-                        if (errno != ENOENT && errno != ENOTDIR)
-                                r = -errno; /* remember EACCES and friends, keep looking */
+                if (n > 0 && stat(full, &st) >= 0 && S_ISREG(st.st_mode)) {
+                        if (access(full, X_OK) >= 0) {
+                                *ret = TAKE_PTR(full);
+                                return 0;
+                        }
+                        r = -errno; /* remember EACCES and friends, keep looking */
                 }
                 p += n;
                 if (*p == ':')
@@ -121,11 +130,40 @@ static int exec_path(char **argv, char **env) {
         return r;
 }
 
+/* Exec's the command through cbox-init's read-only copy ("cbox-init --exec PATH -- ARGV…", see
+ * init.h), so that this process is never cbox's own binary once it can be seen from inside; the
+ * O_CLOEXEC sync socket closes with this exec */
+static int exec_command(const SpawnExecParams *p, const char *path, char **env) {
+        _cleanup_free_ char **argv = NULL;
+        size_t n = strv_length(p->process.argv), k = 0;
+
+        if (p->exec_fd < 0) {
+                execve(path, p->process.argv, env);
+                return -errno;
+        }
+        argv = new (char *, n + 5);
+        if (!argv)
+                return -ENOMEM;
+        argv[k++] = (char *) "cbox-init";
+        argv[k++] = (char *) "--exec";
+        argv[k++] = (char *) path;
+        argv[k++] = (char *) "--";
+        for (size_t i = 0; i < n; i++)
+                argv[k++] = p->process.argv[i];
+        argv[k] = NULL;
+        syscall(SYS_execveat, p->exec_fd, "", argv, env, AT_EMPTY_PATH);
+        return -errno;
+}
+
 static _noreturn_ void exec_child_b(const SpawnExecParams *p, int sync_fd, int tty_slave) {
         _cleanup_strv_free_ char **env = NULL;
+        _cleanup_free_ char *path = NULL;
         SpawnError err = {};
         int r;
 
+        /* In the container's pid namespace from now on, and still cbox's binary until the exec:
+         * nobody in there may open our /proc/PID/exe, mem, fds (inherited from A; made sure) */
+        (void) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
         spawn_child_reset_signals();
 
         if (p->cgroup_fd >= 0 && ((p->namespaces ?: SPAWN_NAMESPACES_DEFAULT) & CLONE_NEWCGROUP) &&
@@ -147,12 +185,20 @@ static _noreturn_ void exec_child_b(const SpawnExecParams *p, int sync_fd, int t
         } else if (spawn_child_stdio(&p->process, &err) < 0)
                 spawn_child_fail(sync_fd, &err);
 
+        /* Of cbox's fds (the leader's pidfd, the cgroup's, whatever the caller had open) nothing
+         * stays while we resolve names in the container or run there */
+        const int keep[] = { sync_fd, p->exec_fd };
+        if (spawn_child_close_other_fds(keep, ELEMENTSOF(keep), &err) < 0)
+                spawn_child_fail(sync_fd, &err);
+
         if (spawn_child_credentials(&p->process, p->tty, &env, &err) < 0)
                 spawn_child_fail(sync_fd, &err);
         if (spawn_child_close_fds(NULL, 0, &err) < 0)
                 spawn_child_fail(sync_fd, &err);
 
-        r = exec_path(p->process.argv, env);
+        r = resolve_command(p->process.argv[0], env, &path);
+        if (r >= 0)
+                r = exec_command(p, path, env);
         set_error(&err, r, "execute", p->process.argv[0]);
         spawn_child_fail(sync_fd, &err);
 }
@@ -162,6 +208,9 @@ static _noreturn_ void exec_child_a(const SpawnExecParams *p, int sync_fd) {
         SpawnError err = {};
         int pidfd = -EBADF, status;
         pid_t pid;
+
+        /* cbox's binary, about to enter the container: not dumpable (B inherits it) */
+        (void) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
         /* CLONE_INTO_CGROUP needs both our cgroup and the target below our cgroup namespace's root: enter
          * the container's cgroup namespace only from inside its cgroup (in exec_child_b) */

@@ -20,3 +20,6 @@ int spawn_child_stdio(const SpawnProcess *p, SpawnError *err);
 int spawn_child_credentials(const SpawnProcess *p, bool tty, char ***ret_env, SpawnError *err);
 /* Child side: every fd above 2 except keep[] becomes O_CLOEXEC; keep[] loses O_CLOEXEC */
 int spawn_child_close_fds(const int *keep, size_t n_keep, SpawnError *err);
+/* Child side: every fd above 2 except keep[] is closed (before anything is resolved in the
+ * container, so no fd of the host is reachable through /proc/self/fd) */
+int spawn_child_close_other_fds(const int *keep, size_t n_keep, SpawnError *err);

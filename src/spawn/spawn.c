@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -475,13 +476,117 @@ static int caps_apply(uint64_t set, uid_t uid) {
         (void) prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
 
         /* root keeps exactly the set; anybody else lost everything at setuid() already, and
-         * only the bounding set matters for what a setuid binary could regain */
+         * only the bounding set matters for what a setuid binary could regain. The inheritable set
+         * stays empty for everybody (the CVE-2022-24769 pattern: a full CapInh hands the set on to
+         * any file with inheritable file capabilities, even after a setuid to non-root), and so
+         * does the ambient set. */
         if (uid == 0) {
-                d[0].effective = d[0].permitted = d[0].inheritable = (uint32_t) set;
-                d[1].effective = d[1].permitted = d[1].inheritable = (uint32_t) (set >> 32);
+                d[0].effective = d[0].permitted = (uint32_t) set;
+                d[1].effective = d[1].permitted = (uint32_t) (set >> 32);
         }
         if (syscall(SYS_capset, &h, d) < 0)
                 return -errno;
+        return 0;
+}
+
+/* Resource limits and oom_score_adj: before the capabilities go (raising a hard limit or lowering
+ * oom_score_adj needs CAP_SYS_RESOURCE) */
+static int apply_limits(const SpawnProcess *p, SpawnError *err) {
+        for (size_t i = 0; i < p->n_rlimits; i++) {
+                const SpawnRlimit *l = p->rlimits + i;
+                struct rlimit rl = {
+                        .rlim_cur = l->soft == UINT64_MAX ? RLIM_INFINITY : (rlim_t) l->soft,
+                        .rlim_max = l->hard == UINT64_MAX ? RLIM_INFINITY : (rlim_t) l->hard,
+                };
+                struct rlimit have;
+                if (setrlimit((__rlimit_resource_t) l->resource, &rl) < 0 && errno == EPERM && l->clamp &&
+                    getrlimit((__rlimit_resource_t) l->resource, &have) >= 0) {
+                        rl.rlim_max = MIN(rl.rlim_max, have.rlim_max);
+                        rl.rlim_cur = MIN(rl.rlim_cur, rl.rlim_max);
+                }
+                if (setrlimit((__rlimit_resource_t) l->resource, &rl) < 0) {
+                        int r = -errno;
+                        error_set(err, r, "set resource limit %d to %" PRIu64 ":%" PRIu64, l->resource,
+                                  l->soft, l->hard);
+                        return r;
+                }
+        }
+        if (p->oom_score_adj_set) {
+                char buf[16]; /* "-1000" */
+                _cleanup_close_ int fd = -EBADF;
+
+                (void) snprintf(buf, sizeof(buf), "%i", p->oom_score_adj);
+                fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC | O_NOCTTY);
+                int r = fd < 0 ? -errno : loop_write(fd, buf, strlen(buf));
+                if (r < 0) {
+                        if (p->oom_score_adj_best_effort && IN_SET(-r, EACCES, EPERM))
+                                return 0;
+                        error_set(err, r, "set oom_score_adj to %i", p->oom_score_adj);
+                        return r;
+                }
+        }
+        return 0;
+}
+
+/* The working directory, resolved inside the root we are in: never through a magic link
+ * (/proc/self/fd/N, /proc/1/cwd…), never above "/" by "..", or absolute symlinks that leave it
+ * (runc CVE-2024-21626). Then the check runc makes since its fix: the kernel calls a cwd that
+ * is not reachable from our root "(unreachable)/…", so anything but an absolute path is refused. */
+static int enter_workdir(const char *workdir, SpawnError *err) {
+        struct open_how how = {
+                .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+                .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+        };
+        _cleanup_close_ int root = -EBADF, fd = -EBADF;
+        _cleanup_free_ char *cwd = NULL;
+        size_t size = 256;
+        long n;
+        int r;
+
+        root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (root < 0) {
+                r = -errno;
+                error_set(err, r, "open the root directory");
+                return r;
+        }
+        fd = (int) syscall(SYS_openat2, root, workdir, &how, sizeof(how));
+        if (fd < 0 && errno == ENOSYS) /* < 5.6: the check below still catches an escape */
+                fd = open(workdir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0) {
+                r = -errno;
+                error_set(err, r, "change to working directory '%s'%s", workdir,
+                          r == -ELOOP ? " (a magic link like /proc/self/fd/N, or a symlink loop)" : "");
+                return r;
+        }
+        if (fchdir(fd) < 0) {
+                r = -errno;
+                error_set(err, r, "change to working directory '%s'", workdir);
+                return r;
+        }
+
+        for (;;) {
+                char *b = realloc(cwd, size);
+                if (!b) {
+                        error_set(err, -ENOMEM, "allocate");
+                        return -ENOMEM;
+                }
+                cwd = b;
+                /* the raw syscall: glibc turns "(unreachable)" into ENOENT, older ones pass it on */
+                n = syscall(SYS_getcwd, cwd, size);
+                if (n >= 0 || errno != ERANGE || size >= 1024U * 1024U)
+                        break;
+                size *= 2;
+        }
+        if (n < 0 && errno != ENOENT) {
+                r = -errno;
+                error_set(err, r, "get the working directory");
+                return r;
+        }
+        if (n <= 0 || cwd[0] != '/') {
+                error_set(err, EPERM, "change to working directory '%s': it is outside the container",
+                          workdir);
+                return -EPERM;
+        }
         return 0;
 }
 
@@ -524,6 +629,10 @@ int spawn_child_credentials(const SpawnProcess *p, bool tty, char ***ret_env, Sp
                 }
         }
 
+        r = apply_limits(p, err);
+        if (r < 0)
+                return r;
+
         /* Bounding set first (needs CAP_SETPCAP, which we still have) */
         int last = capability_last_cap();
         for (int c = 0; c <= last; c++)
@@ -563,11 +672,9 @@ int spawn_child_credentials(const SpawnProcess *p, bool tty, char ***ret_env, Sp
                 return r;
         }
 
-        if (chdir(p->workdir ?: "/") < 0) {
-                r = -errno;
-                error_set(err, r, "change to working directory '%s'", p->workdir ?: "/");
+        r = enter_workdir(p->workdir ?: "/", err);
+        if (r < 0)
                 return r;
-        }
 
         *ret_env = TAKE_PTR(env);
         return 0;
@@ -604,8 +711,10 @@ static int cmp_int(const void *a, const void *b) {
         return x < y ? -1 : x > y;
 }
 
-/* Everything above 2 except keep[] gets O_CLOEXEC; keep[] loses it */
-int spawn_child_close_fds(const int *keep, size_t n_keep, SpawnError *err) {
+/* Everything above 2 except keep[] is closed (flags 0) or gets O_CLOEXEC (CLOSE_RANGE_CLOEXEC);
+ * with uncloexec, keep[] loses O_CLOEXEC */
+static int close_fds_except(const int *keep, size_t n_keep, unsigned flags, bool uncloexec,
+                            SpawnError *err) {
         _cleanup_free_ int *k = NULL;
         unsigned from = 3;
         int r;
@@ -621,29 +730,38 @@ int spawn_child_close_fds(const int *keep, size_t n_keep, SpawnError *err) {
 
         for (size_t i = 0; i < n_keep; i++) {
                 if (k[i] < (int) from) {
-                        if (k[i] >= 0)
+                        if (k[i] >= 0 && uncloexec)
                                 (void) fd_set_cloexec(k[i], false);
                         continue;
                 }
-                if ((unsigned) k[i] > from &&
-                    close_range(from, (unsigned) k[i] - 1, CLOSE_RANGE_CLOEXEC) < 0) {
+                if ((unsigned) k[i] > from && close_range(from, (unsigned) k[i] - 1, flags) < 0) {
                         r = -errno;
-                        error_set(err, r, "mark fds close-on-exec");
+                        error_set(err, r, flags ? "mark fds close-on-exec" : "close fds");
                         return r;
                 }
-                r = fd_set_cloexec(k[i], false);
-                if (r < 0) {
-                        error_set(err, r, "keep fd %d open", k[i]);
-                        return r;
+                if (uncloexec) {
+                        r = fd_set_cloexec(k[i], false);
+                        if (r < 0) {
+                                error_set(err, r, "keep fd %d open", k[i]);
+                                return r;
+                        }
                 }
                 from = (unsigned) k[i] + 1;
         }
-        if (close_range(from, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+        if (close_range(from, ~0U, flags) < 0) {
                 r = -errno;
-                error_set(err, r, "mark fds close-on-exec");
+                error_set(err, r, flags ? "mark fds close-on-exec" : "close fds");
                 return r;
         }
         return 0;
+}
+
+int spawn_child_close_fds(const int *keep, size_t n_keep, SpawnError *err) {
+        return close_fds_except(keep, n_keep, CLOSE_RANGE_CLOEXEC, true, err);
+}
+
+int spawn_child_close_other_fds(const int *keep, size_t n_keep, SpawnError *err) {
+        return close_fds_except(keep, n_keep, 0, false, err);
 }
 
 static _noreturn_ void child_main(const SpawnParams *p, int sync_fd) {
@@ -672,6 +790,22 @@ static _noreturn_ void child_main(const SpawnParams *p, int sync_fd) {
 
         if (spawn_child_stdio(&p->process, &err) < 0)
                 spawn_child_fail(sync_fd, &err);
+
+        /* Nothing of cbox's stays open while we set up and resolve names in the container: only
+         * stdio, the sync channel, the executable and what the caller hands over */
+        {
+                _cleanup_free_ int *keep = new (int, p->n_keep_fds + 2);
+                if (!keep) {
+                        error_set(&err, -ENOMEM, "allocate");
+                        spawn_child_fail(sync_fd, &err);
+                }
+                if (p->n_keep_fds > 0)
+                        memcpy(keep, p->keep_fds, p->n_keep_fds * sizeof(int));
+                keep[p->n_keep_fds] = sync_fd;
+                keep[p->n_keep_fds + 1] = p->exec_fd;
+                if (spawn_child_close_other_fds(keep, p->n_keep_fds + 2, &err) < 0)
+                        spawn_child_fail(sync_fd, &err);
+        }
 
         if (p->child_setup) {
                 r = p->child_setup(p->userdata, err.message, sizeof(err.message));

@@ -16,6 +16,9 @@
  *           container's /etc/passwd, the seccomp filter (if asked), capability bounding set,
  *           setgroups/setgid/setuid, capset, PR_SET_NO_NEW_PRIVS, chdir workdir, clean env,
  *           every fd not in keep_fds O_CLOEXEC, execveat(exec_fd, "", argv, env, AT_EMPTY_PATH).
+ *           Every fd other than 0-2, keep_fds, exec_fd and the sync channel is closed right after
+ *           "go", before anything is resolved in the container (runc CVE-2024-21626: a workdir of
+ *           /proc/self/fd/N must find nothing of the host). Inheritable and ambient sets are empty.
  *
  * Depends on basic/ (and libseccomp, json-c for profile files). No logging: errors are -errno plus a
  * SpawnError message where the child can tell which step failed ("mount /proc", "setuid 1000").
@@ -31,6 +34,16 @@
 #include <sys/types.h>
 
 #include "macros.h"
+
+/* One resource limit set on a container process instead of the caller's (setrlimit, before the
+ * capabilities are dropped, so the hard limit may be raised). UINT64_MAX = RLIM_INFINITY. */
+typedef struct SpawnRlimit {
+        int resource; /* RLIMIT_NOFILE, RLIMIT_NPROC, … */
+        uint64_t soft, hard;
+        /* a default rather than an order: when the hard limit cannot be raised (EPERM, no
+         * CAP_SYS_RESOURCE), both are lowered to the hard limit we have */
+        bool clamp;
+} SpawnRlimit;
 
 /* pid, mount, uts, ipc, cgroup, net. A new net namespace that nobody configures only has "lo"
  * (network mode "none"). */
@@ -60,7 +73,11 @@ typedef struct SpawnProcess {
         char **env;  /* extra "KEY=VALUE" on top of the clean default environment (see spawn_build_env) */
         const char *user;    /* "uid", "uid:gid", "name", "name:group" (from the container's /etc/passwd
                               * and /etc/group, parsed directly, no NSS); NULL = root */
-        const char *workdir; /* absolute path in the container; NULL = "/" */
+        const char *workdir; /* absolute path in the container; NULL = "/". Resolved inside the new
+                              * root (openat2 RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS: /proc/self/fd/N
+                              * and symlinks out of the root are refused) after every fd the caller
+                              * did not hand over is closed, and checked to be below the root
+                              * (getcwd not "(unreachable)") */
 
         /* Capability bounding set (and effective/permitted/inheritable/ambient for uid 0): Docker's
          * default 14 + cap_add − cap_drop. Names "CAP_NET_ADMIN" or "NET_ADMIN", case-insensitive;
@@ -75,6 +92,14 @@ typedef struct SpawnProcess {
         const SeccompProgram *seccomp_program;
 
         int stdin_fd, stdout_fd, stderr_fd; /* dup'ed to 0/1/2 in the child; -EBADF = inherit */
+
+        /* setrlimit() each of these (instead of inheriting the caller's limits) */
+        const SpawnRlimit *rlimits;
+        size_t n_rlimits;
+        /* write oom_score_adj (-1000..1000) to /proc/self/oom_score_adj; false = inherit */
+        bool oom_score_adj_set;
+        int oom_score_adj;
+        bool oom_score_adj_best_effort; /* a default: EACCES (lowering it needs CAP_SYS_RESOURCE) ignored */
 } SpawnProcess;
 
 typedef struct SpawnParams {
@@ -150,6 +175,14 @@ typedef struct SpawnExecParams {
         uint64_t namespaces; /* which to enter; 0 = SPAWN_NAMESPACES_DEFAULT */
         int cgroup_fd;       /* directory fd of the cgroup to join (clone3 CLONE_INTO_CGROUP, or
                               * cgroup.procs); -EBADF = stay in cbox's cgroup */
+        /* cbox-init, opened with spawn_open_executable() (a read-only detached mount or a sealed
+         * memfd). The process that enters the container is non-dumpable from its first instant,
+         * closes every fd it was not given, and exec's this ("cbox-init --exec PATH -- ARGV…", see
+         * init.h) as soon as it is set up, which then exec's the command: nothing in the container
+         * ever sees cbox's own binary as a process's executable (runc CVE-2019-5736: no
+         * #!/proc/self/exe, no /proc/PID/exe to reopen for writing). Must be set; -EBADF = exec
+         * the command directly from cbox's binary (only for tests of the fallback). */
+        int exec_fd;
         /* Allocate a pty in the container's devpts (/dev/pts/ptmx after setns) as the process's
          * controlling terminal; the caller's stdin/stdout are relayed to it (stdin in raw mode
          * when it is a terminal) and the window size is copied (and on SIGWINCH). */

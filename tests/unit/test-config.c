@@ -1012,6 +1012,65 @@ TEST(problems_of_each_syntax) {
                 "signal name like \"SIGTERM\" or \"TERM\", or its number)\n");
 }
 
+/* resources.nofile, .nproc, .oom_score_adj: forms, defaults (not shown by cat), round trip, errors */
+TEST(rlimits) {
+        setup_root();
+        free(put("etc/cbox/dflt.toml", "image = \"a:b\"\n"));
+        _cleanup_(container_config_freep) ContainerConfig *d = load_ok("dflt");
+        ASSERT_FALSE(d->resources.nofile_set);
+        ASSERT_EQ_U64(d->resources.nofile.soft, 1024);
+        ASSERT_EQ_U64(d->resources.nofile.hard, 524288);
+        ASSERT_EQ_U64(d->resources.nproc.soft, UINT64_MAX);
+        ASSERT_EQ_U64(d->resources.nproc.hard, UINT64_MAX);
+        ASSERT_EQ(d->resources.oom_score_adj, 0);
+        _cleanup_free_ char *dt = container_config_format_toml(d);
+        ASSERT_NULL(strstr(dt, "nofile"));
+
+        free(put("etc/cbox/lim.toml",
+                 "image = \"a:b\"\n[resources]\nnofile = \"100:infinity\"\nnproc = 50\n"
+                 "oom_score_adj = -500\n"));
+        _cleanup_(container_config_freep) ContainerConfig *c = load_ok("lim");
+        ASSERT_TRUE(c->resources.nofile_set);
+        ASSERT_EQ_U64(c->resources.nofile.soft, 100);
+        ASSERT_EQ_U64(c->resources.nofile.hard, UINT64_MAX);
+        ASSERT_EQ_U64(c->resources.nproc.soft, 50);
+        ASSERT_EQ_U64(c->resources.nproc.hard, 50);
+        ASSERT_EQ(c->resources.oom_score_adj, -500);
+        _cleanup_free_ char *t = container_config_format_toml(c);
+        ASSERT_NOT_NULL(strstr(t, "nofile = \"100:infinity\""));
+        ASSERT_NOT_NULL(strstr(t, "nproc = 50"));
+        ASSERT_NOT_NULL(strstr(t, "oom_score_adj = -500"));
+
+        free(put("etc/cbox/badlim.toml",
+                 "image = \"a:b\"\n[resources]\nnofile = \"9:8\"\nnproc = \"x\"\n"
+                 "oom_score_adj = 1001\n"));
+        ASSERT_PROBLEMS(
+                "badlim",
+                "@/etc/cbox/badlim.toml:3:10: resources.nofile: out of range limit '9:8' (an integer, "
+                "\"infinity\", or \"SOFT:HARD\" of those with SOFT at most HARD)\n"
+                "@/etc/cbox/badlim.toml:4:9: resources.nproc: invalid limit 'x' (an integer, "
+                "\"infinity\", or \"SOFT:HARD\" of those with SOFT at most HARD)\n"
+                "@/etc/cbox/badlim.toml:5:17: resources.oom_score_adj: out of range value 1001 (an "
+                "integer from -1000 to 1000)\n");
+}
+
+/* what container/ holds an image's WorkingDir, User and Env to */
+TEST(image_field_checks) {
+        ASSERT_TRUE(config_workdir_is_valid("/srv/app"));
+        ASSERT_TRUE(config_workdir_is_valid("/proc/self/fd/7")); /* a path: spawn/ refuses to follow it */
+        ASSERT_FALSE(config_workdir_is_valid("srv"));
+        ASSERT_FALSE(config_workdir_is_valid("/a/../b\n"));
+        ASSERT_TRUE(config_user_is_valid("1000:1000"));
+        ASSERT_TRUE(config_user_is_valid("www-data"));
+        ASSERT_FALSE(config_user_is_valid("no such user!"));
+        ASSERT_FALSE(config_user_is_valid("a:"));
+        ASSERT_TRUE(config_env_assignment_is_valid("PATH=/bin:/usr/bin"));
+        ASSERT_TRUE(config_env_assignment_is_valid("EMPTY="));
+        ASSERT_FALSE(config_env_assignment_is_valid("BAD-NAME=x"));
+        ASSERT_FALSE(config_env_assignment_is_valid("=x"));
+        ASSERT_FALSE(config_env_assignment_is_valid("NOEQUALS"));
+}
+
 TEST(cat_round_trip) {
         setup_root();
         free(put("etc/cbox/web.toml",

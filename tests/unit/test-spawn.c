@@ -12,6 +12,7 @@
 #include <seccomp.h>
 #include <sys/stat.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
@@ -80,6 +81,9 @@ static void setup_tree(void) {
         }
         write_at(lower, "etc/passwd",
                  "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:App:/home/app:/bin/sh\n");
+        write_at(lower, "selfexe.sh", "#!/proc/self/exe\n");
+        _cleanup_free_ char *selfexe = strjoin(lower, "/selfexe.sh");
+        ASSERT_OK(RET_NERRNO(chmod(selfexe, 0755)));
         write_at(lower, "etc/group",
                  "root:x:0:\napp:x:1000:\nextra:x:2000:someone,app\nother:x:3000:someone\n");
 }
@@ -123,6 +127,10 @@ typedef struct Run {
 static char **run_cap_add;
 static bool run_seccomp;
 static const SeccompProgram *run_seccomp_program;
+static const SpawnRlimit *run_rlimits;
+static size_t run_n_rlimits;
+static bool run_oom_set;
+static int run_oom;
 /* the running container's init, for during() */
 static pid_t run_pid;
 /* the cbox-init to run instead of CBOX_INIT */
@@ -161,6 +169,10 @@ static void run(const char *script, const char *user, const char *workdir, Spawn
                         .cap_add = run_cap_add,
                         .seccomp = run_seccomp,
                         .seccomp_program = run_seccomp_program,
+                        .rlimits = run_rlimits,
+                        .n_rlimits = run_n_rlimits,
+                        .oom_score_adj_set = run_oom_set,
+                        .oom_score_adj = run_oom,
                 },
                 .hostname = "cbox-test",
                 .child_setup = setup,
@@ -560,6 +572,9 @@ TEST(user_and_workdir) {
         cleanup_tree();
 }
 
+/* cbox-init's read-only copy that exec'd processes run from until they exec the command */
+static int exec_init_fd = -EBADF;
+
 static void exec_run(const SpawnChild *c, char **argv, const char *user, bool tty, int *ret_status,
                      char **ret_out, SpawnError *err, int *ret_r) {
         _cleanup_close_pair_ int out[2] = { -EBADF, -EBADF }, in[2] = { -EBADF, -EBADF };
@@ -573,6 +588,7 @@ static void exec_run(const SpawnChild *c, char **argv, const char *user, bool tt
                 },
                 .leader_pidfd = c->pidfd,
                 .cgroup_fd = -EBADF,
+                .exec_fd = exec_init_fd,
                 .tty = tty,
         };
 
@@ -615,6 +631,7 @@ static void exec_into_cgroup(void) {
                 .process = { .argv = a, .stdin_fd = -EBADF, .stdout_fd = out[1], .stderr_fd = -EBADF },
                 .leader_pidfd = exec_target.pidfd,
                 .cgroup_fd = cgfd,
+                .exec_fd = exec_init_fd,
         };
         r = spawn_exec_in(&p, &status, &err);
         out[1] = safe_close(out[1]);
@@ -672,11 +689,52 @@ static void exec_while_running(void) {
         ASSERT_TRUE(strstr(o, "tty=yes") != NULL);
         o = mfree(o);
 
+        /* the CVE-2019-5736 shape: a command whose interpreter is /proc/self/exe runs what the
+         * process ran just before, and that is cbox-init's read-only copy (its usage error, 125),
+         * never the binary that called spawn_exec_in() */
+        char *a6[] = { (char *) "/selfexe.sh", NULL };
+        exec_run(&exec_target, a6, NULL, false, &status, &o, &err, &r);
+        ASSERT_OK(r);
+        ASSERT_EQ(status, 125);
+        o = mfree(o);
+
+        char *a7[] = { (char *) "sh", (char *) "-c",
+                       (char *) "while read k v; do case $k in CapInh:|CapAmb:) echo $k$v;; esac; done "
+                                "</proc/self/status",
+                       NULL };
+        exec_run(&exec_target, a7, NULL, false, &status, &o, &err, &r);
+        ASSERT_OK(r);
+        ASSERT_STREQ(o, "CapInh:0000000000000000\nCapAmb:0000000000000000\n");
+        o = mfree(o);
+
         char *a5[] = { (char *) "sh", (char *) "-c", (char *) "kill -9 $$", NULL };
         exec_run(&exec_target, a5, NULL, false, &status, &o, &err, &r);
         ASSERT_OK(r);
         ASSERT_EQ(status, 137);
         o = mfree(o);
+
+        /* what running from cbox-init's copy costs: one more exec per process */
+        for (int pass = 0; pass < 2; pass++) {
+                struct timespec a, b;
+                int saved = exec_init_fd;
+                char *t[] = { (char *) "true", NULL };
+
+                if (pass == 1)
+                        exec_init_fd = -EBADF;
+                clock_gettime(CLOCK_MONOTONIC, &a);
+                for (int i = 0; i < 20; i++) {
+                        exec_run(&exec_target, t, NULL, false, &status, &o, &err, &r);
+                        ASSERT_OK(r);
+                        ASSERT_EQ(status, 0);
+                        o = mfree(o);
+                }
+                clock_gettime(CLOCK_MONOTONIC, &b);
+                exec_init_fd = saved;
+                fprintf(stderr, "exec of true %s: %.2f ms on average\n",
+                        pass == 0 ? "through cbox-init's copy" : "directly (the old way)",
+                        ((double) (b.tv_sec - a.tv_sec) * 1e3 + (double) (b.tv_nsec - a.tv_nsec) / 1e6) /
+                                20);
+        }
 
         exec_into_cgroup();
 }
@@ -699,6 +757,7 @@ TEST(exec_in) {
                 .exec_fd = exec_fd,
         };
         exec_target = SPAWN_CHILD_NULL;
+        ASSERT_OK(spawn_open_executable(CBOX_INIT, &exec_init_fd));
         ASSERT_OK(spawn_container(&p, &exec_target));
         in[0] = safe_close(in[0]);
         ASSERT_OK(spawn_child_release(&exec_target, &err));
@@ -710,6 +769,7 @@ TEST(exec_in) {
         ASSERT_EQ(waitpid(exec_target.pid, &status, 0), exec_target.pid);
         ASSERT_EQ(spawn_wait_status_to_exit(status), 0);
         spawn_child_done(&exec_target);
+        exec_init_fd = safe_close(exec_init_fd);
         cleanup_tree();
 }
 
@@ -833,6 +893,99 @@ TEST(start_time) {
         double ms = ((double) (b.tv_sec - a.tv_sec) * 1e3 + (double) (b.tv_nsec - a.tv_nsec) / 1e6) / 10;
         fprintf(stderr, "container start to payload exit: %.1f ms on average\n", ms);
         ASSERT_TRUE(ms < 2000);
+        cleanup_tree();
+}
+
+/* runc CVE-2024-21626: a host directory open in cbox while the child starts is no way out. The fd is
+ * closed before anything is resolved in the container, and /proc/self/fd/N is a magic link that
+ * the workdir's resolution refuses anyway. Control: the same directory by its path in the
+ * container works. */
+TEST(workdir_through_fd) {
+        _cleanup_close_ int host_dir = -EBADF;
+        _cleanup_free_ char *wd = NULL;
+        Run r;
+
+        setup_tree();
+        host_dir = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        ASSERT_TRUE(host_dir >= 0);
+        for (int n = 3; n <= 32; n++) {
+                wd = mfree(wd);
+                wd = strprintf("/proc/self/fd/%d", n);
+                run("read x; pwd; ls ../../..", NULL, wd, setup_rootfs, &r, NULL);
+                ASSERT_TRUE(r.release_error < 0);
+                ASSERT_TRUE(strstr(r.err.message, "working directory") != NULL);
+                run_done(&r);
+        }
+        fprintf(stderr, "last refusal: %s: %s\n", r.err.message, strerror(r.err.error));
+
+        /* a magic link that exists: refused as one (ELOOP), not followed */
+        run("read x; pwd", NULL, "/proc/self/cwd", setup_rootfs, &r, NULL);
+        ASSERT_EQ(r.release_error, -ELOOP);
+        run_done(&r);
+
+        /* a symlink in the image that points at /proc/self/fd/N: refused the same way */
+        _cleanup_free_ char *l = strjoin(lower, "/fdlink");
+        _cleanup_free_ char *target = strprintf("/proc/self/fd/%d", host_dir);
+        ASSERT_OK(RET_NERRNO(symlink(target, l)));
+        run("read x; pwd", NULL, "/fdlink", setup_rootfs, &r, NULL);
+        ASSERT_TRUE(r.release_error < 0);
+        run_done(&r);
+
+        run("read x; echo cwd=$(pwd); echo up=$(cd ../../..; pwd)", NULL, "/home/app", setup_rootfs, &r,
+            NULL);
+        ASSERT_OK(r.release_error);
+        ASSERT_STREQ(field(r.output, "cwd"), "/home/app");
+        ASSERT_STREQ(field(r.output, "up"), "/");
+        run_done(&r);
+        cleanup_tree();
+}
+
+/* CapInh and CapAmb empty for root and others; rlimits and oom_score_adj set as asked */
+TEST(caps_and_limits) {
+        struct rlimit nproc;
+        Run r;
+
+        /* below our own hard limits: raising one needs CAP_SYS_RESOURCE, which a test host's root
+         * may lack */
+        ASSERT_OK(RET_NERRNO(getrlimit(RLIMIT_NPROC, &nproc)));
+        const SpawnRlimit limits[] = {
+                { RLIMIT_NOFILE, 1234, 2345 },
+                { RLIMIT_NPROC, nproc.rlim_max, nproc.rlim_max },
+        };
+        _cleanup_free_ char *want_nproc = nproc.rlim_max == RLIM_INFINITY
+                ? strdup("unlimited:unlimited")
+                : strprintf("%llu:%llu", (unsigned long long) nproc.rlim_max,
+                            (unsigned long long) nproc.rlim_max);
+        setup_tree();
+        run_rlimits = limits;
+        run_n_rlimits = ELEMENTSOF(limits);
+        run_oom_set = true;
+        run_oom = 123;
+        run("read x; while read k v; do case $k in CapInh:) echo inh=$v;; CapAmb:) echo amb=$v;; "
+            "esac; done </proc/self/status; "
+            "while read a b c d e f; do case \"$a $b $c\" in 'Max open files') echo nofile=$d:$e;; "
+            "'Max processes '*) echo nproc=$c:$d;; esac; done </proc/self/limits; "
+            "echo oom=$(cat /proc/self/oom_score_adj)",
+            NULL, NULL, setup_rootfs, &r, NULL);
+        ASSERT_OK(r.release_error);
+        fprintf(stderr, "%s", r.output);
+        ASSERT_STREQ(field(r.output, "inh"), "0000000000000000");
+        ASSERT_STREQ(field(r.output, "amb"), "0000000000000000");
+        ASSERT_STREQ(field(r.output, "nofile"), "1234:2345");
+        ASSERT_STREQ(field(r.output, "nproc"), want_nproc);
+        ASSERT_STREQ(field(r.output, "oom"), "123");
+        run_done(&r);
+        run_rlimits = NULL;
+        run_n_rlimits = 0;
+        run_oom_set = false;
+
+        run("read x; while read k v; do case $k in CapInh:) echo inh=$v;; CapAmb:) echo amb=$v;; "
+            "esac; done </proc/self/status",
+            "app", NULL, setup_rootfs, &r, NULL);
+        ASSERT_OK(r.release_error);
+        ASSERT_STREQ(field(r.output, "inh"), "0000000000000000");
+        ASSERT_STREQ(field(r.output, "amb"), "0000000000000000");
+        run_done(&r);
         cleanup_tree();
 }
 
