@@ -194,3 +194,8 @@ int image_gc(ImageStore *s, ImageGcStats *ret_stats);
  * the stream is parsed, hashed and checked against the limits and path rules, nothing is created. */
 int image_unpack_layer(int fd, int dir_fd, const ImageLimits *limits, char **ret_diff_id,
                        ImageImportStats *stats, ImageError *error);
+/* The same for a layer above others: lower_fds are the directories of the image's layers below it,
+ * nearest first. A hardlink whose target is not in this layer is resolved in them (as overlayfs shows
+ * them, never through a symlink) and copied in. */
+int image_unpack_layer_above(int fd, int dir_fd, const int *lower_fds, size_t n_lowers,
+                             const ImageLimits *limits, char **ret_diff_id, ImageError *error);

@@ -687,10 +687,23 @@ static int docker_pick(ImageStore *s, Source *src, const char *want, char **ret_
         return 0;
 }
 
+/* The directory fds of an image's layers, top first */
+typedef struct LayerFds {
+        int *fds;
+        size_t n;
+} LayerFds;
+
+static void layer_fds_done(LayerFds *l) {
+        for (size_t i = 0; i < l->n; i++)
+                safe_close(l->fds[i]);
+        free(l->fds);
+}
+
 /* With manifest (and so config and layer blobs) in place: unpack what is missing */
 static int import_manifest(ImageStore *s, Source *src, const char *manifest_digest, ImageProgressFn progress,
                            void *userdata, ImageImportStats *stats, char **ret_config, uint64_t *ret_size,
                            unsigned *ret_layers, ImageError *error) {
+        _cleanup_(layer_fds_done) LayerFds lowers = {};
         _cleanup_(image_manifest_freep) ImageManifest *m = NULL;
         _cleanup_(image_config_freep) ImageConfig *c = NULL;
         _cleanup_free_ char *data = NULL;
@@ -723,6 +736,15 @@ static int import_manifest(ImageStore *s, Source *src, const char *manifest_dige
                                        "config lists %zu diff_ids for %zu layers", strv_length(c->diff_ids),
                                        m->n_layers);
 
+        /* The layers unpacked so far, layer j at fds[n - 1 - j], so that layer i's lowers (nearest first)
+         * start at fds[n - i]: a layer may hardlink to their files */
+        lowers.fds = new0(int, m->n_layers);
+        if (!lowers.fds)
+                return -ENOMEM;
+        for (size_t i = 0; i < m->n_layers; i++)
+                lowers.fds[i] = -EBADF;
+        lowers.n = m->n_layers;
+
         stats->layers = (unsigned) m->n_layers;
         for (size_t i = 0; i < m->n_layers; i++) {
                 const char *blob = m->layer_digests[i], *diff_id = c->diff_ids[i];
@@ -740,20 +762,25 @@ static int import_manifest(ImageStore *s, Source *src, const char *manifest_dige
                         stats->layers_reused++;
                         if (blob_size(s, blob, &bsize) >= 0)
                                 total += bsize;
-                        continue;
+                } else {
+                        r = source_get_blob(s, src, blob, stats, error);
+                        if (r < 0)
+                                return r;
+                        r = layer_unpack_above(s, blob, diff_id, lowers.fds + (m->n_layers - i), i, NULL,
+                                               stats, progress, userdata, label, error);
+                        if (r < 0)
+                                return r;
+                        if (r > 0)
+                                stats->layers_reused++;
+                        else
+                                stats->layers_unpacked++;
+                        if (blob_size(s, blob, &bsize) >= 0)
+                                total += bsize;
                 }
-                r = source_get_blob(s, src, blob, stats, error);
-                if (r < 0)
-                        return r;
-                r = layer_unpack(s, blob, diff_id, NULL, stats, progress, userdata, label, error);
-                if (r < 0)
-                        return r;
-                if (r > 0)
-                        stats->layers_reused++;
-                else
-                        stats->layers_unpacked++;
-                if (blob_size(s, blob, &bsize) >= 0)
-                        total += bsize;
+                lowers.fds[m->n_layers - i - 1] =
+                        openat(s->layers_fd, digest_hex(diff_id), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (lowers.fds[m->n_layers - i - 1] < 0)
+                        return image_error_set(error, -errno, diff_id, "cannot open the unpacked layer");
         }
         if (progress)
                 progress(NULL, 0, 0, userdata);
@@ -783,7 +810,7 @@ static int import_rootfs(ImageStore *s, Source *src, char **ret_manifest, bool *
          * layer is not in the store yet */
         if (lseek(fd, 0, SEEK_SET) < 0)
                 return -errno;
-        r = unpack_layer_progress(fd, -EBADF, &s->limits, &diff_id, NULL, progress, userdata,
+        r = unpack_layer_progress(fd, -EBADF, NULL, 0, &s->limits, &diff_id, NULL, progress, userdata,
                                   "Checking the rootfs tarball", error);
         if (r < 0)
                 return image_error_set(error, r, src->path, NULL);
