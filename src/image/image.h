@@ -154,11 +154,15 @@ typedef struct ImageInfo {
         uint64_t size;         /* sum of the layer blob sizes */
         uint64_t created_usec; /* when imported */
         unsigned n_layers;
+        uint64_t disk_bytes;   /* image_list_disk_usage(): allocated bytes of its blobs (manifest, config,
+                                * layers) and unpacked layer trees; a layer shared by images counts in each */
 } ImageInfo;
 void image_info_array_free(ImageInfo *a, size_t n);
 
 /* All images in the index, sorted by ref. */
 int image_list(ImageStore *s, ImageInfo **ret, size_t *ret_n);
+/* Fills disk_bytes of each (walks each distinct layer tree once) */
+int image_list_disk_usage(ImageStore *s, ImageInfo *a, size_t n);
 
 /* A JSON document describing NAME:TAG: {"ref","manifest","config","layers":[{"digest","diff_id","path",
  * "size"}],"image_config":{…}} as a NUL-terminated string. */

@@ -333,6 +333,35 @@ case $out in *'"layers_unpacked":0'*'"unpacked_bytes":0'*) ;; *) fail "re-import
 "$CBOX" image "${S[@]}" list || fail "list"
 "$CBOX" image "${S[@]}" list --json | python3 -c 'import json,sys; assert len(json.load(sys.stdin)) == 9' ||
         fail "list --json: expected 9 images"
+# DISK: the allocated bytes of each image's blobs and unpacked layer trees (hardlinked inodes once), as
+# walked independently here
+"$CBOX" image "${S[@]}" list | head -1 | grep -q ' DISK ' || fail "list: no DISK column"
+"$CBOX" image "${S[@]}" list --json > list.json
+mkdir -p inspect
+for ref in "${REF[@]}"; do "$CBOX" image "${S[@]}" inspect "$ref" > "inspect/$ref.json"; done
+python3 - "$W/store" <<'EOF' || fail "image list: disk usage differs from the store's files"
+import glob, json, os, sys
+store = sys.argv[1]
+listed = {i["ref"]: i for i in json.load(open("list.json"))}
+def blocks(p): return os.lstat(p).st_blocks * 512
+def tree(root):
+    total, seen = blocks(root), set()
+    for dp, dns, fns in os.walk(root):
+        for n in dns + fns:
+            st = os.lstat(os.path.join(dp, n))
+            if st.st_nlink > 1 and not os.path.isdir(os.path.join(dp, n)):
+                if st.st_ino in seen: continue
+                seen.add(st.st_ino)
+            total += st.st_blocks * 512
+    return total
+blob = lambda d: blocks(store + "/blobs/sha256/" + d.split(":")[1])
+for f in sorted(glob.glob("inspect/*.json")):
+    i = json.load(open(f))
+    want = blob(i["manifest"]) + blob(i["config"]) + sum(blob(l["digest"]) + tree(l["path"]) for l in i["layers"])
+    got = listed[i["ref"]]["disk"]
+    print("%s: disk %d bytes (layer blobs %d)" % (i["ref"], got, sum(l["size"] for l in i["layers"])))
+    assert got == want, (i["ref"], got, want)
+EOF
 mkdir -p "$W/store/containers/web"
 echo bb:oci > "$W/store/containers/web/image"
 "$CBOX" image "${S[@]}" rm bb:oci 2>err.txt && fail "rm of an image in use succeeded"

@@ -792,6 +792,10 @@ TEST(store_rootfs_import) {
         ASSERT_EQ(n, 2);
         ASSERT_STREQ(a[0].ref, "my_rootfs:latest");
         ASSERT_STREQ(a[0].manifest, a[1].manifest);
+        /* two names of one image: the same blobs and layer, the same cost (at least the layer blob) */
+        ASSERT_OK(image_list_disk_usage(s, a, n));
+        ASSERT_TRUE(a[0].disk_bytes >= a[0].size && a[0].size > 0);
+        ASSERT_EQ(a[0].disk_bytes, a[1].disk_bytes);
         image_info_array_free(a, n);
 
         _cleanup_free_ char *json = NULL;
