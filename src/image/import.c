@@ -247,6 +247,127 @@ static int ingest_member(ImageStore *s, struct archive *a, const char *expected,
         return 0;
 }
 
+static la_ssize_t gzip_write_cb(struct archive *a, void *userdata, const void *buf, size_t n) {
+        int r = blob_writer_write(userdata, buf, n);
+        if (r < 0) {
+                sym_archive_set_error(a, -r, "cannot write blob");
+                return -1;
+        }
+        return (la_ssize_t) n;
+}
+
+/* A docker-archive layer (an uncompressed tar, not under blobs/) goes into the store gzip-compressed: the
+ * store keeps its unpacked tree anyway, and an uncompressed copy beside it would double what the layer
+ * costs. Level 1 and no timestamp: fast, and the same member always gives the same blob (and so the same
+ * synthesized manifest). The unpacker checks the config's diff_id against the decompressed stream. */
+static bool magic_is_compressed(const void *p, size_t n) {
+        const uint8_t *m = p;
+        return n >= 4 && ((m[0] == 0x1f && m[1] == 0x8b) ||                                 /* gzip */
+                          (m[0] == 0x28 && m[1] == 0xb5 && m[2] == 0x2f && m[3] == 0xfd) || /* zstd */
+                          (m[0] == 0xfd && m[1] == '7' && m[2] == 'z' && m[3] == 'X'));     /* xz */
+}
+
+static int gzip_begin(struct archive **ret, BlobWriter *w, const char *name, ImageError *error) {
+        struct archive *a = sym_archive_write_new();
+        struct archive_entry *e = sym_archive_entry_new();
+        int r = 0;
+
+        if (!a || !e) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        /* ARCHIVE_WARN from add_filter_gzip means an external gzip program: never */
+        if (sym_archive_write_add_filter_gzip(a) != ARCHIVE_OK ||
+            sym_archive_write_set_filter_option(a, "gzip", "compression-level", "1") != ARCHIVE_OK ||
+            sym_archive_write_set_filter_option(a, "gzip", "timestamp", NULL) != ARCHIVE_OK ||
+            sym_archive_write_set_format_raw(a) != ARCHIVE_OK || sym_archive_write_set_bytes_per_block(a, 0) != ARCHIVE_OK ||
+            sym_archive_write_open2(a, w, NULL, gzip_write_cb, NULL, NULL) != ARCHIVE_OK) {
+                r = image_error_set(error, -EOPNOTSUPP, name, "cannot compress layer: %s",
+                                    sym_archive_error_string(a) ?: "libarchive without zlib");
+                goto finish;
+        }
+        sym_archive_entry_set_filetype(e, AE_IFREG);
+        sym_archive_entry_set_pathname(e, "layer.tar");
+        if (sym_archive_write_header(a, e) != ARCHIVE_OK) {
+                r = image_error_set(error, -EIO, name, "cannot compress layer: %s",
+                                    sym_archive_error_string(a) ?: "unknown error");
+                goto finish;
+        }
+        *ret = TAKE_PTR(a);
+finish:
+        if (e)
+                sym_archive_entry_free(e);
+        if (a)
+                sym_archive_write_free(a);
+        return r;
+}
+
+/* A docker-archive layer (an uncompressed tar, not under blobs/) goes into the store gzip-compressed: the
+ * store keeps its unpacked tree anyway, and an uncompressed copy beside it would double what the layer
+ * costs. Level 1 and no timestamp: fast, and the same member always gives the same blob (and so the same
+ * synthesized manifest). A member compressed already is kept as it is. The unpacker checks the config's
+ * diff_id against the decompressed stream. */
+static int ingest_member_gzip(ImageStore *s, struct archive *in, char **ret_digest, ImageImportStats *stats,
+                              const char *name, ImageError *error) {
+        _cleanup_(blob_writer_done) BlobWriter w = { .fd = -EBADF };
+        struct archive *a = NULL;
+        uint64_t done = 0;
+        int r;
+
+        r = blob_writer_begin(s, &w);
+        if (r < 0)
+                return r;
+        for (;;) {
+                const void *buf;
+                size_t size;
+                la_int64_t offset;
+                r = sym_archive_read_data_block(in, &buf, &size, &offset);
+                if (r == ARCHIVE_EOF)
+                        break;
+                if (r < ARCHIVE_WARN) {
+                        r = image_error_set(error, -EBADMSG, name, "cannot read archive member: %s",
+                                            sym_archive_error_string(in) ?: "corrupt");
+                        goto finish;
+                }
+                if ((uint64_t) offset != done) {
+                        r = image_error_set(error, -EBADMSG, name, "sparse archive members are not blobs");
+                        goto finish;
+                }
+                if (done == 0 && !magic_is_compressed(buf, size)) {
+                        r = gzip_begin(&a, &w, name, error);
+                        if (r < 0)
+                                goto finish;
+                }
+                done += size;
+                if (!a) {
+                        r = blob_writer_write(&w, buf, size);
+                        if (r < 0)
+                                goto finish;
+                } else if (sym_archive_write_data(a, buf, size) != (la_ssize_t) size) {
+                        r = image_error_set(error, -EIO, name, "cannot compress layer: %s",
+                                            sym_archive_error_string(a) ?: "short write");
+                        goto finish;
+                }
+        }
+        if (a && sym_archive_write_close(a) != ARCHIVE_OK) {
+                r = image_error_set(error, -EIO, name, "cannot compress layer: %s",
+                                    sym_archive_error_string(a) ?: "unknown error");
+                goto finish;
+        }
+        r = blob_writer_commit(&w, NULL, ret_digest, error);
+        if (r < 0) {
+                (void) image_error_set(error, r, name, NULL);
+                goto finish;
+        }
+        if (stats)
+                stats->blob_bytes += w.size;
+        r = 0;
+finish:
+        if (a)
+                sym_archive_write_free(a);
+        return r;
+}
+
 /* Pass 2: copy the members that matter into the store */
 static int archive_ingest(ImageStore *s, Source *src, ImageImportStats *stats, ImageError *error) {
         struct archive *a = archive_open_path(src->path, error);
@@ -350,7 +471,10 @@ static int archive_ingest(ImageStore *s, Source *src, ImageImportStats *stats, I
                         }
                 } else if (!(endswith(n, ".tar") || endswith(n, ".json") || endswith(n, ".tar.gz")))
                         continue;
-                r = ingest_member(s, a, expected, &digest, stats, n, error);
+                if (!expected && endswith(n, ".tar"))
+                        r = ingest_member_gzip(s, a, &digest, stats, n, error);
+                else
+                        r = ingest_member(s, a, expected, &digest, stats, n, error);
                 if (r < 0)
                         break;
                 if (strv_extend(&src->member_names, n) < 0 ||

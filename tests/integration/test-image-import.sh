@@ -362,6 +362,18 @@ for f in sorted(glob.glob("inspect/*.json")):
     print("%s: disk %d bytes (layer blobs %d)" % (i["ref"], got, sum(l["size"] for l in i["layers"])))
     assert got == want, (i["ref"], got, want)
 EOF
+# a docker-archive's layers (uncompressed tars) are stored gzip-compressed, not beside their unpacked
+# trees as they came; the same archive gives the same blobs, so the same image, every time
+python3 - "$W/store" inspect/bb:da.json <<'EOF' || fail "docker-archive layer blobs are not gzip"
+import json, sys
+for l in json.load(open(sys.argv[2]))["layers"]:
+    head = open(sys.argv[1] + "/blobs/sha256/" + l["digest"].split(":")[1], "rb").read(2)
+    assert head == b"\x1f\x8b", (l["digest"], head)
+EOF
+out=$(import_json da.tar bb:da-again) || fail "re-import of da.tar"
+[ "$("$CBOX" image "${S[@]}" inspect bb:da-again | python3 -c "import json,sys; print(json.load(sys.stdin)['manifest'])")" = "$("$CBOX" image "${S[@]}" inspect bb:da | python3 -c "import json,sys; print(json.load(sys.stdin)['manifest'])")" ] ||
+        fail "the same docker-archive gave another image"
+"$CBOX" image "${S[@]}" -q rm bb:da-again
 mkdir -p "$W/store/containers/web"
 echo bb:oci > "$W/store/containers/web/image"
 "$CBOX" image "${S[@]}" rm bb:oci 2>err.txt && fail "rm of an image in use succeeded"
