@@ -612,16 +612,19 @@ int container_upper_is_pristine(const char *upper) {
 }
 
 /* Whether the image (top layer first) shows a regular file at /etc/NAME: the first layer with an entry
- * there decides; a symlink (never followed: it is the image's, and may point anywhere on the host) is not one */
+ * there decides; a symlink (never followed: it is the image's, and may point anywhere on the host) is not
+ * one */
 static bool image_has_etc_file(UpContext *u, const char *name) {
         for (size_t i = 0; u->lowers && u->lowers[i]; i++) {
                 _cleanup_close_ int layer = open(u->lowers[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
-                _cleanup_close_ int etc =
-                        layer < 0 ? -EBADF : openat(layer, "etc", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                _cleanup_close_ int etc = layer < 0
+                        ? -EBADF
+                        : openat(layer, "etc", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 struct stat st;
                 if (etc >= 0 && fstatat(etc, name, &st, AT_SYMLINK_NOFOLLOW) >= 0)
                         return S_ISREG(st.st_mode);
-                if (layer >= 0 && fstatat(layer, "etc", &st, AT_SYMLINK_NOFOLLOW) >= 0 && !S_ISDIR(st.st_mode))
+                if (layer >= 0 && fstatat(layer, "etc", &st, AT_SYMLINK_NOFOLLOW) >= 0 &&
+                    !S_ISDIR(st.st_mode))
                         return false; /* etc itself is a symlink or file in this layer: it hides the rest */
         }
         return false;

@@ -154,8 +154,8 @@ typedef struct ImageInfo {
         uint64_t size;         /* sum of the layer blob sizes */
         uint64_t created_usec; /* when imported */
         unsigned n_layers;
-        uint64_t disk_bytes;   /* image_list_disk_usage(): allocated bytes of its blobs (manifest, config,
-                                * layers) and unpacked layer trees; a layer shared by images counts in each */
+        uint64_t disk_bytes; /* image_list_disk_usage(): allocated bytes of its blobs (manifest, config,
+                              * layers) and unpacked layer trees; a layer shared by images counts in each */
 } ImageInfo;
 void image_info_array_free(ImageInfo *a, size_t n);
 

@@ -262,9 +262,10 @@ static la_ssize_t gzip_write_cb(struct archive *a, void *userdata, const void *b
  * synthesized manifest). The unpacker checks the config's diff_id against the decompressed stream. */
 static bool magic_is_compressed(const void *p, size_t n) {
         const uint8_t *m = p;
-        return n >= 4 && ((m[0] == 0x1f && m[1] == 0x8b) ||                                 /* gzip */
-                          (m[0] == 0x28 && m[1] == 0xb5 && m[2] == 0x2f && m[3] == 0xfd) || /* zstd */
-                          (m[0] == 0xfd && m[1] == '7' && m[2] == 'z' && m[3] == 'X'));     /* xz */
+        return n >= 4 &&
+                ((m[0] == 0x1f && m[1] == 0x8b) ||                                 /* gzip */
+                 (m[0] == 0x28 && m[1] == 0xb5 && m[2] == 0x2f && m[3] == 0xfd) || /* zstd */
+                 (m[0] == 0xfd && m[1] == '7' && m[2] == 'z' && m[3] == 'X'));     /* xz */
 }
 
 static int gzip_begin(struct archive **ret, BlobWriter *w, const char *name, ImageError *error) {
@@ -280,7 +281,8 @@ static int gzip_begin(struct archive **ret, BlobWriter *w, const char *name, Ima
         if (sym_archive_write_add_filter_gzip(a) != ARCHIVE_OK ||
             sym_archive_write_set_filter_option(a, "gzip", "compression-level", "1") != ARCHIVE_OK ||
             sym_archive_write_set_filter_option(a, "gzip", "timestamp", NULL) != ARCHIVE_OK ||
-            sym_archive_write_set_format_raw(a) != ARCHIVE_OK || sym_archive_write_set_bytes_per_block(a, 0) != ARCHIVE_OK ||
+            sym_archive_write_set_format_raw(a) != ARCHIVE_OK ||
+            sym_archive_write_set_bytes_per_block(a, 0) != ARCHIVE_OK ||
             sym_archive_write_open2(a, w, NULL, gzip_write_cb, NULL, NULL) != ARCHIVE_OK) {
                 r = image_error_set(error, -EOPNOTSUPP, name, "cannot compress layer: %s",
                                     sym_archive_error_string(a) ?: "libarchive without zlib");
@@ -901,8 +903,8 @@ static int import_manifest(ImageStore *s, Source *src, const char *manifest_dige
                         if (blob_size(s, blob, &bsize) >= 0)
                                 total += bsize;
                 }
-                lowers.fds[m->n_layers - i - 1] =
-                        openat(s->layers_fd, digest_hex(diff_id), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                lowers.fds[m->n_layers - i - 1] = openat(s->layers_fd, digest_hex(diff_id),
+                                                         O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (lowers.fds[m->n_layers - i - 1] < 0)
                         return image_error_set(error, -errno, diff_id, "cannot open the unpacked layer");
         }

@@ -274,7 +274,8 @@ static int layer_usage(ImageStore *s, const char *diff_id, uint64_t *ret) {
 
 static uint64_t blob_usage(ImageStore *s, const char *digest) {
         struct stat st;
-        if (!digest_is_valid(digest) || fstatat(s->blobs_fd, digest_hex(digest), &st, AT_SYMLINK_NOFOLLOW) < 0)
+        if (!digest_is_valid(digest) ||
+            fstatat(s->blobs_fd, digest_hex(digest), &st, AT_SYMLINK_NOFOLLOW) < 0)
                 return 0;
         return (uint64_t) st.st_blocks * 512;
 }

@@ -284,8 +284,8 @@ int layer_unpack(ImageStore *s, const char *blob_digest, const char *expected, c
 }
 
 int layer_unpack_above(ImageStore *s, const char *blob_digest, const char *expected, const int *lower_fds,
-                       size_t n_lowers, char **ret_diff_id, ImageImportStats *stats, ImageProgressFn progress,
-                       void *userdata, const char *label, ImageError *error) {
+                       size_t n_lowers, char **ret_diff_id, ImageImportStats *stats,
+                       ImageProgressFn progress, void *userdata, const char *label, ImageError *error) {
         _cleanup_free_ char *tmp = NULL, *diff_id = NULL;
         _cleanup_close_ int dfd = -EBADF, bfd = -EBADF;
         int r;
@@ -313,8 +313,8 @@ int layer_unpack_above(ImageStore *s, const char *blob_digest, const char *expec
                 goto fail;
         }
 
-        r = unpack_layer_progress(bfd, dfd, lower_fds, n_lowers, &s->limits, &diff_id, stats, progress, userdata,
-                                  label, error);
+        r = unpack_layer_progress(bfd, dfd, lower_fds, n_lowers, &s->limits, &diff_id, stats, progress,
+                                  userdata, label, error);
         if (r < 0) {
                 (void) image_error_set(error, r, blob_digest, NULL);
                 goto fail;

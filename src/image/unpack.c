@@ -189,7 +189,8 @@ static int open_dir(Unpacker *u, const char *dir, bool create, const char *entry
                         /* "a/.wh.b" then "a/b/c": this layer's a/b is a directory after all, and the
                          * whiteout still hides the lower layers' a/b: an opaque directory */
                         struct stat st;
-                        if (fstatat(fd, comp, &st, AT_SYMLINK_NOFOLLOW) >= 0 && is_whiteout_at(fd, comp, &st)) {
+                        if (fstatat(fd, comp, &st, AT_SYMLINK_NOFOLLOW) >= 0 &&
+                            is_whiteout_at(fd, comp, &st)) {
                                 if (unlinkat(fd, comp, 0) < 0 || mkdirat(fd, comp, 0755) < 0)
                                         return image_error_set(u->error, -errno, entry,
                                                                "cannot create directory '%s'", comp);
@@ -593,13 +594,15 @@ static int copy_from_lower(Unpacker *u, int src_dfd, const char *src_name, const
                                                "copy of the lower layer's file exceeds the layer limits");
                 from = openat(src_dfd, src_name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
                 if (from < 0)
-                        return image_error_set(u->error, -errno, entry, "cannot open the lower layer's file");
+                        return image_error_set(u->error, -errno, entry,
+                                               "cannot open the lower layer's file");
                 to = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
                 if (to < 0)
                         return image_error_set(u->error, -errno, entry, "cannot create file");
                 if (ioctl(to, FICLONE, from) < 0) {
                         for (off_t done = 0; done < st->st_size;) {
-                                ssize_t k = copy_file_range(from, NULL, to, NULL, (size_t) (st->st_size - done), 0);
+                                ssize_t k = copy_file_range(from, NULL, to, NULL,
+                                                            (size_t) (st->st_size - done), 0);
                                 if (k < 0 && errno == EINTR)
                                         continue;
                                 if (k < 0)
@@ -631,7 +634,8 @@ static int copy_from_lower(Unpacker *u, int src_dfd, const char *src_name, const
                         return -ENOMEM;
                 ssize_t k = readlinkat(src_dfd, src_name, target, (size_t) st->st_size + 1);
                 if (k < 0)
-                        return image_error_set(u->error, -errno, entry, "cannot read the lower layer's symlink");
+                        return image_error_set(u->error, -errno, entry,
+                                               "cannot read the lower layer's symlink");
                 if (k > st->st_size)
                         return image_error_set(u->error, -EIO, entry, "lower layer's symlink changed");
                 target[k] = 0;
@@ -708,7 +712,8 @@ static int extract_hardlink(Unpacker *u, struct archive_entry *e, const char *pa
         if (S_ISDIR(st.st_mode))
                 return image_error_set(u->error, -EPERM, entry, "hardlink to a directory");
         if (is_whiteout_at(tfd, tname, &st))
-                return image_error_set(u->error, -EPERM, entry, "hardlink target '%s' is a whiteout", target);
+                return image_error_set(u->error, -EPERM, entry, "hardlink target '%s' is a whiteout",
+                                       target);
         r = make_room(u, dfd, name, false, entry);
         if (r < 0)
                 return r;
@@ -938,7 +943,8 @@ static la_ssize_t inner_read(struct archive *a, void *userdata, const void **ret
 
 int image_unpack_layer(int fd, int dir_fd, const ImageLimits *limits, char **ret_diff_id,
                        ImageImportStats *stats, ImageError *error) {
-        return unpack_layer_progress(fd, dir_fd, NULL, 0, limits, ret_diff_id, stats, NULL, NULL, NULL, error);
+        return unpack_layer_progress(fd, dir_fd, NULL, 0, limits, ret_diff_id, stats, NULL, NULL, NULL,
+                                     error);
 }
 
 int image_unpack_layer_above(int fd, int dir_fd, const int *lower_fds, size_t n_lowers,
@@ -947,9 +953,9 @@ int image_unpack_layer_above(int fd, int dir_fd, const int *lower_fds, size_t n_
                                      NULL, error);
 }
 
-int unpack_layer_progress(int fd, int dir_fd, const int *lower_fds, size_t n_lowers, const ImageLimits *limits,
-                          char **ret_diff_id, ImageImportStats *stats, ImageProgressFn progress,
-                          void *userdata, const char *label, ImageError *error) {
+int unpack_layer_progress(int fd, int dir_fd, const int *lower_fds, size_t n_lowers,
+                          const ImageLimits *limits, char **ret_diff_id, ImageImportStats *stats,
+                          ImageProgressFn progress, void *userdata, const char *label, ImageError *error) {
         _cleanup_(sym_EVP_MD_CTX_freep) EVP_MD_CTX *hash = NULL;
         struct archive *outer = NULL, *inner = NULL;
         struct archive_entry *e;

@@ -20,7 +20,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static char *base = NULL; /* <base>/layer: the unpack target; <base>/sentinel: must stay empty */
+static char *base = NULL;     /* <base>/layer: the unpack target; <base>/sentinel: must stay empty */
 static int lower_fd = -EBADF; /* <base>/lower: a layer below the input, for hardlinks to a lower layer */
 
 static void cleanup(void) {

@@ -344,20 +344,20 @@ TEST(unpack_whiteout_own_layer) {
         require_root();
         const TarEntry t[] = {
                 { .path = "a/f", .type = AE_IFREG, .data = "kept" },
-                { .path = ".wh.a", .type = AE_IFREG, .data = "" },          /* after: a stays, opaque */
-                { .path = ".wh.b", .type = AE_IFREG, .data = "" },          /* before a file */
+                { .path = ".wh.a", .type = AE_IFREG, .data = "" }, /* after: a stays, opaque */
+                { .path = ".wh.b", .type = AE_IFREG, .data = "" }, /* before a file */
                 { .path = "b", .type = AE_IFREG, .data = "file" },
-                { .path = ".wh.c", .type = AE_IFREG, .data = "" },          /* before a directory */
+                { .path = ".wh.c", .type = AE_IFREG, .data = "" }, /* before a directory */
                 { .path = "c/", .type = AE_IFDIR },
-                { .path = "d/.wh.e", .type = AE_IFREG, .data = "" },        /* before an implied parent */
+                { .path = "d/.wh.e", .type = AE_IFREG, .data = "" }, /* before an implied parent */
                 { .path = "d/e/x", .type = AE_IFREG, .data = "x" },
-                { .path = "f", .type = AE_IFLNK, .link = "b" },             /* a symlink, then its whiteout */
+                { .path = "f", .type = AE_IFLNK, .link = "b" }, /* a symlink, then its whiteout */
                 { .path = ".wh.f", .type = AE_IFREG, .data = "" },
                 { .path = "o/.wh..wh..opq", .type = AE_IFREG, .data = "" }, /* opaque marker first */
                 { .path = "o/k", .type = AE_IFREG, .data = "k" },
                 { .path = "o/", .type = AE_IFDIR, .perm = 0711 },
-                { .path = ".wh.g", .type = AE_IFREG, .data = "" },          /* alone: a whiteout */
-                { .path = ".wh.g", .type = AE_IFREG, .data = "" },          /* twice: still one */
+                { .path = ".wh.g", .type = AE_IFREG, .data = "" }, /* alone: a whiteout */
+                { .path = ".wh.g", .type = AE_IFREG, .data = "" }, /* twice: still one */
         };
         ImageError e = {};
         char *dir = NULL, buf[8];
@@ -370,7 +370,8 @@ TEST(unpack_whiteout_own_layer) {
         ASSERT_STREQ(data, "kept");
         static const char *const opaque[] = { "a", "c", "d/e", "o" };
         for (size_t i = 0; i < ELEMENTSOF(opaque); i++) {
-                _cleanup_close_ int fd = openat(dfd, opaque[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                _cleanup_close_ int fd =
+                        openat(dfd, opaque[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 ASSERT_TRUE(fd >= 0);
                 ASSERT_EQ(fgetxattr(fd, "trusted.overlay.opaque", buf, sizeof(buf)), 1);
                 ASSERT_EQ(buf[0], 'y');
@@ -398,15 +399,21 @@ TEST(unpack_xattrs_dropped) {
                 { .path = "f1", .type = AE_IFREG, .data = "x", .xattr = "user.overlay.redirect=/etc" },
                 { .path = "f2", .type = AE_IFREG, .data = "x", .xattr = "user.overlay.metacopy=" },
                 { .path = "f3", .type = AE_IFREG, .data = "x", .xattr = "trusted.overlay.origin=x" },
-                { .path = "f4", .type = AE_IFREG, .data = "x", .xattr = "security.selinux=system_u:object_r:shadow_t:s0" },
-                { .path = "f5", .type = AE_IFREG, .data = "x", .xattr = "user.containers.override_stat=0:0:4755" },
+                { .path = "f4",
+                  .type = AE_IFREG,
+                  .data = "x",
+                  .xattr = "security.selinux=system_u:object_r:shadow_t:s0" },
+                { .path = "f5",
+                  .type = AE_IFREG,
+                  .data = "x",
+                  .xattr = "user.containers.override_stat=0:0:4755" },
                 { .path = "f6", .type = AE_IFREG, .data = "x", .xattr = "trusted.other=1" },
                 { .path = "f7", .type = AE_IFREG, .data = "x", .xattr = "user.overlayish=kept" },
         };
         static const char *const dropped[][2] = {
-                { "d1", "trusted.overlay.opaque" },      { "d2", "user.overlay.opaque" },
-                { "f1", "user.overlay.redirect" },       { "f2", "user.overlay.metacopy" },
-                { "f3", "trusted.overlay.origin" },      { "f4", "security.selinux" },
+                { "d1", "trusted.overlay.opaque" },        { "d2", "user.overlay.opaque" },
+                { "f1", "user.overlay.redirect" },         { "f2", "user.overlay.metacopy" },
+                { "f3", "trusted.overlay.origin" },        { "f4", "security.selinux" },
                 { "f5", "user.containers.override_stat" }, { "f6", "trusted.other" },
         };
         ImageError e = {};
@@ -432,8 +439,8 @@ TEST(unpack_xattrs_dropped) {
         rm_dir(dir);
 }
 
-static int unpack_above(const TarEntry *entries, size_t n, const int *lowers, size_t n_lowers, char **ret_dir,
-                        int *ret_fd, ImageError *err) {
+static int unpack_above(const TarEntry *entries, size_t n, const int *lowers, size_t n_lowers,
+                        char **ret_dir, int *ret_fd, ImageError *err) {
         _cleanup_close_ int fd = make_tar(entries, n, NULL);
         char *dir = mkdtemp_dir();
         int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -468,7 +475,12 @@ TEST(unpack_hardlink_lower) {
         _cleanup_free_ char *victim_rel = strjoin("../../../../../../..", outside, "/victim");
 
         const TarEntry l0[] = {
-                { .path = "bin/busybox", .type = AE_IFREG, .perm = 04755, .data = "#!busybox", .uid = 5, .gid = 6,
+                { .path = "bin/busybox",
+                  .type = AE_IFREG,
+                  .perm = 04755,
+                  .data = "#!busybox",
+                  .uid = 5,
+                  .gid = 6,
                   .mtime = 1234567 },
                 { .path = "bin/x", .type = AE_IFREG, .data = "x", .xattr = "user.test=v" },
                 { .path = "lib/sym", .type = AE_IFLNK, .link = "../bin/busybox" },
@@ -518,7 +530,7 @@ TEST(unpack_hardlink_lower) {
         ASSERT_STREQ(data, "#!busybox");
         ASSERT_OK(fstatat(dfd, "sbin/sh", &st, AT_SYMLINK_NOFOLLOW));
         ASSERT_OK(fstatat(f0, "bin/busybox", &lst, AT_SYMLINK_NOFOLLOW));
-        ASSERT_TRUE(st.st_ino != lst.st_ino);           /* a copy: layers never share inodes */
+        ASSERT_TRUE(st.st_ino != lst.st_ino); /* a copy: layers never share inodes */
         ASSERT_EQ(lst.st_nlink, 1);
         ASSERT_EQ(st.st_mode & 07777, 04755);
         ASSERT_EQ(st.st_uid, 5);

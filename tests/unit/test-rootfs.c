@@ -328,14 +328,26 @@ TEST(etc_symlinks_replaced) {
 
         const char *lowers[] = { l1, l2 };
         RootfsMount mounts[] = {
-                { .type = ROOTFS_MOUNT_BIND, .source = rs, .target = "/etc/resolv.conf", .read_only = true,
+                { .type = ROOTFS_MOUNT_BIND,
+                  .source = rs,
+                  .target = "/etc/resolv.conf",
+                  .read_only = true,
                   .replace_symlink = true },
-                { .type = ROOTFS_MOUNT_BIND, .source = hs, .target = "/etc/hosts", .read_only = true,
+                { .type = ROOTFS_MOUNT_BIND,
+                  .source = hs,
+                  .target = "/etc/hosts",
+                  .read_only = true,
                   .replace_symlink = true },
         };
         RootfsParams p = {
-                .target = root, .lower_dirs = lowers, .n_lower_dirs = 2, .upper_dir = up, .work_dir = wk,
-                .mounts = mounts, .n_mounts = ELEMENTSOF(mounts), .new_netns = true,
+                .target = root,
+                .lower_dirs = lowers,
+                .n_lower_dirs = 2,
+                .upper_dir = up,
+                .work_dir = wk,
+                .mounts = mounts,
+                .n_mounts = ELEMENTSOF(mounts),
+                .new_netns = true,
         };
         ASSERT_EQ(run_inside(&p, check_etc_binds, msg, sizeof(msg)), 0);
         uresolv = strjoin(up, "/etc/resolv.conf");
@@ -345,7 +357,8 @@ TEST(etc_symlinks_replaced) {
         ASSERT_TRUE(S_ISLNK(st.st_mode)); /* the layer is untouched */
         ASSERT_OK(RET_NERRNO(stat(hostf, &after)));
         ASSERT_TRUE(after.st_ino == before.st_ino && after.st_size == before.st_size &&
-                    after.st_mtim.tv_sec == before.st_mtim.tv_sec && after.st_mtim.tv_nsec == before.st_mtim.tv_nsec);
+                    after.st_mtim.tv_sec == before.st_mtim.tv_sec &&
+                    after.st_mtim.tv_nsec == before.st_mtim.tv_nsec);
         data = mfree(data);
         ASSERT_OK(read_full_file(hostf, &data, NULL, 100));
         ASSERT_STREQ(data, "host, keep\n");
