@@ -218,30 +218,37 @@ static int do_list(int argc, char *argv[]) {
         r = image_list(s, &a, &n);
         if (r < 0)
                 return log_error_errno(r, "Failed to list images: %m");
+        r = image_list_disk_usage(s, a, n);
+        if (r < 0) {
+                image_info_array_free(a, n);
+                return log_error_errno(r, "Failed to measure the images' disk usage: %m");
+        }
 
         if (arg_json) {
                 printf("[");
                 for (size_t i = 0; i < n; i++)
                         printf("%s{\"ref\":\"%s\",\"manifest\":\"%s\",\"config\":\"%s\",\"layers\":%u,"
-                               "\"size\":%" PRIu64 ",\"created_usec\":%" PRIu64 "}",
+                               "\"size\":%" PRIu64 ",\"disk\":%" PRIu64 ",\"created_usec\":%" PRIu64 "}",
                                i > 0 ? "," : "", a[i].ref, a[i].manifest, a[i].config, a[i].n_layers,
-                               a[i].size, a[i].created_usec);
+                               a[i].size, a[i].disk_bytes, a[i].created_usec);
                 printf("]\n");
         } else {
                 size_t w = strlen("IMAGE");
                 for (size_t i = 0; i < n; i++)
                         w = MAX(w, strlen(a[i].ref));
-                printf("%-*s  %-12s  %6s  %8s  %s\n", (int) w, "IMAGE", "ID", "LAYERS", "SIZE", "IMPORTED");
+                printf("%-*s  %-12s  %6s  %8s  %8s  %s\n", (int) w, "IMAGE", "ID", "LAYERS", "SIZE", "DISK",
+                       "IMPORTED");
                 for (size_t i = 0; i < n; i++) {
-                        char size[32], when[64] = "-";
+                        char size[32], disk[32], when[64] = "-";
                         time_t t = (time_t) (a[i].created_usec / 1000000);
                         struct tm tm;
                         format_bytes(a[i].size, size, sizeof(size));
+                        format_bytes(a[i].disk_bytes, disk, sizeof(disk));
                         if (a[i].created_usec > 0 && localtime_r(&t, &tm))
                                 strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
                         const char *id = startswith(a[i].manifest, "sha256:") ?: a[i].manifest;
-                        printf("%-*s  %-12.12s  %6u  %8s  %s\n", (int) w, a[i].ref, id, a[i].n_layers, size,
-                               when);
+                        printf("%-*s  %-12.12s  %6u  %8s  %8s  %s\n", (int) w, a[i].ref, id, a[i].n_layers,
+                               size, disk, when);
                 }
         }
         image_info_array_free(a, n);

@@ -707,29 +707,34 @@ int container_upper_is_pristine(const char *upper) {
         return tree_is_cbox_only(fd, "", 0);
 }
 
-/* A read-only root without an upper layer cannot get the mount points created: only when they exist */
-static bool want_etc_files(UpContext *u) {
-        if (!u->c->read_only)
-                return true;
+/* Whether the image (top layer first) shows a regular file at /etc/NAME: the first layer with an entry
+ * there decides; a symlink (never followed: it is the image's, and may point anywhere on the host) is not
+ * one */
+static bool image_has_etc_file(UpContext *u, const char *name) {
         for (size_t i = 0; u->lowers && u->lowers[i]; i++) {
-                _cleanup_free_ char *a = strjoin(u->lowers[i], "/etc/resolv.conf"),
-                                    *b = strjoin(u->lowers[i], "/etc/hosts");
-                if (a && b && access(a, F_OK) >= 0 && access(b, F_OK) >= 0)
-                        return true;
+                _cleanup_close_ int layer = open(u->lowers[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
+                _cleanup_close_ int etc = layer < 0
+                        ? -EBADF
+                        : openat(layer, "etc", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                struct stat st;
+                if (etc >= 0 && fstatat(etc, name, &st, AT_SYMLINK_NOFOLLOW) >= 0)
+                        return S_ISREG(st.st_mode);
+                if (layer >= 0 && fstatat(layer, "etc", &st, AT_SYMLINK_NOFOLLOW) >= 0 &&
+                    !S_ISDIR(st.st_mode))
+                        return false; /* etc itself is a symlink or file in this layer: it hides the rest */
         }
         return false;
 }
 
+/* A read-only root without an upper layer cannot get the mount points created (nor an image's symlink
+ * there replaced): only when they are files already */
+static bool want_etc_files(UpContext *u) {
+        return !u->c->read_only || (image_has_etc_file(u, "resolv.conf") && image_has_etc_file(u, "hosts"));
+}
+
 /* /etc/hostname likewise: on a read-only root only when an image layer has the file */
 static bool want_hostname_file(UpContext *u) {
-        if (!u->c->read_only)
-                return true;
-        for (size_t i = 0; u->lowers && u->lowers[i]; i++) {
-                _cleanup_free_ char *a = strjoin(u->lowers[i], "/etc/hostname");
-                if (a && access(a, F_OK) >= 0)
-                        return true;
-        }
-        return false;
+        return !u->c->read_only || image_has_etc_file(u, "hostname");
 }
 
 static int write_etc_files(UpContext *u) {
@@ -1234,11 +1239,13 @@ static int up_run(UpContext *u) {
                 mounts[n_mounts++] = (RootfsMount){ .type = ROOTFS_MOUNT_BIND,
                                                     .source = resolv_path,
                                                     .target = container_bound_etc_files[BOUND_RESOLV_CONF],
-                                                    .read_only = true };
+                                                    .read_only = true,
+                                                    .replace_symlink = true };
                 mounts[n_mounts++] = (RootfsMount){ .type = ROOTFS_MOUNT_BIND,
                                                     .source = hosts_path,
                                                     .target = container_bound_etc_files[BOUND_HOSTS],
-                                                    .read_only = true };
+                                                    .read_only = true,
+                                                    .replace_symlink = true };
                 u->write_etc_files = true;
                 if (want_hostname_file(u)) {
                         hostname_path = strprintf("%s/%s/hostname", global_config_run_root(u->g), u->name);
@@ -1248,7 +1255,8 @@ static int up_run(UpContext *u) {
                                 (RootfsMount){ .type = ROOTFS_MOUNT_BIND,
                                                .source = hostname_path,
                                                .target = container_bound_etc_files[BOUND_HOSTNAME],
-                                               .read_only = true };
+                                               .read_only = true,
+                                               .replace_symlink = true };
                         u->write_hostname_file = true;
                 }
         }

@@ -63,6 +63,7 @@
         X(archive_read_support_format_raw)                                                                  \
         X(archive_read_support_format_tar)                                                                  \
         X(archive_set_error)                                                                                \
+        X(archive_write_add_filter_gzip)                                                                    \
         X(archive_write_add_filter_none)                                                                    \
         X(archive_write_close)                                                                              \
         X(archive_write_data)                                                                               \
@@ -71,7 +72,10 @@
         X(archive_write_new)                                                                                \
         X(archive_write_open2)                                                                              \
         X(archive_write_open_fd)                                                                            \
-        X(archive_write_set_format_pax_restricted)
+        X(archive_write_set_bytes_per_block)                                                                \
+        X(archive_write_set_filter_option)                                                                  \
+        X(archive_write_set_format_pax_restricted)                                                          \
+        X(archive_write_set_format_raw)
 
 #define X(f) extern typeof(f) *sym_##f;
 ARCHIVE_SYMBOLS(X)

@@ -89,7 +89,7 @@ bool image_json_is_index(json_object *o);
 /* From an index: the digest of the manifest for linux/<host arch> (or the only one) */
 int image_index_pick_platform(json_object *index, char **ret_digest, ImageError *error);
 
-/* image_unpack_layer() reporting progress (label, uncompressed bytes so far) */
-int unpack_layer_progress(int fd, int dir_fd, const ImageLimits *limits, char **ret_diff_id,
-                          ImageImportStats *stats, ImageProgressFn progress, void *userdata,
-                          const char *label, ImageError *error);
+/* image_unpack_layer_above() reporting progress (label, uncompressed bytes so far) */
+int unpack_layer_progress(int fd, int dir_fd, const int *lower_fds, size_t n_lowers,
+                          const ImageLimits *limits, char **ret_diff_id, ImageImportStats *stats,
+                          ImageProgressFn progress, void *userdata, const char *label, ImageError *error);

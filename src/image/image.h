@@ -154,11 +154,15 @@ typedef struct ImageInfo {
         uint64_t size;         /* sum of the layer blob sizes */
         uint64_t created_usec; /* when imported */
         unsigned n_layers;
+        uint64_t disk_bytes; /* image_list_disk_usage(): allocated bytes of its blobs (manifest, config,
+                              * layers) and unpacked layer trees; a layer shared by images counts in each */
 } ImageInfo;
 void image_info_array_free(ImageInfo *a, size_t n);
 
 /* All images in the index, sorted by ref. */
 int image_list(ImageStore *s, ImageInfo **ret, size_t *ret_n);
+/* Fills disk_bytes of each (walks each distinct layer tree once) */
+int image_list_disk_usage(ImageStore *s, ImageInfo *a, size_t n);
 
 /* A JSON document describing NAME:TAG: {"ref","manifest","config","layers":[{"digest","diff_id","path",
  * "size"}],"image_config":{…}} as a NUL-terminated string. */
@@ -194,3 +198,8 @@ int image_gc(ImageStore *s, ImageGcStats *ret_stats);
  * the stream is parsed, hashed and checked against the limits and path rules, nothing is created. */
 int image_unpack_layer(int fd, int dir_fd, const ImageLimits *limits, char **ret_diff_id,
                        ImageImportStats *stats, ImageError *error);
+/* The same for a layer above others: lower_fds are the directories of the image's layers below it,
+ * nearest first. A hardlink whose target is not in this layer is resolved in them (as overlayfs shows
+ * them, never through a symlink) and copied in. */
+int image_unpack_layer_above(int fd, int dir_fd, const int *lower_fds, size_t n_lowers,
+                             const ImageLimits *limits, char **ret_diff_id, ImageError *error);

@@ -247,6 +247,129 @@ static int ingest_member(ImageStore *s, struct archive *a, const char *expected,
         return 0;
 }
 
+static la_ssize_t gzip_write_cb(struct archive *a, void *userdata, const void *buf, size_t n) {
+        int r = blob_writer_write(userdata, buf, n);
+        if (r < 0) {
+                sym_archive_set_error(a, -r, "cannot write blob");
+                return -1;
+        }
+        return (la_ssize_t) n;
+}
+
+/* A docker-archive layer (an uncompressed tar, not under blobs/) goes into the store gzip-compressed: the
+ * store keeps its unpacked tree anyway, and an uncompressed copy beside it would double what the layer
+ * costs. Level 1 and no timestamp: fast, and the same member always gives the same blob (and so the same
+ * synthesized manifest). The unpacker checks the config's diff_id against the decompressed stream. */
+static bool magic_is_compressed(const void *p, size_t n) {
+        const uint8_t *m = p;
+        return n >= 4 &&
+                ((m[0] == 0x1f && m[1] == 0x8b) ||                                 /* gzip */
+                 (m[0] == 0x28 && m[1] == 0xb5 && m[2] == 0x2f && m[3] == 0xfd) || /* zstd */
+                 (m[0] == 0xfd && m[1] == '7' && m[2] == 'z' && m[3] == 'X'));     /* xz */
+}
+
+static int gzip_begin(struct archive **ret, BlobWriter *w, const char *name, ImageError *error) {
+        struct archive *a = sym_archive_write_new();
+        struct archive_entry *e = sym_archive_entry_new();
+        int r = 0;
+
+        if (!a || !e) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        /* ARCHIVE_WARN from add_filter_gzip means an external gzip program: never */
+        if (sym_archive_write_add_filter_gzip(a) != ARCHIVE_OK ||
+            sym_archive_write_set_filter_option(a, "gzip", "compression-level", "1") != ARCHIVE_OK ||
+            sym_archive_write_set_filter_option(a, "gzip", "timestamp", NULL) != ARCHIVE_OK ||
+            sym_archive_write_set_format_raw(a) != ARCHIVE_OK ||
+            sym_archive_write_set_bytes_per_block(a, 0) != ARCHIVE_OK ||
+            sym_archive_write_open2(a, w, NULL, gzip_write_cb, NULL, NULL) != ARCHIVE_OK) {
+                r = image_error_set(error, -EOPNOTSUPP, name, "cannot compress layer: %s",
+                                    sym_archive_error_string(a) ?: "libarchive without zlib");
+                goto finish;
+        }
+        sym_archive_entry_set_filetype(e, AE_IFREG);
+        sym_archive_entry_set_pathname(e, "layer.tar");
+        if (sym_archive_write_header(a, e) != ARCHIVE_OK) {
+                r = image_error_set(error, -EIO, name, "cannot compress layer: %s",
+                                    sym_archive_error_string(a) ?: "unknown error");
+                goto finish;
+        }
+        *ret = TAKE_PTR(a);
+finish:
+        if (e)
+                sym_archive_entry_free(e);
+        if (a)
+                sym_archive_write_free(a);
+        return r;
+}
+
+/* A docker-archive layer (an uncompressed tar, not under blobs/) goes into the store gzip-compressed: the
+ * store keeps its unpacked tree anyway, and an uncompressed copy beside it would double what the layer
+ * costs. Level 1 and no timestamp: fast, and the same member always gives the same blob (and so the same
+ * synthesized manifest). A member compressed already is kept as it is. The unpacker checks the config's
+ * diff_id against the decompressed stream. */
+static int ingest_member_gzip(ImageStore *s, struct archive *in, char **ret_digest, ImageImportStats *stats,
+                              const char *name, ImageError *error) {
+        _cleanup_(blob_writer_done) BlobWriter w = { .fd = -EBADF };
+        struct archive *a = NULL;
+        uint64_t done = 0;
+        int r;
+
+        r = blob_writer_begin(s, &w);
+        if (r < 0)
+                return r;
+        for (;;) {
+                const void *buf;
+                size_t size;
+                la_int64_t offset;
+                r = sym_archive_read_data_block(in, &buf, &size, &offset);
+                if (r == ARCHIVE_EOF)
+                        break;
+                if (r < ARCHIVE_WARN) {
+                        r = image_error_set(error, -EBADMSG, name, "cannot read archive member: %s",
+                                            sym_archive_error_string(in) ?: "corrupt");
+                        goto finish;
+                }
+                if ((uint64_t) offset != done) {
+                        r = image_error_set(error, -EBADMSG, name, "sparse archive members are not blobs");
+                        goto finish;
+                }
+                if (done == 0 && !magic_is_compressed(buf, size)) {
+                        r = gzip_begin(&a, &w, name, error);
+                        if (r < 0)
+                                goto finish;
+                }
+                done += size;
+                if (!a) {
+                        r = blob_writer_write(&w, buf, size);
+                        if (r < 0)
+                                goto finish;
+                } else if (sym_archive_write_data(a, buf, size) != (la_ssize_t) size) {
+                        r = image_error_set(error, -EIO, name, "cannot compress layer: %s",
+                                            sym_archive_error_string(a) ?: "short write");
+                        goto finish;
+                }
+        }
+        if (a && sym_archive_write_close(a) != ARCHIVE_OK) {
+                r = image_error_set(error, -EIO, name, "cannot compress layer: %s",
+                                    sym_archive_error_string(a) ?: "unknown error");
+                goto finish;
+        }
+        r = blob_writer_commit(&w, NULL, ret_digest, error);
+        if (r < 0) {
+                (void) image_error_set(error, r, name, NULL);
+                goto finish;
+        }
+        if (stats)
+                stats->blob_bytes += w.size;
+        r = 0;
+finish:
+        if (a)
+                sym_archive_write_free(a);
+        return r;
+}
+
 /* Pass 2: copy the members that matter into the store */
 static int archive_ingest(ImageStore *s, Source *src, ImageImportStats *stats, ImageError *error) {
         struct archive *a = archive_open_path(src->path, error);
@@ -350,7 +473,10 @@ static int archive_ingest(ImageStore *s, Source *src, ImageImportStats *stats, I
                         }
                 } else if (!(endswith(n, ".tar") || endswith(n, ".json") || endswith(n, ".tar.gz")))
                         continue;
-                r = ingest_member(s, a, expected, &digest, stats, n, error);
+                if (!expected && endswith(n, ".tar"))
+                        r = ingest_member_gzip(s, a, &digest, stats, n, error);
+                else
+                        r = ingest_member(s, a, expected, &digest, stats, n, error);
                 if (r < 0)
                         break;
                 if (strv_extend(&src->member_names, n) < 0 ||
@@ -687,10 +813,23 @@ static int docker_pick(ImageStore *s, Source *src, const char *want, char **ret_
         return 0;
 }
 
+/* The directory fds of an image's layers, top first */
+typedef struct LayerFds {
+        int *fds;
+        size_t n;
+} LayerFds;
+
+static void layer_fds_done(LayerFds *l) {
+        for (size_t i = 0; i < l->n; i++)
+                safe_close(l->fds[i]);
+        free(l->fds);
+}
+
 /* With manifest (and so config and layer blobs) in place: unpack what is missing */
 static int import_manifest(ImageStore *s, Source *src, const char *manifest_digest, ImageProgressFn progress,
                            void *userdata, ImageImportStats *stats, char **ret_config, uint64_t *ret_size,
                            unsigned *ret_layers, ImageError *error) {
+        _cleanup_(layer_fds_done) LayerFds lowers = {};
         _cleanup_(image_manifest_freep) ImageManifest *m = NULL;
         _cleanup_(image_config_freep) ImageConfig *c = NULL;
         _cleanup_free_ char *data = NULL;
@@ -723,6 +862,15 @@ static int import_manifest(ImageStore *s, Source *src, const char *manifest_dige
                                        "config lists %zu diff_ids for %zu layers", strv_length(c->diff_ids),
                                        m->n_layers);
 
+        /* The layers unpacked so far, layer j at fds[n - 1 - j], so that layer i's lowers (nearest first)
+         * start at fds[n - i]: a layer may hardlink to their files */
+        lowers.fds = new0(int, m->n_layers);
+        if (!lowers.fds)
+                return -ENOMEM;
+        for (size_t i = 0; i < m->n_layers; i++)
+                lowers.fds[i] = -EBADF;
+        lowers.n = m->n_layers;
+
         stats->layers = (unsigned) m->n_layers;
         for (size_t i = 0; i < m->n_layers; i++) {
                 const char *blob = m->layer_digests[i], *diff_id = c->diff_ids[i];
@@ -740,20 +888,25 @@ static int import_manifest(ImageStore *s, Source *src, const char *manifest_dige
                         stats->layers_reused++;
                         if (blob_size(s, blob, &bsize) >= 0)
                                 total += bsize;
-                        continue;
+                } else {
+                        r = source_get_blob(s, src, blob, stats, error);
+                        if (r < 0)
+                                return r;
+                        r = layer_unpack_above(s, blob, diff_id, lowers.fds + (m->n_layers - i), i, NULL,
+                                               stats, progress, userdata, label, error);
+                        if (r < 0)
+                                return r;
+                        if (r > 0)
+                                stats->layers_reused++;
+                        else
+                                stats->layers_unpacked++;
+                        if (blob_size(s, blob, &bsize) >= 0)
+                                total += bsize;
                 }
-                r = source_get_blob(s, src, blob, stats, error);
-                if (r < 0)
-                        return r;
-                r = layer_unpack(s, blob, diff_id, NULL, stats, progress, userdata, label, error);
-                if (r < 0)
-                        return r;
-                if (r > 0)
-                        stats->layers_reused++;
-                else
-                        stats->layers_unpacked++;
-                if (blob_size(s, blob, &bsize) >= 0)
-                        total += bsize;
+                lowers.fds[m->n_layers - i - 1] = openat(s->layers_fd, digest_hex(diff_id),
+                                                         O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (lowers.fds[m->n_layers - i - 1] < 0)
+                        return image_error_set(error, -errno, diff_id, "cannot open the unpacked layer");
         }
         if (progress)
                 progress(NULL, 0, 0, userdata);
@@ -783,7 +936,7 @@ static int import_rootfs(ImageStore *s, Source *src, char **ret_manifest, bool *
          * layer is not in the store yet */
         if (lseek(fd, 0, SEEK_SET) < 0)
                 return -errno;
-        r = unpack_layer_progress(fd, -EBADF, &s->limits, &diff_id, NULL, progress, userdata,
+        r = unpack_layer_progress(fd, -EBADF, NULL, 0, &s->limits, &diff_id, NULL, progress, userdata,
                                   "Checking the rootfs tarball", error);
         if (r < 0)
                 return image_error_set(error, r, src->path, NULL);

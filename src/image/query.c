@@ -179,6 +179,147 @@ int image_list(ImageStore *s, ImageInfo **ret, size_t *ret_n) {
         return 0;
 }
 
+/* ---- disk usage ---- */
+
+typedef struct Linked {
+        ino_t ino;
+        uint64_t bytes;
+} Linked;
+
+typedef struct Usage {
+        uint64_t bytes;
+        Linked *linked; /* inodes with more than one link: counted once, at the end */
+        size_t n_linked, allocated;
+} Usage;
+
+static int linked_cmp(const void *a, const void *b) {
+        ino_t x = ((const Linked *) a)->ino, y = ((const Linked *) b)->ino;
+        return x < y ? -1 : x > y;
+}
+
+/* Allocated bytes of everything below dfd (never following a symlink; depth bounded like unpacking) */
+static int tree_usage(int dfd, unsigned depth, Usage *u) {
+        if (depth > IMAGE_DEFAULT_MAX_PATH_DEPTH + 1)
+                return -ELOOP;
+        int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        _cleanup_closedir_ DIR *d = fdopendir(fd);
+        if (!d) {
+                safe_close(fd);
+                return -errno;
+        }
+        for (struct dirent *de; (errno = 0, de = readdir(d));) {
+                struct stat st;
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                        if (errno == ENOENT)
+                                continue;
+                        return -errno;
+                }
+                uint64_t bytes = (uint64_t) st.st_blocks * 512;
+                if (!S_ISDIR(st.st_mode) && st.st_nlink > 1) {
+                        if (u->n_linked >= u->allocated) {
+                                size_t n = MAX(u->allocated * 2, (size_t) 64);
+                                Linked *l = reallocarray(u->linked, n, sizeof(Linked));
+                                if (!l)
+                                        return -ENOMEM;
+                                u->linked = l;
+                                u->allocated = n;
+                        }
+                        u->linked[u->n_linked++] = (Linked){ .ino = st.st_ino, .bytes = bytes };
+                        continue;
+                }
+                u->bytes += bytes;
+                if (S_ISDIR(st.st_mode)) {
+                        _cleanup_close_ int sub =
+                                openat(dirfd(d), de->d_name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (sub < 0)
+                                return -errno;
+                        int r = tree_usage(sub, depth + 1, u);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        return errno > 0 ? -errno : 0;
+}
+
+/* Bytes an unpacked layer takes: its tree, each multiply-linked inode once */
+static int layer_usage(ImageStore *s, const char *diff_id, uint64_t *ret) {
+        _cleanup_close_ int fd = -EBADF;
+        Usage u = {};
+        struct stat st;
+        int r;
+
+        if (!digest_is_valid(diff_id))
+                return -EBADMSG;
+        fd = openat(s->layers_fd, digest_hex(diff_id), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        u.bytes = (uint64_t) st.st_blocks * 512;
+        r = tree_usage(fd, 0, &u);
+        if (r >= 0) {
+                qsort(u.linked, u.n_linked, sizeof(Linked), linked_cmp);
+                for (size_t i = 0; i < u.n_linked; i++)
+                        if (i == 0 || u.linked[i].ino != u.linked[i - 1].ino)
+                                u.bytes += u.linked[i].bytes;
+                *ret = u.bytes;
+        }
+        free(u.linked);
+        return r;
+}
+
+static uint64_t blob_usage(ImageStore *s, const char *digest) {
+        struct stat st;
+        if (!digest_is_valid(digest) ||
+            fstatat(s->blobs_fd, digest_hex(digest), &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return 0;
+        return (uint64_t) st.st_blocks * 512;
+}
+
+int image_list_disk_usage(ImageStore *s, ImageInfo *a, size_t n) {
+        _cleanup_strv_free_ char **seen = NULL; /* diff_ids walked, with their bytes in seen_bytes */
+        _cleanup_free_ uint64_t *seen_bytes = NULL;
+        size_t n_seen = 0;
+        int r;
+
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_(loaded_done) Loaded l = {};
+                uint64_t total = 0;
+
+                r = load_image(s, a[i].ref, &l);
+                if (r < 0)
+                        return r;
+                total += blob_usage(s, l.manifest_digest) + blob_usage(s, l.manifest->config_digest);
+                for (size_t k = 0; k < l.manifest->n_layers; k++)
+                        total += blob_usage(s, l.manifest->layer_digests[k]);
+                STRV_FOREACH (d, l.config->diff_ids) {
+                        size_t j = 0;
+                        while (j < n_seen && !streq(seen[j], *d))
+                                j++;
+                        if (j == n_seen) {
+                                uint64_t b = 0;
+                                r = layer_usage(s, *d, &b);
+                                if (r < 0 && r != -ENOENT)
+                                        return r;
+                                uint64_t *nb = reallocarray(seen_bytes, n_seen + 1, sizeof(uint64_t));
+                                if (!nb)
+                                        return -ENOMEM;
+                                seen_bytes = nb;
+                                if (strv_extend(&seen, *d) < 0)
+                                        return -ENOMEM;
+                                seen_bytes[n_seen++] = b;
+                        }
+                        total += seen_bytes[j];
+                }
+                a[i].disk_bytes = total;
+        }
+        return 0;
+}
+
 static int json_add_strv(json_object *o, const char *key, char **l) {
         if (!l)
                 return 0;

@@ -279,6 +279,13 @@ bool layer_exists(ImageStore *s, const char *diff_id) {
 int layer_unpack(ImageStore *s, const char *blob_digest, const char *expected, char **ret_diff_id,
                  ImageImportStats *stats, ImageProgressFn progress, void *userdata, const char *label,
                  ImageError *error) {
+        return layer_unpack_above(s, blob_digest, expected, NULL, 0, ret_diff_id, stats, progress, userdata,
+                                  label, error);
+}
+
+int layer_unpack_above(ImageStore *s, const char *blob_digest, const char *expected, const int *lower_fds,
+                       size_t n_lowers, char **ret_diff_id, ImageImportStats *stats,
+                       ImageProgressFn progress, void *userdata, const char *label, ImageError *error) {
         _cleanup_free_ char *tmp = NULL, *diff_id = NULL;
         _cleanup_close_ int dfd = -EBADF, bfd = -EBADF;
         int r;
@@ -306,7 +313,8 @@ int layer_unpack(ImageStore *s, const char *blob_digest, const char *expected, c
                 goto fail;
         }
 
-        r = unpack_layer_progress(bfd, dfd, &s->limits, &diff_id, stats, progress, userdata, label, error);
+        r = unpack_layer_progress(bfd, dfd, lower_fds, n_lowers, &s->limits, &diff_id, stats, progress,
+                                  userdata, label, error);
         if (r < 0) {
                 (void) image_error_set(error, r, blob_digest, NULL);
                 goto fail;

@@ -47,6 +47,10 @@ bool layer_exists(ImageStore *s, const char *diff_id);
 int layer_unpack(ImageStore *s, const char *blob_digest, const char *expected, char **ret_diff_id,
                  ImageImportStats *stats, ImageProgressFn progress, void *userdata, const char *label,
                  ImageError *error);
+/* lower_fds: the directories of the image's layers below this one, nearest first (for hardlinks to them) */
+int layer_unpack_above(ImageStore *s, const char *blob_digest, const char *expected, const int *lower_fds,
+                       size_t n_lowers, char **ret_diff_id, ImageImportStats *stats,
+                       ImageProgressFn progress, void *userdata, const char *label, ImageError *error);
 
 int index_load(ImageStore *s, json_object **ret);
 int index_save(ImageStore *s, json_object *o);

@@ -6,7 +6,12 @@
  * (whether the symlink came from the same archive or not), and names are checked before any syscall:
  * absolute paths and ".." components are refused (OCI layer paths are relative; we do not "strip and
  * continue" like GNU tar, because an image that needs that is broken or hostile). Hardlink targets go
- * through the same walk, so they can only point at files inside the layer.
+ * through the same walk; a target that is not in the layer is looked up in the lower layers of the same
+ * image (nearest first, with overlayfs' rules: a whiteout or a non-directory hides what is below it, an
+ * opaque directory hides the lower directories of its name), fd-relative with openat2(RESOLVE_BENEATH |
+ * RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV) one component at a time, and the file found
+ * is copied (a reflink where the file system can) into this layer: a layer directory is never linked to
+ * another one.
  *
  * The tar stream is read through two libarchive readers: the outer one only decompresses (gzip, xz, zstd
  * or none, in-process; "raw" format), the inner one parses tar from the outer one's output, so the
@@ -14,13 +19,20 @@
  *
  * OCI whiteouts are converted to overlayfs form: ".wh.NAME" → a 0/0 character device NAME (or, where
  * mknod is not permitted, an empty file with trusted.overlay.whiteout and its parent marked with
- * trusted.overlay.opaque=x); ".wh..wh..opq" → trusted.overlay.opaque=y on the directory, wherever the
- * marker appears among its siblings (it only hides lower layers, never entries of this layer). */
+ * trusted.overlay.opaque=x); ".wh..wh..opq" → trusted.overlay.opaque=y on the directory. A whiteout only
+ * ever hides the lower layers (OCI image spec, "Whiteouts"), whatever the order of the entries: when this
+ * layer has NAME too (before or after ".wh.NAME"), NAME stays, and if it is a directory it becomes opaque
+ * (the lower directory's content is what the whiteout removed); an opaque marker never removes its
+ * siblings. */
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <linux/openat2.h>
 #include <stdio.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -43,6 +55,8 @@ typedef struct DirTime {
 
 typedef struct Unpacker {
         int root_fd;
+        const int *lower_fds; /* the image's layers below this one, nearest first (borrowed) */
+        size_t n_lowers;
         ImageLimits limits;
         ImageError *error;
         ImageImportStats *stats;
@@ -129,6 +143,25 @@ static int normalize_path(Unpacker *u, const char *path, char **ret) {
         return 0;
 }
 
+static bool stat_is_whiteout(const struct stat *st) {
+        return S_ISCHR(st->st_mode) && st->st_rdev == makedev(0, 0);
+}
+
+/* A whiteout this unpacker made: a 0/0 character device, or (no mknod) an empty regular file with
+ * trusted.overlay.whiteout (never from the archive: trusted.* xattrs are dropped) */
+static bool is_whiteout_at(int dfd, const char *name, const struct stat *st) {
+        if (stat_is_whiteout(st))
+                return true;
+        if (!S_ISREG(st->st_mode) || st->st_size != 0)
+                return false;
+        _cleanup_close_ int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        char v;
+        return fd >= 0 && fgetxattr(fd, "trusted.overlay.whiteout", &v, sizeof(v)) >= 0;
+}
+
+static int set_dir_xattr(Unpacker *u, int dfd, const char *name, const char *xattr, const char *value,
+                         const char *entry);
+
 /* Opens the directory "dir" (normalized, "" = root) below the layer root without following any symlink,
  * creating missing components (0755, root-owned, like tar) if create is set. Returns an owned O_PATH fd. */
 static int open_dir(Unpacker *u, const char *dir, bool create, const char *entry) {
@@ -151,6 +184,22 @@ static int open_dir(Unpacker *u, const char *dir, bool create, const char *entry
                                 return image_error_set(u->error, -errno, entry,
                                                        "cannot create directory '%s'", comp);
                         nfd = openat(fd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                }
+                if (nfd < 0 && errno == ENOTDIR && create) {
+                        /* "a/.wh.b" then "a/b/c": this layer's a/b is a directory after all, and the
+                         * whiteout still hides the lower layers' a/b: an opaque directory */
+                        struct stat st;
+                        if (fstatat(fd, comp, &st, AT_SYMLINK_NOFOLLOW) >= 0 &&
+                            is_whiteout_at(fd, comp, &st)) {
+                                if (unlinkat(fd, comp, 0) < 0 || mkdirat(fd, comp, 0755) < 0)
+                                        return image_error_set(u->error, -errno, entry,
+                                                               "cannot create directory '%s'", comp);
+                                int r = set_dir_xattr(u, fd, comp, "trusted.overlay.opaque", "y", entry);
+                                if (r < 0)
+                                        return r;
+                                nfd = openat(fd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        } else
+                                errno = ENOTDIR;
                 }
                 if (nfd < 0) {
                         if (IN_SET(errno, ENOTDIR, ELOOP))
@@ -190,10 +239,14 @@ static int open_parent(Unpacker *u, const char *path, bool create, const char *e
 }
 
 /* Removes what is at dfd/name so a new entry can take its place (tar semantics: the last entry wins). A
- * directory stays when the new entry is a directory too. */
-static int make_room(Unpacker *u, int dfd, const char *name, bool new_is_dir, const char *entry) {
+ * directory stays when the new entry is a directory too. *ret_was_whiteout (optional) says whether what
+ * was removed was a whiteout of this layer: a directory that replaces one must hide the lower layers'. */
+static int make_room_whiteout(Unpacker *u, int dfd, const char *name, bool new_is_dir, const char *entry,
+                              bool *ret_was_whiteout) {
         struct stat st;
 
+        if (ret_was_whiteout)
+                *ret_was_whiteout = false;
         if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
                 return errno == ENOENT ? 0 : image_error_set(u->error, -errno, entry, "cannot stat");
         if (S_ISDIR(st.st_mode)) {
@@ -203,15 +256,25 @@ static int make_room(Unpacker *u, int dfd, const char *name, bool new_is_dir, co
                 int r = rm_rf_at(dfd, name);
                 return r < 0 ? image_error_set(u->error, r, entry, "cannot replace directory") : 0;
         }
+        if (ret_was_whiteout)
+                *ret_was_whiteout = is_whiteout_at(dfd, name, &st);
         if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT)
                 return image_error_set(u->error, -errno, entry, "cannot replace existing entry");
         return 0;
 }
 
+static int make_room(Unpacker *u, int dfd, const char *name, bool new_is_dir, const char *entry) {
+        return make_room_whiteout(u, dfd, name, new_is_dir, entry, NULL);
+}
+
 static bool xattr_allowed(const char *name) {
-        /* trusted.overlay.* would let an image steer overlayfs (redirects, metacopy, whiteouts); other
-         * trusted.* and security.* (but file capabilities) are not the image's business either */
-        return startswith(name, "user.") || streq(name, "security.capability");
+        /* Only user.* and file capabilities. Not trusted.overlay.* nor user.overlay.* (overlayfs reads the
+         * latter with "userxattr"): an image must not forge redirects, metacopy, opaque or whiteout markers;
+         * not user.containers.* (containers-storage's override_stat: fake owners and modes); not the rest of
+         * trusted.* and security.* (SELinux labels, IMA/EVM: the host's business, not the image's) */
+        if (startswith(name, "user."))
+                return !startswith(name, "user.overlay.") && !startswith(name, "user.containers.");
+        return streq(name, "security.capability");
 }
 
 static int apply_xattrs(Unpacker *u, struct archive_entry *e, int fd, const char *entry) {
@@ -358,11 +421,18 @@ static int extract_dir(Unpacker *u, struct archive_entry *e, const char *path, i
         if (isempty(path))
                 fd = openat(u->root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         else {
-                r = make_room(u, dfd, name, true, entry);
+                bool was_whiteout;
+                r = make_room_whiteout(u, dfd, name, true, entry, &was_whiteout);
                 if (r < 0)
                         return r;
                 if (r == 0 && mkdirat(dfd, name, 0700) < 0)
                         return image_error_set(u->error, -errno, entry, "cannot create directory");
+                /* ".wh.NAME" came first: it still hides the lower layers' NAME, so this one is opaque */
+                if (was_whiteout) {
+                        r = set_dir_xattr(u, dfd, name, "trusted.overlay.opaque", "y", entry);
+                        if (r < 0)
+                                return r;
+                }
                 fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         }
         if (fd < 0)
@@ -414,6 +484,177 @@ static int normalize_link_target(Unpacker *u, struct archive_entry *e, const cha
         return r;
 }
 
+static int openat2_beneath(int dfd, const char *name, int flags) {
+        struct open_how how = {
+                .flags = (uint64_t) (flags | O_NOFOLLOW | O_CLOEXEC),
+                .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
+        };
+        int fd = (int) syscall(SYS_openat2, dfd, name, &how, sizeof(how));
+        return fd < 0 ? -errno : fd;
+}
+
+static bool dir_is_opaque(int dir_fd) {
+        _cleanup_close_ int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        char v[2];
+        return fd >= 0 && fgetxattr(fd, "trusted.overlay.opaque", v, sizeof(v)) == 1 && v[0] == 'y';
+}
+
+/* Finds normalized path in the lower layers as overlayfs would show it (nearest layer first; a whiteout
+ * or a non-directory on the way hides the layers below, so does an opaque directory for its subtree).
+ * Returns 0 with an O_PATH fd of the parent directory and the stat of the object, -ENOENT if no lower layer
+ * shows it. Never follows a symlink: every component is opened with openat2(RESOLVE_BENEATH |
+ * RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV) from the layer's own directory fd. */
+static int lower_lookup(Unpacker *u, const char *path, int *ret_parent_fd, struct stat *ret_st) {
+        bool opaque = false;
+
+        for (size_t i = 0; i < u->n_lowers && !opaque; i++) {
+                _cleanup_close_ int dfd = fcntl(u->lower_fds[i], F_DUPFD_CLOEXEC, 3);
+                if (dfd < 0)
+                        return -errno;
+                for (const char *p = path;;) {
+                        const char *e = strchrnul(p, '/');
+                        bool last = !*e;
+                        _cleanup_free_ char *comp = strndup(p, (size_t) (e - p));
+                        struct stat st;
+                        if (!comp)
+                                return -ENOMEM;
+                        _cleanup_close_ int fd = openat2_beneath(dfd, comp, O_PATH);
+                        if (fd == -ENOENT)
+                                break; /* not in this layer: below, unless an opaque directory hides it */
+                        if (fd == -ELOOP || fd == -EXDEV)
+                                return -ENOENT; /* a symlink (or mount) on the way: not followed */
+                        if (fd < 0)
+                                return fd;
+                        if (fstat(fd, &st) < 0)
+                                return -errno;
+                        if (stat_is_whiteout(&st) || is_whiteout_at(dfd, comp, &st))
+                                return -ENOENT;
+                        if (last) {
+                                *ret_parent_fd = TAKE_FD(dfd);
+                                *ret_st = st;
+                                return 0;
+                        }
+                        if (!S_ISDIR(st.st_mode))
+                                return -ENOENT; /* a file where the path needs a directory hides the rest */
+                        if (dir_is_opaque(fd))
+                                opaque = true;
+                        safe_close(dfd);
+                        dfd = TAKE_FD(fd);
+                        p = e + 1;
+                }
+        }
+        return -ENOENT;
+}
+
+static int copy_xattrs(Unpacker *u, int from_fd, int to_fd, const char *entry) {
+        ssize_t n = flistxattr(from_fd, NULL, 0);
+        if (n < 0)
+                return IN_SET(errno, EOPNOTSUPP, ENOTSUP) ? 0 : -errno;
+        if (n == 0)
+                return 0;
+        _cleanup_free_ char *names = malloc((size_t) n);
+        if (!names)
+                return -ENOMEM;
+        n = flistxattr(from_fd, names, (size_t) n);
+        if (n < 0)
+                return -errno; /* changed under us: the layer is ours and immutable, so a real error */
+        for (const char *x = names; x < names + n; x += strlen(x) + 1) {
+                if (!xattr_allowed(x))
+                        continue;
+                ssize_t k = fgetxattr(from_fd, x, NULL, 0);
+                _cleanup_free_ char *value = k >= 0 ? malloc((size_t) k + 1) : NULL;
+                if (k >= 0 && !value)
+                        return -ENOMEM;
+                if (k >= 0)
+                        k = fgetxattr(from_fd, x, value, (size_t) k);
+                if (k < 0)
+                        return image_error_set(u->error, -errno, entry, "cannot read xattr '%s'", x);
+                if (fsetxattr(to_fd, x, value, (size_t) k, 0) < 0)
+                        return image_error_set(u->error, -errno, entry, "cannot set xattr '%s'", x);
+        }
+        return 0;
+}
+
+/* Materializes a lower layer's object at dfd/name: a copy (reflink where possible) of a regular file, the
+ * same symlink, device node or fifo; owner, mode, allowed xattrs and times of the original */
+static int copy_from_lower(Unpacker *u, int src_dfd, const char *src_name, const struct stat *st, int dfd,
+                           const char *name, const char *entry) {
+        struct timespec ts[2] = { st->st_atim, st->st_mtim };
+        int r;
+
+        r = make_room(u, dfd, name, false, entry);
+        if (r < 0)
+                return r;
+
+        if (S_ISREG(st->st_mode)) {
+                _cleanup_close_ int from = -EBADF, to = -EBADF;
+                if ((uint64_t) st->st_size > u->limits.max_file_bytes ||
+                    u->bytes + (uint64_t) st->st_size > u->limits.max_layer_bytes)
+                        return image_error_set(u->error, -EFBIG, entry,
+                                               "copy of the lower layer's file exceeds the layer limits");
+                from = openat(src_dfd, src_name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+                if (from < 0)
+                        return image_error_set(u->error, -errno, entry,
+                                               "cannot open the lower layer's file");
+                to = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+                if (to < 0)
+                        return image_error_set(u->error, -errno, entry, "cannot create file");
+                if (ioctl(to, FICLONE, from) < 0) {
+                        for (off_t done = 0; done < st->st_size;) {
+                                ssize_t k = copy_file_range(from, NULL, to, NULL,
+                                                            (size_t) (st->st_size - done), 0);
+                                if (k < 0 && errno == EINTR)
+                                        continue;
+                                if (k < 0)
+                                        return image_error_set(u->error, -errno, entry,
+                                                               "cannot copy the lower layer's file");
+                                if (k == 0)
+                                        return image_error_set(u->error, -EIO, entry,
+                                                               "lower layer's file shrank while copied");
+                                done += k;
+                        }
+                }
+                u->bytes += (uint64_t) st->st_size;
+                if (fchown(to, st->st_uid, st->st_gid) < 0 || fchmod(to, st->st_mode & 07777) < 0)
+                        return image_error_set(u->error, -errno, entry, "cannot set owner or mode");
+                r = copy_xattrs(u, from, to, entry);
+                if (r < 0)
+                        return r;
+                if (futimens(to, ts) < 0)
+                        return image_error_set(u->error, -errno, entry, "cannot set times");
+                return 0;
+        }
+
+        if (S_ISLNK(st->st_mode)) {
+                /* st_size is the target's length; unpacking bounded it by max_path_length */
+                if ((uint64_t) st->st_size > u->limits.max_path_length)
+                        return image_error_set(u->error, -ENAMETOOLONG, entry, "symlink target too long");
+                _cleanup_free_ char *target = malloc((size_t) st->st_size + 1);
+                if (!target)
+                        return -ENOMEM;
+                ssize_t k = readlinkat(src_dfd, src_name, target, (size_t) st->st_size + 1);
+                if (k < 0)
+                        return image_error_set(u->error, -errno, entry,
+                                               "cannot read the lower layer's symlink");
+                if (k > st->st_size)
+                        return image_error_set(u->error, -EIO, entry, "lower layer's symlink changed");
+                target[k] = 0;
+                if (symlinkat(target, dfd, name) < 0)
+                        return image_error_set(u->error, -errno, entry, "cannot create symlink");
+        } else if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode) || S_ISFIFO(st->st_mode)) {
+                if (mknodat(dfd, name, (st->st_mode & S_IFMT) | 0600, st->st_rdev) < 0)
+                        return image_error_set(u->error, -errno, entry, "cannot create device node or fifo");
+                if (fchmodat(dfd, name, st->st_mode & 07777, 0) < 0)
+                        return image_error_set(u->error, -errno, entry, "cannot set mode");
+        } else
+                return image_error_set(u->error, -EPERM, entry, "hardlink to a lower layer's socket");
+        if (fchownat(dfd, name, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW) < 0)
+                return image_error_set(u->error, -errno, entry, "cannot set owner");
+        if (utimensat(dfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
+                return image_error_set(u->error, -errno, entry, "cannot set times");
+        return 0;
+}
+
 static int extract_hardlink(Unpacker *u, struct archive_entry *e, const char *path, int dfd,
                             const char *name, const char *entry) {
         _cleanup_free_ char *target = NULL;
@@ -429,15 +670,50 @@ static int extract_hardlink(Unpacker *u, struct archive_entry *e, const char *pa
                 return image_error_set(u->error, -EPERM, entry, "hardlink to the layer root");
         if (streq(target, path))
                 return 0;
+
+        /* In this layer? (An error of the walk other than "missing" — through a symlink — is final.) */
+        ImageError *saved = u->error, terr = {};
+        u->error = &terr;
         tfd = open_parent(u, target, false, entry, &tname);
-        if (tfd < 0)
-                return image_error_set(u->error, tfd, entry, "hardlink target '%s' is not in the layer",
-                                       target);
-        if (fstatat(tfd, tname, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                return image_error_set(u->error, -errno, entry, "hardlink target '%s' is not in the layer",
-                                       target);
+        u->error = saved;
+        if (tfd >= 0 && fstatat(tfd, tname, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                if (errno != ENOENT) {
+                        image_error_done(&terr);
+                        return image_error_set(u->error, -errno, entry, "cannot stat hardlink target '%s'",
+                                               target);
+                }
+                tfd = safe_close(tfd);
+                tfd = -ENOENT;
+        }
+        if (tfd < 0 && tfd != -ENOENT) {
+                r = image_error_set(u->error, tfd, entry, "hardlink target '%s' refused: %s", target,
+                                    strna(terr.message));
+                image_error_done(&terr);
+                return r;
+        }
+        image_error_done(&terr);
+
+        if (tfd < 0) {
+                /* Not in this layer: a file of a lower layer (containers-storage accepts these), copied */
+                _cleanup_close_ int lfd = -EBADF;
+                const char *lname = strrchr(target, '/') ? strrchr(target, '/') + 1 : target;
+                r = lower_lookup(u, target, &lfd, &st);
+                if (r == -ENOENT)
+                        return image_error_set(u->error, -EPERM, entry,
+                                               "hardlink target '%s' is in no layer of the image", target);
+                if (r < 0)
+                        return image_error_set(u->error, r, entry, "cannot look up hardlink target '%s'",
+                                               target);
+                if (S_ISDIR(st.st_mode))
+                        return image_error_set(u->error, -EPERM, entry, "hardlink to a directory");
+                return copy_from_lower(u, lfd, lname, &st, dfd, name, entry);
+        }
+
         if (S_ISDIR(st.st_mode))
                 return image_error_set(u->error, -EPERM, entry, "hardlink to a directory");
+        if (is_whiteout_at(tfd, tname, &st))
+                return image_error_set(u->error, -EPERM, entry, "hardlink target '%s' is a whiteout",
+                                       target);
         r = make_room(u, dfd, name, false, entry);
         if (r < 0)
                 return r;
@@ -485,7 +761,6 @@ static int set_dir_xattr(Unpacker *u, int dfd, const char *name, const char *xat
 
 static int extract_whiteout(Unpacker *u, const char *path, int dfd, const char *name, const char *entry) {
         const char *victim = name + strlen(WHITEOUT_PREFIX);
-        int r;
 
         if (streq(name, WHITEOUT_OPAQUE)) {
                 /* dfd is the directory the marker is in: opaque hides only the lower layers */
@@ -499,9 +774,16 @@ static int extract_whiteout(Unpacker *u, const char *path, int dfd, const char *
         if (isempty(victim) || streq(victim, ".") || streq(victim, ".."))
                 return image_error_set(u->error, -EPERM, entry, "invalid whiteout name");
 
-        r = make_room(u, dfd, victim, false, entry);
-        if (r < 0)
-                return r;
+        /* Only the lower layers' victim is hidden: this layer's own entry of that name stays (a directory
+         * becomes opaque, a non-directory hides what is below it anyway; a whiteout is there already) */
+        struct stat st;
+        if (fstatat(dfd, victim, &st, AT_SYMLINK_NOFOLLOW) >= 0) {
+                if (S_ISDIR(st.st_mode))
+                        return set_dir_xattr(u, dfd, victim, "trusted.overlay.opaque", "y", entry);
+                return 0;
+        }
+        if (errno != ENOENT)
+                return image_error_set(u->error, -errno, entry, "cannot stat");
         if (mknodat(dfd, victim, S_IFCHR | 0, makedev(0, 0)) >= 0)
                 return 0;
         if (!IN_SET(errno, EPERM, EOPNOTSUPP))
@@ -661,17 +943,26 @@ static la_ssize_t inner_read(struct archive *a, void *userdata, const void **ret
 
 int image_unpack_layer(int fd, int dir_fd, const ImageLimits *limits, char **ret_diff_id,
                        ImageImportStats *stats, ImageError *error) {
-        return unpack_layer_progress(fd, dir_fd, limits, ret_diff_id, stats, NULL, NULL, NULL, error);
+        return unpack_layer_progress(fd, dir_fd, NULL, 0, limits, ret_diff_id, stats, NULL, NULL, NULL,
+                                     error);
 }
 
-int unpack_layer_progress(int fd, int dir_fd, const ImageLimits *limits, char **ret_diff_id,
-                          ImageImportStats *stats, ImageProgressFn progress, void *userdata,
-                          const char *label, ImageError *error) {
+int image_unpack_layer_above(int fd, int dir_fd, const int *lower_fds, size_t n_lowers,
+                             const ImageLimits *limits, char **ret_diff_id, ImageError *error) {
+        return unpack_layer_progress(fd, dir_fd, lower_fds, n_lowers, limits, ret_diff_id, NULL, NULL, NULL,
+                                     NULL, error);
+}
+
+int unpack_layer_progress(int fd, int dir_fd, const int *lower_fds, size_t n_lowers,
+                          const ImageLimits *limits, char **ret_diff_id, ImageImportStats *stats,
+                          ImageProgressFn progress, void *userdata, const char *label, ImageError *error) {
         _cleanup_(sym_EVP_MD_CTX_freep) EVP_MD_CTX *hash = NULL;
         struct archive *outer = NULL, *inner = NULL;
         struct archive_entry *e;
         Unpacker u = {
                 .root_fd = dir_fd,
+                .lower_fds = lower_fds,
+                .n_lowers = n_lowers,
                 .error = error,
                 .stats = stats,
                 .cache_fd = -EBADF,

@@ -521,6 +521,37 @@ static int setup_masks(Ctx *c, int root_fd) {
         return 0;
 }
 
+/* If the last component of path (below root_fd) is a symlink, replaces it by an empty 0644 file, as podman
+ * does for the /etc files it provides: the link is never followed (wherever it points: a file of the root, a
+ * dangling ../run/… or /../../host-file), the parent is resolved inside the root, and the change lands in
+ * the overlay's upper directory. -EROFS on a read-only root. */
+static int replace_symlink_in_root(int root_fd, const char *path) {
+        _cleanup_free_ char *dir = strdup(path);
+        _cleanup_close_ int parent = -EBADF, f = -EBADF;
+        struct stat st;
+
+        if (!dir)
+                return -ENOMEM;
+        char *slash = strrchr(dir, '/');
+        if (!slash || isempty(slash + 1))
+                return -EINVAL;
+        const char *name = path + (slash - dir) + 1;
+        *slash = '\0';
+        parent = open_in_root(root_fd, isempty(dir) ? "/" : dir, O_PATH | O_DIRECTORY);
+        if (parent == -ENOENT)
+                return 0; /* no parent: nothing to replace, mkdir_p_in_root() makes it */
+        if (parent < 0)
+                return parent;
+        if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        if (!S_ISLNK(st.st_mode))
+                return 0;
+        if (unlinkat(parent, name, 0) < 0)
+                return -errno;
+        f = openat(parent, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        return f < 0 ? -errno : 0;
+}
+
 static int setup_user_mount(Ctx *c, int root_fd, const RootfsMount *m) {
         _cleanup_close_ int target = -EBADF, src = -EBADF;
         bool dir = true;
@@ -544,6 +575,11 @@ static int setup_user_mount(Ctx *c, int root_fd, const RootfsMount *m) {
                 dir = S_ISDIR(st.st_mode);
         }
 
+        if (m->replace_symlink && !dir) {
+                r = replace_symlink_in_root(root_fd, m->target);
+                if (r < 0)
+                        return fail(c, r, "replace the symlink at '%s'", m->target);
+        }
         r = mkdir_p_in_root(root_fd, m->target, dir);
         if (r < 0)
                 return fail(c, r, "create mount point '%s'", m->target);

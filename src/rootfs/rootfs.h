@@ -50,6 +50,10 @@ typedef struct RootfsMount {
         bool non_recursive; /* bind: false (default) = MS_REC, submounts of the source come along */
         uint64_t size;      /* tmpfs: bytes, 0 = kernel default (half of RAM) */
         mode_t mode;        /* tmpfs: mode of the root dir, 0 = 0755 */
+        /* bind of a file: a symlink at the target (e.g. an image's dangling /etc/resolv.conf ->
+         * ../run/systemd/resolve/stub-resolv.conf) is replaced by an empty file in the writable root
+         * instead of followed */
+        bool replace_symlink;
 } RootfsMount;
 
 typedef struct RootfsParams {

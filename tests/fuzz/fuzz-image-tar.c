@@ -20,7 +20,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static char *base = NULL; /* <base>/layer: the unpack target; <base>/sentinel: must stay empty */
+static char *base = NULL;     /* <base>/layer: the unpack target; <base>/sentinel: must stay empty */
+static int lower_fd = -EBADF; /* <base>/lower: a layer below the input, for hardlinks to a lower layer */
 
 static void cleanup(void) {
         if (base)
@@ -35,6 +36,16 @@ static void setup(void) {
                 abort();
         _cleanup_free_ char *sentinel = strjoin(base, "/sentinel");
         if (!sentinel || mkdir(sentinel, 0700) < 0)
+                abort();
+        /* the lower layer: a file, a directory, and symlinks out of it (to the sentinel, absolute and
+         * relative) that a hardlink must never go through */
+        _cleanup_free_ char *lower = strjoin(base, "/lower");
+        if (!lower || mkdir(lower, 0755) < 0)
+                abort();
+        lower_fd = open(lower, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (lower_fd < 0 || mkdirat(lower_fd, "bin", 0755) < 0 || mkdirat(lower_fd, "etc", 0755) < 0 ||
+            write_file_atomic_at(lower_fd, "bin/sh", "#!", 2, 0755) < 0 ||
+            symlinkat(sentinel, lower_fd, "abs") < 0 || symlinkat("../sentinel", lower_fd, "rel") < 0)
                 abort();
         atexit(cleanup);
 }
@@ -69,7 +80,7 @@ static void fuzz_unpack(const uint8_t *data, size_t size) {
         if (dfd < 0)
                 abort();
 
-        int r = image_unpack_layer(fd, dfd, &limits, &diff_id, NULL, &e);
+        int r = image_unpack_layer_above(fd, dfd, &lower_fd, 1, &limits, &diff_id, &e);
         if (r >= 0 && !digest_is_valid(diff_id))
                 abort();
         image_error_done(&e);

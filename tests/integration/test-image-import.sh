@@ -244,6 +244,76 @@ for ref in "${REF[@]}"; do
         grep -q '\.wh\.' got.txt && fail "$ref: whiteout markers visible"
 done
 
+# ---- layers as real images write them ----
+# Layer 2 (python, via umoci raw add-layer) has: a hardlink to a file of layer 1 (containers-storage
+# accepts it); whiteouts next to an entry of the same name in the same layer (they hide only layer 1's,
+# OCI image spec "Whiteouts"), before and after it; and xattrs overlayfs would obey (trusted.overlay.opaque
+# on a directory, user.overlay.opaque for a userxattr mount): they must never reach the layer.
+umoci init --layout rloci >/dev/null
+umoci new --image rloci:rl >/dev/null
+umoci unpack --image rloci:rl rlb >/dev/null
+mkdir -p rlb/rootfs/bin rlb/rootfs/a rlb/rootfs/b rlb/rootfs/t rlb/rootfs/u
+echo tool > rlb/rootfs/bin/tool
+chmod 4711 rlb/rootfs/bin/tool
+for d in a b t u; do echo "$d old" > rlb/rootfs/$d/old; done
+umoci repack --image rloci:rl rlb >/dev/null
+python3 - <<'EOF'
+import io, tarfile
+def add(t, name, typ=tarfile.REGTYPE, data=b"", link="", pax=None):
+    ti = tarfile.TarInfo(name); ti.type = typ; ti.mode = 0o755 if typ == tarfile.DIRTYPE else 0o644
+    ti.mtime = 1700000000; ti.linkname = link; ti.size = len(data) if typ == tarfile.REGTYPE else 0
+    if pax: ti.pax_headers = pax
+    t.addfile(ti, io.BytesIO(data) if typ == tarfile.REGTYPE else None)
+with tarfile.open("rl2.tar", "w", format=tarfile.PAX_FORMAT) as t:
+    add(t, "usr/bin/tool", tarfile.LNKTYPE, link="bin/tool")   # target only in layer 1
+    add(t, "a/new", data=b"a new\n"); add(t, ".wh.a")            # whiteout after the entry
+    add(t, ".wh.b"); add(t, "b/new", data=b"b new\n")            # whiteout before it
+    add(t, "t/", tarfile.DIRTYPE, pax={"SCHILY.xattr.trusted.overlay.opaque": "y"})
+    add(t, "u/", tarfile.DIRTYPE, pax={"SCHILY.xattr.user.overlay.opaque": "y"})
+EOF
+umoci raw add-layer --image rloci:rl rl2.tar >/dev/null
+"$CBOX" image "${S[@]}" -q import rloci rl:1 || fail "import of an image with a hardlink to a lower layer"
+cat > probe.sh <<'EOF'
+set -e
+lower=$1 m=$2
+mkdir -p "$m/t" "$m/u" "$m/c/lo/c" "$m/c/hi/c" "$m/c/m"
+mount -t overlay overlay -o ro,lowerdir="$lower" "$m/t"
+cat "$m/t/usr/bin/tool"; stat -c 'tool %a %h' "$m/t/usr/bin/tool"
+echo "a: $(ls "$m/t/a" | xargs) b: $(ls "$m/t/b" | xargs) t: $(ls "$m/t/t" | xargs)"
+mount -t overlay overlay -o ro,userxattr,lowerdir="$lower" "$m/u"
+echo "userxattr u: $(ls "$m/u/u" | xargs)"
+# control: the userxattr mount does obey a user.overlay.opaque it finds
+touch "$m/c/lo/c/old"
+python3 -c 'import os,sys; os.setxattr(sys.argv[1], "user.overlay.opaque", b"y")' "$m/c/hi/c"
+mount -t overlay overlay -o ro,userxattr,lowerdir="$m/c/hi:$m/c/lo" "$m/c/m"
+echo "control: [$(ls "$m/c/m/c" | xargs)]"
+EOF
+lower=$("$CBOX" image "${S[@]}" inspect rl:1 |
+        python3 -c 'import json,sys; print(":".join(l["path"] for l in reversed(json.load(sys.stdin)["layers"])))')
+mkdir -p "$W/rlm"
+if out=$(unshare -m --propagation private bash probe.sh "$lower" "$W/rlm" 2>&1); then
+        echo "$out"
+        grep -qx tool <<<"$out" && grep -qx 'tool 4711 1' <<<"$out" ||
+                fail "hardlink to a lower layer's file: not a copy with its mode: $out"
+        grep -qx 'a: new b: new t: old' <<<"$out" ||
+                fail "whiteouts beside entries of their own layer, or the archive's trusted.overlay.opaque: $out"
+        grep -qx 'userxattr u: old' <<<"$out" || fail "the archive's user.overlay.opaque hid u/old: $out"
+        grep -qx 'control: \[\]' <<<"$out" || fail "control: userxattr ignored a user.overlay.opaque: $out"
+else
+        fail "overlay probe failed: $out"
+fi
+"$CBOX" image "${S[@]}" -q rm rl:1 || fail "rm rl:1"
+# a hardlink to a file that no layer has is still refused
+python3 - <<'EOF'
+import tarfile
+with tarfile.open("rl3.tar", "w") as t:
+    ti = tarfile.TarInfo("stolen"); ti.type = tarfile.LNKTYPE; ti.linkname = "bin/nope"; t.addfile(ti)
+EOF
+cp -a rloci rloci-bad && umoci raw add-layer --image rloci-bad:rl rl3.tar >/dev/null
+err=$("$CBOX" image "${S[@]}" -q import rloci-bad bad:1 2>&1) && fail "a hardlink to no layer's file imported"
+case $err in *"stolen: hardlink target 'bin/nope' is in no layer"*) ;; *) fail "hardlink to no layer: $err" ;; esac
+rm -rf rloci-bad
+
 # ---- a plain rootfs tarball, compressed three ways; second import unpacks nothing ----
 tar -C ref/rootfs --numeric-owner -cf rootfs.tar .
 gzip -k rootfs.tar && xz -k -T1 rootfs.tar && zstd -q -k rootfs.tar
@@ -263,6 +333,47 @@ case $out in *'"layers_unpacked":0'*'"unpacked_bytes":0'*) ;; *) fail "re-import
 "$CBOX" image "${S[@]}" list || fail "list"
 "$CBOX" image "${S[@]}" list --json | python3 -c 'import json,sys; assert len(json.load(sys.stdin)) == 9' ||
         fail "list --json: expected 9 images"
+# DISK: the allocated bytes of each image's blobs and unpacked layer trees (hardlinked inodes once), as
+# walked independently here
+"$CBOX" image "${S[@]}" list | head -1 | grep -q ' DISK ' || fail "list: no DISK column"
+"$CBOX" image "${S[@]}" list --json > list.json
+mkdir -p inspect
+for ref in "${REF[@]}"; do "$CBOX" image "${S[@]}" inspect "$ref" > "inspect/$ref.json"; done
+python3 - "$W/store" <<'EOF' || fail "image list: disk usage differs from the store's files"
+import glob, json, os, sys
+store = sys.argv[1]
+listed = {i["ref"]: i for i in json.load(open("list.json"))}
+def blocks(p): return os.lstat(p).st_blocks * 512
+def tree(root):
+    total, seen = blocks(root), set()
+    for dp, dns, fns in os.walk(root):
+        for n in dns + fns:
+            st = os.lstat(os.path.join(dp, n))
+            if st.st_nlink > 1 and not os.path.isdir(os.path.join(dp, n)):
+                if st.st_ino in seen: continue
+                seen.add(st.st_ino)
+            total += st.st_blocks * 512
+    return total
+blob = lambda d: blocks(store + "/blobs/sha256/" + d.split(":")[1])
+for f in sorted(glob.glob("inspect/*.json")):
+    i = json.load(open(f))
+    want = blob(i["manifest"]) + blob(i["config"]) + sum(blob(l["digest"]) + tree(l["path"]) for l in i["layers"])
+    got = listed[i["ref"]]["disk"]
+    print("%s: disk %d bytes (layer blobs %d)" % (i["ref"], got, sum(l["size"] for l in i["layers"])))
+    assert got == want, (i["ref"], got, want)
+EOF
+# a docker-archive's layers (uncompressed tars) are stored gzip-compressed, not beside their unpacked
+# trees as they came; the same archive gives the same blobs, so the same image, every time
+python3 - "$W/store" inspect/bb:da.json <<'EOF' || fail "docker-archive layer blobs are not gzip"
+import json, sys
+for l in json.load(open(sys.argv[2]))["layers"]:
+    head = open(sys.argv[1] + "/blobs/sha256/" + l["digest"].split(":")[1], "rb").read(2)
+    assert head == b"\x1f\x8b", (l["digest"], head)
+EOF
+out=$(import_json da.tar bb:da-again) || fail "re-import of da.tar"
+[ "$("$CBOX" image "${S[@]}" inspect bb:da-again | python3 -c "import json,sys; print(json.load(sys.stdin)['manifest'])")" = "$("$CBOX" image "${S[@]}" inspect bb:da | python3 -c "import json,sys; print(json.load(sys.stdin)['manifest'])")" ] ||
+        fail "the same docker-archive gave another image"
+"$CBOX" image "${S[@]}" -q rm bb:da-again
 mkdir -p "$W/store/containers/web"
 echo bb:oci > "$W/store/containers/web/image"
 "$CBOX" image "${S[@]}" rm bb:oci 2>err.txt && fail "rm of an image in use succeeded"

@@ -339,6 +339,257 @@ TEST(unpack_whiteouts) {
         rm_dir(dir);
 }
 
+/* A whiteout hides the lower layers only: an entry of the same layer stays, whatever the order */
+TEST(unpack_whiteout_own_layer) {
+        require_root();
+        const TarEntry t[] = {
+                { .path = "a/f", .type = AE_IFREG, .data = "kept" },
+                { .path = ".wh.a", .type = AE_IFREG, .data = "" }, /* after: a stays, opaque */
+                { .path = ".wh.b", .type = AE_IFREG, .data = "" }, /* before a file */
+                { .path = "b", .type = AE_IFREG, .data = "file" },
+                { .path = ".wh.c", .type = AE_IFREG, .data = "" }, /* before a directory */
+                { .path = "c/", .type = AE_IFDIR },
+                { .path = "d/.wh.e", .type = AE_IFREG, .data = "" }, /* before an implied parent */
+                { .path = "d/e/x", .type = AE_IFREG, .data = "x" },
+                { .path = "f", .type = AE_IFLNK, .link = "b" }, /* a symlink, then its whiteout */
+                { .path = ".wh.f", .type = AE_IFREG, .data = "" },
+                { .path = "o/.wh..wh..opq", .type = AE_IFREG, .data = "" }, /* opaque marker first */
+                { .path = "o/k", .type = AE_IFREG, .data = "k" },
+                { .path = "o/", .type = AE_IFDIR, .perm = 0711 },
+                { .path = ".wh.g", .type = AE_IFREG, .data = "" }, /* alone: a whiteout */
+                { .path = ".wh.g", .type = AE_IFREG, .data = "" }, /* twice: still one */
+        };
+        ImageError e = {};
+        char *dir = NULL, buf[8];
+        _cleanup_close_ int dfd = -EBADF;
+        struct stat st;
+
+        ASSERT_OK(unpack(t, ELEMENTSOF(t), NULL, NULL, &dir, &dfd, &e));
+        _cleanup_free_ char *data = NULL;
+        ASSERT_OK(read_full_file_at(dfd, "a/f", &data, NULL, 100));
+        ASSERT_STREQ(data, "kept");
+        static const char *const opaque[] = { "a", "c", "d/e", "o" };
+        for (size_t i = 0; i < ELEMENTSOF(opaque); i++) {
+                _cleanup_close_ int fd =
+                        openat(dfd, opaque[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                ASSERT_TRUE(fd >= 0);
+                ASSERT_EQ(fgetxattr(fd, "trusted.overlay.opaque", buf, sizeof(buf)), 1);
+                ASSERT_EQ(buf[0], 'y');
+        }
+        ASSERT_OK(fstatat(dfd, "b", &st, AT_SYMLINK_NOFOLLOW));
+        ASSERT_TRUE(S_ISREG(st.st_mode) && st.st_size == 4);
+        ASSERT_OK(fstatat(dfd, "d/e/x", &st, AT_SYMLINK_NOFOLLOW));
+        ASSERT_OK(fstatat(dfd, "f", &st, AT_SYMLINK_NOFOLLOW));
+        ASSERT_TRUE(S_ISLNK(st.st_mode));
+        ASSERT_OK(fstatat(dfd, "o/k", &st, AT_SYMLINK_NOFOLLOW));
+        ASSERT_OK(fstatat(dfd, "o", &st, AT_SYMLINK_NOFOLLOW));
+        ASSERT_EQ(st.st_mode & 07777, 0711);
+        ASSERT_OK(fstatat(dfd, "g", &st, AT_SYMLINK_NOFOLLOW));
+        ASSERT_TRUE(S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0));
+        rm_dir(dir);
+}
+
+/* xattrs that mean something to overlayfs (either namespace), to containers-storage or to the host's
+ * security modules never come out of an archive; user.* ones do */
+TEST(unpack_xattrs_dropped) {
+        require_root();
+        const TarEntry t[] = {
+                { .path = "d1/", .type = AE_IFDIR, .xattr = "trusted.overlay.opaque=y" },
+                { .path = "d2/", .type = AE_IFDIR, .xattr = "user.overlay.opaque=y" },
+                { .path = "f1", .type = AE_IFREG, .data = "x", .xattr = "user.overlay.redirect=/etc" },
+                { .path = "f2", .type = AE_IFREG, .data = "x", .xattr = "user.overlay.metacopy=" },
+                { .path = "f3", .type = AE_IFREG, .data = "x", .xattr = "trusted.overlay.origin=x" },
+                { .path = "f4",
+                  .type = AE_IFREG,
+                  .data = "x",
+                  .xattr = "security.selinux=system_u:object_r:shadow_t:s0" },
+                { .path = "f5",
+                  .type = AE_IFREG,
+                  .data = "x",
+                  .xattr = "user.containers.override_stat=0:0:4755" },
+                { .path = "f6", .type = AE_IFREG, .data = "x", .xattr = "trusted.other=1" },
+                { .path = "f7", .type = AE_IFREG, .data = "x", .xattr = "user.overlayish=kept" },
+        };
+        static const char *const dropped[][2] = {
+                { "d1", "trusted.overlay.opaque" },        { "d2", "user.overlay.opaque" },
+                { "f1", "user.overlay.redirect" },         { "f2", "user.overlay.metacopy" },
+                { "f3", "trusted.overlay.origin" },        { "f4", "security.selinux" },
+                { "f5", "user.containers.override_stat" }, { "f6", "trusted.other" },
+        };
+        ImageError e = {};
+        char *dir = NULL, buf[64];
+        _cleanup_close_ int dfd = -EBADF;
+
+        ASSERT_OK(unpack(t, ELEMENTSOF(t), NULL, NULL, &dir, &dfd, &e));
+        for (size_t i = 0; i < ELEMENTSOF(dropped); i++) {
+                _cleanup_close_ int fd = openat(dfd, dropped[i][0], O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+                ASSERT_TRUE(fd >= 0);
+                ssize_t k = fgetxattr(fd, dropped[i][1], buf, sizeof(buf));
+                if (k >= 0 && streq(dropped[i][1], "security.selinux"))
+                        continue; /* a labelling host gives every file one: not the archive's value */
+                if (k >= 0)
+                        fprintf(stderr, "  %s kept %s\n", dropped[i][0], dropped[i][1]);
+                ASSERT_TRUE(k < 0);
+        }
+        /* the control: a user.* name that only looks like overlay's is set (where the fs has user xattrs) */
+        _cleanup_close_ int fd = openat(dfd, "f7", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        ssize_t k = fgetxattr(fd, "user.overlayish", buf, sizeof(buf));
+        if (k >= 0 || errno != EOPNOTSUPP)
+                ASSERT_TRUE(k == 4 && memcmp(buf, "kept", 4) == 0);
+        rm_dir(dir);
+}
+
+static int unpack_above(const TarEntry *entries, size_t n, const int *lowers, size_t n_lowers,
+                        char **ret_dir, int *ret_fd, ImageError *err) {
+        _cleanup_close_ int fd = make_tar(entries, n, NULL);
+        char *dir = mkdtemp_dir();
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        ASSERT_TRUE(dfd >= 0);
+        int r = image_unpack_layer_above(fd, dfd, lowers, n_lowers, NULL, NULL, err);
+        *ret_dir = dir;
+        *ret_fd = dfd;
+        return r;
+}
+
+static void expect_refused_above(const TarEntry *t, size_t n, const int *lowers, size_t n_lowers,
+                                 const char *entry) {
+        ImageError e = {};
+        char *dir = NULL;
+        _cleanup_close_ int dfd = -EBADF;
+
+        int r = unpack_above(t, n, lowers, n_lowers, &dir, &dfd, &e);
+        fprintf(stderr, "  refused as expected: %s: %s (%s)\n", strna(e.entry), strna(e.message),
+                strerror(-r));
+        ASSERT_ERROR(r, EPERM);
+        ASSERT_STREQ(e.entry, entry);
+        image_error_done(&e);
+        rm_dir(dir);
+}
+
+/* A hardlink to a file of a lower layer is a copy of what overlayfs shows there; nothing else is */
+TEST(unpack_hardlink_lower) {
+        require_root();
+        _cleanup_free_ char *outside = mkdtemp_dir();
+        _cleanup_free_ char *victim = strjoin(outside, "/victim");
+        ASSERT_OK(write_file_atomic(victim, "host", 4, 0644));
+        _cleanup_free_ char *victim_rel = strjoin("../../../../../../..", outside, "/victim");
+
+        const TarEntry l0[] = {
+                { .path = "bin/busybox",
+                  .type = AE_IFREG,
+                  .perm = 04755,
+                  .data = "#!busybox",
+                  .uid = 5,
+                  .gid = 6,
+                  .mtime = 1234567 },
+                { .path = "bin/x", .type = AE_IFREG, .data = "x", .xattr = "user.test=v" },
+                { .path = "lib/sym", .type = AE_IFLNK, .link = "../bin/busybox" },
+                { .path = "dev/null", .type = AE_IFCHR, .perm = 0666, .rmajor = 1, .rminor = 3 },
+                { .path = "wh/f", .type = AE_IFREG, .data = "whited out above" },
+                { .path = "opq/f", .type = AE_IFREG, .data = "hidden by an opaque dir above" },
+                { .path = "nd/f", .type = AE_IFREG, .data = "hidden by a file above" },
+                { .path = "over/f", .type = AE_IFREG, .data = "lowest" },
+                { .path = "dir/", .type = AE_IFDIR },
+                { .path = "out", .type = AE_IFLNK, .link = outside },
+                { .path = "up", .type = AE_IFLNK, .link = "../../../../../../../../.." },
+                { .path = "rel", .type = AE_IFLNK, .link = victim_rel },
+        };
+        const TarEntry l1[] = {
+                { .path = "wh/.wh.f", .type = AE_IFREG, .data = "" },
+                { .path = "opq/.wh..wh..opq", .type = AE_IFREG, .data = "" },
+                { .path = "opq/g", .type = AE_IFREG, .data = "g" },
+                { .path = "nd", .type = AE_IFREG, .data = "a file" },
+                { .path = "over/f", .type = AE_IFREG, .data = "nearest" },
+        };
+        ImageError e = {};
+        char *d0 = NULL, *d1 = NULL, *dir = NULL, buf[8];
+        _cleanup_close_ int f0 = -EBADF, f1 = -EBADF, dfd = -EBADF;
+        struct stat st, lst;
+
+        _cleanup_close_ int t0 = make_tar(l0, ELEMENTSOF(l0), NULL);
+        d0 = mkdtemp_dir();
+        f0 = open(d0, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        ASSERT_OK(image_unpack_layer(t0, f0, NULL, NULL, NULL, &e));
+        int below1[] = { f0 };
+        ASSERT_OK(unpack_above(l1, ELEMENTSOF(l1), below1, 1, &d1, &f1, &e));
+        int lowers[] = { f1, f0 }; /* nearest first */
+
+        const TarEntry top[] = {
+                { .path = "sbin/sh", .type = 0, .link = "bin/busybox" },
+                { .path = "bin/x2", .type = 0, .link = "./bin//x" },
+                { .path = "lib/sym2", .type = 0, .link = "lib/sym" },
+                { .path = "dev/null2", .type = 0, .link = "dev/null" },
+                { .path = "over/g", .type = 0, .link = "over/f" },
+                { .path = "opq/g2", .type = 0, .link = "opq/g" },
+                { .path = "own", .type = AE_IFREG, .data = "own" },
+                { .path = "own2", .type = 0, .link = "own" },
+        };
+        ASSERT_OK(unpack_above(top, ELEMENTSOF(top), lowers, ELEMENTSOF(lowers), &dir, &dfd, &e));
+        _cleanup_free_ char *data = NULL;
+        ASSERT_OK(read_full_file_at(dfd, "sbin/sh", &data, NULL, 100));
+        ASSERT_STREQ(data, "#!busybox");
+        ASSERT_OK(fstatat(dfd, "sbin/sh", &st, AT_SYMLINK_NOFOLLOW));
+        ASSERT_OK(fstatat(f0, "bin/busybox", &lst, AT_SYMLINK_NOFOLLOW));
+        ASSERT_TRUE(st.st_ino != lst.st_ino); /* a copy: layers never share inodes */
+        ASSERT_EQ(lst.st_nlink, 1);
+        ASSERT_EQ(st.st_mode & 07777, 04755);
+        ASSERT_EQ(st.st_uid, 5);
+        ASSERT_EQ(st.st_gid, 6);
+        ASSERT_EQ(st.st_mtime, 1234567);
+        _cleanup_close_ int xfd = openat(dfd, "bin/x2", O_RDONLY | O_CLOEXEC);
+        ASSERT_TRUE(xfd >= 0);
+        ssize_t k = fgetxattr(xfd, "user.test", buf, sizeof(buf));
+        if (k >= 0 || errno != EOPNOTSUPP)
+                ASSERT_TRUE(k == 1 && buf[0] == 'v');
+        ASSERT_EQ(readlinkat(dfd, "lib/sym2", buf, sizeof(buf)), 8);
+        ASSERT_OK(fstatat(dfd, "dev/null2", &st, AT_SYMLINK_NOFOLLOW));
+        ASSERT_TRUE(S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3));
+        data = mfree(data);
+        ASSERT_OK(read_full_file_at(dfd, "over/g", &data, NULL, 100));
+        ASSERT_STREQ(data, "nearest"); /* the nearest layer's file, as overlayfs shows it */
+        ASSERT_OK(fstatat(dfd, "own2", &st, AT_SYMLINK_NOFOLLOW));
+        ASSERT_EQ(st.st_nlink, 2); /* within the layer: still a real hardlink */
+        rm_dir(TAKE_PTR(dir));
+        dfd = safe_close(dfd);
+
+        /* refused: in no layer, a directory, whited out, hidden by an opaque directory or by a file, through
+         * a lower layer's symlink (absolute, relative up, to a host file), escaping */
+        const TarEntry none[] = { { .path = "a", .type = 0, .link = "nope" } };
+        expect_refused_above(none, 1, lowers, 2, "a");
+        const TarEntry isdir[] = { { .path = "a", .type = 0, .link = "dir" } };
+        expect_refused_above(isdir, 1, lowers, 2, "a");
+        const TarEntry whited[] = { { .path = "a", .type = 0, .link = "wh/f" } };
+        expect_refused_above(whited, 1, lowers, 2, "a");
+        const TarEntry opaqued[] = { { .path = "a", .type = 0, .link = "opq/f" } };
+        expect_refused_above(opaqued, 1, lowers, 2, "a");
+        const TarEntry shadowed[] = { { .path = "a", .type = 0, .link = "nd/f" } };
+        expect_refused_above(shadowed, 1, lowers, 2, "a");
+        const TarEntry via_abs[] = { { .path = "a", .type = 0, .link = "out/victim" } };
+        expect_refused_above(via_abs, 1, lowers, 2, "a");
+        _cleanup_free_ char *up_victim = strjoin("up", outside, "/victim");
+        const TarEntry via_up[] = { { .path = "a", .type = 0, .link = up_victim } };
+        expect_refused_above(via_up, 1, lowers, 2, "a");
+        const TarEntry via_rel[] = { { .path = "a", .type = 0, .link = "rel" } };
+        /* "rel" itself is a symlink of the lower layer: copied as a symlink (never followed) */
+        ASSERT_OK(unpack_above(via_rel, 1, lowers, 2, &dir, &dfd, &e));
+        ASSERT_OK(fstatat(dfd, "a", &st, AT_SYMLINK_NOFOLLOW));
+        ASSERT_TRUE(S_ISLNK(st.st_mode));
+        rm_dir(TAKE_PTR(dir));
+        dfd = safe_close(dfd);
+        const TarEntry esc[] = { { .path = "a", .type = 0, .link = "../../victim" } };
+        expect_refused_above(esc, 1, lowers, 2, "a");
+        /* without the lowers (image_unpack_layer), the same link is refused as before */
+        const TarEntry plain[] = { { .path = "a", .type = 0, .link = "bin/busybox" } };
+        expect_refused_above(plain, 1, NULL, 0, "a");
+
+        _cleanup_free_ char *kept = NULL;
+        ASSERT_OK(read_full_file(victim, &kept, NULL, 100));
+        ASSERT_STREQ(kept, "host");
+        rm_dir(d0);
+        rm_dir(d1);
+        rm_dir(TAKE_PTR(outside));
+}
+
 static void expect_refused(const TarEntry *t, size_t n, const ImageLimits *lim, int err, const char *entry) {
         ImageError e = {};
         char *dir = NULL;
@@ -553,6 +804,10 @@ TEST(store_rootfs_import) {
         ASSERT_EQ(n, 2);
         ASSERT_STREQ(a[0].ref, "my_rootfs:latest");
         ASSERT_STREQ(a[0].manifest, a[1].manifest);
+        /* two names of one image: the same blobs and layer, the same cost (at least the layer blob) */
+        ASSERT_OK(image_list_disk_usage(s, a, n));
+        ASSERT_TRUE(a[0].disk_bytes >= a[0].size && a[0].size > 0);
+        ASSERT_EQ(a[0].disk_bytes, a[1].disk_bytes);
         image_info_array_free(a, n);
 
         _cleanup_free_ char *json = NULL;

@@ -357,6 +357,99 @@ TEST(many_layers) {
         cleanup_tree();
 }
 
+static int check_etc_binds(void) {
+        _cleanup_free_ char *s = NULL, *h = NULL;
+        struct stat st;
+
+        CHECK(read_full_file("/etc/resolv.conf", &s, NULL, 100) >= 0);
+        CHECK(streq(s, "nameserver 192.0.2.53\n"));
+        CHECK(read_full_file("/etc/hosts", &h, NULL, 100) >= 0);
+        CHECK(streq(h, "127.0.0.1 ours\n"));
+        CHECK(lstat("/etc/resolv.conf", &st) == 0 && S_ISREG(st.st_mode));
+        /* the links' targets were not created inside either */
+        CHECK(access("/run/systemd/resolve/stub-resolv.conf", F_OK) < 0);
+        return 0;
+}
+
+/* An image's /etc/resolv.conf dangling (systemd's stub link) and /etc/hosts pointing through
+ * /etc/../../.. at a host file: with replace_symlink the links are replaced in the upper dir and our
+ * files bound there; the host file is never written or bound. The control: without it, the dangling link
+ * fails the setup (what `up` did). */
+TEST(etc_symlinks_replaced) {
+        _cleanup_free_ char *l1 = NULL, *l2 = NULL, *up = NULL, *wk = NULL, *root = NULL, *hostf = NULL,
+                            *rs = NULL, *hs = NULL, *link = NULL, *data = NULL, *uresolv = NULL;
+        struct stat before, after, st;
+        char msg[512];
+
+        make_tree();
+        l1 = strjoin(tmp, "/lower1");
+        l2 = strjoin(tmp, "/lower2");
+        up = strjoin(tmp, "/upper");
+        wk = strjoin(tmp, "/work");
+        root = strjoin(tmp, "/root");
+        hostf = strjoin(tmp, "/host-file");
+        rs = strjoin(tmp, "/bindsrc/resolv.conf");
+        hs = strjoin(tmp, "/bindsrc/hosts");
+        ASSERT_OK(write_file_atomic(hostf, "host, keep\n", 11, 0644));
+        ASSERT_OK(write_file_atomic(rs, "nameserver 192.0.2.53\n", 22, 0644));
+        ASSERT_OK(write_file_atomic(hs, "127.0.0.1 ours\n", 15, 0644));
+        ASSERT_OK(RET_NERRNO(stat(hostf, &before)));
+        link = strjoin(l1, "/etc/resolv.conf");
+        ASSERT_OK(RET_NERRNO(symlink("../run/systemd/resolve/stub-resolv.conf", link)));
+        free(link);
+        link = strjoin(l1, "/etc/hosts");
+        _cleanup_free_ char *target = strjoin("/etc/../../../../../../..", hostf);
+        ASSERT_OK(RET_NERRNO(symlink(target, link)));
+        /* control: followed on the host, the hosts link reaches the host file */
+        ASSERT_OK(read_full_file(link, &data, NULL, 100));
+        ASSERT_STREQ(data, "host, keep\n");
+
+        const char *lowers[] = { l1, l2 };
+        RootfsMount mounts[] = {
+                { .type = ROOTFS_MOUNT_BIND,
+                  .source = rs,
+                  .target = "/etc/resolv.conf",
+                  .read_only = true,
+                  .replace_symlink = true },
+                { .type = ROOTFS_MOUNT_BIND,
+                  .source = hs,
+                  .target = "/etc/hosts",
+                  .read_only = true,
+                  .replace_symlink = true },
+        };
+        RootfsParams p = {
+                .target = root,
+                .lower_dirs = lowers,
+                .n_lower_dirs = 2,
+                .upper_dir = up,
+                .work_dir = wk,
+                .mounts = mounts,
+                .n_mounts = ELEMENTSOF(mounts),
+                .new_netns = true,
+        };
+        ASSERT_EQ(run_inside(&p, check_etc_binds, msg, sizeof(msg)), 0);
+        uresolv = strjoin(up, "/etc/resolv.conf");
+        ASSERT_OK(RET_NERRNO(lstat(uresolv, &st)));
+        ASSERT_TRUE(S_ISREG(st.st_mode) && st.st_size == 0); /* the empty mount point, in the upper dir */
+        ASSERT_OK(RET_NERRNO(lstat(link, &st)));
+        ASSERT_TRUE(S_ISLNK(st.st_mode)); /* the layer is untouched */
+        ASSERT_OK(RET_NERRNO(stat(hostf, &after)));
+        ASSERT_TRUE(after.st_ino == before.st_ino && after.st_size == before.st_size &&
+                    after.st_mtim.tv_sec == before.st_mtim.tv_sec &&
+                    after.st_mtim.tv_nsec == before.st_mtim.tv_nsec);
+        data = mfree(data);
+        ASSERT_OK(read_full_file(hostf, &data, NULL, 100));
+        ASSERT_STREQ(data, "host, keep\n");
+
+        /* control: the same dangling link without replace_symlink, on a fresh upper, fails the setup */
+        ASSERT_OK(rm_rf_at(AT_FDCWD, up));
+        ASSERT_OK(mkdir_p(up, 0755));
+        mounts[0].replace_symlink = mounts[1].replace_symlink = false;
+        ASSERT_TRUE(run_inside(&p, check_nothing, msg, sizeof(msg)) != 0);
+        ASSERT_TRUE(strstr(msg, "/etc/resolv.conf") != NULL);
+        cleanup_tree();
+}
+
 TEST(errors_are_reported) {
         _cleanup_free_ char *root = NULL, *up = NULL, *wk = NULL;
         char msg[512];
