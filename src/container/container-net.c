@@ -42,11 +42,12 @@ void container_net_done(ContainerNet *n) {
 }
 
 static int ipam_network(const GlobalConfig *g, const NetworkDef *nd, char **ret_dir, IpamNetwork *ret) {
-        char *dir = strjoin(global_config_run_root(g), "/ipam");
+        char *dir = NULL;
         int r;
 
-        if (!dir)
-                return -ENOMEM;
+        r = state_ipam_dir(global_config_run_root(g), &dir);
+        if (r < 0)
+                return r;
         r = mkdir_p(dir, 0755);
         if (r < 0) {
                 free(dir);
@@ -482,7 +483,10 @@ static bool no_nftables(int r) {
 
 /* a network nobody ever leased from has no directory: gc neither reads nor creates one */
 static bool lease_dir_exists(const GlobalConfig *g, const NetworkDef *nd) {
-        _cleanup_free_ char *p = strjoin(global_config_run_root(g), "/ipam/", nd->name);
+        _cleanup_free_ char *d = NULL, *p = NULL;
+        if (state_ipam_dir(global_config_run_root(g), &d) < 0)
+                return false;
+        p = strjoin(d, "/", nd->name);
         return p && access(p, F_OK) >= 0;
 }
 

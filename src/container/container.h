@@ -3,7 +3,7 @@
 
 /* container/: the only module that composes the leaf modules into actions with side effects.
  *
- * up:   lock <run_root>/NAME.lock → compare with an existing container (same digest + running = no-op,
+ * up:   lock <run_root>/locks/NAME → compare with an existing container (same digest + running = no-op,
  *       changed = -EEXIST unless replace) → resolve the lower layers (rootfs dir or image store) →
  *       upper/work under <storage_root>/containers/NAME → state dir + exit file → open cbox-init →
  *       spawn (child waits) → StartTransientUnit cbox-NAME.scope with every limit → RegisterMachine

@@ -24,7 +24,7 @@ fails=0
 fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 
 export CBOX_CONFIG_ROOT="$T/root"
-mkdir -p "$CBOX_CONFIG_ROOT/etc/cbox/conf.d" "$T/run/alive" "$T/store/containers/stale"
+mkdir -p "$CBOX_CONFIG_ROOT/etc/cbox/conf.d" "$T/run/containers/alive" "$T/store/containers/stale"
 printf 'run_root = "%s"\nstorage_root = "%s"\n[network.lab]\nsubnet = "10.99.0.0/24"\nmasquerade = false\n' \
         "$T/run" "$T/store" >"$CBOX_CONFIG_ROOT/etc/cbox/conf.d/50-test.toml"
 ip link set lo up

@@ -80,7 +80,7 @@ assert_fails "$CBOX" exec t24a /bin/sh -c 'echo x > /etc/hostname'
 
 info "crash t24a: its state dir removed, its init SIGKILLed"
 leader=$("$CBOX" list --json | jq -r '.[] | select(.name == "t24a") | .leader')
-rm -rf /run/cbox/t24a
+rm -rf /run/cbox/containers/t24a
 info "while its scope still runs, gc leaves its network alone"
 assert_success "$CBOX" gc -q
 assert_eq "$(elems t24a)" 3 "elements of t24a while it runs without a state dir"
