@@ -88,9 +88,9 @@ typedef struct ContainerNetGcStats {
 } ContainerNetGcStats;
 
 /* Reconciles network state with the containers that exist (for `cbox gc`): the published ports (map
- * elements of `inet cbox`), address leases (of the networks in conf.d) and `vb-*` veths (named by
- * netlink_veth_name() of an owner cbox knows: an element's comment, a lease, a containers/NAME dir) of
- * every owner with no state dir under run_root, no scope, cbox@NAME.service or machine systemd still
+ * elements of `inet cbox`), address leases (of the networks in conf.d) and the veths marked with the
+ * alias "cbox:NAME" (whatever their name) of an owner cbox knows (an element's comment, a lease, a
+ * containers/NAME dir, a veth's mark) of every owner with no state dir under run_root, no scope, cbox@NAME.service or machine systemd still
  * runs, and nobody holding its lock are removed. Touches
  * nothing else: no other table, lease file or link. Logs; returns the last error, 0 otherwise, and
  * fills ret (may be NULL) with what was removed. */

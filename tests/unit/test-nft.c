@@ -600,9 +600,9 @@ static void traffic_round(bool br_netfilter) {
         c1 = new_netns();
         c2 = new_netns();
         cl = new_netns();
-        ASSERT_OK(netlink_veth_create(nl, "vb-c1", "cbt1", c1, "eth0", &nerr));
-        ASSERT_OK(netlink_veth_create(nl, "vb-c2", "cbt1", c2, "eth0", &nerr));
-        ASSERT_OK(netlink_veth_create(nl, "vb-client", "cbt-up", cl, "eth0", &nerr));
+        ASSERT_OK(netlink_veth_create(nl, "vb-c1", "cbt1", c1, "eth0", NULL, &nerr));
+        ASSERT_OK(netlink_veth_create(nl, "vb-c2", "cbt1", c2, "eth0", NULL, &nerr));
+        ASSERT_OK(netlink_veth_create(nl, "vb-client", "cbt-up", cl, "eth0", NULL, &nerr));
         ASSERT_OK(netlink_container_configure(c1, "eth0", &a1, 24, &gw, &nerr));
         ASSERT_OK(netlink_container_configure(c2, "eth0", &a2, 24, &gw, &nerr));
         ASSERT_OK(netlink_container_configure(cl, "eth0", &acl, 24, NULL, &nerr)); /* no route back */
