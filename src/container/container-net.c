@@ -361,7 +361,7 @@ int container_net_setup(const GlobalConfig *g, const ContainerConfig *c, pid_t l
          * and an empty batch more (~0.25 ms). */
         for (unsigned i = 0;; i++) {
                 nft_error_done(&fe);
-                r = nft_subnet_add(&nd->subnet, nd->prefixlen, nd->masquerade, &fe);
+                r = nft_subnet_add(&nd->subnet, nd->prefixlen, nd->masquerade, nd->bridge ?: nd->name, &fe);
                 if (r != -EAGAIN || i >= NFT_ATTEMPTS)
                         break;
                 nft_backoff(i);
