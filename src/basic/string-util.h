@@ -44,3 +44,11 @@ void buffer_done(Buffer *b);
 bool utf8_is_valid_n(const char *s, size_t len);
 /* Encodes code point c to out (4 bytes room); returns bytes written, 0 if c is invalid */
 size_t utf8_encode(uint32_t c, char out[4]);
+
+/* The one rule for container names, shared by config/ (file names, volume names) and state/ (every
+ * path, lock, unit, machine and link name built from one): 1..64 ASCII characters of [A-Za-z0-9_.-],
+ * not starting with '.' or '-'. Names are only ever joined below directories that hold nothing else
+ * (<run_root>/containers/, <run_root>/locks/, <storage_root>/containers/), so no name can reach
+ * cbox's own state whatever it spells: no reserved words. */
+#define CONTAINER_NAME_MAX 64U
+bool container_name_is_valid(const char *s);

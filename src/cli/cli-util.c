@@ -37,9 +37,8 @@ int with_container_lock(const GlobalConfig *g, const char *name,
         if (r < 0)
                 return log_error_errno(r, "%s: cannot lock: %m", name);
         r = fn(g, name, arg);
-        _cleanup_free_ char *dir = strjoin(global_config_run_root(g), "/", name);
         (void) state_unlock(global_config_run_root(g), name, lock_fd,
-                            dir && access(dir, F_OK) < 0 && errno == ENOENT);
+                            !state_dir_exists(global_config_run_root(g), name));
         return r;
 }
 

@@ -13,6 +13,7 @@
 #include "ipam.h"
 #include "log.h"
 #include "netlink.h"
+#include "state.h"
 #include "nft.h"
 #include "string-util.h"
 #include "verbs.h"
@@ -79,7 +80,8 @@ static int network_view_load(const GlobalConfig *g, const NetworkDef *d, Netlink
         v.bridge_exists = nl && netlink_link_ifindex(nl, bridge_of(d), NULL) > 0;
 
         if (details) {
-                _cleanup_free_ char *dir = strjoin(global_config_run_root(g), "/ipam"), *nd = NULL;
+                _cleanup_free_ char *dir = NULL, *nd = NULL;
+                (void) state_ipam_dir(global_config_run_root(g), &dir);
                 IpamNetwork in = {
                         .run_dir = dir,
                         .name = d->name,

@@ -531,20 +531,6 @@ const char *config_signal_to_string(int sig) {
         return buf;
 }
 
-bool container_name_is_valid(const char *s) {
-        size_t n;
-        if (!s)
-                return false;
-        n = strlen(s);
-        if (n == 0 || n > 64 || s[0] == '.' || s[0] == '-')
-                return false;
-        for (const char *p = s; *p; p++)
-                if (!isascii((unsigned char) *p) ||
-                    !(isalnum((unsigned char) *p) || *p == '_' || *p == '.' || *p == '-'))
-                        return false;
-        return true;
-}
-
 int config_parse_ipv4(const char *s, struct in_addr *ret) {
         /* inet_pton(AF_INET) accepts exactly four decimal octets without leading-zero octal */
         struct in_addr a;

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "string-util.h"
 
 /* "128M", "1G", "4096", "infinity" (→ UINT64_MAX, only if allow_infinity). Base 1024; suffixes K, M,
  * G, T (upper case, optionally followed by "B", e.g. "512MB" = 512M). */
@@ -47,8 +48,7 @@ int config_parse_signal(const char *s, int *ret);
 /* "SIGTERM"; "SIGRTMIN+3"; NULL if invalid. Returns a static or thread-local string. */
 const char *config_signal_to_string(int sig);
 
-/* Machine-name rules: [a-zA-Z0-9_.-], 1..64 characters, not starting with '.' or '-' */
-bool container_name_is_valid(const char *s);
+/* container_name_is_valid() is basic/string-util.h's: one rule for config/ and state/ */
 
 /* Dotted-quad IPv4 "10.88.0.2" (no leading zeros, no shorthand) */
 int config_parse_ipv4(const char *s, struct in_addr *ret);

@@ -37,6 +37,25 @@
 /* the name of a retired host end: "vbx-" + its ifindex (see container_net_release) */
 #define VETH_RETIRED_PREFIX "vbx-"
 
+/* Ownership of links: the host end of a container's veth carries the alias "cbox:NAME" from its
+ * creation on. Release, the retire path, a re-up's cleanup of a leftover and gc touch a link only
+ * when its alias names the container in question: a link that merely has cbox's naming pattern (a
+ * look-alike of someone else's, or another container's veth whose hashed name collides) is left
+ * alone. Its name is chosen at up (netlink_veth_name() attempts, first one free or ours) and
+ * recorded in the state (HOST_IFNAME), so release never recomputes it. */
+#define VETH_OWNER_PREFIX "cbox:"
+#define VETH_NAME_ATTEMPTS 16U
+
+static char *veth_owner(const char *name) {
+        return strjoin(VETH_OWNER_PREFIX, name);
+}
+
+/* the container a link's alias names, NULL if none of ours */
+static const char *veth_owner_of(const char *alias) {
+        const char *o = alias ? startswith(alias, VETH_OWNER_PREFIX) : NULL;
+        return o && state_name_is_valid(o) ? o : NULL;
+}
+
 void container_net_done(ContainerNet *n) {
         n->network = mfree(n->network);
         n->address = mfree(n->address);
@@ -44,11 +63,12 @@ void container_net_done(ContainerNet *n) {
 }
 
 static int ipam_network(const GlobalConfig *g, const NetworkDef *nd, char **ret_dir, IpamNetwork *ret) {
-        char *dir = strjoin(global_config_run_root(g), "/ipam");
+        char *dir = NULL;
         int r;
 
-        if (!dir)
-                return -ENOMEM;
+        r = state_ipam_dir(global_config_run_root(g), &dir);
+        if (r < 0)
+                return r;
         r = mkdir_p(dir, 0755);
         if (r < 0) {
                 free(dir);
@@ -219,7 +239,7 @@ int container_net_check(const GlobalConfig *g, const ContainerConfig *c) {
 
 int container_net_setup(const GlobalConfig *g, const ContainerConfig *c, pid_t leader, ContainerNet *ret) {
         _cleanup_(container_net_done) ContainerNet n = {};
-        _cleanup_free_ char *ipam_dir = NULL, *nspath = NULL;
+        _cleanup_free_ char *ipam_dir = NULL, *nspath = NULL, *owner = NULL;
         _cleanup_(netlink_freep) Netlink *nl = NULL;
         _cleanup_close_ int netns_fd = -EBADF;
         NetlinkError ne = {};
@@ -281,9 +301,9 @@ int container_net_setup(const GlobalConfig *g, const ContainerConfig *c, pid_t l
         n.address = strdup(inet_ntop(AF_INET, &addr, abuf, sizeof(abuf)) ?: "");
         if (!n.address)
                 return log_oom();
-        r = netlink_veth_name(c->name, &n.host_ifname);
-        if (r < 0)
-                return log_error_errno(r, "%s: cannot name its veth: %m", c->name);
+        owner = veth_owner(c->name);
+        if (!owner)
+                return log_oom();
 
         /* from here on a failure must release what was done */
         r = netlink_open(&nl);
@@ -303,12 +323,33 @@ int container_net_setup(const GlobalConfig *g, const ContainerConfig *c, pid_t l
                 log_error_errno(r, "%s: cannot enable forwarding: %m", c->name);
                 goto fail;
         }
-        /* a leftover of a crashed run of the same name */
-        (void) netlink_link_delete(nl, n.host_ifname, NULL);
-        r = netlink_veth_create(nl, n.host_ifname, nd->bridge ?: nd->name, netns_fd, "eth0", &ne);
-        if (r < 0) {
-                log_nl(r, c->name, "cannot create its veth pair", &ne);
-                goto fail;
+        /* The first candidate name that is free, or taken by a leftover of a crashed run of this very
+         * container (its alias says so; we hold NAME's lock), which is deleted. A link of that name
+         * that is not ours (another container's whose hashed name collides, anyone's look-alike) is
+         * left alone: the next candidate. NLM_F_EXCL settles a race with a concurrent up. */
+        for (unsigned i = 0;; i++) {
+                _cleanup_free_ char *name = NULL;
+
+                netlink_error_done(&ne);
+                r = i < VETH_NAME_ATTEMPTS ? netlink_veth_name(c->name, i, &name) : -EEXIST;
+                if (r < 0) {
+                        log_error_errno(r, "%s: cannot name its veth (%u names taken): %m", c->name, i);
+                        goto fail;
+                }
+                r = netlink_link_delete_owned(nl, name, owner, NULL);
+                if (r == -EPERM) {
+                        log_debug("%s: link '%s' is not ours, trying another name", c->name, name);
+                        continue;
+                }
+                r = netlink_veth_create(nl, name, nd->bridge ?: nd->name, netns_fd, "eth0", owner, &ne);
+                if (r == -EEXIST)
+                        continue;
+                if (r < 0) {
+                        log_nl(r, c->name, "cannot create its veth pair", &ne);
+                        goto fail;
+                }
+                n.host_ifname = TAKE_PTR(name);
+                break;
         }
         r = netlink_container_configure(netns_fd, "eth0", &addr, nd->prefixlen, &nd->gateway, &ne);
         if (r < 0) {
@@ -322,7 +363,7 @@ int container_net_setup(const GlobalConfig *g, const ContainerConfig *c, pid_t l
          * and an empty batch more (~0.25 ms). */
         for (unsigned i = 0;; i++) {
                 nft_error_done(&fe);
-                r = nft_subnet_add(&nd->subnet, nd->prefixlen, nd->masquerade, &fe);
+                r = nft_subnet_add(&nd->subnet, nd->prefixlen, nd->masquerade, nd->bridge ?: nd->name, &fe);
                 if (r != -EAGAIN || i >= NFT_ATTEMPTS)
                         break;
                 nft_backoff(i);
@@ -382,14 +423,18 @@ void container_net_release(const GlobalConfig *g, const char *name, const char *
                 log_warning_errno(r, "%s: cannot remove its published ports: %m", name);
         if (host_ifname) {
                 _cleanup_(netlink_freep) Netlink *nl = NULL;
-                if (netlink_open(&nl) >= 0) {
-                        r = netlink_link_retire(nl, host_ifname, VETH_RETIRED_PREFIX, NULL);
-                        if (r < 0 && r != -ENODEV) {
+                _cleanup_free_ char *owner = veth_owner(name);
+                if (owner && netlink_open(&nl) >= 0) {
+                        r = netlink_link_retire(nl, host_ifname, VETH_RETIRED_PREFIX, owner, NULL);
+                        if (r == -EPERM)
+                                log_warning("%s: link '%s' is not its veth (not marked '%s'), left alone",
+                                            name, host_ifname, owner);
+                        else if (r < 0 && r != -ENODEV) {
                                 log_debug_errno(r, "%s: cannot retire veth '%s', deleting it: %m", name,
                                                 host_ifname);
-                                r = netlink_link_delete(nl, host_ifname, NULL);
+                                r = netlink_link_delete_owned(nl, host_ifname, owner, NULL);
                         }
-                        if (r < 0 && r != -ENODEV)
+                        if (r < 0 && r != -ENODEV && r != -EPERM)
                                 log_warning_errno(r, "%s: cannot delete veth '%s', ignoring: %m", name,
                                                   host_ifname);
                 }
@@ -484,7 +529,10 @@ static bool no_nftables(int r) {
 
 /* a network nobody ever leased from has no directory: gc neither reads nor creates one */
 static bool lease_dir_exists(const GlobalConfig *g, const NetworkDef *nd) {
-        _cleanup_free_ char *p = strjoin(global_config_run_root(g), "/ipam/", nd->name);
+        _cleanup_free_ char *d = NULL, *p = NULL;
+        if (state_ipam_dir(global_config_run_root(g), &d) < 0)
+                return false;
+        p = strjoin(d, "/", nd->name);
         return p && access(p, F_OK) >= 0;
 }
 
@@ -499,38 +547,31 @@ static bool is_retired_name(const char *n) {
 }
 
 /* Retired host ends (container_net_release) still there: the pair's namespace is held by something
- * else than the container. Only veths named so and enslaved to the bridge of a network of ours. */
-static int gc_retired_veths(const GlobalConfig *g, Netlink *nl, char **links, ContainerNetGcStats *st) {
+ * else than the container. Only veths named so, marked as a container's (alias) and enslaved to the
+ * bridge of a network of ours. */
+static int gc_retired_veths(const GlobalConfig *g, Netlink *nl, const NetlinkLink *links, size_t n_links,
+                            ContainerNetGcStats *st) {
         int ret_r = 0, r;
 
-        STRV_FOREACH (l, links) {
-                NetlinkLink li = {};
+        for (size_t i = 0; i < n_links; i++) {
+                const NetlinkLink *li = links + i;
                 bool ours = false;
 
-                if (!is_retired_name(*l))
+                if (!is_retired_name(li->name) || !veth_owner_of(li->alias))
                         continue;
-                r = netlink_link_get(nl, *l, &li, NULL);
-                if (r == -ENODEV)
-                        continue; /* the kernel's namespace cleanup was faster */
-                if (r < 0) {
-                        log_error_errno(r, "gc: cannot look at link '%s': %m", *l);
-                        ret_r = r;
-                        continue;
-                }
-                for (size_t k = 0; k < g->n_networks && li.master > 0 && streq_ptr(li.kind, "veth"); k++) {
+                for (size_t k = 0; k < g->n_networks && li->master > 0 && streq_ptr(li->kind, "veth"); k++) {
                         const NetworkDef *nd = g->networks + k;
-                        if (netlink_link_ifindex(nl, nd->bridge ?: nd->name, NULL) == li.master)
+                        if (netlink_link_ifindex(nl, nd->bridge ?: nd->name, NULL) == li->master)
                                 ours = true;
                 }
-                netlink_link_done(&li);
                 if (!ours)
                         continue;
-                r = netlink_link_delete(nl, *l, NULL);
+                r = netlink_link_delete_ifindex(nl, li->ifindex, NULL);
                 if (r >= 0) {
                         st->links_removed++;
-                        log_debug("gc: deleted retired veth '%s'", *l);
+                        log_debug("gc: deleted retired veth '%s'", li->name);
                 } else if (r != -ENODEV) {
-                        log_error_errno(r, "gc: cannot delete retired veth '%s': %m", *l);
+                        log_error_errno(r, "gc: cannot delete retired veth '%s': %m", li->name);
                         ret_r = r;
                 }
         }
@@ -539,7 +580,9 @@ static int gc_retired_veths(const GlobalConfig *g, Netlink *nl, char **links, Co
 
 int container_net_gc(const GlobalConfig *g, ContainerNetGcStats *ret) {
         const char *rr = global_config_run_root(g);
-        _cleanup_strv_free_ char **owners = NULL, **port_owners = NULL, **links = NULL;
+        _cleanup_strv_free_ char **owners = NULL, **port_owners = NULL;
+        NetlinkLink *links = NULL;
+        size_t n_links = 0;
         _cleanup_(netlink_freep) Netlink *nl = NULL;
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         ContainerNetGcStats st = {};
@@ -612,12 +655,19 @@ int container_net_gc(const GlobalConfig *g, ContainerNetGcStats *ret) {
 
         r = netlink_open(&nl);
         if (r >= 0)
-                r = netlink_link_list(nl, &links, NULL);
+                r = netlink_link_dump(nl, &links, &n_links, NULL);
         if (r < 0) {
                 log_error_errno(r, "gc: cannot list network links: %m");
                 return r;
         }
-        r = gc_retired_veths(g, nl, links, &st);
+        /* veths marked as a container's name owners too (e.g. one whose container left nothing else) */
+        for (size_t i = 0; i < n_links; i++)
+                if (streq_ptr(links[i].kind, "veth") && veth_owner_of(links[i].alias) &&
+                    owners_add(&owners, veth_owner_of(links[i].alias)) < 0) {
+                        netlink_link_array_free(links, n_links);
+                        return log_oom();
+                }
+        r = gc_retired_veths(g, nl, links, n_links, &st);
         if (r < 0)
                 ret_r = r;
         if (strv_length(owners) == 0)
@@ -626,7 +676,6 @@ int container_net_gc(const GlobalConfig *g, ContainerNetGcStats *ret) {
                 bus = NULL; /* then only the state dir and the lock tell */
 
         STRV_FOREACH (o, owners) {
-                _cleanup_free_ char *veth = NULL;
                 int lock_fd = -EBADF;
                 bool any = false;
 
@@ -649,13 +698,17 @@ int container_net_gc(const GlobalConfig *g, ContainerNetGcStats *ret) {
                         ret_r = r;
                 }
 
-                if (netlink_veth_name(*o, &veth) >= 0 && strv_contains(links, veth)) {
-                        r = netlink_link_delete(nl, veth, NULL);
+                /* its veths: those marked as its own, whatever their name (a look-alike is not) */
+                for (size_t i = 0; i < n_links; i++) {
+                        if (!streq_ptr(links[i].kind, "veth") ||
+                            !streq_ptr(veth_owner_of(links[i].alias), *o))
+                                continue;
+                        r = netlink_link_delete_ifindex(nl, links[i].ifindex, NULL);
                         if (r >= 0) {
                                 st.links_removed++;
                                 any = true;
                         } else if (r != -ENODEV) {
-                                log_error_errno(r, "gc: %s: cannot delete veth '%s': %m", *o, veth);
+                                log_error_errno(r, "gc: %s: cannot delete veth '%s': %m", *o, links[i].name);
                                 ret_r = r;
                         }
                 }
@@ -687,6 +740,7 @@ int container_net_gc(const GlobalConfig *g, ContainerNetGcStats *ret) {
         }
 
 done:
+        netlink_link_array_free(links, n_links);
         if (ret)
                 *ret = st;
         return ret_r;
@@ -817,7 +871,8 @@ int container_net_reload(const GlobalConfig *g, ContainerNetReloadStats *ret) {
                         NftError fe = {};
                         for (unsigned k = 0;; k++) {
                                 nft_error_done(&fe);
-                                r = nft_subnet_add(&nd->subnet, nd->prefixlen, nd->masquerade, &fe);
+                                r = nft_subnet_add(&nd->subnet, nd->prefixlen, nd->masquerade,
+                                                   nd->bridge ?: nd->name, &fe);
                                 if (r != -EAGAIN || k >= NFT_ATTEMPTS)
                                         break;
                                 nft_backoff(k);

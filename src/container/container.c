@@ -1164,7 +1164,7 @@ static int up_run(UpContext *u) {
         u->created_state_dir = true;
         if (mkdirat(u->state_fd, "root", 0755) < 0 && errno != EEXIST)
                 return log_error_errno(errno, "%s: cannot create the root mount point: %m", u->name);
-        u->root_dir = strprintf("%s/%s/root", global_config_run_root(u->g), u->name);
+        u->root_dir = state_path(global_config_run_root(u->g), u->name, "root");
         if (!u->root_dir)
                 return log_oom();
         (void) state_remove_exit_file(u->state_fd);
@@ -1232,8 +1232,8 @@ static int up_run(UpContext *u) {
         size_t n_mounts = c->n_mounts;
         _cleanup_free_ char *resolv_path = NULL, *hosts_path = NULL, *hostname_path = NULL;
         if (c->network.mode != NETWORK_MODE_HOST && want_etc_files(u)) {
-                resolv_path = strprintf("%s/%s/resolv.conf", global_config_run_root(u->g), u->name);
-                hosts_path = strprintf("%s/%s/hosts", global_config_run_root(u->g), u->name);
+                resolv_path = state_path(global_config_run_root(u->g), u->name, "resolv.conf");
+                hosts_path = state_path(global_config_run_root(u->g), u->name, "hosts");
                 if (!resolv_path || !hosts_path)
                         return log_oom();
                 mounts[n_mounts++] = (RootfsMount){ .type = ROOTFS_MOUNT_BIND,
@@ -1248,7 +1248,7 @@ static int up_run(UpContext *u) {
                                                     .replace_symlink = true };
                 u->write_etc_files = true;
                 if (want_hostname_file(u)) {
-                        hostname_path = strprintf("%s/%s/hostname", global_config_run_root(u->g), u->name);
+                        hostname_path = state_path(global_config_run_root(u->g), u->name, "hostname");
                         if (!hostname_path)
                                 return log_oom();
                         mounts[n_mounts++] =
@@ -1514,7 +1514,7 @@ int container_up(const GlobalConfig *g, const ContainerConfig *c, const UpOption
 
         r = state_lock(global_config_run_root(g), c->name, true, &lock_fd);
         if (r < 0)
-                return log_error_errno(r, "%s: cannot lock '%s/%s.lock': %m", c->name,
+                return log_error_errno(r, "%s: cannot lock '%s/locks/%s': %m", c->name,
                                        global_config_run_root(g), c->name);
 
         r = up_check_existing(&u);

@@ -3,7 +3,7 @@
 
 /* container/: the only module that composes the leaf modules into actions with side effects.
  *
- * up:   lock <run_root>/NAME.lock → compare with an existing container (same digest + running = no-op,
+ * up:   lock <run_root>/locks/NAME → compare with an existing container (same digest + running = no-op,
  *       changed = -EEXIST unless replace) → resolve the lower layers (rootfs dir or image store) →
  *       upper/work under <storage_root>/containers/NAME → state dir + exit file → open cbox-init →
  *       spawn (child waits) → StartTransientUnit cbox-NAME.scope with every limit → RegisterMachine
@@ -94,12 +94,12 @@ typedef struct ContainerNetGcStats {
 } ContainerNetGcStats;
 
 /* Reconciles network state with the containers that exist (for `cbox gc`): the published ports (map
- * elements of `inet cbox`), address leases (of the networks in conf.d) and `vb-*` veths (named by
- * netlink_veth_name() of an owner cbox knows: an element's comment, a lease, a containers/NAME dir) of
- * every owner with no state dir under run_root, no scope, cbox@NAME.service or machine systemd still
- * runs, and nobody holding its lock are removed. Touches
- * nothing else: no other table, lease file or link. Logs; returns the last error, 0 otherwise, and
- * fills ret (may be NULL) with what was removed. */
+ * elements of `inet cbox`), address leases (of the networks in conf.d) and the veths marked with the
+ * alias "cbox:NAME" (whatever their name) of an owner cbox knows (an element's comment, a lease, a
+ * containers/NAME dir, a veth's mark) of every owner with no state dir under run_root, no scope,
+ * cbox@NAME.service or machine systemd still runs, and nobody holding its lock are removed. Touches nothing
+ * else: no other table, lease file or link. Logs; returns the last error, 0 otherwise, and fills ret (may be
+ * NULL) with what was removed. */
 int container_net_gc(const GlobalConfig *g, ContainerNetGcStats *ret);
 
 typedef struct ContainerNetReloadStats {

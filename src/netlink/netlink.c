@@ -302,11 +302,13 @@ typedef struct LinkInfo {
         int master;
         char *name;
         char *kind;
+        char *alias; /* IFLA_IFALIAS, NULL when none */
 } LinkInfo;
 
 static void link_info_done(LinkInfo *l) {
         free(l->name);
         free(l->kind);
+        free(l->alias);
         *l = (LinkInfo){};
 }
 
@@ -326,6 +328,7 @@ static int link_attr_cb(const struct nlattr *a, void *data) {
         unsigned t = mnl_attr_get_type(a);
         switch (t) {
         case IFLA_IFNAME:
+        case IFLA_IFALIAS:
                 if (mnl_attr_validate(a, MNL_TYPE_NUL_STRING) < 0)
                         return MNL_CB_ERROR;
                 break;
@@ -366,7 +369,10 @@ static int link_parse(const struct nlmsghdr *nlh, LinkInfo *ret) {
         if (ti[IFLA_INFO_KIND])
                 l.kind = strndup(mnl_attr_get_payload(ti[IFLA_INFO_KIND]),
                                  mnl_attr_get_payload_len(ti[IFLA_INFO_KIND]));
-        if (!l.name || (ti[IFLA_INFO_KIND] && !l.kind)) {
+        if (tb[IFLA_IFALIAS] && !isempty(mnl_attr_get_str(tb[IFLA_IFALIAS])))
+                l.alias = strdup(mnl_attr_get_str(tb[IFLA_IFALIAS]));
+        if (!l.name || (ti[IFLA_INFO_KIND] && !l.kind) ||
+            (tb[IFLA_IFALIAS] && !isempty(mnl_attr_get_str(tb[IFLA_IFALIAS])) && !l.alias)) {
                 link_info_done(&l);
                 return -ENOMEM;
         }
@@ -447,11 +453,62 @@ int netlink_link_delete(Netlink *nl, const char *ifname, NetlinkError *err) {
         return nl_call(nl, nlh, NULL, NULL, err);
 }
 
+static int link_delete_ifindex(Netlink *nl, int ifindex, NetlinkError *err) {
+        NL_REQ_BUFFER(buf);
+        struct nlmsghdr *nlh = nl_msg_new(buf, RTM_DELLINK, 0);
+        struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+
+        ifi->ifi_family = AF_UNSPEC;
+        ifi->ifi_index = ifindex;
+        return nl_call(nl, nlh, NULL, NULL, err);
+}
+
+/* The link named ifname, when its alias is `owner`: its ifindex; -EPERM (with a reason) when it carries
+ * another alias or none, -ENODEV when there is no such link. */
+static int link_owned(Netlink *nl, const char *ifname, const char *owner, NetlinkError *err) {
+        LinkInfo l = {};
+        int r;
+
+        if (isempty(owner))
+                return nl_error_set(err, -EINVAL, "no owner to check");
+        r = link_get(nl, ifname, &l, err);
+        if (r < 0)
+                return r;
+        if (!streq_ptr(l.alias, owner))
+                r = nl_error_setf(err, -EPERM, "link '%s' is not '%s' (its alias is '%s')", ifname, owner,
+                                  strna(l.alias));
+        else
+                r = l.ifindex;
+        link_info_done(&l);
+        return r;
+}
+
+int netlink_link_delete_owned(Netlink *nl, const char *ifname, const char *owner, NetlinkError *err) {
+        int ifindex = link_owned(nl, ifname, owner, err);
+        if (ifindex < 0)
+                return ifindex;
+        return link_delete_ifindex(nl, ifindex, err);
+}
+
+int netlink_link_delete_ifindex(Netlink *nl, int ifindex, NetlinkError *err) {
+        if (!nl || ifindex <= 0)
+                return nl_error_set(err, -EINVAL, "invalid ifindex");
+        return link_delete_ifindex(nl, ifindex, err);
+}
+
 void netlink_link_done(NetlinkLink *l) {
         if (!l)
                 return;
+        free(l->name);
         free(l->kind);
+        free(l->alias);
         *l = (NetlinkLink){};
+}
+
+void netlink_link_array_free(NetlinkLink *l, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                netlink_link_done(l + i);
+        free(l);
 }
 
 int netlink_link_get(Netlink *nl, const char *ifname, NetlinkLink *ret, NetlinkError *err) {
@@ -463,13 +520,18 @@ int netlink_link_get(Netlink *nl, const char *ifname, NetlinkLink *ret, NetlinkE
         r = link_get(nl, ifname, &l, err);
         if (r < 0)
                 return r;
-        *ret = (NetlinkLink){ .ifindex = l.ifindex, .flags = l.flags, .master = l.master, .kind = l.kind };
-        l.kind = NULL;
+        *ret = (NetlinkLink){ .ifindex = l.ifindex,
+                              .flags = l.flags,
+                              .master = l.master,
+                              .name = TAKE_PTR(l.name),
+                              .kind = TAKE_PTR(l.kind),
+                              .alias = TAKE_PTR(l.alias) };
         link_info_done(&l);
         return 0;
 }
 
-int netlink_link_retire(Netlink *nl, const char *ifname, const char *prefix, NetlinkError *err) {
+int netlink_link_retire(Netlink *nl, const char *ifname, const char *prefix, const char *owner,
+                        NetlinkError *err) {
         NL_REQ_BUFFER(buf);
         char newname[IFNAMSIZ];
         struct nlmsghdr *nlh;
@@ -478,7 +540,7 @@ int netlink_link_retire(Netlink *nl, const char *ifname, const char *prefix, Net
 
         if (!nl || !ifname_is_valid(ifname) || isempty(prefix))
                 return nl_error_set(err, -EINVAL, "invalid interface name or prefix");
-        ifindex = netlink_link_ifindex(nl, ifname, err);
+        ifindex = owner ? link_owned(nl, ifname, owner, err) : netlink_link_ifindex(nl, ifname, err);
         if (ifindex < 0)
                 return ifindex;
         r = snprintf(newname, sizeof(newname), "%s%d", prefix, ifindex);
@@ -513,6 +575,64 @@ static int link_list_cb(const struct nlmsghdr *nlh, void *userdata) {
 static void link_list_reset(void *userdata) {
         char ***l = userdata;
         *l = strv_free(*l);
+}
+
+typedef struct LinkArray {
+        NetlinkLink *links;
+        size_t n;
+} LinkArray;
+
+static int link_dump_cb(const struct nlmsghdr *nlh, void *userdata) {
+        LinkArray *a = userdata;
+        LinkInfo li = {};
+        NetlinkLink *n;
+        int r = link_parse(nlh, &li);
+
+        if (r < 0)
+                return r;
+        n = reallocarray(a->links, a->n + 1, sizeof(NetlinkLink));
+        if (!n) {
+                link_info_done(&li);
+                return -ENOMEM;
+        }
+        a->links = n;
+        a->links[a->n++] = (NetlinkLink){ .ifindex = li.ifindex,
+                                          .flags = li.flags,
+                                          .master = li.master,
+                                          .name = TAKE_PTR(li.name),
+                                          .kind = TAKE_PTR(li.kind),
+                                          .alias = TAKE_PTR(li.alias) };
+        link_info_done(&li);
+        return 0;
+}
+
+static void link_dump_reset(void *userdata) {
+        LinkArray *a = userdata;
+        netlink_link_array_free(a->links, a->n);
+        *a = (LinkArray){};
+}
+
+int netlink_link_dump(Netlink *nl, NetlinkLink **ret, size_t *ret_n, NetlinkError *err) {
+        NL_REQ_BUFFER(buf);
+        LinkArray a = {};
+        struct nlmsghdr *nlh;
+        struct ifinfomsg *ifi;
+        int r;
+
+        if (!nl || !ret || !ret_n)
+                return -EINVAL;
+        nlh = nl_msg_new(buf, RTM_GETLINK, 0);
+        ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+        ifi->ifi_family = AF_UNSPEC;
+        mnl_attr_put_u32(nlh, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
+        r = nl_dump(nl, nlh, link_dump_cb, link_dump_reset, &a, err);
+        if (r < 0) {
+                link_dump_reset(&a);
+                return r;
+        }
+        *ret = a.links;
+        *ret_n = a.n;
+        return 0;
 }
 
 int netlink_link_list(Netlink *nl, char ***ret, NetlinkError *err) {
@@ -760,15 +880,27 @@ static int bridge_port_hairpin(Netlink *nl, const char *ifname, NetlinkError *er
         return nl_call(nl, nlh, NULL, NULL, err);
 }
 
+static int link_set_alias(Netlink *nl, const char *ifname, const char *alias, NetlinkError *err) {
+        NL_REQ_BUFFER(buf);
+        struct nlmsghdr *nlh = nl_msg_new(buf, RTM_NEWLINK, 0);
+        struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+
+        ifi->ifi_family = AF_UNSPEC;
+        mnl_attr_put_strz(nlh, IFLA_IFNAME, ifname);
+        mnl_attr_put_strz(nlh, IFLA_IFALIAS, alias);
+        return nl_call(nl, nlh, NULL, NULL, err);
+}
+
 int netlink_veth_create(Netlink *nl, const char *host_ifname, const char *bridge, int netns_fd,
-                        const char *peer_ifname, NetlinkError *err) {
+                        const char *peer_ifname, const char *alias, NetlinkError *err) {
         NL_REQ_BUFFER(buf);
         struct nlmsghdr *nlh;
         struct ifinfomsg *ifi, *peer;
         struct nlattr *li, *data, *pi;
         int master, r;
 
-        if (!nl || !ifname_is_valid(host_ifname) || !ifname_is_valid(peer_ifname) || netns_fd < 0)
+        if (!nl || !ifname_is_valid(host_ifname) || !ifname_is_valid(peer_ifname) || netns_fd < 0 ||
+            (alias && (isempty(alias) || strlen(alias) >= IFALIASZ)))
                 return nl_error_set(err, -EINVAL, "invalid veth parameters");
         master = netlink_link_ifindex(nl, bridge, err);
         if (master < 0)
@@ -812,6 +944,16 @@ int netlink_veth_create(Netlink *nl, const char *host_ifname, const char *bridge
                                      bridge);
         if (r < 0)
                 return r;
+        /* The owner, for every later delete or retire to check (the kernel ignores IFLA_IFALIAS in the
+         * RTM_NEWLINK that creates a link, so it is a second request). Until it is set the link has no
+         * alias, which no owner check accepts: a concurrent cbox leaves it alone. */
+        if (alias) {
+                r = link_set_alias(nl, host_ifname, alias, err);
+                if (r < 0) {
+                        (void) netlink_link_delete(nl, host_ifname, NULL);
+                        return r;
+                }
+        }
         /* Only needed (and only enabled) when br_netfilter hands bridged frames to the IP hooks:
          * hairpin also reflects the container's own broadcasts, which fails IPv6 DAD inside. */
         if (!br_netfilter_active())
@@ -879,7 +1021,7 @@ int netlink_container_configure(int netns_fd, const char *ifname, const struct i
 
 /* ---- names ---- */
 
-int netlink_veth_name(const char *container, char **ret) {
+int netlink_veth_name(const char *container, unsigned attempt, char **ret) {
         uint32_t h = 2166136261U; /* FNV-1a */
         size_t l;
         char *n;
@@ -892,11 +1034,24 @@ int netlink_veth_name(const char *container, char **ret) {
                         return -EINVAL;
                 h = (h ^ (uint8_t) *p) * 16777619U;
         }
+        /* another candidate: the hash continued over "#<attempt>" */
+        if (attempt > 0) {
+                char salt[16];
+                (void) snprintf(salt, sizeof(salt), "#%u", attempt);
+                for (const char *p = salt; *p; p++)
+                        h = (h ^ (uint8_t) *p) * 16777619U;
+        }
         l = strlen(container);
-        if (l <= 11)
+        if (l <= 11 && attempt == 0)
                 n = strjoin("vb-", container);
-        else /* 15 characters: never equal to the short form of an 12-character name */
+        else if (l >= 6) /* 15 characters: never equal to the short form (at most 14) of any name */
                 n = strprintf("vb-%.6s-%05x", container, (unsigned) (h & 0xfffffU));
+        else { /* a short name's later attempt: more hex digits, still 15 characters */
+                uint32_t h2 = (h ^ (uint8_t) '!') * 16777619U;
+                char hex[17];
+                (void) snprintf(hex, sizeof(hex), "%08x%08x", (unsigned) h, (unsigned) h2);
+                n = strprintf("vb-%s-%.*s", container, (int) (11 - l), hex);
+        }
         if (!n)
                 return -ENOMEM;
         *ret = n;

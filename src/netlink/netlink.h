@@ -45,6 +45,14 @@ int netlink_link_set_up(Netlink *nl, const char *ifname, bool up, NetlinkError *
 /* Deletes a link (for a veth pair, deleting one end deletes both). Returns 0 when it was deleted,
  * -ENODEV when it did not exist (callers undoing a half-done setup may treat that as success). */
 int netlink_link_delete(Netlink *nl, const char *ifname, NetlinkError *err);
+/* Ownership: cbox marks every link it creates for a container with an alias (IFLA_IFALIAS) naming the
+ * container, and deletes or retires a link only when that alias matches — a link that merely has
+ * cbox's naming pattern is someone else's. netlink_link_delete_owned() deletes ifname only when its
+ * alias is `owner`: -EPERM (reason in err) when it carries another alias or none, -ENODEV when there
+ * is no such link. The deletion is by the ifindex that was checked. */
+int netlink_link_delete_owned(Netlink *nl, const char *ifname, const char *owner, NetlinkError *err);
+/* Deletes the link with this ifindex (one found by netlink_link_dump(), its owner checked). */
+int netlink_link_delete_ifindex(Netlink *nl, int ifindex, NetlinkError *err);
 
 /* Takes a link out of use at once without deleting it: sets it down (a bridge port that is down
  * forwards nothing, and the veth peer loses its carrier) and renames it to "<prefix><ifindex>", so
@@ -54,19 +62,27 @@ int netlink_link_delete(Netlink *nl, const char *ifname, NetlinkError *err);
  * 18-35 ms measured on 6.18) while setting a link down and renaming it cost two expedited grace
  * periods at most. prefix and the decimal ifindex must fit in IFNAMSIZ - 1 characters. Returns the
  * ifindex (> 0), or -ENODEV when there is no such link; after any other failure the link may be
- * down but still has its name. */
-int netlink_link_retire(Netlink *nl, const char *ifname, const char *prefix, NetlinkError *err);
+ * down but still has its name. With owner non-NULL, only a link whose alias is owner is retired
+ * (-EPERM otherwise, see netlink_link_delete_owned()); the alias stays with the retired link. */
+int netlink_link_retire(Netlink *nl, const char *ifname, const char *prefix, const char *owner,
+                        NetlinkError *err);
 
-/* Kind (IFLA_INFO_KIND, e.g. "veth", "bridge"; NULL for a link without one), flags (IFF_*) and the
- * ifindex of the master (0: none) of a link. -ENODEV when there is no such link. */
+/* Name, kind (IFLA_INFO_KIND, e.g. "veth", "bridge"; NULL for a link without one), alias
+ * (IFLA_IFALIAS; NULL when none), flags (IFF_*) and the ifindex of the master (0: none) of a link.
+ * -ENODEV when there is no such link. */
 typedef struct NetlinkLink {
         int ifindex;
         unsigned flags;
         int master;
+        char *name;
         char *kind;
+        char *alias;
 } NetlinkLink;
 void netlink_link_done(NetlinkLink *l);
+void netlink_link_array_free(NetlinkLink *l, size_t n);
 int netlink_link_get(Netlink *nl, const char *ifname, NetlinkLink *ret, NetlinkError *err);
+/* Every link of the namespace with its details (a validated RTM_GETLINK dump). */
+int netlink_link_dump(Netlink *nl, NetlinkLink **ret, size_t *ret_n, NetlinkError *err);
 
 /* All link names in the namespace (a validated RTM_GETLINK dump), NULL-terminated strv. */
 int netlink_link_list(Netlink *nl, char ***ret, NetlinkError *err);
@@ -86,9 +102,10 @@ int netlink_bridge_ensure(Netlink *nl, const char *name, const struct in_addr *a
  * does not. The peer is left down; netlink_container_configure() brings it up. When br_netfilter is
  * active in the caller's namespace (bridge-nf-call-iptables = 1) the host end gets hairpin mode:
  * a container reaching its own published port is then DNAT'd at bridge level and must be sent back
- * out of the port it came in on. */
+ * out of the port it came in on. With alias non-NULL the host end gets it as IFLA_IFALIAS (the owner
+ * mark of netlink_link_delete_owned()); when that fails the pair is deleted again. */
 int netlink_veth_create(Netlink *nl, const char *host_ifname, const char *bridge, int netns_fd,
-                        const char *peer_ifname, NetlinkError *err);
+                        const char *peer_ifname, const char *alias, NetlinkError *err);
 
 /* Inside the namespace netns_fd: "lo" up; `ifname` gets address/prefixlen and goes up; a default
  * route via gateway (skipped when gateway is NULL). Idempotent (existing address/route are fine). */
@@ -98,11 +115,15 @@ int netlink_container_configure(int netns_fd, const char *ifname, const struct i
 /* Brings only "lo" up inside the namespace (network mode "none"). */
 int netlink_loopback_up(int netns_fd, NetlinkError *err);
 
-/* The host-side veth name for a container: "vb-" + the name when it fits (names of up to 11
- * characters), otherwise "vb-" + its first 6 characters + "-" + 5 hex digits of a hash of the
- * whole name — always < IFNAMSIZ, stable, and never equal to the name of another container's
- * short form. Container names must consist of [A-Za-z0-9_.-] (-EINVAL otherwise). */
-int netlink_veth_name(const char *container, char **ret);
+/* Candidate host-side veth names for a container. Attempt 0: "vb-" + the name when it fits (names of
+ * up to 11 characters), otherwise "vb-" + its first 6 characters + "-" + 5 hex digits of a hash of
+ * the whole name. Attempt N > 0: the hashed form with the hash continued over "#N". Always <
+ * IFNAMSIZ; a hashed form (15 characters) is never equal to a short form (at most 14). Hashes of
+ * different names can collide, so a name is only a candidate: the caller creates the link with
+ * NLM_F_EXCL and the owner alias and moves on to the next attempt when the name is taken by a link
+ * that is not this container's; the name chosen is recorded in the container's state. Container
+ * names must consist of [A-Za-z0-9_.-] (-EINVAL otherwise). */
+int netlink_veth_name(const char *container, unsigned attempt, char **ret);
 
 /* Writes value to /proc/sys/<key> where key is a '/' or '.' separated sysctl name such as
  * "net/ipv4/ip_forward" ("net.ipv4.ip_forward"). Writes only that file, only when the current

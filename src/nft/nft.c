@@ -9,6 +9,7 @@
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
 #include <libnftnl/udata.h>
+#include <net/if.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_nat.h>
@@ -30,6 +31,8 @@
 #define CHAIN_PUBLISHED "published"
 #define SET_SUBNETS "subnets"
 #define SET_MASQ "masqueraded"
+#define SET_BRIDGES "bridges"
+#define CHAIN_LOCALNET "localnet"
 #define MAP_PORTS "ports"
 #define MAP_RANGES "portranges"
 #define MAP_ADDRPORTS "addrports"
@@ -48,10 +51,11 @@ enum {
         TYPE_IPADDR = 7,
         TYPE_INET_PROTOCOL = 12,
         TYPE_INET_SERVICE = 13,
+        TYPE_IFNAME = 41,
         TYPE_BITS = 6,
 };
 
-enum { SET_ID_SUBNETS = 1, SET_ID_PORTS, SET_ID_RANGES, SET_ID_ADDRPORTS, SET_ID_MASQ };
+enum { SET_ID_SUBNETS = 1, SET_ID_PORTS, SET_ID_RANGES, SET_ID_ADDRPORTS, SET_ID_MASQ, SET_ID_BRIDGES };
 
 typedef enum PortMapKind { KIND_PORTS, KIND_RANGES, KIND_ADDRPORTS, _KIND_MAX } PortMapKind;
 
@@ -74,6 +78,8 @@ static const struct {
         { "output", "nat", NF_INET_LOCAL_OUT, -100, 1 },
         { "postrouting", "nat", NF_INET_POST_ROUTING, 100, 3 },
         { "forward", "filter", NF_INET_FORWARD, 0, 2 },
+        /* raw priority: before conntrack and before the dnat of published ports */
+        { CHAIN_LOCALNET, "filter", NF_INET_PRE_ROUTING, -300, 1 },
 };
 
 /* ---- errors ---- */
@@ -456,6 +462,17 @@ static int add_set(Batch *b, Nfnl *n, const char *name, uint32_t id, uint32_t fl
         }
         if (n_fields > 0)
                 nftnl_set_set_data(s, NFTNL_SET_DESC_CONCAT, fields, (uint32_t) n_fields);
+        if (key_type == TYPE_IFNAME) {
+                /* strings are in host order: tell `nft list` (it shows "" otherwise; matching is alike) */
+                struct nftnl_udata_buf *u = nftnl_udata_buf_alloc(64);
+                if (!u || !nftnl_udata_put_u32(u, NFTNL_UDATA_SET_KEYBYTEORDER, 1 /* host endian */)) {
+                        nftnl_udata_buf_free(u);
+                        nftnl_set_free(s);
+                        return -ENOMEM;
+                }
+                nftnl_set_set_data(s, NFTNL_SET_USERDATA, nftnl_udata_buf_data(u), nftnl_udata_buf_len(u));
+                nftnl_udata_buf_free(u);
+        }
         r = batch_msg(b, n, NFT_MSG_NEWSET, NLM_F_CREATE, &nlh);
         if (r >= 0) {
                 nftnl_set_nlmsg_build_payload(nlh, s);
@@ -477,6 +494,9 @@ static int add_sets(Batch *b, Nfnl *n) {
         if (r < 0)
                 return r;
         r = add_set(b, n, SET_MASQ, SET_ID_MASQ, NFT_SET_INTERVAL, TYPE_IPADDR, 4, 0, 0, NULL, 0);
+        if (r < 0)
+                return r;
+        r = add_set(b, n, SET_BRIDGES, SET_ID_BRIDGES, 0, TYPE_IFNAME, IFNAMSIZ, 0, 0, NULL, 0);
         if (r < 0)
                 return r;
         r = add_set(b, n, MAP_PORTS, SET_ID_PORTS, NFT_SET_MAP, t_proto_port, 8, t_addr_port, 8, NULL, 0);
@@ -637,6 +657,7 @@ typedef enum RuleId {
         RULE_MASQ_OUTBOUND,
         RULE_FWD_SADDR,
         RULE_FWD_DADDR,
+        RULE_LOCALNET_DROP,
         _RULE_MAX,
 } RuleId;
 
@@ -651,11 +672,29 @@ static const char *const rule_chain[_RULE_MAX] = {
         [RULE_MASQ_OUTBOUND] = "postrouting",
         [RULE_FWD_SADDR] = "forward",
         [RULE_FWD_DADDR] = "forward",
+        [RULE_LOCALNET_DROP] = CHAIN_LOCALNET,
 };
 
-static bool rule_build(struct nftnl_rule *r, RuleId id) {
-        uint32_t lo_net = htonl(0x7f000000), lo_mask = htonl(0xff000000);
+/* ip daddr & 255.0.0.0 == 127.0.0.0 (or saddr: offset) */
+static bool e_ip_loopback(struct nftnl_rule *r, uint32_t offset) {
+        uint32_t lo_net = htonl(0x7f000000), lo_mask = htonl(0xff000000), zero = 0;
+        struct nftnl_expr *e;
 
+        if (!e_payload(r, NFT_PAYLOAD_NETWORK_HEADER, offset, 4, NFT_REG_1))
+                return false;
+        e = nftnl_expr_alloc("bitwise");
+        if (!e)
+                return false;
+        nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, 4);
+        nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &lo_mask, 4);
+        nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &zero, 4);
+        nftnl_rule_add_expr(r, e);
+        return e_cmp(r, NFT_REG_1, NFT_CMP_EQ, &lo_net, 4);
+}
+
+static bool rule_build(struct nftnl_rule *r, RuleId id) {
         switch (id) {
         case RULE_DNAT_ADDRPORTS: /* dnat ip to ip daddr . meta l4proto . th dport map @addrports */
                 return e_ipv4(r) && e_payload(r, NFT_PAYLOAD_NETWORK_HEADER, IP_DADDR, 4, NFT_REG_1) &&
@@ -674,22 +713,7 @@ static bool rule_build(struct nftnl_rule *r, RuleId id) {
         case RULE_OUTPUT: /* meta nfproto ipv4 fib daddr type local jump published */
                 return e_ipv4(r) && e_fib_local(r) && e_verdict(r, NFT_JUMP, CHAIN_PUBLISHED);
         case RULE_MASQ_LOCALHOST: /* ct status dnat ip saddr 127.0.0.0/8 masquerade */
-                if (!e_ipv4(r) || !e_ct_dnat(r) ||
-                    !e_payload(r, NFT_PAYLOAD_NETWORK_HEADER, IP_SADDR, 4, NFT_REG_1))
-                        return false;
-                {
-                        struct nftnl_expr *e = nftnl_expr_alloc("bitwise");
-                        uint32_t zero = 0;
-                        if (!e)
-                                return false;
-                        nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
-                        nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
-                        nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, 4);
-                        nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &lo_mask, 4);
-                        nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &zero, 4);
-                        nftnl_rule_add_expr(r, e);
-                }
-                return e_cmp(r, NFT_REG_1, NFT_CMP_EQ, &lo_net, 4) && e_simple(r, "masq");
+                return e_ipv4(r) && e_ct_dnat(r) && e_ip_loopback(r, IP_SADDR) && e_simple(r, "masq");
         case RULE_MASQ_HAIRPIN: /* ct status dnat ip saddr @subnets ip daddr @subnets masquerade */
                 return e_ipv4(r) && e_ct_dnat(r) && e_ip_in_subnets(r, IP_SADDR, false) &&
                         e_ip_in_subnets(r, IP_DADDR, false) && e_simple(r, "masq");
@@ -700,6 +724,10 @@ static bool rule_build(struct nftnl_rule *r, RuleId id) {
                 return e_ipv4(r) && e_ip_in_subnets(r, IP_SADDR, false) && e_verdict(r, NF_ACCEPT, NULL);
         case RULE_FWD_DADDR:
                 return e_ipv4(r) && e_ip_in_subnets(r, IP_DADDR, false) && e_verdict(r, NF_ACCEPT, NULL);
+        case RULE_LOCALNET_DROP: /* meta iifname @bridges ip daddr 127.0.0.0/8 drop */
+                return e_meta(r, NFT_META_IIFNAME, NFT_REG_1) &&
+                        e_lookup(r, NFT_REG_1, -1, SET_BRIDGES, SET_ID_BRIDGES, false) && e_ipv4(r) &&
+                        e_ip_loopback(r, IP_DADDR) && e_verdict(r, NF_DROP, NULL);
         default:
                 return false;
         }
@@ -1667,7 +1695,37 @@ int nft_ports_list(NftPortEntry **ret, size_t *ret_n, NftError *err) {
 typedef struct SubnetChange {
         uint32_t net, end;            /* host order; end is the first address after, 0 when it wraps */
         uint16_t subnets_op, masq_op; /* NFT_MSG_NEWSETELEM, NFT_MSG_DELSETELEM or 0 (leave alone) */
+        const char *bridge;           /* added to @bridges; NULL: none */
 } SubnetChange;
+
+static int bridge_elem_msg(Batch *b, Nfnl *n, const char *bridge) {
+        char key[IFNAMSIZ] = {}; /* meta iifname loads IFNAMSIZ bytes, zero-padded */
+        struct nftnl_set_elem *se;
+        struct nftnl_set *s;
+        struct nlmsghdr *nlh;
+        int r;
+
+        if (isempty(bridge) || strlen(bridge) >= IFNAMSIZ)
+                return -EINVAL;
+        memcpy(key, bridge, strlen(bridge));
+        s = our_set_new(SET_BRIDGES);
+        if (!s)
+                return -ENOMEM;
+        se = nftnl_set_elem_alloc();
+        if (!se) {
+                nftnl_set_free(s);
+                return -ENOMEM;
+        }
+        nftnl_set_elem_set(se, NFTNL_SET_ELEM_KEY, key, sizeof(key));
+        nftnl_set_elem_add(s, se);
+        r = batch_msg(b, n, NFT_MSG_NEWSETELEM, NLM_F_CREATE, &nlh);
+        if (r >= 0) {
+                nftnl_set_elems_nlmsg_build_payload(nlh, s);
+                r = batch_commit(b, nlh, "add bridge");
+        }
+        nftnl_set_free(s);
+        return r;
+}
 
 static int subnet_elems_msg(Batch *b, Nfnl *n, const SubnetChange *c, const char *set, uint16_t type) {
         struct nftnl_set *s;
@@ -1710,6 +1768,8 @@ static int subnet_elems_cb(Batch *b, Nfnl *n, void *userdata) {
                 r = subnet_elems_msg(b, n, c, SET_SUBNETS, c->subnets_op);
         if (r >= 0 && c->masq_op != 0)
                 r = subnet_elems_msg(b, n, c, SET_MASQ, c->masq_op);
+        if (r >= 0 && c->bridge)
+                r = bridge_elem_msg(b, n, c->bridge);
         return r;
 }
 
@@ -1744,13 +1804,16 @@ static int interval_set_has_start(Nfnl *n, const char *set, uint32_t net, NftErr
         return r < 0 ? r : l.found;
 }
 
-int nft_subnet_add(const struct in_addr *subnet, unsigned prefixlen, bool masquerade, NftError *err) {
+int nft_subnet_add(const struct in_addr *subnet, unsigned prefixlen, bool masquerade, const char *bridge,
+                   NftError *err) {
         _cleanup_(nfnl_done) Nfnl nl = {};
-        SubnetChange c = { .subnets_op = NFT_MSG_NEWSETELEM };
+        SubnetChange c = { .subnets_op = NFT_MSG_NEWSETELEM, .bridge = bridge };
         int r;
 
         if (!subnet || prefixlen < 1 || prefixlen > 32)
                 return err_set(err, -EINVAL, "invalid subnet");
+        if (bridge && (isempty(bridge) || strlen(bridge) >= IFNAMSIZ))
+                return err_set(err, -EINVAL, "invalid bridge name");
         c.net = ntohl(subnet->s_addr) & (UINT32_MAX << (32 - prefixlen));
         c.end = c.net + (UINT32_C(1) << (32 - prefixlen));
 

@@ -6,6 +6,7 @@
  *
  *   set subnets      { type ipv4_addr; flags interval }                  container subnets
  *   set masqueraded  { type ipv4_addr; flags interval }                  those with masquerade = true
+ *   set bridges      { type ifname }                                     cbox's bridges
  *   map ports        { type inet_proto . inet_service : ipv4_addr . inet_service }
  *   map portranges   { type inet_proto . inet_service : ipv4_addr; flags interval }
  *                                                      same-numbered ranges, e.g. 8000-8010:8000-8010
@@ -19,6 +20,12 @@
  *        ct status dnat, ip saddr/daddr @subnets        → masquerade      (hairpin)
  *        ip saddr @masqueraded, ip daddr != @subnets     → masquerade      (outbound)
  *   chain forward    (filter, policy accept) ip saddr @subnets accept, ip daddr @subnets accept
+ *   chain localnet   (filter, prerouting, priority raw -300)
+ *        iifname @bridges ip daddr 127.0.0.0/8 drop  (CVE-2020-8558: route_localnet on a bridge lets a
+ *        container's frame to 127.0.0.1 via the gateway's MAC reach the host's loopback services; this
+ *        runs before conntrack and before the dnat of published ports. localhost:PORT from the host
+ *        still works: that traffic enters on lo, and the container's replies come back to the
+ *        gateway address — masqueraded — and become 127.0.0.1 only after this hook.)
  *
  * Every change is one batch (NFNL_MSG_BATCH_BEGIN … END). Before each change the rules of our
  * table are counted (a dump of `inet cbox` rules only, ~10 objects): when the table is missing or
@@ -77,8 +84,10 @@ int nft_table_delete(NftError *err);
 
 /* Adds a container subnet (e.g. 10.88.0.0/16) to @subnets (hairpin, forward accept) and, when
  * masquerade is true, to @masqueraded (outbound traffic from it is masqueraded); with masquerade false
- * it is taken out of @masqueraded if present. Idempotent; one batch. */
-int nft_subnet_add(const struct in_addr *subnet, unsigned prefixlen, bool masquerade, NftError *err);
+ * it is taken out of @masqueraded if present. bridge (may be NULL) is added to @bridges: traffic to
+ * 127.0.0.0/8 arriving on it is dropped. Idempotent; one batch. */
+int nft_subnet_add(const struct in_addr *subnet, unsigned prefixlen, bool masquerade, const char *bridge,
+                   NftError *err);
 /* Removes a subnet from both sets (one batch); -ENOENT when it was not in @subnets. */
 int nft_subnet_remove(const struct in_addr *subnet, unsigned prefixlen, NftError *err);
 

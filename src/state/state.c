@@ -16,6 +16,10 @@
 
 #define STATE_FILE "state"
 #define EXIT_FILE "exit"
+/* the three children of <run_root>: names only ever below the first two, internal state in the third */
+#define STATE_CONTAINERS_DIR "containers"
+#define STATE_LOCKS_DIR "locks"
+#define STATE_IPAM_DIR "ipam"
 #define STATE_FILE_MAX (64U * 1024U)
 
 static const char *const state_mode_table[_STATE_MODE_MAX] = {
@@ -56,17 +60,71 @@ ContainerState *container_state_free(ContainerState *s) {
 }
 
 bool state_name_is_valid(const char *name) {
-        size_t n;
+        return container_name_is_valid(name);
+}
 
-        if (isempty(name))
-                return false;
-        n = strlen(name);
-        if (n > 64 || name[0] == '.' || name[0] == '-')
-                return false;
-        for (const char *p = name; *p; p++)
-                if (!isalnum((unsigned char) *p) && !strchr("_-.", *p))
-                        return false;
-        return true;
+static int mkdir_p_at_subdir(const char *run_root, const char *subdir) {
+        _cleanup_free_ char *p = strjoin(run_root, "/", subdir);
+        return p ? mkdir_p(p, 0755) : -ENOMEM;
+}
+
+/* <run_root>/SUBDIR, created 0755 when create is true */
+static int subdir_open(const char *run_root, const char *subdir, bool create, int *ret_fd) {
+        _cleanup_free_ char *p = strjoin(run_root, "/", subdir);
+        int fd, r;
+
+        if (!p)
+                return -ENOMEM;
+        if (create) {
+                r = mkdir_p(p, 0755);
+                if (r < 0)
+                        return r;
+        }
+        fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return -errno;
+        *ret_fd = fd;
+        return 0;
+}
+
+int state_dir_path(const char *run_root, const char *name, char **ret) {
+        char *p;
+
+        if (!run_root || !state_name_is_valid(name))
+                return -EINVAL;
+        p = strjoin(run_root, "/" STATE_CONTAINERS_DIR "/", name);
+        if (!p)
+                return -ENOMEM;
+        *ret = p;
+        return 0;
+}
+
+char *state_path(const char *run_root, const char *name, const char *file) {
+        _cleanup_free_ char *d = NULL;
+
+        if (state_dir_path(run_root, name, &d) < 0)
+                return NULL;
+        if (!file)
+                return TAKE_PTR(d);
+        return strjoin(d, "/", file);
+}
+
+bool state_dir_exists(const char *run_root, const char *name) {
+        _cleanup_free_ char *p = NULL;
+
+        return state_dir_path(run_root, name, &p) >= 0 && access(p, F_OK) >= 0;
+}
+
+int state_ipam_dir(const char *run_root, char **ret) {
+        char *p;
+
+        if (!run_root)
+                return -EINVAL;
+        p = strjoin(run_root, "/" STATE_IPAM_DIR);
+        if (!p)
+                return -ENOMEM;
+        *ret = p;
+        return 0;
 }
 
 uint64_t now_realtime_usec(void) {
@@ -76,7 +134,7 @@ uint64_t now_realtime_usec(void) {
 }
 
 static char *lock_path(const char *run_root, const char *name) {
-        return strprintf("%s/%s.lock", run_root, name);
+        return strjoin(run_root, "/" STATE_LOCKS_DIR "/", name);
 }
 
 int state_lock(const char *run_root, const char *name, bool blocking, int *ret_fd) {
@@ -85,10 +143,14 @@ int state_lock(const char *run_root, const char *name, bool blocking, int *ret_f
 
         if (!run_root || !state_name_is_valid(name))
                 return -EINVAL;
+        p = lock_path(run_root, name);
+        if (!p)
+                return -ENOMEM;
         r = mkdir_p(run_root, 0755);
+        if (r >= 0)
+                r = mkdir_p_at_subdir(run_root, STATE_LOCKS_DIR);
         if (r < 0)
                 return r;
-        p = lock_path(run_root, name);
         if (!p)
                 return -ENOMEM;
 
@@ -122,7 +184,7 @@ int state_lock(const char *run_root, const char *name, bool blocking, int *ret_f
 int state_unlock(const char *run_root, const char *name, int fd, bool remove) {
         if (fd < 0)
                 return -EBADF;
-        if (remove && run_root && name) {
+        if (remove && run_root && state_name_is_valid(name)) {
                 _cleanup_free_ char *p = lock_path(run_root, name);
                 if (p)
                         (void) unlink(p);
@@ -136,14 +198,9 @@ int state_dir_open(const char *run_root, const char *name, bool create, int *ret
 
         if (!run_root || !state_name_is_valid(name))
                 return -EINVAL;
-        if (create) {
-                r = mkdir_p(run_root, 0755);
-                if (r < 0)
-                        return r;
-        }
-        root_fd = open(run_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (root_fd < 0)
-                return -errno;
+        r = subdir_open(run_root, STATE_CONTAINERS_DIR, create, &root_fd);
+        if (r < 0)
+                return r;
         if (create && mkdirat(root_fd, name, 0700) < 0 && errno != EEXIST)
                 return -errno;
         fd = openat(root_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
@@ -159,9 +216,9 @@ int state_dir_remove(const char *run_root, const char *name) {
 
         if (!run_root || !state_name_is_valid(name))
                 return -EINVAL;
-        root_fd = open(run_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (root_fd < 0)
-                return errno == ENOENT ? 0 : -errno;
+        r = subdir_open(run_root, STATE_CONTAINERS_DIR, false, &root_fd);
+        if (r < 0)
+                return r == -ENOENT ? 0 : r;
         r = rm_rf_at(root_fd, name);
         if (r == -ENOENT)
                 return 0;
@@ -485,9 +542,15 @@ static int strcmp_ptr(const void *a, const void *b) {
 int state_list(const char *run_root, char ***ret_names) {
         _cleanup_strv_free_ char **names = NULL;
         _cleanup_closedir_ DIR *d = NULL;
+        _cleanup_free_ char *dir = NULL;
         int r;
 
-        d = opendir(run_root);
+        if (!run_root)
+                return -EINVAL;
+        dir = strjoin(run_root, "/" STATE_CONTAINERS_DIR);
+        if (!dir)
+                return -ENOMEM;
+        d = opendir(dir);
         if (!d) {
                 if (errno != ENOENT)
                         return -errno;
@@ -506,7 +569,7 @@ int state_list(const char *run_root, char ***ret_names) {
                                 continue;
                         if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
                                 continue;
-                        /* Only dirs with a state file are containers (skips e.g. leases/, locks) */
+                        /* Only dirs with a state file are containers (skips a half-created one) */
                         if (faccessat(dirfd(d), de->d_name, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
                                 continue;
                         {

@@ -1,14 +1,27 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* Runtime state of containers under <run_root>/NAME (default /run/cbox/NAME):
+/* Runtime state of containers under <run_root>/containers/NAME (default /run/cbox/containers/NAME):
  *
- *   <run_root>/NAME.lock   flock()ed lock file, held while a verb changes NAME. It lives beside the
- *                          state dir so that removing the dir does not race with a waiting locker;
- *                          the holder unlinks it on release when the container is gone, and a locker
- *                          re-checks after flock() that the path still names its inode.
- *   <run_root>/NAME/state  key=value lines, written atomically (tmp + fsync + rename)
- *   <run_root>/NAME/exit   written by cbox-init when the payload ends (see state_read_exit())
+ *   <run_root>/locks/NAME             flock()ed lock file, held while a verb changes NAME. It lives
+ *                                     outside the state dir so that removing the dir does not race
+ *                                     with a waiting locker; the holder unlinks it on release when
+ *                                     the container is gone, and a locker re-checks after flock()
+ *                                     that the path still names its inode.
+ *   <run_root>/containers/NAME/state  key=value lines, written atomically (tmp + fsync + rename)
+ *   <run_root>/containers/NAME/exit   written by cbox-init when the payload ends (state_read_exit())
+ *   <run_root>/ipam/                  the address leases (ipam/), never below a name
+ *
+ * Container names and cbox's own state live in different directories, so no valid name reaches
+ * anything internal (a container named "ipam" or "x.lock" is just containers/ipam, locks/x.lock),
+ * and <run_root> itself, which is also a search dir of container files (NAME.toml, NAME.toml.d/),
+ * holds no name-derived entry either. No name is reserved. Every path built from a name comes from
+ * here (state_dir_path(), state_container_storage_path()).
+ *
+ * Upgrade from the old layout (<run_root>/NAME, <run_root>/NAME.lock): the new binary does not read
+ * it — a fallback to <run_root>/NAME would bring back the very collision this layout removes (a
+ * leftover <run_root>/ipam looks like a container). /run is volatile, so a reboot clears it; without
+ * one, `cbox down` every container before installing the new binary (see README.md, "Upgrading").
  *
  * Leaf module: depends on basic/ only, does not log. The pidfd of the leader is never persisted: a
  * reader re-opens it from pid + start time (state_leader_alive()). */
@@ -54,7 +67,7 @@ typedef struct ContainerState {
 ContainerState *container_state_free(ContainerState *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(ContainerState *, container_state_free);
 
-/* True if name is usable as a state dir name (same rules as container names). */
+/* container_name_is_valid() (basic/): the one rule for container names. */
 bool state_name_is_valid(const char *name);
 
 /* Lock NAME under run_root (creating run_root 0755). blocking=false → -EBUSY when held by another.
@@ -64,9 +77,21 @@ int state_lock(const char *run_root, const char *name, bool blocking, int *ret_f
  * fd < 0. Returns -EBADF always so "fd = state_unlock(...)" works. */
 int state_unlock(const char *run_root, const char *name, int fd, bool remove);
 
-/* Opens <run_root>/NAME (O_DIRECTORY), creating it 0700 when create is true. -ENOENT if absent. */
+/* "<run_root>/containers/NAME": the state dir's path (for bind sources and messages). -EINVAL for an
+ * invalid name. */
+int state_dir_path(const char *run_root, const char *name, char **ret);
+/* "<run_root>/containers/NAME/FILE" (file NULL: the dir itself); NULL when out of memory or the name is
+ * invalid. */
+char *state_path(const char *run_root, const char *name, const char *file);
+/* True if <run_root>/containers/NAME exists. */
+bool state_dir_exists(const char *run_root, const char *name);
+/* "<run_root>/ipam": the directory ipam/ keeps its per-network leases in. */
+int state_ipam_dir(const char *run_root, char **ret);
+
+/* Opens <run_root>/containers/NAME (O_DIRECTORY), creating it 0700 when create is true. -ENOENT if absent.
+ */
 int state_dir_open(const char *run_root, const char *name, bool create, int *ret_fd);
-/* Removes <run_root>/NAME and everything below; 0 if it did not exist. */
+/* Removes <run_root>/containers/NAME and everything below; 0 if it did not exist. */
 int state_dir_remove(const char *run_root, const char *name);
 
 /* Serialise / parse the state file. state_save writes atomically. state_load also merges the exit
@@ -85,7 +110,8 @@ int state_open_exit_file(int dir_fd, int *ret_fd);
 /* Deletes the exit file (before a new start). 0 if absent. */
 int state_remove_exit_file(int dir_fd);
 
-/* Names of all state dirs under run_root, sorted; an empty vector when run_root does not exist. */
+/* Names of all state dirs under <run_root>/containers, sorted; an empty vector when run_root does not exist.
+ */
 int state_list(const char *run_root, char ***ret_names);
 
 /* /proc/PID/stat field 22 */

@@ -70,9 +70,9 @@ done
 # 2. container names from cbox list --all: two stopped containers in the test's run_root (state as
 # cbox writes it; list --all is the source the completion reads)
 for n in alpha beta2; do
-        mkdir -p "$T/run/$n"
+        mkdir -p "$T/run/containers/$n"
         printf 'NAME=%s\nUNIT=cbox-%s.scope\nSTART_TIME=1\nMODE=detached\nSTOPPED=1\nEXIT_STATUS=0\nEXIT_TIME=2\n' \
-                $n $n >"$T/run/$n/state"
+                $n $n >"$T/run/containers/$n/state"
 done
 "$CBOX" list --all | grep -q '^alpha ' || fail "precondition: cbox list --all does not show alpha: $("$CBOX" list --all 2>&1)"
 for v in down start stop restart status logs exec top update; do

@@ -3,9 +3,9 @@
 # `cbox network list|inspect` and the network part of `cbox gc` on the host, without systemd, in a
 # network namespace of its own (the machine's network is never looked at or touched) and with its own
 # run_root and storage_root. The leftovers of crashed containers are made by hand: map elements of
-# `inet cbox` whose owner (comment) has no state dir, `vb-*` links of such owners. gc removes exactly
-# those; a container with a state dir, a look-alike link of an owner cbox does not know and another
-# table's elements stay. (Leases and a real crash are covered by tests/system/test-24 in the VM.)
+# `inet cbox` whose owner (comment) has no state dir, veths marked (alias cbox:NAME) as such owners'.
+# gc removes exactly those; a container with a state dir, look-alike links without the mark (even
+# named after a known owner) and another table's elements stay. (Leases and a real crash are covered by tests/system/test-24 in the VM.)
 set -euo pipefail
 
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root" >&2; exit 77; }
@@ -24,7 +24,7 @@ fails=0
 fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 
 export CBOX_CONFIG_ROOT="$T/root"
-mkdir -p "$CBOX_CONFIG_ROOT/etc/cbox/conf.d" "$T/run/alive" "$T/store/containers/stale"
+mkdir -p "$CBOX_CONFIG_ROOT/etc/cbox/conf.d" "$T/run/containers/alive" "$T/store/containers/stale"
 printf 'run_root = "%s"\nstorage_root = "%s"\n[network.lab]\nsubnet = "10.99.0.0/24"\nmasquerade = false\n' \
         "$T/run" "$T/store" >"$CBOX_CONFIG_ROOT/etc/cbox/conf.d/50-test.toml"
 ip link set lo up
@@ -41,8 +41,10 @@ ip link add lab type bridge
 rc=0 && "$CBOX" network inspect >/dev/null 2>&1 || rc=$?
 [ $rc = 2 ] || fail "inspect without a name is not a usage error ($rc)"
 
-# leftovers: elements of ghost (gone) and alive (has a state dir); links of ghost and stale (known
-# from containers/stale), alive, and of "unknown" (an owner cbox knows nothing of)
+# leftovers: elements of ghost (gone) and alive (has a state dir); veths marked as cbox's (alias
+# cbox:NAME) of ghost (one named by the pattern, one renamed), of orphan (known only from its mark)
+# and of alive; look-alikes without the mark: vb-stale (stale is known from containers/stale) and
+# vb-unknown. gc goes by the mark, never by the name.
 nft -f - <<'E'
 table inet cbox {
         map ports {
@@ -60,9 +62,15 @@ table inet foreign {
 }
 E
 ip link add vb-ghost type veth peer name ghost-peer
+ip link add xx-ghost type veth peer name ghost-peer2
+ip link add vb-orphan type veth peer name orphan-peer
 ip link add vb-stale type veth peer name stale-peer
 ip link add vb-alive type veth peer name alive-peer
 ip link add vb-unknown type veth peer name unknown-peer
+ip link set vb-ghost alias cbox:ghost
+ip link set xx-ghost alias cbox:ghost
+ip link set vb-orphan alias cbox:orphan
+ip link set vb-alive alias cbox:alive
 
 out=$("$CBOX" network inspect cbox0 --json) || fail "network inspect cbox0"
 [ "$(jq -c '[.ports[] | .owner] | sort' <<<"$out")" = '["alive","ghost","ghost"]' ] || fail "ports before gc: $out"
@@ -70,12 +78,14 @@ out=$("$CBOX" network inspect cbox0 --json) || fail "network inspect cbox0"
         '["udp","10.88.0.5",53]' ] || fail "udp entry: $out"
 
 out=$("$CBOX" gc --json 2>&1) || fail "gc: $out"
-[[ $out == *'"ports_removed":2'* && $out == *'"links_removed":2'* ]] || fail "gc --json: $out"
+[[ $out == *'"ports_removed":2'* && $out == *'"links_removed":3'* ]] || fail "gc --json: $out"
 owners=$(nft -j list map inet cbox ports | jq -c '[.nftables[] | select(.map) | .map.elem // [] | .[] | .[0].elem.comment] | sort')
 [ "$owners" = '["alive"]' ] || fail "elements after gc: $owners"
 ip link show vb-ghost >/dev/null 2>&1 && fail "vb-ghost remains"
 ip link show ghost-peer >/dev/null 2>&1 && fail "the peer of vb-ghost remains"
-ip link show vb-stale >/dev/null 2>&1 && fail "vb-stale remains"
+ip link show xx-ghost >/dev/null 2>&1 && fail "xx-ghost (marked cbox:ghost) remains"
+ip link show vb-orphan >/dev/null 2>&1 && fail "vb-orphan (marked cbox:orphan) remains"
+ip link show vb-stale >/dev/null 2>&1 || fail "gc removed vb-stale (a look-alike without cbox's mark)"
 ip link show vb-alive >/dev/null 2>&1 || fail "gc removed vb-alive (its container has a state dir)"
 ip link show vb-unknown >/dev/null 2>&1 || fail "gc removed vb-unknown (no owner cbox knows)"
 [[ $(nft list set inet foreign s) == *20700* ]] || fail "gc touched another table"
@@ -84,4 +94,4 @@ out=$("$CBOX" gc --json 2>&1) || fail "second gc: $out"
 [[ $out == *'"ports_removed":0'* ]] || fail "second gc removed ports: $out"
 
 [ $fails = 0 ] || { echo "$fails failure(s)" >&2; exit 1; }
-echo "ok: network list/inspect and gc of ports and veths, nothing else touched"
+echo "ok: network list/inspect and gc of ports and marked veths, look-alikes and the rest untouched"

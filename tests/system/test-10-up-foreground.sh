@@ -32,7 +32,7 @@ assert_exit 137 "$CBOX" up --foreground t10kill.toml
 
 # a foreground container leaves nothing behind
 for n in hello t10exit t10kill; do
-        [ ! -e "/run/cbox/$n" ] || fail "/run/cbox/$n left behind"
+        [ ! -e "/run/cbox/containers/$n" ] || fail "/run/cbox/containers/$n left behind"
         assert_eq "$(systemctl show -P LoadState "cbox-$n.scope")" not-found "unit of $n after exit"
 done
 
@@ -77,8 +77,8 @@ assert_eq "$rc" 1 "exit status of up with an invalid file"
 "$CBOX" verify t10bad.toml 2> verify.err || true
 assert_eq "$(cat up.err)" "$(cat verify.err)" "up's message vs verify's"
 assert_contains "$(cat up.err)" "t10bad.toml:3:1: bogus_key: unknown key"
-[ ! -e /run/cbox/t10bad ] || fail "state dir created for an invalid file"
-[ ! -e /run/cbox/t10bad.lock ] || fail "lock file created for an invalid file"
+[ ! -e /run/cbox/containers/t10bad ] || fail "state dir created for an invalid file"
+[ ! -e /run/cbox/locks/t10bad ] || fail "lock file created for an invalid file"
 [ ! -e /var/lib/cbox/containers/t10bad ] || fail "storage created for an invalid file"
 assert_eq "$(systemctl show -P LoadState cbox-t10bad.scope)" not-found "unit for an invalid file"
 
@@ -90,7 +90,7 @@ command = ["/bin/true"]
 mode = "none"
 E
 assert_exit 1 "$CBOX" up t10norootfs.toml
-[ ! -e /run/cbox/t10norootfs ] || fail "state dir left by a failed up"
+[ ! -e /run/cbox/containers/t10norootfs ] || fail "state dir left by a failed up"
 [ ! -e /var/lib/cbox/containers/t10norootfs ] || fail "storage left by a failed up"
 
 # a payload that does not exist: up fails? no — init reports 127 (like a shell)

@@ -45,7 +45,7 @@ assert_eq "$(systemctl show -P LoadState cbox-$N.scope)" not-found "no scope of 
 # stopping the service: SIGTERM reaches the payload through cbox and init, nothing remains
 assert_success systemctl stop "$U"
 assert_contains "$(journalctl -u "$U" --no-pager -o cat)" got-sigterm "payload saw SIGTERM (output is the unit's journal stream)"
-[ ! -e /run/cbox/$N ] || fail "state of $N remains after the service stopped"
+[ ! -e /run/cbox/containers/$N ] || fail "state of $N remains after the service stopped"
 [ ! -d "/proc/$leader" ] || fail "init $leader remains"
 
 # cbox down of a service-run container stops the service
@@ -53,5 +53,5 @@ assert_success run_service
 wait_until 20 sh -c "'$CBOX' list | grep -q '$N *running'"
 assert_success "$CBOX" down $N
 assert_ne "$(systemctl is-active "$U" || true)" active "service after cbox down"
-[ ! -e /run/cbox/$N ] || fail "state of $N remains after down"
+[ ! -e /run/cbox/containers/$N ] || fail "state of $N remains after down"
 info "ok"

@@ -90,7 +90,7 @@ info "mount: $(cat mount.err)"
 assert_match "$(cat mount.err)" "denied|not permitted" "mount error"
 assert_fails "$CBOX" exec $N -- sh -c 'echo x > /proc/sys/kernel/hostname'
 assert_eq "$(hostname)" "$(cat /proc/sys/kernel/hostname)" "host hostname unchanged"
-grep -q "/run/cbox/$N" /proc/self/mountinfo && fail "the container's root is visible on the host"
+grep -q "/run/cbox/containers/$N" /proc/self/mountinfo && fail "the container's root is visible on the host"
 
 # idempotent
 assert_eq "$("$CBOX" up $N.toml)" $N "second up"

@@ -80,7 +80,7 @@ assert_fails "$CBOX" exec t24a /bin/sh -c 'echo x > /etc/hostname'
 
 info "crash t24a: its state dir removed, its init SIGKILLed"
 leader=$("$CBOX" list --json | jq -r '.[] | select(.name == "t24a") | .leader')
-rm -rf /run/cbox/t24a
+rm -rf /run/cbox/containers/t24a
 info "while its scope still runs, gc leaves its network alone"
 assert_success "$CBOX" gc -q
 assert_eq "$(elems t24a)" 3 "elements of t24a while it runs without a state dir"
@@ -92,10 +92,12 @@ wait_until 30 sh -c '! systemctl is-active -q cbox-t24a.scope'
 wait_until 30 sh -c '! machinectl status t24a >/dev/null 2>&1'
 assert_eq "$(elems t24a)" 3 "elements of t24a left behind (the range is one interval element)"
 assert_success has_lease t24a
-# the kernel took the veth with the namespace; recreate one as a crash could leave it (a link of ours
-# whose namespace lives on), plus a look-alike whose owner cbox does not know
+# the kernel took the veth with the namespace; recreate one as a crash could leave it (a link of ours,
+# marked cbox:t24a as cbox marks its veths, whose namespace lives on), plus a look-alike whose owner
+# cbox does not know
 ip link del vb-t24a 2>/dev/null || true
 assert_success ip link add vb-t24a type veth peer name t24a-peer
+assert_success ip link set vb-t24a alias cbox:t24a
 assert_success ip link add vb-t24zz type dummy
 on_exit ip link del vb-t24zz
 on_exit ip link del vb-t24a

@@ -27,7 +27,7 @@ addr=$(echo "$json" | sed -n 's/.*"address":"\([0-9.]*\)".*/\1/p')
 assert_match "$addr" '^10\.88\.[0-9]+\.[0-9]+$' "container address in list --json"
 info "address $addr"
 assert_contains "$(ip -4 addr show cbox0)" "10.88.0.1/16" "bridge address"
-veth=$(sed -n 's/^HOST_IFNAME=//p' /run/cbox/$N/state)
+veth=$(sed -n 's/^HOST_IFNAME=//p' /run/cbox/containers/$N/state)
 assert_eq "$veth" "vb-$N" "veth name"
 assert_contains "$(ip link show master cbox0)" "$veth" "veth on the bridge"
 assert_contains "$("$CBOX" exec $N -- ip -4 addr show eth0)" "$addr/16" "eth0 in the container"
@@ -63,7 +63,7 @@ ports = ["18081:81"]
 E
 on_exit "$CBOX" down t25exit
 assert_success "$CBOX" up t25exit.toml
-v2=$(sed -n 's/^HOST_IFNAME=//p' /run/cbox/t25exit/state)
+v2=$(sed -n 's/^HOST_IFNAME=//p' /run/cbox/containers/t25exit/state)
 assert_eq "$v2" vb-t25exit "veth of t25exit"
 assert_contains "$(nft list map inet cbox ports)" "18081"
 wait_until 30 sh -c "'$CBOX' list --all | grep -q 't25exit *exited'"

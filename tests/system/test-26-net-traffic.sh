@@ -72,8 +72,8 @@ on_exit "$CBOX" down t26web
 on_exit "$CBOX" down t26cli
 assert_success "$CBOX" up t26web.toml
 assert_success "$CBOX" up t26cli.toml
-web=$(sed -n 's/^ADDRESS=//p' /run/cbox/t26web/state)
-cli=$(sed -n 's/^ADDRESS=//p' /run/cbox/t26cli/state)
+web=$(sed -n 's/^ADDRESS=//p' /run/cbox/containers/t26web/state)
+cli=$(sed -n 's/^ADDRESS=//p' /run/cbox/containers/t26cli/state)
 info "t26web $web, t26cli $cli"
 assert_ne "$web" "$cli" "addresses of two containers"
 wait_until 30 curl -sf --max-time 2 -o /dev/null "http://$web:80/"

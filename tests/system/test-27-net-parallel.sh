@@ -40,7 +40,7 @@ done
 assert_eq "$failed" 0 "failed ups"
 info "$N parallel ups took $((SECONDS - start)) s"
 
-addrs=$(for n in "${names[@]}"; do sed -n 's/^ADDRESS=//p' /run/cbox/$n/state; done)
+addrs=$(for n in "${names[@]}"; do sed -n 's/^ADDRESS=//p' /run/cbox/containers/$n/state; done)
 assert_eq "$(echo "$addrs" | grep -c .)" $N "containers with an address"
 assert_eq "$(echo "$addrs" | sort -u | wc -l)" $N "distinct addresses"
 for n in "${names[@]}"; do
@@ -53,7 +53,7 @@ for i in $(seq -w 1 $N); do
 done
 # each container's own address answers from its own eth0
 n=${names[7]}
-a=$(sed -n 's/^ADDRESS=//p' /run/cbox/$n/state)
+a=$(sed -n 's/^ADDRESS=//p' /run/cbox/containers/$n/state)
 assert_contains "$("$CBOX" exec $n -- ip -4 addr show eth0)" "$a/16" "eth0 of $n"
 
 info "downing them at once"

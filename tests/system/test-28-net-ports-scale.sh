@@ -97,11 +97,11 @@ on_exit "$CBOX" down t28exit
 assert_success "$CBOX" up -q t28exit.toml
 assert_eq "$(elems t28exit)" 2 "elements of t28exit"
 assert_success has_lease t28exit
-wait_until 30 test -s /run/cbox/t28exit/exit
+wait_until 30 test -s /run/cbox/containers/t28exit/exit
 wait_until 30 sh -c "! grep -qs ' t28exit\$' $LEASES && ! ip link show vb-t28exit >/dev/null 2>&1"
 released=$(date +%s%N)
 assert_eq "$(elems t28exit)" 0 "elements of t28exit after it exited"
-exit_usec=$(sed -n 's/^EXIT_TIME=//p' /run/cbox/t28exit/exit)
+exit_usec=$(sed -n 's/^EXIT_TIME=//p' /run/cbox/containers/t28exit/exit)
 info "lease, veth and elements released $(((released / 1000 - exit_usec) / 1000)) ms after the payload exited"
 assert_match "$("$CBOX" list --all)" "t28exit +exited" "list --all after the exit"
 assert_success "$CBOX" down t28exit

@@ -33,7 +33,7 @@ nothing_of() {
         if nft list map inet cbox ports 2>/dev/null | grep -q "comment \"$n\""; then fail "$n: has port elements"; fi
         if nft list map inet cbox addrports 2>/dev/null | grep -q "comment \"$n\""; then fail "$n: has addrports elements"; fi
         if nft list map inet cbox portranges 2>/dev/null | grep -q "comment \"$n\""; then fail "$n: has portranges elements"; fi
-        [ ! -e /run/cbox/$n ] || fail "$n: state dir /run/cbox/$n exists"
+        [ ! -e /run/cbox/containers/$n ] || fail "$n: state dir /run/cbox/containers/$n exists"
         [ ! -e /var/lib/cbox/containers/$n ] || fail "$n: storage dir exists"
         assert_eq "$(systemctl show -P LoadState cbox-$n.scope)" not-found "unit of $n"
         assert_eq "$(systemctl show -P LoadState cbox-$n-cleanup.service)" not-found "companion of $n"
@@ -52,7 +52,7 @@ refused() {
 
 mk t29a 'address = "10.88.250.10"' 'ports = ["19500:80", "127.0.0.1:19501:53/udp"]'
 assert_success "$CBOX" up -q t29a.toml
-assert_eq "$(sed -n 's/^ADDRESS=//p' /run/cbox/t29a/state)" 10.88.250.10 "static address of t29a"
+assert_eq "$(sed -n 's/^ADDRESS=//p' /run/cbox/containers/t29a/state)" 10.88.250.10 "static address of t29a"
 
 info "a host port another container publishes"
 mk t29port 'ports = ["19600:80", "19500:8080"]'

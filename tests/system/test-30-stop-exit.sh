@@ -27,7 +27,7 @@ assert_success "$CBOX" stop t30term
 assert_contains "$("$CBOX" logs t30term)" got-sigterm "payload saw SIGTERM"
 assert_match "$("$CBOX" list --all)" "t30term +stopped +cbox-t30term.scope +- +0 " "list --all after stop"
 assert_eq "$(systemctl show -P LoadState cbox-t30term.scope)" not-found "unit after stop"
-[ -e /run/cbox/t30term/state ] || fail "stop removed the state"
+[ -e /run/cbox/containers/t30term/state ] || fail "stop removed the state"
 
 # start runs it again, from its file
 assert_success "$CBOX" start t30term

@@ -27,15 +27,15 @@ info "leader $leader, cgroup $cg, processes $procs"
 [ -d "$cg" ] || fail "no cgroup"
 
 assert_success "$CBOX" down $N
-grep -E "/run/cbox/$N|containers/$N" /proc/self/mountinfo && fail "a mount of $N remains"
+grep -E "/run/cbox/containers/$N|containers/$N" /proc/self/mountinfo && fail "a mount of $N remains"
 [ ! -d "$cg" ] || fail "cgroup $cg remains"
 assert_eq "$(systemctl show -P LoadState cbox-$N.scope)" not-found "unit after down"
 if systemctl list-units --all --no-legend --plain 'cbox-*' | grep -q "cbox-$N"; then fail "unit listed"; fi
 if command -v machinectl >/dev/null; then
         if machinectl list --no-legend --no-pager | grep -q "^$N "; then fail "machined still lists $N"; fi
 fi
-[ ! -e /run/cbox/$N ] || fail "/run/cbox/$N remains"
-[ ! -e /run/cbox/$N.lock ] || fail "/run/cbox/$N.lock remains"
+[ ! -e /run/cbox/containers/$N ] || fail "/run/cbox/containers/$N remains"
+[ ! -e /run/cbox/locks/$N ] || fail "/run/cbox/locks/$N remains"
 for p in $leader $procs; do
         [ ! -d /proc/$p ] || fail "process $p ($(cat /proc/$p/comm 2>/dev/null)) remains"
 done
@@ -64,5 +64,5 @@ E
 assert_success "$CBOX" up t40exited.toml
 wait_until 20 sh -c "'$CBOX' list --all | grep -q 't40exited *exited'"
 assert_success "$CBOX" down --volumes t40exited
-[ ! -e /run/cbox/t40exited ] || fail "state of an exited container remains after down"
+[ ! -e /run/cbox/containers/t40exited ] || fail "state of an exited container remains after down"
 info "ok"

@@ -46,7 +46,7 @@ sed "s/\"8080:80\"/\"$PORT:80\"/" "$SRC/examples/web.toml" >/etc/cbox/web.toml
 cp "$SRC/examples/web.toml.d/50-limits.toml" /etc/cbox/web.toml.d/
 systemctl daemon-reload
 
-leader_of() { sed -n 's/^LEADER_PID=//p' /run/cbox/$1/state 2>/dev/null || true; }
+leader_of() { sed -n 's/^LEADER_PID=//p' /run/cbox/containers/$1/state 2>/dev/null || true; }
 
 # 1. enable --now → active (ready after the first health check), payload in the unit, output in status
 assert_success systemctl enable --now cbox@web.service
@@ -57,7 +57,7 @@ leader=$(leader_of web)
 [ -n "$leader" ] || fail "no leader in the state"
 assert_contains "$(cat "$cg/payload/cgroup.procs")" "$leader" "init in <service>/payload"
 assert_match "$("$CBOX" list)" "web +running +cbox@web.service +$leader " "cbox list shows the service"
-assert_eq "$(sed -n 's/^STATUS=//p' /run/cbox/web/health)" healthy "health after READY"
+assert_eq "$(sed -n 's/^STATUS=//p' /run/cbox/containers/web/health)" healthy "health after READY"
 assert_eq "$(curl -s --max-time 10 http://127.0.0.1:$PORT/)" "hello from web" "the published port"
 wait_until 20 sh -c "journalctl -u cbox@web.service --no-pager -o cat | grep -q 'response:200'"
 st=$(systemctl status cbox@web.service --no-pager -n 20 2>&1 || true)
@@ -97,7 +97,7 @@ assert_success "$CBOX" update web
 assert_contains "$("$CBOX" status web)" "healthy" "cbox status shows the health"
 assert_success "$CBOX" stop web
 assert_eq "$(systemctl is-active cbox@web.service || true)" inactive "cbox stop stops the unit"
-[ ! -e /run/cbox/web ] || fail "state of web remains after cbox stop"
+[ ! -e /run/cbox/containers/web ] || fail "state of web remains after cbox stop"
 assert_success "$CBOX" start web
 assert_eq "$(systemctl is-active cbox@web.service)" active "cbox start starts the unit"
 leader=$(leader_of web)
@@ -112,18 +112,18 @@ got=$(bash --norc -c '. "$1"; COMP_WORDS=("$2" stop w); COMP_CWORD=2; _cbox; pri
 assert_eq "$got" web "completion of a running container's name"
 
 # 4. stop leaves nothing: mounts, cgroup, veth, port element, lease, state
-veth=$(sed -n 's/^HOST_IFNAME=//p' /run/cbox/web/state)
+veth=$(sed -n 's/^HOST_IFNAME=//p' /run/cbox/containers/web/state)
 [ -n "$veth" ] || fail "no veth in the state"
 assert_contains "$(nft list map inet cbox ports)" "$PORT"
 assert_success systemctl stop cbox@web.service
 assert_eq "$(systemctl is-active cbox@web.service || true)" inactive "web after stop"
 assert_eq "$(systemctl show -P Result cbox@web.service)" success "stop result"
-if grep -E "/run/cbox/web|containers/web/" /proc/self/mountinfo; then fail "a mount of web remains"; fi
+if grep -E "/run/cbox/containers/web|containers/web/" /proc/self/mountinfo; then fail "a mount of web remains"; fi
 [ ! -d "$cg/payload" ] || fail "cgroup $cg/payload remains"
 if ip link show "$veth" 2>/dev/null; then fail "veth $veth remains"; fi
 if nft list map inet cbox ports | grep -q "$PORT"; then fail "port element remains"; fi
 if grep -qs " web\$" /run/cbox/ipam/cbox0/leases; then fail "lease of web remains"; fi
-[ ! -e /run/cbox/web ] || fail "state of web remains"
+[ ! -e /run/cbox/containers/web ] || fail "state of web remains"
 [ ! -d "/proc/$leader" ] || fail "init $leader remains"
 if "$CBOX" list --all | grep -q "^web "; then fail "list --all still shows web"; fi
 
@@ -134,21 +134,21 @@ systemctl daemon-reload
 assert_success systemctl start cbox@web.service
 leader=$(leader_of web)
 kill -KILL "$leader"
-wait_until 60 sh -c "[ \"\$(systemctl show -P NRestarts cbox@web.service)\" -ge 1 ] && systemctl is-active -q cbox@web.service && [ -n \"\$(sed -n 's/^LEADER_PID=//p' /run/cbox/web/state)\" ] && ! grep -q '^LEADER_PID=$leader\$' /run/cbox/web/state"
+wait_until 60 sh -c "[ \"\$(systemctl show -P NRestarts cbox@web.service)\" -ge 1 ] && systemctl is-active -q cbox@web.service && [ -n \"\$(sed -n 's/^LEADER_PID=//p' /run/cbox/containers/web/state)\" ] && ! grep -q '^LEADER_PID=$leader\$' /run/cbox/containers/web/state"
 assert_ne "$(leader_of web)" "$leader" "new leader after the restart"
 assert_eq "$(curl -s --max-time 10 http://127.0.0.1:$PORT/)" "hello from web" "serving again"
 
 # SIGKILL of cbox itself (no restart): ExecStopPost releases the network and the state
 rm /run/systemd/system/cbox@web.service.d/50-restart.conf
 systemctl daemon-reload
-veth=$(sed -n 's/^HOST_IFNAME=//p' /run/cbox/web/state)
+veth=$(sed -n 's/^HOST_IFNAME=//p' /run/cbox/containers/web/state)
 main=$(systemctl show -P MainPID cbox@web.service)
 kill -KILL "$main"
 wait_until 60 sh -c "[ \"\$(systemctl show -P ActiveState cbox@web.service)\" = failed ]"
 if ip link show "$veth" 2>/dev/null; then fail "veth $veth remains after cbox was killed"; fi
 if nft list map inet cbox ports | grep -q "$PORT"; then fail "port element remains after cbox was killed"; fi
 if grep -qs " web\$" /run/cbox/ipam/cbox0/leases; then fail "lease remains after cbox was killed"; fi
-[ ! -e /run/cbox/web ] || fail "state of web remains after cbox was killed: $(cat /run/cbox/web/state)"
+[ ! -e /run/cbox/containers/web ] || fail "state of web remains after cbox was killed: $(cat /run/cbox/containers/web/state)"
 systemctl reset-failed cbox@web.service
 
 # 6. examples/worker.toml: healthy, then wedged → unhealthy → on_failure = "exit" → unit fails, restarts
@@ -157,7 +157,7 @@ mkdir -p /run/systemd/system/cbox@worker.service.d
 printf '[Service]\nRestart=on-failure\nRestartSec=1\n' >/run/systemd/system/cbox@worker.service.d/50-restart.conf
 systemctl daemon-reload
 assert_success systemctl start cbox@worker.service
-assert_eq "$(sed -n 's/^STATUS=//p' /run/cbox/worker/health)" healthy "worker health after READY"
+assert_eq "$(sed -n 's/^STATUS=//p' /run/cbox/containers/worker/health)" healthy "worker health after READY"
 assert_contains "$("$CBOX" list)" "healthy" "cbox list shows the health"
 wcg=$(unit_cgroup cbox@worker.service)
 assert_file_eq "$wcg/cpu.max" "25000 100000"
@@ -169,7 +169,7 @@ assert_ne "$(leader_of worker)" "$wleader" "worker restarted"
 j=$(journalctl -u cbox@worker.service --no-pager -o cat)
 assert_contains "$j" "worker: unhealthy" "the journal says why"
 assert_contains "$j" "health check failed" "failed checks are logged"
-assert_eq "$(sed -n 's/^STATUS=//p' /run/cbox/worker/health)" healthy "healthy again after the restart"
+assert_eq "$(sed -n 's/^STATUS=//p' /run/cbox/containers/worker/health)" healthy "healthy again after the restart"
 systemctl stop cbox@worker.service
 
 # 7. a typo in a drop-in: verify stops the start, systemctl status names file:line:key
@@ -177,7 +177,7 @@ printf '[resources]\nmemroy_max = "1G"\n' >/etc/cbox/web.toml.d/60-typo.toml
 assert_fails systemctl start cbox@web.service
 st=$(systemctl status cbox@web.service --no-pager -n 20 2>&1 || true)
 assert_contains "$st" "/etc/cbox/web.toml.d/60-typo.toml:2:1: resources.memroy_max: unknown key" "status names the typo"
-[ ! -e /run/cbox/web ] || fail "state of web after a failed verify"
+[ ! -e /run/cbox/containers/web ] || fail "state of web after a failed verify"
 rm /etc/cbox/web.toml.d/60-typo.toml
 systemctl reset-failed cbox@web.service
 info "ok"

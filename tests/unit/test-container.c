@@ -180,8 +180,8 @@ TEST(failed_up_leaves_nothing) {
         ASSERT_TRUE(container_up(g, c, &o) < 0);
 
         sd = strjoin(g->storage_root, "/containers/t1");
-        lock = strjoin(g->run_root, "/t1.lock");
-        state = strjoin(g->run_root, "/t1");
+        lock = strjoin(g->run_root, "/locks/t1");
+        state = strjoin(g->run_root, "/containers/t1");
         ASSERT_ERROR(RET_NERRNO(access(sd, F_OK)), ENOENT);
         ASSERT_ERROR(RET_NERRNO(access(lock, F_OK)), ENOENT);
         ASSERT_ERROR(RET_NERRNO(access(state, F_OK)), ENOENT);

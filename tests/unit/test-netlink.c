@@ -114,19 +114,32 @@ TEST(concurrent_bridge_ensure) {
 }
 
 TEST(veth_name) {
-        _cleanup_free_ char *a = NULL, *b = NULL, *c = NULL, *d = NULL;
+        _cleanup_free_ char *a = NULL, *b = NULL, *c = NULL, *d = NULL, *e = NULL, *f = NULL, *g = NULL,
+                            *h = NULL;
 
-        ASSERT_OK(netlink_veth_name("web", &a));
+        ASSERT_OK(netlink_veth_name("web", 0, &a));
         ASSERT_STREQ(a, "vb-web");
-        ASSERT_OK(netlink_veth_name("abcdefghijk", &b)); /* 11: fits */
+        ASSERT_OK(netlink_veth_name("abcdefghijk", 0, &b)); /* 11: fits */
         ASSERT_STREQ(b, "vb-abcdefghijk");
-        ASSERT_OK(netlink_veth_name("my-database-primary", &c));
-        ASSERT_OK(netlink_veth_name("my-database-replica", &d));
+        ASSERT_OK(netlink_veth_name("my-database-primary", 0, &c));
+        ASSERT_OK(netlink_veth_name("my-database-replica", 0, &d));
         ASSERT_EQ(strlen(c), IFNAMSIZ - 1);
         ASSERT_TRUE(startswith(c, "vb-my-dat-"));
         ASSERT_FALSE(streq(c, d));
-        ASSERT_ERROR(netlink_veth_name("a/b", &a), EINVAL);
-        ASSERT_ERROR(netlink_veth_name("", &a), EINVAL);
+        /* the 20-bit hash collides (the pair of issue 12): the first candidates are one name, the
+         * next attempt of either is another */
+        ASSERT_OK(netlink_veth_name("webapp-02098x", 0, &e));
+        ASSERT_OK(netlink_veth_name("webapp-07084x", 0, &f));
+        ASSERT_STREQ(e, f);
+        ASSERT_OK(netlink_veth_name("webapp-07084x", 1, &g));
+        ASSERT_FALSE(streq(g, e));
+        ASSERT_EQ(strlen(g), IFNAMSIZ - 1);
+        /* a short name's later attempts are hashed forms too, never another name's short form */
+        ASSERT_OK(netlink_veth_name("web", 1, &h));
+        ASSERT_EQ(strlen(h), IFNAMSIZ - 1);
+        ASSERT_TRUE(startswith(h, "vb-web-"));
+        ASSERT_ERROR(netlink_veth_name("a/b", 0, &a), EINVAL);
+        ASSERT_ERROR(netlink_veth_name("", 0, &a), EINVAL);
 }
 
 TEST(sysctl) {
@@ -187,7 +200,7 @@ TEST(bridge_full) {
         for (i = 0; i < 1100; i++) {
                 snprintf(host, sizeof(host), "vbf%d", i);
                 snprintf(peer, sizeof(peer), "p%d", i);
-                r = netlink_veth_create(nl, host, "cbt-full", ns, peer, &err);
+                r = netlink_veth_create(nl, host, "cbt-full", ns, peer, NULL, &err);
                 if (r < 0)
                         break;
         }
@@ -239,10 +252,10 @@ TEST(bridge_veth_traffic) {
 
         /* veth: peer created directly in the container namespace as eth0 */
         ns = new_netns();
-        ASSERT_OK(netlink_veth_create(nl, "vb-test", "cbt0", ns, "eth0", &err));
-        ASSERT_ERROR(netlink_veth_create(nl, "vb-test", "cbt0", ns, "eth0", &err), EEXIST);
+        ASSERT_OK(netlink_veth_create(nl, "vb-test", "cbt0", ns, "eth0", NULL, &err));
+        ASSERT_ERROR(netlink_veth_create(nl, "vb-test", "cbt0", ns, "eth0", NULL, &err), EEXIST);
         netlink_error_done(&err);
-        ASSERT_ERROR(netlink_veth_create(nl, "vb-x", "nosuchbr", ns, "eth0", &err), ENODEV);
+        ASSERT_ERROR(netlink_veth_create(nl, "vb-x", "nosuchbr", ns, "eth0", NULL, &err), ENODEV);
         netlink_error_done(&err);
         ASSERT_OK(netlink_link_list(nl, &links, &err));
         ASSERT_TRUE(strv_contains(links, "vb-test"));
@@ -284,7 +297,7 @@ TEST(bridge_veth_traffic) {
 
         /* the kernel's extended ack is surfaced: an unreachable gateway */
         ns2 = new_netns();
-        ASSERT_OK(netlink_veth_create(nl, "vb-test2", "cbt0", ns2, "eth0", &err));
+        ASSERT_OK(netlink_veth_create(nl, "vb-test2", "cbt0", ns2, "eth0", NULL, &err));
         struct in_addr ca2 = A("10.200.0.3"), badgw = A("10.99.0.1");
         r = netlink_container_configure(ns2, "eth0", &ca2, 24, &badgw, &err);
         ASSERT_TRUE(r < 0);
@@ -325,7 +338,7 @@ TEST(veth_retire) {
         br = netlink_link_ifindex(nl, "cbt-ret", &err);
         ASSERT_TRUE(br > 0);
         ns = new_netns();
-        ASSERT_OK(netlink_veth_create(nl, "vb-ret", "cbt-ret", ns, "eth0", &err));
+        ASSERT_OK(netlink_veth_create(nl, "vb-ret", "cbt-ret", ns, "eth0", NULL, &err));
         ASSERT_OK(netlink_link_get(nl, "vb-ret", &li, &err));
         ASSERT_STREQ(li.kind, "veth");
         ASSERT_EQ(li.master, br);
@@ -333,12 +346,12 @@ TEST(veth_retire) {
         idx = li.ifindex;
         netlink_link_done(&li);
 
-        ASSERT_ERROR(netlink_link_retire(nl, "vb-ret", "", &err), EINVAL);
+        ASSERT_ERROR(netlink_link_retire(nl, "vb-ret", "", NULL, &err), EINVAL);
         netlink_error_done(&err);
-        ASSERT_ERROR(netlink_link_retire(nl, "vb-ret", "a-prefix-too-lon", &err), EINVAL);
+        ASSERT_ERROR(netlink_link_retire(nl, "vb-ret", "a-prefix-too-lon", NULL, &err), EINVAL);
         netlink_error_done(&err);
-        ASSERT_EQ(netlink_link_retire(nl, "vb-ret", "vbx-", &err), idx);
-        ASSERT_ERROR(netlink_link_retire(nl, "vb-ret", "vbx-", &err), ENODEV);
+        ASSERT_EQ(netlink_link_retire(nl, "vb-ret", "vbx-", NULL, &err), idx);
+        ASSERT_ERROR(netlink_link_retire(nl, "vb-ret", "vbx-", NULL, &err), ENODEV);
         netlink_error_done(&err);
         ASSERT_ERROR(netlink_link_ifindex(nl, "vb-ret", &err), ENODEV);
         netlink_error_done(&err);
@@ -350,7 +363,7 @@ TEST(veth_retire) {
         netlink_link_done(&li);
         /* the name is free for a new pair at once */
         ns2 = new_netns();
-        ASSERT_OK(netlink_veth_create(nl, "vb-ret", "cbt-ret", ns2, "eth0", &err));
+        ASSERT_OK(netlink_veth_create(nl, "vb-ret", "cbt-ret", ns2, "eth0", NULL, &err));
 
         /* the peer's namespace goes (the last reference was ours): the kernel deletes the pair */
         ns = safe_close(ns);
@@ -367,6 +380,83 @@ TEST(veth_retire) {
         ASSERT_TRUE(strv_contains(links, "vb-ret"));
         ASSERT_OK(netlink_link_delete(nl, "vb-ret", &err));
         ASSERT_OK(netlink_link_delete(nl, "cbt-ret", &err));
+}
+
+/* Ownership: a link is deleted or retired only when its alias names the owner asked for */
+TEST(veth_owner) {
+        _cleanup_netlink_free_ Netlink *nl = NULL;
+        _cleanup_close_ int ns = -EBADF, ns2 = -EBADF, ns3 = -EBADF;
+        NetlinkLink *links = NULL;
+        size_t n_links = 0;
+        NetlinkError err = {};
+        NetlinkLink li = {};
+        struct in_addr gw = A("10.204.0.1");
+        bool seen_a = false, seen_b = false;
+        char tomb[IFNAMSIZ];
+        int idx;
+
+        enter_private_netns();
+        ASSERT_OK(netlink_open(&nl));
+        ASSERT_EQ(netlink_bridge_ensure(nl, "cbt-own", &gw, 24, &err), 1);
+        ns = new_netns();
+        ns2 = new_netns();
+        ns3 = new_netns();
+        ASSERT_OK(netlink_veth_create(nl, "vb-a", "cbt-own", ns, "eth0", "cbox:a", &err));
+        ASSERT_OK(netlink_veth_create(nl, "vb-b", "cbt-own", ns2, "eth0", "cbox:b", &err));
+        ASSERT_OK(netlink_veth_create(nl, "vb-alike", "cbt-own", ns3, "eth0", NULL, &err)); /* no mark */
+        ASSERT_ERROR(netlink_veth_create(nl, "vb-c", "cbt-own", ns3, "eth1", "", &err), EINVAL);
+        netlink_error_done(&err);
+        ASSERT_OK(netlink_link_get(nl, "vb-a", &li, &err));
+        ASSERT_STREQ(li.alias, "cbox:a");
+        ASSERT_STREQ(li.name, "vb-a");
+        netlink_link_done(&li);
+        ASSERT_OK(netlink_link_get(nl, "vb-alike", &li, &err));
+        ASSERT_NULL(li.alias);
+        netlink_link_done(&li);
+        /* the ip CLI sees the same alias */
+        _cleanup_free_ char *shown = run("ip -d link show vb-b");
+        ASSERT_NOT_NULL(strstr(shown, "alias cbox:b"));
+
+        ASSERT_OK(netlink_link_dump(nl, &links, &n_links, &err));
+        for (size_t i = 0; i < n_links; i++) {
+                if (streq(links[i].name, "vb-a"))
+                        seen_a = streq_ptr(links[i].alias, "cbox:a") && streq_ptr(links[i].kind, "veth");
+                if (streq(links[i].name, "vb-b"))
+                        seen_b = streq_ptr(links[i].alias, "cbox:b");
+        }
+        netlink_link_array_free(links, n_links);
+        ASSERT_TRUE(seen_a && seen_b);
+
+        /* wrong owner, no owner: refused, nothing changed */
+        ASSERT_ERROR(netlink_link_delete_owned(nl, "vb-a", "cbox:b", &err), EPERM);
+        ASSERT_NOT_NULL(err.message);
+        netlink_error_done(&err);
+        ASSERT_ERROR(netlink_link_delete_owned(nl, "vb-alike", "cbox:alike", &err), EPERM);
+        netlink_error_done(&err);
+        ASSERT_ERROR(netlink_link_retire(nl, "vb-alike", "vbx-", "cbox:alike", &err), EPERM);
+        netlink_error_done(&err);
+        ASSERT_ERROR(netlink_link_retire(nl, "vb-b", "vbx-", "cbox:a", &err), EPERM);
+        netlink_error_done(&err);
+        ASSERT_OK(netlink_link_get(nl, "vb-b", &li, &err));
+        ASSERT_TRUE(li.flags & IFF_UP); /* not even set down */
+        netlink_link_done(&li);
+        ASSERT_TRUE(netlink_link_ifindex(nl, "vb-alike", &err) > 0);
+
+        /* the right owner: retired (keeping its mark), then deleted */
+        idx = netlink_link_retire(nl, "vb-a", "vbx-", "cbox:a", &err);
+        ASSERT_TRUE(idx > 0);
+        snprintf(tomb, sizeof(tomb), "vbx-%d", idx);
+        ASSERT_OK(netlink_link_get(nl, tomb, &li, &err));
+        ASSERT_STREQ(li.alias, "cbox:a");
+        netlink_link_done(&li);
+        ASSERT_OK(netlink_link_delete_owned(nl, tomb, "cbox:a", &err));
+        ASSERT_ERROR(netlink_link_delete_owned(nl, tomb, "cbox:a", &err), ENODEV);
+        netlink_error_done(&err);
+        ASSERT_OK(netlink_link_delete_owned(nl, "vb-b", "cbox:b", &err));
+        idx = netlink_link_ifindex(nl, "vb-alike", &err);
+        ASSERT_TRUE(idx > 0);
+        ASSERT_OK(netlink_link_delete_ifindex(nl, idx, &err));
+        ASSERT_OK(netlink_link_delete(nl, "cbt-own", &err));
 }
 
 TEST_MAIN();

@@ -3,6 +3,10 @@
  * "host" namespace first); the nft CLI is only used to check what the module did. */
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <json-c/json.h>
 #include <poll.h>
 #include <pthread.h>
@@ -19,6 +23,7 @@
 #include "nft.h"
 #include "string-util.h"
 #include "tests.h"
+#include "raw-udp.h"
 
 static struct in_addr A(const char *s) {
         struct in_addr a;
@@ -128,20 +133,20 @@ TEST(skeleton) {
         OK(nft_table_ensure(&err)); /* idempotent: no duplicate rules */
         l = list_cbox();
         ASSERT_EQ(l.tables, 1);
-        ASSERT_EQ(l.chains, 5);
-        ASSERT_EQ(l.sets, 5);
-        ASSERT_EQ(l.rules, 10);
+        ASSERT_EQ(l.chains, 6);
+        ASSERT_EQ(l.sets, 6);
+        ASSERT_EQ(l.rules, 11);
 
-        OK(nft_subnet_add(&sub, 16, true, &err));
-        OK(nft_subnet_add(&sub, 16, true, &err));
+        OK(nft_subnet_add(&sub, 16, true, NULL, &err));
+        OK(nft_subnet_add(&sub, 16, true, NULL, &err));
         /* an adjacent network, without masquerade; then removed again */
         struct in_addr sub2 = A("10.89.0.0");
-        OK(nft_subnet_add(&sub2, 16, false, &err));
+        OK(nft_subnet_add(&sub2, 16, false, NULL, &err));
         _cleanup_free_ char *m = run_nft("list set inet cbox masqueraded");
         ASSERT_NOT_NULL(strstr(m, "10.88.0.0/16"));
         ASSERT_NULL(strstr(m, "10.89.0.0/16"));
-        OK(nft_subnet_add(&sub2, 16, true, &err));
-        OK(nft_subnet_add(&sub2, 16, false, &err));
+        OK(nft_subnet_add(&sub2, 16, true, NULL, &err));
+        OK(nft_subnet_add(&sub2, 16, false, NULL, &err));
         OK(nft_subnet_remove(&sub2, 16, &err));
         ASSERT_ERROR(nft_subnet_remove(&sub2, 16, &err), ENOENT);
         nft_error_done(&err);
@@ -149,18 +154,34 @@ TEST(skeleton) {
         ASSERT_NOT_NULL(strstr(s, "10.88.0.0/16"));
         fprintf(stderr, "%s", s);
 
+        /* the bridges whose 127.0.0.0/8 traffic is dropped: added with a subnet, idempotently */
+        OK(nft_subnet_add(&sub, 16, true, "cbox0", &err));
+        OK(nft_subnet_add(&sub, 16, true, "cbox0", &err));
+        ASSERT_ERROR(nft_subnet_add(&sub, 16, true, "a-bridge-name-too-long", &err), EINVAL);
+        nft_error_done(&err);
+        _cleanup_free_ char *br = run_nft("list set inet cbox bridges");
+        fprintf(stderr, "%s", br);
+        ASSERT_NOT_NULL(strstr(br, "\"cbox0\""));
+        /* a table of a build without the localnet chain (an upgrade) is completed by the next change */
+        free(run_nft("delete chain inet cbox localnet"));
+        ASSERT_EQ(list_cbox().rules, 10);
+        OK(nft_subnet_add(&sub, 16, true, "cbox0", &err));
+        ASSERT_EQ(list_cbox().rules, 11);
+        _cleanup_free_ char *ln = run_nft("list chain inet cbox localnet");
+        ASSERT_NOT_NULL(strstr(ln, "iifname @bridges ip daddr 127.0.0.0/8 drop"));
+
         /* "nft flush ruleset" by someone else: the next change brings everything back */
         free(run_nft("delete table inet cbox"));
         ASSERT_EQ(list_cbox().tables, 0);
-        OK(nft_subnet_add(&sub, 16, true, &err));
+        OK(nft_subnet_add(&sub, 16, true, NULL, &err));
         l = list_cbox();
-        ASSERT_EQ(l.rules, 10);
-        ASSERT_EQ(l.sets, 5);
+        ASSERT_EQ(l.rules, 11);
+        ASSERT_EQ(l.sets, 6);
         /* "nft flush table": rules gone, sets kept — repaired without duplicating */
         free(run_nft("flush table inet cbox"));
         ASSERT_EQ(list_cbox().rules, 0);
         OK(nft_table_ensure(&err));
-        ASSERT_EQ(list_cbox().rules, 10);
+        ASSERT_EQ(list_cbox().rules, 11);
 
         _cleanup_free_ char *o = run_nft("list table ip other");
         ASSERT_NOT_NULL(strstr(o, "counter"));
@@ -277,7 +298,7 @@ TEST(ports) {
                 (double) (t1.tv_sec - t0.tv_sec) * 1e3 + (double) (t1.tv_nsec - t0.tv_nsec) / 1e6);
         ASSERT_EQ(count_owner("c"), 32);
         after = list_cbox();
-        ASSERT_EQ(after.rules, 10);
+        ASSERT_EQ(after.rules, 11);
 
         /* the longest owner name in full messages of elements (sizes of the batch buffer) */
         char longowner[201];
@@ -305,7 +326,7 @@ TEST(ports) {
         ASSERT_EQ(nft_ports_remove_owner("b", &err), 2);
         ASSERT_EQ(nft_ports_remove_owner("b2", &err), 1);
         after = list_cbox();
-        ASSERT_EQ(after.rules, 10);
+        ASSERT_EQ(after.rules, 11);
 }
 
 /* The clash check looks the new (proto, port) keys up in the ports map, several per sendmsg(), instead
@@ -381,7 +402,7 @@ TEST(concurrent_first_use) {
         }
         Listing l = list_cbox();
         ASSERT_EQ(l.tables, 1);
-        ASSERT_EQ(l.rules, 10);
+        ASSERT_EQ(l.rules, 11);
         ASSERT_EQ(l.elems, P * 4);
         OK(nft_table_delete(&err));
 }
@@ -534,6 +555,107 @@ static char *udp_probe(int client_ns, const char *ip, uint16_t port, int srv) {
         return strdup(inet_ntop(AF_INET, &peer.sin_addr, buf, sizeof(buf)));
 }
 
+/* ---- a raw frame to the gateway's MAC (CVE-2020-8558) ---- */
+
+typedef struct RawReq {
+        int netns_fd, fd, ifindex;
+} RawReq;
+
+static void *raw_thread(void *p) {
+        RawReq *q = p;
+        if (setns(q->netns_fd, CLONE_NEWNET) < 0)
+                return NULL;
+        q->fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_P_IP));
+        q->ifindex = (int) if_nametoindex("eth0");
+        return NULL;
+}
+
+/* From the namespace netns_fd, out of its eth0: an IPv4/UDP frame saddr -> daddr:port addressed to the
+ * MAC of the host's link `bridge`, as a container with CAP_NET_RAW can send it. */
+static void raw_send(int netns_fd, const char *bridge, const char *saddr, const char *daddr, uint16_t port,
+                     const char *payload) {
+        static uint16_t sport = 40000; /* a fresh conntrack tuple each time */
+        RawReq q = { .netns_fd = netns_fd, .fd = -1 };
+        struct sockaddr_ll sll = { .sll_family = AF_PACKET,
+                                   .sll_protocol = htons(ETH_P_IP),
+                                   .sll_halen = 6 };
+        struct ifreq ifr = {};
+        uint8_t frame[256];
+        pthread_t t;
+        size_t n;
+        int s;
+
+        s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        ASSERT_TRUE(s >= 0);
+        strncpy(ifr.ifr_name, bridge, IFNAMSIZ - 1);
+        ASSERT_OK(ioctl(s, SIOCGIFHWADDR, &ifr));
+        close(s);
+        memcpy(sll.sll_addr, ifr.ifr_hwaddr.sa_data, 6);
+        ASSERT_EQ(pthread_create(&t, NULL, raw_thread, &q), 0);
+        ASSERT_EQ(pthread_join(t, NULL), 0);
+        ASSERT_TRUE(q.fd >= 0 && q.ifindex > 0);
+        sll.sll_ifindex = q.ifindex;
+        n = raw_udp_build(frame, sizeof(frame), A(saddr).s_addr, A(daddr).s_addr, htons(sport++),
+                          htons(port), payload, strlen(payload));
+        ASSERT_TRUE(n > 0);
+        ASSERT_EQ(sendto(q.fd, frame, n, 0, (struct sockaddr *) &sll, sizeof(sll)), (ssize_t) n);
+        close(q.fd);
+}
+
+/* The next datagram on srv, "" when none within 3 s (a failure for every caller that expects one) */
+static char *recv_payload(int srv, int timeout_ms) {
+        struct pollfd pfd = { .fd = srv, .events = POLLIN };
+        char buf[64];
+        ssize_t k;
+
+        if (poll(&pfd, 1, timeout_ms) != 1)
+                return strdup("");
+        k = recv(srv, buf, sizeof(buf) - 1, 0);
+        ASSERT_TRUE(k >= 0);
+        buf[k] = 0;
+        return strdup(buf);
+}
+
+static int udp_bound(const char *ip, uint16_t port) {
+        struct sockaddr_in sa = SA(ip, port);
+        int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        ASSERT_TRUE(fd >= 0);
+        ASSERT_OK(bind(fd, (struct sockaddr *) &sa, sizeof(sa)));
+        return fd;
+}
+
+/* A host service on 127.0.0.1 and one on the gateway address; c1 sends through the gateway's MAC.
+ * Without cbox's bridge in @bridges (protected = false) the loopback frame arrives: the probe works
+ * and route_localnet really lets it in. With it, only the controls to the gateway address arrive: the
+ * loopback frames are dropped. Frames on one veth keep their order, so once the control and a second
+ * control have arrived, a loopback datagram that was let in would be queued already. */
+static void localnet_round(int c1, bool protected) {
+        _cleanup_close_ int lo = udp_bound("127.0.0.1", 7777), gw = udp_bound("10.201.0.1", 7777);
+
+        if (!protected) { /* the probe gets through: at least one of a few frames */
+                for (int i = 0; i < 5; i++) {
+                        raw_send(c1, "cbt1", "10.201.0.2", "127.0.0.1", 7777, "loop");
+                        _cleanup_free_ char *l = recv_payload(lo, 1000);
+                        fprintf(stderr, "raw frame to 127.0.0.1 via the gateway's MAC, unprotected: '%s'\n",
+                                l);
+                        if (streq(l, "loop"))
+                                return;
+                }
+                ASSERT_TRUE(false); /* the control failed: the probe proves nothing */
+        }
+        for (int i = 0; i < 3; i++)
+                raw_send(c1, "cbt1", "10.201.0.2", "127.0.0.1", 7777, "loop");
+        raw_send(c1, "cbt1", "10.201.0.2", "10.201.0.1", 7777, "ctrl");
+        _cleanup_free_ char *c = recv_payload(gw, 3000);
+        ASSERT_STREQ(c, "ctrl");
+        raw_send(c1, "cbt1", "10.201.0.2", "10.201.0.1", 7777, "ctrl2");
+        _cleanup_free_ char *c2 = recv_payload(gw, 3000);
+        ASSERT_STREQ(c2, "ctrl2");
+        _cleanup_free_ char *l = recv_payload(lo, 0);
+        fprintf(stderr, "3 raw frames to 127.0.0.1 via the gateway's MAC, cbt1 in @bridges: '%s'\n", l);
+        ASSERT_STREQ(l, "");
+}
+
 static int new_netns(void) {
         int p[2], fd, st;
         pid_t pid;
@@ -600,14 +722,16 @@ static void traffic_round(bool br_netfilter) {
         c1 = new_netns();
         c2 = new_netns();
         cl = new_netns();
-        ASSERT_OK(netlink_veth_create(nl, "vb-c1", "cbt1", c1, "eth0", &nerr));
-        ASSERT_OK(netlink_veth_create(nl, "vb-c2", "cbt1", c2, "eth0", &nerr));
-        ASSERT_OK(netlink_veth_create(nl, "vb-client", "cbt-up", cl, "eth0", &nerr));
+        ASSERT_OK(netlink_veth_create(nl, "vb-c1", "cbt1", c1, "eth0", NULL, &nerr));
+        ASSERT_OK(netlink_veth_create(nl, "vb-c2", "cbt1", c2, "eth0", NULL, &nerr));
+        ASSERT_OK(netlink_veth_create(nl, "vb-client", "cbt-up", cl, "eth0", NULL, &nerr));
         ASSERT_OK(netlink_container_configure(c1, "eth0", &a1, 24, &gw, &nerr));
         ASSERT_OK(netlink_container_configure(c2, "eth0", &a2, 24, &gw, &nerr));
         ASSERT_OK(netlink_container_configure(cl, "eth0", &acl, 24, NULL, &nerr)); /* no route back */
 
-        OK(nft_subnet_add(&sub, 24, true, &err));
+        localnet_round(c1, false);
+        OK(nft_subnet_add(&sub, 24, true, "cbt1", &err));
+        localnet_round(c1, true);
         NftPortMap ports[] = {
                 PM(8080, 80, IPPROTO_TCP),
                 { .host_address = A("127.0.0.1"),
@@ -649,7 +773,7 @@ static void traffic_round(bool br_netfilter) {
                     "container -> outside (masquerade)");
 
         /* masquerade = false for the network: outbound traffic keeps the container's address */
-        OK(nft_subnet_add(&sub, 24, false, &err));
+        OK(nft_subnet_add(&sub, 24, false, NULL, &err));
         {
                 _cleanup_close_ int rx = listener(cl, SOCK_DGRAM, 9998), tx = socket_in(c1, SOCK_DGRAM);
                 struct sockaddr_in to = SA("192.168.77.2", 9998), peer = {};
@@ -660,12 +784,12 @@ static void traffic_round(bool br_netfilter) {
                 expect_peer(strdup(inet_ntop(AF_INET, &peer.sin_addr, b, sizeof(b))), "10.201.0.2",
                             "container -> outside with masquerade = false");
         }
-        OK(nft_subnet_add(&sub, 24, true, &err));
+        OK(nft_subnet_add(&sub, 24, true, NULL, &err));
 
         /* removal: the port stops working, the skeleton stays */
         ASSERT_EQ(nft_ports_remove_owner("c1", &err), (int) ELEMENTSOF(ports));
         expect_peer(tcp_probe(cl, "192.168.77.1", 8080, t80), NULL, "client -> host:8080 after removal");
-        ASSERT_EQ(list_cbox().rules, 10);
+        ASSERT_EQ(list_cbox().rules, 11);
 
         ASSERT_OK(netlink_link_delete(nl, "vb-c1", &nerr));
         ASSERT_OK(netlink_link_delete(nl, "vb-c2", &nerr));
@@ -715,7 +839,7 @@ TEST(scale) {
                 Listing l = list_cbox();
                 fprintf(stderr, "%3u ports: one batch in %.2f ms; table has %u rules, %u elements\n",
                         sizes[i], t, l.rules, l.elems);
-                ASSERT_EQ(l.rules, 10);
+                ASSERT_EQ(l.rules, 11);
         }
         /* cost of one more port as the maps grow */
         for (unsigned round = 0; round < 3; round++) {

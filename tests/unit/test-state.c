@@ -18,6 +18,17 @@ static char *make_tmpdir(void) {
         return strdup(t);
 }
 
+/* strjoin into a small ring the test never frees by hand (for one-off paths in assertions) */
+#define strjoina(...) ring_keep(strjoin(__VA_ARGS__))
+static const char *ring_keep(char *s) {
+        static char *ring[16];
+        static size_t i;
+        ASSERT_NOT_NULL(s);
+        free(ring[i % ELEMENTSOF(ring)]);
+        ring[i++ % ELEMENTSOF(ring)] = s;
+        return s;
+}
+
 static void rm_tmpdir(const char *p) {
         ASSERT_OK(rm_rf_at(AT_FDCWD, p));
 }
@@ -33,6 +44,65 @@ TEST(name_validity) {
         ASSERT_FALSE(state_name_is_valid(".."));
         ASSERT_FALSE(state_name_is_valid(
                 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")); /* 65 */
+        ASSERT_FALSE(state_name_is_valid("caf\xc3\xa9")); /* ASCII only, whatever the locale */
+        ASSERT_FALSE(state_name_is_valid("a b"));
+        /* one rule: state/ answers what basic/ (and so config/) answers */
+        ASSERT_TRUE(container_name_is_valid("ipam") && state_name_is_valid("ipam"));
+        ASSERT_TRUE(container_name_is_valid("x.lock") && state_name_is_valid("x.lock"));
+}
+
+/* Names that spell cbox's internal entries do not reach them: a container named like each of them
+ * gets its own dir below containers/ and its own lock below locks/, and removing it removes nothing
+ * else. */
+TEST(internal_names_are_containers) {
+        _cleanup_free_ char *root = make_tmpdir(), *ipam = NULL, *lease = NULL;
+        const char *names[] = { "ipam", "locks", "containers", "x.lock", "web.toml.d", "web.toml", "state" };
+        _cleanup_strv_free_ char **listed = NULL;
+        _cleanup_close_ int wfd = -EBADF;
+
+        /* a lease file of ipam/ and the lock and state of a container "x" */
+        ASSERT_OK(state_ipam_dir(root, &ipam));
+        ASSERT_STREQ(ipam, strjoina(root, "/ipam"));
+        lease = strjoin(ipam, "/cbox0/leases");
+        ASSERT_OK(mkdir_p(strjoina(ipam, "/cbox0"), 0755));
+        ASSERT_OK(write_file_atomic(lease, "x", 1, 0644));
+        ASSERT_OK(state_dir_open(root, "x", true, &wfd));
+        {
+                ContainerState s = { .name = (char *) "x" };
+                ASSERT_OK(state_save(wfd, &s));
+        }
+
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                _cleanup_close_ int fd = -EBADF, lock = -EBADF, xlock = -EBADF;
+                _cleanup_free_ char *p = NULL;
+                ContainerState s = { .name = (char *) names[i] };
+
+                ASSERT_OK(state_dir_path(root, names[i], &p));
+                ASSERT_STREQ(p, strjoina(root, "/containers/", names[i]));
+                ASSERT_OK(state_lock(root, names[i], false, &lock));
+                /* "x.lock" locked does not lock "x", and the other way round */
+                ASSERT_OK(state_lock(root, "x", false, &xlock));
+                xlock = state_unlock(root, "x", xlock, false);
+                ASSERT_OK(state_dir_open(root, names[i], true, &fd));
+                ASSERT_OK(state_save(fd, &s));
+                ASSERT_TRUE(state_dir_exists(root, names[i]));
+                ASSERT_OK(state_dir_remove(root, names[i]));
+                ASSERT_FALSE(state_dir_exists(root, names[i]));
+                lock = state_unlock(root, names[i], lock, true);
+                /* the leases and the other container are untouched */
+                ASSERT_OK(RET_NERRNO(access(lease, F_OK)));
+                ASSERT_TRUE(state_dir_exists(root, "x"));
+                ASSERT_OK(RET_NERRNO(access(strjoina(root, "/locks"), F_OK)));
+        }
+        ASSERT_OK(state_list(root, &listed));
+        ASSERT_EQ(strv_length(listed), 1);
+        ASSERT_STREQ(listed[0], "x");
+        {
+                _cleanup_free_ char *sp = state_path(root, "x", "root");
+                ASSERT_STREQ(sp, strjoina(root, "/containers/x/root"));
+                ASSERT_NULL(state_path(root, "../x", NULL));
+        }
+        rm_tmpdir(root);
 }
 
 TEST(mode_strings) {
@@ -192,7 +262,7 @@ TEST(list) {
         {
                 _cleanup_close_ int fd = -EBADF;
                 ASSERT_OK(state_dir_open(root, "empty", true, &fd));
-                _cleanup_free_ char *f = strjoin(root, "/file");
+                _cleanup_free_ char *f = strjoin(root, "/containers/file");
                 ASSERT_OK(write_file_atomic(f, "x", 1, 0644));
         }
         ASSERT_OK(state_list(root, &names));
@@ -217,7 +287,7 @@ TEST(lock) {
 
         ASSERT_ERROR(state_lock(root, "../evil", false, &fd), EINVAL);
         ASSERT_OK(state_lock(root, "web", false, &fd));
-        lp = strjoin(root, "/web.lock");
+        lp = strjoin(root, "/locks/web");
         ASSERT_OK(RET_NERRNO(stat(lp, &st)));
 
         /* another process cannot take it without blocking (flock locks are per open file description, so
@@ -235,7 +305,7 @@ TEST(lock) {
         ASSERT_OK(state_lock(root, "other", false, &fd2));
         fd2 = state_unlock(root, "other", fd2, true);
         {
-                _cleanup_free_ char *op = strjoin(root, "/other.lock");
+                _cleanup_free_ char *op = strjoin(root, "/locks/other");
                 ASSERT_ERROR(RET_NERRNO(access(op, F_OK)), ENOENT);
         }
 
