@@ -92,10 +92,12 @@ wait_until 30 sh -c '! systemctl is-active -q cbox-t24a.scope'
 wait_until 30 sh -c '! machinectl status t24a >/dev/null 2>&1'
 assert_eq "$(elems t24a)" 3 "elements of t24a left behind (the range is one interval element)"
 assert_success has_lease t24a
-# the kernel took the veth with the namespace; recreate one as a crash could leave it (a link of ours
-# whose namespace lives on), plus a look-alike whose owner cbox does not know
+# the kernel took the veth with the namespace; recreate one as a crash could leave it (a link of ours,
+# marked cbox:t24a as cbox marks its veths, whose namespace lives on), plus a look-alike whose owner
+# cbox does not know
 ip link del vb-t24a 2>/dev/null || true
 assert_success ip link add vb-t24a type veth peer name t24a-peer
+assert_success ip link set vb-t24a alias cbox:t24a
 assert_success ip link add vb-t24zz type dummy
 on_exit ip link del vb-t24zz
 on_exit ip link del vb-t24a
