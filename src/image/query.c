@@ -262,7 +262,8 @@ static int layer_usage(ImageStore *s, const char *diff_id, uint64_t *ret) {
         u.bytes = (uint64_t) st.st_blocks * 512;
         r = tree_usage(fd, 0, &u);
         if (r >= 0) {
-                qsort(u.linked, u.n_linked, sizeof(Linked), linked_cmp);
+                if (u.n_linked > 0)
+                        qsort(u.linked, u.n_linked, sizeof(Linked), linked_cmp);
                 for (size_t i = 0; i < u.n_linked; i++)
                         if (i == 0 || u.linked[i].ino != u.linked[i - 1].ino)
                                 u.bytes += u.linked[i].bytes;
