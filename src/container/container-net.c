@@ -133,6 +133,33 @@ static int ports_remove_owner(const char *owner) {
         }
 }
 
+/* nft_subnet_add for network nd, retried likewise; fe holds the last attempt's error */
+static int subnet_add(const NetworkDef *nd, NftError *fe) {
+        int r;
+
+        for (unsigned i = 0;; i++) {
+                nft_error_done(fe);
+                r = nft_subnet_add(&nd->subnet, nd->prefixlen, nd->masquerade, nd->bridge ?: nd->name, fe);
+                if (r != -EAGAIN || i >= NFT_ATTEMPTS)
+                        return r;
+                nft_backoff(i);
+        }
+}
+
+/* nft_ports_add, retried likewise; fe holds the last attempt's error */
+static int ports_add(const char *owner, const struct in_addr *addr, const NftPortMap *pm, size_t n,
+                     NftError *fe) {
+        int r;
+
+        for (unsigned i = 0;; i++) {
+                nft_error_done(fe);
+                r = nft_ports_add(owner, addr, pm, n, fe);
+                if (r != -EAGAIN || i >= NFT_ATTEMPTS)
+                        return r;
+                nft_backoff(i);
+        }
+}
+
 /* nft_ports_check, retried when a dump was interrupted by a concurrent change */
 static int ports_check(const char *owner, const NftPortMap *pm, size_t n, NftError *fe) {
         int r;
@@ -361,13 +388,7 @@ int container_net_setup(const GlobalConfig *g, const ContainerConfig *c, pid_t l
          * first: every change of nft/ (nft_subnet_add() too) counts the table's rules and re-declares
          * a missing or damaged skeleton in its own batch; a separate ensure cost a socket, a dump
          * and an empty batch more (~0.25 ms). */
-        for (unsigned i = 0;; i++) {
-                nft_error_done(&fe);
-                r = nft_subnet_add(&nd->subnet, nd->prefixlen, nd->masquerade, nd->bridge ?: nd->name, &fe);
-                if (r != -EAGAIN || i >= NFT_ATTEMPTS)
-                        break;
-                nft_backoff(i);
-        }
+        r = subnet_add(nd, &fe);
         if (r < 0) {
                 log_error_errno(r, "%s: cannot set up nftables: %s", c->name, fe.message ?: strerror(-r));
                 goto fail;
@@ -381,13 +402,7 @@ int container_net_setup(const GlobalConfig *g, const ContainerConfig *c, pid_t l
                 for (size_t i = 0; i < c->network.n_ports; i++)
                         port_map_to_nft(c->network.ports + i, pm + i);
                 (void) ports_remove_owner(c->name); /* leftovers of a crashed run */
-                for (unsigned i = 0;; i++) {
-                        nft_error_done(&fe);
-                        r = nft_ports_add(c->name, &addr, pm, c->network.n_ports, &fe);
-                        if (r != -EAGAIN || i >= NFT_ATTEMPTS)
-                                break;
-                        nft_backoff(i);
-                }
+                r = ports_add(c->name, &addr, pm, c->network.n_ports, &fe);
                 if (r < 0) {
                         /* lost a race with another up publishing the same port after our check */
                         _cleanup_free_ char *k = key_where(c, NULL, "network.ports");
@@ -825,13 +840,7 @@ static int reload_container(const GlobalConfig *g, const ContainerState *s, Cont
         }
         (void) ports_remove_owner(s->name);
         if (n > 0) {
-                for (unsigned i = 0;; i++) {
-                        nft_error_done(&fe);
-                        r = nft_ports_add(s->name, &addr, pm, n, &fe);
-                        if (r != -EAGAIN || i >= NFT_ATTEMPTS)
-                                break;
-                        nft_backoff(i);
-                }
+                r = ports_add(s->name, &addr, pm, n, &fe);
                 if (r < 0) {
                         log_error_errno(r, "%s: cannot publish its ports again: %s", s->name,
                                         fe.message ?: strerror(-r));
@@ -869,14 +878,7 @@ int container_net_reload(const GlobalConfig *g, ContainerNetReloadStats *ret) {
                 /* the subnet's masquerade and forward rules (and the table's skeleton) once a network */
                 if (!strv_contains(done, nd->name)) {
                         NftError fe = {};
-                        for (unsigned k = 0;; k++) {
-                                nft_error_done(&fe);
-                                r = nft_subnet_add(&nd->subnet, nd->prefixlen, nd->masquerade,
-                                                   nd->bridge ?: nd->name, &fe);
-                                if (r != -EAGAIN || k >= NFT_ATTEMPTS)
-                                        break;
-                                nft_backoff(k);
-                        }
+                        r = subnet_add(nd, &fe);
                         if (r < 0)
                                 ret_r = log_error_errno(r, "Failed to set up nftables for network '%s': %s",
                                                         nd->name, fe.message ?: strerror(-r));

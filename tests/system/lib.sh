@@ -27,6 +27,9 @@
 #   unit_cgroup UNIT                     print /sys/fs/cgroup/<the unit's ControlGroup>
 #   busybox_rootfs                       print the path of the busybox rootfs (built once per
 #                                        boot by tools/mkbusybox-rootfs.sh, in /var/lib/cbox)
+#   start_registry FIRST LAST            Debian's docker-registry on the first free 127.0.0.1 port in
+#                                        FIRST..LAST (skip when none), storage in ./registry, killed
+#                                        at exit; sets REGISTRY_PORT once /v2/ answers
 set -euo pipefail
 
 SRC=${CBOX_SOURCE_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
@@ -174,4 +177,30 @@ busybox_rootfs() {
                 "$SRC/tools/mkbusybox-rootfs.sh" "$d" >&2 || fail "cannot build the busybox rootfs"
         fi
         echo "$d"
+}
+
+start_registry() {
+        local p
+        REGISTRY_PORT=
+        for p in $(seq "$1" "$2"); do
+                if ! ss -Hltn "sport = :$p" | grep -q .; then
+                        REGISTRY_PORT=$p
+                        break
+                fi
+        done
+        [ -n "$REGISTRY_PORT" ] || skip "no free port in $1-$2 on 127.0.0.1"
+        mkdir -p registry
+        cat >registry.yml <<E
+version: 0.1
+log:
+  level: error
+storage:
+  filesystem:
+    rootdirectory: $PWD/registry
+http:
+  addr: 127.0.0.1:$REGISTRY_PORT
+E
+        docker-registry serve registry.yml >registry.log 2>&1 &
+        on_exit kill "$!"
+        wait_until 60 curl -sf -o /dev/null "http://127.0.0.1:$REGISTRY_PORT/v2/"
 }

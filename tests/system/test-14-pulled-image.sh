@@ -28,29 +28,8 @@ umoci config --image oci:bb --config.env GREETING=hello-from-the-image --config.
         --config.cmd 'echo "payload: greeting=$GREETING cwd=$(pwd)"; exec sleep 1000' >/dev/null
 
 # ---- a registry of our own on a free loopback port ----
-port=
-for p in $(seq 5140 5199); do
-        if ! ss -Hltn "sport = :$p" | grep -q .; then
-                port=$p
-                break
-        fi
-done
-[ -n "$port" ] || skip "no free port in 5140-5199 on 127.0.0.1"
-mkdir -p registry
-cat >registry.yml <<E
-version: 0.1
-log:
-  level: error
-storage:
-  filesystem:
-    rootdirectory: $PWD/registry
-http:
-  addr: 127.0.0.1:$port
-E
-docker-registry serve registry.yml >registry.log 2>&1 &
-reg_pid=$!
-on_exit kill "$reg_pid"
-wait_until 60 curl -sf -o /dev/null "http://127.0.0.1:$port/v2/"
+start_registry 5140 5199
+port=$REGISTRY_PORT
 
 REF=127.0.0.1:$port/t14/bb:1
 assert_success skopeo copy -q --dest-tls-verify=false oci:oci:bb "docker://$REF"

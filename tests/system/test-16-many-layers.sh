@@ -14,29 +14,8 @@ require_systemd
 require_cmd docker-registry skopeo busybox curl ss jq sha256sum tar gzip
 
 # ---- a registry of our own on a free loopback port ----
-port=
-for p in $(seq 5200 5259); do
-        if ! ss -Hltn "sport = :$p" | grep -q .; then
-                port=$p
-                break
-        fi
-done
-[ -n "$port" ] || skip "no free port in 5200-5259 on 127.0.0.1"
-mkdir -p registry
-cat >registry.yml <<E
-version: 0.1
-log:
-  level: error
-storage:
-  filesystem:
-    rootdirectory: $PWD/registry
-http:
-  addr: 127.0.0.1:$port
-E
-docker-registry serve registry.yml >registry.log 2>&1 &
-reg_pid=$!
-on_exit kill "$reg_pid"
-wait_until 60 curl -sf -o /dev/null "http://127.0.0.1:$port/v2/"
+start_registry 5200 5259
+port=$REGISTRY_PORT
 
 # run_image NAME REF N: a container of REF prints what it sees of its N layers
 run_image() {
