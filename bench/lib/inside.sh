@@ -523,6 +523,51 @@ m6() {
         md ""
         md "Goal: the default allow-list within 10% of no filter → measured $(ratio "$def_m" "$unc_m")× (default / unconfined, medians; minimums: $(ratio "$def_min" "$unc_min")×, the steadier figure on a loaded machine)."
         md ""
+        m6_pairs "$fdef" "$func"
+}
+
+# m6_pairs DEFAULT_FILE UNCONFINED_FILE — the same comparison as pairs: each pair runs the two starts
+# back to back (the order alternating), and the ratio of each pair is taken before the median, so a
+# load that drifts over seconds (other jobs on a shared machine) cancels out instead of landing on
+# one side, as it can between hyperfine's blocks of runs
+m6_pairs() {
+        local fdef=$1 func=$2 i n=$((RUNS * 2)) t0 t1 t2 a b
+        : >"$O/m6-pairs.tsv"
+        for i in $(seq 1 "$n"); do
+                if [ $((i % 2)) = 0 ]; then
+                        t0=$EPOCHREALTIME; "$CBOX" -q up --foreground "$fdef" >/dev/null 2>&1 || continue
+                        t1=$EPOCHREALTIME; "$CBOX" -q up --foreground "$func" >/dev/null 2>&1 || continue
+                        t2=$EPOCHREALTIME
+                        a=$(awk -v x="$t0" -v y="$t1" 'BEGIN { print (y - x) * 1000 }')
+                        b=$(awk -v x="$t1" -v y="$t2" 'BEGIN { print (y - x) * 1000 }')
+                else
+                        t0=$EPOCHREALTIME; "$CBOX" -q up --foreground "$func" >/dev/null 2>&1 || continue
+                        t1=$EPOCHREALTIME; "$CBOX" -q up --foreground "$fdef" >/dev/null 2>&1 || continue
+                        t2=$EPOCHREALTIME
+                        b=$(awk -v x="$t0" -v y="$t1" 'BEGIN { print (y - x) * 1000 }')
+                        a=$(awk -v x="$t1" -v y="$t2" 'BEGIN { print (y - x) * 1000 }')
+                fi
+                printf '%s\t%s\n' "$a" "$b" >>"$O/m6-pairs.tsv"
+        done
+        local pairs med
+        pairs=$(wc -l <"$O/m6-pairs.tsv")
+        [ "$pairs" -gt 0 ] || { md "Pairs: none ran."; return; }
+        med() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+        # what installing the filter itself costs: seccomp(2)'s own time (strace -T) in the child, which
+        # is where the kernel checks and JITs the ~2,500 instructions of the cached program
+        if command -v strace >/dev/null; then
+                local k
+                : >"$O/m6-install.txt"
+                for k in 1 2 3 4 5 6 7; do
+                        strace -f -T -qq -e trace=seccomp -o "$O/m6-install.strace" "$CBOX" -q up --foreground "$fdef" >/dev/null 2>&1
+                        awk -F'<' '/seccomp\(SECCOMP_SET_MODE_FILTER/ { sub(/>.*/, "", $NF); s += $NF } END { print s * 1000 }' \
+                                "$O/m6-install.strace" >>"$O/m6-install.txt"
+                done
+                md "Installing the cached filter: seccomp(2) takes $(fmt "$(med <"$O/m6-install.txt")") ms per start (median of 7 under strace -T)."
+                md ""
+        fi
+        md "Paired: $pairs pairs run back to back in alternating order; medians default $(fmt "$(cut -f1 "$O/m6-pairs.tsv" | med)") ms, unconfined $(fmt "$(cut -f2 "$O/m6-pairs.tsv" | med)") ms; median of the per-pair ratios (default / unconfined): **$(awk -F'\t' '$2 > 0 { print $1 / $2 }' "$O/m6-pairs.tsv" | med | xargs printf '%.3f')×**, p25–p75 $(awk -F'\t' '$2 > 0 { print $1 / $2 }' "$O/m6-pairs.tsv" | sort -g | awk '{ v[NR] = $1 } END { printf "%.2f–%.2f", v[int(NR * 0.25) + 1], v[int(NR * 0.75)] }')."
+        md ""
 }
 
 # 7. start-to-exit of an image of 24 layers against 1
