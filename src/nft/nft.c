@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "fd-util.h"
+#include "nft-internal.h"
 #include "nft.h"
 #include "string-util.h"
 
@@ -37,9 +38,7 @@
 #define MAP_RANGES "portranges"
 #define MAP_ADDRPORTS "addrports"
 
-#define RECV_BUFFER (256U * 1024U)
 #define ELEMS_PER_MSG 256U
-#define MSG_MAX (128U * 1024U) /* room reserved for one message of the batch */
 #define PORT_ELEMS_MAX 65536U
 #define OWNER_MAX 200U
 /* libnftnl writes a message without bounds checks: one element (key, key end, data, flags and the
@@ -88,9 +87,6 @@ void nft_error_done(NftError *e) {
         error_message_done(e);
 }
 
-#define err_set error_message_set
-#define err_setf error_message_setf
-
 void nft_port_entry_array_free(NftPortEntry *e, size_t n) {
         for (size_t i = 0; i < n; i++)
                 free(e[i].owner);
@@ -99,21 +95,14 @@ void nft_port_entry_array_free(NftPortEntry *e, size_t n) {
 
 /* ---- socket ---- */
 
-typedef struct Nfnl {
-        struct mnl_socket *sock;
-        uint32_t portid;
-        uint32_t seq;
-        char *buf;
-} Nfnl;
-
-static void nfnl_done(Nfnl *n) {
+void nfnl_done(Nfnl *n) {
         if (n->sock)
                 (void) mnl_socket_close(n->sock);
         free(n->buf);
         *n = (Nfnl){};
 }
 
-static int nfnl_open(Nfnl *n) {
+int nfnl_open(Nfnl *n) {
         int one = 1;
 
         *n = (Nfnl){};
@@ -133,7 +122,7 @@ static int nfnl_open(Nfnl *n) {
         return 0;
 }
 
-static uint32_t nfnl_next_seq(Nfnl *n) {
+uint32_t nfnl_next_seq(Nfnl *n) {
         if (++n->seq == 0)
                 ++n->seq;
         return n->seq;
@@ -194,10 +183,8 @@ static bool nlmsg_ok(const struct nlmsghdr *h, int len) {
                 h->nlmsg_len <= (unsigned) len;
 }
 
-typedef int (*msg_cb)(const struct nlmsghdr *nlh, void *userdata);
-
 /* A single (non-batched) request, typically a GET or a dump. */
-static int nfnl_query(Nfnl *n, struct nlmsghdr *nlh, bool dump, msg_cb cb, void *userdata, NftError *err) {
+int nfnl_query(Nfnl *n, struct nlmsghdr *nlh, bool dump, msg_cb cb, void *userdata, NftError *err) {
         int cb_error = 0;
 
         nlh->nlmsg_flags |= NLM_F_ACK;
@@ -247,20 +234,13 @@ static int nfnl_query(Nfnl *n, struct nlmsghdr *nlh, bool dump, msg_cb cb, void 
 
 /* ---- batch ---- */
 
-typedef struct Batch {
-        char *data;
-        size_t size, allocated;
-        uint32_t seq_begin; /* seq of BATCH_BEGIN; messages follow with rising seqs */
-        char **what;        /* description of each message, by seq - seq_begin */
-} Batch;
-
-static void batch_done(Batch *b) {
+void batch_done(Batch *b) {
         free(b->data);
         strv_free(b->what);
         *b = (Batch){};
 }
 
-static int batch_reserve(Batch *b, size_t n, char **ret) {
+int batch_reserve(Batch *b, size_t n, char **ret) {
         if (b->size + n > b->allocated) {
                 size_t a = MAX(b->allocated * 2, b->size + n);
                 char *d = realloc(b->data, a);
@@ -274,7 +254,7 @@ static int batch_reserve(Batch *b, size_t n, char **ret) {
         return 0;
 }
 
-static int batch_commit(Batch *b, struct nlmsghdr *nlh, const char *what) {
+int batch_commit(Batch *b, struct nlmsghdr *nlh, const char *what) {
         /* a canary: the static bound above must keep every message inside its reservation */
         assert(nlh->nlmsg_len <= MSG_MAX);
         b->size += NLMSG_ALIGN(nlh->nlmsg_len);
@@ -296,7 +276,7 @@ static int batch_begin_at(Batch *b, Nfnl *n, const uint32_t *genid) {
         return batch_commit(b, nlh, "batch begin");
 }
 
-static int batch_begin(Batch *b, Nfnl *n) {
+int batch_begin(Batch *b, Nfnl *n) {
         return batch_begin_at(b, n, NULL);
 }
 
@@ -333,7 +313,7 @@ static int batch_msg(Batch *b, Nfnl *n, uint16_t type, uint16_t flags, struct nl
 
 /* Sends the batch and reads every reply. nfnetlink processes a batch synchronously inside
  * sendmsg(), so all replies are queued when it returns; the first error wins. */
-static int batch_send(Batch *b, Nfnl *n, NftError *err) {
+int batch_send(Batch *b, Nfnl *n, NftError *err) {
         char *p;
         int r, first_error = 0;
         const char *first_what = NULL;
@@ -511,7 +491,7 @@ static int add_sets(Batch *b, Nfnl *n) {
 }
 
 /* expression helpers; each returns false on OOM */
-static bool e_meta(struct nftnl_rule *r, uint32_t key, uint32_t dreg) {
+bool e_meta(struct nftnl_rule *r, uint32_t key, uint32_t dreg) {
         struct nftnl_expr *e = nftnl_expr_alloc("meta");
         if (!e)
                 return false;
@@ -521,7 +501,7 @@ static bool e_meta(struct nftnl_rule *r, uint32_t key, uint32_t dreg) {
         return true;
 }
 
-static bool e_cmp(struct nftnl_rule *r, uint32_t sreg, uint32_t op, const void *data, uint32_t len) {
+bool e_cmp(struct nftnl_rule *r, uint32_t sreg, uint32_t op, const void *data, uint32_t len) {
         struct nftnl_expr *e = nftnl_expr_alloc("cmp");
         if (!e)
                 return false;
@@ -581,7 +561,7 @@ static bool e_simple(struct nftnl_rule *r, const char *name) {
         return true;
 }
 
-static bool e_verdict(struct nftnl_rule *r, int verdict, const char *chain) {
+bool e_verdict(struct nftnl_rule *r, int verdict, const char *chain) {
         struct nftnl_expr *e = nftnl_expr_alloc("immediate");
         if (!e)
                 return false;
