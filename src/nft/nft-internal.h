@@ -46,6 +46,10 @@ void batch_done(Batch *b);
 int batch_reserve(Batch *b, size_t n, char **ret);
 int batch_commit(Batch *b, struct nlmsghdr *nlh, const char *what);
 int batch_begin(Batch *b, Nfnl *n);
+/* genid: the ruleset generation the batch's checks were made against; the kernel refuses the whole
+ * batch with -ERESTART when anything was committed since (optimistic concurrency). */
+int batch_begin_at(Batch *b, Nfnl *n, const uint32_t *genid);
+int get_genid(Nfnl *n, uint32_t *ret, NftError *err);
 /* Ends and sends the batch, reads every reply; the first error wins (err names its message). */
 int batch_send(Batch *b, Nfnl *n, NftError *err);
 

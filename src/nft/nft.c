@@ -263,7 +263,7 @@ int batch_commit(Batch *b, struct nlmsghdr *nlh, const char *what) {
 
 /* genid (optional): the ruleset generation our checks were made against; the kernel refuses the
  * whole batch with -ERESTART when anything was committed since (optimistic concurrency). */
-static int batch_begin_at(Batch *b, Nfnl *n, const uint32_t *genid) {
+int batch_begin_at(Batch *b, Nfnl *n, const uint32_t *genid) {
         struct nlmsghdr *nlh;
         char *p;
         int r = batch_reserve(b, MSG_MAX, &p);
@@ -295,7 +295,7 @@ static int gen_cb(const struct nlmsghdr *nlh, void *userdata) {
 }
 
 /* The current ruleset generation. */
-static int get_genid(Nfnl *n, uint32_t *ret, NftError *err) {
+int get_genid(Nfnl *n, uint32_t *ret, NftError *err) {
         char buf[4096] __attribute__((aligned(8))) = {};
         struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETGEN, AF_UNSPEC, 0, 0);
         return nfnl_query(n, nlh, false, gen_cb, ret, err);

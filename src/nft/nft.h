@@ -110,3 +110,33 @@ int nft_ports_remove_owner(const char *owner, NftError *err);
 
 /* Lists all published ports (the three maps). Missing table → 0 entries. */
 int nft_ports_list(NftPortEntry **ret, size_t *ret_n, NftError *err);
+
+/* ---- the administrator's forward chains (nft-foreign.c) ----
+ * A packet forwarded through the host must be accepted by every base chain on the forward hook, not
+ * only by ours: a chain of the administrator's with policy drop (hardened hosts, iptables-nft under
+ * Docker) or ending in a drop or reject (firewalld) silently drops the containers' outbound traffic
+ * and the published ports reached from other hosts. cbox reads every table to say so, and changes
+ * another table only in the one chain conf.d's forward_accept_chain names (the administrator's
+ * opt-in): there it keeps, at the head of the chain, `iifname BRIDGE accept` and
+ * `oifname BRIDGE accept` for each of its bridges, each with the comment "cbox: accept from BRIDGE"
+ * or "cbox: accept to BRIDGE", the mark by which it finds and deletes them again. */
+
+typedef struct NftChainRef {
+        uint32_t family; /* NFPROTO_IPV4 ("ip") or NFPROTO_INET ("inet") */
+        char table[256], chain[256];
+} NftChainRef;
+
+/* "FAMILY TABLE CHAIN" with FAMILY ip or inet and names of [A-Za-z0-9_.-] → ret; else -EINVAL. */
+int nft_chain_ref_parse(const char *s, NftChainRef *ret);
+
+/* The base chains on the forward hook of ip and inet tables other than `inet cbox` that drop what
+ * they do not accept (policy drop, or a last rule that only counts, logs and drops or rejects), each
+ * as "FAMILY TABLE CHAIN (why)"; skip (may be NULL) is left out. *ret NULL when there is none. */
+int nft_forward_blockers(const NftChainRef *skip, char ***ret, NftError *err);
+
+/* Makes the accept rules of bridges exist in chain (NULL: nowhere). prune false: reads chain alone
+ * and adds what is missing (cheap, for up); prune true: reads every table and also deletes cbox's
+ * rules elsewhere, for other bridges, and duplicates (network reload, gc: an opt-in withdrawn or
+ * moved). One batch against the ruleset generation read, retried when another change got in first.
+ * Returns the number of rules added and deleted; -ENOENT (err names it) when chain does not exist. */
+int nft_forward_accept_sync(const NftChainRef *chain, char *const *bridges, bool prune, NftError *err);

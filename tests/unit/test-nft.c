@@ -465,6 +465,93 @@ TEST(table_delete) {
         ASSERT_NOT_NULL(strstr(o, "counter"));
 }
 
+/* ---- the administrator's forward chains ---- */
+
+static unsigned count_lines_with(const char *text, const char *needle) {
+        unsigned k = 0;
+        for (const char *p = text; (p = strstr(p, needle)); p += strlen(needle))
+                k++;
+        return k;
+}
+
+TEST(forward_chains) {
+        NftError err = {};
+        NftChainRef adm, fw2, bad;
+        char **blockers = NULL;
+        char *bridges[] = { (char *) "cbox0", (char *) "br-t1", NULL };
+        char *one[] = { (char *) "cbox0", NULL };
+
+        enter_private_netns();
+        OK(nft_table_ensure(&err)); /* our own forward chain (policy accept) is never reported */
+        free(run_nft("add table inet adm"));
+        free(run_nft("add chain inet adm guard '{ type filter hook forward priority 0; policy drop; }'"));
+        free(run_nft("add rule inet adm guard ct state established,related accept"));
+        free(run_nft("add table ip fw2"));
+        free(run_nft("add chain ip fw2 f '{ type filter hook forward priority 10; }'"));
+        free(run_nft("add rule ip fw2 f ip saddr 192.0.2.1 accept"));
+        free(run_nft("add rule ip fw2 f counter reject"));
+        /* conditional drops and other hooks are not blockers */
+        free(run_nft("add table ip ok"));
+        free(run_nft("add chain ip ok f '{ type filter hook forward priority 0; }'"));
+        free(run_nft("add rule ip ok f ip saddr 192.0.2.9 drop"));
+        free(run_nft("add chain ip ok in '{ type filter hook input priority 0; policy drop; }'"));
+
+        ASSERT_OK(nft_chain_ref_parse("inet adm guard", &adm));
+        ASSERT_OK(nft_chain_ref_parse("ip fw2 f", &fw2));
+        ASSERT_ERROR(nft_chain_ref_parse("ip6 adm fwd", &bad), EINVAL);
+        ASSERT_ERROR(nft_chain_ref_parse("inet adm", &bad), EINVAL);
+        ASSERT_ERROR(nft_chain_ref_parse("inet adm guard x", &bad), EINVAL);
+        ASSERT_ERROR(nft_chain_ref_parse("inet  fwd", &bad), EINVAL);
+
+        OK(nft_forward_blockers(NULL, &blockers, &err));
+        ASSERT_EQ(strv_length(blockers), 2U);
+        ASSERT_TRUE(strv_contains(blockers, "inet adm guard (policy drop)"));
+        ASSERT_TRUE(strv_contains(blockers, "ip fw2 f (its last rule drops everything)"));
+        blockers = strv_free(blockers);
+        OK(nft_forward_blockers(&adm, &blockers, &err));
+        ASSERT_EQ(strv_length(blockers), 1U);
+        blockers = strv_free(blockers);
+
+        /* the opt-in: two rules per bridge at the head of the named chain, once */
+        ASSERT_EQ(nft_forward_accept_sync(&adm, bridges, false, &err), 4);
+        ASSERT_EQ(nft_forward_accept_sync(&adm, bridges, false, &err), 0);
+        ASSERT_EQ(nft_forward_accept_sync(&adm, bridges, true, &err), 0);
+        _cleanup_free_ char *l = run_nft("list chain inet adm guard");
+        ASSERT_EQ(count_lines_with(l, "comment \"cbox: accept "), 4U);
+        ASSERT_NOT_NULL(strstr(l, "iifname \"cbox0\" accept comment \"cbox: accept from cbox0\""));
+        ASSERT_NOT_NULL(strstr(l, "oifname \"br-t1\" accept comment \"cbox: accept to br-t1\""));
+        /* inserted before the administrator's rule */
+        ASSERT_TRUE(strstr(l, "cbox: accept") < strstr(l, "ct state established,related accept"));
+        ASSERT_NOT_NULL(strstr(l, "policy drop"));
+
+        /* pruning: a bridge gone, then the opt-in moved to another chain, then withdrawn */
+        ASSERT_EQ(nft_forward_accept_sync(&adm, one, true, &err), 2);
+        ASSERT_EQ(nft_forward_accept_sync(&fw2, one, true, &err), 4); /* 2 deleted, 2 added */
+        free(l);
+        l = run_nft("list ruleset");
+        ASSERT_EQ(count_lines_with(l, "comment \"cbox: accept "), 2U);
+        ASSERT_EQ(nft_forward_accept_sync(NULL, NULL, true, &err), 2);
+        free(l);
+        l = run_nft("list ruleset");
+        ASSERT_EQ(count_lines_with(l, "cbox: accept"), 0U);
+        /* the administrator's own rules and policies are as they were */
+        ASSERT_NOT_NULL(strstr(l, "ct state established,related accept"));
+        ASSERT_NOT_NULL(strstr(l, "counter packets 0 bytes 0 reject"));
+        ASSERT_NOT_NULL(strstr(l, "ip saddr 192.0.2.9 drop"));
+        ASSERT_EQ(count_lines_with(l, "policy drop"), 2U);
+
+        ASSERT_OK(nft_chain_ref_parse("inet adm nosuch", &bad));
+        ASSERT_ERROR(nft_forward_accept_sync(&bad, one, false, &err), ENOENT);
+        fprintf(stderr, "missing chain: %s\n", strna(err.message));
+        ASSERT_NOT_NULL(strstr(strna(err.message), "no chain inet adm nosuch"));
+        nft_error_done(&err);
+
+        /* the traffic test below forwards through this namespace */
+        free(run_nft("delete table inet adm"));
+        free(run_nft("delete table ip fw2"));
+        free(run_nft("delete table ip ok"));
+}
+
 /* ---- real traffic through the maps ---- */
 
 typedef struct SockReq {
