@@ -341,6 +341,7 @@ GlobalConfig *global_config_free(GlobalConfig *g) {
         free(g->run_root);
         free(g->default_network);
         free(g->default_slice);
+        free(g->forward_accept_chain);
         for (size_t i = 0; i < g->n_networks; i++) {
                 free(g->networks[i].name);
                 free(g->networks[i].bridge);

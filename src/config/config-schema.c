@@ -189,6 +189,23 @@ static int check_ifname(const char *s, char **ret) {
         return alnum_or(s, n, "_-.") ? 0 : -EINVAL;
 }
 
+/* "FAMILY TABLE CHAIN" of nftables: ip or inet, then two names (nft/'s nft_chain_ref_parse takes it) */
+static int check_nft_chain(const char *s, char **ret) {
+        const char *t, *c;
+
+        if (startswith(s, "ip "))
+                t = s + 3;
+        else if (startswith(s, "inet "))
+                t = s + 5;
+        else
+                return -EINVAL;
+        c = strchr(t, ' ');
+        if (!c || c == t || (size_t) (c - t) > 255 || !alnum_or(t, (size_t) (c - t), "_-.") ||
+            isempty(c + 1) || strlen(c + 1) > 255 || !alnum_or(c + 1, strlen(c + 1), "_-."))
+                return -EINVAL;
+        return 0;
+}
+
 static int check_seccomp(const char *s, char **ret) {
         return streq(s, "default") || streq(s, "unconfined") || config_path_is_valid_absolute(s) ? 0
                                                                                                  : -EINVAL;
@@ -554,6 +571,7 @@ static const ScalarSyntax hostname_syntax = STRING_SYNTAX(check_hostname, "hostn
 static const ScalarSyntax user_syntax = STRING_SYNTAX(check_user, "user");
 static const ScalarSyntax slice_syntax = STRING_SYNTAX(check_slice, "slice name");
 static const ScalarSyntax ifname_syntax = STRING_SYNTAX(check_ifname, "name");
+static const ScalarSyntax nft_chain_syntax = STRING_SYNTAX(check_nft_chain, "nftables chain");
 static const ScalarSyntax seccomp_syntax = STRING_SYNTAX(check_seccomp, "seccomp setting");
 static const ScalarSyntax ipv4_string_syntax = STRING_SYNTAX(check_ipv4, "IPv4 address");
 static const ScalarSyntax host_entry_syntax = STRING_SYNTAX(check_host_entry, "hosts entry");
@@ -1288,6 +1306,9 @@ const ConfigKey global_keys[] = {
           "the name of a network defined in [network.NAME]", &ifname_syntax },
         { "default_slice", parse_scalar, format_string, G(default_slice), -1, 0, 0,
           "a slice unit name like \"machine.slice\"", &slice_syntax },
+        { "forward_accept_chain", parse_scalar, format_string, G(forward_accept_chain), -1, 0, 0,
+          "\"ip|inet TABLE CHAIN\": the administrator's forward chain where cbox may add its accept rules",
+          &nft_chain_syntax },
         { "network", parse_networks, NULL, 0, -1, 0, 0, "[network.NAME] tables" },
         { "registry", parse_registries, NULL, 0, -1, 0, 0, "[registry.\"HOST[:PORT]\"] tables" },
         { "defaults", parse_defaults, NULL, 0, -1, 0, 0,

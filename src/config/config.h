@@ -186,10 +186,11 @@ typedef struct RegistryDef {
 #define CONFIG_DEFAULT_RUN_ROOT "/run/cbox"
 
 typedef struct GlobalConfig {
-        char *storage_root;    /* default CONFIG_DEFAULT_STORAGE_ROOT */
-        char *run_root;        /* default CONFIG_DEFAULT_RUN_ROOT */
-        char *default_network; /* default "cbox0" */
-        char *default_slice;   /* default "machine.slice" */
+        char *storage_root;         /* default CONFIG_DEFAULT_STORAGE_ROOT */
+        char *run_root;             /* default CONFIG_DEFAULT_RUN_ROOT */
+        char *default_network;      /* default "cbox0" */
+        char *default_slice;        /* default "machine.slice" */
+        char *forward_accept_chain; /* "ip|inet TABLE CHAIN" (opt-in) or NULL: see nft.h */
         NetworkDef *networks;
         size_t n_networks;
         RegistryDef *registries;

@@ -264,6 +264,60 @@ int container_net_check(const GlobalConfig *g, const ContainerConfig *c) {
         return 0;
 }
 
+/* Every bridge of conf.d's networks, for the accept rules of the administrator's forward chain */
+static char **network_bridges(const GlobalConfig *g) {
+        char **l = NULL;
+        for (size_t i = 0; i < g->n_networks; i++)
+                if (strv_extend(&l, g->networks[i].bridge ?: g->networks[i].name) < 0)
+                        return strv_free(l);
+        return l ?: new0(char *, 1);
+}
+
+/* The administrator's forward chains (nft.h). With forward_accept_chain (the opt-in), keep cbox's
+ * accept rules for every bridge there; then warn of every other chain that drops the containers'
+ * forwarded traffic. Never fails its caller: the firewall is the administrator's; a container whose
+ * forwarded traffic is dropped still runs, and the warning says why and what to set. prune (network
+ * reload, gc): also delete cbox's rules where they are no longer wanted. */
+static void container_net_check_forward(const GlobalConfig *g, const char *who, bool prune) {
+        _cleanup_strv_free_ char **bridges = network_bridges(g), **blockers = NULL;
+        NftChainRef ref;
+        bool have_ref = false;
+        NftError fe = {};
+        int r;
+
+        if (!bridges) {
+                (void) log_oom();
+                return;
+        }
+        if (g->forward_accept_chain) {
+                have_ref = nft_chain_ref_parse(g->forward_accept_chain, &ref) >= 0;
+                if (!have_ref)
+                        log_warning("%s: forward_accept_chain '%s' is not \"ip|inet TABLE CHAIN\"", who,
+                                    g->forward_accept_chain);
+        }
+        if (have_ref || prune) {
+                r = nft_forward_accept_sync(have_ref ? &ref : NULL, bridges, prune, &fe);
+                if (r < 0)
+                        log_warning(
+                                "%s: forward_accept_chain '%s': cannot keep cbox's accept rules there: %s",
+                                who, strna(g->forward_accept_chain), fe.message ?: strerror(-r));
+                nft_error_done(&fe);
+        }
+        r = nft_forward_blockers(have_ref ? &ref : NULL, bridges, &blockers, &fe);
+        if (r < 0)
+                log_debug("%s: cannot read the forward chains: %s", who, fe.message ?: strerror(-r));
+        nft_error_done(&fe);
+        STRV_FOREACH (b, blockers) {
+                const char *paren = strstr(*b, " (");
+                log_warning(
+                        "%s: nftables chain %s drops forwarded traffic it does not accept: the containers' "
+                        "outbound traffic and their published ports reached from other hosts are dropped "
+                        "there. Accept cbox's bridges in it, or let cbox do so with forward_accept_chain = "
+                        "\"%.*s\" in /etc/cbox/conf.d/ (cbox.toml(5))",
+                        who, *b, paren ? (int) (paren - *b) : (int) strlen(*b), *b);
+        }
+}
+
 int container_net_setup(const GlobalConfig *g, const ContainerConfig *c, pid_t leader, ContainerNet *ret) {
         _cleanup_(container_net_done) ContainerNet n = {};
         _cleanup_free_ char *ipam_dir = NULL, *nspath = NULL, *owner = NULL;
@@ -393,6 +447,7 @@ int container_net_setup(const GlobalConfig *g, const ContainerConfig *c, pid_t l
                 log_error_errno(r, "%s: cannot set up nftables: %s", c->name, fe.message ?: strerror(-r));
                 goto fail;
         }
+        container_net_check_forward(g, c->name, false);
         if (c->network.n_ports > 0) {
                 _cleanup_free_ NftPortMap *pm = new0(NftPortMap, c->network.n_ports);
                 if (!pm) {
@@ -898,6 +953,8 @@ int container_net_reload(const GlobalConfig *g, ContainerNetReloadStats *ret) {
         for (size_t i = 0; i < n; i++)
                 container_info_done(&l[i]);
         free(l);
+        /* also applies a forward_accept_chain set, moved or withdrawn since */
+        container_net_check_forward(g, "network reload", true);
         if (ret)
                 *ret = st;
         return ret_r;
