@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* cbox image import|list|inspect|rm|gc — the image store from the command line */
+/* cbox image import|pull|list|inspect|tag|rm|gc — the image store from the command line */
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -26,6 +26,7 @@ static void image_help(void) {
                "  pull REF                 Pull HOST[:PORT]/REPO:TAG from a registry (v2)\n"
                "  list                     List images\n"
                "  inspect NAME:TAG         Show an image as JSON (digest, layers, config)\n"
+               "  tag SRC NAME:TAG         Name the image SRC also NAME:TAG (replacing what it named)\n"
                "  rm NAME:TAG…             Remove images (refused while a container uses one)\n"
                "  gc                       Remove unreferenced layers, blobs and stale temporaries\n\n"
                "Options:\n"
@@ -308,6 +309,31 @@ static int do_rm(int argc, char *argv[]) {
         return ret;
 }
 
+static int do_tag(int argc, char *argv[]) {
+        _cleanup_(image_store_freep) ImageStore *s = NULL;
+        ImageError e = {};
+        int r;
+
+        if (argc != 3) {
+                log_error("image tag: expected SRC NAME:TAG");
+                return EXIT_USAGE;
+        }
+        r = open_store(&s);
+        if (r < 0)
+                return r;
+        r = image_tag(s, argv[1], argv[2], &e);
+        if (r == -ENOENT)
+                r = log_error_errno(r, "No such image '%s'.", argv[1]);
+        else if (r < 0)
+                r = log_image_error(r, "tag image", argv[1], &e);
+        image_error_done(&e);
+        if (r < 0)
+                return r;
+        if (!arg_quiet)
+                printf("Tagged %s as %s\n", argv[1], argv[2]);
+        return 0;
+}
+
 static int do_gc(int argc, char *argv[]) {
         _cleanup_(image_store_freep) ImageStore *s = NULL;
         ImageGcStats st = {};
@@ -329,7 +355,8 @@ static int do_gc(int argc, char *argv[]) {
         return 0;
 }
 
-VERB(image, 50, "image import|pull|list|inspect|rm|gc …  Manage the image store (see 'cbox image --help')") {
+VERB(image, 50,
+     "image import|pull|list|inspect|tag|rm|gc …  Manage the image store (see 'cbox image --help')") {
         enum { ARG_ROOT = 0x100, ARG_JSON, ARG_CA_FILE, ARG_INSECURE, ARG_AUTH_FILE };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -345,8 +372,8 @@ VERB(image, 50, "image import|pull|list|inspect|rm|gc …  Manage the image stor
                 const char *name;
                 int (*fn)(int argc, char *argv[]);
         } sub[] = {
-                { "import", do_import },   { "pull", do_pull }, { "list", do_list },
-                { "inspect", do_inspect }, { "rm", do_rm },     { "gc", do_gc },
+                { "import", do_import }, { "pull", do_pull }, { "list", do_list }, { "inspect", do_inspect },
+                { "tag", do_tag },       { "rm", do_rm },     { "gc", do_gc },
         };
         int c;
 

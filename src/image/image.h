@@ -172,6 +172,10 @@ int image_inspect_json(ImageStore *s, const char *ref, char **ret_json);
  * Blobs and layers are left for image_gc(). */
 int image_remove(ImageStore *s, const char *ref, ImageError *error);
 
+/* Names the image src (NAME:TAG or NAME@sha256:…) also dst (NAME:TAG), replacing what dst named: one
+ * index entry more, nothing copied. -ENOENT when src is not in the store. */
+int image_tag(ImageStore *s, const char *src, const char *dst, ImageError *error);
+
 /* Commits a container's overlay upper directory as a new layer on top of base_ref, stored as new_ref
  * (base config kept, diff_ids and history extended). Overlay whiteouts (0:0 char devices, files with
  * trusted.overlay.whiteout) become ".wh.NAME", opaque directories get ".wh..wh..opq". exclude (may be

@@ -488,6 +488,41 @@ int image_remove(ImageStore *s, const char *ref, ImageError *error) {
         return index_save(s, index);
 }
 
+int image_tag(ImageStore *s, const char *src, const char *dst, ImageError *error) {
+        _cleanup_(json_object_putp) json_object *index = NULL;
+        _cleanup_free_ char *from = NULL, *to = NULL;
+        _cleanup_close_ int lock = -EBADF;
+        json_object *e, *copy = NULL;
+        int r;
+
+        r = image_ref_normalize_any(src, &from);
+        if (r < 0)
+                return image_error_set(error, r, src, "invalid image reference");
+        r = image_ref_normalize(dst, &to);
+        if (r < 0)
+                return image_error_set(error, r, dst, "invalid image name (NAME:TAG)");
+        lock = index_lock(s);
+        if (lock < 0)
+                return lock;
+        r = index_load(s, &index);
+        if (r < 0)
+                return r;
+        json_object *images = json_get_object(index, "images");
+        if (!json_object_object_get_ex(images, from, &e))
+                return image_error_set(error, -ENOENT, from, "no such image");
+        if (streq(from, to))
+                return 0;
+        /* the same manifest, config and layers: nothing in the store is copied; a container that runs
+         * an image dst named before keeps its layers by the manifest digest it recorded (image_gc()) */
+        if (json_object_deep_copy(e, &copy, NULL) < 0 || !copy)
+                return -ENOMEM;
+        if (json_object_object_add(images, to, copy) < 0) {
+                json_object_put(copy);
+                return -ENOMEM;
+        }
+        return index_save(s, index);
+}
+
 /* ---- gc ---- */
 
 typedef struct Keep {

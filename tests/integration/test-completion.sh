@@ -96,7 +96,7 @@ if [ -n "$BUSYBOX" ]; then
         mkdir -p "$T/rootfs/bin" && cp "$BUSYBOX" "$T/rootfs/bin/busybox"
         tar -C "$T/rootfs" -cf "$T/rootfs.tar" . || fail "tar"
         "$CBOX" image --root "$T/store" -q import "$T/rootfs.tar" compl:1 >/dev/null || fail "image import"
-        expect_has "image subcommands" "$CBOX" image "" ::: import pull list inspect rm gc
+        expect_has "image subcommands" "$CBOX" image "" ::: import pull list inspect tag rm gc
         expect_has "images" "$CBOX" image --root "$T/store" rm "" ::: compl:1
         expect_has "images (--root=)" "$CBOX" image --root = "$T/store" inspect "co" ::: compl:1
 else

@@ -387,6 +387,20 @@ echo "gc: $out"
 n=$(find "$W/store/layers" -mindepth 1 -maxdepth 1 | wc -l)
 [ "$n" = 1 ] || fail "after gc: $n layer directories, expected 1"
 
+# ---- image tag: a second name of the same manifest, which outlives the first ----
+T=(--root "$W/store-tag")
+"$CBOX" image "${T[@]}" -q import "$W/rootfs.tar.gz" tagsrc:1 || fail "import for tag"
+"$CBOX" image "${T[@]}" -q tag tagsrc:1 team/tagged:2 || fail "image tag"
+m1=$("$CBOX" image "${T[@]}" inspect tagsrc:1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["manifest"])')
+m2=$("$CBOX" image "${T[@]}" inspect team/tagged:2 | python3 -c 'import json,sys; print(json.load(sys.stdin)["manifest"])')
+[ -n "$m1" ] && [ "$m1" = "$m2" ] || fail "tag: manifests differ: '$m1' '$m2'"
+"$CBOX" image "${T[@]}" -q rm tagsrc:1 && "$CBOX" image "${T[@]}" -q gc || fail "rm + gc after tag"
+"$CBOX" image "${T[@]}" inspect team/tagged:2 >/dev/null || fail "the tag did not outlive the first name"
+out=$("$CBOX" image "${T[@]}" tag nosuch:1 x:1 2>&1) && fail "tag of a missing image succeeded"
+grep -q "No such image 'nosuch:1'" <<<"$out" || fail "tag of a missing image: $out"
+out=$("$CBOX" image "${T[@]}" tag team/tagged:2 'bad name' 2>&1) && fail "tag to an invalid name succeeded"
+grep -q "invalid image name" <<<"$out" || fail "tag to an invalid name: $out"
+
 # ---- progress: on a terminal the bytes unpacked so far, redrawn in place; otherwise plain lines ----
 if command -v script >/dev/null; then
         script -qec "'$CBOX' image --root '$W/tty-store' import '$W/rootfs.tar.gz' tty:1" "$W/tty.out" >/dev/null ||
