@@ -112,65 +112,9 @@ static void port_map_to_nft(const PortMap *p, NftPortMap *ret) {
         };
 }
 
-/* A dump of nf_tables (the rule count every change starts with, the port maps) is interrupted with
- * -EAGAIN when another cbox commits meanwhile; nft/ restarts some dumps itself, not all. With 20
- * concurrent `cbox up`s that happens: retry the whole operation (it committed nothing), jittered. */
-#define NFT_ATTEMPTS 32U
-
-static void nft_backoff(unsigned attempt) {
-        (void) usleep(500U * (1U + MIN(attempt, 8U)) + (unsigned) (getpid() % 997) * 3U);
-}
-
-/* nft_ports_remove_owner, retried likewise */
-static int ports_remove_owner(const char *owner) {
-        int r;
-
-        for (unsigned i = 0;; i++) {
-                r = nft_ports_remove_owner(owner, NULL);
-                if (r != -EAGAIN || i >= NFT_ATTEMPTS)
-                        return r;
-                nft_backoff(i);
-        }
-}
-
-/* nft_subnet_add for network nd, retried likewise; fe holds the last attempt's error */
+/* nft/ retries its optimistic changes itself, until a deadline (nft-internal.h): none here */
 static int subnet_add(const NetworkDef *nd, NftError *fe) {
-        int r;
-
-        for (unsigned i = 0;; i++) {
-                nft_error_done(fe);
-                r = nft_subnet_add(&nd->subnet, nd->prefixlen, nd->masquerade, nd->bridge ?: nd->name, fe);
-                if (r != -EAGAIN || i >= NFT_ATTEMPTS)
-                        return r;
-                nft_backoff(i);
-        }
-}
-
-/* nft_ports_add, retried likewise; fe holds the last attempt's error */
-static int ports_add(const char *owner, const struct in_addr *addr, const NftPortMap *pm, size_t n,
-                     NftError *fe) {
-        int r;
-
-        for (unsigned i = 0;; i++) {
-                nft_error_done(fe);
-                r = nft_ports_add(owner, addr, pm, n, fe);
-                if (r != -EAGAIN || i >= NFT_ATTEMPTS)
-                        return r;
-                nft_backoff(i);
-        }
-}
-
-/* nft_ports_check, retried when a dump was interrupted by a concurrent change */
-static int ports_check(const char *owner, const NftPortMap *pm, size_t n, NftError *fe) {
-        int r;
-
-        for (unsigned i = 0;; i++) {
-                nft_error_done(fe);
-                r = nft_ports_check(owner, pm, n, fe);
-                if (r != -EAGAIN || i >= NFT_ATTEMPTS)
-                        return r;
-                nft_backoff(i);
-        }
+        return nft_subnet_add(&nd->subnet, nd->prefixlen, nd->masquerade, nd->bridge ?: nd->name, fe);
 }
 
 int container_net_check(const GlobalConfig *g, const ContainerConfig *c) {
@@ -236,12 +180,12 @@ int container_net_check(const GlobalConfig *g, const ContainerConfig *c) {
                 return log_oom();
         for (size_t i = 0; i < c->network.n_ports; i++)
                 port_map_to_nft(c->network.ports + i, pm + i);
-        r = ports_check(c->name, pm, c->network.n_ports, &fe);
+        r = nft_ports_check(c->name, pm, c->network.n_ports, &fe);
         if (r == -EADDRINUSE) {
                 /* name the entry: check them one by one (only on this error path) */
                 for (size_t i = 0; i < c->network.n_ports; i++) {
                         NftError fe1 = {};
-                        if (ports_check(c->name, pm + i, 1, &fe1) == -EADDRINUSE) {
+                        if (nft_ports_check(c->name, pm + i, 1, &fe1) == -EADDRINUSE) {
                                 _cleanup_free_ char *key = strprintf("network.ports[%zu]", i);
                                 _cleanup_free_ char *k =
                                         key ? key_where(c, &c->network.ports[i].origin, key) : NULL;
@@ -456,8 +400,8 @@ int container_net_setup(const GlobalConfig *g, const ContainerConfig *c, pid_t l
                 }
                 for (size_t i = 0; i < c->network.n_ports; i++)
                         port_map_to_nft(c->network.ports + i, pm + i);
-                (void) ports_remove_owner(c->name); /* leftovers of a crashed run */
-                r = ports_add(c->name, &addr, pm, c->network.n_ports, &fe);
+                (void) nft_ports_remove_owner(c->name, NULL); /* leftovers of a crashed run */
+                r = nft_ports_add(c->name, &addr, pm, c->network.n_ports, &fe);
                 if (r < 0) {
                         /* lost a race with another up publishing the same port after our check */
                         _cleanup_free_ char *k = key_where(c, NULL, "network.ports");
@@ -488,7 +432,7 @@ void container_net_release(const GlobalConfig *g, const char *name, const char *
 
         if (!network)
                 return;
-        r = ports_remove_owner(name);
+        r = nft_ports_remove_owner(name, NULL);
         if (r < 0 && r != -ENOENT)
                 log_warning_errno(r, "%s: cannot remove its published ports: %m", name);
         if (host_ifname) {
@@ -663,13 +607,7 @@ int container_net_gc(const GlobalConfig *g, ContainerNetGcStats *ret) {
         int r, ret_r = 0;
 
         /* the owners cbox knows of: element comments, lease owners, containers with storage */
-        for (unsigned i = 0;; i++) {
-                nft_error_done(&fe);
-                r = nft_ports_list(&pe, &n_pe, &fe);
-                if (r != -EAGAIN || i >= NFT_ATTEMPTS)
-                        break;
-                nft_backoff(i);
-        }
+        r = nft_ports_list(&pe, &n_pe, &fe);
         if (r < 0 && no_nftables(r)) {
                 log_debug_errno(r, "gc: no nftables here, no published ports to collect: %m");
                 nft_ok = false;
@@ -759,7 +697,7 @@ int container_net_gc(const GlobalConfig *g, ContainerNetGcStats *ret) {
                         continue;
 
                 /* only owners seen in the maps: no needless batch (nor a table created) for the others */
-                r = nft_ok && strv_contains(port_owners, *o) ? ports_remove_owner(*o) : 0;
+                r = nft_ok && strv_contains(port_owners, *o) ? nft_ports_remove_owner(*o, NULL) : 0;
                 if (r > 0) {
                         st.ports_removed += r;
                         any = true;
@@ -893,9 +831,9 @@ static int reload_container(const GlobalConfig *g, const ContainerState *s, Cont
                 log_error_errno(r, "%s: cannot read the ports it was started with: %m", s->name);
                 goto finish;
         }
-        (void) ports_remove_owner(s->name);
+        (void) nft_ports_remove_owner(s->name, NULL);
         if (n > 0) {
-                r = ports_add(s->name, &addr, pm, n, &fe);
+                r = nft_ports_add(s->name, &addr, pm, n, &fe);
                 if (r < 0) {
                         log_error_errno(r, "%s: cannot publish its ports again: %s", s->name,
                                         fe.message ?: strerror(-r));

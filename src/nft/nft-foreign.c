@@ -23,7 +23,6 @@
 #define COMMENT_FROM "cbox: accept from "
 #define COMMENT_TO "cbox: accept to "
 #define OUR_TABLE "cbox"
-#define ATTEMPTS 50U
 
 static const char *family_name(uint32_t f) {
         return f == NFPROTO_IPV4 ? "ip" : f == NFPROTO_INET ? "inet" : NULL;
@@ -33,8 +32,8 @@ static bool name_ok(const char *s, size_t n) {
         if (n == 0 || n >= NFT_NAME_MAXLEN)
                 return false;
         for (size_t i = 0; i < n; i++)
-                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
-                      strchr("_-.", s[i])))
+                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+                      (s[i] >= '0' && s[i] <= '9') || strchr("_-.", s[i])))
                         return false;
         return true;
 }
@@ -135,19 +134,40 @@ static int forward_chains(Nfnl *n, ChainList *l, NftError *err) {
 /* An unconditional drop: only counters, logging and a drop verdict or a reject, as `drop`,
  * `counter drop` or firewalld's final `reject with icmpx admin-prohibited` */
 typedef struct DropScan {
+        char *const *bridges;
         bool other, drops;
+        bool bridge_match, accepts; /* this rule: matches iifname/oifname of one of bridges; accepts */
+        bool bridge_accepted;       /* some rule of the chain so far: both */
 } DropScan;
+
+static bool is_bridge_name(char *const *bridges, const void *data, uint32_t len) {
+        STRV_FOREACH (b, (char **) bridges) {
+                size_t l = strlen(*b);
+                if (len > l && len <= IFNAMSIZ && memcmp(data, *b, l) == 0 &&
+                    memchr(data, '\0', len) == (const char *) data + l)
+                        return true;
+        }
+        return false;
+}
 
 static int expr_scan_cb(struct nftnl_expr *e, void *userdata) {
         DropScan *d = userdata;
         const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+        uint32_t len = 0;
+        int64_t verdict = -1000; /* none (NF_DROP is 0) */
 
+        if (streq_ptr(name, "immediate") && nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_DREG) == NFT_REG_VERDICT)
+                verdict = (int32_t) nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_VERDICT);
+        if (streq_ptr(name, "cmp") && nftnl_expr_get_u32(e, NFTNL_EXPR_CMP_OP) == NFT_CMP_EQ) {
+                const void *data = nftnl_expr_get(e, NFTNL_EXPR_CMP_DATA, &len);
+                if (data && is_bridge_name(d->bridges, data, len))
+                        d->bridge_match = true;
+        }
+        if (verdict == NF_ACCEPT)
+                d->accepts = true;
         if (streq_ptr(name, "counter") || streq_ptr(name, "log"))
                 return MNL_CB_OK;
-        if (streq_ptr(name, "reject"))
-                d->drops = true;
-        else if (streq_ptr(name, "immediate") && nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_DREG) == NFT_REG_VERDICT &&
-                 nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_VERDICT) == (uint32_t) NF_DROP)
+        if (streq_ptr(name, "reject") || verdict == NF_DROP)
                 d->drops = true;
         else
                 d->other = true;
@@ -192,15 +212,18 @@ static int dump_rules(Nfnl *n, const NftChainRef *chain, rule_cb cb, void *userd
         return nfnl_query(n, nlh, true, rule_msg_cb, &d, err);
 }
 
+/* The dump comes in chain order: the last rule's scan survives; that a rule accepted traffic of one
+ * of the bridges (by interface name: the administrator's own rule, or ours) is remembered */
 static int last_rule_cb(struct nftnl_rule *r, void *userdata) {
         DropScan *d = userdata;
-        /* the dump comes in chain order: only the last rule's scan survives */
-        *d = (DropScan){};
+        *d = (DropScan){ .bridges = d->bridges, .bridge_accepted = d->bridge_accepted };
         (void) nftnl_expr_foreach(r, expr_scan_cb, d);
+        if (d->bridge_match && d->accepts)
+                d->bridge_accepted = true;
         return 0;
 }
 
-int nft_forward_blockers(const NftChainRef *skip, char ***ret, NftError *err) {
+int nft_forward_blockers(const NftChainRef *skip, char *const *bridges, char ***ret, NftError *err) {
         _cleanup_(nfnl_done) Nfnl n = {};
         _cleanup_(chain_list_done) ChainList l = {};
         _cleanup_strv_free_ char **out = NULL;
@@ -215,20 +238,21 @@ int nft_forward_blockers(const NftChainRef *skip, char ***ret, NftError *err) {
         for (size_t i = 0; i < l.n; i++) {
                 const NftChainRef *c = &l.v[i];
                 const char *why = NULL;
+                DropScan d = { .bridges = bridges };
+
                 if (ref_equal(skip, c->family, c->table, c->chain))
+                        continue;
+                r = dump_rules(&n, c, last_rule_cb, &d, err);
+                if (r == -ENOENT)
+                        continue; /* gone since */
+                if (r < 0)
+                        return r;
+                if (d.bridge_accepted)
                         continue;
                 if (l.policy_drop[i])
                         why = "policy drop";
-                else {
-                        DropScan d = {};
-                        r = dump_rules(&n, c, last_rule_cb, &d, err);
-                        if (r == -ENOENT)
-                                continue; /* gone since */
-                        if (r < 0)
-                                return r;
-                        if (d.drops && !d.other)
-                                why = "its last rule drops everything";
-                }
+                else if (d.drops && !d.other)
+                        why = "its last rule drops everything";
                 if (!why)
                         continue;
                 char *line = strprintf("%s %s %s (%s)", family_name(c->family), c->table, c->chain, why);
@@ -295,7 +319,8 @@ static int our_rule_cb(struct nftnl_rule *r, void *userdata) {
         return 0;
 }
 
-static int batch_rule(Batch *b, Nfnl *n, uint16_t type, uint16_t flags, struct nftnl_rule *r, const char *what) {
+static int batch_rule(Batch *b, Nfnl *n, uint16_t type, uint16_t flags, struct nftnl_rule *r,
+                      const char *what) {
         struct nlmsghdr *nlh;
         char *p;
         int k = batch_reserve(b, MSG_MAX, &p);
@@ -325,7 +350,8 @@ static int add_accept(Batch *b, Nfnl *n, const NftChainRef *c, const char *bridg
             !e_cmp(r, NFT_REG_1, NFT_CMP_EQ, name, IFNAMSIZ) || !e_verdict(r, NF_ACCEPT, NULL))
                 goto finish;
         /* no NLM_F_APPEND: at the head of the chain, before the administrator's own drop */
-        k = batch_rule(b, n, NFT_MSG_NEWRULE, NLM_F_CREATE, r, from ? "insert iifname accept" : "insert oifname accept");
+        k = batch_rule(b, n, NFT_MSG_NEWRULE, NLM_F_CREATE, r,
+                       from ? "insert iifname accept" : "insert oifname accept");
 finish:
         nftnl_udata_buf_free(u);
         nftnl_rule_free(r);
@@ -370,7 +396,8 @@ static int sync_once(Nfnl *n, const NftChainRef *chain, char *const *bridges, bo
                 return r;
         r = dump_rules(n, prune ? NULL : chain, our_rule_cb, &l, err);
         if (r == -ENOENT && chain)
-                r = err_setf(err, r, "no chain %s %s %s", family_name(chain->family), chain->table, chain->chain);
+                r = err_setf(err, r, "no chain %s %s %s", family_name(chain->family), chain->table,
+                             chain->chain);
         if (r < 0)
                 goto finish;
         r = batch_begin_at(&b, n, &genid);
@@ -381,7 +408,8 @@ static int sync_once(Nfnl *n, const NftChainRef *chain, char *const *bridges, bo
                 /* and a duplicate of an earlier rule kept: one of each */
                 for (size_t j = 0; keep && j < i; j++)
                         if (l.v[j].from == o->from && streq(l.v[j].bridge, o->bridge) &&
-                            ref_equal(&o->where, l.v[j].where.family, l.v[j].where.table, l.v[j].where.chain))
+                            ref_equal(&o->where, l.v[j].where.family, l.v[j].where.table,
+                                      l.v[j].where.chain))
                                 keep = false;
                 if (!keep) {
                         r = delete_rule(&b, n, o);
@@ -401,7 +429,8 @@ static int sync_once(Nfnl *n, const NftChainRef *chain, char *const *bridges, bo
         if (k > 0)
                 r = batch_send(&b, n, err);
         if (r == -ENOENT && chain) /* a dump of a missing chain is merely empty */
-                r = err_setf(err, r, "no chain %s %s %s", family_name(chain->family), chain->table, chain->chain);
+                r = err_setf(err, r, "no chain %s %s %s", family_name(chain->family), chain->table,
+                             chain->chain);
         if (r >= 0)
                 *changes = k;
 finish:
@@ -420,12 +449,11 @@ int nft_forward_accept_sync(const NftChainRef *chain, char *const *bridges, bool
         r = nfnl_open(&n);
         if (r < 0)
                 return err_set(err, r, "failed to open an nf_tables netlink socket");
-        for (unsigned i = 0;; i++) {
+        Retry t;
+        retry_start(&t);
+        do {
                 nft_error_done(err);
                 r = sync_once(&n, chain, bridges, prune, &changes, err);
-                if (!IN_SET(r, -ERESTART, -EAGAIN) || i + 1 >= ATTEMPTS)
-                        break;
-                (void) usleep(200U * (1U + MIN(i, 10U)) + (unsigned) (getpid() % 397));
-        }
+        } while (IN_SET(r, -ERESTART, -EAGAIN) && retry_next(&t));
         return r < 0 ? r : (int) changes;
 }

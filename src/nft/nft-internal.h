@@ -18,6 +18,18 @@
 #define err_set error_message_set
 #define err_setf error_message_setf
 
+/* how long an optimistic operation is tried again while others keep committing */
+#define NFT_RETRY_USEC (30ULL * 1000000ULL)
+
+typedef struct Retry {
+        uint64_t deadline_usec; /* CLOCK_MONOTONIC */
+        unsigned attempt;
+} Retry;
+
+void retry_start(Retry *t);
+/* waits a jittered, growing pause and returns true, or false once the deadline has passed */
+bool retry_next(Retry *t);
+
 typedef struct Nfnl {
         struct mnl_socket *sock;
         uint32_t portid;

@@ -93,6 +93,34 @@ void nft_port_entry_array_free(NftPortEntry *e, size_t n) {
         free(e);
 }
 
+/* ---- retries ----
+ * Every operation here is optimistic: a dump interrupted by a concurrent commit (-EAGAIN) or a batch
+ * refused because the ruleset generation moved since its checks (-ERESTART) commits nothing and is
+ * tried again, until a deadline rather than a count: each round one of the contenders commits, so
+ * any number of concurrent cbox commands converge, however slow the machine (50 parallel `up`s
+ * under TCG in the VM suite). Callers never retry themselves. */
+
+void retry_start(Retry *t) {
+        struct timespec ts;
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        *t = (Retry){ .deadline_usec = (uint64_t) ts.tv_sec * 1000000U + (uint64_t) ts.tv_nsec / 1000U +
+                              NFT_RETRY_USEC };
+}
+
+/* A short pause growing with the attempt (up to 10 ms), jittered by pid so that processes forked
+ * together do not retry in lockstep; false once the deadline has passed. */
+bool retry_next(Retry *t) {
+        struct timespec ts;
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        if ((uint64_t) ts.tv_sec * 1000000U + (uint64_t) ts.tv_nsec / 1000U >= t->deadline_usec)
+                return false;
+        uint32_t x = ((uint32_t) getpid() * 2654435761U) ^ (t->attempt * 40503U);
+        useconds_t max = 200U * MIN(t->attempt + 1, 50U);
+        t->attempt++;
+        (void) usleep(50 + x % max);
+        return true;
+}
+
 /* ---- socket ---- */
 
 void nfnl_done(Nfnl *n) {
@@ -848,13 +876,19 @@ typedef int (*change_cb)(Batch *b, Nfnl *n, void *userdata);
 /* One change: the skeleton when needed, then what cb appends, in one batch. If the table vanished
  * between our check and the commit (-ENOENT), the change is retried once with the full skeleton. */
 static int send_change(Nfnl *n, change_cb cb, void *userdata, const uint32_t *genid, NftError *err) {
+        Retry t;
         int r = 0;
 
+        retry_start(&t);
         for (unsigned attempt = 0; attempt < 2; attempt++) {
                 _cleanup_(batch_done) Batch b = {};
 
                 nft_error_done(err);
                 r = batch_start_change(&b, n, attempt > 0, genid, err);
+                if (r == -EAGAIN && retry_next(&t)) { /* the rule count's dump was interrupted */
+                        attempt--;
+                        continue;
+                }
                 if (r < 0)
                         return r;
                 if (cb) {
@@ -1524,24 +1558,24 @@ static int ports_prepare(const char *owner, const struct in_addr *container_addr
         return find_conflict(mine, &existing, skip_owner, err);
 }
 
-/* A short pause before retrying an optimistic change, growing with the attempt and jittered by
- * pid so that processes forked together do not retry in lockstep. */
-static void retry_backoff(unsigned attempt) {
-        uint32_t x = ((uint32_t) getpid() * 2654435761U) ^ (attempt * 40503U);
-        useconds_t max = 200U * MIN(attempt + 1, 50U);
-        (void) usleep(50 + x % max);
-}
-
 int nft_ports_check(const char *owner, const NftPortMap *ports, size_t n, NftError *err) {
         _cleanup_(nfnl_done) Nfnl nl = {};
         _cleanup_(elem_list_done) ElemList mine = {};
         struct in_addr any = {};
         int r;
 
+        Retry t;
+
         r = nfnl_open(&nl);
         if (r < 0)
                 return err_set(err, r, "failed to open an nf_tables netlink socket");
-        return ports_prepare(owner, &any, ports, n, owner, &nl, &mine, err);
+        retry_start(&t);
+        do {
+                elem_list_done(&mine);
+                nft_error_done(err);
+                r = ports_prepare(owner, &any, ports, n, owner, &nl, &mine, err);
+        } while (r == -EAGAIN && retry_next(&t));
+        return r;
 }
 
 int nft_ports_add(const char *owner, const struct in_addr *container_address, const NftPortMap *ports,
@@ -1556,7 +1590,9 @@ int nft_ports_add(const char *owner, const struct in_addr *container_address, co
         /* Check and insert are two steps: the batch carries the ruleset generation the check saw,
          * so a concurrent change (another container publishing a clashing port) makes the kernel
          * refuse it with -ERESTART, and we check again. */
-        for (unsigned attempt = 0; attempt < 64; attempt++) {
+        Retry t;
+        retry_start(&t);
+        for (;;) {
                 _cleanup_(elem_list_done) ElemList mine = {};
                 uint32_t genid;
 
@@ -1567,15 +1603,15 @@ int nft_ports_add(const char *owner, const struct in_addr *container_address, co
                 /* Refuse duplicates before anything is created: among the new ones, then the maps. */
                 r = ports_prepare(owner, container_address, ports, n, NULL, &nl, &mine, err);
                 if (r == -EAGAIN) { /* a dump interrupted by a concurrent change */
-                        retry_backoff(attempt);
+                        if (!retry_next(&t))
+                                break;
                         continue;
                 }
                 if (r < 0)
                         return r;
                 r = send_change(&nl, add_elems_cb, &mine, &genid, err);
-                if (!IN_SET(r, -ERESTART, -EAGAIN))
+                if (!IN_SET(r, -ERESTART, -EAGAIN) || !retry_next(&t))
                         break;
-                retry_backoff(attempt);
         }
         if (IN_SET(r, -ERESTART, -EAGAIN))
                 return err_set(err, -EBUSY, "nftables kept changing under us, giving up");
@@ -1596,7 +1632,9 @@ int nft_ports_remove_owner(const char *owner, NftError *err) {
                 return err_set(err, r, "failed to open an nf_tables netlink socket");
 
         /* dump and delete against one ruleset generation (retried when anything changed between) */
-        for (unsigned attempt = 0; attempt < 64; attempt++) {
+        Retry t;
+        retry_start(&t);
+        do {
                 _cleanup_(batch_done) Batch b = {};
                 _cleanup_(elem_list_done) ElemList existing = {}, del = {};
                 uint32_t genid;
@@ -1606,10 +1644,8 @@ int nft_ports_remove_owner(const char *owner, NftError *err) {
                 if (r < 0)
                         return r;
                 r = dump_port_elems_stable(&nl, &existing, err, 0);
-                if (r == -EAGAIN) {
-                        retry_backoff(attempt);
+                if (r == -EAGAIN)
                         continue;
-                }
                 if (r < 0)
                         return r;
                 for (size_t i = 0; i < existing.n; i++)
@@ -1627,12 +1663,10 @@ int nft_ports_remove_owner(const char *owner, NftError *err) {
                 if (r < 0)
                         return err_set(err, r, NULL);
                 r = batch_send(&b, &nl, err);
-                if (r == -ERESTART) {
-                        retry_backoff(attempt);
+                if (IN_SET(r, -ERESTART, -EAGAIN))
                         continue;
-                }
                 return r < 0 ? r : (int) MIN(del.n, (size_t) INT32_MAX);
-        }
+        } while (retry_next(&t));
         return err_set(err, -EBUSY, "nftables kept changing under us, giving up");
 }
 
@@ -1644,10 +1678,17 @@ int nft_ports_list(NftPortEntry **ret, size_t *ret_n, NftError *err) {
 
         if (!ret || !ret_n)
                 return err_set(err, -EINVAL, NULL);
+        Retry t;
+
         r = nfnl_open(&nl);
         if (r < 0)
                 return err_set(err, r, "failed to open an nf_tables netlink socket");
-        r = dump_port_elems_stable(&nl, &existing, err, 0);
+        retry_start(&t);
+        do {
+                elem_list_done(&existing);
+                nft_error_done(err);
+                r = dump_port_elems_stable(&nl, &existing, err, 0);
+        } while (r == -EAGAIN && retry_next(&t));
         if (r < 0)
                 return r;
         out = new0(NftPortEntry, existing.n);

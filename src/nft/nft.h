@@ -39,7 +39,8 @@
  * Concurrency without locks: a change that depends on what was read (duplicate check, removal
  * by owner) sends its batch with the ruleset generation it read (NFNL_BATCH_GENID); if anything was
  * committed in between, the kernel refuses the batch (-ERESTART) and the operation re-reads and
- * retries (jittered backoff, -EBUSY after 64 attempts). So concurrent `cbox up`s publishing
+ * retries (jittered backoff until a 30 s deadline, then -EBUSY; a dump interrupted by a concurrent
+ * commit, -EAGAIN, likewise: callers never retry). So concurrent `cbox up`s publishing
  * clashing ports end with exactly one winner, even across the maps (any address vs 127.0.0.1).
  * Nothing here logs. */
 
@@ -130,9 +131,10 @@ typedef struct NftChainRef {
 int nft_chain_ref_parse(const char *s, NftChainRef *ret);
 
 /* The base chains on the forward hook of ip and inet tables other than `inet cbox` that drop what
- * they do not accept (policy drop, or a last rule that only counts, logs and drops or rejects), each
- * as "FAMILY TABLE CHAIN (why)"; skip (may be NULL) is left out. *ret NULL when there is none. */
-int nft_forward_blockers(const NftChainRef *skip, char ***ret, NftError *err);
+ * they do not accept (policy drop, or a last rule that only counts, logs and drops or rejects) and
+ * have no rule that accepts by the interface name of one of bridges, each as
+ * "FAMILY TABLE CHAIN (why)"; skip (may be NULL) is left out. *ret NULL when there is none. */
+int nft_forward_blockers(const NftChainRef *skip, char *const *bridges, char ***ret, NftError *err);
 
 /* Makes the accept rules of bridges exist in chain (NULL: nowhere). prune false: reads chain alone
  * and adds what is missing (cheap, for up); prune true: reads every table and also deletes cbox's

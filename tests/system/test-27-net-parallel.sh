@@ -1,16 +1,16 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# 20 `cbox up` at the same time (issue 4, must show 3): 20 distinct addresses, 20 leases, 20 veths on
-# the bridge, 20 published ports (concurrent nftables batches: each retries on a changed ruleset
-# generation, none is lost); then 20 parallel downs leave no lease, veth or element of them.
-# cbox-test-timeout: 240
+# 50 `cbox up` at the same time (issue 4, must show 3; issue 14, 3): 50 distinct addresses, 50 leases, 50 veths on
+# the bridge, 50 published ports (concurrent nftables batches: each retries on a changed ruleset
+# generation until a deadline, none is lost); then 50 parallel downs leave no lease, veth or element of them.
+# cbox-test-timeout: 900
 . "$(dirname "$0")/lib.sh"
 require_cbox
 require_systemd
 require_cmd ip nft
 
 R=$(busybox_rootfs)
-N=20
+N=50
 names=()
 for i in $(seq -w 1 $N); do
         names+=("t27-$i")
@@ -68,4 +68,9 @@ done
 if grep -qs " t27-" /run/cbox/ipam/cbox0/leases; then fail "leases remain: $(grep " t27-" /run/cbox/ipam/cbox0/leases)"; fi
 if ip -o link show | grep -q "vb-t27-"; then fail "veths remain"; fi
 if nft list map inet cbox ports | grep -q "comment \"t27-"; then fail "elements remain"; fi
+if systemctl list-units --all --no-legend 'cbox-t27-*' | grep -q .; then
+        fail "units remain: $(systemctl list-units --all --no-legend 'cbox-t27-*')"
+fi
+if machinectl list --no-legend | grep -q t27-; then fail "machines remain: $(machinectl list --no-legend)"; fi
+if ls /run/cbox/containers | grep -q '^t27-'; then fail "state remains: $(ls /run/cbox/containers)"; fi
 info "ok"
