@@ -1214,6 +1214,8 @@ static int up_run(UpContext *u) {
                         .source = m->source,
                         .target = m->target,
                         .read_only = m->read_only,
+                        .allow_suid = m->suid,
+                        .allow_dev = m->dev,
                         .size = m->size,
                 };
                 if (m->type == MOUNT_TYPE_VOLUME) {
@@ -1260,9 +1262,23 @@ static int up_run(UpContext *u) {
                         u->write_hostname_file = true;
                 }
         }
+        /* security.devices: the nodes, without their ":rwm" (that is for the device policy) */
+        _cleanup_strv_free_ char **devices = NULL;
+        STRV_FOREACH (d, c->security.devices) {
+                const char *colon = strrchr(*d, ':');
+                char *node = colon ? strndup(*d, (size_t) (colon - *d)) : strdup(*d);
+                if (!node)
+                        return log_oom();
+                if (strv_consume(&devices, node) < 0) {
+                        free(node);
+                        return log_oom();
+                }
+        }
         ChildSetup cs = {
                 .rootfs = {
                         .target = u->root_dir,
+                        .devices = (const char *const *) devices,
+                        .n_devices = strv_length(devices),
                         .lower_dirs = lowers,
                         .n_lower_dirs = n_lowers,
                         .upper_dir = c->read_only ? NULL : u->upper,
