@@ -482,9 +482,20 @@ static bool perms_valid(const char *s) {
         return strspn(s, "rwm") == strlen(s);
 }
 
-static int append_device_allow(sd_bus_message *m, char *const *extra) {
+static int append_device_allow(sd_bus_message *m, char *const *extra, bool reset) {
         int r;
 
+        if (reset) { /* an empty list drops every entry the unit has (from its file, or an earlier run) */
+                r = open_property(m, "DeviceAllow", "a(ss)");
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_open_container(m, 'a', "(ss)");
+                if (r < 0)
+                        return r;
+                r = close_containers(m, 3);
+                if (r < 0)
+                        return r;
+        }
         r = open_property(m, "DeviceAllow", "a(ss)");
         if (r < 0)
                 return r;
@@ -609,7 +620,7 @@ static int append_scope_properties(sd_bus_message *m, const void *userdata) {
                 r = sd_bus_message_append(m, "(sv)", "DevicePolicy", "s", "closed");
                 if (r < 0)
                         return r;
-                r = append_device_allow(m, p->extra_devices);
+                r = append_device_allow(m, p->extra_devices, false);
                 if (r < 0)
                         return r;
         }
@@ -1140,6 +1151,11 @@ static int set_unit_properties(sd_bus *bus, const char *unit, const BusScopePara
                         return r;
         }
         r = append_limit_properties(m, p);
+        if (r >= 0 && p->set_device_policy && !p->device_policy_open) {
+                r = sd_bus_message_append(m, "(sv)", "DevicePolicy", "s", "closed");
+                if (r >= 0)
+                        r = append_device_allow(m, p->extra_devices, true);
+        }
         if (r < 0)
                 return bus_error_setf(error, r, "Invalid limits for %s: %s", unit, strerror(-r));
         r = sd_bus_message_close_container(m);
@@ -1168,6 +1184,9 @@ int bus_set_unit_limits(sd_bus *bus, const char *unit, const BusScopeParams *p, 
                 .allowed_cpus_set = p->allowed_cpus_set,
                 .allowed_cpus = p->allowed_cpus,
                 .allowed_cpus_size = p->allowed_cpus_size,
+                .device_policy_open = p->device_policy_open,
+                .extra_devices = p->extra_devices,
+                .set_device_policy = p->set_device_policy,
         };
         for (size_t i = 0; i < ELEMENTSOF(u64_limits); i++)
                 u64_limit_set(&q, i, u64_limit_is_set(p, i) ? u64_limit_value(p, i) : UINT64_MAX);

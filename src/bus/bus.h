@@ -89,6 +89,11 @@ typedef struct BusScopeParams {
          * device_policy_open is set (then neither DevicePolicy nor DeviceAllow is sent). */
         bool device_policy_open;
         char *const *extra_devices; /* NULL-terminated "/dev/fuse" or "/dev/fuse:rwm" (default rwm) */
+        /* bus_set_unit_limits() only: also send the device policy above (DeviceAllow emptied first, so the
+         * list replaces what the unit had). For a service cbox runs under, whose cgroup holds the payload's:
+         * systemd attaches its BPF_CGROUP_DEVICE program to the service's cgroup with BPF_F_ALLOW_MULTI, so
+         * it applies to every sub-cgroup too. */
+        bool set_device_policy;
 } BusScopeParams;
 
 /* Creates the transient scope and waits for its start job. Subscribes to JobRemoved before the call, so

@@ -1333,6 +1333,9 @@ static int up_run(UpContext *u) {
                 .stop_timeout_set = true,
                 .stop_timeout_usec = c->stop_timeout_usec,
                 .extra_devices = c->security.devices,
+                /* under a service (cbox@ or any other with Delegate=yes): on the service, whose cgroup
+                 * holds the payload's, as for the limits */
+                .set_device_policy = true,
         };
         _cleanup_free_ char *descr = strprintf("cbox container %s", u->name);
         bp.description = descr;
