@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* sec-probe: run inside a container by the security tests (static, like udp-echo).
+ *   sec-probe mknod-read PATH b|c MAJOR MINOR   mknod PATH (if missing) and read 512 bytes from it;
+ *                                               prints "read OK" or "mknod|open|read ERRNO-NAME"
+ *   sec-probe read PATH                         read 512 bytes of an existing node, same output
+ *   sec-probe tty TEXT                          prints "sid=SID pid=PID tty_nr=N" from /proc/self/stat,
+ *                                               then "devtty OK|ERRNO" (open /dev/tty) and
+ *                                               "tiocsti-FD OK|ERRNO" for fds 0, 1, 2 and /dev/tty,
+ *                                               injecting TEXT (each character) with TIOCSTI */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+static const char *ename(int e) {
+        switch (e) {
+        case EPERM: return "EPERM";
+        case EACCES: return "EACCES";
+        case ENXIO: return "ENXIO";
+        case EIO: return "EIO";
+        case ENOTTY: return "ENOTTY";
+        case ENOENT: return "ENOENT";
+        case EROFS: return "EROFS";
+        default: return strerror(e);
+        }
+}
+
+static int do_read(const char *path) {
+        char buf[512];
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0) {
+                printf("open %s\n", ename(errno));
+                return 1;
+        }
+        if (read(fd, buf, sizeof(buf)) < 0) {
+                printf("read %s\n", ename(errno));
+                return 1;
+        }
+        printf("read OK\n");
+        return 0;
+}
+
+static void sti(const char *what, int fd, const char *text) {
+        for (const char *c = text; *c; c++)
+                if (ioctl(fd, TIOCSTI, c) < 0) {
+                        printf("tiocsti-%s %s\n", what, ename(errno));
+                        return;
+                }
+        printf("tiocsti-%s OK\n", what);
+}
+
+int main(int argc, char **argv) {
+        if (argc == 6 && strcmp(argv[1], "mknod-read") == 0) {
+                mode_t type = argv[2][0] == 'b' ? S_IFBLK : S_IFCHR;
+                if (mknod(argv[3], type | 0600, makedev(atoi(argv[4]), atoi(argv[5]))) < 0 && errno != EEXIST) {
+                        printf("mknod %s\n", ename(errno));
+                        return 1;
+                }
+                return do_read(argv[3]);
+        }
+        if (argc == 3 && strcmp(argv[1], "read") == 0)
+                return do_read(argv[2]);
+        if (argc == 3 && strcmp(argv[1], "tty") == 0) {
+                char stat[1024] = "";
+                FILE *f = fopen("/proc/self/stat", "re");
+                int pid = 0, ppid = 0, pgrp = 0, sid = 0, tty_nr = 0;
+                if (f && fgets(stat, sizeof(stat), f)) {
+                        const char *p = strrchr(stat, ')');
+                        if (p)
+                                (void) sscanf(p + 2, "%*c %d %d %d %d", &ppid, &pgrp, &sid, &tty_nr);
+                }
+                if (f)
+                        fclose(f);
+                pid = (int) getpid();
+                printf("sid=%d pid=%d tty_nr=%d\n", sid, pid, tty_nr);
+                int fd = open("/dev/tty", O_RDWR | O_CLOEXEC);
+                printf("devtty %s\n", fd >= 0 ? "OK" : ename(errno));
+                sti("0", 0, argv[2]);
+                sti("1", 1, argv[2]);
+                sti("2", 2, argv[2]);
+                if (fd >= 0)
+                        sti("devtty", fd, argv[2]);
+                fflush(stdout);
+                return 0;
+        }
+        fprintf(stderr, "usage: sec-probe mknod-read PATH b|c MAJ MIN | read PATH | tty TEXT\n");
+        return 2;
+}
