@@ -19,20 +19,13 @@
 
 /* Like Docker/crun: files are hidden behind /dev/null, directories behind an empty read-only tmpfs */
 const char *const rootfs_masked_paths[] = {
-        "/proc/acpi",
-        "/proc/asound",
-        "/proc/interrupts",
-        "/proc/kallsyms",
-        "/proc/kcore",
-        "/proc/keys",
-        "/proc/latency_stats",
-        "/proc/sched_debug",
-        "/proc/scsi",
-        "/proc/timer_list",
-        "/proc/timer_stats",
-        "/sys/devices/virtual/powercap",
-        "/sys/firmware",
-        NULL,
+        "/proc/acpi",          "/proc/asound",
+        "/proc/interrupts",    "/proc/kallsyms",
+        "/proc/kcore",         "/proc/keys",
+        "/proc/latency_stats", "/proc/sched_debug",
+        "/proc/scsi",          "/proc/timer_list",
+        "/proc/timer_stats",   "/sys/devices/virtual/powercap",
+        "/sys/firmware",       NULL,
 };
 
 const char *const rootfs_readonly_paths[] = {
@@ -235,8 +228,9 @@ static int bind_fd_attr(Ctx *c, int from_fd, const char *from_path, int target_f
         if (attr != 0) {
                 r = setattr_fd(mfd, recursive, attr);
                 if (r < 0)
-                        return fail(c, r, (attr & MOUNT_ATTR_RDONLY) ? "make '%s' read-only"
-                                                                      : "set the mount flags of '%s'",
+                        return fail(c, r,
+                                    (attr & MOUNT_ATTR_RDONLY) ? "make '%s' read-only"
+                                                               : "set the mount flags of '%s'",
                                     what);
         }
         return attach(c, mfd, target_fd, what);
@@ -390,39 +384,32 @@ static int mount_root(Ctx *c, const RootfsParams *p) {
         return overlay_mount_data_page(c, p, target);
 }
 
-/* security.devices: the host's node at path, made at the same path in the container's /dev and bound onto
- * itself (so it keeps working once /dev is nodev) */
+/* security.devices: the host's node at path, bound read-only onto an empty file at the same path in the
+ * container's /dev. Not mknod: that needs the device policy's 'm', which "PATH:r" or ":rw" does not grant
+ * (the payload runs under its policy already). Read-only: the container can read and write the device as
+ * its policy allows, but chmod, chown or a timestamp on the host's node fail with EROFS. */
 static int make_extra_device(Ctx *c, int root_fd, const char *path) {
-        _cleanup_close_ int node = -EBADF, parent = -EBADF;
-        _cleanup_free_ char *dir = NULL;
+        _cleanup_close_ int src = -EBADF, target = -EBADF;
         struct stat st;
-        const char *base;
         int r;
 
         if (!startswith(path, "/dev/") || strstr(path, "/../") || strstr(path, "/./"))
-                return fail(c, -EINVAL, "create device node '%s': not below /dev/", path);
-        if (stat(path, &st) < 0)
+                return fail(c, -EINVAL, "set up device '%s': not below /dev/", path);
+        src = open(path, O_PATH | O_CLOEXEC);
+        if (src < 0)
+                return fail(c, -errno, "open device '%s'", path);
+        if (fstat(src, &st) < 0)
                 return fail(c, -errno, "stat device '%s'", path);
         if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode))
-                return fail(c, -ENODEV, "create device node '%s': not a device", path);
-        base = strrchr(path, '/');
-        dir = strndup(path, (size_t) (base - path));
-        if (!dir)
-                return fail(c, -ENOMEM, "create device node '%s'", path);
-        r = mkdir_p_in_root(root_fd, dir, true);
+                return fail(c, -ENODEV, "set up device '%s': not a device node", path);
+        r = mkdir_p_in_root(root_fd, path, false);
         if (r < 0)
-                return fail(c, r, "create '%s'", dir);
-        parent = open_in_root(root_fd, dir, O_PATH | O_DIRECTORY);
-        if (parent < 0)
-                return fail(c, parent, "open '%s'", dir);
-        if (mknodat(parent, base + 1, st.st_mode & (S_IFMT | 07777), st.st_rdev) < 0 && errno != EEXIST)
-                return fail(c, -errno, "create device node '%s'", path);
-        if (fchmodat(parent, base + 1, st.st_mode & 07777, 0) < 0)
-                return fail(c, -errno, "chmod '%s'", path);
-        node = openat(parent, base + 1, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-        if (node < 0)
-                return fail(c, -errno, "open '%s'", path);
-        return bind_fd(c, node, "", node, false, false, path);
+                return fail(c, r, "create '%s'", path);
+        target = open_in_root(root_fd, path, O_PATH | O_NOFOLLOW);
+        if (target < 0)
+                return fail(c, target, "open '%s'", path);
+        return bind_fd_attr(c, src, "", target, false,
+                            MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, path);
 }
 
 static int setup_dev(Ctx *c, const RootfsParams *p, int root_fd) {
@@ -616,21 +603,58 @@ static int replace_symlink_in_root(int root_fd, const char *path) {
         return f < 0 ? -errno : 0;
 }
 
-/* A [[mount]] never lands on /proc, /sys or /dev (nor below them, where it could unmask a masked path),
- * also when a symlink in the image leads there: verify refuses the paths, this the places */
-static int check_mount_point(Ctx *c, int root_fd, int target_fd, const char *what) {
-        _cleanup_close_ int dev = -EBADF;
-        struct statfs sfs;
-        struct stat st, dst;
+/* The path of fd as the kernel names it (readlink of /proc/self/fd/N), in a malloc'ed buffer */
+static int fd_get_path(int fd, char **ret) {
+        char link[sizeof("/proc/self/fd/") + 12];
 
-        if (fstatfs(target_fd, &sfs) < 0 || fstat(target_fd, &st) < 0)
+        (void) snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+        for (size_t size = 256; size <= 65536; size *= 2) {
+                _cleanup_free_ char *buf = malloc(size);
+                ssize_t n;
+
+                if (!buf)
+                        return -ENOMEM;
+                n = readlink(link, buf, size);
+                if (n < 0)
+                        return -errno;
+                if ((size_t) n < size) {
+                        buf[n] = '\0';
+                        *ret = TAKE_PTR(buf);
+                        return 0;
+                }
+        }
+        return -ENAMETOOLONG;
+}
+
+/* A [[mount]] never lands on /proc, /sys or /dev (nor below them, where it could unmask a masked path, or
+ * replace a device node), also when a symlink in the image leads there: verify refuses the paths, this
+ * the places where the mount point resolved to (its path below the root, and its file system type) */
+static int check_mount_point(Ctx *c, int root_fd, int target_fd, const char *what) {
+        _cleanup_free_ char *root = NULL, *target = NULL;
+        struct statfs sfs;
+        const char *rest;
+        int r;
+
+        if (fstatfs(target_fd, &sfs) < 0)
                 return fail(c, -errno, "stat mount point '%s'", what);
         if (IN_SET((long) sfs.f_type, (long) PROC_SUPER_MAGIC, (long) SYSFS_MAGIC, (long) DEVPTS_SUPER_MAGIC,
                    (long) CGROUP2_SUPER_MAGIC))
-                return fail(c, -EPERM, "mount at '%s': it is in /proc, /sys or /dev", what);
-        dev = open_in_root(root_fd, "/dev", O_PATH | O_DIRECTORY);
-        if (dev >= 0 && fstat(dev, &dst) >= 0 && dst.st_dev == st.st_dev)
-                return fail(c, -EPERM, "mount at '%s': it is in /proc, /sys or /dev", what);
+                return fail(c, -EPERM, "mount at '%s': it resolves into /proc, /sys or /dev", what);
+
+        r = fd_get_path(root_fd, &root);
+        if (r >= 0)
+                r = fd_get_path(target_fd, &target);
+        if (r < 0)
+                return fail(c, r, "find where mount point '%s' is", what);
+        /* resolved with RESOLVE_IN_ROOT, so below the root; the root itself is refused by config/ */
+        rest = streq(root, "/") ? target : startswith(target, root);
+        if (!rest || !IN_SET(rest[0], '\0', '/'))
+                return fail(c, -EPERM, "mount at '%s': it resolves outside the root ('%s')", what, target);
+        for (const char *const *k = (const char *const[]){ "/proc", "/sys", "/dev", NULL }; *k; k++) {
+                const char *below = startswith(rest, *k);
+                if (below && IN_SET(below[0], '\0', '/'))
+                        return fail(c, -EPERM, "mount at '%s': it resolves to '%s', in %s", what, rest, *k);
+        }
         return 0;
 }
 
@@ -673,7 +697,7 @@ static int setup_user_mount(Ctx *c, int root_fd, const RootfsMount *m) {
                 return r;
 
         uint64_t attr = (m->read_only ? MOUNT_ATTR_RDONLY : 0) | (m->allow_suid ? 0 : MOUNT_ATTR_NOSUID) |
-                        (m->allow_dev ? 0 : MOUNT_ATTR_NODEV);
+                (m->allow_dev ? 0 : MOUNT_ATTR_NODEV);
         if (m->type == ROOTFS_MOUNT_BIND)
                 return bind_fd_attr(c, src, "", target, !m->non_recursive, attr, m->target);
 

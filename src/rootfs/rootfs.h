@@ -90,8 +90,9 @@ typedef struct RootfsParams {
          * own subtree, rooted at its unit's cgroup. */
         bool mount_cgroup;
 
-        /* Extra device nodes (security.devices): host paths below /dev/, each made in the container's
-         * /dev at the same path with the host node's type, numbers and mode */
+        /* Extra device nodes (security.devices): host paths below /dev/, each the host's node bound
+         * read-only onto an empty file at the same path in the container's /dev (no mknod: that would
+         * need the device policy's 'm'; read-only: the host's node cannot be chmod'ed from inside) */
         const char *const *devices;
         size_t n_devices;
 
@@ -102,8 +103,9 @@ typedef struct RootfsParams {
 /* The whole sequence, in the child's new mount namespace:
  *   "/" MS_REC|MS_SLAVE (nothing propagates back to the host), the root at p->target (nodev), /proc (fresh
  *   procfs: call this after clone(CLONE_NEWPID), in the new pid namespace), /sys (ro), /dev (tmpfs
- *   mode 755 nosuid noexec; null zero full random urandom tty and p->devices by mknod, each node a bind
- *   of itself so that /dev itself can be nodev; fd stdin stdout stderr core ptmx symlinks), /dev/pts (devpts newinstance, ptmxmode=0666, gid=5, mode=620), /dev/shm,
+ *   mode 755 nosuid noexec nodev; null zero full random urandom tty by mknod, each node a bind of itself
+ *   so that /dev itself can be nodev; p->devices bound from the host; fd stdin stdout stderr core ptmx
+ *   symlinks), /dev/pts (devpts newinstance, ptmxmode=0666, gid=5, mode=620), /dev/shm,
  *   /dev/mqueue, the masked paths (files: a bind of our /dev/null; dirs: an empty ro tmpfs),
  *   read-only /proc/sys /proc/sysrq-trigger /proc/irq /proc/bus, the [[mount]] entries (binds
  *   nosuid,nodev unless allowed; none may land on /proc, /sys or /dev, even through a symlink),
