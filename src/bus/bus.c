@@ -1164,10 +1164,52 @@ static int set_unit_properties(sd_bus *bus, const char *unit, const BusScopePara
         return call_message(bus, m, NULL, error);
 }
 
-int bus_set_unit_limits(sd_bus *bus, const char *unit, const BusScopeParams *p, bool runtime,
-                        BusError *error) {
+/* The device policy read back: a round trip after the SetUnitProperties that set it, and systemd realizes
+ * the unit's cgroup (attaches its BPF_CGROUP_DEVICE program) before it reads the next request, so once
+ * this returns the policy is in force for the unit's cgroup and every cgroup below it */
+static int check_device_policy(sd_bus *bus, const char *unit, BusError *error) {
+        _cleanup_free_ char *path = NULL, *policy = NULL;
+        const char *iface = unit_type_interface(unit);
+        int r;
+
+        if (!iface)
+                return bus_error_setf(error, -EINVAL, "Cannot read the device policy of %s", unit);
+        r = get_unit_path(bus, unit, &path);
+        if (r >= 0)
+                r = get_string_property(bus, path, iface, "DevicePolicy", &policy);
+        if (r < 0)
+                return bus_error_setf(error, r, "Cannot read the device policy of %s: %s", unit,
+                                      strerror(-r));
+        if (!streq(policy, "closed"))
+                return bus_error_setf(error, -EIO, "The device policy of %s is '%s', not 'closed'", unit,
+                                      policy);
+        return 0;
+}
+
+static int set_unit_properties_reset_cpus(sd_bus *bus, const char *unit, BusScopeParams *q, bool runtime,
+                                          BusError *error) {
         _cleanup_free_ uint8_t *all_cpus = NULL;
         size_t all_cpus_size = 0;
+        int r;
+
+        /* AllowedCPUs=[] alone does not undo a cpuset.cpus systemd wrote before: systemd 252 writes
+         * cpuset.cpus only for a non-empty set, and a delegated unit keeps the cpuset controller. So first
+         * every possible CPU (written, and then equal to no restriction: the effective set is the parent's),
+         * then the empty set, so that the property reads "not set" again. systemd realizes the cgroup
+         * before it reads the next request. */
+        if (possible_cpus_mask(&all_cpus, &all_cpus_size) >= 0) {
+                q->allowed_cpus_set = true;
+                q->allowed_cpus = all_cpus;
+                q->allowed_cpus_size = all_cpus_size;
+        }
+        r = set_unit_properties(bus, unit, q, !q->allowed_cpus_set, runtime, error);
+        if (r < 0 || !q->allowed_cpus_set)
+                return r;
+        return set_unit_properties(bus, unit, &(BusScopeParams){}, true, runtime, error);
+}
+
+int bus_set_unit_limits(sd_bus *bus, const char *unit, const BusScopeParams *p, bool runtime,
+                        BusError *error) {
         uint64_t default_tasks_max;
         BusScopeParams q;
         int r;
@@ -1200,22 +1242,12 @@ int bus_set_unit_limits(sd_bus *bus, const char *unit, const BusScopeParams *p, 
         }
 
         if (p->allowed_cpus_set)
-                return set_unit_properties(bus, unit, &q, false, runtime, error);
-
-        /* AllowedCPUs=[] alone does not undo a cpuset.cpus systemd wrote before: systemd 252 writes
-         * cpuset.cpus only for a non-empty set, and a delegated unit keeps the cpuset controller. So first
-         * every possible CPU (written, and then equal to no restriction: the effective set is the parent's),
-         * then the empty set, so that the property reads "not set" again. systemd realizes the cgroup
-         * before it reads the next request. */
-        if (possible_cpus_mask(&all_cpus, &all_cpus_size) >= 0) {
-                q.allowed_cpus_set = true;
-                q.allowed_cpus = all_cpus;
-                q.allowed_cpus_size = all_cpus_size;
-        }
-        r = set_unit_properties(bus, unit, &q, !q.allowed_cpus_set, runtime, error);
-        if (r < 0 || !q.allowed_cpus_set)
+                r = set_unit_properties(bus, unit, &q, false, runtime, error);
+        else
+                r = set_unit_properties_reset_cpus(bus, unit, &q, runtime, error);
+        if (r < 0 || !p->set_device_policy || p->device_policy_open)
                 return r;
-        return set_unit_properties(bus, unit, &(BusScopeParams){}, true, runtime, error);
+        return check_device_policy(bus, unit, error);
 }
 
 int bus_unit_by_pid(sd_bus *bus, pid_t pid, char **ret_unit) {
