@@ -564,7 +564,10 @@ static void u64_limit_set(BusScopeParams *p, size_t i, uint64_t value) {
 }
 
 /* AllowedCPUs, then the limits of u64_limits[], those that are set */
-static int append_limit_properties(sd_bus_message *m, const BusScopeParams *p) {
+/* With devices, also DeviceAllow (emptied first, so that the list replaces the unit's) and
+ * DevicePolicy=closed, where their drop-ins 50-DeviceAllow.conf and 50-DevicePolicy.conf go in name order:
+ * after 50-CPUWeight.conf, before 50-IOWeight.conf */
+static int append_limit_properties(sd_bus_message *m, const BusScopeParams *p, bool devices) {
         int r;
 
         if (p->allowed_cpus_set) {
@@ -575,6 +578,14 @@ static int append_limit_properties(sd_bus_message *m, const BusScopeParams *p) {
                         return r;
         }
         for (size_t i = 0; i < ELEMENTSOF(u64_limits); i++) {
+                if (devices && streq(u64_limits[i].name, "IOWeight")) {
+                        r = append_device_allow(m, p->extra_devices, true);
+                        if (r < 0)
+                                return r;
+                        r = sd_bus_message_append(m, "(sv)", "DevicePolicy", "s", "closed");
+                        if (r < 0)
+                                return r;
+                }
                 if (!u64_limit_is_set(p, i))
                         continue;
                 r = sd_bus_message_append(m, "(sv)", u64_limits[i].name, "t", u64_limit_value(p, i));
@@ -613,7 +624,7 @@ static int append_scope_properties(sd_bus_message *m, const void *userdata) {
                 if (r < 0)
                         return r;
         }
-        r = append_limit_properties(m, p);
+        r = append_limit_properties(m, p, false);
         if (r < 0)
                 return r;
         if (!p->device_policy_open) {
@@ -1150,12 +1161,7 @@ static int set_unit_properties(sd_bus *bus, const char *unit, const BusScopePara
                 if (r < 0)
                         return r;
         }
-        r = append_limit_properties(m, p);
-        if (r >= 0 && p->set_device_policy && !p->device_policy_open) {
-                r = sd_bus_message_append(m, "(sv)", "DevicePolicy", "s", "closed");
-                if (r >= 0)
-                        r = append_device_allow(m, p->extra_devices, true);
-        }
+        r = append_limit_properties(m, p, p->set_device_policy && !p->device_policy_open);
         if (r < 0)
                 return bus_error_setf(error, r, "Invalid limits for %s: %s", unit, strerror(-r));
         r = sd_bus_message_close_container(m);
