@@ -51,7 +51,7 @@ static int do_read(const char *path) {
         return 0;
 }
 
-/* the ids of the device programs attached to the cgroup (flags 0) or in effect there (BPF_F_QUERY_EFFECTIVE) */
+/* the ids of the device programs attached to a cgroup (flags 0) or in effect there (QUERY_EFFECTIVE) */
 static int bpf_ids(int cg, unsigned flags, char *out, size_t size) {
         uint32_t ids[64];
         union bpf_attr a;
@@ -85,7 +85,8 @@ static void sti(const char *what, int fd, const char *text) {
 int main(int argc, char **argv) {
         if (argc == 6 && strcmp(argv[1], "mknod-read") == 0) {
                 mode_t type = argv[3][0] == 'b' ? S_IFBLK : S_IFCHR;
-                if (mknod(argv[2], type | 0600, makedev(atoi(argv[4]), atoi(argv[5]))) < 0 && errno != EEXIST) {
+                if (mknod(argv[2], type | 0600, makedev(atoi(argv[4]), atoi(argv[5]))) < 0 &&
+                    errno != EEXIST) {
                         printf("mknod %s\n", ename(errno));
                         return 1;
                 }
@@ -131,6 +132,8 @@ int main(int argc, char **argv) {
                 fflush(stdout);
                 return 0;
         }
-        fprintf(stderr, "usage: sec-probe mknod-read PATH b|c MAJ MIN | read PATH | ids | bpf-query CGROUP | tty TEXT\n");
+        fprintf(stderr,
+                "usage: sec-probe mknod-read PATH b|c MAJ MIN | read PATH | ids | bpf-query CGROUP | tty "
+                "TEXT\n");
         return 2;
 }
