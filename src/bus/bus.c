@@ -482,9 +482,20 @@ static bool perms_valid(const char *s) {
         return strspn(s, "rwm") == strlen(s);
 }
 
-static int append_device_allow(sd_bus_message *m, char *const *extra) {
+static int append_device_allow(sd_bus_message *m, char *const *extra, bool reset) {
         int r;
 
+        if (reset) { /* an empty list drops every entry the unit has (from its file, or an earlier run) */
+                r = open_property(m, "DeviceAllow", "a(ss)");
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_open_container(m, 'a', "(ss)");
+                if (r < 0)
+                        return r;
+                r = close_containers(m, 3);
+                if (r < 0)
+                        return r;
+        }
         r = open_property(m, "DeviceAllow", "a(ss)");
         if (r < 0)
                 return r;
@@ -553,7 +564,10 @@ static void u64_limit_set(BusScopeParams *p, size_t i, uint64_t value) {
 }
 
 /* AllowedCPUs, then the limits of u64_limits[], those that are set */
-static int append_limit_properties(sd_bus_message *m, const BusScopeParams *p) {
+/* With devices, also DeviceAllow (emptied first, so that the list replaces the unit's) and
+ * DevicePolicy=closed, where their drop-ins 50-DeviceAllow.conf and 50-DevicePolicy.conf go in name order:
+ * after 50-CPUWeight.conf, before 50-IOWeight.conf */
+static int append_limit_properties(sd_bus_message *m, const BusScopeParams *p, bool devices) {
         int r;
 
         if (p->allowed_cpus_set) {
@@ -564,6 +578,14 @@ static int append_limit_properties(sd_bus_message *m, const BusScopeParams *p) {
                         return r;
         }
         for (size_t i = 0; i < ELEMENTSOF(u64_limits); i++) {
+                if (devices && streq(u64_limits[i].name, "IOWeight")) {
+                        r = append_device_allow(m, p->extra_devices, true);
+                        if (r < 0)
+                                return r;
+                        r = sd_bus_message_append(m, "(sv)", "DevicePolicy", "s", "closed");
+                        if (r < 0)
+                                return r;
+                }
                 if (!u64_limit_is_set(p, i))
                         continue;
                 r = sd_bus_message_append(m, "(sv)", u64_limits[i].name, "t", u64_limit_value(p, i));
@@ -602,14 +624,14 @@ static int append_scope_properties(sd_bus_message *m, const void *userdata) {
                 if (r < 0)
                         return r;
         }
-        r = append_limit_properties(m, p);
+        r = append_limit_properties(m, p, false);
         if (r < 0)
                 return r;
         if (!p->device_policy_open) {
                 r = sd_bus_message_append(m, "(sv)", "DevicePolicy", "s", "closed");
                 if (r < 0)
                         return r;
-                r = append_device_allow(m, p->extra_devices);
+                r = append_device_allow(m, p->extra_devices, false);
                 if (r < 0)
                         return r;
         }
@@ -1139,7 +1161,7 @@ static int set_unit_properties(sd_bus *bus, const char *unit, const BusScopePara
                 if (r < 0)
                         return r;
         }
-        r = append_limit_properties(m, p);
+        r = append_limit_properties(m, p, p->set_device_policy && !p->device_policy_open);
         if (r < 0)
                 return bus_error_setf(error, r, "Invalid limits for %s: %s", unit, strerror(-r));
         r = sd_bus_message_close_container(m);
@@ -1148,10 +1170,52 @@ static int set_unit_properties(sd_bus *bus, const char *unit, const BusScopePara
         return call_message(bus, m, NULL, error);
 }
 
-int bus_set_unit_limits(sd_bus *bus, const char *unit, const BusScopeParams *p, bool runtime,
-                        BusError *error) {
+/* The device policy read back: a round trip after the SetUnitProperties that set it, and systemd realizes
+ * the unit's cgroup (attaches its BPF_CGROUP_DEVICE program) before it reads the next request, so once
+ * this returns the policy is in force for the unit's cgroup and every cgroup below it */
+static int check_device_policy(sd_bus *bus, const char *unit, BusError *error) {
+        _cleanup_free_ char *path = NULL, *policy = NULL;
+        const char *iface = unit_type_interface(unit);
+        int r;
+
+        if (!iface)
+                return bus_error_setf(error, -EINVAL, "Cannot read the device policy of %s", unit);
+        r = get_unit_path(bus, unit, &path);
+        if (r >= 0)
+                r = get_string_property(bus, path, iface, "DevicePolicy", &policy);
+        if (r < 0)
+                return bus_error_setf(error, r, "Cannot read the device policy of %s: %s", unit,
+                                      strerror(-r));
+        if (!streq(policy, "closed"))
+                return bus_error_setf(error, -EIO, "The device policy of %s is '%s', not 'closed'", unit,
+                                      policy);
+        return 0;
+}
+
+static int set_unit_properties_reset_cpus(sd_bus *bus, const char *unit, BusScopeParams *q, bool runtime,
+                                          BusError *error) {
         _cleanup_free_ uint8_t *all_cpus = NULL;
         size_t all_cpus_size = 0;
+        int r;
+
+        /* AllowedCPUs=[] alone does not undo a cpuset.cpus systemd wrote before: systemd 252 writes
+         * cpuset.cpus only for a non-empty set, and a delegated unit keeps the cpuset controller. So first
+         * every possible CPU (written, and then equal to no restriction: the effective set is the parent's),
+         * then the empty set, so that the property reads "not set" again. systemd realizes the cgroup
+         * before it reads the next request. */
+        if (possible_cpus_mask(&all_cpus, &all_cpus_size) >= 0) {
+                q->allowed_cpus_set = true;
+                q->allowed_cpus = all_cpus;
+                q->allowed_cpus_size = all_cpus_size;
+        }
+        r = set_unit_properties(bus, unit, q, !q->allowed_cpus_set, runtime, error);
+        if (r < 0 || !q->allowed_cpus_set)
+                return r;
+        return set_unit_properties(bus, unit, &(BusScopeParams){}, true, runtime, error);
+}
+
+int bus_set_unit_limits(sd_bus *bus, const char *unit, const BusScopeParams *p, bool runtime,
+                        BusError *error) {
         uint64_t default_tasks_max;
         BusScopeParams q;
         int r;
@@ -1168,6 +1232,9 @@ int bus_set_unit_limits(sd_bus *bus, const char *unit, const BusScopeParams *p, 
                 .allowed_cpus_set = p->allowed_cpus_set,
                 .allowed_cpus = p->allowed_cpus,
                 .allowed_cpus_size = p->allowed_cpus_size,
+                .device_policy_open = p->device_policy_open,
+                .extra_devices = p->extra_devices,
+                .set_device_policy = p->set_device_policy,
         };
         for (size_t i = 0; i < ELEMENTSOF(u64_limits); i++)
                 u64_limit_set(&q, i, u64_limit_is_set(p, i) ? u64_limit_value(p, i) : UINT64_MAX);
@@ -1181,22 +1248,12 @@ int bus_set_unit_limits(sd_bus *bus, const char *unit, const BusScopeParams *p, 
         }
 
         if (p->allowed_cpus_set)
-                return set_unit_properties(bus, unit, &q, false, runtime, error);
-
-        /* AllowedCPUs=[] alone does not undo a cpuset.cpus systemd wrote before: systemd 252 writes
-         * cpuset.cpus only for a non-empty set, and a delegated unit keeps the cpuset controller. So first
-         * every possible CPU (written, and then equal to no restriction: the effective set is the parent's),
-         * then the empty set, so that the property reads "not set" again. systemd realizes the cgroup
-         * before it reads the next request. */
-        if (possible_cpus_mask(&all_cpus, &all_cpus_size) >= 0) {
-                q.allowed_cpus_set = true;
-                q.allowed_cpus = all_cpus;
-                q.allowed_cpus_size = all_cpus_size;
-        }
-        r = set_unit_properties(bus, unit, &q, !q.allowed_cpus_set, runtime, error);
-        if (r < 0 || !q.allowed_cpus_set)
+                r = set_unit_properties(bus, unit, &q, false, runtime, error);
+        else
+                r = set_unit_properties_reset_cpus(bus, unit, &q, runtime, error);
+        if (r < 0 || !p->set_device_policy || p->device_policy_open)
                 return r;
-        return set_unit_properties(bus, unit, &(BusScopeParams){}, true, runtime, error);
+        return check_device_policy(bus, unit, error);
 }
 
 int bus_unit_by_pid(sd_bus *bus, pid_t pid, char **ret_unit) {

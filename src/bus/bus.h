@@ -89,6 +89,11 @@ typedef struct BusScopeParams {
          * device_policy_open is set (then neither DevicePolicy nor DeviceAllow is sent). */
         bool device_policy_open;
         char *const *extra_devices; /* NULL-terminated "/dev/fuse" or "/dev/fuse:rwm" (default rwm) */
+        /* bus_set_unit_limits() only: also send the device policy above (DeviceAllow emptied first, so the
+         * list replaces what the unit had). For a service cbox runs under, whose cgroup holds the payload's:
+         * systemd attaches its BPF_CGROUP_DEVICE program to the service's cgroup with BPF_F_ALLOW_MULTI, so
+         * it applies to every sub-cgroup too. */
+        bool set_device_policy;
 } BusScopeParams;
 
 /* Creates the transient scope and waits for its start job. Subscribes to JobRemoved before the call, so
@@ -202,7 +207,10 @@ int bus_start_companion(sd_bus *bus, const BusCompanionParams *p, BusError *erro
  * unset = default 100); TasksMax the manager's DefaultTasksMax (what a unit gets when nothing sets it;
  * UINT64_MAX would be infinity); AllowedCPUs every possible CPU and then, in a second call, the empty set
  * (systemd 252 does not write an empty set to cpuset.cpus, so the empty set alone would leave an earlier
- * cpuset in force). Every other field of p is ignored.
+ * cpuset in force). With p->set_device_policy (and not device_policy_open) also DevicePolicy=closed and
+ * DeviceAllow= (the unit's list replaced by the standard one plus extra_devices), then DevicePolicy is
+ * read back: -EIO unless it is "closed"; once this returns the unit's device program is attached. Every
+ * other field of p is ignored.
  * For `cbox update NAME` on a running scope or service, and for applying a container's limits to its
  * cbox@NAME.service under the template unit (that unit's own TasksMax= is therefore always overridden).
  * runtime=true keeps the change until reboot only (what cbox wants: the container file stays the source

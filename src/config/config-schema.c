@@ -885,6 +885,17 @@ static int mount_check(ParseCtx *ctx, const MountSpec *m, const char *p, const T
                 r = report(&c, NULL, tp, tv, "missing (an absolute path inside the container)");
         else if (streq(m->target, "/"))
                 r = report(&c, NULL, tp, tv, "cannot mount over '/' (an absolute path other than /)");
+        else
+                for (const char *const *k = (const char *const[]){ "/proc", "/sys", "/dev", NULL }; *k; k++) {
+                        const char *rest = startswith(m->target, *k);
+                        /* a mount there would replace what cbox mounts, or unmask a masked path */
+                        if (rest && IN_SET(rest[0], '\0', '/')) {
+                                r = report(&c, NULL, tp, tv,
+                                           "cannot mount on or below '%s' (cbox mounts it for the container)",
+                                           *k);
+                                break;
+                        }
+                }
         if (r < 0)
                 return r;
         switch (m->type) {
@@ -1113,6 +1124,8 @@ const ConfigKey mount_keys[] = {
         { "target", parse_scalar, format_string, M(target), -1, 0, 0, A_PATH " in the container",
           &abs_path_syntax },
         { "read_only", parse_bool, format_bool, M(read_only), -1, 0, 0, "true or false" },
+        { "suid", parse_bool, format_bool, M(suid), -1, 0, 0, "true or false" },
+        { "dev", parse_bool, format_bool, M(dev), -1, 0, 0, "true or false" },
         { "size", parse_scalar, format_size, M(size), -1, 0, 0, A_SIZE, &size_syntax },
 };
 const size_t mount_keys_count = ELEMENTSOF(mount_keys);

@@ -66,6 +66,8 @@ typedef struct MountSpec {
         char *source; /* bind: absolute host path; volume: a name; tmpfs: NULL */
         char *target; /* absolute path in the container */
         bool read_only;
+        bool suid;     /* false (default): nosuid */
+        bool dev;      /* false (default): nodev */
         uint64_t size; /* tmpfs size in bytes, 0 = kernel default */
         ConfigOrigin origin;
 } MountSpec;

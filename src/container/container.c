@@ -1214,6 +1214,8 @@ static int up_run(UpContext *u) {
                         .source = m->source,
                         .target = m->target,
                         .read_only = m->read_only,
+                        .allow_suid = m->suid,
+                        .allow_dev = m->dev,
                         .size = m->size,
                 };
                 if (m->type == MOUNT_TYPE_VOLUME) {
@@ -1260,9 +1262,23 @@ static int up_run(UpContext *u) {
                         u->write_hostname_file = true;
                 }
         }
+        /* security.devices: the nodes, without their ":rwm" (that is for the device policy) */
+        _cleanup_strv_free_ char **devices = NULL;
+        STRV_FOREACH (d, c->security.devices) {
+                const char *colon = strrchr(*d, ':');
+                char *node = colon ? strndup(*d, (size_t) (colon - *d)) : strdup(*d);
+                if (!node)
+                        return log_oom();
+                if (strv_consume(&devices, node) < 0) {
+                        free(node);
+                        return log_oom();
+                }
+        }
         ChildSetup cs = {
                 .rootfs = {
                         .target = u->root_dir,
+                        .devices = (const char *const *) devices,
+                        .n_devices = strv_length(devices),
                         .lower_dirs = lowers,
                         .n_lower_dirs = n_lowers,
                         .upper_dir = c->read_only ? NULL : u->upper,
@@ -1317,6 +1333,9 @@ static int up_run(UpContext *u) {
                 .stop_timeout_set = true,
                 .stop_timeout_usec = c->stop_timeout_usec,
                 .extra_devices = c->security.devices,
+                /* under a service (cbox@ or any other with Delegate=yes): on the service, whose cgroup
+                 * holds the payload's, as for the limits */
+                .set_device_policy = true,
         };
         _cleanup_free_ char *descr = strprintf("cbox container %s", u->name);
         bp.description = descr;

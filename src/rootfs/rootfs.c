@@ -5,8 +5,10 @@
 #include <linux/openat2.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <linux/magic.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -17,19 +19,13 @@
 
 /* Like Docker/crun: files are hidden behind /dev/null, directories behind an empty read-only tmpfs */
 const char *const rootfs_masked_paths[] = {
-        "/proc/acpi",
-        "/proc/asound",
-        "/proc/interrupts",
-        "/proc/kcore",
-        "/proc/keys",
-        "/proc/latency_stats",
-        "/proc/sched_debug",
-        "/proc/scsi",
-        "/proc/timer_list",
-        "/proc/timer_stats",
-        "/sys/devices/virtual/powercap",
-        "/sys/firmware",
-        NULL,
+        "/proc/acpi",          "/proc/asound",
+        "/proc/interrupts",    "/proc/kallsyms",
+        "/proc/kcore",         "/proc/keys",
+        "/proc/latency_stats", "/proc/sched_debug",
+        "/proc/scsi",          "/proc/timer_list",
+        "/proc/timer_stats",   "/sys/devices/virtual/powercap",
+        "/sys/firmware",       NULL,
 };
 
 const char *const rootfs_readonly_paths[] = {
@@ -218,9 +214,9 @@ static int setattr_fd(int fd, bool recursive, uint64_t set) {
                 mount_setattr(fd, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &a, sizeof(a)));
 }
 
-/* A bind of source (opened by from_fd/from_path) onto target_fd */
-static int bind_fd(Ctx *c, int from_fd, const char *from_path, int target_fd, bool recursive, bool read_only,
-                   const char *what) {
+/* A bind of source (opened by from_fd/from_path) onto target_fd, with the MOUNT_ATTR_* flags attr */
+static int bind_fd_attr(Ctx *c, int from_fd, const char *from_path, int target_fd, bool recursive,
+                        uint64_t attr, const char *what) {
         _cleanup_close_ int mfd = -EBADF;
         int r;
 
@@ -229,12 +225,21 @@ static int bind_fd(Ctx *c, int from_fd, const char *from_path, int target_fd, bo
                                 (isempty(from_path) ? AT_EMPTY_PATH : 0));
         if (mfd < 0)
                 return fail(c, -errno, "clone mount for '%s'", what);
-        if (read_only) {
-                r = setattr_fd(mfd, recursive, MOUNT_ATTR_RDONLY);
+        if (attr != 0) {
+                r = setattr_fd(mfd, recursive, attr);
                 if (r < 0)
-                        return fail(c, r, "make '%s' read-only", what);
+                        return fail(c, r,
+                                    (attr & MOUNT_ATTR_RDONLY) ? "make '%s' read-only"
+                                                               : "set the mount flags of '%s'",
+                                    what);
         }
         return attach(c, mfd, target_fd, what);
+}
+
+static int bind_fd(Ctx *c, int from_fd, const char *from_path, int target_fd, bool recursive, bool read_only,
+                   const char *what) {
+        return bind_fd_attr(c, from_fd, from_path, target_fd, recursive, read_only ? MOUNT_ATTR_RDONLY : 0,
+                            what);
 }
 
 static int check_layer_path(const char *p) {
@@ -379,6 +384,34 @@ static int mount_root(Ctx *c, const RootfsParams *p) {
         return overlay_mount_data_page(c, p, target);
 }
 
+/* security.devices: the host's node at path, bound read-only onto an empty file at the same path in the
+ * container's /dev. Not mknod: that needs the device policy's 'm', which "PATH:r" or ":rw" does not grant
+ * (the payload runs under its policy already). Read-only: the container can read and write the device as
+ * its policy allows, but chmod, chown or a timestamp on the host's node fail with EROFS. */
+static int make_extra_device(Ctx *c, int root_fd, const char *path) {
+        _cleanup_close_ int src = -EBADF, target = -EBADF;
+        struct stat st;
+        int r;
+
+        if (!startswith(path, "/dev/") || strstr(path, "/../") || strstr(path, "/./"))
+                return fail(c, -EINVAL, "set up device '%s': not below /dev/", path);
+        src = open(path, O_PATH | O_CLOEXEC);
+        if (src < 0)
+                return fail(c, -errno, "open device '%s'", path);
+        if (fstat(src, &st) < 0)
+                return fail(c, -errno, "stat device '%s'", path);
+        if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode))
+                return fail(c, -ENODEV, "set up device '%s': not a device node", path);
+        r = mkdir_p_in_root(root_fd, path, false);
+        if (r < 0)
+                return fail(c, r, "create '%s'", path);
+        target = open_in_root(root_fd, path, O_PATH | O_NOFOLLOW);
+        if (target < 0)
+                return fail(c, target, "open '%s'", path);
+        return bind_fd_attr(c, src, "", target, false,
+                            MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, path);
+}
+
 static int setup_dev(Ctx *c, const RootfsParams *p, int root_fd) {
         _cleanup_close_ int dev = -EBADF;
         _cleanup_free_ char *size = NULL, *shm_size = NULL;
@@ -410,6 +443,24 @@ static int setup_dev(Ctx *c, const RootfsParams *p, int root_fd) {
                 if (fchmodat(dev, dev_nodes[i].name, 0666, 0) < 0)
                         return fail(c, -errno, "chmod '/dev/%s'", dev_nodes[i].name);
         }
+        for (size_t i = 0; i < p->n_devices; i++) {
+                r = make_extra_device(c, root_fd, p->devices[i]);
+                if (r < 0)
+                        return r;
+        }
+        /* Every node a mount of its own, then /dev itself nodev: a node the container makes there with
+         * CAP_MKNOD cannot be opened, whatever the device cgroup says */
+        for (size_t i = 0; i < ELEMENTSOF(dev_nodes); i++) {
+                _cleanup_close_ int node = openat(dev, dev_nodes[i].name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+                if (node < 0)
+                        return fail(c, -errno, "open '/dev/%s'", dev_nodes[i].name);
+                r = bind_fd(c, node, "", node, false, false, dev_nodes[i].name);
+                if (r < 0)
+                        return r;
+        }
+        r = setattr_fd(dev, false, MOUNT_ATTR_NODEV);
+        if (r < 0)
+                return fail(c, r, "make '/dev' nodev");
         for (size_t i = 0; i < ELEMENTSOF(dev_links); i++)
                 if (symlinkat(dev_links[i].target, dev, dev_links[i].name) < 0)
                         return fail(c, -errno, "create symlink '/dev/%s'", dev_links[i].name);
@@ -552,6 +603,61 @@ static int replace_symlink_in_root(int root_fd, const char *path) {
         return f < 0 ? -errno : 0;
 }
 
+/* The path of fd as the kernel names it (readlink of /proc/self/fd/N), in a malloc'ed buffer */
+static int fd_get_path(int fd, char **ret) {
+        char link[sizeof("/proc/self/fd/") + 12];
+
+        (void) snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+        for (size_t size = 256; size <= 65536; size *= 2) {
+                _cleanup_free_ char *buf = malloc(size);
+                ssize_t n;
+
+                if (!buf)
+                        return -ENOMEM;
+                n = readlink(link, buf, size);
+                if (n < 0)
+                        return -errno;
+                if ((size_t) n < size) {
+                        buf[n] = '\0';
+                        *ret = TAKE_PTR(buf);
+                        return 0;
+                }
+        }
+        return -ENAMETOOLONG;
+}
+
+/* A [[mount]] never lands on /proc, /sys or /dev (nor below them, where it could unmask a masked path, or
+ * replace a device node), also when a symlink in the image leads there: verify refuses the paths, this
+ * the places where the mount point resolved to (its path below the root, and its file system type) */
+static int check_mount_point(Ctx *c, int root_fd, int target_fd, const char *what) {
+        _cleanup_free_ char *root = NULL, *target = NULL;
+        struct statfs sfs;
+        const char *rest;
+        int r;
+
+        if (fstatfs(target_fd, &sfs) < 0)
+                return fail(c, -errno, "stat mount point '%s'", what);
+        if (IN_SET((long) sfs.f_type, (long) PROC_SUPER_MAGIC, (long) SYSFS_MAGIC, (long) DEVPTS_SUPER_MAGIC,
+                   (long) CGROUP2_SUPER_MAGIC))
+                return fail(c, -EPERM, "mount at '%s': it resolves into /proc, /sys or /dev", what);
+
+        r = fd_get_path(root_fd, &root);
+        if (r >= 0)
+                r = fd_get_path(target_fd, &target);
+        if (r < 0)
+                return fail(c, r, "find where mount point '%s' is", what);
+        /* resolved with RESOLVE_IN_ROOT, so below the root; the root itself is refused by config/ */
+        rest = streq(root, "/") ? target : startswith(target, root);
+        if (!rest || !IN_SET(rest[0], '\0', '/'))
+                return fail(c, -EPERM, "mount at '%s': it resolves outside the root ('%s')", what, target);
+        for (const char *const *k = (const char *const[]){ "/proc", "/sys", "/dev", NULL }; *k; k++) {
+                const char *below = startswith(rest, *k);
+                if (below && IN_SET(below[0], '\0', '/'))
+                        return fail(c, -EPERM, "mount at '%s': it resolves to '%s', in %s", what, rest, *k);
+        }
+        return 0;
+}
+
 static int setup_user_mount(Ctx *c, int root_fd, const RootfsMount *m) {
         _cleanup_close_ int target = -EBADF, src = -EBADF;
         bool dir = true;
@@ -586,9 +692,14 @@ static int setup_user_mount(Ctx *c, int root_fd, const RootfsMount *m) {
         target = open_in_root(root_fd, m->target, O_PATH);
         if (target < 0)
                 return fail(c, target, "open mount point '%s'", m->target);
+        r = check_mount_point(c, root_fd, target, m->target);
+        if (r < 0)
+                return r;
 
+        uint64_t attr = (m->read_only ? MOUNT_ATTR_RDONLY : 0) | (m->allow_suid ? 0 : MOUNT_ATTR_NOSUID) |
+                (m->allow_dev ? 0 : MOUNT_ATTR_NODEV);
         if (m->type == ROOTFS_MOUNT_BIND)
-                return bind_fd(c, src, "", target, !m->non_recursive, m->read_only, m->target);
+                return bind_fd_attr(c, src, "", target, !m->non_recursive, attr, m->target);
 
         if (m->type == ROOTFS_MOUNT_TMPFS) {
                 _cleanup_free_ char *size = NULL, *mode = NULL;
@@ -599,9 +710,7 @@ static int setup_user_mount(Ctx *c, int root_fd, const RootfsMount *m) {
                 if (!mode || (m->size > 0 && !size))
                         return fail(c, -ENOMEM, "mount tmpfs at '%s'", m->target);
                 const char *opts[] = { "mode", mode, size ? "size" : NULL, size, NULL };
-                mfd = fs_make(c, "tmpfs", opts,
-                              MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (m->read_only ? MOUNT_ATTR_RDONLY : 0),
-                              m->target);
+                mfd = fs_make(c, "tmpfs", opts, (unsigned) attr, m->target);
                 if (mfd < 0)
                         return mfd;
                 return attach(c, mfd, target, m->target);
@@ -634,6 +743,10 @@ int rootfs_setup(const RootfsParams *p, char *msg, size_t msg_size) {
         root_fd = open(p->target, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (root_fd < 0)
                 return fail(&c, -errno, "open root '%s'", p->target);
+        /* no device node in the image or made by the container works (its devices are in /dev) */
+        r = setattr_fd(root_fd, false, MOUNT_ATTR_NODEV);
+        if (r < 0)
+                return fail(&c, r, "make the root nodev");
 
         r = mkdir_p_in_root(root_fd, "/proc", true);
         if (r < 0)

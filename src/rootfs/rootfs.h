@@ -48,6 +48,8 @@ typedef struct RootfsMount {
         const char *target; /* absolute path inside the container */
         bool read_only;
         bool non_recursive; /* bind: false (default) = MS_REC, submounts of the source come along */
+        bool allow_suid;    /* false (default): nosuid */
+        bool allow_dev;     /* false (default): nodev */
         uint64_t size;      /* tmpfs: bytes, 0 = kernel default (half of RAM) */
         mode_t mode;        /* tmpfs: mode of the root dir, 0 = 0755 */
         /* bind of a file: a symlink at the target (e.g. an image's dangling /etc/resolv.conf ->
@@ -88,17 +90,25 @@ typedef struct RootfsParams {
          * own subtree, rooted at its unit's cgroup. */
         bool mount_cgroup;
 
+        /* Extra device nodes (security.devices): host paths below /dev/, each the host's node bound
+         * read-only onto an empty file at the same path in the container's /dev (no mknod: that would
+         * need the device policy's 'm'; read-only: the host's node cannot be chmod'ed from inside) */
+        const char *const *devices;
+        size_t n_devices;
+
         uint64_t dev_size; /* size of the /dev tmpfs, 0 = 4 MiB */
         uint64_t shm_size; /* size of the /dev/shm tmpfs, 0 = 64 MiB (Docker's default) */
 } RootfsParams;
 
 /* The whole sequence, in the child's new mount namespace:
- *   "/" MS_REC|MS_SLAVE (nothing propagates back to the host), the root at p->target, /proc (fresh
+ *   "/" MS_REC|MS_SLAVE (nothing propagates back to the host), the root at p->target (nodev), /proc (fresh
  *   procfs: call this after clone(CLONE_NEWPID), in the new pid namespace), /sys (ro), /dev (tmpfs
- *   mode 755 nosuid noexec; null zero full random urandom tty by mknod; fd stdin stdout stderr
- *   core ptmx symlinks), /dev/pts (devpts newinstance, ptmxmode=0666, gid=5, mode=620), /dev/shm,
+ *   mode 755 nosuid noexec nodev; null zero full random urandom tty by mknod, each node a bind of itself
+ *   so that /dev itself can be nodev; p->devices bound from the host; fd stdin stdout stderr core ptmx
+ *   symlinks), /dev/pts (devpts newinstance, ptmxmode=0666, gid=5, mode=620), /dev/shm,
  *   /dev/mqueue, the masked paths (files: a bind of our /dev/null; dirs: an empty ro tmpfs),
- *   read-only /proc/sys /proc/sysrq-trigger /proc/irq /proc/bus, the [[mount]] entries,
+ *   read-only /proc/sys /proc/sysrq-trigger /proc/irq /proc/bus, the [[mount]] entries (binds
+ *   nosuid,nodev unless allowed; none may land on /proc, /sys or /dev, even through a symlink),
  *   optionally a read-only "/", then pivot_root(".", ".") + umount2(".", MNT_DETACH) + chdir("/").
  *
  * Returns 0 or -errno; on failure, msg (if not NULL) receives a NUL-terminated description of the

@@ -182,8 +182,12 @@ static _noreturn_ void exec_child_b(const SpawnExecParams *p, int sync_fd, int t
                                 set_error(&err, -errno, "set up the pty as stdio", NULL);
                                 spawn_child_fail(sync_fd, &err);
                         }
-        } else if (spawn_child_stdio(&p->process, &err) < 0)
+        } else if (setsid() < 0 || spawn_child_stdio(&p->process, &err) < 0) {
+                /* without -t: a session of its own too, never the caller's controlling terminal */
+                if (err.error == 0)
+                        set_error(&err, -errno, "create a session", NULL);
                 spawn_child_fail(sync_fd, &err);
+        }
 
         /* Of cbox's fds (the leader's pidfd, the cgroup's, whatever the caller had open) nothing
          * stays while we resolve names in the container or run there */

@@ -788,6 +788,13 @@ static _noreturn_ void child_main(const SpawnParams *p, int sync_fd) {
 
         spawn_child_reset_signals();
 
+        /* A session of its own, without the caller's controlling terminal: /dev/tty does not open and
+         * TIOCSTI (which needs the ctty, or CAP_SYS_ADMIN) cannot type into the caller's shell */
+        if (setsid() < 0) {
+                error_set(&err, -errno, "create a session");
+                spawn_child_fail(sync_fd, &err);
+        }
+
         if (spawn_child_stdio(&p->process, &err) < 0)
                 spawn_child_fail(sync_fd, &err);
 

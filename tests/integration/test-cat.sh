@@ -90,7 +90,9 @@ user_namespace = false  # default
 type = \"bind\"  # default
 source = \"/srv/www\"  # from $W:13
 target = \"/www\"  # from $W:14
-read_only = true  # from $W:15"
+read_only = true  # from $W:15
+suid = false  # default
+dev = false  # default"
 
 got=$("$CBOX" cat web); rc=$?
 [ "$rc" = 0 ] || fail "cat web: exit $rc"

@@ -88,6 +88,19 @@ $D/cross.toml:11:10: mount[1].target: target '/data' is already mounted by the [
 printf 'rootfs = "var/lib/x"\n' > "$D/relative.toml"
 expect 1 "$D/relative.toml:1:10: rootfs: invalid path 'var/lib/x' (an absolute path to the root directory)" "$D/relative.toml"
 
+# a [[mount]] on or below /proc, /sys or /dev (which could unmask a masked path) is refused, naming the key;
+# a sibling that only shares the prefix is fine, and so are suid/dev
+for t in /proc /proc/kcore /sys /sys/firmware /dev /dev/shm/x; do
+        printf '%s\n[[mount]]\nsource = "/srv"\ntarget = "%s"\n' "$base" "$t" > "$D/mnt.toml"
+        k=${t#/}; k=/${k%%/*}
+        expect 1 "$D/mnt.toml:5:10: mount[0].target: cannot mount on or below '$k' (cbox mounts it for the container)" "$D/mnt.toml"
+done
+printf '%s\n[[mount]]\ntype = "tmpfs"\ntarget = "/proc/sys"\n' "$base" > "$D/mnt.toml"
+expect 1 "$D/mnt.toml:5:10: mount[0].target: cannot mount on or below '/proc' (cbox mounts it for the container)" "$D/mnt.toml"
+printf '%s\n[[mount]]\nsource = "/srv"\ntarget = "/devices"\nsuid = true\ndev = true\n' "$base" > "$D/mnt.toml"
+out=$("$CBOX" verify "$D/mnt.toml" 2>&1); rc=$?
+[ "$rc" = 0 ] && [ "$out" = "$D/mnt.toml: OK" ] || fail "mount at /devices: exit $rc '$out'"
+
 # 5. several arguments: OK ones still say OK, the exit code is 1
 out=$("$CBOX" verify "$SRC/examples/hello.toml" "$D/size.toml" 2>/dev/null); rc=$?
 [ "$rc" = 1 ] && [ "$out" = "$SRC/examples/hello.toml: OK" ] || fail "mixed: exit $rc '$out'"

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # A detached container: machinectl lists it, its output is in the journal (journalctl, cbox logs,
 # logs -f follows), list/status show it, exec sees the container (PID 1 = init, same hostname and
-# mounts, masked /proc/kcore, no mount, read-only /proc/sys), top lists its processes; up is
+# mounts, masked /proc/kcore and /proc/kallsyms, no mount, read-only /proc/sys), top lists its processes; up is
 # idempotent, a changed file is refused without --replace; cbox-init cannot be written through
 # /proc/PID/exe (CVE-2019-5736), not even after it exited.
 # cbox-test-timeout: 240
@@ -81,6 +81,10 @@ assert_eq "$("$CBOX" exec -w /etc $N -- pwd)" /etc "exec -w"
 assert_eq "$("$CBOX" exec -u nobody $N -- id -u)" 65534 "exec -u"
 assert_exit 5 "$CBOX" exec $N -- sh -c 'exit 5'
 assert_eq "$("$CBOX" exec $N -- sh -c 'head -c 64 /proc/kcore | wc -c')" 0 "/proc/kcore is masked"
+# /proc/kallsyms too (the addresses read as 0 without CAP_SYSLOG, the names still help an exploit); the
+# control: the host's reads
+assert_eq "$(head -c 64 /proc/kallsyms | wc -c)" 64 "/proc/kallsyms on the host"
+assert_eq "$("$CBOX" exec $N -- sh -c 'head -c 64 /proc/kallsyms | wc -c')" 0 "/proc/kallsyms is masked"
 # no CAP_SYS_ADMIN: mounting fails with EPERM (the mount point exists: /mnt is made here)
 "$CBOX" exec $N -- mkdir -p /mnt
 rc=0

@@ -11,6 +11,7 @@
 #include <linux/magic.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -485,6 +486,126 @@ TEST(errors_are_reported) {
         ASSERT_EQ(run_inside(&p, check_nothing, msg, sizeof(msg)), 100 + ENOENT);
         ASSERT_TRUE(strstr(msg, "/nonexistent-src") != NULL);
 
+        cleanup_tree();
+}
+
+/* Device nodes and set-user-ID bits: the root and /dev are nodev (a node made there does not open), the
+ * nodes cbox makes and security.devices do; binds are nosuid,nodev unless allow_suid/allow_dev */
+static bool src_nodev, have_tun;
+
+static int check_nodes_and_flags(void) {
+        struct statvfs sv;
+        struct stat st;
+        int fd;
+
+        CHECK(statvfs("/bind", &sv) == 0 && (sv.f_flag & ST_NOSUID) && (sv.f_flag & ST_NODEV));
+        CHECK(statvfs("/bindsd", &sv) == 0 && !(sv.f_flag & ST_NOSUID) &&
+              !(sv.f_flag & ST_NODEV) == !src_nodev);
+        /* on the root and in /dev, a node of /dev/null made by the container is refused */
+        CHECK(mknod("/mynull", S_IFCHR | 0666, makedev(1, 3)) == 0);
+        CHECK(open("/mynull", O_RDONLY | O_CLOEXEC) < 0 && errno == EACCES);
+        CHECK(mknod("/dev/mynull", S_IFCHR | 0666, makedev(1, 3)) == 0);
+        CHECK(open("/dev/mynull", O_RDONLY | O_CLOEXEC) < 0 && errno == EACCES);
+        /* control: the same node on a bind with allow_dev opens, and so does cbox's /dev/null */
+        CHECK(mknod("/bindsd/mynull", S_IFCHR | 0666, makedev(1, 3)) == 0);
+        fd = open("/bindsd/mynull", O_RDONLY | O_CLOEXEC);
+        CHECK(src_nodev ? fd < 0 : fd >= 0);
+        safe_close(fd);
+        CHECK(unlink("/bindsd/mynull") == 0);
+        fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+        CHECK(fd >= 0);
+        safe_close(fd);
+        /* security.devices: the host's node, in a directory of its own, usable, its mode not changeable */
+        if (have_tun) {
+                CHECK(stat("/dev/net/tun", &st) == 0 && S_ISCHR(st.st_mode) && major(st.st_rdev) == 10 &&
+                      minor(st.st_rdev) == 200);
+                fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+                CHECK(fd >= 0);
+                safe_close(fd);
+                CHECK(chmod("/dev/net/tun", 0666) < 0 && errno == EROFS);
+        }
+        return 0;
+}
+
+TEST(nodev_nosuid) {
+        _cleanup_free_ char *l2 = NULL, *root = NULL, *src = NULL, *up = NULL, *wk = NULL;
+        struct statvfs sv;
+        char msg[512];
+
+        make_tree();
+        l2 = strjoin(tmp, "/lower2");
+        root = strjoin(tmp, "/root");
+        src = strjoin(tmp, "/bindsrc");
+        up = strjoin(tmp, "/upper");
+        wk = strjoin(tmp, "/work");
+        ASSERT_OK(RET_NERRNO(statvfs(src, &sv)));
+        src_nodev = sv.f_flag & ST_NODEV;
+        have_tun = access("/dev/net/tun", F_OK) == 0;
+        const char *lowers[] = { l2 };
+        const char *devices[] = { "/dev/net/tun" };
+        RootfsMount mounts[] = {
+                { .type = ROOTFS_MOUNT_BIND, .source = src, .target = "/bind" },
+                { .type = ROOTFS_MOUNT_BIND,
+                  .source = src,
+                  .target = "/bindsd",
+                  .allow_suid = true,
+                  .allow_dev = true },
+        };
+        RootfsParams p = {
+                .target = root,
+                .lower_dirs = lowers,
+                .n_lower_dirs = 1,
+                .upper_dir = up,
+                .work_dir = wk,
+                .mounts = mounts,
+                .n_mounts = ELEMENTSOF(mounts),
+                .devices = devices,
+                .n_devices = have_tun ? 1 : 0,
+                .new_netns = true,
+        };
+        ASSERT_EQ(run_inside(&p, check_nodes_and_flags, msg, sizeof(msg)), 0);
+        cleanup_tree();
+}
+
+/* A [[mount]] that an image's symlink leads into /proc, /sys or /dev is refused, and names the place;
+ * the control: the same symlink to a plain directory is fine */
+TEST(mount_point_through_symlink) {
+        _cleanup_free_ char *l2 = NULL, *root = NULL, *src = NULL, *up = NULL, *wk = NULL;
+        char msg[512];
+
+        make_tree();
+        l2 = strjoin(tmp, "/lower2");
+        root = strjoin(tmp, "/root");
+        src = strjoin(tmp, "/bindsrc");
+        up = strjoin(tmp, "/upper");
+        wk = strjoin(tmp, "/work");
+        const struct {
+                const char *link, *to;
+        } links[] = { { "dl", "/dev" }, { "pl", "../proc" }, { "sl", "/sys" }, { "ml", "/mnt" } };
+        for (size_t i = 0; i < ELEMENTSOF(links); i++) {
+                _cleanup_free_ char *l = strjoin(l2, "/", links[i].link);
+                ASSERT_OK(RET_NERRNO(symlink(links[i].to, l)));
+        }
+        const char *lowers[] = { l2 };
+        RootfsMount m = { .type = ROOTFS_MOUNT_BIND, .source = src };
+        RootfsParams p = {
+                .target = root,
+                .lower_dirs = lowers,
+                .n_lower_dirs = 1,
+                .upper_dir = up,
+                .work_dir = wk,
+                .mounts = &m,
+                .n_mounts = 1,
+                .new_netns = true,
+        };
+        const char *refused[] = { "/dl/shm", "/dl/newdir", "/dl", "/pl/sys", "/sl/kernel", "/ml/../dl/pts" };
+        for (size_t i = 0; i < ELEMENTSOF(refused); i++) {
+                m.target = refused[i];
+                ASSERT_EQ(run_inside(&p, check_nothing, msg, sizeof(msg)), 100 + EPERM);
+                ASSERT_TRUE(strstr(msg, refused[i]) != NULL);
+        }
+        m.target = "/ml/x";
+        ASSERT_EQ(run_inside(&p, check_nothing, msg, sizeof(msg)), 0);
         cleanup_tree();
 }
 
