@@ -112,7 +112,9 @@ int main(int argc, char **argv) {
                         }
                         got[n] = '\0';
                         (void) fcntl(0, F_SETFL, fl);
-                        printf("readback %s\n", strstr(got, argv[2]) ? "OK" : "MISSING");
+                        /* memmem: what the caller had queued (a NUL that stood for a canonical-mode EOF)
+                         * may come first */
+                        printf("readback %s\n", memmem(got, n, argv[2], strlen(argv[2])) ? "OK" : "MISSING");
                 }
                 fflush(stdout);
                 return 0;

@@ -37,7 +37,7 @@ HOSTPTS=$(stat -c %d /dev/pts) # st_dev of the host's devpts, where script's pty
 # command line for the caller's shell.
 cat > "$W/t66.toml" <<E
 rootfs = "$R"
-command = ["/bin/sh", "-c", "/opt/t/sec-probe tty \"\$0\" \$1; exit 7", "$INJECT\n", ""]
+command = ["/bin/sh", "-c", "/opt/t/sec-probe tty \"\$0\" \$1; exit 7", "$INJECT\n", "-"]
 [network]
 mode = "none"
 [[mount]]
@@ -45,7 +45,7 @@ source = "$W/opt"
 target = "/opt/t"
 read_only = true
 E
-sed 's|"", *\]$|"readback"]|' "$W/t66.toml" > "$W/t66rb.toml"
+sed 's|, "-"]$|, "readback"]|' "$W/t66.toml" > "$W/t66rb.toml"
 grep -q '"readback"\]' "$W/t66rb.toml" || fail "t66rb.toml: $(cat "$W/t66rb.toml")"
 sed 's|^command = .*|command = ["/bin/sleep", "3600"]|' "$W/t66.toml" > "$W/t66x.toml"
 # t66s: waits for signals on a pty: SIGWINCH (from the kernel, when cbox resizes the pty) writes the
