@@ -117,10 +117,12 @@ static _noreturn_ void exec_child_b(const SpawnExecParams *p, int sync_fd, int t
                 spawn_child_fail(sync_fd, &err);
         }
         if (tty_slave >= 0) {
-                if (spawn_child_take_pty(tty_slave,
-                                         p->process.stdin_fd >= 0 ? p->process.stdin_fd : STDIN_FILENO,
-                                         &err) < 0)
+                r = spawn_child_take_pty(tty_slave,
+                                         p->process.stdin_fd >= 0 ? p->process.stdin_fd : STDIN_FILENO);
+                if (r < 0) {
+                        set_error(&err, r, "make the pty the controlling terminal and stdio", NULL);
                         spawn_child_fail(sync_fd, &err);
+                }
         } else if (spawn_child_stdio(&p->process, &err) < 0)
                 spawn_child_fail(sync_fd, &err);
 

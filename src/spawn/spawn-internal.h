@@ -9,15 +9,12 @@
  * Returns 0 in the child, the pid in the parent (with *ret_pidfd set), -1 with errno on failure. */
 pid_t spawn_clone(uint64_t flags, int cgroup_fd, int *ret_pidfd);
 
-/* Fills err (may be NULL) with the failed step and the positive errno of r */
-void spawn_error_set(SpawnError *err, int r, const char *fmt, ...) _printf_(3, 4);
-
 /* spawn-pty.c. Opens a pty in the devpts at /dev/pts of the current root (the container's): the
  * master, and the peer by TIOCGPTPEER; both O_NOCTTY | O_CLOEXEC */
 int spawn_open_pty(int *ret_master, int *ret_slave);
 /* Child side, a session leader without a terminal: slave gets the window size of size_from (the
  * terminal the parent relays, when it is one) and becomes the controlling terminal and 0, 1, 2 */
-int spawn_child_take_pty(int slave, int size_from, SpawnError *err);
+int spawn_child_take_pty(int slave, int size_from);
 /* Sends fd over the sync channel (one byte 'T' + SCM_RIGHTS) */
 int spawn_send_fd(int sock, int fd);
 /* Receives one report from the sync channel: an fd (returns 0, *ret_fd set), EOF (returns 0,

@@ -47,7 +47,7 @@ static void copy_winsize(int from, int to) {
                 (void) ioctl(to, TIOCSWINSZ, &ws);
 }
 
-int spawn_child_take_pty(int slave, int size_from, SpawnError *err) {
+int spawn_child_take_pty(int slave, int size_from) {
         /* the caller's window size, before anything runs on the pty (the relay copies it again, and on
          * every SIGWINCH, but only once the process runs) */
         if (size_from >= 0 && isatty(size_from))
@@ -55,17 +55,11 @@ int spawn_child_take_pty(int slave, int size_from, SpawnError *err) {
 
         /* we are a session leader without a terminal (setsid() came first): the pty becomes ours, and
          * our children's, and stdio */
-        if (ioctl(slave, TIOCSCTTY, 0) < 0) {
-                int r = -errno;
-                spawn_error_set(err, r, "make the pty the controlling terminal");
-                return r;
-        }
+        if (ioctl(slave, TIOCSCTTY, 0) < 0)
+                return -errno;
         for (int i = 0; i < 3; i++)
-                if (dup2(slave, i) < 0) {
-                        int r = -errno;
-                        spawn_error_set(err, r, "set up the pty as stdio");
-                        return r;
-                }
+                if (dup2(slave, i) < 0)
+                        return -errno;
         return 0;
 }
 
@@ -119,7 +113,9 @@ int spawn_recv_report(int sock, int *ret_fd, SpawnError *err) {
         if (n == 0 || *ret_fd >= 0)
                 return 0;
         if (n != (ssize_t) sizeof(e) || e.error <= 0) {
-                spawn_error_set(err, EPROTO, "start the process (garbled report)");
+                if (err)
+                        *err = (SpawnError){ .error = EPROTO,
+                                             .message = "start the process (garbled report)" };
                 return -EPROTO;
         }
         e.message[sizeof(e.message) - 1] = '\0';

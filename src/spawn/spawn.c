@@ -450,7 +450,8 @@ int spawn_wait_status_to_exit(int status) {
 
 /* ---- the child side ---- */
 
-void spawn_error_set(SpawnError *err, int r, const char *fmt, ...) {
+static void error_set(SpawnError *err, int r, const char *fmt, ...) _printf_(3, 4);
+static void error_set(SpawnError *err, int r, const char *fmt, ...) {
         va_list ap;
 
         if (!err)
@@ -505,8 +506,8 @@ static int apply_limits(const SpawnProcess *p, SpawnError *err) {
                 }
                 if (setrlimit((__rlimit_resource_t) l->resource, &rl) < 0) {
                         int r = -errno;
-                        spawn_error_set(err, r, "set resource limit %d to %" PRIu64 ":%" PRIu64, l->resource,
-                                        l->soft, l->hard);
+                        error_set(err, r, "set resource limit %d to %" PRIu64 ":%" PRIu64, l->resource,
+                                  l->soft, l->hard);
                         return r;
                 }
         }
@@ -520,7 +521,7 @@ static int apply_limits(const SpawnProcess *p, SpawnError *err) {
                 if (r < 0) {
                         if (p->oom_score_adj_best_effort && IN_SET(-r, EACCES, EPERM))
                                 return 0;
-                        spawn_error_set(err, r, "set oom_score_adj to %i", p->oom_score_adj);
+                        error_set(err, r, "set oom_score_adj to %i", p->oom_score_adj);
                         return r;
                 }
         }
@@ -545,7 +546,7 @@ static int enter_workdir(const char *workdir, SpawnError *err) {
         root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (root < 0) {
                 r = -errno;
-                spawn_error_set(err, r, "open the root directory");
+                error_set(err, r, "open the root directory");
                 return r;
         }
         fd = (int) syscall(SYS_openat2, root, workdir, &how, sizeof(how));
@@ -553,21 +554,20 @@ static int enter_workdir(const char *workdir, SpawnError *err) {
                 fd = open(workdir, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0) {
                 r = -errno;
-                spawn_error_set(err, r, "change to working directory '%s'%s", workdir,
-                                r == -ELOOP ? " (a magic link like /proc/self/fd/N, or a symlink loop)"
-                                            : "");
+                error_set(err, r, "change to working directory '%s'%s", workdir,
+                          r == -ELOOP ? " (a magic link like /proc/self/fd/N, or a symlink loop)" : "");
                 return r;
         }
         if (fchdir(fd) < 0) {
                 r = -errno;
-                spawn_error_set(err, r, "change to working directory '%s'", workdir);
+                error_set(err, r, "change to working directory '%s'", workdir);
                 return r;
         }
 
         for (;;) {
                 char *b = realloc(cwd, size);
                 if (!b) {
-                        spawn_error_set(err, -ENOMEM, "allocate");
+                        error_set(err, -ENOMEM, "allocate");
                         return -ENOMEM;
                 }
                 cwd = b;
@@ -579,12 +579,12 @@ static int enter_workdir(const char *workdir, SpawnError *err) {
         }
         if (n < 0 && errno != ENOENT) {
                 r = -errno;
-                spawn_error_set(err, r, "get the working directory");
+                error_set(err, r, "get the working directory");
                 return r;
         }
         if (n <= 0 || cwd[0] != '/') {
-                spawn_error_set(err, EPERM, "change to working directory '%s': it is outside the container",
-                                workdir);
+                error_set(err, EPERM, "change to working directory '%s': it is outside the container",
+                          workdir);
                 return -EPERM;
         }
         return 0;
@@ -603,19 +603,19 @@ int spawn_child_credentials(const SpawnProcess *p, bool tty, char ***ret_env, Sp
 
         r = spawn_resolve_user(AT_FDCWD, p->user, &uid, &gid, &groups, &n_groups, &home);
         if (r < 0) {
-                spawn_error_set(err, r, "resolve user '%s'", strempty(p->user));
+                error_set(err, r, "resolve user '%s'", strempty(p->user));
                 return r;
         }
 
         r = spawn_build_env(p->env, home, tty, &env);
         if (r < 0) {
-                spawn_error_set(err, r, "build the environment");
+                error_set(err, r, "build the environment");
                 return r;
         }
 
         r = capability_compute_set(p->cap_add, p->cap_drop, &caps);
         if (r < 0) {
-                spawn_error_set(err, r, "parse capabilities");
+                error_set(err, r, "parse capabilities");
                 return r;
         }
 
@@ -624,7 +624,7 @@ int spawn_child_credentials(const SpawnProcess *p, bool tty, char ***ret_env, Sp
         if (p->seccomp) {
                 r = spawn_seccomp_apply(p, caps);
                 if (r < 0) {
-                        spawn_error_set(err, r, "install the seccomp filter");
+                        error_set(err, r, "install the seccomp filter");
                         return r;
                 }
         }
@@ -639,36 +639,36 @@ int spawn_child_credentials(const SpawnProcess *p, bool tty, char ***ret_env, Sp
                 if (c >= 64 || !(caps & (UINT64_C(1) << c)))
                         if (prctl(PR_CAPBSET_DROP, (unsigned long) c, 0, 0, 0) < 0 && errno != EINVAL) {
                                 r = -errno;
-                                spawn_error_set(err, r, "drop capability %s from the bounding set",
-                                                strna(capability_to_name(c)));
+                                error_set(err, r, "drop capability %s from the bounding set",
+                                          strna(capability_to_name(c)));
                                 return r;
                         }
 
         if (setgroups(n_groups, groups) < 0) {
                 r = -errno;
-                spawn_error_set(err, r, "setgroups");
+                error_set(err, r, "setgroups");
                 return r;
         }
         if (setresgid(gid, gid, gid) < 0) {
                 r = -errno;
-                spawn_error_set(err, r, "setgid %u", (unsigned) gid);
+                error_set(err, r, "setgid %u", (unsigned) gid);
                 return r;
         }
         if (setresuid(uid, uid, uid) < 0) {
                 r = -errno;
-                spawn_error_set(err, r, "setuid %u", (unsigned) uid);
+                error_set(err, r, "setuid %u", (unsigned) uid);
                 return r;
         }
 
         r = caps_apply(caps, uid);
         if (r < 0) {
-                spawn_error_set(err, r, "set capabilities");
+                error_set(err, r, "set capabilities");
                 return r;
         }
 
         if (!p->allow_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
                 r = -errno;
-                spawn_error_set(err, r, "set no_new_privs");
+                error_set(err, r, "set no_new_privs");
                 return r;
         }
 
@@ -688,7 +688,7 @@ int spawn_child_stdio(const SpawnProcess *p, SpawnError *err) {
                         continue;
                 if (dup2(fds[i], i) < 0) {
                         int r = -errno;
-                        spawn_error_set(err, r, "set up stdio fd %d", i);
+                        error_set(err, r, "set up stdio fd %d", i);
                         return r;
                 }
         }
@@ -721,7 +721,7 @@ static int close_fds_except(const int *keep, size_t n_keep, unsigned flags, bool
 
         k = new (int, n_keep + 1);
         if (!k) {
-                spawn_error_set(err, -ENOMEM, "allocate");
+                error_set(err, -ENOMEM, "allocate");
                 return -ENOMEM;
         }
         if (n_keep > 0)
@@ -736,13 +736,13 @@ static int close_fds_except(const int *keep, size_t n_keep, unsigned flags, bool
                 }
                 if ((unsigned) k[i] > from && close_range(from, (unsigned) k[i] - 1, flags) < 0) {
                         r = -errno;
-                        spawn_error_set(err, r, flags ? "mark fds close-on-exec" : "close fds");
+                        error_set(err, r, flags ? "mark fds close-on-exec" : "close fds");
                         return r;
                 }
                 if (uncloexec) {
                         r = fd_set_cloexec(k[i], false);
                         if (r < 0) {
-                                spawn_error_set(err, r, "keep fd %d open", k[i]);
+                                error_set(err, r, "keep fd %d open", k[i]);
                                 return r;
                         }
                 }
@@ -750,7 +750,7 @@ static int close_fds_except(const int *keep, size_t n_keep, unsigned flags, bool
         }
         if (close_range(from, ~0U, flags) < 0) {
                 r = -errno;
-                spawn_error_set(err, r, flags ? "mark fds close-on-exec" : "close fds");
+                error_set(err, r, flags ? "mark fds close-on-exec" : "close fds");
                 return r;
         }
         return 0;
@@ -782,7 +782,7 @@ static _noreturn_ void child_main(const SpawnParams *p, int sync_fd) {
          * cgroup, so that cgroup becomes the namespace's root */
         if (((p->namespaces ?: SPAWN_NAMESPACES_DEFAULT) & CLONE_NEWCGROUP) &&
             unshare(CLONE_NEWCGROUP) < 0) {
-                spawn_error_set(&err, -errno, "create a cgroup namespace");
+                error_set(&err, -errno, "create a cgroup namespace");
                 spawn_child_fail(sync_fd, &err);
         }
 
@@ -791,7 +791,7 @@ static _noreturn_ void child_main(const SpawnParams *p, int sync_fd) {
         /* A session of its own, without the caller's controlling terminal: /dev/tty does not open and
          * TIOCSTI (which needs the ctty, or CAP_SYS_ADMIN) cannot type into the caller's shell */
         if (setsid() < 0) {
-                spawn_error_set(&err, -errno, "create a session");
+                error_set(&err, -errno, "create a session");
                 spawn_child_fail(sync_fd, &err);
         }
 
@@ -803,7 +803,7 @@ static _noreturn_ void child_main(const SpawnParams *p, int sync_fd) {
         {
                 _cleanup_free_ int *keep = new (int, p->n_keep_fds + 2);
                 if (!keep) {
-                        spawn_error_set(&err, -ENOMEM, "allocate");
+                        error_set(&err, -ENOMEM, "allocate");
                         spawn_child_fail(sync_fd, &err);
                 }
                 if (p->n_keep_fds > 0)
@@ -831,21 +831,24 @@ static _noreturn_ void child_main(const SpawnParams *p, int sync_fd) {
 
                 r = spawn_open_pty(&master, &slave);
                 if (r < 0) {
-                        spawn_error_set(&err, r, "open a pty in the container's /dev/pts");
+                        error_set(&err, r, "open a pty in the container's /dev/pts");
                         spawn_child_fail(sync_fd, &err);
                 }
                 r = spawn_send_fd(sync_fd, master);
                 if (r < 0) {
-                        spawn_error_set(&err, r, "hand over the pty");
+                        error_set(&err, r, "hand over the pty");
                         spawn_child_fail(sync_fd, &err);
                 }
-                if (spawn_child_take_pty(slave, STDIN_FILENO, &err) < 0)
+                r = spawn_child_take_pty(slave, STDIN_FILENO);
+                if (r < 0) {
+                        error_set(&err, r, "make the pty the controlling terminal and stdio");
                         spawn_child_fail(sync_fd, &err);
+                }
         }
 
         if (p->hostname && ((p->namespaces ?: SPAWN_NAMESPACES_DEFAULT) & CLONE_NEWUTS) &&
             sethostname(p->hostname, strlen(p->hostname)) < 0) {
-                spawn_error_set(&err, -errno, "set hostname '%s'", p->hostname);
+                error_set(&err, -errno, "set hostname '%s'", p->hostname);
                 spawn_child_fail(sync_fd, &err);
         }
 
@@ -858,7 +861,7 @@ static _noreturn_ void child_main(const SpawnParams *p, int sync_fd) {
                 spawn_child_fail(sync_fd, &err);
 
         syscall(SYS_execveat, p->exec_fd, "", p->process.argv, env, AT_EMPTY_PATH);
-        spawn_error_set(&err, -errno, "execute '%s'", strna(p->process.argv ? p->process.argv[0] : NULL));
+        error_set(&err, -errno, "execute '%s'", strna(p->process.argv ? p->process.argv[0] : NULL));
         spawn_child_fail(sync_fd, &err);
 }
 
@@ -948,7 +951,7 @@ int spawn_child_release(SpawnChild *c, SpawnError *err) {
 
         if (send(c->sync_fd, "G", 1, MSG_NOSIGNAL) < 0) {
                 r = -errno;
-                spawn_error_set(err, r, "release the container process");
+                error_set(err, r, "release the container process");
                 c->sync_fd = safe_close(c->sync_fd);
                 return r;
         }
@@ -966,7 +969,7 @@ int spawn_child_release(SpawnChild *c, SpawnError *err) {
                 return 0;
         c->pty_master = safe_close(c->pty_master);
         if (e.error == 0) {
-                spawn_error_set(err, r, "wait for the container process");
+                error_set(err, r, "wait for the container process");
                 return r;
         }
 

@@ -24,14 +24,22 @@
 
 static const char *ename(int e) {
         switch (e) {
-        case EPERM: return "EPERM";
-        case EACCES: return "EACCES";
-        case ENXIO: return "ENXIO";
-        case EIO: return "EIO";
-        case ENOTTY: return "ENOTTY";
-        case ENOENT: return "ENOENT";
-        case EROFS: return "EROFS";
-        default: return strerror(e);
+        case EPERM:
+                return "EPERM";
+        case EACCES:
+                return "EACCES";
+        case ENXIO:
+                return "ENXIO";
+        case EIO:
+                return "EIO";
+        case ENOTTY:
+                return "ENOTTY";
+        case ENOENT:
+                return "ENOENT";
+        case EROFS:
+                return "EROFS";
+        default:
+                return strerror(e);
         }
 }
 
@@ -62,7 +70,8 @@ static void sti(const char *what, int fd, const char *text) {
 int main(int argc, char **argv) {
         if (argc == 6 && strcmp(argv[1], "mknod-read") == 0) {
                 mode_t type = argv[2][0] == 'b' ? S_IFBLK : S_IFCHR;
-                if (mknod(argv[3], type | 0600, makedev(atoi(argv[4]), atoi(argv[5]))) < 0 && errno != EEXIST) {
+                if (mknod(argv[3], type | 0600, makedev(atoi(argv[4]), atoi(argv[5]))) < 0 &&
+                    errno != EEXIST) {
                         printf("mknod %s\n", ename(errno));
                         return 1;
                 }
@@ -107,7 +116,7 @@ int main(int argc, char **argv) {
                         for (int i = 0; i < 256 && n < sizeof(got) - 1; i++) {
                                 ssize_t k = read(0, got + n, sizeof(got) - 1 - n);
                                 if (k < 0)
-                                        break; /* EAGAIN: all read */
+                                        break;   /* EAGAIN: all read */
                                 n += (size_t) k; /* 0 is an EOF (^D) typed by somebody: go on */
                         }
                         got[n] = '\0';
