@@ -178,8 +178,9 @@ int spawn_pty_relay_dispatch(SpawnPtyRelay *r, const struct pollfd pf[static 2])
                 char buf[4096];
                 ssize_t k = read(r->in_fd, buf, sizeof(buf));
                 if (k > 0)
-                        /* the master blocks when the process does not read its input: like typing ahead
-                         * into a terminal nobody reads (the kernel's buffer is 4 KiB) */
+                        /* the master is non-blocking: what does not fit while the process reads none of
+                         * its input (the pty's buffer is full) is dropped, as when typing ahead into a
+                         * terminal nobody reads, rather than stopping the relay of its output */
                         (void) loop_write(r->master, buf, (size_t) k);
                 else if (k == 0 || !IN_SET(errno, EAGAIN, EINTR)) {
                         r->in_open = false;
