@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <getopt.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "container.h"
 #include "log.h"
@@ -27,10 +28,16 @@ VERB(up, 20, "up [--foreground] [--replace] FILE|NAME   Create and start a conta
                                "Validate the container file, then run it in cbox-NAME.scope.\n"
                                "Detached (default): prints NAME once the payload runs; output goes to the "
                                "journal.\n"
-                               "  --foreground  stay attached: the payload inherits stdio (in a session of its "
-                               "own),\n"
-                               "                signals are forwarded,\n"
-                               "                exit with the payload's status (what cbox@.service runs)\n"
+                               "  --foreground  stay attached: signals are forwarded, exit with the "
+                               "payload's "
+                               "status\n"
+                               "                (what cbox@.service runs). On a terminal (stdin a tty) the "
+                               "payload\n"
+                               "                gets a pty of the container's own, relayed to this one; "
+                               "otherwise\n"
+                               "                it inherits stdio. Either way it runs in a session of its "
+                               "own and\n"
+                               "                this terminal is never its controlling terminal.\n"
                                "  --replace     replace a running container whose file changed\n"
                                "An identical running container is left alone (exit 0). [health] checks "
                                "run only\n"
@@ -48,6 +55,8 @@ VERB(up, 20, "up [--foreground] [--replace] FILE|NAME   Create and start a conta
                 default:
                         return EXIT_USAGE;
                 }
+        /* like `exec -t`, but implied: a terminal on stdin gets the container a terminal of its own */
+        o.tty = o.foreground && isatty(STDIN_FILENO);
         if (argc - optind != 1) {
                 log_error("up: expected exactly one FILE or NAME.");
                 return EXIT_USAGE;

@@ -995,6 +995,8 @@ static int wait_foreground(UpContext *u) {
         const ContainerConfig *c = u->c;
         _cleanup_close_ int sfd = -EBADF;
         HealthCheck h = { .runner_pidfd = -EBADF, .cgroup_fd = -EBADF, .exec_fd = -EBADF };
+        /* on a terminal: the container's pty, relayed here, next to the signals (SIGWINCH resizes it) */
+        _cleanup_(spawn_pty_relay_done) SpawnPtyRelay relay = SPAWN_PTY_RELAY_NULL;
         bool health = c->health.enabled, health_stop = false;
         uint64_t kill_at = 0;
         sigset_t mask, old;
@@ -1008,6 +1010,9 @@ static int wait_foreground(UpContext *u) {
         sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
         if (sfd < 0)
                 return log_error_errno(errno, "%s: signalfd: %m", u->name);
+        if (u->child.pty_master >= 0)
+                (void) spawn_pty_relay_start(&relay, TAKE_FD(u->child.pty_master), STDIN_FILENO,
+                                             STDOUT_FILENO);
         if (health) {
                 r = health_init(&h, u->name, c, &u->process, u->state_fd, u->child.pidfd, u->child.pid);
                 h.seccomp_program = u->seccomp.insns ? &u->seccomp : NULL;
@@ -1021,11 +1026,15 @@ static int wait_foreground(UpContext *u) {
         }
 
         for (;;) {
-                struct pollfd p[3] = {
+                struct pollfd p[5] = {
                         { .fd = u->child.pidfd, .events = POLLIN },
                         { .fd = sfd, .events = POLLIN },
                         { .fd = health ? health_fd(&h) : -1, .events = POLLIN },
+                        { .fd = -1 },
+                        { .fd = -1 },
                 };
+                if (relay.master >= 0)
+                        spawn_pty_relay_pollfds(&relay, p + 3);
                 int timeout = health ? health_timeout_ms(&h) : -1;
                 if (kill_at > 0) {
                         uint64_t n = now_realtime_usec();
@@ -1033,14 +1042,20 @@ static int wait_foreground(UpContext *u) {
                                              : (int) MIN((kill_at - n + 999) / 1000, (uint64_t) INT32_MAX);
                         timeout = timeout < 0 ? t : MIN(timeout, t);
                 }
-                if (poll(p, 3, timeout) < 0) {
+                if (poll(p, ELEMENTSOF(p), timeout) < 0) {
                         if (errno == EINTR)
                                 continue;
                         return log_error_errno(errno, "%s: poll: %m", u->name);
                 }
+                if (relay.master >= 0 && spawn_pty_relay_dispatch(&relay, p + 3) < 0)
+                        spawn_pty_relay_done(&relay); /* nobody holds the pty any more */
                 if (p[1].revents & POLLIN) {
                         struct signalfd_siginfo si;
                         while (read(sfd, &si, sizeof(si)) == (ssize_t) sizeof(si)) {
+                                if (si.ssi_signo == SIGWINCH && relay.master >= 0) {
+                                        spawn_pty_relay_winch(&relay);
+                                        continue;
+                                }
                                 log_debug("%s: forwarding signal %u", u->name, si.ssi_signo);
                                 if (IN_SET((int) si.ssi_signo, SIGTERM, SIGINT) && getenv("NOTIFY_SOCKET"))
                                         (void) sd_notify(0, "STOPPING=1");
@@ -1081,6 +1096,8 @@ static int wait_foreground(UpContext *u) {
                 }
         }
         health_done(&h);
+        spawn_pty_relay_drain(&relay);
+        spawn_pty_relay_done(&relay);
         (void) sigprocmask(SIG_SETMASK, &old, NULL);
         u->child.pid = 0;
         u->child.pidfd = safe_close(u->child.pidfd);
@@ -1313,6 +1330,7 @@ static int up_run(UpContext *u) {
                 .exec_fd = exec_fd,
                 .keep_fds = keep,
                 .n_keep_fds = (size_t) n_keep,
+                .tty = u->o->foreground && u->o->tty,
         };
         container_process_apply(&u->process, c, &sp.process);
         r = spawn_container(&sp, &u->child);

@@ -55,6 +55,9 @@ typedef struct UpOptions {
         bool foreground; /* stay, forward signals, exit with the payload's code */
         bool replace;    /* a running container with another config is replaced (down + up) */
         bool quiet;      /* do not print the name on success */
+        /* with foreground: the payload gets a pty of the container's own as its controlling terminal,
+         * relayed to cbox's stdin/stdout (raw mode, window size); for when stdin is a terminal */
+        bool tty;
 } UpOptions;
 
 /* Runs the container. Returns < 0 on failure (logged). Detached: 0 once the payload runs (or it was

@@ -196,6 +196,18 @@ static int stream_read(Init *i, Stream *s) {
 static _noreturn_ void exec_payload(Init *i, int out_fd, int err_fd) {
         sigset_t mask;
 
+        /* On the container's pty (init is its session leader, cbox relays it): the payload is the
+         * terminal's foreground process group, so what the terminal signals (^C, ^Z, ^\, SIGWINCH)
+         * reaches the payload once and not init, which would forward it a second time. SIGTTOU is
+         * still blocked here: tcsetpgrp() from the new, background group is allowed. */
+        if (isatty(STDIN_FILENO) && tcgetpgrp(STDIN_FILENO) == getpgrp() && getsid(0) == getppid()) {
+                sigemptyset(&mask);
+                sigaddset(&mask, SIGTTOU);
+                (void) sigprocmask(SIG_BLOCK, &mask, NULL);
+                if (setpgid(0, 0) >= 0)
+                        (void) tcsetpgrp(STDIN_FILENO, getpid());
+        }
+
         /* Undo what init set up for itself before running somebody else's code */
         sigemptyset(&mask);
         (void) sigprocmask(SIG_SETMASK, &mask, NULL);

@@ -23,73 +23,10 @@
 #include "spawn-internal.h"
 #include "string-util.h"
 
-#ifndef TIOCGPTPEER
-#define TIOCGPTPEER _IO('T', 0x41)
-#endif
-
 static void set_error(SpawnError *err, int r, const char *what, const char *arg) {
         err->error = abs(r);
         (void) snprintf(err->message, sizeof(err->message), "%s%s%s%s", what, arg ? " '" : "", strempty(arg),
                         arg ? "'" : "");
-}
-
-static int send_fd(int sock, int fd) {
-        char c = 'T';
-        struct iovec iov = { .iov_base = &c, .iov_len = 1 };
-        union {
-                struct cmsghdr h;
-                char buf[CMSG_SPACE(sizeof(int))];
-        } u = {};
-        struct msghdr mh = {
-                .msg_iov = &iov,
-                .msg_iovlen = 1,
-                .msg_control = u.buf,
-                .msg_controllen = sizeof(u.buf),
-        };
-        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-        return RET_NERRNO(sendmsg(sock, &mh, MSG_NOSIGNAL));
-}
-
-/* Receives either a SpawnError (returns its -errno, err filled) or an fd (returns 0, *ret_fd), or
- * EOF (returns 0, *ret_fd = -EBADF) */
-static int recv_report(int sock, int *ret_fd, SpawnError *err) {
-        SpawnError e = {};
-        struct iovec iov = { .iov_base = &e, .iov_len = sizeof(e) };
-        union {
-                struct cmsghdr h;
-                char buf[CMSG_SPACE(sizeof(int))];
-        } u = {};
-        struct msghdr mh = {
-                .msg_iov = &iov,
-                .msg_iovlen = 1,
-                .msg_control = u.buf,
-                .msg_controllen = sizeof(u.buf),
-        };
-        ssize_t n;
-
-        *ret_fd = -EBADF;
-        do
-                n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-        while (n < 0 && errno == EINTR);
-        if (n < 0)
-                return -errno;
-        for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
-                if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
-                        memcpy(ret_fd, CMSG_DATA(cm), sizeof(int));
-        if (n == 0 || *ret_fd >= 0)
-                return 0;
-        if (n != (ssize_t) sizeof(e) || e.error <= 0) {
-                set_error(err, EPROTO, "start the process (garbled report)", NULL);
-                return -EPROTO;
-        }
-        e.message[sizeof(e.message) - 1] = '\0';
-        *err = e;
-        return -e.error;
 }
 
 /* The command's path, searched in the container's PATH by us (glibc's execvpe would look at our own
@@ -172,22 +109,22 @@ static _noreturn_ void exec_child_b(const SpawnExecParams *p, int sync_fd, int t
                 spawn_child_fail(sync_fd, &err);
         }
 
-        if (tty_slave >= 0) {
-                if (setsid() < 0 || ioctl(tty_slave, TIOCSCTTY, 0) < 0) {
-                        set_error(&err, -errno, "make the pty the controlling terminal", NULL);
-                        spawn_child_fail(sync_fd, &err);
-                }
-                for (int i = 0; i < 3; i++)
-                        if (dup2(tty_slave, i) < 0) {
-                                set_error(&err, -errno, "set up the pty as stdio", NULL);
-                                spawn_child_fail(sync_fd, &err);
-                        }
-        } else if (setsid() < 0 || spawn_child_stdio(&p->process, &err) < 0) {
-                /* without -t: a session of its own too, never the caller's controlling terminal */
-                if (err.error == 0)
-                        set_error(&err, -errno, "create a session", NULL);
+        /* A session of its own, with -t or without: the caller's terminal is never its controlling
+         * terminal, so /dev/tty does not open and TIOCSTI (the ctty, or CAP_SYS_ADMIN) cannot type
+         * into the caller's shell. With -t the container's pty becomes it. */
+        if (setsid() < 0) {
+                set_error(&err, -errno, "create a session", NULL);
                 spawn_child_fail(sync_fd, &err);
         }
+        if (tty_slave >= 0) {
+                r = spawn_child_take_pty(tty_slave,
+                                         p->process.stdin_fd >= 0 ? p->process.stdin_fd : STDIN_FILENO);
+                if (r < 0) {
+                        set_error(&err, r, "make the pty the controlling terminal and stdio", NULL);
+                        spawn_child_fail(sync_fd, &err);
+                }
+        } else if (spawn_child_stdio(&p->process, &err) < 0)
+                spawn_child_fail(sync_fd, &err);
 
         /* Of cbox's fds (the leader's pidfd, the cgroup's, whatever the caller had open) nothing
          * stays while we resolve names in the container or run there */
@@ -228,21 +165,12 @@ static _noreturn_ void exec_child_a(const SpawnExecParams *p, int sync_fd) {
 
         if (p->tty) {
                 /* the container's own devpts: our root is the container's now */
-                master = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
-                if (master < 0) {
-                        set_error(&err, -errno, "open", "/dev/pts/ptmx");
+                int r = spawn_open_pty(&master, &slave);
+                if (r < 0) {
+                        set_error(&err, r, "open a pty in", "/dev/pts/ptmx");
                         spawn_child_fail(sync_fd, &err);
                 }
-                if (unlockpt(master) < 0) {
-                        set_error(&err, -errno, "unlock the pty", NULL);
-                        spawn_child_fail(sync_fd, &err);
-                }
-                slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
-                if (slave < 0) {
-                        set_error(&err, -errno, "open the pty peer", NULL);
-                        spawn_child_fail(sync_fd, &err);
-                }
-                if (send_fd(sync_fd, master) < 0)
+                if (spawn_send_fd(sync_fd, master) < 0)
                         _exit(EXIT_FAILURE);
                 master = safe_close(master);
         }
@@ -271,78 +199,55 @@ static _noreturn_ void exec_child_a(const SpawnExecParams *p, int sync_fd) {
 
 /* ---- the parent's pty relay ---- */
 
-static void copy_winsize(int from, int to) {
-        struct winsize ws;
-        if (ioctl(from, TIOCGWINSZ, &ws) >= 0)
-                (void) ioctl(to, TIOCSWINSZ, &ws);
-}
-
-static int relay(int master, int in_fd, int out_fd, int child_pidfd) {
-        struct termios saved, raw;
-        bool restore = false, in_open = true, child_gone = false;
+/* Relays until the process is gone and the pty drained. SIGWINCH resizes the pty; SIGTERM, SIGINT,
+ * SIGHUP or SIGQUIT sent to cbox (a ^C typed is a byte for the pty, not a signal) hang the pty up,
+ * which sends SIGHUP to the process's session, instead of ending cbox with the terminal raw. */
+static void relay(int master, int in_fd, int out_fd, int child_pidfd) {
+        static const int sigs[] = { SIGWINCH, SIGTERM, SIGINT, SIGHUP, SIGQUIT };
+        _cleanup_(spawn_pty_relay_done) SpawnPtyRelay r = SPAWN_PTY_RELAY_NULL;
         _cleanup_close_ int sfd = -EBADF;
         sigset_t mask, old;
-        char buf[4096];
+        bool child_gone = false;
 
-        if (isatty(in_fd)) {
-                copy_winsize(in_fd, master);
-                if (tcgetattr(in_fd, &saved) >= 0) {
-                        raw = saved;
-                        cfmakeraw(&raw);
-                        restore = tcsetattr(in_fd, TCSANOW, &raw) >= 0;
-                }
-        }
         sigemptyset(&mask);
-        sigaddset(&mask, SIGWINCH);
+        for (size_t i = 0; i < ELEMENTSOF(sigs); i++)
+                sigaddset(&mask, sigs[i]);
         (void) sigprocmask(SIG_BLOCK, &mask, &old);
         sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 
-        (void) fd_set_nonblock(master, true);
-        for (;;) {
+        (void) spawn_pty_relay_start(&r, master, in_fd, out_fd);
+        while (!child_gone) {
                 struct pollfd pf[4] = {
-                        { .fd = master, .events = POLLIN },
-                        { .fd = in_open ? in_fd : -1, .events = POLLIN },
-                        { .fd = sfd, .events = POLLIN },
-                        { .fd = child_gone ? -1 : child_pidfd, .events = POLLIN },
+                        [2] = { .fd = sfd, .events = POLLIN },
+                        [3] = { .fd = child_pidfd, .events = POLLIN },
                 };
 
-                if (poll(pf, ELEMENTSOF(pf), child_gone ? 100 : -1) < 0) {
+                spawn_pty_relay_pollfds(&r, pf);
+                if (poll(pf, ELEMENTSOF(pf), -1) < 0) {
                         if (errno == EINTR)
                                 continue;
                         break;
                 }
-                if (pf[0].revents) {
-                        ssize_t k = read(master, buf, sizeof(buf));
-                        if (k > 0)
-                                (void) loop_write(out_fd, buf, (size_t) k);
-                        else if (k == 0 || (errno != EAGAIN && errno != EINTR))
-                                break; /* EIO: every holder of the peer is gone */
-                }
-                if (pf[1].revents) {
-                        ssize_t k = read(in_fd, buf, sizeof(buf));
-                        if (k > 0)
-                                (void) loop_write(master, buf, (size_t) k);
-                        else if (k == 0 || (errno != EAGAIN && errno != EINTR)) {
-                                in_open = false;
-                                (void) loop_write(master, "\x04", 1); /* EOF for a canonical-mode reader */
-                        }
-                }
+                if (spawn_pty_relay_dispatch(&r, pf) < 0)
+                        break; /* EIO: every holder of the peer is gone */
                 if (sfd >= 0 && pf[2].revents) {
                         struct signalfd_siginfo si;
-                        while (read(sfd, &si, sizeof(si)) > 0)
-                                ;
-                        copy_winsize(in_fd, master);
+                        bool hangup = false;
+                        while (read(sfd, &si, sizeof(si)) == (ssize_t) sizeof(si))
+                                if (si.ssi_signo == SIGWINCH)
+                                        spawn_pty_relay_winch(&r);
+                                else
+                                        hangup = true;
+                        if (hangup)
+                                break;
                 }
                 if (pf[3].revents)
                         child_gone = true;
-                else if (child_gone && !pf[0].revents)
-                        break; /* the process is gone and the pty is drained */
         }
-
+        if (child_gone)
+                spawn_pty_relay_drain(&r);
+        spawn_pty_relay_done(&r);
         (void) sigprocmask(SIG_SETMASK, &old, NULL);
-        if (restore)
-                (void) tcsetattr(in_fd, TCSADRAIN, &saved);
-        return 0;
 }
 
 int spawn_exec_in(const SpawnExecParams *p, int *ret_status, SpawnError *err) {
@@ -372,16 +277,18 @@ int spawn_exec_in(const SpawnExecParams *p, int *ret_status, SpawnError *err) {
         sp[1] = safe_close(sp[1]);
 
         /* First report: the pty master (with -t), an error, or EOF (B exec'd) */
-        r = recv_report(sp[0], &fd, &e);
+        r = spawn_recv_report(sp[0], &fd, &e);
         if (r >= 0 && fd >= 0) {
                 master = fd;
-                r = recv_report(sp[0], &fd, &e);
+                r = spawn_recv_report(sp[0], &fd, &e);
                 if (fd >= 0)
                         (void) safe_close(fd);
         }
+        if (r < 0 && e.error == 0)
+                set_error(&e, r, "wait for the process", NULL);
         if (r >= 0 && master >= 0)
-                (void) relay(master, p->process.stdin_fd >= 0 ? p->process.stdin_fd : STDIN_FILENO,
-                             p->process.stdout_fd >= 0 ? p->process.stdout_fd : STDOUT_FILENO, pidfd);
+                relay(TAKE_FD(master), p->process.stdin_fd >= 0 ? p->process.stdin_fd : STDIN_FILENO,
+                      p->process.stdout_fd >= 0 ? p->process.stdout_fd : STDOUT_FILENO, pidfd);
 
         for (;;) {
                 if (waitid((idtype_t) P_PIDFD, (id_t) pidfd, &si, WEXITED) >= 0)

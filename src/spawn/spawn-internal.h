@@ -9,6 +9,19 @@
  * Returns 0 in the child, the pid in the parent (with *ret_pidfd set), -1 with errno on failure. */
 pid_t spawn_clone(uint64_t flags, int cgroup_fd, int *ret_pidfd);
 
+/* spawn-pty.c. Opens a pty in the devpts at /dev/pts of the current root (the container's): the
+ * master, and the peer by TIOCGPTPEER; both O_NOCTTY | O_CLOEXEC */
+int spawn_open_pty(int *ret_master, int *ret_slave);
+/* Child side, a session leader without a terminal: slave gets the window size of size_from (the
+ * terminal the parent relays, when it is one) and becomes the controlling terminal and 0, 1, 2 */
+int spawn_child_take_pty(int slave, int size_from);
+/* Sends fd over the sync channel (one byte 'T' + SCM_RIGHTS) */
+int spawn_send_fd(int sock, int fd);
+/* Receives one report from the sync channel: an fd (returns 0, *ret_fd set), EOF (returns 0,
+ * *ret_fd = -EBADF: the process exec'd), or a SpawnError (returns its -errno, err filled); a failed
+ * recvmsg() returns -errno and leaves err alone */
+int spawn_recv_report(int sock, int *ret_fd, SpawnError *err);
+
 /* Child side: sends err to the parent over sync_fd (if >= 0) and _exit()s */
 _noreturn_ void spawn_child_fail(int sync_fd, const SpawnError *err);
 /* Child side: default dispositions for all signals, nothing blocked */

@@ -824,6 +824,28 @@ static _noreturn_ void child_main(const SpawnParams *p, int sync_fd) {
                 }
         }
 
+        /* On a terminal: a pty of the container's own, from its devpts (we are in its root now), is
+         * our controlling terminal and stdio, and the parent relays the caller's terminal to it */
+        if (p->tty) {
+                _cleanup_close_ int master = -EBADF, slave = -EBADF;
+
+                r = spawn_open_pty(&master, &slave);
+                if (r < 0) {
+                        error_set(&err, r, "open a pty in the container's /dev/pts");
+                        spawn_child_fail(sync_fd, &err);
+                }
+                r = spawn_send_fd(sync_fd, master);
+                if (r < 0) {
+                        error_set(&err, r, "hand over the pty");
+                        spawn_child_fail(sync_fd, &err);
+                }
+                r = spawn_child_take_pty(slave, STDIN_FILENO);
+                if (r < 0) {
+                        error_set(&err, r, "make the pty the controlling terminal and stdio");
+                        spawn_child_fail(sync_fd, &err);
+                }
+        }
+
         if (p->hostname && ((p->namespaces ?: SPAWN_NAMESPACES_DEFAULT) & CLONE_NEWUTS) &&
             sethostname(p->hostname, strlen(p->hostname)) < 0) {
                 error_set(&err, -errno, "set hostname '%s'", p->hostname);
@@ -850,6 +872,7 @@ void spawn_child_done(SpawnChild *c) {
                 return;
         c->pidfd = safe_close(c->pidfd);
         c->sync_fd = safe_close(c->sync_fd);
+        c->pty_master = safe_close(c->pty_master);
 }
 
 /* clone3 with a pidfd; falls back to clone + pidfd_open. Returns 0 in the child, the pid in the parent. */
@@ -913,13 +936,13 @@ int spawn_container(const SpawnParams *p, SpawnChild *ret) {
         }
 
         sp[1] = safe_close(sp[1]);
-        *ret = (SpawnChild){ .pid = pid, .pidfd = pidfd, .sync_fd = TAKE_FD(sp[0]) };
+        *ret = (SpawnChild){ .pid = pid, .pidfd = pidfd, .sync_fd = TAKE_FD(sp[0]), .pty_master = -EBADF };
         return 0;
 }
 
 int spawn_child_release(SpawnChild *c, SpawnError *err) {
         SpawnError e = {};
-        ssize_t n;
+        int r, fd;
 
         assert(c);
 
@@ -927,21 +950,25 @@ int spawn_child_release(SpawnChild *c, SpawnError *err) {
                 return -EALREADY;
 
         if (send(c->sync_fd, "G", 1, MSG_NOSIGNAL) < 0) {
-                int r = -errno;
+                r = -errno;
                 error_set(err, r, "release the container process");
                 c->sync_fd = safe_close(c->sync_fd);
                 return r;
         }
 
-        do
-                n = recv(c->sync_fd, &e, sizeof(e), 0);
-        while (n < 0 && errno == EINTR);
+        /* the pty's master first (with tty), then EOF (the socket closed on exec) or a setup error */
+        for (;;) {
+                r = spawn_recv_report(c->sync_fd, &fd, &e);
+                if (r < 0 || fd < 0)
+                        break;
+                safe_close(c->pty_master);
+                c->pty_master = fd;
+        }
         c->sync_fd = safe_close(c->sync_fd);
-
-        if (n == 0)
-                return 0; /* the socket closed on exec */
-        if (n < 0) {
-                int r = -errno;
+        if (r >= 0)
+                return 0;
+        c->pty_master = safe_close(c->pty_master);
+        if (e.error == 0) {
                 error_set(err, r, "wait for the container process");
                 return r;
         }
@@ -953,14 +980,9 @@ int spawn_child_release(SpawnChild *c, SpawnError *err) {
         } else
                 (void) waitpid(c->pid, NULL, 0);
 
-        if (n != (ssize_t) sizeof(e) || e.error <= 0) {
-                error_set(err, EPROTO, "set up the container process (garbled report)");
-                return -EPROTO;
-        }
-        e.message[sizeof(e.message) - 1] = '\0';
         if (err)
                 *err = e;
-        return -e.error;
+        return r;
 }
 
 /* A read-only, nosuid, nodev bind mount of the file that is attached nowhere (OPEN_TREE_CLONE):

@@ -27,11 +27,13 @@
  * not used must be set to -EBADF); nothing is renamed or removed. */
 
 #include <linux/filter.h>
+#include <poll.h>
 #include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <termios.h>
 
 #include "macros.h"
 
@@ -118,16 +120,24 @@ typedef struct SpawnParams {
          * --journal-fd; everything else except 0, 1, 2 and exec_fd is closed */
         const int *keep_fds;
         size_t n_keep_fds;
+
+        /* A pty of the container's own (its devpts, opened after pivot_root) as the controlling
+         * terminal and stdin/stdout/stderr of the container (process.std*_fd are ignored); the
+         * master comes back in SpawnChild.pty_master for the caller to relay (SpawnPtyRelay).
+         * Without it the child still gets a session of its own: the caller's terminal is never
+         * its controlling terminal. */
+        bool tty;
 } SpawnParams;
 
 /* The parent's handle on a spawned, possibly still waiting child */
 typedef struct SpawnChild {
         pid_t pid;
-        int pidfd;   /* CLONE_PIDFD (or pidfd_open() after a clone() fallback) */
-        int sync_fd; /* parent end of the sync channel; -EBADF once released */
+        int pidfd;      /* CLONE_PIDFD (or pidfd_open() after a clone() fallback) */
+        int sync_fd;    /* parent end of the sync channel; -EBADF once released */
+        int pty_master; /* with SpawnParams.tty: the container's pty, set by spawn_child_release() */
 } SpawnChild;
 
-#define SPAWN_CHILD_NULL ((SpawnChild){ .pid = 0, .pidfd = -EBADF, .sync_fd = -EBADF })
+#define SPAWN_CHILD_NULL ((SpawnChild){ .pid = 0, .pidfd = -EBADF, .sync_fd = -EBADF, .pty_master = -EBADF })
 
 /* Closes the handle's fds. Does NOT kill or reap the child (a waiting child exits on its own when
  * the sync channel closes without a "go"). */
@@ -137,7 +147,8 @@ void spawn_child_done(SpawnChild *c);
  * success. Needs CAP_SYS_ADMIN. */
 int spawn_container(const SpawnParams *p, SpawnChild *ret);
 
-/* Releases the child and waits until it exec'd cbox-init (returns 0) or failed. On a child-side
+/* Releases the child and waits until it exec'd cbox-init (returns 0, c->pty_master set with
+ * SpawnParams.tty) or failed. On a child-side
  * failure returns the child's -errno with err filled in, and reaps the child (c->pidfd stays
  * open but refers to a reaped process). A child killed before it could report (OOM, SIGKILL)
  * also looks like 0: its exit shows on the pidfd. */
@@ -193,6 +204,33 @@ typedef struct SpawnExecParams {
  * or 128+signal when it was killed. Returns -errno (with err filled where the child said why)
  * when it could not be started. */
 int spawn_exec_in(const SpawnExecParams *p, int *ret_status, SpawnError *err);
+
+/* Relaying a pty master to the caller's terminal, as `exec -t` does and container/ does for
+ * `up --foreground` on a terminal (in its own poll loop, next to its signals):
+ *   spawn_pty_relay_start(): copies in_fd's window size to the pty, puts in_fd in raw mode (when a
+ *     terminal; the process's own pty does the line discipline), the master non-blocking; takes
+ *     the master.
+ *   spawn_pty_relay_pollfds() fills two pollfds, spawn_pty_relay_dispatch() handles their revents:
+ *     master → out_fd, in_fd → master (EOF on in_fd: ^D to the pty); returns -EIO once every
+ *     holder of the pty's peer is gone.
+ *   spawn_pty_relay_winch(): on SIGWINCH, the size again (the kernel signals the pty's foreground
+ *     process group).
+ *   spawn_pty_relay_drain(): after the process exited, what is left in the master.
+ *   spawn_pty_relay_done(): restores in_fd's mode and closes the master; call it on every path. */
+typedef struct SpawnPtyRelay {
+        int master, in_fd, out_fd;
+        bool in_open, restore;
+        struct termios saved;
+} SpawnPtyRelay;
+
+#define SPAWN_PTY_RELAY_NULL ((SpawnPtyRelay){ .master = -EBADF, .in_fd = -EBADF, .out_fd = -EBADF })
+
+int spawn_pty_relay_start(SpawnPtyRelay *r, int master, int in_fd, int out_fd);
+void spawn_pty_relay_pollfds(const SpawnPtyRelay *r, struct pollfd pf[static 2]);
+int spawn_pty_relay_dispatch(SpawnPtyRelay *r, const struct pollfd pf[static 2]);
+void spawn_pty_relay_winch(SpawnPtyRelay *r);
+void spawn_pty_relay_drain(SpawnPtyRelay *r);
+void spawn_pty_relay_done(SpawnPtyRelay *r);
 
 /* Building blocks, exported for container/, exec and tests */
 

@@ -6,10 +6,15 @@
  *   sec-probe ids                               prints "ruid=R euid=E" (a set-user-ID copy shows E)
  *   sec-probe bpf-query CGROUP_DIR              the BPF_CGROUP_DEVICE programs of a cgroup (as host
  *                                               root): "attached=ID,... effective=ID,..." ("-" = none)
- *   sec-probe tty TEXT                          prints "sid=SID pid=PID tty_nr=N" from /proc/self/stat,
- *                                               then "devtty OK|ERRNO" (open /dev/tty) and
+ *   sec-probe tty TEXT [readback]               prints "sid=SID pid=PID tty_nr=N" from /proc/self/stat,
+ *                                               "dev-FD=N" (st_dev of fds 0-2: which devpts they are
+ *                                               on), "winsize=ROWSxCOLS" of fd 0, then
+ *                                               "devtty OK|ERRNO" (open /dev/tty) and
  *                                               "tiocsti-FD OK|ERRNO" for fds 0, 1, 2 and /dev/tty,
- *                                               injecting TEXT (each character) with TIOCSTI */
+ *                                               injecting TEXT (each character) with TIOCSTI; with
+ *                                               readback, then reads what is queued on fd 0 (without
+ *                                               waiting) and prints "readback OK" when TEXT is in it:
+ *                                               the typing landed in the probe's own terminal */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -25,14 +30,22 @@
 
 static const char *ename(int e) {
         switch (e) {
-        case EPERM: return "EPERM";
-        case EACCES: return "EACCES";
-        case ENXIO: return "ENXIO";
-        case EIO: return "EIO";
-        case ENOTTY: return "ENOTTY";
-        case ENOENT: return "ENOENT";
-        case EROFS: return "EROFS";
-        default: return strerror(e);
+        case EPERM:
+                return "EPERM";
+        case EACCES:
+                return "EACCES";
+        case ENXIO:
+                return "ENXIO";
+        case EIO:
+                return "EIO";
+        case ENOTTY:
+                return "ENOTTY";
+        case ENOENT:
+                return "ENOENT";
+        case EROFS:
+                return "EROFS";
+        default:
+                return strerror(e);
         }
 }
 
@@ -109,7 +122,7 @@ int main(int argc, char **argv) {
         }
         if (argc == 3 && strcmp(argv[1], "read") == 0)
                 return do_read(argv[2]);
-        if (argc == 3 && strcmp(argv[1], "tty") == 0) {
+        if ((argc == 3 || argc == 4) && strcmp(argv[1], "tty") == 0) {
                 char stat[1024] = "";
                 FILE *f = fopen("/proc/self/stat", "re");
                 int pid = 0, ppid = 0, pgrp = 0, sid = 0, tty_nr = 0;
@@ -122,6 +135,14 @@ int main(int argc, char **argv) {
                         fclose(f);
                 pid = (int) getpid();
                 printf("sid=%d pid=%d tty_nr=%d\n", sid, pid, tty_nr);
+                for (int i = 0; i < 3; i++) {
+                        struct stat st;
+                        if (fstat(i, &st) >= 0)
+                                printf("dev-%d=%llu\n", i, (unsigned long long) st.st_dev);
+                }
+                struct winsize ws;
+                if (ioctl(0, TIOCGWINSZ, &ws) >= 0)
+                        printf("winsize=%ux%u\n", ws.ws_row, ws.ws_col);
                 int fd = open("/dev/tty", O_RDWR | O_CLOEXEC);
                 printf("devtty %s\n", fd >= 0 ? "OK" : ename(errno));
                 sti("0", 0, argv[2]);
@@ -129,11 +150,29 @@ int main(int argc, char **argv) {
                 sti("2", 2, argv[2]);
                 if (fd >= 0)
                         sti("devtty", fd, argv[2]);
+                if (argc == 4 && strcmp(argv[3], "readback") == 0) {
+                        /* TIOCSTI queues synchronously: whatever it typed is there now, no waiting */
+                        static char got[65536];
+                        size_t n = 0;
+                        int fl = fcntl(0, F_GETFL);
+                        (void) fcntl(0, F_SETFL, fl | O_NONBLOCK);
+                        for (int i = 0; i < 256 && n < sizeof(got) - 1; i++) {
+                                ssize_t k = read(0, got + n, sizeof(got) - 1 - n);
+                                if (k < 0)
+                                        break;   /* EAGAIN: all read */
+                                n += (size_t) k; /* 0 is an EOF (^D) typed by somebody: go on */
+                        }
+                        got[n] = '\0';
+                        (void) fcntl(0, F_SETFL, fl);
+                        /* memmem: what the caller had queued (a NUL that stood for a canonical-mode EOF)
+                         * may come first */
+                        printf("readback %s\n", memmem(got, n, argv[2], strlen(argv[2])) ? "OK" : "MISSING");
+                }
                 fflush(stdout);
                 return 0;
         }
         fprintf(stderr,
-                "usage: sec-probe mknod-read PATH b|c MAJ MIN | read PATH | ids | bpf-query CGROUP | tty "
-                "TEXT\n");
+                "usage: sec-probe mknod-read PATH b|c MAJ MIN | read PATH | ids | bpf-query CGROUP | "
+                "tty TEXT [readback]\n");
         return 2;
 }

@@ -5,6 +5,7 @@
  * busybox-static. */
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <time.h>
 #include <stdio.h>
@@ -49,9 +50,10 @@ static void copy_file(const char *from, const char *to, mode_t mode) {
 
 static void setup_tree(void) {
         char t[] = "/tmp/test-spawn-XXXXXX";
-        static const char *const applets[] = { "sh",    "cat", "echo", "hostname", "mount", "ls",  "id",
-                                               "head",  "wc",  "ps",   "sleep",    "grep",  "tr",  "test",
-                                               "mkdir", "pwd", "read", "env",      "true",  "kill" };
+        static const char *const applets[] = { "sh",   "cat",  "echo",    "hostname", "mount", "ls",
+                                               "id",   "head", "wc",      "ps",       "sleep", "grep",
+                                               "tr",   "test", "mkdir",   "pwd",      "read",  "env",
+                                               "true", "kill", "readlink" };
 
         if (geteuid() != 0)
                 TEST_SKIP("needs root for namespaces");
@@ -228,6 +230,7 @@ TEST(container) {
 
         setup_tree();
         run("read x; echo pid=$$; echo init=$(head -c 9 /proc/1/cmdline); echo host=$(hostname); "
+            "read _ _ _ _ _ sid _ </proc/self/stat; echo sid=$sid; "
             "test -c /dev/null && echo null=chr; echo keys=$(cat /proc/keys | wc -c); "
             "(echo x > /proc/sys/kernel/hostname) 2>/dev/null; echo sysw=$?; "
             "mount -t tmpfs x /mnt 2>/dev/null; echo mount=$?; "
@@ -245,6 +248,8 @@ TEST(container) {
         fprintf(stderr, "%s", r.output);
         ASSERT_EQ(r.exit_code, 3);
         ASSERT_STREQ(field(r.output, "pid"), "2");
+        /* in init's session (init called setsid()), not in the caller's, whose leader is outside */
+        ASSERT_STREQ(field(r.output, "sid"), "1");
         ASSERT_STREQ(field(r.output, "init"), "cbox-init");
         ASSERT_STREQ(field(r.output, "host"), "cbox-test");
         ASSERT_STREQ(field(r.output, "null"), "chr");
@@ -569,6 +574,76 @@ TEST(user_and_workdir) {
         ASSERT_OK(r.release_error);
         ASSERT_STREQ(field(r.output, "uid"), "4242:77");
         run_done(&r);
+        cleanup_tree();
+}
+
+/* SpawnParams.tty: the container's own pty is init's controlling terminal and the payload's stdio
+ * (in the foreground process group), its master comes back from spawn_child_release() and
+ * SpawnPtyRelay carries our input to it and its output back */
+TEST(container_tty) {
+        _cleanup_close_pair_ int out[2] = { -EBADF, -EBADF }, in[2] = { -EBADF, -EBADF };
+        _cleanup_close_ int exec_fd = -EBADF;
+        _cleanup_free_ char *o = NULL;
+        char *argv[] = { (char *) "cbox-init",
+                         (char *) "--",
+                         (char *) "/bin/sh",
+                         (char *) "-c",
+                         (char *) "read line; read _ _ _ _ pgrp sid tty _ </proc/self/stat; echo got=$line; "
+                                  "echo sid=$sid; echo pgrp=$pgrp; echo ttynr=$tty; "
+                                  "test -t 0 && test -t 1 && test -t 2 && echo isatty=yes; "
+                                  "echo fd0=$(readlink /proc/self/fd/0); exit 3",
+                         NULL };
+        SpawnChild c = SPAWN_CHILD_NULL;
+        SpawnPtyRelay relay = SPAWN_PTY_RELAY_NULL;
+        SpawnError err = {};
+        int status = 0;
+
+        setup_tree();
+        ASSERT_OK(RET_NERRNO(pipe2(out, O_CLOEXEC)));
+        ASSERT_OK(RET_NERRNO(pipe2(in, O_CLOEXEC)));
+        ASSERT_OK(spawn_open_executable(CBOX_INIT, &exec_fd));
+        SpawnParams p = {
+                .process = { .argv = argv, .stdin_fd = -EBADF, .stdout_fd = -EBADF, .stderr_fd = -EBADF },
+                .hostname = "cbox-test",
+                .child_setup = setup_rootfs,
+                .exec_fd = exec_fd,
+                .tty = true,
+        };
+        ASSERT_OK(spawn_container(&p, &c));
+        ASSERT_OK(spawn_child_release(&c, &err));
+        ASSERT_TRUE(c.pty_master >= 0);
+        ASSERT_TRUE(isatty(c.pty_master));
+
+        ASSERT_OK(spawn_pty_relay_start(&relay, TAKE_FD(c.pty_master), in[0], out[1]));
+        ASSERT_OK(loop_write(in[1], "hello\n", 6));
+        in[1] = safe_close(in[1]);
+        for (;;) {
+                struct pollfd pf[3] = { [2] = { .fd = c.pidfd, .events = POLLIN } };
+                spawn_pty_relay_pollfds(&relay, pf);
+                ASSERT_OK(RET_NERRNO(poll(pf, ELEMENTSOF(pf), -1)));
+                if (relay.master >= 0 && spawn_pty_relay_dispatch(&relay, pf) < 0)
+                        spawn_pty_relay_done(&relay);
+                if (pf[2].revents)
+                        break;
+        }
+        ASSERT_EQ(waitpid(c.pid, &status, 0), c.pid);
+        spawn_pty_relay_drain(&relay);
+        spawn_pty_relay_done(&relay);
+        ASSERT_TRUE(relay.master < 0);
+        out[1] = safe_close(out[1]);
+        ASSERT_OK(read_full_fd(out[0], &o, NULL, 1024 * 1024));
+        for (char *q = o, *w = o;; q++) /* the pty's \r\n */
+                if (*q != '\r' && !(*w++ = *q))
+                        break;
+        fprintf(stderr, "container on a pty: %s", o);
+        ASSERT_EQ(spawn_wait_status_to_exit(status), 3);
+        ASSERT_STREQ(field(o, "got"), "hello");
+        ASSERT_STREQ(field(o, "sid"), "1");  /* init is the session leader, */
+        ASSERT_STREQ(field(o, "pgrp"), "2"); /* the payload the foreground group */
+        ASSERT_TRUE(field(o, "ttynr") && !streq(field(o, "ttynr"), "0"));
+        ASSERT_STREQ(field(o, "isatty"), "yes");
+        ASSERT_STREQ(field(o, "fd0"), "/dev/pts/0"); /* the container's own devpts */
+        spawn_child_done(&c);
         cleanup_tree();
 }
 
