@@ -886,13 +886,15 @@ static int mount_check(ParseCtx *ctx, const MountSpec *m, const char *p, const T
         else if (streq(m->target, "/"))
                 r = report(&c, NULL, tp, tv, "cannot mount over '/' (an absolute path other than /)");
         else
-                for (const char *const *k = (const char *const[]){ "/proc", "/sys", "/dev", NULL }; *k; k++) {
+                for (const char *const *k = (const char *const[]){ "/proc", "/sys", "/dev", NULL }; *k;
+                     k++) {
                         const char *rest = startswith(m->target, *k);
                         /* a mount there would replace what cbox mounts, or unmask a masked path */
                         if (rest && IN_SET(rest[0], '\0', '/')) {
-                                r = report(&c, NULL, tp, tv,
-                                           "cannot mount on or below '%s' (cbox mounts it for the container)",
-                                           *k);
+                                r = report(
+                                        &c, NULL, tp, tv,
+                                        "cannot mount on or below '%s' (cbox mounts it for the container)",
+                                        *k);
                                 break;
                         }
                 }

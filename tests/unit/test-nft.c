@@ -503,14 +503,27 @@ TEST(forward_chains) {
         ASSERT_ERROR(nft_chain_ref_parse("inet adm guard x", &bad), EINVAL);
         ASSERT_ERROR(nft_chain_ref_parse("inet  fwd", &bad), EINVAL);
 
-        OK(nft_forward_blockers(NULL, &blockers, &err));
+        OK(nft_forward_blockers(NULL, bridges, &blockers, &err));
+        STRV_FOREACH (b, blockers)
+                fprintf(stderr, "blocker: %s\n", *b);
         ASSERT_EQ(strv_length(blockers), 2U);
         ASSERT_TRUE(strv_contains(blockers, "inet adm guard (policy drop)"));
         ASSERT_TRUE(strv_contains(blockers, "ip fw2 f (its last rule drops everything)"));
         blockers = strv_free(blockers);
-        OK(nft_forward_blockers(&adm, &blockers, &err));
+        OK(nft_forward_blockers(&adm, bridges, &blockers, &err));
         ASSERT_EQ(strv_length(blockers), 1U);
         blockers = strv_free(blockers);
+
+        /* the administrator's own accept of a bridge by name: not a blocker any more */
+        free(run_nft("insert rule ip fw2 f iifname \"br-t1\" accept"));
+        OK(nft_forward_blockers(&adm, bridges, &blockers, &err));
+        ASSERT_NULL(blockers);
+        OK(nft_forward_blockers(&adm, one, &blockers, &err)); /* another bridge's accept does not count */
+        ASSERT_EQ(strv_length(blockers), 1U);
+        blockers = strv_free(blockers);
+        free(run_nft("flush chain ip fw2 f"));
+        free(run_nft("add rule ip fw2 f ip saddr 192.0.2.1 accept"));
+        free(run_nft("add rule ip fw2 f counter reject"));
 
         /* the opt-in: two rules per bridge at the head of the named chain, once */
         ASSERT_EQ(nft_forward_accept_sync(&adm, bridges, false, &err), 4);
