@@ -5,11 +5,19 @@
  * 404 to an OCI manifest asked for without the OCI type); an index is resolved to the manifest for
  * linux/<host arch>; manifests fetched by digest are checked against it. Blobs are streamed into the
  * store through the same hashing writer as imports, so a corrupted blob fails with a digest error and
- * leaves nothing (the temporary is unnamed). Auth: a 401 with "WWW-Authenticate: Basic" is answered with
- * the credentials for that registry; "Bearer realm=…,service=…,scope=…" fetches a token from the realm
- * (with the credentials, if any) and retries. Transient failures (connect, timeouts, 429, 5xx) are retried
- * with backoff. Redirects (to blob storage) are followed, over http(s) only; curl drops our Authorization
- * header when a redirect leaves the registry's host.
+ * leaves nothing (the temporary is unnamed).
+ *
+ * A registry is not trusted with more than it must be: every download is bounded before it starts: a
+ * blob, a manifest from an index, the config by the size its descriptor declares (a 2xx whose
+ * Content-Length or body goes past it is aborted from the callback, so at most that many bytes reach the
+ * store), manifests and configs also by the JSON cap, token answers by TOKEN_RESPONSE_MAX, error bodies by
+ * ERROR_BODY_MAX. Auth: the 401's WWW-Authenticate (parsed per RFC 7235, registry-auth.c) is answered
+ * with Basic credentials for that registry, or with a token from a Bearer challenge's realm (fetched with
+ * the credentials, if any). Credentials only go where TLS protects them: to https URLs, or plain http
+ * when the registry is configured insecure; an https registry's plain-http realm gets no credentials.
+ * Transient failures (connect, timeouts, 429, 5xx) are retried with backoff. Redirects (to blob storage)
+ * are followed hop by hop here, not by curl: each hop must be http(s), never https → http unless the
+ * registry is insecure, and the Authorization header goes only to the origin it was made for.
  *
  * libcurl is dlopen()ed here, on the first pull, and not linked: it drags in ~40 shared libraries (TLS,
  * Kerberos, LDAP, ssh, IDN…) that the dynamic loader would otherwise map and relocate on every `cbox`
@@ -115,6 +123,10 @@ typedef struct Response {
         long code;          /* of the last status line seen */
         Buffer body;        /* 2xx body when not streaming */
         size_t max;         /* bound for body */
+        uint64_t limit;     /* bound for a streamed 2xx body (the declared size); 0: none */
+        bool too_big;       /* a 2xx body went (or was announced to go) past max/limit */
+        uint64_t announced; /* Content-Length of the 2xx, when it was over the bound */
+        char *location;     /* Location of a 3xx */
         Buffer error_body;  /* non-2xx body (bounded) */
         BlobWriter *writer; /* streaming target for 2xx */
         int write_error;    /* errno from the writer */
@@ -133,7 +145,23 @@ static void response_reset(Response *r) {
         r->write_error = 0;
         r->www_authenticate = mfree(r->www_authenticate);
         r->content_type = mfree(r->content_type);
+        r->location = mfree(r->location);
         r->bytes = r->total = 0;
+        r->too_big = false;
+        r->announced = 0;
+}
+
+static bool code_is_2xx(long code) {
+        return code >= 200 && code < 300;
+}
+
+static bool code_is_redirect(long code) {
+        return IN_SET(code, 301, 302, 303, 307, 308);
+}
+
+/* The bound of a 2xx body in this response */
+static uint64_t response_bound(const Response *r) {
+        return r->writer ? r->limit : r->max;
 }
 
 static size_t header_cb(char *p, size_t size, size_t n, void *userdata) {
@@ -147,6 +175,7 @@ static size_t header_cb(char *p, size_t size, size_t n, void *userdata) {
                 const char *sp = strchr(line, ' ');
                 r->code = sp ? strtol(sp + 1, NULL, 10) : 0;
                 r->www_authenticate = mfree(r->www_authenticate);
+                r->location = mfree(r->location);
                 r->total = 0; /* a redirect's Content-Length is not the blob's */
                 buffer_done(&r->error_body);
                 return len;
@@ -160,8 +189,19 @@ static size_t header_cb(char *p, size_t size, size_t n, void *userdata) {
                         (void) free_and_strdup(&r->www_authenticate, v);
                 else if (k == strlen("Content-Type") && strncasecmp(line, "Content-Type", k) == 0)
                         (void) free_and_strdup(&r->content_type, v);
-                else if (k == strlen("Content-Length") && strncasecmp(line, "Content-Length", k) == 0)
+                else if (k == strlen("Location") && strncasecmp(line, "Location", k) == 0)
+                        (void) free_and_strdup(&r->location, v);
+                else if (k == strlen("Content-Length") && strncasecmp(line, "Content-Length", k) == 0) {
                         r->total = strtoull(v, NULL, 10);
+                        uint64_t bound = response_bound(r);
+                        if (code_is_2xx(r->code) && bound > 0 && r->total > bound) {
+                                /* refused before a byte of the body is read */
+                                r->too_big = true;
+                                r->announced = r->total;
+                                r->write_error = -EFBIG;
+                                return 0;
+                        }
+                }
         }
         return len;
 }
@@ -175,15 +215,19 @@ static size_t write_cb(char *p, size_t size, size_t n, void *userdata) {
                         return 0;
                 return len;
         }
+        uint64_t bound = response_bound(r);
+        if (bound > 0 && (r->bytes > bound || len > bound - r->bytes)) {
+                /* stop at the declared size: the excess is never written */
+                r->too_big = true;
+                r->bytes += len;
+                r->write_error = -EFBIG;
+                return 0;
+        }
         if (r->writer) {
                 r->write_error = blob_writer_write(r->writer, p, len);
                 if (r->write_error < 0)
                         return 0;
         } else {
-                if (r->body.size + len > r->max) {
-                        r->write_error = -EFBIG;
-                        return 0;
-                }
                 if (buffer_append(&r->body, p, len) < 0) {
                         r->write_error = -ENOMEM;
                         return 0;
@@ -200,6 +244,7 @@ typedef struct Client {
         const ImagePullOptions *opts;
         const char *ca_file; /* the options', else the registry's */
         const char *scheme;
+        bool insecure;     /* plain http to this registry is configured: credentials may go over it */
         char *basic;       /* base64(user:pass) for this registry, or NULL */
         char *auth_header; /* "Authorization: …" currently in use */
         ImageError *error;
