@@ -155,10 +155,6 @@ static bool code_is_2xx(long code) {
         return code >= 200 && code < 300;
 }
 
-static bool code_is_redirect(long code) {
-        return IN_SET(code, 301, 302, 303, 307, 308);
-}
-
 /* The bound of a 2xx body in this response */
 static uint64_t response_bound(const Response *r) {
         return r->writer ? r->limit : r->max;
