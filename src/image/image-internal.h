@@ -125,3 +125,17 @@ int manifest_declared_sizes(json_object *manifest, uint64_t *ret_config, uint64_
                             size_t *ret_n, ImageError *error);
 /* The size an index declares for the manifest with that digest */
 int index_declared_size(json_object *index, const char *digest, uint64_t *ret, ImageError *error);
+
+/* URLs a registry sends us (redirect targets, Bearer realms), checked before anything goes there.
+ * url_check(): 0 for an absolute http(s) URL with a host and no userinfo (*ret_tls: https),
+ * -EPROTONOSUPPORT for another scheme, -EBADMSG otherwise. */
+int url_check(const char *url, bool *ret_tls);
+/* 1 when both have the same scheme, host and port (an explicit default port is the same as none), 0 when
+ * not, <0 when either is not a URL url_check() accepts */
+int url_same_origin(const char *a, const char *b);
+/* May a response from `from` send us to `to`? -EPERM for https → http (a downgrade: whatever the TLS
+ * server asked for would cross the network in the clear), the errors of url_check() for either */
+int redirect_check(const char *from, const char *to);
+/* May credentials (Basic, or a token) go to url? Over TLS, or over plain http to a registry configured
+ * insecure */
+bool credentials_allowed(const char *url, bool insecure);

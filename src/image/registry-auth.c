@@ -344,3 +344,79 @@ int index_declared_size(json_object *index, const char *digest, uint64_t *ret, I
         }
         return image_error_set(error, -ENOENT, "index", "%s is not in the index", digest);
 }
+
+/* The scheme (lowercased) and authority of an absolute http(s) URL. -EPROTONOSUPPORT for another scheme,
+ * -EBADMSG for no authority or one with userinfo (curl would send "user:pass@" as credentials). */
+static int url_split(const char *url, char **ret_scheme, char **ret_authority) {
+        const char *sep = strstr(url, "://");
+        if (!sep)
+                return -EBADMSG;
+        _cleanup_free_ char *scheme = strndup_lower(url, (size_t) (sep - url));
+        if (!scheme)
+                return -ENOMEM;
+        if (!streq(scheme, "http") && !streq(scheme, "https"))
+                return -EPROTONOSUPPORT;
+        const char *a = sep + 3;
+        size_t al = strcspn(a, "/?#");
+        if (al == 0 || memchr(a, '@', al))
+                return -EBADMSG;
+        for (size_t i = 0; i < al; i++)
+                if ((unsigned char) a[i] <= 0x20 || a[i] == 0x7f || a[i] == '\\')
+                        return -EBADMSG;
+        _cleanup_free_ char *authority = strndup_lower(a, al);
+        if (!authority)
+                return -ENOMEM;
+        /* the default port is the same origin as none (RFC 6454 §4) */
+        const char *dflt = streq(scheme, "https") ? ":443" : ":80";
+        char *colon = strrchr(authority, ':');
+        if (colon && !strchr(colon, ']') && streq(colon, dflt))
+                *colon = 0;
+        *ret_scheme = TAKE_PTR(scheme);
+        *ret_authority = TAKE_PTR(authority);
+        return 0;
+}
+
+int url_check(const char *url, bool *ret_tls) {
+        _cleanup_free_ char *scheme = NULL, *authority = NULL;
+        int r = url_split(url, &scheme, &authority);
+        if (r < 0)
+                return r;
+        if (ret_tls)
+                *ret_tls = streq(scheme, "https");
+        return 0;
+}
+
+int url_same_origin(const char *a, const char *b) {
+        _cleanup_free_ char *sa = NULL, *aa = NULL, *sb = NULL, *ab = NULL;
+        int r;
+
+        r = url_split(a, &sa, &aa);
+        if (r < 0)
+                return r;
+        r = url_split(b, &sb, &ab);
+        if (r < 0)
+                return r;
+        return streq(sa, sb) && streq(aa, ab);
+}
+
+int redirect_check(const char *from, const char *to) {
+        bool from_tls, to_tls;
+        int r;
+
+        r = url_check(from, &from_tls);
+        if (r < 0)
+                return r;
+        r = url_check(to, &to_tls);
+        if (r < 0)
+                return r;
+        if (from_tls && !to_tls)
+                return -EPERM;
+        return 0;
+}
+
+bool credentials_allowed(const char *url, bool insecure) {
+        bool tls;
+        if (url_check(url, &tls) < 0)
+                return false;
+        return tls || insecure;
+}

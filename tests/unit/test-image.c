@@ -1032,4 +1032,34 @@ TEST(token_response) {
         image_error_done(&e);
 }
 
+TEST(redirect_policy) {
+        /* https → http is a downgrade, whatever the hosts */
+        ASSERT_ERROR(redirect_check("https://reg.example/v2/a/blobs/x", "http://reg.example/x"), EPERM);
+        ASSERT_ERROR(redirect_check("HTTPS://reg.example/v2/", "http://cdn.example/x"), EPERM);
+        ASSERT_OK(redirect_check("https://reg.example/v2/", "https://cdn.example/x?sig=1"));
+        ASSERT_OK(redirect_check("http://reg.example/v2/", "https://cdn.example/x"));
+        ASSERT_OK(redirect_check("http://reg.example/v2/", "http://cdn.example/x"));
+        /* only http(s), with a host, without userinfo */
+        ASSERT_ERROR(redirect_check("https://reg.example/", "file:///etc/shadow"), EPROTONOSUPPORT);
+        ASSERT_ERROR(redirect_check("https://reg.example/", "ftp://reg.example/x"), EPROTONOSUPPORT);
+        ASSERT_ERROR(redirect_check("https://reg.example/", "https://user:pw@cdn.example/x"), EBADMSG);
+        ASSERT_ERROR(redirect_check("https://reg.example/", "https:///x"), EBADMSG);
+        ASSERT_ERROR(redirect_check("https://reg.example/", "/relative"), EBADMSG);
+
+        /* origins: scheme, host (no case), port (the default one is the same as none) */
+        ASSERT_EQ(url_same_origin("https://Reg.Example/v2/a", "https://reg.example:443/b"), 1);
+        ASSERT_EQ(url_same_origin("http://127.0.0.1:5000/v2/", "http://127.0.0.1:5000/x?y#z"), 1);
+        ASSERT_EQ(url_same_origin("http://127.0.0.1:5000/v2/", "http://127.0.0.1:5001/v2/"), 0);
+        ASSERT_EQ(url_same_origin("https://reg.example/", "http://reg.example/"), 0);
+        ASSERT_EQ(url_same_origin("https://reg.example/", "https://cdn.example/"), 0);
+        ASSERT_EQ(url_same_origin("https://[::1]:443/", "https://[::1]/"), 1);
+        ASSERT_EQ(url_same_origin("https://[::1]:5000/", "https://[::1]/"), 0);
+
+        /* credentials: over TLS, or plain http only to a registry configured insecure */
+        ASSERT_TRUE(credentials_allowed("https://auth.example/token", false));
+        ASSERT_FALSE(credentials_allowed("http://auth.example/token", false));
+        ASSERT_TRUE(credentials_allowed("http://auth.example/token", true));
+        ASSERT_FALSE(credentials_allowed("gopher://auth.example/token", true));
+}
+
 TEST_MAIN();
