@@ -533,27 +533,27 @@ static int authenticate(Client *c, const char *header, const PullRef *p, const c
         if (r < 0)
                 return image_error_set(c->error, r == -E2BIG ? -E2BIG : -EPROTO, url,
                                        "malformed WWW-Authenticate header from the registry");
-        r = image_error_set(c->error, -EACCES, url, "unsupported auth challenge '%s'", ch[0].scheme);
-        for (size_t i = 0; i < n; i++) {
+        bool basic_unanswered = false;
+        r = -EOPNOTSUPP;
+        for (size_t i = 0; i < n && r == -EOPNOTSUPP; i++) {
                 if (streq(ch[i].scheme, "basic")) {
                         if (!c->basic) {
-                                r = -EACCES;
+                                basic_unanswered = true;
                                 continue;
                         }
                         free(c->auth_header);
                         c->auth_header = strjoin("Authorization: Basic ", c->basic);
                         r = c->auth_header ? 0 : -ENOMEM;
-                        break;
-                }
-                if (streq(ch[i].scheme, "bearer")) {
+                } else if (streq(ch[i].scheme, "bearer"))
                         r = authenticate_bearer(c, &ch[i], p, url);
-                        break;
-                }
         }
+        if (r == -EOPNOTSUPP)
+                r = basic_unanswered
+                        ? image_error_set(c->error, -EACCES, url,
+                                          "registry wants Basic auth and no credentials are configured")
+                        : image_error_set(c->error, -EACCES, url, "unsupported auth challenge '%s'",
+                                          ch[0].scheme);
         auth_challenges_free(ch, n);
-        if (r == -EACCES)
-                return image_error_set(c->error, -EACCES, url,
-                                       "registry wants Basic auth and no credentials are configured");
         return r;
 }
 
