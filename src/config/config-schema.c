@@ -505,6 +505,11 @@ static const char *const network_mode_names[] = {
         [NETWORK_MODE_NONE] = "none",
         [NETWORK_MODE_HOST] = "host",
 };
+static const char *const pull_names[] = {
+        [IMAGE_PULL_MISSING] = "missing",
+        [IMAGE_PULL_ALWAYS] = "always",
+        [IMAGE_PULL_NEVER] = "never",
+};
 static const char *const on_failure_names[] = {
         [HEALTH_ON_FAILURE_IGNORE] = "ignore",
         [HEALTH_ON_FAILURE_EXIT] = "exit",
@@ -563,6 +568,7 @@ static const ScalarSyntax cpuset_syntax = { .what = "cpuset",
                                             .store = cpuset_store };
 static const ScalarSyntax network_mode_syntax = ENUM_SYNTAX(network_mode_names);
 static const ScalarSyntax on_failure_syntax = ENUM_SYNTAX(on_failure_names);
+static const ScalarSyntax pull_syntax = ENUM_SYNTAX(pull_names);
 static const ScalarSyntax mount_type_syntax = ENUM_SYNTAX(mount_type_names);
 static const ScalarSyntax nonempty_syntax = STRING_SYNTAX(check_nonempty, "value");
 static const ScalarSyntax abs_path_syntax = STRING_SYNTAX(check_abs_path, "path");
@@ -1028,6 +1034,8 @@ const ConfigKey container_keys[] = {
           "a store image \"NAME:TAG\" or \"NAME@sha256:HEX\"", &image_syntax },
         { "rootfs", parse_scalar, format_string, C(rootfs), -1, 0, 0, A_PATH " to the root directory",
           &abs_path_syntax },
+        { "pull", parse_scalar, format_enum, C(pull), -1, 0, 0, "\"missing\", \"always\" or \"never\"",
+          &pull_syntax },
         { "command", parse_strv, format_strv, C(command), CS(command_set), 0, 1, A_ARGV, &nonempty_syntax },
         { "entrypoint", parse_strv, format_strv, C(entrypoint), CS(entrypoint_set), 0, 0,
           "an array of strings; [] clears the image's entrypoint", &nonempty_syntax },

@@ -48,6 +48,12 @@ typedef enum MountType {
         MOUNT_TYPE_VOLUME, /* a named directory under <storage_root>/volumes/<source> */
 } MountType;
 
+typedef enum ImagePullPolicy {
+        IMAGE_PULL_MISSING, /* pull at up when the image is not in the store (the default) */
+        IMAGE_PULL_ALWAYS,  /* pull at every up: a moved tag is followed */
+        IMAGE_PULL_NEVER,   /* never: a missing image is an error */
+} ImagePullPolicy;
+
 typedef enum HealthOnFailure {
         HEALTH_ON_FAILURE_IGNORE,
         HEALTH_ON_FAILURE_EXIT,
@@ -144,6 +150,7 @@ typedef struct ContainerConfig {
 
         char *image;       /* "NAME:TAG" in the store, or NULL */
         char *rootfs;      /* absolute directory path, or NULL (exactly one of image/rootfs) */
+        ImagePullPolicy pull; /* when up pulls the image; default missing */
         char **command;    /* NULL = the image's Cmd */
         char **entrypoint; /* NULL = the image's Entrypoint */
         bool command_set, entrypoint_set;

@@ -830,6 +830,40 @@ static void up_undo(UpContext *u) {
                 (void) rm_rf_at(AT_FDCWD, u->storage_dir);
 }
 
+/* Pulls u->image_ref into the store with the registry settings of conf.d (the file's pull key said so) */
+static int up_pull_image(UpContext *u, ImageStore *store) {
+        _cleanup_free_ ImageRegistry *regs = NULL;
+        ImagePullOptions opts = {};
+        ImageError e = {};
+        int r;
+
+        if (u->g->n_registries > 0) {
+                regs = new0(ImageRegistry, u->g->n_registries);
+                if (!regs)
+                        return log_oom();
+                for (size_t i = 0; i < u->g->n_registries; i++)
+                        regs[i] = (ImageRegistry){ .name = u->g->registries[i].name,
+                                                   .insecure = u->g->registries[i].insecure,
+                                                   .ca_file = u->g->registries[i].ca_file,
+                                                   .auth_file = u->g->registries[i].auth_file };
+                opts.registries = regs;
+                opts.n_registries = u->g->n_registries;
+        }
+        r = image_pull(store, u->image_ref, &opts, NULL, NULL, NULL, NULL, &e);
+        if (r < 0) {
+                if (e.entry && e.message)
+                        log_error_errno(r, "%s: cannot pull image '%s': %s: %s", u->name, u->image_ref, e.entry,
+                                        e.message);
+                else if (e.message)
+                        log_error_errno(r, "%s: cannot pull image '%s': %s", u->name, u->image_ref, e.message);
+                else
+                        log_error_errno(r, "%s: cannot pull image '%s': %m", u->name, u->image_ref);
+                image_error_done(&e);
+                return r;
+        }
+        return 0;
+}
+
 static int up_resolve_lowers(UpContext *u) {
         const ContainerConfig *c = u->c;
         int r;
@@ -856,11 +890,27 @@ static int up_resolve_lowers(UpContext *u) {
                 r = image_ref_normalize_any(c->image, &u->image_ref);
                 if (r < 0)
                         return log_error_errno(r, "%s: image: invalid reference '%s'", u->name, c->image);
+                if (c->pull == IMAGE_PULL_ALWAYS) {
+                        r = up_pull_image(u, store);
+                        if (r < 0)
+                                return r;
+                }
                 r = image_resolve(store, u->image_ref, &u->lowers, &u->image_config, &u->image_digest);
+                if (r == -ENOENT && c->pull == IMAGE_PULL_MISSING) {
+                        r = up_pull_image(u, store);
+                        if (r < 0)
+                                return r;
+                        r = image_resolve(store, u->image_ref, &u->lowers, &u->image_config,
+                                          &u->image_digest);
+                }
+                if (r == -ENOENT && c->pull == IMAGE_PULL_NEVER)
+                        return log_error_errno(r,
+                                               "%s: image '%s' is not in the store and the file says pull = "
+                                               "\"never\" (see 'cbox image pull' and 'cbox image import')",
+                                               u->name, u->image_ref);
                 if (r == -ENOENT)
-                        return log_error_errno(
-                                r, "%s: image '%s' is not in the store (see 'cbox image import')", u->name,
-                                u->image_ref);
+                        return log_error_errno(r, "%s: image '%s' is not in the store after its pull", u->name,
+                                               u->image_ref);
                 if (r < 0)
                         return log_error_errno(r, "%s: cannot resolve image '%s': %m", u->name,
                                                u->image_ref);

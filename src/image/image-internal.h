@@ -93,3 +93,49 @@ int image_index_pick_platform(json_object *index, char **ret_digest, ImageError 
 int unpack_layer_progress(int fd, int dir_fd, const int *lower_fds, size_t n_lowers,
                           const ImageLimits *limits, char **ret_diff_id, ImageImportStats *stats,
                           ImageProgressFn progress, void *userdata, const char *label, ImageError *error);
+
+/* ---- registry-auth.c: what a registry tells us, parsed without trusting it ---- */
+
+#define AUTH_HEADER_MAX 8192   /* bytes of one WWW-Authenticate header */
+#define AUTH_CHALLENGES_MAX 16 /* challenges in it */
+#define AUTH_PARAMS_MAX 32     /* auth-params per challenge */
+#define TOKEN_RESPONSE_MAX (1U << 20)
+
+/* One challenge of a WWW-Authenticate header (RFC 7235 §4.1) */
+typedef struct AuthChallenge {
+        char *scheme;  /* lowercased: "basic", "bearer" */
+        char *token68; /* or NULL */
+        char **params; /* name, value, name, value, …: names lowercased, quoted values unescaped */
+} AuthChallenge;
+/* Parses the header's value: 1#challenge, each `scheme [ token68 / #auth-param ]`, quoted-strings with
+ * escapes and commas inside, case-insensitive names. -EBADMSG when malformed (or a parameter repeats),
+ * -E2BIG past the bounds above. */
+int auth_challenges_parse(const char *header, AuthChallenge **ret, size_t *ret_n);
+void auth_challenges_free(AuthChallenge *c, size_t n);
+/* The value of the parameter (name compared without case), or NULL */
+const char *auth_challenge_param(const AuthChallenge *c, const char *name);
+
+/* The token server's answer: {"token": …} or {"access_token": …}, at most TOKEN_RESPONSE_MAX bytes, the
+ * token non-empty and visible ASCII (it becomes a header line) */
+int token_response_parse(const char *data, size_t size, char **ret_token, ImageError *error);
+
+/* The sizes a manifest's descriptors declare (config, then each layer bottom first): -EBADMSG when one
+ * has none, since the size is what bounds the download */
+int manifest_declared_sizes(json_object *manifest, uint64_t *ret_config, uint64_t **ret_layers,
+                            size_t *ret_n, ImageError *error);
+/* The size an index declares for the manifest with that digest */
+int index_declared_size(json_object *index, const char *digest, uint64_t *ret, ImageError *error);
+
+/* URLs a registry sends us (redirect targets, Bearer realms), checked before anything goes there.
+ * url_check(): 0 for an absolute http(s) URL with a host and no userinfo (*ret_tls: https),
+ * -EPROTONOSUPPORT for another scheme, -EBADMSG otherwise. */
+int url_check(const char *url, bool *ret_tls);
+/* 1 when both have the same scheme, host and port (an explicit default port is the same as none), 0 when
+ * not, <0 when either is not a URL url_check() accepts */
+int url_same_origin(const char *a, const char *b);
+/* May a response from `from` send us to `to`? -EPERM for https → http (a downgrade: whatever the TLS
+ * server asked for would cross the network in the clear), the errors of url_check() for either */
+int redirect_check(const char *from, const char *to);
+/* May credentials (Basic, or a token) go to url? Over TLS, or over plain http to a registry configured
+ * insecure */
+bool credentials_allowed(const char *url, bool insecure);

@@ -5,17 +5,26 @@
  * 404 to an OCI manifest asked for without the OCI type); an index is resolved to the manifest for
  * linux/<host arch>; manifests fetched by digest are checked against it. Blobs are streamed into the
  * store through the same hashing writer as imports, so a corrupted blob fails with a digest error and
- * leaves nothing (the temporary is unnamed). Auth: a 401 with "WWW-Authenticate: Basic" is answered with
- * the credentials for that registry; "Bearer realm=…,service=…,scope=…" fetches a token from the realm
- * (with the credentials, if any) and retries. Transient failures (connect, timeouts, 429, 5xx) are retried
- * with backoff. Redirects (to blob storage) are followed, over http(s) only; curl drops our Authorization
- * header when a redirect leaves the registry's host.
+ * leaves nothing (the temporary is unnamed).
+ *
+ * A registry is not trusted with more than it must be: every download is bounded before it starts: a
+ * blob, a manifest from an index, the config by the size its descriptor declares (a 2xx whose
+ * Content-Length or body goes past it is aborted from the callback, so at most that many bytes reach the
+ * store), manifests and configs also by the JSON cap, token answers by TOKEN_RESPONSE_MAX, error bodies by
+ * ERROR_BODY_MAX. Auth: the 401's WWW-Authenticate (parsed per RFC 7235, registry-auth.c) is answered
+ * with Basic credentials for that registry, or with a token from a Bearer challenge's realm (fetched with
+ * the credentials, if any). Credentials only go where TLS protects them: to https URLs, or plain http
+ * when the registry is configured insecure; an https registry's plain-http realm gets no credentials.
+ * Transient failures (connect, timeouts, 429, 5xx) are retried with backoff. Redirects (to blob storage)
+ * are followed hop by hop here, not by curl: each hop must be http(s), never https → http unless the
+ * registry is insecure, and the Authorization header goes only to the origin it was made for.
  *
  * libcurl is dlopen()ed here, on the first pull, and not linked: it drags in ~40 shared libraries (TLS,
  * Kerberos, LDAP, ssh, IDN…) that the dynamic loader would otherwise map and relocate on every `cbox`
  * invocation, for the one verb that needs them. */
 #include <curl/curl.h>
 #include <dlfcn.h>
+#include <inttypes.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -111,21 +120,28 @@ static int pull_ref_parse(const char *ref, PullRef *ret) {
         return 0;
 }
 
+#define HEADERS_MAX (1024 * 1024) /* bytes of the headers of one response */
+#define REDIRECTS_MAX 5
+
 typedef struct Response {
         long code;          /* of the last status line seen */
         Buffer body;        /* 2xx body when not streaming */
-        size_t max;         /* bound for body */
+        uint64_t bound;     /* a 2xx body longer than this is refused (UINT64_MAX: none) */
+        bool too_big;       /* a 2xx body went (or its Content-Length announced it would go) past bound */
+        bool error_cut;     /* a non-2xx body went past ERROR_BODY_MAX: the transfer was ended there */
         Buffer error_body;  /* non-2xx body (bounded) */
         BlobWriter *writer; /* streaming target for 2xx */
         int write_error;    /* errno from the writer */
         char *www_authenticate;
         char *content_type;
+        uint64_t header_bytes;
         uint64_t bytes, total;
         ImageProgressFn progress;
         void *userdata;
         const char *what;
 } Response;
 
+/* Forgets what one response said; the bound, writer and progress stay */
 static void response_reset(Response *r) {
         r->code = 0;
         buffer_done(&r->body);
@@ -133,12 +149,27 @@ static void response_reset(Response *r) {
         r->write_error = 0;
         r->www_authenticate = mfree(r->www_authenticate);
         r->content_type = mfree(r->content_type);
-        r->bytes = r->total = 0;
+        r->header_bytes = r->bytes = 0;
+        r->too_big = r->error_cut = false;
+}
+
+static bool code_is_2xx(long code) {
+        return code >= 200 && code < 300;
+}
+
+static bool code_is_redirect(long code) {
+        return IN_SET(code, 301, 302, 303, 307, 308);
 }
 
 static size_t header_cb(char *p, size_t size, size_t n, void *userdata) {
         Response *r = userdata;
         size_t len = size * n;
+
+        r->header_bytes += len;
+        if (r->header_bytes > HEADERS_MAX) {
+                r->write_error = -E2BIG;
+                return 0;
+        }
         _cleanup_free_ char *line = strndup(p, len);
         if (!line)
                 return 0;
@@ -147,7 +178,6 @@ static size_t header_cb(char *p, size_t size, size_t n, void *userdata) {
                 const char *sp = strchr(line, ' ');
                 r->code = sp ? strtol(sp + 1, NULL, 10) : 0;
                 r->www_authenticate = mfree(r->www_authenticate);
-                r->total = 0; /* a redirect's Content-Length is not the blob's */
                 buffer_done(&r->error_body);
                 return len;
         }
@@ -156,12 +186,30 @@ static size_t header_cb(char *p, size_t size, size_t n, void *userdata) {
                 size_t k = (size_t) (v - line);
                 v++;
                 v += strspn(v, " \t");
-                if (k == strlen("WWW-Authenticate") && strncasecmp(line, "WWW-Authenticate", k) == 0)
-                        (void) free_and_strdup(&r->www_authenticate, v);
-                else if (k == strlen("Content-Type") && strncasecmp(line, "Content-Type", k) == 0)
+                if (k == strlen("WWW-Authenticate") && strncasecmp(line, "WWW-Authenticate", k) == 0) {
+                        /* several header lines are one comma-separated list (RFC 9110 §5.3) */
+                        if (r->www_authenticate) {
+                                char *j = strjoin(r->www_authenticate, ", ", v);
+                                if (!j)
+                                        return 0;
+                                free(r->www_authenticate);
+                                r->www_authenticate = j;
+                        } else if (free_and_strdup(&r->www_authenticate, v) < 0)
+                                return 0;
+                } else if (k == strlen("Content-Type") && strncasecmp(line, "Content-Type", k) == 0)
                         (void) free_and_strdup(&r->content_type, v);
-                else if (k == strlen("Content-Length") && strncasecmp(line, "Content-Length", k) == 0)
-                        r->total = strtoull(v, NULL, 10);
+                else if (k == strlen("Content-Length") && strncasecmp(line, "Content-Length", k) == 0 &&
+                         code_is_2xx(r->code)) {
+                        uint64_t announced = strtoull(v, NULL, 10);
+                        if (announced > r->bound) {
+                                /* refused before a byte of the body is read */
+                                r->too_big = true;
+                                r->write_error = -EFBIG;
+                                return 0;
+                        }
+                        if (r->total == 0)
+                                r->total = announced;
+                }
         }
         return len;
 }
@@ -170,24 +218,29 @@ static size_t write_cb(char *p, size_t size, size_t n, void *userdata) {
         Response *r = userdata;
         size_t len = size * n;
 
-        if (r->code < 200 || r->code >= 300) {
-                if (r->error_body.size + len <= ERROR_BODY_MAX && buffer_append(&r->error_body, p, len) < 0)
+        if (!code_is_2xx(r->code)) {
+                /* a registry's error message is short; one that goes on is cut, not read to its end */
+                if (r->error_body.size + len > ERROR_BODY_MAX) {
+                        r->error_cut = true;
+                        return 0;
+                }
+                if (buffer_append(&r->error_body, p, len) < 0)
                         return 0;
                 return len;
+        }
+        if (r->bytes > r->bound || len > r->bound - r->bytes) {
+                /* stop at the declared size: nothing past it is written */
+                r->too_big = true;
+                r->write_error = -EFBIG;
+                return 0;
         }
         if (r->writer) {
                 r->write_error = blob_writer_write(r->writer, p, len);
                 if (r->write_error < 0)
                         return 0;
-        } else {
-                if (r->body.size + len > r->max) {
-                        r->write_error = -EFBIG;
-                        return 0;
-                }
-                if (buffer_append(&r->body, p, len) < 0) {
-                        r->write_error = -ENOMEM;
-                        return 0;
-                }
+        } else if (buffer_append(&r->body, p, len) < 0) {
+                r->write_error = -ENOMEM;
+                return 0;
         }
         r->bytes += len;
         if (r->progress)
@@ -200,6 +253,7 @@ typedef struct Client {
         const ImagePullOptions *opts;
         const char *ca_file; /* the options', else the registry's */
         const char *scheme;
+        bool insecure;     /* plain http to this registry is configured: credentials may go over it */
         char *basic;       /* base64(user:pass) for this registry, or NULL */
         char *auth_header; /* "Authorization: …" currently in use */
         ImageError *error;
@@ -291,8 +345,10 @@ static int http_errno(long code) {
         }
 }
 
-/* One GET, following redirects. Returns 0 with resp->code set, or -errno for transport failures. */
-static int perform(Client *c, const char *url, const char *accept, const char *auth, Response *resp) {
+
+/* One request, one response: no redirect followed (perform() does that). Returns 0 with resp->code set,
+ * or -errno for transport failures and refused bodies. */
+static int perform_once(Client *c, const char *url, const char *accept, const char *auth, Response *resp) {
         struct curl_slist *h = NULL, *t;
         char errbuf[CURL_ERROR_SIZE] = "";
         CURLcode cc;
@@ -312,10 +368,8 @@ static int perform(Client *c, const char *url, const char *accept, const char *a
         }
         sym_curl_easy_setopt(c->curl, CURLOPT_URL, url);
         sym_curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, h);
-        sym_curl_easy_setopt(c->curl, CURLOPT_FOLLOWLOCATION, 1L);
-        sym_curl_easy_setopt(c->curl, CURLOPT_MAXREDIRS, 5L);
+        sym_curl_easy_setopt(c->curl, CURLOPT_FOLLOWLOCATION, 0L);
         sym_curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https");
-        sym_curl_easy_setopt(c->curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
         sym_curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
         sym_curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT, 30L);
         sym_curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
@@ -331,9 +385,18 @@ static int perform(Client *c, const char *url, const char *accept, const char *a
 
         cc = sym_curl_easy_perform(c->curl);
         sym_curl_slist_free_all(h);
-        if (cc == CURLE_WRITE_ERROR && resp->write_error < 0)
+        if (cc == CURLE_WRITE_ERROR && resp->write_error < 0) {
+                if (resp->write_error == -EFBIG && resp->too_big)
+                        return image_error_set(c->error, -EFBIG, url,
+                                               "the registry sent more than the %" PRIu64
+                                               " bytes the descriptor declares",
+                                               resp->bound);
+                if (resp->write_error == -E2BIG)
+                        return image_error_set(c->error, -E2BIG, url, "response headers over %u bytes",
+                                               HEADERS_MAX);
                 return resp->write_error;
-        if (cc != CURLE_OK) {
+        }
+        if (cc != CURLE_OK && !(cc == CURLE_WRITE_ERROR && resp->error_cut)) {
                 (void) image_error_set(c->error, 0, url, "%s",
                                        *errbuf ? errbuf : sym_curl_easy_strerror(cc));
                 switch (cc) {
@@ -361,22 +424,41 @@ oom:
         return -ENOMEM;
 }
 
-/* Extracts key="value" from a WWW-Authenticate challenge's parameters */
-static char *challenge_param(const char *ch, const char *key) {
-        size_t k = strlen(key);
-        for (const char *p = ch; (p = strstr(p, key)); p += k) {
-                if (p != ch && !IN_SET(p[-1], ' ', ','))
-                        continue;
-                if (p[k] != '=')
-                        continue;
-                const char *v = p + k + 1;
-                if (*v == '"') {
-                        const char *e = strchr(v + 1, '"');
-                        return e ? strndup(v + 1, (size_t) (e - v - 1)) : NULL;
-                }
-                return strndup(v, strcspn(v, ", "));
+/* One GET, following redirects hop by hop (not by curl, whose rules are not ours): each hop must be an
+ * http(s) URL, never from https to http; auth (an "Authorization: …" line) goes only to url's origin, and
+ * once a hop has left it, to no later hop. Returns 0 with resp->code set, or -errno. */
+static int perform(Client *c, const char *url, const char *accept, const char *auth, Response *resp) {
+        _cleanup_free_ char *cur = strdup(url);
+        int r;
+
+        if (!cur)
+                return -ENOMEM;
+        for (unsigned hop = 0;; hop++) {
+                r = perform_once(c, cur, accept, auth, resp);
+                if (r < 0 || !code_is_redirect(resp->code))
+                        return r;
+                if (hop >= REDIRECTS_MAX)
+                        return image_error_set(c->error, -ELOOP, url, "more than %u redirects", REDIRECTS_MAX);
+                char *loc = NULL; /* curl's: Location resolved against cur */
+                sym_curl_easy_getinfo(c->curl, CURLINFO_REDIRECT_URL, &loc);
+                if (!loc)
+                        return image_error_set(c->error, -EPROTO, cur, "HTTP %ld redirect without a Location",
+                                               resp->code);
+                _cleanup_free_ char *next = strdup(loc);
+                if (!next)
+                        return -ENOMEM;
+                r = redirect_check(cur, next);
+                if (r == -EPERM)
+                        return image_error_set(c->error, -EPERM, cur,
+                                               "refusing the redirect from HTTPS to plain HTTP ('%s')", next);
+                if (r < 0)
+                        return image_error_set(c->error, -EPROTO, cur, "refusing the redirect to '%s'", next);
+                if (auth && url_same_origin(url, next) <= 0)
+                        auth = NULL; /* credentials are for the origin they were made for */
+                free(cur);
+                cur = TAKE_PTR(next);
+                response_reset(resp);
         }
-        return NULL;
 }
 
 static char *url_escape(CURL *curl, const char *s) {
@@ -386,57 +468,98 @@ static char *url_escape(CURL *curl, const char *s) {
         return r;
 }
 
-/* Answers a 401 challenge: sets c->auth_header. -EACCES if there is nothing we can answer with. */
-static int authenticate(Client *c, const char *challenge, const char *url) {
-        if (strncasecmp(challenge, "Basic", 5) == 0) {
-                if (!c->basic)
-                        return image_error_set(
-                                c->error, -EACCES, url,
-                                "registry wants Basic auth and no credentials are configured");
-                free(c->auth_header);
-                c->auth_header = strjoin("Authorization: Basic ", c->basic);
-                return c->auth_header ? 0 : -ENOMEM;
-        }
-        if (strncasecmp(challenge, "Bearer", 6) != 0)
-                return image_error_set(c->error, -EACCES, url, "unsupported auth challenge '%s'", challenge);
+/* Answers a Bearer challenge: a token from its realm, asked for with the registry's credentials when TLS
+ * protects them on the way there (or the registry is configured insecure) */
+static int authenticate_bearer(Client *c, const AuthChallenge *ch, const PullRef *p, const char *url) {
+        const char *realm = auth_challenge_param(ch, "realm"), *service = auth_challenge_param(ch, "service"),
+                   *scope = auth_challenge_param(ch, "scope");
+        _cleanup_free_ char *dflt_scope = NULL;
+        int r;
 
-        _cleanup_free_ char *realm = challenge_param(challenge, "realm"),
-                            *service = challenge_param(challenge, "service"),
-                            *scope = challenge_param(challenge, "scope");
-        if (!realm || !(startswith(realm, "https://") || startswith(realm, "http://")))
+        if (!realm || url_check(realm, NULL) < 0)
                 return image_error_set(c->error, -EPROTO, url, "Bearer challenge without a usable realm");
-        _cleanup_free_ char *es = service ? url_escape(c->curl, service) : NULL,
-                            *esc = scope ? url_escape(c->curl, scope) : NULL;
-        _cleanup_free_ char *turl = strprintf("%s%sservice=%s%s%s", realm, strchr(realm, '?') ? "&" : "?",
-                                              strempty(es), esc ? "&scope=" : "", strempty(esc));
-        _cleanup_free_ char *basic = c->basic ? strjoin("Authorization: Basic ", c->basic) : NULL;
+        if (!scope) { /* what the pull needs, as docker asks for it when the challenge names none */
+                dflt_scope = strjoin("repository:", p->repo, ":pull");
+                if (!dflt_scope)
+                        return -ENOMEM;
+                scope = dflt_scope;
+        }
+        _cleanup_free_ char *basic = NULL;
+        if (c->basic) {
+                if (!credentials_allowed(realm, c->insecure))
+                        return image_error_set(
+                                c->error, -EPERM, url,
+                                "refusing to send the credentials for '%s' to the plain-HTTP token realm '%s' "
+                                "(only a registry configured insecure may)",
+                                p->registry, realm);
+                basic = strjoin("Authorization: Basic ", c->basic);
+                if (!basic)
+                        return -ENOMEM;
+        }
+        _cleanup_free_ char *es = service ? url_escape(c->curl, service) : NULL, *esc = url_escape(c->curl, scope);
+        if ((service && !es) || !esc)
+                return -ENOMEM;
+        const char *sep = strchr(realm, '?') ? "&" : "?";
+        _cleanup_free_ char *turl = service ? strprintf("%s%sservice=%s&scope=%s", realm, sep, es, esc)
+                                            : strprintf("%s%sscope=%s", realm, sep, esc);
         if (!turl)
                 return -ENOMEM;
 
-        Response resp = { .max = 1 << 20 };
-        int r = perform(c, turl, NULL, basic, &resp);
-        if (r >= 0 && (resp.code < 200 || resp.code >= 300)) {
+        Response resp = { .bound = TOKEN_RESPONSE_MAX };
+        r = perform(c, turl, NULL, basic, &resp);
+        if (r >= 0 && !code_is_2xx(resp.code)) {
                 set_registry_error(c, &resp, turl);
                 r = http_errno(resp.code);
         }
-        _cleanup_(json_object_putp) json_object *o = NULL;
+        _cleanup_free_ char *tok = NULL;
         if (r >= 0)
-                r = json_parse_bounded(resp.body.data, resp.body.size, 1 << 20, &o, c->error,
-                                       "token response");
+                r = token_response_parse(resp.body.data ?: "", resp.body.size, &tok, c->error);
         response_reset(&resp);
         if (r < 0)
                 return r;
-        const char *tok = json_get_string(o, "token") ?: json_get_string(o, "access_token");
-        if (isempty(tok))
-                return image_error_set(c->error, -EPROTO, turl, "token response without a token");
         free(c->auth_header);
         c->auth_header = strjoin("Authorization: Bearer ", tok);
         return c->auth_header ? 0 : -ENOMEM;
 }
 
+/* Answers a 401's challenges (the first we can: Basic with credentials, or Bearer): sets c->auth_header.
+ * -EACCES if there is nothing we can answer with. */
+static int authenticate(Client *c, const char *header, const PullRef *p, const char *url) {
+        AuthChallenge *ch = NULL;
+        size_t n = 0;
+        int r;
+
+        r = auth_challenges_parse(header, &ch, &n);
+        if (r < 0)
+                return image_error_set(c->error, r == -E2BIG ? -E2BIG : -EPROTO, url,
+                                       "malformed WWW-Authenticate header from the registry");
+        bool basic_unanswered = false;
+        r = -EOPNOTSUPP;
+        for (size_t i = 0; i < n && r == -EOPNOTSUPP; i++) {
+                if (streq(ch[i].scheme, "basic")) {
+                        if (!c->basic) {
+                                basic_unanswered = true;
+                                continue;
+                        }
+                        free(c->auth_header);
+                        c->auth_header = strjoin("Authorization: Basic ", c->basic);
+                        r = c->auth_header ? 0 : -ENOMEM;
+                } else if (streq(ch[i].scheme, "bearer"))
+                        r = authenticate_bearer(c, &ch[i], p, url);
+        }
+        if (r == -EOPNOTSUPP)
+                r = basic_unanswered
+                        ? image_error_set(c->error, -EACCES, url,
+                                          "registry wants Basic auth and no credentials are configured")
+                        : image_error_set(c->error, -EACCES, url, "unsupported auth challenge '%s'",
+                                          ch[0].scheme);
+        auth_challenges_free(ch, n);
+        return r;
+}
+
 /* GET with auth and retries. With writer set, a 2xx body streams into it (restarted on retry). */
-static int get(Client *c, const char *path, const char *accept, Response *resp, BlobWriter *writer,
-               ImageStore *s) {
+static int get(Client *c, const PullRef *p, const char *path, const char *accept, Response *resp,
+               BlobWriter *writer, ImageStore *s) {
         _cleanup_free_ char *url = strjoin(c->scheme, "://", path);
         unsigned retries = c->opts && c->opts->retries > 0 ? c->opts->retries : 3;
         bool authed = false;
@@ -459,13 +582,13 @@ static int get(Client *c, const char *path, const char *accept, Response *resp, 
                         _cleanup_free_ char *ch = strdup(resp->www_authenticate);
                         if (!ch)
                                 return -ENOMEM;
-                        r = authenticate(c, ch, url);
+                        r = authenticate(c, ch, p, url);
                         if (r < 0)
                                 return r;
                         attempt--; /* answering a challenge is not a retry */
                         continue;
                 }
-                if (r >= 0 && resp->code >= 200 && resp->code < 300)
+                if (r >= 0 && code_is_2xx(resp->code))
                         return 0;
                 bool transient = IN_SET(r, -ECONNREFUSED, -ETIMEDOUT, -EIO) ||
                         (r >= 0 && (resp->code == 429 || resp->code >= 500));
@@ -480,15 +603,16 @@ static int get(Client *c, const char *path, const char *accept, Response *resp, 
         }
 }
 
+/* A manifest or index, at most `bound` bytes (what an index declares for it, else the JSON cap) */
 static int fetch_manifest(Client *c, const PullRef *p, const char *reference, const char *expected,
-                          ImageStore *s, char **ret_data, size_t *ret_size) {
+                          uint64_t bound, ImageStore *s, char **ret_data, size_t *ret_size) {
         _cleanup_free_ char *path = strprintf("%s/v2/%s/manifests/%s", p->registry, p->repo, reference);
-        Response resp = { .max = s->limits.max_json_bytes };
+        Response resp = { .bound = MIN(bound, s->limits.max_json_bytes) };
         int r;
 
         if (!path)
                 return -ENOMEM;
-        r = get(c, path, ACCEPT_MANIFESTS, &resp, NULL, s);
+        r = get(c, p, path, ACCEPT_MANIFESTS, &resp, NULL, s);
         if (r < 0) {
                 response_reset(&resp);
                 return r;
@@ -516,19 +640,26 @@ static int fetch_manifest(Client *c, const PullRef *p, const char *reference, co
         return *ret_data ? 0 : -ENOMEM;
 }
 
-static int fetch_blob(Client *c, const PullRef *p, const char *digest, ImageStore *s,
+/* A blob of exactly the declared size: a byte more ends the transfer and leaves nothing in the store (the
+ * temporary is unnamed, or removed) */
+static int fetch_blob(Client *c, const PullRef *p, const char *digest, uint64_t size, ImageStore *s,
                       ImageProgressFn progress, void *userdata, ImageImportStats *stats) {
         _cleanup_(blob_writer_done) BlobWriter w = { .fd = -EBADF };
         _cleanup_free_ char *path = strprintf("%s/v2/%s/blobs/%s", p->registry, p->repo, digest);
         _cleanup_free_ char *label = strprintf("Downloading %.19s", digest);
-        Response resp = { .progress = progress, .userdata = userdata, .what = label };
+        Response resp = { .bound = size, .total = size, .progress = progress, .userdata = userdata,
+                          .what = label };
         int r;
 
         if (!path || !label)
                 return -ENOMEM;
         if (blob_exists(s, digest))
                 return 0;
-        r = get(c, path, NULL, &resp, &w, s);
+        r = get(c, p, path, NULL, &resp, &w, s);
+        if (r >= 0 && w.size != size)
+                r = image_error_set(c->error, -EBADMSG, path,
+                                    "the registry sent %" PRIu64 " bytes, the descriptor declares %" PRIu64,
+                                    w.size, size);
         if (r >= 0)
                 r = blob_writer_commit(&w, digest, NULL, c->error);
         if (r >= 0 && stats)
@@ -543,12 +674,14 @@ int image_pull(ImageStore *s, const char *ref, const ImagePullOptions *opts, Ima
                void *userdata, ImageImportStats *ret_stats, char **ret_ref, ImageError *error) {
         _cleanup_(pull_ref_done) PullRef p = {};
         _cleanup_(client_done) Client c = { .opts = opts, .error = error };
-        _cleanup_(json_object_putp) json_object *top = NULL;
+        _cleanup_(json_object_putp) json_object *top = NULL, *mo = NULL;
         _cleanup_(image_manifest_freep) ImageManifest *m = NULL;
         _cleanup_free_ char *data = NULL, *digest = NULL;
+        _cleanup_free_ uint64_t *layer_sizes = NULL;
         _cleanup_close_ int lock = -EBADF;
         ImageImportStats stats = {};
-        size_t size;
+        uint64_t config_size;
+        size_t size, n_sizes;
         int r;
 
         r = pull_ref_parse(ref, &p);
@@ -558,9 +691,8 @@ int image_pull(ImageStore *s, const char *ref, const ImagePullOptions *opts, Ima
         for (size_t i = 0; opts && i < opts->n_registries && !reg; i++)
                 if (streq_ptr(opts->registries[i].name, p.registry))
                         reg = &opts->registries[i];
-        c.scheme = (opts && strv_contains(opts->insecure_registries, p.registry)) || (reg && reg->insecure)
-                ? "http"
-                : "https";
+        c.insecure = (opts && strv_contains(opts->insecure_registries, p.registry)) || (reg && reg->insecure);
+        c.scheme = c.insecure ? "http" : "https";
         c.ca_file = opts && opts->ca_file ? opts->ca_file : reg ? reg->ca_file : NULL;
         r = image_dlopen_crypto(error); /* base64() of the credentials uses it */
         if (r < 0)
@@ -584,7 +716,7 @@ int image_pull(ImageStore *s, const char *ref, const ImagePullOptions *opts, Ima
         if (lock < 0)
                 return lock;
 
-        r = fetch_manifest(&c, &p, p.tag, p.by_digest ? p.tag : NULL, s, &data, &size);
+        r = fetch_manifest(&c, &p, p.tag, p.by_digest ? p.tag : NULL, UINT64_MAX, s, &data, &size);
         if (r < 0)
                 return r;
         r = json_parse_bounded(data, size, s->limits.max_json_bytes, &top, error, "manifest");
@@ -592,26 +724,41 @@ int image_pull(ImageStore *s, const char *ref, const ImagePullOptions *opts, Ima
                 return r;
         if (image_json_is_index(top)) {
                 _cleanup_free_ char *pick = NULL;
+                uint64_t declared;
                 r = image_index_pick_platform(top, &pick, error);
                 if (r < 0)
                         return r;
+                r = index_declared_size(top, pick, &declared, error);
+                if (r < 0)
+                        return r;
                 data = mfree(data);
-                r = fetch_manifest(&c, &p, pick, pick, s, &data, &size);
+                r = fetch_manifest(&c, &p, pick, pick, declared, s, &data, &size);
+                if (r < 0)
+                        return r;
+                r = json_parse_bounded(data, size, s->limits.max_json_bytes, &mo, error, "manifest");
                 if (r < 0)
                         return r;
         }
         r = image_manifest_parse(data, size, &m, error);
         if (r < 0)
                 return r;
+        r = manifest_declared_sizes(mo ?: top, &config_size, &layer_sizes, &n_sizes, error);
+        if (r < 0)
+                return r;
+        assert(n_sizes == m->n_layers);
+        if (config_size > s->limits.max_json_bytes)
+                return image_error_set(error, -EFBIG, m->config_digest,
+                                       "the config descriptor declares %" PRIu64 " bytes, over %" PRIu64,
+                                       config_size, s->limits.max_json_bytes);
         r = blob_ingest_data(s, data, size, &digest);
         if (r < 0)
                 return r;
 
-        r = fetch_blob(&c, &p, m->config_digest, s, NULL, NULL, &stats);
+        r = fetch_blob(&c, &p, m->config_digest, config_size, s, NULL, NULL, &stats);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < m->n_layers; i++) {
-                r = fetch_blob(&c, &p, m->layer_digests[i], s, progress, userdata, &stats);
+                r = fetch_blob(&c, &p, m->layer_digests[i], layer_sizes[i], s, progress, userdata, &stats);
                 if (r < 0)
                         return r;
         }

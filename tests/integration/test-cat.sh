@@ -61,6 +61,7 @@ want="# $D
 # effective configuration of 'web'
 
 image = \"busybox:latest\"  # from $W:1
+pull = \"missing\"  # default
 command = [\"httpd\", \"-f\", \"-v\", \"-p\", \"80\", \"-h\", \"/www\"]  # from $W:2
 hostname = \"web\"  # default
 read_only = false  # default

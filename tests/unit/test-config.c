@@ -744,7 +744,7 @@ TEST(problems) {
         ASSERT_PROBLEMS(
                 "bad",
                 "@/etc/cbox/bad.toml:2:1: comand: unknown key (did you mean 'command'? known keys: image, "
-                "rootfs, "
+                "rootfs, pull, "
                 "command, entrypoint, env, env_files, workdir, user, hostname, read_only, stop_signal, "
                 "stop_timeout, "
                 "slice, resources, network, mount, security, health)\n"
@@ -784,7 +784,7 @@ TEST(problems) {
                         "@/etc/cbox/syn.toml:2:11: TOML syntax error: expected ']' at the end of a table "
                         "header\n"
                         "@/etc/cbox/syn.toml.d/10.toml:1:1: bogus: unknown key ("
-                        "known keys: image, rootfs, command, entrypoint, env, env_files, workdir, user, "
+                        "known keys: image, rootfs, pull, command, entrypoint, env, env_files, workdir, user, "
                         "hostname, read_only, stop_signal, stop_timeout, slice, resources, network, mount, "
                         "security, health)\n");
 
@@ -839,7 +839,7 @@ TEST(problems) {
         ASSERT_PROBLEMS(
                 "quoted",
                 "@/etc/cbox/quoted.toml:2:1: resources.memory_max: unknown key (known keys: image, rootfs, "
-                "command, entrypoint, env, env_files, workdir, user, hostname, read_only, stop_signal, "
+                "pull, command, entrypoint, env, env_files, workdir, user, hostname, read_only, stop_signal, "
                 "stop_timeout, slice, resources, network, mount, security, health)\n"
                 "@/etc/cbox/quoted.toml:3:1: image: unknown key: it contains a NUL character\n"
                 "@/etc/cbox/quoted.toml:5:14: env.A: invalid environment variable name 'A' (letters, digits "
@@ -1069,6 +1069,29 @@ TEST(image_field_checks) {
         ASSERT_FALSE(config_env_assignment_is_valid("BAD-NAME=x"));
         ASSERT_FALSE(config_env_assignment_is_valid("=x"));
         ASSERT_FALSE(config_env_assignment_is_valid("NOEQUALS"));
+}
+
+TEST(pull_key) {
+        setup_root();
+        free(put("etc/cbox/p0.toml", "image = \"busybox:latest\"\n"));
+        free(put("etc/cbox/p1.toml", "image = \"busybox:latest\"\npull = \"always\"\n"));
+        free(put("etc/cbox/p2.toml", "image = \"busybox:latest\"\npull = \"never\"\n"));
+        free(put("etc/cbox/p3.toml", "image = \"busybox:latest\"\npull = \"sometimes\"\n"));
+        free(put("etc/cbox/p4.toml", "image = \"busybox:latest\"\npull = true\n"));
+        _cleanup_(container_config_freep) ContainerConfig *c0 = load_ok("p0"), *c1 = load_ok("p1"),
+                                                          *c2 = load_ok("p2");
+        ASSERT_EQ(c0->pull, IMAGE_PULL_MISSING);
+        ASSERT_EQ(c1->pull, IMAGE_PULL_ALWAYS);
+        ASSERT_EQ(c2->pull, IMAGE_PULL_NEVER);
+        ASSERT_PROBLEMS("p3", "@/etc/cbox/p3.toml:2:8: pull: invalid value 'sometimes' (\"missing\", \"always\" "
+                              "or \"never\")\n");
+        ASSERT_PROBLEMS("p4", "@/etc/cbox/p4.toml:2:8: pull: expected a string, got a boolean (\"missing\", "
+                              "\"always\" or \"never\")\n");
+
+        /* cbox cat writes it back */
+        _cleanup_free_ char *t = container_config_format_toml(c1);
+        ASSERT_NOT_NULL(t);
+        ASSERT_NOT_NULL(strstr(t, "pull = \"always\""));
 }
 
 TEST(cat_round_trip) {

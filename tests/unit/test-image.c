@@ -13,7 +13,7 @@
 
 #include "fd-util.h"
 #include "fileio.h"
-#include "image.h"
+#include "image-internal.h"
 #include "string-util.h"
 #include "tests.h"
 
@@ -979,6 +979,87 @@ TEST(store_commit_and_export) {
         _cleanup_free_ char *joined = strv_join(names, " ");
         ASSERT_STREQ(joined, "etc/ etc/gone etc/hosts etc/new opq/ opq/fresh");
         rm_dir(tmp);
+}
+
+TEST(auth_challenge_parse) {
+        AuthChallenge *c = NULL;
+        size_t n = 0;
+
+        /* a comma inside a quoted value stays in it; names and schemes are case-insensitive */
+        ASSERT_OK(auth_challenges_parse("BEARER Realm=\"http://x/a,b\",service=\"s\"", &c, &n));
+        ASSERT_EQ(n, (size_t) 1);
+        ASSERT_STREQ(c[0].scheme, "bearer");
+        ASSERT_STREQ(auth_challenge_param(&c[0], "realm"), "http://x/a,b");
+        ASSERT_STREQ(auth_challenge_param(&c[0], "SERVICE"), "s");
+        ASSERT_NULL(auth_challenge_param(&c[0], "scope"));
+        auth_challenges_free(c, n);
+
+        /* several challenges in one header, escapes, a token68, empty list elements, spaces around = */
+        ASSERT_OK(auth_challenges_parse(
+                "Basic realm=\"r\\\"q\", , Bearer realm = \"https://t/\" , scope=\"repository:a/b:pull,push\", "
+                "Negotiate abc+/==",
+                &c, &n));
+        ASSERT_EQ(n, (size_t) 3);
+        ASSERT_STREQ(c[0].scheme, "basic");
+        ASSERT_STREQ(auth_challenge_param(&c[0], "realm"), "r\"q");
+        ASSERT_STREQ(c[1].scheme, "bearer");
+        ASSERT_STREQ(auth_challenge_param(&c[1], "realm"), "https://t/");
+        ASSERT_STREQ(auth_challenge_param(&c[1], "scope"), "repository:a/b:pull,push");
+        ASSERT_STREQ(c[2].scheme, "negotiate");
+        ASSERT_STREQ(c[2].token68, "abc+/==");
+        auth_challenges_free(c, n);
+
+        /* refused: an unterminated quote, a repeated parameter, a control character, nothing */
+        ASSERT_ERROR(auth_challenges_parse("Bearer realm=\"http://x", &c, &n), EBADMSG);
+        ASSERT_ERROR(auth_challenges_parse("Bearer realm=a, realm=b", &c, &n), EBADMSG);
+        ASSERT_ERROR(auth_challenges_parse("Bearer realm=\"a\x01\"", &c, &n), EBADMSG);
+        ASSERT_ERROR(auth_challenges_parse(" , ", &c, &n), EBADMSG);
+}
+
+TEST(token_response) {
+        _cleanup_free_ char *t = NULL, *t2 = NULL;
+        ImageError e = {};
+        const char *ok = "{\"token\":\"abc.def\"}", *oauth = "{\"access_token\":\"x\"}",
+                   *crlf = "{\"token\":\"a\\r\\nX-Evil: 1\"}", *none = "{\"token\":\"\"}";
+
+        ASSERT_OK(token_response_parse(ok, strlen(ok), &t, &e));
+        ASSERT_STREQ(t, "abc.def");
+        ASSERT_OK(token_response_parse(oauth, strlen(oauth), &t2, &e));
+        ASSERT_STREQ(t2, "x");
+        ASSERT_ERROR(token_response_parse(crlf, strlen(crlf), &t, &e), EPROTO);
+        image_error_done(&e);
+        ASSERT_ERROR(token_response_parse(none, strlen(none), &t, &e), EPROTO);
+        image_error_done(&e);
+}
+
+TEST(redirect_policy) {
+        /* https → http is a downgrade, whatever the hosts */
+        ASSERT_ERROR(redirect_check("https://reg.example/v2/a/blobs/x", "http://reg.example/x"), EPERM);
+        ASSERT_ERROR(redirect_check("HTTPS://reg.example/v2/", "http://cdn.example/x"), EPERM);
+        ASSERT_OK(redirect_check("https://reg.example/v2/", "https://cdn.example/x?sig=1"));
+        ASSERT_OK(redirect_check("http://reg.example/v2/", "https://cdn.example/x"));
+        ASSERT_OK(redirect_check("http://reg.example/v2/", "http://cdn.example/x"));
+        /* only http(s), with a host, without userinfo */
+        ASSERT_ERROR(redirect_check("https://reg.example/", "file:///etc/shadow"), EPROTONOSUPPORT);
+        ASSERT_ERROR(redirect_check("https://reg.example/", "ftp://reg.example/x"), EPROTONOSUPPORT);
+        ASSERT_ERROR(redirect_check("https://reg.example/", "https://user:pw@cdn.example/x"), EBADMSG);
+        ASSERT_ERROR(redirect_check("https://reg.example/", "https:///x"), EBADMSG);
+        ASSERT_ERROR(redirect_check("https://reg.example/", "/relative"), EBADMSG);
+
+        /* origins: scheme, host (no case), port (the default one is the same as none) */
+        ASSERT_EQ(url_same_origin("https://Reg.Example/v2/a", "https://reg.example:443/b"), 1);
+        ASSERT_EQ(url_same_origin("http://127.0.0.1:5000/v2/", "http://127.0.0.1:5000/x?y#z"), 1);
+        ASSERT_EQ(url_same_origin("http://127.0.0.1:5000/v2/", "http://127.0.0.1:5001/v2/"), 0);
+        ASSERT_EQ(url_same_origin("https://reg.example/", "http://reg.example/"), 0);
+        ASSERT_EQ(url_same_origin("https://reg.example/", "https://cdn.example/"), 0);
+        ASSERT_EQ(url_same_origin("https://[::1]:443/", "https://[::1]/"), 1);
+        ASSERT_EQ(url_same_origin("https://[::1]:5000/", "https://[::1]/"), 0);
+
+        /* credentials: over TLS, or plain http only to a registry configured insecure */
+        ASSERT_TRUE(credentials_allowed("https://auth.example/token", false));
+        ASSERT_FALSE(credentials_allowed("http://auth.example/token", false));
+        ASSERT_TRUE(credentials_allowed("http://auth.example/token", true));
+        ASSERT_FALSE(credentials_allowed("gopher://auth.example/token", true));
 }
 
 TEST_MAIN();
