@@ -148,11 +148,11 @@ typedef struct ContainerConfig {
         char *path;     /* the main file */
         char **dropins; /* drop-in files applied, in order */
 
-        char *image;       /* "NAME:TAG" in the store, or NULL */
-        char *rootfs;      /* absolute directory path, or NULL (exactly one of image/rootfs) */
+        char *image;          /* "NAME:TAG" in the store, or NULL */
+        char *rootfs;         /* absolute directory path, or NULL (exactly one of image/rootfs) */
         ImagePullPolicy pull; /* when up pulls the image; default missing */
-        char **command;    /* NULL = the image's Cmd */
-        char **entrypoint; /* NULL = the image's Entrypoint */
+        char **command;       /* NULL = the image's Cmd */
+        char **entrypoint;    /* NULL = the image's Entrypoint */
         bool command_set, entrypoint_set;
         char **env;       /* "KEY=VALUE", sorted by key, from the [env] table */
         char **env_files; /* absolute host paths */

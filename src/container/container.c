@@ -741,7 +741,6 @@ static int write_etc_files(UpContext *u) {
         const ContainerConfig *c = u->c;
         const char *hostname = c->hostname ?: u->name;
         _cleanup_(buffer_done) Buffer resolv = {}, hosts = {};
-        _cleanup_free_ char *rp = NULL, *hp = NULL;
         int r;
 
         if (c->network.dns)
@@ -852,10 +851,11 @@ static int up_pull_image(UpContext *u, ImageStore *store) {
         r = image_pull(store, u->image_ref, &opts, NULL, NULL, NULL, NULL, &e);
         if (r < 0) {
                 if (e.entry && e.message)
-                        log_error_errno(r, "%s: cannot pull image '%s': %s: %s", u->name, u->image_ref, e.entry,
-                                        e.message);
+                        log_error_errno(r, "%s: cannot pull image '%s': %s: %s", u->name, u->image_ref,
+                                        e.entry, e.message);
                 else if (e.message)
-                        log_error_errno(r, "%s: cannot pull image '%s': %s", u->name, u->image_ref, e.message);
+                        log_error_errno(r, "%s: cannot pull image '%s': %s", u->name, u->image_ref,
+                                        e.message);
                 else
                         log_error_errno(r, "%s: cannot pull image '%s': %m", u->name, u->image_ref);
                 image_error_done(&e);
@@ -909,8 +909,8 @@ static int up_resolve_lowers(UpContext *u) {
                                                "\"never\" (see 'cbox image pull' and 'cbox image import')",
                                                u->name, u->image_ref);
                 if (r == -ENOENT)
-                        return log_error_errno(r, "%s: image '%s' is not in the store after its pull", u->name,
-                                               u->image_ref);
+                        return log_error_errno(r, "%s: image '%s' is not in the store after its pull",
+                                               u->name, u->image_ref);
                 if (r < 0)
                         return log_error_errno(r, "%s: cannot resolve image '%s': %m", u->name,
                                                u->image_ref);

@@ -345,7 +345,6 @@ static int http_errno(long code) {
         }
 }
 
-
 /* One request, one response: no redirect followed (perform() does that). Returns 0 with resp->code set,
  * or -errno for transport failures and refused bodies. */
 static int perform_once(Client *c, const char *url, const char *accept, const char *auth, Response *resp) {
@@ -438,21 +437,24 @@ static int perform(Client *c, const char *url, const char *accept, const char *a
                 if (r < 0 || !code_is_redirect(resp->code))
                         return r;
                 if (hop >= REDIRECTS_MAX)
-                        return image_error_set(c->error, -ELOOP, url, "more than %u redirects", REDIRECTS_MAX);
+                        return image_error_set(c->error, -ELOOP, url, "more than %u redirects",
+                                               REDIRECTS_MAX);
                 char *loc = NULL; /* curl's: Location resolved against cur */
                 sym_curl_easy_getinfo(c->curl, CURLINFO_REDIRECT_URL, &loc);
                 if (!loc)
-                        return image_error_set(c->error, -EPROTO, cur, "HTTP %ld redirect without a Location",
-                                               resp->code);
+                        return image_error_set(c->error, -EPROTO, cur,
+                                               "HTTP %ld redirect without a Location", resp->code);
                 _cleanup_free_ char *next = strdup(loc);
                 if (!next)
                         return -ENOMEM;
                 r = redirect_check(cur, next);
                 if (r == -EPERM)
                         return image_error_set(c->error, -EPERM, cur,
-                                               "refusing the redirect from HTTPS to plain HTTP ('%s')", next);
+                                               "refusing the redirect from HTTPS to plain HTTP ('%s')",
+                                               next);
                 if (r < 0)
-                        return image_error_set(c->error, -EPROTO, cur, "refusing the redirect to '%s'", next);
+                        return image_error_set(c->error, -EPROTO, cur, "refusing the redirect to '%s'",
+                                               next);
                 if (auth && url_same_origin(url, next) <= 0)
                         auth = NULL; /* credentials are for the origin they were made for */
                 free(cur);
@@ -471,7 +473,8 @@ static char *url_escape(CURL *curl, const char *s) {
 /* Answers a Bearer challenge: a token from its realm, asked for with the registry's credentials when TLS
  * protects them on the way there (or the registry is configured insecure) */
 static int authenticate_bearer(Client *c, const AuthChallenge *ch, const PullRef *p, const char *url) {
-        const char *realm = auth_challenge_param(ch, "realm"), *service = auth_challenge_param(ch, "service"),
+        const char *realm = auth_challenge_param(ch, "realm"),
+                   *service = auth_challenge_param(ch, "service"),
                    *scope = auth_challenge_param(ch, "scope");
         _cleanup_free_ char *dflt_scope = NULL;
         int r;
@@ -487,16 +490,17 @@ static int authenticate_bearer(Client *c, const AuthChallenge *ch, const PullRef
         _cleanup_free_ char *basic = NULL;
         if (c->basic) {
                 if (!credentials_allowed(realm, c->insecure))
-                        return image_error_set(
-                                c->error, -EPERM, url,
-                                "refusing to send the credentials for '%s' to the plain-HTTP token realm '%s' "
-                                "(only a registry configured insecure may)",
-                                p->registry, realm);
+                        return image_error_set(c->error, -EPERM, url,
+                                               "refusing to send the credentials for '%s' to the plain-HTTP "
+                                               "token realm '%s' "
+                                               "(only a registry configured insecure may)",
+                                               p->registry, realm);
                 basic = strjoin("Authorization: Basic ", c->basic);
                 if (!basic)
                         return -ENOMEM;
         }
-        _cleanup_free_ char *es = service ? url_escape(c->curl, service) : NULL, *esc = url_escape(c->curl, scope);
+        _cleanup_free_ char *es = service ? url_escape(c->curl, service) : NULL,
+                            *esc = url_escape(c->curl, scope);
         if ((service && !es) || !esc)
                 return -ENOMEM;
         const char *sep = strchr(realm, '?') ? "&" : "?";
@@ -647,8 +651,9 @@ static int fetch_blob(Client *c, const PullRef *p, const char *digest, uint64_t 
         _cleanup_(blob_writer_done) BlobWriter w = { .fd = -EBADF };
         _cleanup_free_ char *path = strprintf("%s/v2/%s/blobs/%s", p->registry, p->repo, digest);
         _cleanup_free_ char *label = strprintf("Downloading %.19s", digest);
-        Response resp = { .bound = size, .total = size, .progress = progress, .userdata = userdata,
-                          .what = label };
+        Response resp = {
+                .bound = size, .total = size, .progress = progress, .userdata = userdata, .what = label
+        };
         int r;
 
         if (!path || !label)
@@ -691,7 +696,8 @@ int image_pull(ImageStore *s, const char *ref, const ImagePullOptions *opts, Ima
         for (size_t i = 0; opts && i < opts->n_registries && !reg; i++)
                 if (streq_ptr(opts->registries[i].name, p.registry))
                         reg = &opts->registries[i];
-        c.insecure = (opts && strv_contains(opts->insecure_registries, p.registry)) || (reg && reg->insecure);
+        c.insecure =
+                (opts && strv_contains(opts->insecure_registries, p.registry)) || (reg && reg->insecure);
         c.scheme = c.insecure ? "http" : "https";
         c.ca_file = opts && opts->ca_file ? opts->ca_file : reg ? reg->ca_file : NULL;
         r = image_dlopen_crypto(error); /* base64() of the credentials uses it */

@@ -19,7 +19,8 @@ static bool is_lower_token(const char *s) {
         if (isempty(s))
                 return false;
         for (; *s; s++)
-                if ((*s >= 'A' && *s <= 'Z') || *s <= 0x20 || *s >= 0x7f || strchr("\"(),/:;<=>?@[\\]{}", *s))
+                if ((*s >= 'A' && *s <= 'Z') || *s <= 0x20 || *s >= 0x7f ||
+                    strchr("\"(),/:;<=>?@[\\]{}", *s))
                         return false;
         return true;
 }

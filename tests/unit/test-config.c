@@ -780,13 +780,14 @@ TEST(problems) {
         /* a TOML syntax error is one line; other files are still checked */
         free(put("etc/cbox/syn.toml", "image = \"x:1\"\n[resources\nmemory_max = \"1G\"\n"));
         free(put("etc/cbox/syn.toml.d/10.toml", "bogus = 1\n"));
-        ASSERT_PROBLEMS("syn",
-                        "@/etc/cbox/syn.toml:2:11: TOML syntax error: expected ']' at the end of a table "
-                        "header\n"
-                        "@/etc/cbox/syn.toml.d/10.toml:1:1: bogus: unknown key ("
-                        "known keys: image, rootfs, pull, command, entrypoint, env, env_files, workdir, user, "
-                        "hostname, read_only, stop_signal, stop_timeout, slice, resources, network, mount, "
-                        "security, health)\n");
+        ASSERT_PROBLEMS(
+                "syn",
+                "@/etc/cbox/syn.toml:2:11: TOML syntax error: expected ']' at the end of a table "
+                "header\n"
+                "@/etc/cbox/syn.toml.d/10.toml:1:1: bogus: unknown key ("
+                "known keys: image, rootfs, pull, command, entrypoint, env, env_files, workdir, user, "
+                "hostname, read_only, stop_signal, stop_timeout, slice, resources, network, mount, "
+                "security, health)\n");
 
         /* image and rootfs: exactly one */
         free(put("etc/cbox/none.toml", "hostname = \"x\"\n"));
@@ -839,7 +840,8 @@ TEST(problems) {
         ASSERT_PROBLEMS(
                 "quoted",
                 "@/etc/cbox/quoted.toml:2:1: resources.memory_max: unknown key (known keys: image, rootfs, "
-                "pull, command, entrypoint, env, env_files, workdir, user, hostname, read_only, stop_signal, "
+                "pull, command, entrypoint, env, env_files, workdir, user, hostname, read_only, "
+                "stop_signal, "
                 "stop_timeout, slice, resources, network, mount, security, health)\n"
                 "@/etc/cbox/quoted.toml:3:1: image: unknown key: it contains a NUL character\n"
                 "@/etc/cbox/quoted.toml:5:14: env.A: invalid environment variable name 'A' (letters, digits "
@@ -1083,10 +1085,12 @@ TEST(pull_key) {
         ASSERT_EQ(c0->pull, IMAGE_PULL_MISSING);
         ASSERT_EQ(c1->pull, IMAGE_PULL_ALWAYS);
         ASSERT_EQ(c2->pull, IMAGE_PULL_NEVER);
-        ASSERT_PROBLEMS("p3", "@/etc/cbox/p3.toml:2:8: pull: invalid value 'sometimes' (\"missing\", \"always\" "
-                              "or \"never\")\n");
-        ASSERT_PROBLEMS("p4", "@/etc/cbox/p4.toml:2:8: pull: expected a string, got a boolean (\"missing\", "
-                              "\"always\" or \"never\")\n");
+        ASSERT_PROBLEMS("p3",
+                        "@/etc/cbox/p3.toml:2:8: pull: invalid value 'sometimes' (\"missing\", \"always\" "
+                        "or \"never\")\n");
+        ASSERT_PROBLEMS("p4",
+                        "@/etc/cbox/p4.toml:2:8: pull: expected a string, got a boolean (\"missing\", "
+                        "\"always\" or \"never\")\n");
 
         /* cbox cat writes it back */
         _cleanup_free_ char *t = container_config_format_toml(c1);

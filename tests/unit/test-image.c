@@ -995,10 +995,10 @@ TEST(auth_challenge_parse) {
         auth_challenges_free(c, n);
 
         /* several challenges in one header, escapes, a token68, empty list elements, spaces around = */
-        ASSERT_OK(auth_challenges_parse(
-                "Basic realm=\"r\\\"q\", , Bearer realm = \"https://t/\" , scope=\"repository:a/b:pull,push\", "
-                "Negotiate abc+/==",
-                &c, &n));
+        ASSERT_OK(auth_challenges_parse("Basic realm=\"r\\\"q\", , Bearer realm = \"https://t/\" , "
+                                        "scope=\"repository:a/b:pull,push\", "
+                                        "Negotiate abc+/==",
+                                        &c, &n));
         ASSERT_EQ(n, (size_t) 3);
         ASSERT_STREQ(c[0].scheme, "basic");
         ASSERT_STREQ(auth_challenge_param(&c[0], "realm"), "r\"q");
