@@ -38,7 +38,8 @@ static void image_help(void) {
                "     --insecure-registry=HOST:PORT Plain HTTP to this registry (pull; repeatable; also "
                "insecure = true in conf.d)\n"
                "     --auth-file=FILE              Registry credentials (pull; default: the registry's "
-               "auth_file in conf.d, else " IMAGE_DEFAULT_AUTH_FILE ")\n"
+               "auth_file in conf.d, else " IMAGE_DEFAULT_AUTH_FILE ",\n"
+               "                                   podman's auth.json, docker's config.json)\n"
                "  -q --quiet       No progress or summary lines\n");
 }
 

@@ -139,3 +139,14 @@ int redirect_check(const char *from, const char *to);
 /* May credentials (Basic, or a token) go to url? Over TLS, or over plain http to a registry configured
  * insecure */
 bool credentials_allowed(const char *url, bool insecure);
+
+/* ---- credentials.c: where a registry's credentials come from ----
+ * file (the --auth-file or the registry's auth_file in conf.d): that file alone. Else the first of
+ * IMAGE_DEFAULT_AUTH_FILE, $REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json,
+ * /run/containers/0/auth.json (root) and $DOCKER_CONFIG/config.json or ~/.docker/config.json that
+ * names registry. A file in docker's format: credHelpers[registry] runs docker-credential-NAME get
+ * (registry on stdin, {"Username","Secret"} on stdout), else auths[registry] (auth, or username and
+ * password), else credsStore for an empty auths entry. Keys may be "host", "https://host/…"; Docker
+ * Hub's index.docker.io and docker.io name registry-1.docker.io. *ret: base64 of "user:secret", or
+ * NULL for none. */
+int registry_credentials(const char *file, const char *registry, char **ret, ImageError *error);

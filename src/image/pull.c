@@ -266,53 +266,6 @@ static void client_done(Client *c) {
         free(c->auth_header);
 }
 
-static char *base64(const char *s) {
-        size_t n = strlen(s);
-        char *out = malloc(4 * ((n + 2) / 3) + 1);
-        if (!out)
-                return NULL;
-        sym_EVP_EncodeBlock((unsigned char *) out, (const unsigned char *) s, (int) n);
-        return out;
-}
-
-/* Credentials file: {"auths": {"HOST[:PORT]": {"auth": "base64(user:pass)"} or
- *                                              {"username": "…", "password": "…"}}} (docker's format) */
-static int load_credentials(const char *path, const char *registry, char **ret, ImageError *error) {
-        _cleanup_free_ char *data = NULL;
-        _cleanup_(json_object_putp) json_object *o = NULL;
-        size_t size;
-        int r;
-
-        *ret = NULL;
-        if (!path)
-                return 0;
-        r = read_full_file(path, &data, &size, 1 << 20);
-        if (r == -ENOENT)
-                return 0;
-        if (r < 0)
-                return image_error_set(error, r, path, "cannot read credentials file");
-        r = json_parse_bounded(data, size, 1 << 20, &o, error, path);
-        if (r < 0)
-                return r;
-        json_object *e = json_get_object(json_get_object(o, "auths"), registry);
-        if (!e)
-                return 0;
-        const char *a = json_get_string(e, "auth");
-        if (a) {
-                *ret = strdup(a);
-                return *ret ? 0 : -ENOMEM;
-        }
-        const char *u = json_get_string(e, "username"), *p = json_get_string(e, "password");
-        if (!u || !p)
-                return image_error_set(error, -EINVAL, path,
-                                       "credentials for '%s' need auth or username+password", registry);
-        _cleanup_free_ char *up = strjoin(u, ":", p);
-        if (!up)
-                return -ENOMEM;
-        *ret = base64(up);
-        return *ret ? 0 : -ENOMEM;
-}
-
 static void set_registry_error(Client *c, Response *resp, const char *url) {
         _cleanup_(json_object_putp) json_object *o = NULL;
         const char *code = NULL, *msg = NULL;
@@ -703,10 +656,10 @@ int image_pull(ImageStore *s, const char *ref, const ImagePullOptions *opts, Ima
         r = image_dlopen_crypto(error); /* base64() of the credentials uses it */
         if (r < 0)
                 return r;
-        r = load_credentials(opts && opts->auth_file         ? opts->auth_file
-                                     : reg && reg->auth_file ? reg->auth_file
-                                                             : IMAGE_DEFAULT_AUTH_FILE,
-                             p.registry, &c.basic, error);
+        r = registry_credentials(opts && opts->auth_file ? opts->auth_file
+                                         : reg           ? reg->auth_file
+                                                         : NULL,
+                                 p.registry, &c.basic, error);
         if (r < 0)
                 return r;
         r = dlopen_curl(error);

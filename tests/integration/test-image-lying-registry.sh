@@ -154,5 +154,54 @@ CBOX_CONFIG_ROOT=$CR "$CBOX" image --root "$W/s-bearer3" -q pull "$INS/bearer:1"
 [ -n "$(logged 'e.get("port") == '"$PH"' and e["auth"] == "Bearer tok-7f3a"')" ] ||
         fail "bearer: the token was not used"
 
+# ---- where credentials come from without --auth-file: podman's and docker's files, a helper ----
+# (only when the host has no /etc/cbox/auth.json, which is searched first)
+if [ ! -e /etc/cbox/auth.json ]; then
+        b64=$(printf cboxuser:s3cret | base64)
+        sent_basic() { [ -n "$(logged 'e.get("port") == '"$PT"' and e["auth"] == "Basic Y2JveHVzZXI6czNjcmV0"')" ]; }
+        # control: no file anywhere, the registry refuses
+        mkdir -p "$W/home" "$W/xdg/containers" "$W/bin"
+        mark
+        HOME=$W/home XDG_RUNTIME_DIR=$W/xdg DOCKER_CONFIG= REGISTRY_AUTH_FILE= "$CBOX" image --root "$W/s-c0" -q \
+                pull --ca-file ca.pem "$TLS/auth:1" 2>/dev/null && fail "creds: pulled without any credentials"
+        sent_basic && fail "creds: credentials sent with none configured"
+        # $XDG_RUNTIME_DIR/containers/auth.json (podman's)
+        printf '{"auths":{"%s":{"auth":"%s"}}}' "$TLS" "$b64" > "$W/xdg/containers/auth.json"
+        mark
+        HOME=$W/home XDG_RUNTIME_DIR=$W/xdg "$CBOX" image --root "$W/s-c1" -q pull --ca-file ca.pem "$TLS/auth:1" ||
+                fail "creds: podman's auth.json in \$XDG_RUNTIME_DIR"
+        sent_basic || fail "creds: podman's auth.json was not used"
+        rm -f "$W/xdg/containers/auth.json"
+        # ~/.docker/config.json with the key as docker writes it, username+password form
+        mkdir -p "$W/home/.docker"
+        printf '{"auths":{"https://%s/v1/":{"username":"cboxuser","password":"s3cret"}}}' "$TLS" > "$W/home/.docker/config.json"
+        mark
+        HOME=$W/home XDG_RUNTIME_DIR=$W/xdg "$CBOX" image --root "$W/s-c2" -q pull --ca-file ca.pem "$TLS/auth:1" ||
+                fail "creds: ~/.docker/config.json"
+        sent_basic || fail "creds: docker's config.json was not used"
+        # credHelpers: docker-credential-NAME get, the registry on stdin (the test's helper records it)
+        cat > "$W/bin/docker-credential-cboxtest" <<E
+#!/bin/sh
+[ "\$1" = get ] || exit 2
+read -r reg
+echo "\$reg" > "$W/helper-asked"
+printf '{"ServerURL":"%s","Username":"cboxuser","Secret":"s3cret"}' "\$reg"
+E
+        chmod +x "$W/bin/docker-credential-cboxtest"
+        printf '{"credHelpers":{"%s":"cboxtest"}}' "$TLS" > "$W/home/.docker/config.json"
+        mark
+        PATH=$W/bin:$PATH HOME=$W/home XDG_RUNTIME_DIR=$W/xdg "$CBOX" image --root "$W/s-c3" -q pull --ca-file ca.pem \
+                "$TLS/auth:1" || fail "creds: a credential helper"
+        sent_basic || fail "creds: the helper's credentials were not used"
+        [ "$(cat "$W/helper-asked" 2>/dev/null)" = "$TLS" ] || fail "creds: the helper was not asked for $TLS"
+        # a helper that is missing is an error naming it, not a silent anonymous pull
+        printf '{"credHelpers":{"%s":"nosuchhelper"}}' "$TLS" > "$W/home/.docker/config.json"
+        err=$(HOME=$W/home XDG_RUNTIME_DIR=$W/xdg "$CBOX" image --root "$W/s-c4" pull --ca-file ca.pem "$TLS/auth:1" 2>&1) &&
+                fail "creds: pulled with a missing credential helper"
+        case $err in *docker-credential-nosuchhelper*) ;; *) fail "creds: the error does not name the helper: $err" ;; esac
+else
+        echo "creds: /etc/cbox/auth.json exists on this host, the search of the other files is not tested"
+fi
+
 [ $fails = 0 ] || { echo "$fails failure(s)" >&2; exit 1; }
 echo "lying registry: oversized blobs refused early and not stored, downgrade refused, credentials kept to their origin and to TLS: all as expected"
