@@ -68,7 +68,8 @@ static json_object *lookup(json_object *map, const char *registry) {
 /* docker-credential-NAME get: the registry on stdin, {"Username":…,"Secret":…} on stdout (the
  * protocol of docker/docker-credential-helpers). Run with the caller's environment, bounded in time
  * and output; "credentials not found" (exit 1) is no credentials. */
-static int run_helper(const char *name, const char *registry, const char *file, char **ret, ImageError *error) {
+static int run_helper(const char *name, const char *registry, const char *file, char **ret,
+                      ImageError *error) {
         _cleanup_free_ char *prog = strjoin("docker-credential-", name);
         _cleanup_close_ int in_r = -EBADF, in_w = -EBADF, out_r = -EBADF, out_w = -EBADF;
         posix_spawn_file_actions_t fa;
@@ -83,7 +84,8 @@ static int run_helper(const char *name, const char *registry, const char *file, 
         for (const char *c = name; *c; c++)
                 if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
                       strchr("-_.", *c)))
-                        return image_error_set(error, -EINVAL, file, "credential helper name '%s' is invalid", name);
+                        return image_error_set(error, -EINVAL, file,
+                                               "credential helper name '%s' is invalid", name);
         if (pipe2(p, O_CLOEXEC) < 0)
                 return -errno;
         in_r = p[0], in_w = p[1];
@@ -145,8 +147,8 @@ static int run_helper(const char *name, const char *registry, const char *file, 
                 return r;
         const char *u = json_get_string(o, "Username"), *s = json_get_string(o, "Secret");
         if (!u || !s)
-                return image_error_set(error, -EINVAL, file, "credential helper %s gave no Username and Secret",
-                                       prog);
+                return image_error_set(error, -EINVAL, file,
+                                       "credential helper %s gave no Username and Secret", prog);
         return basic_of(u, s, ret);
 }
 
@@ -181,7 +183,8 @@ static int from_file(const char *path, const char *registry, char **ret, ImageEr
                         return basic_of(u, p, ret);
                 if (!json_get_string(o, "credsStore"))
                         return image_error_set(error, -EINVAL, path,
-                                               "credentials for '%s' need auth or username+password", registry);
+                                               "credentials for '%s' need auth or username+password",
+                                               registry);
         }
         const char *store = json_get_string(o, "credsStore");
         if (store && e) /* docker keeps an empty auths entry for what the store holds */
@@ -213,8 +216,8 @@ int registry_credentials(const char *file, const char *registry, char **ret, Ima
         else if ((env = getenv("HOME")) && env[0] == '/')
                 docker = strjoin(env, "/.docker/config.json");
         const char *reg_env = getenv("REGISTRY_AUTH_FILE");
-        const char *paths[] = { IMAGE_DEFAULT_AUTH_FILE, reg_env && reg_env[0] == '/' ? reg_env : NULL, xdg, run0,
-                                docker };
+        const char *paths[] = { IMAGE_DEFAULT_AUTH_FILE, reg_env && reg_env[0] == '/' ? reg_env : NULL, xdg,
+                                run0, docker };
         for (size_t i = 0; i < ELEMENTSOF(paths); i++) {
                 if (!paths[i])
                         continue;
