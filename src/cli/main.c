@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cbox-build.h"
+#include "fault.h"
 #include "log.h"
 #include "verbs.h"
 
@@ -71,10 +72,14 @@ static void help(void) {
 }
 
 int main(int argc, char *argv[]) {
-        enum { ARG_VERSION = 0x100, ARG_JSON };
+        enum { ARG_VERSION = 0x100, ARG_JSON, ARG_LIST_FAULT_POINTS };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
+#if CBOX_FAULT_INJECTION
+                /* tests only (-Dfault-injection=true): every FAULT_POINT() compiled in */
+                { "list-fault-points", no_argument, NULL, ARG_LIST_FAULT_POINTS },
+#endif
                 { "json", no_argument, NULL, ARG_JSON },
                 { "quiet", no_argument, NULL, 'q' },
                 {},
@@ -96,6 +101,13 @@ int main(int argc, char *argv[]) {
                 case ARG_JSON:
                         arg_json = true;
                         break;
+                case ARG_LIST_FAULT_POINTS: {
+                        const char *const *p;
+                        size_t n = fault_points_list(&p);
+                        for (size_t i = 0; i < n; i++)
+                                printf("%s\n", p[i]);
+                        return 0;
+                }
                 case 'q':
                         arg_quiet = true;
                         break;

@@ -264,6 +264,23 @@ int container_net_check(const GlobalConfig *g, const ContainerConfig *c) {
         return 0;
 }
 
+int container_net_plan(const GlobalConfig *g, const ContainerConfig *c, char **ret_network) {
+        _cleanup_free_ char *network = NULL;
+
+        if (c->network.mode == NETWORK_MODE_HOST || c->network.mode == NETWORK_MODE_NONE) {
+                *ret_network = NULL;
+                return 0;
+        }
+        const NetworkDef *nd = global_config_find_network(g, c->network.network ?: g->default_network);
+        if (nd) { /* unknown: container_net_setup() says so */
+                network = strdup(nd->name);
+                if (!network)
+                        return log_oom();
+        }
+        *ret_network = TAKE_PTR(network);
+        return 0;
+}
+
 int container_net_setup(const GlobalConfig *g, const ContainerConfig *c, pid_t leader, ContainerNet *ret) {
         _cleanup_(container_net_done) ContainerNet n = {};
         _cleanup_free_ char *ipam_dir = NULL, *nspath = NULL, *owner = NULL;
@@ -424,6 +441,27 @@ fail:
         return r;
 }
 
+/* The name of the (not retired) host end whose alias is owner: 0 and *ret, or -ENODEV when none. */
+static int veth_find_owned(Netlink *nl, const char *owner, char **ret) {
+        NetlinkLink *links = NULL;
+        size_t n = 0;
+        int r;
+
+        r = netlink_link_dump(nl, &links, &n, NULL);
+        if (r < 0)
+                return r;
+        r = -ENODEV;
+        for (size_t i = 0; i < n; i++)
+                if (streq_ptr(links[i].alias, owner) && links[i].name &&
+                    !startswith(links[i].name, VETH_RETIRED_PREFIX)) {
+                        *ret = TAKE_PTR(links[i].name);
+                        r = 0;
+                        break;
+                }
+        netlink_link_array_free(links, n);
+        return r;
+}
+
 void container_net_release(const GlobalConfig *g, const char *name, const char *network,
                            const char *host_ifname) {
         _cleanup_free_ char *ipam_dir = NULL;
@@ -436,10 +474,15 @@ void container_net_release(const GlobalConfig *g, const char *name, const char *
         r = ports_remove_owner(name);
         if (r < 0 && r != -ENOENT)
                 log_warning_errno(r, "%s: cannot remove its published ports: %m", name);
-        if (host_ifname) {
+        {
                 _cleanup_(netlink_freep) Netlink *nl = NULL;
-                _cleanup_free_ char *owner = veth_owner(name);
-                if (owner && netlink_open(&nl) >= 0) {
+                _cleanup_free_ char *owner = veth_owner(name), *found = NULL;
+                if (owner && netlink_open(&nl) >= 0 && !host_ifname) {
+                        /* not recorded (up was killed while creating it): the link its alias names */
+                        (void) veth_find_owned(nl, owner, &found);
+                        host_ifname = found;
+                }
+                if (owner && nl && host_ifname) {
                         r = netlink_link_retire(nl, host_ifname, VETH_RETIRED_PREFIX, owner, NULL);
                         if (r == -EPERM)
                                 log_warning("%s: link '%s' is not its veth (not marked '%s'), left alone",
@@ -465,6 +508,12 @@ void container_net_release(const GlobalConfig *g, const char *name, const char *
                 if (r < 0)
                         log_warning_errno(r, "%s: cannot release its address lease, ignoring: %m", name);
         }
+}
+
+void container_net_release_owner(const GlobalConfig *g, const char *name) {
+        /* the veth goes by its alias: found with the first network, gone for the others */
+        for (size_t i = 0; i < g->n_networks; i++)
+                container_net_release(g, name, g->networks[i].name, NULL);
 }
 
 static int owners_add(char ***owners, const char *name) {
