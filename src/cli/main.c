@@ -66,8 +66,11 @@ static void help(void) {
                "  -h --help       Show this help\n"
                "     --version    Show the version\n"
                "     --json       JSON output where a verb supports it\n"
-               "  -q --quiet      Suppress informational output\n"
-               "\nExit status: 0 success, 1 failure, 2 usage error.\n"
+               "  -q --quiet      Suppress informational output\n");
+        if (FAULT_INJECTION_ENABLED)
+                printf("     --list-fault-points\n"
+                       "                  List the steps $CBOX_FAULT_AT kills this test build at\n");
+        printf("\nExit status: 0 success, 1 failure, 2 usage error.\n"
                "See cbox(1) and cbox.toml(5).\n");
 }
 
@@ -76,8 +79,8 @@ int main(int argc, char *argv[]) {
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
-#if CBOX_FAULT_INJECTION
-                /* tests only (-Dfault-injection=true): every FAULT_POINT() compiled in */
+#ifdef CBOX_FAULT_INJECTION
+                /* tests only (src/basic/fault.h): every FAULT_POINT() compiled in */
                 { "list-fault-points", no_argument, NULL, ARG_LIST_FAULT_POINTS },
 #endif
                 { "json", no_argument, NULL, ARG_JSON },
@@ -101,6 +104,7 @@ int main(int argc, char *argv[]) {
                 case ARG_JSON:
                         arg_json = true;
                         break;
+#ifdef CBOX_FAULT_INJECTION
                 case ARG_LIST_FAULT_POINTS: {
                         const char *const *p;
                         size_t n = fault_points_list(&p);
@@ -108,6 +112,7 @@ int main(int argc, char *argv[]) {
                                 printf("%s\n", p[i]);
                         return 0;
                 }
+#endif
                 case 'q':
                         arg_quiet = true;
                         break;
