@@ -16,9 +16,9 @@
 #include <stddef.h>
 
 #ifdef CBOX_FAULT_INJECTION
-#  include <signal.h>
-#  include <stdlib.h>
-#  include <string.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
 
 /* the linker defines these for a section whose name is a C identifier; weak: a binary without any
  * FAULT_POINT() has no such section */
@@ -44,19 +44,18 @@ static inline void fault_point_hit(const char *name) {
                 (void) raise(SIGKILL);
 }
 
-#  define FAULT_POINT_CAT_(a, b) a##b
-#  define FAULT_POINT_CAT(a, b) FAULT_POINT_CAT_(a, b)
-#  define FAULT_POINT(n)                                                                            \
-        do {                                                                                        \
-                static const char *const FAULT_POINT_CAT(fault_point_, __LINE__)                    \
-                        __attribute__((section("cbox_fault_points"), used, aligned(sizeof(void *)))) = \
-                                (n);                                                                \
-                fault_point_hit(n);                                                                 \
+#define FAULT_POINT_CAT_(a, b) a##b
+#define FAULT_POINT_CAT(a, b) FAULT_POINT_CAT_(a, b)
+#define FAULT_POINT(n)                                                                                      \
+        do {                                                                                                \
+                static const char *const FAULT_POINT_CAT(fault_point_, __LINE__)                            \
+                        __attribute__((section("cbox_fault_points"), used, aligned(sizeof(void *)))) = (n); \
+                fault_point_hit(n);                                                                         \
         } while (0)
-#  define FAULT_INJECTION_ENABLED 1
+#define FAULT_INJECTION_ENABLED 1
 #else
-#  define FAULT_POINT(n) \
-        do {           \
+#define FAULT_POINT(n)                                                                                      \
+        do {                                                                                                \
         } while (0)
-#  define FAULT_INJECTION_ENABLED 0
+#define FAULT_INJECTION_ENABLED 0
 #endif

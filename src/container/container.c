@@ -36,11 +36,8 @@
 #include "string-util.h"
 
 static const char *const container_status_table[_CONTAINER_STATUS_MAX] = {
-        [CONTAINER_RUNNING] = "running",
-        [CONTAINER_EXITED] = "exited",
-        [CONTAINER_STOPPED] = "stopped",
-        [CONTAINER_DEAD] = "dead",
-        [CONTAINER_STARTING] = "starting",
+        [CONTAINER_RUNNING] = "running", [CONTAINER_EXITED] = "exited",     [CONTAINER_STOPPED] = "stopped",
+        [CONTAINER_DEAD] = "dead",       [CONTAINER_STARTING] = "starting",
 };
 
 const char *container_status_to_string(ContainerStatus s) {
@@ -1596,14 +1593,14 @@ static int up_check_existing(UpContext *u) {
         return 0;
 }
 
-/* Whether <run_root>/containers/NAME is still the state dir this up created (a down meanwhile removes it, and a
- * new up of the same name makes another one). */
+/* Whether <run_root>/containers/NAME is still the state dir this up created (a down meanwhile removes it,
+ * and a new up of the same name makes another one). */
 static bool up_state_dir_is_ours(UpContext *u) {
         _cleanup_free_ char *p = state_path(global_config_run_root(u->g), u->name, NULL);
         struct stat a, b;
 
         return p && fstat(u->state_fd, &a) >= 0 && stat(p, &b) >= 0 && a.st_dev == b.st_dev &&
-               a.st_ino == b.st_ino;
+                a.st_ino == b.st_ino;
 }
 
 static int up_finish_foreground(UpContext *u, int code) {
@@ -1822,7 +1819,9 @@ static int reclaim_one(const GlobalConfig *g, sd_bus *bus, const char *name) {
         } else
                 r = 0;
         FAULT_POINT("gc.reclaimed");
-        (void) state_unlock(global_config_run_root(g), name, lock_fd, r > 0);
+        /* the lock file goes with the state dir: a name that has only storage keeps none */
+        (void) state_unlock(global_config_run_root(g), name, lock_fd,
+                            !state_dir_exists(global_config_run_root(g), name));
         return r;
 }
 
@@ -1835,7 +1834,8 @@ int container_reclaim(const GlobalConfig *g) {
 
         r = state_list(global_config_run_root(g), &names);
         if (r < 0)
-                return log_error_errno(r, "Failed to list containers in '%s': %m", global_config_run_root(g));
+                return log_error_errno(r, "Failed to list containers in '%s': %m",
+                                       global_config_run_root(g));
         cdir = strjoin(global_config_storage_root(g), "/containers");
         if (!cdir)
                 return log_oom();
@@ -1869,6 +1869,7 @@ int container_stop(const GlobalConfig *g, const char *name) {
         r = lock_known(g, name, &lock_fd, &s);
         if (r < 0)
                 return r;
+        FAULT_POINT("stop.locked");
         if (bus_systemd_booted()) {
                 r = open_bus(&bus, name);
                 if (r < 0)
@@ -1877,6 +1878,7 @@ int container_stop(const GlobalConfig *g, const char *name) {
         r = release_runtime(g, bus, name, s);
         if (r < 0)
                 goto finish;
+        FAULT_POINT("stop.released");
         r = state_dir_open(global_config_run_root(g), name, false, &dir_fd);
         if (r >= 0) {
                 container_state_free(s);
@@ -1895,6 +1897,8 @@ int container_stop(const GlobalConfig *g, const char *name) {
         }
         if (r < 0)
                 log_error_errno(r, "%s: cannot update its state: %m", name);
+        else
+                FAULT_POINT("stop.saved");
 finish:
         (void) state_unlock(global_config_run_root(g), name, lock_fd, false);
         return r;
@@ -1931,6 +1935,7 @@ int container_start(const GlobalConfig *g, const char *name, const UpOptions *o)
         if (!streq(c->name, name))
                 return log_error_errno(EINVAL, "%s: '%s' now describes container '%s'", name,
                                        i.state->config_path, c->name);
+        FAULT_POINT("start.loaded"); /* then up's own steps */
         UpOptions uo = *o;
         uo.replace = true; /* the stopped one is replaced by what the file says now */
         return container_up(g, c, &uo);
@@ -2144,6 +2149,7 @@ int container_cleanup(const GlobalConfig *g, const char *name) {
                 return 0;
         if (r < 0)
                 return log_error_errno(r, "%s: cannot lock: %m", name);
+        FAULT_POINT("cleanup.locked");
         r = state_dir_open(global_config_run_root(g), name, false, &dir_fd);
         if (r >= 0)
                 r = state_load(dir_fd, &s);
@@ -2162,6 +2168,7 @@ int container_cleanup(const GlobalConfig *g, const char *name) {
         container_net_release(g, name, s->network, s->host_ifname);
         s->network = mfree(s->network);
         s->host_ifname = mfree(s->host_ifname);
+        FAULT_POINT("cleanup.released");
 
         /* ExecStopPost= of cbox@NAME.service after cbox itself was killed: the unit is done, so is the
          * container (its processes died with the unit's cgroup); nothing is kept, as after a clean stop */
@@ -2177,7 +2184,11 @@ int container_cleanup(const GlobalConfig *g, const char *name) {
         r = state_save(dir_fd, s);
         if (r < 0)
                 log_error_errno(r, "%s: cannot update its state: %m", name);
+        else
+                FAULT_POINT("cleanup.saved");
 finish:
-        (void) state_unlock(global_config_run_root(g), name, lock_fd, false);
+        /* the lock file goes with the state dir: none is left for a name that has no state */
+        (void) state_unlock(global_config_run_root(g), name, lock_fd,
+                            !state_dir_exists(global_config_run_root(g), name));
         return r;
 }

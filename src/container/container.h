@@ -28,9 +28,9 @@
 
 typedef enum ContainerStatus {
         CONTAINER_RUNNING,
-        CONTAINER_EXITED,  /* the payload ended by itself (exit code known) */
-        CONTAINER_STOPPED, /* stopped on request, state kept */
-        CONTAINER_DEAD,    /* leader gone without an exit record (killed hard) */
+        CONTAINER_EXITED,   /* the payload ended by itself (exit code known) */
+        CONTAINER_STOPPED,  /* stopped on request, state kept */
+        CONTAINER_DEAD,     /* leader gone without an exit record (killed hard) */
         CONTAINER_STARTING, /* up is acquiring its parts, or was killed doing so: down or gc releases it */
         _CONTAINER_STATUS_MAX,
 } ContainerStatus;
