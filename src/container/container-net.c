@@ -85,6 +85,47 @@ static int ipam_network(const GlobalConfig *g, const NetworkDef *nd, char **ret_
         return 0;
 }
 
+/* A leases file that does not parse (-EBADMSG) would block every allocation on the network for good:
+ * rebuilt from its lines that still parse plus the address each container's state records on it
+ * (ipam_rebuild()). Returns 0 when rebuilt, so that the caller retries once; logs. */
+static int ipam_rebuild_from_states(const GlobalConfig *g, const IpamNetwork *in, const char *who) {
+        _cleanup_strv_free_ char **names = NULL;
+        IpamLease *known = NULL;
+        size_t n = 0;
+        int r;
+
+        log_warning("%s: the address leases of network '%s' cannot be read, rebuilding them from the "
+                    "containers' state",
+                    who, in->name);
+        r = state_list(global_config_run_root(g), &names);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot list the containers: %m", who);
+        STRV_FOREACH (name, names) {
+                _cleanup_(container_state_freep) ContainerState *s = NULL;
+                struct in_addr a;
+
+                if (state_load_by_name(global_config_run_root(g), *name, &s) < 0 ||
+                    !streq_ptr(s->network, in->name) || !s->address ||
+                    inet_pton(AF_INET, s->address, &a) != 1)
+                        continue;
+                IpamLease *k = realloc(known, (n + 1) * sizeof(IpamLease));
+                if (!k) {
+                        ipam_lease_array_free(known, n);
+                        return log_oom();
+                }
+                known = k;
+                known[n] = (IpamLease){ .address = a, .owner = TAKE_PTR(s->name) };
+                n++;
+        }
+        r = ipam_rebuild(in, known, n);
+        ipam_lease_array_free(known, n);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot rebuild the address leases of network '%s': %m", who,
+                                       in->name);
+        log_info("%s: network '%s' has %d lease(s) again", who, in->name, r);
+        return 0;
+}
+
 static void log_nl(int r, const char *name, const char *what, const NetlinkError *e) {
         if (e->message)
                 log_error_errno(r, "%s: %s: %s", name, what, e->message);
@@ -328,12 +369,22 @@ int container_net_setup(const GlobalConfig *g, const ContainerConfig *c, pid_t l
                 return log_oom();
 
         /* 1. the address. We hold NAME's lock: a lease owned by NAME is a leftover of a crashed run. */
-        (void) ipam_release_owner(&in, c->name);
-        if (c->network.address_set) {
-                addr = c->network.address;
-                r = ipam_reserve(&in, c->name, &addr);
-        } else
-                r = ipam_allocate(&in, c->name, &addr);
+        r = ipam_release_owner(&in, c->name);
+        for (unsigned attempt = 0;; attempt++) {
+                if (r != -EBADMSG) {
+                        if (c->network.address_set) {
+                                addr = c->network.address;
+                                r = ipam_reserve(&in, c->name, &addr);
+                        } else
+                                r = ipam_allocate(&in, c->name, &addr);
+                }
+                if (r != -EBADMSG || attempt > 0)
+                        break;
+                r = ipam_rebuild_from_states(g, &in, c->name);
+                if (r < 0)
+                        return r;
+                r = ipam_release_owner(&in, c->name);
+        }
         if (r == -EADDRINUSE) {
                 _cleanup_free_ char *k = key_where(c, NULL, "network.address");
                 return log_error_errno(r, "%s: %s: %s is leased to another container", c->name,
@@ -505,6 +556,8 @@ void container_net_release(const GlobalConfig *g, const char *name, const char *
         }
         if (ipam_network(g, nd, &ipam_dir, &in) >= 0) {
                 r = ipam_release_owner(&in, name);
+                if (r == -EBADMSG && ipam_rebuild_from_states(g, &in, name) >= 0)
+                        r = ipam_release_owner(&in, name);
                 if (r < 0)
                         log_warning_errno(r, "%s: cannot release its address lease, ignoring: %m", name);
         }
