@@ -2,11 +2,12 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Issue 14: a crash at any step is repaired by the next command. For every step that
 # `cbox-fault --list-fault-points` names (src/basic/fault.h: FAULT_POINT()), cbox is SIGKILLed right
-# after that step ($CBOX_FAULT_AT), then each repair in turn — `down --volumes`, `gc`, `up` again —
-# must succeed, and afterwards nothing of the container is left: no unit (scope, cleanup companion),
+# after that step ($CBOX_FAULT_AT), then each repair in turn — `down --volumes`, `gc`, `up` again;
+# for image import and commit: `gc`, the same command again — must succeed, and afterwards nothing of the container is left: no unit (scope, cleanup companion),
 # machined registration, veth (by its alias cbox:NAME, bridge port or retired), nft element of cbox's
 # table, address lease, mount, cgroup, process, state dir, lock file, container storage, store
-# temporary; its image is not pinned (image rm succeeds at the end).
+# temporary; its image is not pinned (image rm succeeds at the end); after an image verb, the store
+# holds the layers and blobs it held before, once the image is removed.
 #
 # A point is found by its verb (the part before the dot); a point of a verb this walk does not know
 # fails the test, and so does a point the walk does not reach: a new step of a known verb is covered
@@ -14,7 +15,8 @@
 #
 # The killing binary is $CBOX_FAULT (tests/system/cbox-fault of the build; cbox itself when built with
 # -Dfault-injection=true); every repair runs the production $CBOX. CBOX_WALK_ONLY=REGEX walks only
-# the points it matches, CBOX_WALK_REPAIRS="down gc up" chooses the repairs (for development).
+# the points it matches, CBOX_WALK_REPAIRS="down gc up" and CBOX_WALK_IMAGE_REPAIRS="gc again" choose
+# the repairs (for development).
 # cbox-test-timeout: 1500
 . "$(dirname "$0")/lib.sh"
 require_cbox
@@ -208,14 +210,66 @@ setup_kill() {
         esac
 }
 
+# --- the image store's verbs: import (and the store's steps it shares with pull and commit), commit -
+# A kill leaves at most unreferenced blobs and layers, or stale temporaries: the repair is gc, or the
+# same command again; afterwards, with the image removed, the store holds what it held before.
+store_count() { find $STORE/layers $STORE/blobs -mindepth 1 -maxdepth 1 | wc -l; }
+image_cmd() {
+        case ${1%%.*} in
+        import | store) echo image import -q imp.tar.gz t41imp:1 ;;
+        commit) echo commit $N t41com:1 ;;
+        esac
+}
+image_walk() {
+        local p=$1 how=$2 img before l
+        img=$(image_cmd "$p" | awk '{print $NF}')
+        before=$(store_count)
+        case ${p%%.*} in
+        import | store)
+                # content of its own each time, so that every step (unpacking a new layer) is reached
+                rm -rf imp && mkdir imp && echo "$p $how" >imp/walk
+                tar -czf imp.tar.gz -C imp .
+                ;;
+        commit)
+                assert_success "$CBOX" up -q $N.toml
+                assert_success "$CBOX" exec $N -- /bin/sh -c "echo '$p $how' > /walk"
+                ;;
+        esac
+        # shellcheck disable=SC2046 # the command's words
+        killed_at "$p" "$CF" $(image_cmd "$p") || fail "$(image_cmd "$p") never reaches $p"
+        case $how in
+        gc) assert_success "$CBOX" gc -q ;;
+        # shellcheck disable=SC2046
+        again) assert_success "$CBOX" $(image_cmd "$p") ;;
+        *) fail "unknown repair $how" ;;
+        esac
+        l=$(find $STORE -name '.tmp-*' | head -3)
+        [ -z "$l" ] || fail "killed at $p, repaired by $how: store temporaries left: $l"
+        if "$CBOX" image inspect "$img" >/dev/null 2>&1; then
+                assert_success "$CBOX" image rm "$img"
+        fi
+        [ "${p%%.*}" != commit ] || assert_success "$CBOX" down --volumes $N
+        assert_success "$CBOX" gc -q
+        assert_eq "$(store_count)" "$before" "killed at $p, repaired by $how: layers and blobs in the store"
+}
+
 t0=$SECONDS
 walked=0
 for p in "${points[@]}"; do
         [[ $p =~ ${CBOX_WALK_ONLY:-.} ]] || continue
-        for how in "${repairs[@]}"; do
+        case ${p%%.*} in
+        import | store | commit) hows=(${CBOX_WALK_IMAGE_REPAIRS:-gc again}) ;;
+        *) hows=("${repairs[@]}") ;;
+        esac
+        for how in "${hows[@]}"; do
                 t=$SECONDS
-                setup_kill "$p"
-                repair "$how"
+                case ${p%%.*} in
+                import | store | commit) image_walk "$p" "$how" ;;
+                *)
+                        setup_kill "$p"
+                        repair "$how"
+                        ;;
+                esac
                 assert_clean "killed at $p, repaired by $how"
                 walked=$((walked + 1))
                 info "ok: killed at $p${mode_of[$p]:+ (${mode_of[$p]})}, repaired by $how ($((SECONDS - t)) s)"
