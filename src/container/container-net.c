@@ -19,6 +19,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bus.h"
@@ -155,63 +156,86 @@ static void port_map_to_nft(const PortMap *p, NftPortMap *ret) {
 
 /* A dump of nf_tables (the rule count every change starts with, the port maps) is interrupted with
  * -EAGAIN when another cbox commits meanwhile; nft/ restarts some dumps itself, not all. With 20
- * concurrent `cbox up`s that happens: retry the whole operation (it committed nothing), jittered. */
-#define NFT_ATTEMPTS 32U
+ * concurrent `cbox up`s that happens: retry the whole operation (it committed nothing), jittered,
+ * until a deadline rather than a number of times — under load (50 ups at once, a slow VM) any count
+ * can run out for no reason of the caller's own, while every change is one atomic batch, so concurrent
+ * changes converge: each -EAGAIN means someone else's commit went through. */
+#define NFT_RETRY_USEC (60U * 1000U * 1000U)
 
-static void nft_backoff(unsigned attempt) {
-        (void) usleep(500U * (1U + MIN(attempt, 8U)) + (unsigned) (getpid() % 997) * 3U);
+static uint64_t now_monotonic_usec(void) {
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000U + (uint64_t) ts.tv_nsec / 1000U;
+}
+
+/* true (after a jittered pause) when r is -EAGAIN and the deadline, set at the first retry, is not
+ * reached yet */
+static bool nft_retry(int r, unsigned *attempt, uint64_t *deadline) {
+        uint64_t now;
+
+        if (r != -EAGAIN)
+                return false;
+        now = now_monotonic_usec();
+        if (*deadline == 0)
+                *deadline = now + NFT_RETRY_USEC;
+        else if (now >= *deadline)
+                return false;
+        (void) usleep(500U * (1U + MIN(*attempt, 8U)) + (unsigned) (getpid() % 997) * 3U);
+        (*attempt)++;
+        return true;
 }
 
 /* nft_ports_remove_owner, retried likewise */
 static int ports_remove_owner(const char *owner) {
+        uint64_t deadline = 0;
+        unsigned i = 0;
         int r;
 
-        for (unsigned i = 0;; i++) {
+        do
                 r = nft_ports_remove_owner(owner, NULL);
-                if (r != -EAGAIN || i >= NFT_ATTEMPTS)
-                        return r;
-                nft_backoff(i);
-        }
+        while (nft_retry(r, &i, &deadline));
+        return r;
 }
 
 /* nft_subnet_add for network nd, retried likewise; fe holds the last attempt's error */
 static int subnet_add(const NetworkDef *nd, NftError *fe) {
+        uint64_t deadline = 0;
+        unsigned i = 0;
         int r;
 
-        for (unsigned i = 0;; i++) {
+        do {
                 nft_error_done(fe);
                 r = nft_subnet_add(&nd->subnet, nd->prefixlen, nd->masquerade, nd->bridge ?: nd->name, fe);
-                if (r != -EAGAIN || i >= NFT_ATTEMPTS)
-                        return r;
-                nft_backoff(i);
-        }
+        } while (nft_retry(r, &i, &deadline));
+        return r;
 }
 
 /* nft_ports_add, retried likewise; fe holds the last attempt's error */
 static int ports_add(const char *owner, const struct in_addr *addr, const NftPortMap *pm, size_t n,
                      NftError *fe) {
+        uint64_t deadline = 0;
+        unsigned i = 0;
         int r;
 
-        for (unsigned i = 0;; i++) {
+        do {
                 nft_error_done(fe);
                 r = nft_ports_add(owner, addr, pm, n, fe);
-                if (r != -EAGAIN || i >= NFT_ATTEMPTS)
-                        return r;
-                nft_backoff(i);
-        }
+        } while (nft_retry(r, &i, &deadline));
+        return r;
 }
 
 /* nft_ports_check, retried when a dump was interrupted by a concurrent change */
 static int ports_check(const char *owner, const NftPortMap *pm, size_t n, NftError *fe) {
+        uint64_t deadline = 0;
+        unsigned i = 0;
         int r;
 
-        for (unsigned i = 0;; i++) {
+        do {
                 nft_error_done(fe);
                 r = nft_ports_check(owner, pm, n, fe);
-                if (r != -EAGAIN || i >= NFT_ATTEMPTS)
-                        return r;
-                nft_backoff(i);
-        }
+        } while (nft_retry(r, &i, &deadline));
+        return r;
 }
 
 int container_net_check(const GlobalConfig *g, const ContainerConfig *c) {
@@ -707,15 +731,15 @@ int container_net_gc(const GlobalConfig *g, ContainerNetGcStats *ret) {
         size_t n_pe = 0;
         NftError fe = {};
         bool nft_ok = true;
+        uint64_t deadline = 0;
         int r, ret_r = 0;
 
         /* the owners cbox knows of: element comments, lease owners, containers with storage */
-        for (unsigned i = 0;; i++) {
+        for (unsigned attempt = 0;;) {
                 nft_error_done(&fe);
                 r = nft_ports_list(&pe, &n_pe, &fe);
-                if (r != -EAGAIN || i >= NFT_ATTEMPTS)
+                if (!nft_retry(r, &attempt, &deadline))
                         break;
-                nft_backoff(i);
         }
         if (r < 0 && no_nftables(r)) {
                 log_debug_errno(r, "gc: no nftables here, no published ports to collect: %m");
