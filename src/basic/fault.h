@@ -6,6 +6,7 @@
  * test-only executable tests/system/cbox-fault that every build with the VM suite makes), the process
  * SIGKILLs itself there when $CBOX_FAULT_AT names that point, as a crash (or the OOM killer) would stop
  * it; the system test test-41-fault-walk then checks that the next command repairs what it left.
+ * $CBOX_FAULT_STOP stops it there instead (SIGSTOP), for tests of races (test-43-image-race).
  *
  * Every point is collected at compile time: its name goes into the ELF section "cbox_fault_points",
  * which fault_points_list() walks (cbox --list-fault-points), so a new FAULT_POINT() is covered by the
@@ -36,12 +37,15 @@ static inline size_t fault_points_list(const char *const **ret) {
         return (size_t) (__stop_cbox_fault_points - __start_cbox_fault_points);
 }
 
-/* Kills the process with SIGKILL if $CBOX_FAULT_AT is name. */
+/* Kills the process with SIGKILL if $CBOX_FAULT_AT is name; stops it with SIGSTOP (until a SIGCONT)
+ * if $CBOX_FAULT_STOP is, so that a test can run another command in exactly that window. */
 static inline void fault_point_hit(const char *name) {
-        const char *at = getenv("CBOX_FAULT_AT");
+        const char *at = getenv("CBOX_FAULT_AT"), *stop = getenv("CBOX_FAULT_STOP");
 
         if (at && strcmp(at, name) == 0)
                 (void) raise(SIGKILL);
+        if (stop && strcmp(stop, name) == 0)
+                (void) raise(SIGSTOP);
 }
 
 #define FAULT_POINT_CAT_(a, b) a##b

@@ -554,6 +554,8 @@ typedef struct UpContext {
         ContainerProcess process; /* user, workdir, env, limits of the payload and [health] */
 
         int state_fd;
+        int store_lock_fd; /* image_store_lock_use() from resolving the image until the image file names it
+                            */
 
         /* the undo stack, as what was done so far (undone in reverse order) */
         bool created_state_dir;
@@ -580,6 +582,7 @@ typedef struct UpContext {
 } UpContext;
 
 static void up_context_done(UpContext *u) {
+        u->store_lock_fd = safe_close(u->store_lock_fd);
         seccomp_program_done(&u->seccomp);
         free(u->unit);
         free(u->storage_dir);
@@ -914,7 +917,14 @@ static int up_resolve_lowers(UpContext *u) {
                 r = image_ref_normalize_any(c->image, &u->image_ref);
                 if (r < 0)
                         return log_error_errno(r, "%s: image: invalid reference '%s'", u->name, c->image);
+                /* held until up_prepare_storage() has written what this resolves into the image file,
+                 * which keeps its layers from gc from then on */
+                u->store_lock_fd = image_store_lock_use(store);
+                if (u->store_lock_fd < 0)
+                        return log_error_errno(u->store_lock_fd, "%s: cannot lock the image store: %m",
+                                               u->name);
                 r = image_resolve(store, u->image_ref, &u->lowers, &u->image_config, &u->image_digest);
+                FAULT_POINT("up.image-resolved");
                 if (r == -ENOENT)
                         return log_error_errno(
                                 r, "%s: image '%s' is not in the store (see 'cbox image import')", u->name,
@@ -1248,6 +1258,7 @@ static int up_run(UpContext *u) {
         r = up_prepare_storage(u);
         if (r < 0)
                 return r;
+        u->store_lock_fd = safe_close(u->store_lock_fd); /* the image file keeps the layers now */
         FAULT_POINT("up.storage");
 
         /* state dir, the mount point of the root (only ever mounted on in the child's namespace) */
@@ -1638,6 +1649,7 @@ int container_up(const GlobalConfig *g, const ContainerConfig *c, const UpOption
                 .o = o,
                 .name = c->name,
                 .state_fd = -EBADF,
+                .store_lock_fd = -EBADF,
                 .child = SPAWN_CHILD_NULL,
         };
         int lock_fd = -EBADF, r;
@@ -1754,7 +1766,7 @@ int container_down(const GlobalConfig *g, const char *name, bool volumes) {
                                 return log_error_errno(r, "%s: cannot remove '%s': %m", name, sd);
                         return 0;
                 }
-                return -ENOENT;
+                return log_error_errno(r, "%s: no such container", name);
         }
         if (r < 0)
                 return r;

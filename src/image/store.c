@@ -406,6 +406,10 @@ int store_lock_shared(ImageStore *s) {
         return store_lock(s, STORE_LOCK, LOCK_SH);
 }
 
+int image_store_lock_use(ImageStore *s) {
+        return store_lock_shared(s);
+}
+
 int store_lock_exclusive(ImageStore *s) {
         return store_lock(s, STORE_LOCK, LOCK_EX);
 }

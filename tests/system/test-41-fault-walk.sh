@@ -213,7 +213,13 @@ setup_kill() {
 # --- the image store's verbs: import (and the store's steps it shares with pull and commit), commit -
 # A kill leaves at most unreferenced blobs and layers, or stale temporaries: the repair is gc, or the
 # same command again; afterwards, with the image removed, the store holds what it held before.
-store_count() { find $STORE/layers $STORE/blobs -mindepth 1 -maxdepth 1 | wc -l; }
+store_count() { # unpacked layers and blobs (blobs/sha256/HEX), temporaries included
+        local d n=0
+        for d in $STORE/layers $STORE/blobs/sha256; do
+                [ ! -d $d ] || n=$((n + $(find $d -mindepth 1 -maxdepth 1 | wc -l)))
+        done
+        echo $n
+}
 image_cmd() {
         case ${1%%.*} in
         import | store) echo image import -q imp.tar.gz t41imp:1 ;;
