@@ -517,10 +517,8 @@ static int release_runtime(const GlobalConfig *g, sd_bus *bus, const char *name,
         /* network state lives outside the container's namespaces: ports, veth, lease */
         if (s && s->network) {
                 container_net_release(g, name, s->network, s->host_ifname);
-                /* its cleanup runs `cbox cleanup`, which finds our lock taken and leaves it to us; only a
-                 * detached container has one (two D-Bus calls to PID 1 saved for a foreground one) */
-                if (s->mode != STATE_MODE_FOREGROUND)
-                        stop_companion(bus, name);
+                /* its cleanup runs `cbox cleanup`, which finds our lock taken and leaves it to us */
+                stop_companion(bus, name);
         }
         /* No unit (never got one, or no systemd): kill the leader ourselves; the pid namespace dies with it
          */
@@ -1511,9 +1509,10 @@ static int up_run(UpContext *u) {
                                 u->name);
         }
 
-        /* A detached payload that exits by itself leaves no cbox process behind to release its network:
-         * a companion service bound to the scope runs `cbox cleanup NAME` when the scope goes away. */
-        if (u->net.network && !u->o->foreground) {
+        /* A detached payload that exits by itself leaves no cbox process behind to release its network,
+         * nor does a foreground one whose cbox was killed: a companion service bound to the scope runs
+         * `cbox cleanup NAME` when the scope goes away. Under cbox@NAME.service, its ExecStopPost= does. */
+        if (u->net.network && !u->in_service) {
                 _cleanup_free_ char *self = realpath("/proc/self/exe", NULL),
                                     *cunit = companion_name(u->name);
                 if (!self || !cunit)
