@@ -1855,6 +1855,18 @@ int container_reclaim(const GlobalConfig *g) {
                 if (state_name_is_valid(de->d_name) && !strv_contains(names, de->d_name) &&
                     strv_extend(&names, de->d_name) < 0)
                         return log_oom();
+        /* and a lock file an up killed before it made the state dir left (its unlock removes it) */
+        cdir = mfree(cdir);
+        if (d)
+                (void) closedir(d);
+        cdir = strjoin(global_config_run_root(g), "/locks");
+        if (!cdir)
+                return log_oom();
+        d = opendir(cdir);
+        for (struct dirent *de; d && (de = readdir(d));)
+                if (state_name_is_valid(de->d_name) && !strv_contains(names, de->d_name) &&
+                    strv_extend(&names, de->d_name) < 0)
+                        return log_oom();
         if (bus_systemd_booted() && open_bus(&bus, "gc") < 0)
                 bus = NULL;
         STRV_FOREACH (name, names) {
