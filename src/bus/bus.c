@@ -238,6 +238,20 @@ static int get_string_property(sd_bus *bus, const char *path, const char *iface,
         return 0;
 }
 
+int bus_unit_description(sd_bus *bus, const char *unit, char **ret) {
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        assert(bus);
+        assert(unit);
+        assert(ret);
+
+        r = get_unit_path(bus, unit, &path);
+        if (r < 0)
+                return r;
+        return get_string_property(bus, path, SYSTEMD_UNIT_IFACE, "Description", ret);
+}
+
 int bus_unit_state(sd_bus *bus, const char *unit, char **ret_active_state, char **ret_sub_state) {
         _cleanup_free_ char *path = NULL, *active = NULL, *sub = NULL;
         int r;

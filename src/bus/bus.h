@@ -128,6 +128,10 @@ int bus_unit_exists(sd_bus *bus, const char *unit);
  * out-param may be NULL. Returns 0, -ENOENT if the unit is not loaded, or -errno. */
 int bus_unit_state(sd_bus *bus, const char *unit, char **ret_active_state, char **ret_sub_state);
 
+/* The unit's Description (what StartTransientUnit was given). Returns 0, -ENOENT if the unit is not
+ * loaded, or -errno. */
+int bus_unit_description(sd_bus *bus, const char *unit, char **ret);
+
 /* What systemd has in effect for a scope, for `cbox status`. UINT64_MAX means infinity / not set, as
  * systemd reports it (CPUQuotaPerSecUSec UINT64_MAX = no quota; CPUWeight/IOWeight UINT64_MAX = default). */
 typedef struct BusScopeLimits {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cbox-build.h"
+#include "fault.h"
 #include "log.h"
 #include "verbs.h"
 
@@ -65,16 +66,23 @@ static void help(void) {
                "  -h --help       Show this help\n"
                "     --version    Show the version\n"
                "     --json       JSON output where a verb supports it\n"
-               "  -q --quiet      Suppress informational output\n"
-               "\nExit status: 0 success, 1 failure, 2 usage error.\n"
+               "  -q --quiet      Suppress informational output\n");
+        if (FAULT_INJECTION_ENABLED)
+                printf("     --list-fault-points\n"
+                       "                  List the steps $CBOX_FAULT_AT kills this test build at\n");
+        printf("\nExit status: 0 success, 1 failure, 2 usage error.\n"
                "See cbox(1) and cbox.toml(5).\n");
 }
 
 int main(int argc, char *argv[]) {
-        enum { ARG_VERSION = 0x100, ARG_JSON };
+        enum { ARG_VERSION = 0x100, ARG_JSON, ARG_LIST_FAULT_POINTS };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
+#ifdef CBOX_FAULT_INJECTION
+                /* tests only (src/basic/fault.h): every FAULT_POINT() compiled in */
+                { "list-fault-points", no_argument, NULL, ARG_LIST_FAULT_POINTS },
+#endif
                 { "json", no_argument, NULL, ARG_JSON },
                 { "quiet", no_argument, NULL, 'q' },
                 {},
@@ -96,6 +104,15 @@ int main(int argc, char *argv[]) {
                 case ARG_JSON:
                         arg_json = true;
                         break;
+#ifdef CBOX_FAULT_INJECTION
+                case ARG_LIST_FAULT_POINTS: {
+                        const char *const *p;
+                        size_t n = fault_points_list(&p);
+                        for (size_t i = 0; i < n; i++)
+                                printf("%s\n", p[i]);
+                        return 0;
+                }
+#endif
                 case 'q':
                         arg_quiet = true;
                         break;

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "container.h"
+#include "fault.h"
 #include "fd-util.h"
 #include "fileio.h"
 #include "image.h"
@@ -244,11 +245,20 @@ VERB(gc, 53, "gc                          Remove unused layers, blobs and storag
         if (container_load_global(&g) < 0)
                 return 1;
 
+        /* what killed commands left: states of an up that never finished, scopes no state names */
+        r = container_reclaim(g);
+        if (r < 0)
+                ret = r;
+        else if (r > 0 && !arg_quiet && !arg_json)
+                printf("Released %d container(s) left behind by a killed cbox\n", r);
+        FAULT_POINT("gc.containers-reclaimed");
+
         /* network leftovers of containers that are gone (published ports, leases, veths); before the
          * storage step, which would drop the containers/NAME dirs it learns owners from */
         r = container_net_gc(g, &ns);
         if (r < 0)
                 ret = r;
+        FAULT_POINT("gc.network");
 
         /* containers next (removing their storage releases the images they kept), then the image store;
          * both only when the storage root exists */

@@ -27,8 +27,16 @@ int container_net_check(const GlobalConfig *g, const ContainerConfig *c);
  * everything done is undone. */
 int container_net_setup(const GlobalConfig *g, const ContainerConfig *c, pid_t leader, ContainerNet *ret);
 
+/* The network container_net_setup() will use for c (NULL unless bridged), for the state up writes
+ * before the setup. Logs. */
+int container_net_plan(const GlobalConfig *g, const ContainerConfig *c, char **ret_network);
+
+/* The same for a container whose state is gone: its ports, its veth (by name) and its lease on every
+ * network defined. */
+void container_net_release_owner(const GlobalConfig *g, const char *name);
+
 /* Releases ports, veth and lease of name (best effort, each part may be gone already). network NULL:
- * nothing to do. */
+ * nothing to do. host_ifname NULL: the veth whose alias names the container, if any. */
 void container_net_release(const GlobalConfig *g, const char *name, const char *network,
                            const char *host_ifname);
 

@@ -19,6 +19,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bus.h"
@@ -82,6 +83,47 @@ static int ipam_network(const GlobalConfig *g, const NetworkDef *nd, char **ret_
                 .gateway = nd->gateway,
         };
         *ret_dir = dir;
+        return 0;
+}
+
+/* A leases file that does not parse (-EBADMSG) would block every allocation on the network for good:
+ * rebuilt from its lines that still parse plus the address each container's state records on it
+ * (ipam_rebuild()). Returns 0 when rebuilt, so that the caller retries once; logs. */
+static int ipam_rebuild_from_states(const GlobalConfig *g, const IpamNetwork *in, const char *who) {
+        _cleanup_strv_free_ char **names = NULL;
+        IpamLease *known = NULL;
+        size_t n = 0;
+        int r;
+
+        log_warning("%s: the address leases of network '%s' cannot be read, rebuilding them from the "
+                    "containers' state",
+                    who, in->name);
+        r = state_list(global_config_run_root(g), &names);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot list the containers: %m", who);
+        STRV_FOREACH (name, names) {
+                _cleanup_(container_state_freep) ContainerState *s = NULL;
+                struct in_addr a;
+
+                if (state_load_by_name(global_config_run_root(g), *name, &s) < 0 ||
+                    !streq_ptr(s->network, in->name) || !s->address ||
+                    inet_pton(AF_INET, s->address, &a) != 1)
+                        continue;
+                IpamLease *k = realloc(known, (n + 1) * sizeof(IpamLease));
+                if (!k) {
+                        ipam_lease_array_free(known, n);
+                        return log_oom();
+                }
+                known = k;
+                known[n] = (IpamLease){ .address = a, .owner = TAKE_PTR(s->name) };
+                n++;
+        }
+        r = ipam_rebuild(in, known, n);
+        ipam_lease_array_free(known, n);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot rebuild the address leases of network '%s': %m", who,
+                                       in->name);
+        log_info("%s: network '%s' has %d lease(s) again", who, in->name, r);
         return 0;
 }
 
@@ -262,6 +304,23 @@ static void container_net_check_forward(const GlobalConfig *g, const char *who, 
         }
 }
 
+int container_net_plan(const GlobalConfig *g, const ContainerConfig *c, char **ret_network) {
+        _cleanup_free_ char *network = NULL;
+
+        if (c->network.mode == NETWORK_MODE_HOST || c->network.mode == NETWORK_MODE_NONE) {
+                *ret_network = NULL;
+                return 0;
+        }
+        const NetworkDef *nd = global_config_find_network(g, c->network.network ?: g->default_network);
+        if (nd) { /* unknown: container_net_setup() says so */
+                network = strdup(nd->name);
+                if (!network)
+                        return log_oom();
+        }
+        *ret_network = TAKE_PTR(network);
+        return 0;
+}
+
 int container_net_setup(const GlobalConfig *g, const ContainerConfig *c, pid_t leader, ContainerNet *ret) {
         _cleanup_(container_net_done) ContainerNet n = {};
         _cleanup_free_ char *ipam_dir = NULL, *nspath = NULL, *owner = NULL;
@@ -309,12 +368,22 @@ int container_net_setup(const GlobalConfig *g, const ContainerConfig *c, pid_t l
                 return log_oom();
 
         /* 1. the address. We hold NAME's lock: a lease owned by NAME is a leftover of a crashed run. */
-        (void) ipam_release_owner(&in, c->name);
-        if (c->network.address_set) {
-                addr = c->network.address;
-                r = ipam_reserve(&in, c->name, &addr);
-        } else
-                r = ipam_allocate(&in, c->name, &addr);
+        r = ipam_release_owner(&in, c->name);
+        for (unsigned attempt = 0;; attempt++) {
+                if (r != -EBADMSG) {
+                        if (c->network.address_set) {
+                                addr = c->network.address;
+                                r = ipam_reserve(&in, c->name, &addr);
+                        } else
+                                r = ipam_allocate(&in, c->name, &addr);
+                }
+                if (r != -EBADMSG || attempt > 0)
+                        break;
+                r = ipam_rebuild_from_states(g, &in, c->name);
+                if (r < 0)
+                        return r;
+                r = ipam_release_owner(&in, c->name);
+        }
         if (r == -EADDRINUSE) {
                 _cleanup_free_ char *k = key_where(c, NULL, "network.address");
                 return log_error_errno(r, "%s: %s: %s is leased to another container", c->name,
@@ -423,6 +492,27 @@ fail:
         return r;
 }
 
+/* The name of the (not retired) host end whose alias is owner: 0 and *ret, or -ENODEV when none. */
+static int veth_find_owned(Netlink *nl, const char *owner, char **ret) {
+        NetlinkLink *links = NULL;
+        size_t n = 0;
+        int r;
+
+        r = netlink_link_dump(nl, &links, &n, NULL);
+        if (r < 0)
+                return r;
+        r = -ENODEV;
+        for (size_t i = 0; i < n; i++)
+                if (streq_ptr(links[i].alias, owner) && links[i].name &&
+                    !startswith(links[i].name, VETH_RETIRED_PREFIX)) {
+                        *ret = TAKE_PTR(links[i].name);
+                        r = 0;
+                        break;
+                }
+        netlink_link_array_free(links, n);
+        return r;
+}
+
 void container_net_release(const GlobalConfig *g, const char *name, const char *network,
                            const char *host_ifname) {
         _cleanup_free_ char *ipam_dir = NULL;
@@ -435,10 +525,15 @@ void container_net_release(const GlobalConfig *g, const char *name, const char *
         r = nft_ports_remove_owner(name, NULL);
         if (r < 0 && r != -ENOENT)
                 log_warning_errno(r, "%s: cannot remove its published ports: %m", name);
-        if (host_ifname) {
+        {
                 _cleanup_(netlink_freep) Netlink *nl = NULL;
-                _cleanup_free_ char *owner = veth_owner(name);
-                if (owner && netlink_open(&nl) >= 0) {
+                _cleanup_free_ char *owner = veth_owner(name), *found = NULL;
+                if (owner && netlink_open(&nl) >= 0 && !host_ifname) {
+                        /* not recorded (up was killed while creating it): the link its alias names */
+                        (void) veth_find_owned(nl, owner, &found);
+                        host_ifname = found;
+                }
+                if (owner && nl && host_ifname) {
                         r = netlink_link_retire(nl, host_ifname, VETH_RETIRED_PREFIX, owner, NULL);
                         if (r == -EPERM)
                                 log_warning("%s: link '%s' is not its veth (not marked '%s'), left alone",
@@ -461,9 +556,17 @@ void container_net_release(const GlobalConfig *g, const char *name, const char *
         }
         if (ipam_network(g, nd, &ipam_dir, &in) >= 0) {
                 r = ipam_release_owner(&in, name);
+                if (r == -EBADMSG && ipam_rebuild_from_states(g, &in, name) >= 0)
+                        r = ipam_release_owner(&in, name);
                 if (r < 0)
                         log_warning_errno(r, "%s: cannot release its address lease, ignoring: %m", name);
         }
+}
+
+void container_net_release_owner(const GlobalConfig *g, const char *name) {
+        /* the veth goes by its alias: found with the first network, gone for the others */
+        for (size_t i = 0; i < g->n_networks; i++)
+                container_net_release(g, name, g->networks[i].name, NULL);
 }
 
 static int owners_add(char ***owners, const char *name) {

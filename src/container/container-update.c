@@ -20,6 +20,7 @@
 #include "bus.h"
 #include "container-update.h"
 #include "container.h"
+#include "fault.h"
 #include "fd-util.h"
 #include "fileio.h"
 #include "log.h"
@@ -166,6 +167,7 @@ int container_update(const GlobalConfig *g, const char *name, UpdateResult *ret)
                 log_error_errno(r, "%s: cannot open its state: %m", name);
                 goto finish;
         }
+        FAULT_POINT("update.locked");
 
         new_toml = container_config_format_toml(c);
         if (!new_toml || flatten(new_toml, &new) < 0) {
@@ -235,6 +237,7 @@ int container_update(const GlobalConfig *g, const char *name, UpdateResult *ret)
                         bus_error_done(&e);
                         goto finish;
                 }
+                FAULT_POINT("update.limits-applied");
         }
 
         /* record what runs now: the old lines, with [resources] from the file */
@@ -258,6 +261,7 @@ int container_update(const GlobalConfig *g, const char *name, UpdateResult *ret)
         r = write_file_atomic_at(dir_fd, "config", snap, strlen(snap), 0644);
         if (r < 0)
                 log_warning_errno(r, "%s: cannot record the configuration: %m", name);
+        FAULT_POINT("update.recorded");
 
         if (!res.need_restart && old_toml) {
                 _cleanup_(container_state_freep) ContainerState *s = NULL;

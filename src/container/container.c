@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
@@ -23,6 +24,7 @@
 #include "container-service.h"
 #include "container-update.h"
 #include "container.h"
+#include "fault.h"
 #include "fd-util.h"
 #include "fileio.h"
 #include "image.h"
@@ -34,10 +36,8 @@
 #include "string-util.h"
 
 static const char *const container_status_table[_CONTAINER_STATUS_MAX] = {
-        [CONTAINER_RUNNING] = "running",
-        [CONTAINER_EXITED] = "exited",
-        [CONTAINER_STOPPED] = "stopped",
-        [CONTAINER_DEAD] = "dead",
+        [CONTAINER_RUNNING] = "running", [CONTAINER_EXITED] = "exited",     [CONTAINER_STOPPED] = "stopped",
+        [CONTAINER_DEAD] = "dead",       [CONTAINER_STARTING] = "starting",
 };
 
 const char *container_status_to_string(ContainerStatus s) {
@@ -85,7 +85,9 @@ static void info_from_state(ContainerState *s, ContainerInfo *ret) {
         uint64_t now = now_realtime_usec();
 
         *ret = (ContainerInfo){ .state = s };
-        if (state_leader_alive(s) && !s->exit_set) {
+        if (s->starting)
+                ret->status = CONTAINER_STARTING;
+        else if (state_leader_alive(s) && !s->exit_set) {
                 ret->status = CONTAINER_RUNNING;
                 ret->uptime_usec = now > s->start_time_usec ? now - s->start_time_usec : 0;
         } else if (s->stopped)
@@ -427,6 +429,48 @@ static void stop_companion(sd_bus *bus, const char *name) {
         bus_error_done(&e);
 }
 
+/* A unit cbox-NAME.scope that no state names (cbox was killed between StartTransientUnit and writing the
+ * unit into the state, or the state was lost) is cbox's when it carries the Description cbox gives it in
+ * the same StartTransientUnit call that creates it ("cbox container NAME"): set atomically with the unit,
+ * so there is no window in which a unit of ours lacks it, and a unit someone else made under that name
+ * does not have it. Stops such a unit (and its companion). 1 = an orphan was stopped, 0 = none (no unit,
+ * or not ours: left alone), -errno (logged). */
+static int stop_orphan_unit(sd_bus *bus, const char *name) {
+        _cleanup_free_ char *unit = NULL, *descr = NULL, *want = NULL;
+        BusError e = BUS_ERROR_NULL;
+        int r;
+
+        if (!bus)
+                return 0;
+        r = bus_scope_name(name, &unit);
+        if (r < 0)
+                return 0;
+        r = bus_unit_description(bus, unit, &descr);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot read the description of %s: %m", name, unit);
+        want = strprintf("cbox container %s", name);
+        if (!want)
+                return log_oom();
+        if (!streq(descr, want)) {
+                log_debug("%s: %s is described as '%s', not ours", name, unit, descr);
+                return 0;
+        }
+        log_info("%s: stopping %s, left running by a cbox that was killed", name, unit);
+        r = bus_stop_unit(bus, unit, &e);
+        if (r < 0 && r != -ENOENT) {
+                log_bus_error(r, name, "failed to stop its orphaned unit", &e);
+                bus_error_done(&e);
+                return r;
+        }
+        bus_error_done(&e);
+        (void) bus_reset_failed_unit(bus, unit, &e);
+        bus_error_done(&e);
+        stop_companion(bus, name);
+        return 1;
+}
+
 /* Stops the unit, drops a machined registration that outlived it, makes sure the leader is gone.
  * Best effort for the parts that may already be gone; returns the first hard failure. */
 static int release_runtime(const GlobalConfig *g, sd_bus *bus, const char *name, const ContainerState *s) {
@@ -444,6 +488,11 @@ static int release_runtime(const GlobalConfig *g, sd_bus *bus, const char *name,
                 if (r < 0 && r != -ENOENT)
                         log_debug_errno(r, "%s: reset-failed of %s: %m", name, s->unit);
                 bus_error_done(&e);
+        } else if (bus && s && s->starting) {
+                /* killed between StartTransientUnit and recording the unit */
+                r = stop_orphan_unit(bus, name);
+                if (r < 0)
+                        ret = r;
         }
         if (bus && s && s->machine) {
                 /* machined forgets a machine shortly after its unit went away; wait for that, so that after
@@ -468,10 +517,8 @@ static int release_runtime(const GlobalConfig *g, sd_bus *bus, const char *name,
         /* network state lives outside the container's namespaces: ports, veth, lease */
         if (s && s->network) {
                 container_net_release(g, name, s->network, s->host_ifname);
-                /* its cleanup runs `cbox cleanup`, which finds our lock taken and leaves it to us; only a
-                 * detached container has one (two D-Bus calls to PID 1 saved for a foreground one) */
-                if (s->mode != STATE_MODE_FOREGROUND)
-                        stop_companion(bus, name);
+                /* its cleanup runs `cbox cleanup`, which finds our lock taken and leaves it to us */
+                stop_companion(bus, name);
         }
         /* No unit (never got one, or no systemd): kill the leader ourselves; the pid namespace dies with it
          */
@@ -505,6 +552,8 @@ typedef struct UpContext {
         ContainerProcess process; /* user, workdir, env, limits of the payload and [health] */
 
         int state_fd;
+        int store_lock_fd; /* image_store_lock_use() from resolving the image until the image file names it
+                            */
 
         /* the undo stack, as what was done so far (undone in reverse order) */
         bool created_state_dir;
@@ -522,9 +571,16 @@ typedef struct UpContext {
         bool write_etc_files;
         bool write_hostname_file;
         SeccompProgram seccomp; /* empty when unconfined */
+
+        /* what the state file records, written at every step (up_save_state) */
+        char *digest, *config_abs;
+        char *planned_network; /* the network the setup will use */
+        uint64_t start_time;
+        bool unit_recorded;
 } UpContext;
 
 static void up_context_done(UpContext *u) {
+        u->store_lock_fd = safe_close(u->store_lock_fd);
         seccomp_program_done(&u->seccomp);
         free(u->unit);
         free(u->storage_dir);
@@ -541,6 +597,9 @@ static void up_context_done(UpContext *u) {
         spawn_child_done(&u->child);
         container_net_done(&u->net);
         free(u->payload_cgroup);
+        free(u->digest);
+        free(u->config_abs);
+        free(u->planned_network);
         if (u->bus)
                 u->bus = sd_bus_flush_close_unref(u->bus);
 }
@@ -890,6 +949,12 @@ static int up_resolve_lowers(UpContext *u) {
                 r = image_ref_normalize_any(c->image, &u->image_ref);
                 if (r < 0)
                         return log_error_errno(r, "%s: image: invalid reference '%s'", u->name, c->image);
+                /* held until up_prepare_storage() has written what this resolves into the image file,
+                 * which keeps its layers from gc from then on */
+                u->store_lock_fd = image_store_lock_use(store);
+                if (u->store_lock_fd < 0)
+                        return log_error_errno(u->store_lock_fd, "%s: cannot lock the image store: %m",
+                                               u->name);
                 if (c->pull == IMAGE_PULL_ALWAYS) {
                         r = up_pull_image(u, store);
                         if (r < 0)
@@ -908,6 +973,7 @@ static int up_resolve_lowers(UpContext *u) {
                                                "%s: image '%s' is not in the store and the file says pull = "
                                                "\"never\" (see 'cbox image pull' and 'cbox image import')",
                                                u->name, u->image_ref);
+                FAULT_POINT("up.image-resolved");
                 if (r == -ENOENT)
                         return log_error_errno(r, "%s: image '%s' is not in the store after its pull",
                                                u->name, u->image_ref);
@@ -1155,10 +1221,44 @@ static int wait_foreground(UpContext *u) {
         return health_stop ? 1 : r;
 }
 
+/* The state file as far as up got: written right after the state dir is created (starting, holding
+ * nothing yet) and again as each part is acquired, so that whenever cbox dies the state names everything
+ * there is to release: list --all shows it "starting", down releases it, gc reclaims it. A part is
+ * recorded once acquired (the unit: once started, up to then stop_orphan_unit() recognises it), except
+ * the network, recorded before its setup: its release goes by owner name (ports, lease) and the veth's
+ * alias (cbox:NAME) when its name is not recorded yet. */
+static int up_save_state(UpContext *u, bool starting) {
+        const ContainerConfig *c = u->c;
+        ContainerState st = {
+                .name = (char *) u->name,
+                .unit = u->unit_recorded ? u->unit : NULL,
+                .machine = u->registered_machine ? (char *) u->name : NULL,
+                .config_path = u->config_abs ?: c->path,
+                .config_digest = u->digest,
+                .rootfs = u->image_ref ?: c->rootfs,
+                .upper_dir = c->read_only ? NULL : u->upper,
+                .work_dir = c->read_only ? NULL : u->work,
+                .network = u->net.network ?: u->planned_network,
+                .address = u->net.address,
+                .host_ifname = u->net.host_ifname,
+                .leader_pid = u->child.pid,
+                .leader_start_time = u->start_time,
+                .start_time_usec = now_realtime_usec(),
+                .mode = u->o->foreground ? STATE_MODE_FOREGROUND : STATE_MODE_DETACHED,
+                .starting = starting,
+        };
+        int r;
+
+        r = state_save(u->state_fd, &st);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot write its state: %m", u->name);
+        return 0;
+}
+
 static int up_run(UpContext *u) {
         const ContainerConfig *c = u->c;
         _cleanup_strv_free_ char **payload = NULL, **init_argv = NULL;
-        _cleanup_free_ char *init_path = NULL, *digest = NULL;
+        _cleanup_free_ char *init_path = NULL;
         _cleanup_close_ int exec_fd = -EBADF, exit_fd = -EBADF, journal_fd = -EBADF, out_fd = -EBADF,
                             null_fd = -EBADF;
         const char *lowers[ROOTFS_LOWER_DIRS_MAX];
@@ -1166,7 +1266,6 @@ static int up_run(UpContext *u) {
         BusError e = BUS_ERROR_NULL;
         SpawnError se = {};
         int keep[2], n_keep = 0, r;
-        uint64_t start_time = 0;
 
         r = container_verify(c);
         if (r < 0)
@@ -1184,9 +1283,11 @@ static int up_run(UpContext *u) {
         r = bus_scope_name(u->name, &u->unit);
         if (r < 0)
                 return log_error_errno(r, "%s: cannot make a unit name: %m", u->name);
-        digest = container_config_digest(c);
-        if (!digest)
+        u->digest = container_config_digest(c);
+        if (!u->digest)
                 return log_oom();
+        /* start/exec re-read the file later, from any directory */
+        u->config_abs = c->path ? realpath(c->path, NULL) : NULL;
 
         /* a port clash, a static address in use: refused before anything is created */
         r = container_net_check(u->g, c);
@@ -1222,6 +1323,8 @@ static int up_run(UpContext *u) {
         r = up_prepare_storage(u);
         if (r < 0)
                 return r;
+        u->store_lock_fd = safe_close(u->store_lock_fd); /* the image file keeps the layers now */
+        FAULT_POINT("up.storage");
 
         /* state dir, the mount point of the root (only ever mounted on in the child's namespace) */
         r = state_dir_open(global_config_run_root(u->g), u->name, true, &u->state_fd);
@@ -1229,6 +1332,10 @@ static int up_run(UpContext *u) {
                 return log_error_errno(r, "%s: cannot create state dir in '%s': %m", u->name,
                                        global_config_run_root(u->g));
         u->created_state_dir = true;
+        r = up_save_state(u, true);
+        if (r < 0)
+                return r;
+        FAULT_POINT("up.state-dir");
         if (mkdirat(u->state_fd, "root", 0755) < 0 && errno != EEXIST)
                 return log_error_errno(errno, "%s: cannot create the root mount point: %m", u->name);
         u->root_dir = state_path(global_config_run_root(u->g), u->name, "root");
@@ -1386,10 +1493,14 @@ static int up_run(UpContext *u) {
         r = spawn_container(&sp, &u->child);
         if (r < 0)
                 return log_error_errno(r, "%s: failed to spawn the container: %m", u->name);
-        r = proc_get_start_time(u->child.pid, &start_time);
+        r = proc_get_start_time(u->child.pid, &u->start_time);
         if (r < 0)
                 return log_error_errno(r, "%s: cannot read the start time of pid %d: %m", u->name,
                                        (int) u->child.pid);
+        r = up_save_state(u, true);
+        if (r < 0)
+                return r;
+        FAULT_POINT("up.spawn");
 
         /* the unit, with every limit; the child waits meanwhile */
         BusScopeParams bp = {
@@ -1411,8 +1522,15 @@ static int up_run(UpContext *u) {
         r = up_join_service(u, &bp);
         if (r < 0)
                 return r;
-        if (r == 0)
+        if (r == 0) {
                 r = bus_start_scope(u->bus, &bp, &e);
+                /* a scope of ours that a killed cbox left running without a state naming it */
+                if (r == -EEXIST && stop_orphan_unit(u->bus, u->name) > 0) {
+                        bus_error_done(&e);
+                        r = bus_start_scope(u->bus, &bp, &e);
+                }
+        }
+        FAULT_POINT("up.unit-started");
         if (r == -EEXIST) {
                 log_error_errno(r, "%s: unit %s is already active (not started by this cbox?)", u->name,
                                 u->unit);
@@ -1425,6 +1543,11 @@ static int up_run(UpContext *u) {
                 return r;
         }
         u->started_unit = !u->in_service;
+        u->unit_recorded = true;
+        r = up_save_state(u, true);
+        if (r < 0)
+                return r;
+        FAULT_POINT("up.unit");
 
         BusMachineParams mp = {
                 .name = u->name,
@@ -1447,11 +1570,23 @@ static int up_run(UpContext *u) {
         else
                 u->registered_machine = true;
         bus_error_done(&e);
+        FAULT_POINT("up.machine");
 
+        r = container_net_plan(u->g, c, &u->planned_network);
+        if (r < 0)
+                return r;
+        r = up_save_state(u, true);
+        if (r < 0)
+                return r;
+        FAULT_POINT("up.network-planned");
         r = container_net_setup(u->g, c, u->child.pid, &u->net);
         if (r < 0)
                 return r;
         u->net_set_up = true;
+        r = up_save_state(u, true);
+        if (r < 0)
+                return r;
+        FAULT_POINT("up.network");
 
         if (u->write_etc_files) {
                 r = write_etc_files(u);
@@ -1461,9 +1596,10 @@ static int up_run(UpContext *u) {
                                 u->name);
         }
 
-        /* A detached payload that exits by itself leaves no cbox process behind to release its network:
-         * a companion service bound to the scope runs `cbox cleanup NAME` when the scope goes away. */
-        if (u->net.network && !u->o->foreground) {
+        /* A detached payload that exits by itself leaves no cbox process behind to release its network,
+         * nor does a foreground one whose cbox was killed: a companion service bound to the scope runs
+         * `cbox cleanup NAME` when the scope goes away. Under cbox@NAME.service, its ExecStopPost= does. */
+        if (u->net.network && !u->in_service) {
                 _cleanup_free_ char *self = realpath("/proc/self/exe", NULL),
                                     *cunit = companion_name(u->name);
                 if (!self || !cunit)
@@ -1482,33 +1618,13 @@ static int up_run(UpContext *u) {
                         return r;
                 }
                 u->started_companion = true;
+                FAULT_POINT("up.companion");
         }
 
-        /* start/exec re-read the file later, from any directory */
-        _cleanup_free_ char *config_abs = c->path ? realpath(c->path, NULL) : NULL;
-        ContainerState st = {
-                .name = (char *) u->name,
-                .unit = u->unit,
-                .machine = u->registered_machine ? (char *) u->name : NULL,
-                .config_path = config_abs ?: c->path,
-                .config_digest = digest,
-                .rootfs = u->image_ref ?: c->rootfs,
-                .upper_dir = c->read_only ? NULL : u->upper,
-                .work_dir = c->read_only ? NULL : u->work,
-                .network = u->net.network,
-                .address = u->net.address,
-                .host_ifname = u->net.host_ifname,
-                .leader_pid = u->child.pid,
-                .leader_start_time = start_time,
-                .start_time_usec = now_realtime_usec(),
-                .mode = u->o->foreground ? STATE_MODE_FOREGROUND : STATE_MODE_DETACHED,
-        };
-        r = state_save(u->state_fd, &st);
-        if (r < 0)
-                return log_error_errno(r, "%s: cannot write its state: %m", u->name);
         r = container_config_record(u->state_fd, c); /* for cbox update */
         if (r < 0)
                 log_warning_errno(r, "%s: cannot record its configuration: %m", u->name);
+        FAULT_POINT("up.config-recorded");
 
         r = spawn_child_release(&u->child, &se);
         if (r < 0) {
@@ -1519,6 +1635,12 @@ static int up_run(UpContext *u) {
                 u->child.pidfd = safe_close(u->child.pidfd); /* reaped by spawn_child_release() */
                 return r;
         }
+        FAULT_POINT("up.released");
+        /* the payload runs: up is done (start_time_usec now counts the uptime) */
+        r = up_save_state(u, false);
+        if (r < 0)
+                return r;
+        FAULT_POINT("up.running");
         /* with [health], READY=1 waits for the first passing check (wait_foreground) */
         if (u->o->foreground && getenv("NOTIFY_SOCKET"))
                 (void) sd_notifyf(0, "%sSTATUS=Container %s running%s\nMAINPID=%d",
@@ -1568,8 +1690,26 @@ static int up_check_existing(UpContext *u) {
         return 0;
 }
 
+/* Whether <run_root>/containers/NAME is still the state dir this up created (a down meanwhile removes it,
+ * and a new up of the same name makes another one). */
+static bool up_state_dir_is_ours(UpContext *u) {
+        _cleanup_free_ char *p = state_path(global_config_run_root(u->g), u->name, NULL);
+        struct stat a, b;
+
+        return p && fstat(u->state_fd, &a) >= 0 && stat(p, &b) >= 0 && a.st_dev == b.st_dev &&
+                a.st_ino == b.st_ino;
+}
+
 static int up_finish_foreground(UpContext *u, int code) {
         _cleanup_(container_state_freep) ContainerState *s = NULL;
+
+        FAULT_POINT("up.foreground-exited");
+        if (!up_state_dir_is_ours(u)) {
+                /* downed meanwhile (which released everything), maybe up again: not ours to touch */
+                if (u->payload_cgroup)
+                        cgroup_remove(u->payload_cgroup);
+                return code;
+        }
 
         /* down-like: the scope is empty now (systemd collects it), drop what is left */
         if (state_load(u->state_fd, &s) >= 0) {
@@ -1595,6 +1735,7 @@ int container_up(const GlobalConfig *g, const ContainerConfig *c, const UpOption
                 .o = o,
                 .name = c->name,
                 .state_fd = -EBADF,
+                .store_lock_fd = -EBADF,
                 .child = SPAWN_CHILD_NULL,
         };
         int lock_fd = -EBADF, r;
@@ -1649,7 +1790,8 @@ int container_up(const GlobalConfig *g, const ContainerConfig *c, const UpOption
 /* ---------------------------------------------------------------------------------------------- */
 /* down / stop / start / kill */
 
-static int lock_known(const GlobalConfig *g, const char *name, int *ret_lock, ContainerState **ret_state) {
+static int lock_known_full(const GlobalConfig *g, const char *name, bool log_unknown, int *ret_lock,
+                           ContainerState **ret_state) {
         _cleanup_(container_state_freep) ContainerState *s = NULL;
         int lock_fd = -EBADF, r;
 
@@ -1662,7 +1804,7 @@ static int lock_known(const GlobalConfig *g, const char *name, int *ret_lock, Co
         if (r < 0) {
                 (void) state_unlock(global_config_run_root(g), name, lock_fd, r == -ENOENT);
                 if (r == -ENOENT)
-                        return log_error_errno(r, "%s: no such container", name);
+                        return log_unknown ? log_error_errno(r, "%s: no such container", name) : r;
                 return log_error_errno(r, "%s: cannot read its state: %m", name);
         }
         *ret_lock = lock_fd;
@@ -1670,12 +1812,36 @@ static int lock_known(const GlobalConfig *g, const char *name, int *ret_lock, Co
         return 0;
 }
 
+static int lock_known(const GlobalConfig *g, const char *name, int *ret_lock, ContainerState **ret_state) {
+        return lock_known_full(g, name, true, ret_lock, ret_state);
+}
+
 int container_down(const GlobalConfig *g, const char *name, bool volumes) {
         _cleanup_(container_state_freep) ContainerState *s = NULL;
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         int lock_fd = -EBADF, r;
 
-        r = lock_known(g, name, &lock_fd, &s);
+        r = lock_known_full(g, name, false, &lock_fd, &s);
+        FAULT_POINT("down.locked");
+        if (r == -ENOENT && bus_systemd_booted()) {
+                /* no state, but maybe a scope a killed cbox left running (stop_orphan_unit); checked
+                 * under NAME's lock again (lock_known dropped it), so no up of NAME is half-way */
+                int q = state_lock(global_config_run_root(g), name, true, &lock_fd);
+                if (q >= 0 && !state_dir_exists(global_config_run_root(g), name)) {
+                        q = open_bus(&bus, name);
+                        if (q >= 0)
+                                q = stop_orphan_unit(bus, name);
+                        if (q > 0)
+                                container_net_release_owner(g, name);
+                }
+                lock_fd = state_unlock(global_config_run_root(g), name, lock_fd, true);
+                if (q < 0)
+                        return log_error_errno(q, "%s: cannot look for a unit left behind: %m", name);
+                if (q > 0 && !volumes)
+                        return 0;
+        }
+        if (r == -ENOENT && !volumes)
+                return log_error_errno(r, "%s: no such container", name);
         if (r == -ENOENT && volumes) {
                 /* nothing runs, but there may be a storage dir left from a down without --volumes */
                 _cleanup_free_ char *sd = NULL;
@@ -1686,7 +1852,7 @@ int container_down(const GlobalConfig *g, const char *name, bool volumes) {
                                 return log_error_errno(r, "%s: cannot remove '%s': %m", name, sd);
                         return 0;
                 }
-                return -ENOENT;
+                return log_error_errno(r, "%s: no such container", name);
         }
         if (r < 0)
                 return r;
@@ -1699,11 +1865,13 @@ int container_down(const GlobalConfig *g, const char *name, bool volumes) {
         r = release_runtime(g, bus, name, s);
         if (r < 0)
                 goto finish;
+        FAULT_POINT("down.released");
         r = state_dir_remove(global_config_run_root(g), name);
         if (r < 0) {
                 log_error_errno(r, "%s: cannot remove its state dir: %m", name);
                 goto finish;
         }
+        FAULT_POINT("down.state-removed");
         if (volumes) {
                 _cleanup_free_ char *sd = NULL;
                 r = state_container_storage_path(global_config_storage_root(g), name, &sd);
@@ -1720,6 +1888,84 @@ finish:
         return r;
 }
 
+static int reclaim_one(const GlobalConfig *g, sd_bus *bus, const char *name) {
+        _cleanup_(container_state_freep) ContainerState *s = NULL;
+        int lock_fd = -EBADF, r;
+
+        r = state_lock(global_config_run_root(g), name, false, &lock_fd);
+        if (r == -EBUSY)
+                return 0; /* a verb is at work on it */
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot lock: %m", name);
+        r = state_load_by_name(global_config_run_root(g), name, &s);
+        if (r == -ENOENT) {
+                r = stop_orphan_unit(bus, name);
+                if (r > 0)
+                        container_net_release_owner(g, name);
+        } else if (r < 0) {
+                log_warning_errno(r, "%s: cannot read its state, ignoring: %m", name);
+                r = 0;
+        } else if (s->starting) {
+                log_info("%s: releasing what a killed 'cbox up' left", name);
+                r = release_runtime(g, bus, name, s);
+                if (r >= 0)
+                        r = state_dir_remove(global_config_run_root(g), name);
+                if (r < 0)
+                        log_error_errno(r, "%s: cannot release it: %m", name);
+                else
+                        r = 1;
+        } else
+                r = 0;
+        FAULT_POINT("gc.reclaimed");
+        /* the lock file goes with the state dir: a name that has only storage keeps none */
+        (void) state_unlock(global_config_run_root(g), name, lock_fd,
+                            !state_dir_exists(global_config_run_root(g), name));
+        return r;
+}
+
+int container_reclaim(const GlobalConfig *g) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_strv_free_ char **names = NULL;
+        _cleanup_free_ char *cdir = NULL;
+        _cleanup_closedir_ DIR *d = NULL;
+        int n = 0, r, ret = 0;
+
+        r = state_list(global_config_run_root(g), &names);
+        if (r < 0)
+                return log_error_errno(r, "Failed to list containers in '%s': %m",
+                                       global_config_run_root(g));
+        cdir = strjoin(global_config_storage_root(g), "/containers");
+        if (!cdir)
+                return log_oom();
+        d = opendir(cdir);
+        for (struct dirent *de; d && (de = readdir(d));)
+                if (state_name_is_valid(de->d_name) && !strv_contains(names, de->d_name) &&
+                    strv_extend(&names, de->d_name) < 0)
+                        return log_oom();
+        /* and a lock file an up killed before it made the state dir left (its unlock removes it) */
+        cdir = mfree(cdir);
+        if (d)
+                (void) closedir(d);
+        cdir = strjoin(global_config_run_root(g), "/locks");
+        if (!cdir)
+                return log_oom();
+        d = opendir(cdir);
+        for (struct dirent *de; d && (de = readdir(d));)
+                if (state_name_is_valid(de->d_name) && !strv_contains(names, de->d_name) &&
+                    strv_extend(&names, de->d_name) < 0)
+                        return log_oom();
+        if (bus_systemd_booted() && open_bus(&bus, "gc") < 0)
+                bus = NULL;
+        STRV_FOREACH (name, names) {
+                r = reclaim_one(g, bus, *name);
+                if (r < 0)
+                        ret = r;
+                else
+                        n += r;
+        }
+        return ret < 0 ? ret : n;
+}
+
 int container_stop(const GlobalConfig *g, const char *name) {
         _cleanup_(container_state_freep) ContainerState *s = NULL;
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
@@ -1733,6 +1979,7 @@ int container_stop(const GlobalConfig *g, const char *name) {
         r = lock_known(g, name, &lock_fd, &s);
         if (r < 0)
                 return r;
+        FAULT_POINT("stop.locked");
         if (bus_systemd_booted()) {
                 r = open_bus(&bus, name);
                 if (r < 0)
@@ -1741,6 +1988,7 @@ int container_stop(const GlobalConfig *g, const char *name) {
         r = release_runtime(g, bus, name, s);
         if (r < 0)
                 goto finish;
+        FAULT_POINT("stop.released");
         r = state_dir_open(global_config_run_root(g), name, false, &dir_fd);
         if (r >= 0) {
                 container_state_free(s);
@@ -1759,6 +2007,8 @@ int container_stop(const GlobalConfig *g, const char *name) {
         }
         if (r < 0)
                 log_error_errno(r, "%s: cannot update its state: %m", name);
+        else
+                FAULT_POINT("stop.saved");
 finish:
         (void) state_unlock(global_config_run_root(g), name, lock_fd, false);
         return r;
@@ -1795,6 +2045,7 @@ int container_start(const GlobalConfig *g, const char *name, const UpOptions *o)
         if (!streq(c->name, name))
                 return log_error_errno(EINVAL, "%s: '%s' now describes container '%s'", name,
                                        i.state->config_path, c->name);
+        FAULT_POINT("start.loaded"); /* then up's own steps */
         UpOptions uo = *o;
         uo.replace = true; /* the stopped one is replaced by what the file says now */
         return container_up(g, c, &uo);
@@ -2008,6 +2259,7 @@ int container_cleanup(const GlobalConfig *g, const char *name) {
                 return 0;
         if (r < 0)
                 return log_error_errno(r, "%s: cannot lock: %m", name);
+        FAULT_POINT("cleanup.locked");
         r = state_dir_open(global_config_run_root(g), name, false, &dir_fd);
         if (r >= 0)
                 r = state_load(dir_fd, &s);
@@ -2026,6 +2278,7 @@ int container_cleanup(const GlobalConfig *g, const char *name) {
         container_net_release(g, name, s->network, s->host_ifname);
         s->network = mfree(s->network);
         s->host_ifname = mfree(s->host_ifname);
+        FAULT_POINT("cleanup.released");
 
         /* ExecStopPost= of cbox@NAME.service after cbox itself was killed: the unit is done, so is the
          * container (its processes died with the unit's cgroup); nothing is kept, as after a clean stop */
@@ -2041,7 +2294,11 @@ int container_cleanup(const GlobalConfig *g, const char *name) {
         r = state_save(dir_fd, s);
         if (r < 0)
                 log_error_errno(r, "%s: cannot update its state: %m", name);
+        else
+                FAULT_POINT("cleanup.saved");
 finish:
-        (void) state_unlock(global_config_run_root(g), name, lock_fd, false);
+        /* the lock file goes with the state dir: none is left for a name that has no state */
+        (void) state_unlock(global_config_run_root(g), name, lock_fd,
+                            !state_dir_exists(global_config_run_root(g), name));
         return r;
 }

@@ -28,9 +28,10 @@
 
 typedef enum ContainerStatus {
         CONTAINER_RUNNING,
-        CONTAINER_EXITED,  /* the payload ended by itself (exit code known) */
-        CONTAINER_STOPPED, /* stopped on request, state kept */
-        CONTAINER_DEAD,    /* leader gone without an exit record (killed hard) */
+        CONTAINER_EXITED,   /* the payload ended by itself (exit code known) */
+        CONTAINER_STOPPED,  /* stopped on request, state kept */
+        CONTAINER_DEAD,     /* leader gone without an exit record (killed hard) */
+        CONTAINER_STARTING, /* up is acquiring its parts, or was killed doing so: down or gc releases it */
         _CONTAINER_STATUS_MAX,
 } ContainerStatus;
 
@@ -88,6 +89,12 @@ int container_kill(const GlobalConfig *g, const char *name, int sig);
  * for list --all. Run by the companion unit cbox-NAME-cleanup.service (ExecStop=cbox cleanup NAME)
  * bound to the scope; a no-op when another verb holds the lock or the container still runs. */
 int container_cleanup(const GlobalConfig *g, const char *name);
+
+/* For `cbox gc`, before container_net_gc(): what killed cbox commands left. A state still marked starting
+ * whose lock nobody holds (its up was killed) is released and removed as by down; a scope cbox-NAME.scope
+ * of ours (Description "cbox container NAME") that no state names, for every NAME with storage under
+ * <storage_root>/containers, is stopped. Returns how many were reclaimed, or the last error (logged). */
+int container_reclaim(const GlobalConfig *g);
 
 typedef struct ContainerNetGcStats {
         unsigned owners;         /* containers whose leftovers were released */

@@ -14,6 +14,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "fd-util.h"
 #include "fileio.h"
 #include "archive-dl.h"
@@ -361,9 +362,11 @@ int image_commit(ImageStore *s, const char *upper_dir, const char *base_ref, con
         r = blob_writer_commit(&bw, NULL, &diff_id, error);
         if (r < 0)
                 return r;
+        FAULT_POINT("commit.blob");
         r = layer_unpack(s, diff_id, diff_id, NULL, NULL, NULL, NULL, NULL, error);
         if (r < 0)
                 return r;
+        FAULT_POINT("commit.layer");
 
         /* Config: diff_ids + history appended, everything else kept */
         json_object *rootfs = json_get_object(config, "rootfs");
@@ -392,9 +395,11 @@ int image_commit(ImageStore *s, const char *upper_dir, const char *base_ref, con
         r = synthesize_manifest(s, config_digest, layers, &manifest);
         if (r < 0)
                 return r;
+        FAULT_POINT("commit.manifest");
         r = store_import_manifest(s, manifest, norm, NULL, NULL, &(ImageImportStats){}, error);
         if (r < 0)
                 return r;
+        FAULT_POINT("commit.indexed");
         if (ret_ref)
                 *ret_ref = TAKE_PTR(norm);
         return 0;

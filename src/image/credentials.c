@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -72,7 +71,6 @@ static int run_helper(const char *name, const char *registry, const char *file, 
                       ImageError *error) {
         _cleanup_free_ char *prog = strjoin("docker-credential-", name);
         _cleanup_close_ int in_r = -EBADF, in_w = -EBADF, out_r = -EBADF, out_w = -EBADF;
-        posix_spawn_file_actions_t fa;
         Buffer out = {};
         pid_t pid;
         int p[2], r, status = 0;
@@ -93,15 +91,17 @@ static int run_helper(const char *name, const char *registry, const char *file, 
                 return -errno;
         out_r = p[0], out_w = p[1];
         char *argv[] = { prog, (char *) "get", NULL };
-        r = posix_spawn_file_actions_init(&fa);
-        if (r != 0)
-                return -r;
-        (void) posix_spawn_file_actions_adddup2(&fa, in_r, STDIN_FILENO);
-        (void) posix_spawn_file_actions_adddup2(&fa, out_w, STDOUT_FILENO);
-        r = posix_spawnp(&pid, prog, &fa, NULL, argv, environ);
-        posix_spawn_file_actions_destroy(&fa);
-        if (r != 0)
-                return image_error_set(error, -r, file, "cannot run credential helper %s", prog);
+        /* fork + execvp rather than posix_spawn: <spawn.h> is also the name of cbox's spawn/ header,
+         * which some targets have on their include path */
+        pid = fork();
+        if (pid < 0)
+                return -errno;
+        if (pid == 0) {
+                if (dup2(in_r, STDIN_FILENO) < 0 || dup2(out_w, STDOUT_FILENO) < 0)
+                        _exit(127);
+                execvp(prog, argv);
+                _exit(127);
+        }
         in_r = safe_close(in_r);
         out_w = safe_close(out_w);
         /* a helper that exits without reading must not kill us with SIGPIPE */

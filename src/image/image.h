@@ -88,6 +88,11 @@ static inline void image_config_freep(ImageConfig **c) {
 /* Parses an OCI/Docker image config document (also used by the fuzzer). */
 int image_config_parse(const char *json, size_t size, ImageConfig **ret, ImageError *error);
 
+/* A shared lock on the store that image_gc() waits for (it takes the lock exclusively; imports share
+ * it). A container's up holds it from image_resolve() until containers/NAME/image names the manifest it
+ * resolved, so that no gc removes those layers in between. Returns the lock fd (close it to release). */
+int image_store_lock_use(ImageStore *s);
+
 /* Resolves NAME:TAG (normalized with image_ref_normalize) to the absolute paths of its unpacked layer
  * directories, TOP FIRST (the order overlayfs wants in lowerdir=), and its config. Either out-param may be
  * NULL. -ENOENT if no such image; -EUCLEAN if a layer directory the image needs is missing.

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "fd-util.h"
 #include "fileio.h"
 #include "archive-dl.h"
@@ -932,6 +933,7 @@ static int import_rootfs(ImageStore *s, Source *src, char **ret_manifest, bool *
         if (r < 0)
                 return image_error_set(error, r, src->path, NULL);
         stats->blob_bytes += bytes;
+        FAULT_POINT("import.blob");
         /* A dry run first (hash, limits, path rules: cheap, writes nothing), then unpack only if that
          * layer is not in the store yet */
         if (lseek(fd, 0, SEEK_SET) < 0)
@@ -1076,10 +1078,12 @@ int image_import(ImageStore *s, const char *path, const char *ref, ImageProgress
         }
         if (r < 0)
                 return r;
+        FAULT_POINT("import.manifest");
 
         r = import_manifest(s, &src, manifest, progress, userdata, &stats, &config, &size, &n_layers, error);
         if (r < 0)
                 return r;
+        FAULT_POINT("import.layers");
         if (fresh) {
                 /* import_rootfs() unpacked it (its diff_id was unknown until then) */
                 stats.layers_reused--;
@@ -1088,6 +1092,7 @@ int image_import(ImageStore *s, const char *path, const char *ref, ImageProgress
         r = index_add(s, name, manifest, config, size, n_layers);
         if (r < 0)
                 return r;
+        FAULT_POINT("import.indexed");
 
         if (ret_stats)
                 *ret_stats = stats;

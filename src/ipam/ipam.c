@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -90,7 +91,8 @@ static bool index_is_reserved(const IpamState *s, uint32_t i) {
         return i == 0 || i == s->size - 1 || i == s->gateway;
 }
 
-static int leases_parse(IpamState *s, const char *text) {
+/* salvage: skip the lines that do not parse instead of failing with -EBADMSG (ipam_rebuild) */
+static int leases_parse(IpamState *s, const char *text, bool salvage) {
         const char *p = text;
 
         while (*p) {
@@ -105,11 +107,13 @@ static int leases_parse(IpamState *s, const char *text) {
                 if (isempty(line))
                         continue;
                 sp = strchr(line, ' ');
-                if (!sp)
+                if (sp)
+                        *sp = 0;
+                if (!sp || inet_pton(AF_INET, line, &a) != 1 || !owner_is_valid(sp + 1)) {
+                        if (salvage)
+                                continue;
                         return -EBADMSG;
-                *sp = 0;
-                if (inet_pton(AF_INET, line, &a) != 1 || !owner_is_valid(sp + 1))
-                        return -EBADMSG;
+                }
 
                 IpamLease *n = realloc(s->leases, (s->n_leases + 1) * sizeof(IpamLease));
                 if (!n)
@@ -127,7 +131,7 @@ static int leases_parse(IpamState *s, const char *text) {
 /* tolerant: for release and list, a network reconfigured while leases exist is not an error; the
  * stale bitmap file is then left as it is (only the leases file changes), so allocation keeps
  * refusing with -EBUSY until the last old lease is gone. */
-static int ipam_state_open(const IpamNetwork *net, bool tolerant, IpamState *s) {
+static int ipam_state_open_full(const IpamNetwork *net, bool tolerant, bool salvage, IpamState *s) {
         _cleanup_free_ char *dir = NULL, *text = NULL, *bm = NULL;
         size_t bm_size = 0;
         uint32_t mask;
@@ -170,7 +174,7 @@ static int ipam_state_open(const IpamNetwork *net, bool tolerant, IpamState *s) 
         if (r < 0 && r != -ENOENT)
                 return r;
         if (r >= 0) {
-                r = leases_parse(s, text);
+                r = leases_parse(s, text, salvage);
                 if (r < 0)
                         return r;
         }
@@ -182,9 +186,11 @@ static int ipam_state_open(const IpamNetwork *net, bool tolerant, IpamState *s) 
         if (r >= 0 && bm_size >= sizeof(IpamHeader)) {
                 IpamHeader h;
                 memcpy(&h, bm, sizeof(h));
-                if (memcmp(h.magic, IPAM_MAGIC, 8) != 0)
-                        return -EBADMSG;
-                if (h.network != s->network || h.prefixlen != net->prefixlen) {
+                if (memcmp(h.magic, IPAM_MAGIC, 8) != 0 ||
+                    (h.network == s->network && h.prefixlen == net->prefixlen &&
+                     bm_size != sizeof(IpamHeader) + bitmap_bytes(s->size))) {
+                        /* a damaged bitmap: the leases file is authoritative, rebuilt from it below */
+                } else if (h.network != s->network || h.prefixlen != net->prefixlen) {
                         /* The network was reconfigured. Fine if nothing is leased, else refuse. */
                         if (s->n_leases > 0) {
                                 if (!tolerant)
@@ -192,8 +198,6 @@ static int ipam_state_open(const IpamNetwork *net, bool tolerant, IpamState *s) 
                                 s->keep_bitmap = true;
                         }
                 } else {
-                        if (bm_size != sizeof(IpamHeader) + bitmap_bytes(s->size))
-                                return -EBADMSG;
                         s->header = h;
                         s->bitmap = (uint8_t *) TAKE_PTR(bm);
                         memmove(s->bitmap, s->bitmap + sizeof(IpamHeader), bitmap_bytes(s->size));
@@ -215,6 +219,10 @@ static int ipam_state_open(const IpamNetwork *net, bool tolerant, IpamState *s) 
                         bit_set(s->bitmap, a - s->network, true);
         }
         return 0;
+}
+
+static int ipam_state_open(const IpamNetwork *net, bool tolerant, IpamState *s) {
+        return ipam_state_open_full(net, tolerant, false, s);
 }
 
 static int ipam_state_save(IpamState *s) {
@@ -407,4 +415,36 @@ int ipam_list(const IpamNetwork *net, IpamLease **ret, size_t *ret_n) {
         *ret_n = s.n_leases;
         s.n_leases = 0;
         return 0;
+}
+
+int ipam_rebuild(const IpamNetwork *net, const IpamLease *known, size_t n_known) {
+        _cleanup_(ipam_state_done) IpamState s = { .dir_fd = -EBADF, .lock_fd = -EBADF };
+        int r;
+
+        if (n_known > 0 && !known)
+                return -EINVAL;
+        r = ipam_state_open_full(net, true, true, &s);
+        if (r < 0)
+                return r;
+        ipam_state_check(&s);
+        for (size_t k = 0; k < n_known; k++) {
+                uint32_t a = ntohl(known[k].address.s_addr);
+                ssize_t j;
+
+                if (!owner_is_valid(known[k].owner) || (a & ~(s.size - 1)) != s.network ||
+                    index_is_reserved(&s, a - s.network))
+                        continue;
+                j = lease_find(&s, a);
+                if (j >= 0 && streq(s.leases[j].owner, known[k].owner))
+                        continue;
+                if (j >= 0) /* what the container's state records wins */
+                        lease_remove_at(&s, (size_t) j);
+                r = lease_add(&s, a - s.network, known[k].owner);
+                if (r < 0)
+                        return r;
+        }
+        r = ipam_state_save(&s);
+        if (r < 0)
+                return r;
+        return (int) MIN(s.n_leases, (size_t) INT_MAX);
 }

@@ -52,3 +52,9 @@ int ipam_release_owner(const IpamNetwork *net, const char *owner);
 
 /* Lists all leases (sorted by address). */
 int ipam_list(const IpamNetwork *net, IpamLease **ret, size_t *ret_n);
+
+/* For a network whose "leases" file does not parse (-EBADMSG from the calls above; a damaged bitmap is
+ * rebuilt from the leases by every call, silently): rewrites both files from the lines of "leases" that
+ * still parse plus known[] (the leases the caller knows of, e.g. from the containers' state; where an
+ * address is leased to another owner, known[] wins). Returns the number of leases afterwards. */
+int ipam_rebuild(const IpamNetwork *net, const IpamLease *known, size_t n_known);

@@ -770,6 +770,27 @@ static _noreturn_ void child_main(const SpawnParams *p, int sync_fd) {
         char go;
         int r;
 
+        if (spawn_child_stdio(&p->process, &err) < 0)
+                spawn_child_fail(sync_fd, &err);
+
+        /* Nothing of cbox's stays open while we wait, set up and resolve names in the container: only
+         * stdio, the sync channel, the executable and what the caller hands over. Before the wait, so
+         * that a cbox killed meanwhile leaves no copy of its fds here: its locks (a flock() lives as
+         * long as any copy of its fd) are free at once, and the sync channel's EOF tells us. */
+        {
+                _cleanup_free_ int *keep = new (int, p->n_keep_fds + 2);
+                if (!keep) {
+                        error_set(&err, -ENOMEM, "allocate");
+                        spawn_child_fail(sync_fd, &err);
+                }
+                if (p->n_keep_fds > 0)
+                        memcpy(keep, p->keep_fds, p->n_keep_fds * sizeof(int));
+                keep[p->n_keep_fds] = sync_fd;
+                keep[p->n_keep_fds + 1] = p->exec_fd;
+                if (spawn_child_close_other_fds(keep, p->n_keep_fds + 2, &err) < 0)
+                        spawn_child_fail(sync_fd, &err);
+        }
+
         /* Wait for the parent: it places us into our unit first */
         ssize_t n;
         do
@@ -793,25 +814,6 @@ static _noreturn_ void child_main(const SpawnParams *p, int sync_fd) {
         if (setsid() < 0) {
                 error_set(&err, -errno, "create a session");
                 spawn_child_fail(sync_fd, &err);
-        }
-
-        if (spawn_child_stdio(&p->process, &err) < 0)
-                spawn_child_fail(sync_fd, &err);
-
-        /* Nothing of cbox's stays open while we set up and resolve names in the container: only
-         * stdio, the sync channel, the executable and what the caller hands over */
-        {
-                _cleanup_free_ int *keep = new (int, p->n_keep_fds + 2);
-                if (!keep) {
-                        error_set(&err, -ENOMEM, "allocate");
-                        spawn_child_fail(sync_fd, &err);
-                }
-                if (p->n_keep_fds > 0)
-                        memcpy(keep, p->keep_fds, p->n_keep_fds * sizeof(int));
-                keep[p->n_keep_fds] = sync_fd;
-                keep[p->n_keep_fds + 1] = p->exec_fd;
-                if (spawn_child_close_other_fds(keep, p->n_keep_fds + 2, &err) < 0)
-                        spawn_child_fail(sync_fd, &err);
         }
 
         if (p->child_setup) {

@@ -334,6 +334,8 @@ int state_save(int dir_fd, const ContainerState *s) {
         r = r < 0 ? r : append_kv(&b, "START_TIME", num);
         r = r < 0 ? r : append_kv(&b, "MODE", state_mode_to_string(s->mode) ?: "detached");
         r = r < 0 ? r : append_kv(&b, "STOPPED", s->stopped ? "1" : "0");
+        if (s->starting)
+                r = r < 0 ? r : append_kv(&b, "STARTING", "1");
         if (s->exit_set) {
                 (void) snprintf(num, sizeof(num), "%d", s->exit_status);
                 r = r < 0 ? r : append_kv(&b, "EXIT_STATUS", num);
@@ -402,6 +404,8 @@ static int state_apply_kv(ContainerState *s, const char *key, const char *value)
                 s->mode = m;
         } else if (streq(key, "STOPPED"))
                 s->stopped = streq(value, "1");
+        else if (streq(key, "STARTING"))
+                s->starting = streq(value, "1");
         else if (streq(key, "EXIT_STATUS")) {
                 if (parse_int(value, &i) < 0)
                         return -EBADMSG;

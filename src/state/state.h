@@ -58,6 +58,8 @@ typedef struct ContainerState {
         uint64_t leader_start_time; /* /proc/PID/stat field 22 (clock ticks since boot) */
         uint64_t start_time_usec;   /* CLOCK_REALTIME when the payload was released */
         StateMode mode;
+        bool starting;           /* written by up before it acquires anything, cleared once the payload
+                                  * runs: a crash in between leaves this state for down/gc to release */
         bool stopped;            /* stopped on request (cbox stop), state kept */
         bool exit_set;           /* exit_status/exit_time valid */
         int exit_status;         /* payload's status as init reports it (128+sig when killed) */

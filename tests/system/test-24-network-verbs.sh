@@ -5,8 +5,7 @@
 #     its published ports (proto, host port → container address:port, owner);
 #   - /etc/hostname inside the container reads its hostname (our file, bound read-only);
 #   - a crashed container (its state dir removed by hand, its init SIGKILLed: nothing released its
-#     network) leaves elements and a lease behind; `cbox gc` leaves them while its scope still runs,
-#     and once it is dead removes them and its leftover veth, and
+#     network) leaves elements and a lease behind; `cbox gc` removes them and its leftover veth, and
 #     leaves another running container's elements, lease and veth, a link that merely looks like ours
 #     and another nftables table alone.
 # cbox-test-timeout: 240
@@ -81,11 +80,8 @@ assert_fails "$CBOX" exec t24a /bin/sh -c 'echo x > /etc/hostname'
 info "crash t24a: its state dir removed, its init SIGKILLed"
 leader=$("$CBOX" list --json | jq -r '.[] | select(.name == "t24a") | .leader')
 rm -rf /run/cbox/containers/t24a
-info "while its scope still runs, gc leaves its network alone"
-assert_success "$CBOX" gc -q
-assert_eq "$(elems t24a)" 3 "elements of t24a while it runs without a state dir"
-assert_success has_lease t24a
-assert_success ip link show vb-t24a >/dev/null
+# (a gc now would stop the scope, cbox's by its description, and release its network at once: issue 14,
+# tests/system/test-41-fault-walk; here the network is left behind by the crash for gc's network part)
 kill -KILL "$leader"
 wait_until 30 sh -c "! kill -0 $leader 2>/dev/null"
 wait_until 30 sh -c '! systemctl is-active -q cbox-t24a.scope'

@@ -137,6 +137,68 @@ TEST(crash_recovery) {
         rmtree(d);
 }
 
+TEST(damaged_bitmap) {
+        /* a damaged bitmap file (bad magic, wrong size) is rebuilt from the leases */
+        char *d = tmpdir(), b[INET_ADDRSTRLEN];
+        IpamNetwork net = { .run_dir = d, .name = "n", .subnet = A("10.99.0.0"), .prefixlen = 24 };
+        struct in_addr a;
+        _cleanup_free_ char *p = strjoin(d, "/n/bitmap");
+
+        ASSERT_OK(ipam_allocate(&net, "c1", &a));
+        ASSERT_STREQ(S(a, b), "10.99.0.2");
+        ASSERT_OK(write_file_atomic(p, "garbage", 7, 0600));
+        ASSERT_OK(ipam_allocate(&net, "c2", &a));
+        ASSERT_STREQ(S(a, b), "10.99.0.3");
+        /* our header, a truncated bitmap */
+        _cleanup_free_ char *data = NULL;
+        size_t size = 0;
+        ASSERT_OK(read_full_file(p, &data, &size, 1024 * 1024));
+        ASSERT_TRUE(size > 30);
+        ASSERT_OK(write_file_atomic(p, data, 30, 0600));
+        ASSERT_OK(ipam_allocate(&net, "c3", &a));
+        ASSERT_STREQ(S(a, b), "10.99.0.4");
+        rmtree(d);
+}
+
+TEST(rebuild) {
+        /* a leases file that does not parse blocks allocation until ipam_rebuild(): its good lines are
+         * kept, the known leases added, and a known lease wins over the file's owner of that address */
+        char *d = tmpdir(), b[INET_ADDRSTRLEN];
+        IpamNetwork net = { .run_dir = d, .name = "n", .subnet = A("10.99.0.0"), .prefixlen = 24 };
+        struct in_addr a;
+        _cleanup_free_ char *p = strjoin(d, "/n/leases");
+        const char *bad = "10.99.0.2 c1\n10.99.0.x c2\nno-space\n10.99.0.5 stale\n\x01\x02\n";
+        IpamLease known[] = {
+                { .address = A("10.99.0.3"), .owner = (char *) "c2" },
+                { .address = A("10.99.0.5"), .owner = (char *) "c5" },
+                { .address = A("10.99.0.1"), .owner = (char *) "gw" },        /* the gateway: ignored */
+                { .address = A("10.98.0.9"), .owner = (char *) "elsewhere" }, /* not in the subnet */
+        };
+
+        ASSERT_OK(ipam_allocate(&net, "c1", &a));
+        ASSERT_OK(write_file_atomic(p, bad, strlen(bad), 0600));
+        ASSERT_ERROR(ipam_allocate(&net, "c9", &a), EBADMSG);
+        ASSERT_EQ(ipam_rebuild(&net, known, ELEMENTSOF(known)), 3);
+
+        IpamLease *l = NULL;
+        size_t n = 0;
+        ASSERT_OK(ipam_list(&net, &l, &n));
+        ASSERT_EQ(n, 3U);
+        ASSERT_STREQ(S(l[0].address, b), "10.99.0.2");
+        ASSERT_STREQ(l[0].owner, "c1");
+        ASSERT_STREQ(S(l[1].address, b), "10.99.0.3");
+        ASSERT_STREQ(l[1].owner, "c2");
+        ASSERT_STREQ(S(l[2].address, b), "10.99.0.5");
+        ASSERT_STREQ(l[2].owner, "c5");
+        ipam_lease_array_free(l, n);
+
+        ASSERT_OK(ipam_allocate(&net, "c9", &a));
+        ASSERT_STREQ(S(a, b), "10.99.0.4");
+        /* idempotent: nothing to salvage, nothing changes */
+        ASSERT_EQ(ipam_rebuild(&net, NULL, 0), 4);
+        rmtree(d);
+}
+
 TEST(concurrency) {
         /* 8 processes allocate 30 addresses each at the same time: all 240 distinct */
         enum { P = 8, N = 30 };
