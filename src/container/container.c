@@ -1892,7 +1892,15 @@ static int reclaim_one(const GlobalConfig *g, sd_bus *bus, const char *name) {
         _cleanup_(container_state_freep) ContainerState *s = NULL;
         int lock_fd = -EBADF, r;
 
-        r = state_lock(global_config_run_root(g), name, false, &lock_fd);
+        /* A short holder (the companion's `cbox cleanup` after a killed up, a down finishing) is waited
+         * for, up to 5 s, so that what gc leaves does not depend on who got the lock first; a verb at work
+         * for longer (an up pulling, a stop waiting for its payload) is skipped */
+        for (unsigned i = 0;; i++) {
+                r = state_lock(global_config_run_root(g), name, false, &lock_fd);
+                if (r != -EBUSY || i >= 100)
+                        break;
+                (void) usleep(50 * 1000);
+        }
         if (r == -EBUSY)
                 return 0; /* a verb is at work on it */
         if (r < 0)
