@@ -531,23 +531,21 @@ m6() {
 # load that drifts over seconds (other jobs on a shared machine) cancels out instead of landing on
 # one side, as it can between hyperfine's blocks of runs
 m6_pairs() {
-        local fdef=$1 func=$2 i n=$((RUNS * 2)) t0 t1 t2 a b
+        local fdef=$1 func=$2 i n=$((RUNS * 2)) a b
+        # ms one start of FILE takes (empty when it failed)
+        start_ms() {
+                local t0=$EPOCHREALTIME
+                "$CBOX" -q up --foreground "$1" >/dev/null 2>&1 || return 0
+                awk -v x="$t0" -v y="$EPOCHREALTIME" 'BEGIN { print (y - x) * 1000 }'
+        }
         : >"$O/m6-pairs.tsv"
         for i in $(seq 1 "$n"); do
                 if [ $((i % 2)) = 0 ]; then
-                        t0=$EPOCHREALTIME; "$CBOX" -q up --foreground "$fdef" >/dev/null 2>&1 || continue
-                        t1=$EPOCHREALTIME; "$CBOX" -q up --foreground "$func" >/dev/null 2>&1 || continue
-                        t2=$EPOCHREALTIME
-                        a=$(awk -v x="$t0" -v y="$t1" 'BEGIN { print (y - x) * 1000 }')
-                        b=$(awk -v x="$t1" -v y="$t2" 'BEGIN { print (y - x) * 1000 }')
+                        a=$(start_ms "$fdef") b=$(start_ms "$func")
                 else
-                        t0=$EPOCHREALTIME; "$CBOX" -q up --foreground "$func" >/dev/null 2>&1 || continue
-                        t1=$EPOCHREALTIME; "$CBOX" -q up --foreground "$fdef" >/dev/null 2>&1 || continue
-                        t2=$EPOCHREALTIME
-                        b=$(awk -v x="$t0" -v y="$t1" 'BEGIN { print (y - x) * 1000 }')
-                        a=$(awk -v x="$t1" -v y="$t2" 'BEGIN { print (y - x) * 1000 }')
+                        b=$(start_ms "$func") a=$(start_ms "$fdef")
                 fi
-                printf '%s\t%s\n' "$a" "$b" >>"$O/m6-pairs.tsv"
+                [ -n "$a" ] && [ -n "$b" ] && printf '%s\t%s\n' "$a" "$b" >>"$O/m6-pairs.tsv"
         done
         local pairs med
         pairs=$(wc -l <"$O/m6-pairs.tsv")

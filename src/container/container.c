@@ -1931,37 +1931,35 @@ static int reclaim_one(const GlobalConfig *g, sd_bus *bus, const char *name) {
         return r;
 }
 
+/* Adds the valid container names among the entries of ROOT/SUB to *names (a missing dir adds none) */
+static int add_names_in(const char *root, const char *sub, char ***names) {
+        _cleanup_free_ char *dir = strjoin(root, sub);
+        _cleanup_closedir_ DIR *d = NULL;
+
+        if (!dir)
+                return -ENOMEM;
+        d = opendir(dir);
+        for (struct dirent *de; d && (de = readdir(d));)
+                if (state_name_is_valid(de->d_name) && !strv_contains(*names, de->d_name) &&
+                    strv_extend(names, de->d_name) < 0)
+                        return -ENOMEM;
+        return 0;
+}
+
 int container_reclaim(const GlobalConfig *g) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_strv_free_ char **names = NULL;
-        _cleanup_free_ char *cdir = NULL;
-        _cleanup_closedir_ DIR *d = NULL;
         int n = 0, r, ret = 0;
 
         r = state_list(global_config_run_root(g), &names);
         if (r < 0)
                 return log_error_errno(r, "Failed to list containers in '%s': %m",
                                        global_config_run_root(g));
-        cdir = strjoin(global_config_storage_root(g), "/containers");
-        if (!cdir)
+        /* names with storage, and a lock file an up killed before it made the state dir left (its unlock
+         * removes it) */
+        if (add_names_in(global_config_storage_root(g), "/containers", &names) < 0 ||
+            add_names_in(global_config_run_root(g), "/locks", &names) < 0)
                 return log_oom();
-        d = opendir(cdir);
-        for (struct dirent *de; d && (de = readdir(d));)
-                if (state_name_is_valid(de->d_name) && !strv_contains(names, de->d_name) &&
-                    strv_extend(&names, de->d_name) < 0)
-                        return log_oom();
-        /* and a lock file an up killed before it made the state dir left (its unlock removes it) */
-        cdir = mfree(cdir);
-        if (d)
-                (void) closedir(d);
-        cdir = strjoin(global_config_run_root(g), "/locks");
-        if (!cdir)
-                return log_oom();
-        d = opendir(cdir);
-        for (struct dirent *de; d && (de = readdir(d));)
-                if (state_name_is_valid(de->d_name) && !strv_contains(names, de->d_name) &&
-                    strv_extend(&names, de->d_name) < 0)
-                        return log_oom();
         if (bus_systemd_booted() && open_bus(&bus, "gc") < 0)
                 bus = NULL;
         STRV_FOREACH (name, names) {

@@ -14,6 +14,7 @@
 
 #include "fd-util.h"
 #include "fileio.h"
+#include "fuzz-image-checks.h"
 #include "image-internal.h"
 #include "macros.h"
 #include "string-util.h"
@@ -97,26 +98,6 @@ static void fuzz_unpack(const uint8_t *data, size_t size) {
         check_sentinel();
 }
 
-static void fuzz_json(const uint8_t *data, size_t size) {
-        ImageConfig *c = NULL;
-        ImageManifest *m = NULL;
-        ImageError e = {};
-
-        if (image_config_parse((const char *) data, size, &c, &e) >= 0) {
-                STRV_FOREACH (d, c->diff_ids)
-                        if (!digest_is_valid(*d))
-                                abort();
-                image_config_free(c);
-        }
-        image_error_done(&e);
-        if (image_manifest_parse((const char *) data, size, &m, &e) >= 0) {
-                if (!digest_is_valid(m->config_digest) || strv_length(m->layer_digests) != m->n_layers)
-                        abort();
-                image_manifest_free(m);
-        }
-        image_error_done(&e);
-}
-
 static void fuzz_ref(const uint8_t *data, size_t size) {
         _cleanup_free_ char *s = strndup((const char *) data, MIN(size, (size_t) 300)), *n = NULL,
                             *n2 = NULL;
@@ -138,7 +119,8 @@ static void fuzz_ref(const uint8_t *data, size_t size) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         setup();
         fuzz_unpack(data, size);
-        fuzz_json(data, size);
+        fuzz_image_config(data, size);
+        fuzz_image_manifest(data, size);
         fuzz_ref(data, size);
         return 0;
 }
