@@ -152,6 +152,13 @@ typedef struct ImagePullOptions {
 int image_pull(ImageStore *s, const char *ref, const ImagePullOptions *opts, ImageProgressFn progress,
                void *userdata, ImageImportStats *ret_stats, char **ret_ref, ImageError *error);
 
+/* The manifest digest ("sha256:<hex>") REF's tag names at its registry now: for an index, the digest of
+ * the manifest image_pull() would pick for this host's platform, i.e. what image_manifest_digest() gives
+ * after a pull of REF. Asks for the manifest only (same options, auth and bounds as image_pull()); writes
+ * nothing to the store. -EOPNOTSUPP for a reference by digest. */
+int image_remote_digest(ImageStore *s, const char *ref, const ImagePullOptions *opts, char **ret,
+                        ImageError *error);
+
 typedef struct ImageInfo {
         char *ref;             /* NAME:TAG */
         char *manifest;        /* sha256:<hex> */

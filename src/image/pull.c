@@ -628,6 +628,42 @@ static int fetch_blob(Client *c, const PullRef *p, const char *digest, uint64_t 
         return r;
 }
 
+/* Parses ref into p and sets c up for its registry: scheme, CA, credentials, a curl handle */
+static int client_open(Client *c, PullRef *p, const char *ref, const ImagePullOptions *opts,
+                       ImageError *error) {
+        int r;
+
+        r = pull_ref_parse(ref, p);
+        if (r < 0)
+                return image_error_set(error, r, ref, "invalid image reference");
+        const ImageRegistry *reg = NULL;
+        for (size_t i = 0; opts && i < opts->n_registries && !reg; i++)
+                if (streq_ptr(opts->registries[i].name, p->registry))
+                        reg = &opts->registries[i];
+        c->insecure =
+                (opts && strv_contains(opts->insecure_registries, p->registry)) || (reg && reg->insecure);
+        c->scheme = c->insecure ? "http" : "https";
+        c->ca_file = opts && opts->ca_file ? opts->ca_file : reg ? reg->ca_file : NULL;
+        r = image_dlopen_crypto(error); /* base64() of the credentials uses it */
+        if (r < 0)
+                return r;
+        r = registry_credentials(opts && opts->auth_file ? opts->auth_file
+                                         : reg           ? reg->auth_file
+                                                         : NULL,
+                                 p->registry, &c->basic, error);
+        if (r < 0)
+                return r;
+        r = dlopen_curl(error);
+        if (r < 0)
+                return r;
+        if (sym_curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+                return -EIO;
+        c->curl = sym_curl_easy_init();
+        if (!c->curl)
+                return -ENOMEM;
+        return 0;
+}
+
 int image_pull(ImageStore *s, const char *ref, const ImagePullOptions *opts, ImageProgressFn progress,
                void *userdata, ImageImportStats *ret_stats, char **ret_ref, ImageError *error) {
         _cleanup_(pull_ref_done) PullRef p = {};
@@ -642,34 +678,9 @@ int image_pull(ImageStore *s, const char *ref, const ImagePullOptions *opts, Ima
         size_t size, n_sizes;
         int r;
 
-        r = pull_ref_parse(ref, &p);
-        if (r < 0)
-                return image_error_set(error, r, ref, "invalid image reference");
-        const ImageRegistry *reg = NULL;
-        for (size_t i = 0; opts && i < opts->n_registries && !reg; i++)
-                if (streq_ptr(opts->registries[i].name, p.registry))
-                        reg = &opts->registries[i];
-        c.insecure =
-                (opts && strv_contains(opts->insecure_registries, p.registry)) || (reg && reg->insecure);
-        c.scheme = c.insecure ? "http" : "https";
-        c.ca_file = opts && opts->ca_file ? opts->ca_file : reg ? reg->ca_file : NULL;
-        r = image_dlopen_crypto(error); /* base64() of the credentials uses it */
+        r = client_open(&c, &p, ref, opts, error);
         if (r < 0)
                 return r;
-        r = registry_credentials(opts && opts->auth_file ? opts->auth_file
-                                         : reg           ? reg->auth_file
-                                                         : NULL,
-                                 p.registry, &c.basic, error);
-        if (r < 0)
-                return r;
-        r = dlopen_curl(error);
-        if (r < 0)
-                return r;
-        if (sym_curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-                return -EIO;
-        c.curl = sym_curl_easy_init();
-        if (!c.curl)
-                return -ENOMEM;
 
         lock = store_lock_shared(s);
         if (lock < 0)
@@ -731,5 +742,45 @@ int image_pull(ImageStore *s, const char *ref, const ImagePullOptions *opts, Ima
                 *ret_stats = stats;
         if (ret_ref)
                 *ret_ref = TAKE_PTR(p.local);
+        return 0;
+}
+
+int image_remote_digest(ImageStore *s, const char *ref, const ImagePullOptions *opts, char **ret,
+                        ImageError *error) {
+        _cleanup_(pull_ref_done) PullRef p = {};
+        _cleanup_(client_done) Client c = { .opts = opts, .error = error };
+        _cleanup_(json_object_putp) json_object *top = NULL;
+        _cleanup_(sym_EVP_MD_CTX_freep) EVP_MD_CTX *h = NULL;
+        _cleanup_free_ char *data = NULL, *digest = NULL;
+        size_t size;
+        int r;
+
+        r = client_open(&c, &p, ref, opts, error);
+        if (r < 0)
+                return r;
+        if (p.by_digest)
+                return image_error_set(error, -EOPNOTSUPP, ref,
+                                       "a digest names one manifest: it cannot move");
+        r = fetch_manifest(&c, &p, p.tag, NULL, UINT64_MAX, s, &data, &size);
+        if (r < 0)
+                return r;
+        r = json_parse_bounded(data, size, s->limits.max_json_bytes, &top, error, "manifest");
+        if (r < 0)
+                return r;
+        if (image_json_is_index(top)) {
+                /* what image_pull() stores is the platform's manifest, under the digest the index names */
+                r = image_index_pick_platform(top, &digest, error);
+                if (r < 0)
+                        return r;
+        } else {
+                r = sha256_new(&h);
+                if (r >= 0)
+                        r = sha256_update(h, data, size);
+                if (r >= 0)
+                        r = sha256_final_digest(h, &digest);
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(digest);
         return 0;
 }
