@@ -185,7 +185,8 @@ int image_inspect_json(ImageStore *s, const char *ref, char **ret_json);
 int image_remove(ImageStore *s, const char *ref, ImageError *error);
 
 /* Names the image src (NAME:TAG or NAME@sha256:…) also dst (NAME:TAG), replacing what dst named: one
- * index entry more, nothing copied. -ENOENT when src is not in the store. */
+ * index entry more, nothing copied. -ENOENT when src is not in the store. dst may be NAME@sha256:HEX when
+ * HEX is src's manifest digest (-EINVAL otherwise): auto-update keeps the image it replaces so. */
 int image_tag(ImageStore *s, const char *src, const char *dst, ImageError *error);
 
 /* Commits a container's overlay upper directory as a new layer on top of base_ref, stored as new_ref

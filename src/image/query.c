@@ -498,9 +498,9 @@ int image_tag(ImageStore *s, const char *src, const char *dst, ImageError *error
         r = image_ref_normalize_any(src, &from);
         if (r < 0)
                 return image_error_set(error, r, src, "invalid image reference");
-        r = image_ref_normalize(dst, &to);
+        r = image_ref_normalize_any(dst, &to);
         if (r < 0)
-                return image_error_set(error, r, dst, "invalid image name (NAME:TAG)");
+                return image_error_set(error, r, dst, "invalid image name (NAME:TAG or NAME@sha256:HEX)");
         lock = index_lock(s);
         if (lock < 0)
                 return lock;
@@ -512,6 +512,11 @@ int image_tag(ImageStore *s, const char *src, const char *dst, ImageError *error
                 return image_error_set(error, -ENOENT, from, "no such image");
         if (streq(from, to))
                 return 0;
+        /* a name by digest only for the manifest of that digest (as a pull by digest verified it) */
+        const char *at = strchr(to, '@');
+        if (at && !streq_ptr(json_get_string(e, "manifest"), at + 1))
+                return image_error_set(error, -EINVAL, dst, "'%s' is manifest %s, not this digest", from,
+                                       strna(json_get_string(e, "manifest")));
         /* the same manifest, config and layers: nothing in the store is copied; a container that runs
          * an image dst named before keeps its layers by the manifest digest it recorded (image_gc()) */
         if (json_object_deep_copy(e, &copy, NULL) < 0 || !copy)

@@ -396,6 +396,14 @@ m2=$("$CBOX" image "${T[@]}" inspect team/tagged:2 | python3 -c 'import json,sys
 [ -n "$m1" ] && [ "$m1" = "$m2" ] || fail "tag: manifests differ: '$m1' '$m2'"
 "$CBOX" image "${T[@]}" -q rm tagsrc:1 && "$CBOX" image "${T[@]}" -q gc || fail "rm + gc after tag"
 "$CBOX" image "${T[@]}" inspect team/tagged:2 >/dev/null || fail "the tag did not outlive the first name"
+# a name by digest only for that digest (what auto-update keeps a replaced image under)
+"$CBOX" image "${T[@]}" -q tag team/tagged:2 "team/tagged@$m2" || fail "tag to the manifest's own digest"
+m3=$("$CBOX" image "${T[@]}" inspect "team/tagged@$m2" | python3 -c 'import json,sys; print(json.load(sys.stdin)["manifest"])')
+[ "$m3" = "$m2" ] || fail "tag by digest: '$m3', expected '$m2'"
+other=sha256:$(printf '%064d' 0)
+out=$("$CBOX" image "${T[@]}" tag team/tagged:2 "team/tagged@$other" 2>&1) && fail "tag to another digest succeeded"
+grep -q "not this digest" <<<"$out" || fail "tag to another digest: $out"
+"$CBOX" image "${T[@]}" inspect "team/tagged@$other" >/dev/null 2>&1 && fail "tag to another digest left a name"
 out=$("$CBOX" image "${T[@]}" tag nosuch:1 x:1 2>&1) && fail "tag of a missing image succeeded"
 grep -q "No such image 'nosuch:1'" <<<"$out" || fail "tag of a missing image: $out"
 out=$("$CBOX" image "${T[@]}" tag team/tagged:2 'bad name' 2>&1) && fail "tag to an invalid name succeeded"
