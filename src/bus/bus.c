@@ -835,6 +835,34 @@ int bus_stop_unit(sd_bus *bus, const char *unit, BusError *error) {
         return 1;
 }
 
+int bus_restart_unit(sd_bus *bus, const char *unit, uint64_t timeout_usec, BusError *error) {
+        _cleanup_bus_message_ sd_bus_message *reply = NULL;
+        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
+        _cleanup_(job_waiter_done) JobWaiter w = {};
+        int r;
+
+        bus_error_done(error);
+        assert(bus);
+        assert(unit);
+
+        r = job_waiter_install(bus, &w, &slot);
+        if (r < 0)
+                return r;
+        r = call_method(bus, &systemd_manager, "RestartUnit", &reply, error, "ss", unit, "replace");
+        if (r < 0)
+                return r;
+        r = job_waiter_set_job(&w, reply);
+        if (r < 0)
+                return r;
+        r = job_waiter_wait(bus, &w, timeout_usec);
+        if (r < 0)
+                return bus_error_setf(error, r, "Failed to wait for the restart job of %s: %s", unit,
+                                      strerror(-r));
+        if (!streq(w.result, "done"))
+                return job_failed(bus, unit, "restart", w.result, error);
+        return 0;
+}
+
 int bus_kill_unit(sd_bus *bus, const char *unit, const char *whom, int signo, BusError *error) {
         int r;
 

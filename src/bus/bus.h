@@ -114,6 +114,13 @@ int bus_start_scope(sd_bus *bus, const BusScopeParams *p, BusError *error);
  * systemd collects it before it handles the caller's next request (checked on 252 in the VM). */
 int bus_stop_unit(sd_bus *bus, const char *unit, BusError *error);
 
+/* RestartUnit(unit, "replace") and waits for the job: for a Type=notify service it ends when the new main
+ * process sent READY=1 ("done") or the start failed. Returns 0 when the job is done (the unit may still
+ * fail later: read its state), -EIO with error filled (job_result, unit_result) when it ended otherwise,
+ * -ETIMEDOUT when it had not ended after timeout_usec (0 = no limit; the job is left queued: a later job
+ * with "replace" supersedes it), or -errno. */
+int bus_restart_unit(sd_bus *bus, const char *unit, uint64_t timeout_usec, BusError *error);
+
 /* KillUnit(unit, whom, signo): whom is "all", "main" or "control" (NULL → "all"). For a scope "all" is
  * the meaningful one. Returns 0, -ENOENT if the unit is not loaded, or -errno with error filled. */
 int bus_kill_unit(sd_bus *bus, const char *unit, const char *whom, int signo, BusError *error);
