@@ -510,6 +510,10 @@ static const char *const pull_names[] = {
         [IMAGE_PULL_ALWAYS] = "always",
         [IMAGE_PULL_NEVER] = "never",
 };
+static const char *const auto_update_names[] = {
+        [AUTO_UPDATE_DISABLED] = "disabled",
+        [AUTO_UPDATE_REGISTRY] = "registry",
+};
 static const char *const on_failure_names[] = {
         [HEALTH_ON_FAILURE_IGNORE] = "ignore",
         [HEALTH_ON_FAILURE_EXIT] = "exit",
@@ -569,6 +573,7 @@ static const ScalarSyntax cpuset_syntax = { .what = "cpuset",
 static const ScalarSyntax network_mode_syntax = ENUM_SYNTAX(network_mode_names);
 static const ScalarSyntax on_failure_syntax = ENUM_SYNTAX(on_failure_names);
 static const ScalarSyntax pull_syntax = ENUM_SYNTAX(pull_names);
+static const ScalarSyntax auto_update_syntax = ENUM_SYNTAX(auto_update_names);
 static const ScalarSyntax mount_type_syntax = ENUM_SYNTAX(mount_type_names);
 static const ScalarSyntax nonempty_syntax = STRING_SYNTAX(check_nonempty, "value");
 static const ScalarSyntax abs_path_syntax = STRING_SYNTAX(check_abs_path, "path");
@@ -1036,6 +1041,8 @@ const ConfigKey container_keys[] = {
           &abs_path_syntax },
         { "pull", parse_scalar, format_enum, C(pull), -1, 0, 0, "\"missing\", \"always\" or \"never\"",
           &pull_syntax },
+        { "auto_update", parse_scalar, format_enum, C(auto_update), -1, 0, 0, "\"registry\" or \"disabled\"",
+          &auto_update_syntax },
         { "command", parse_strv, format_strv, C(command), CS(command_set), 0, 1, A_ARGV, &nonempty_syntax },
         { "entrypoint", parse_strv, format_strv, C(entrypoint), CS(entrypoint_set), 0, 0,
           "an array of strings; [] clears the image's entrypoint", &nonempty_syntax },
@@ -1707,6 +1714,16 @@ int container_config_validate(ContainerConfig *c, const GlobalConfig *g, ConfigD
                         diag, c->path, 1, 1, "image",
                         "neither 'image' nor 'rootfs' is set (exactly one of them: a store image "
                         "\"NAME:TAG\" or an absolute path to a root directory)");
+                if (r < 0)
+                        return r;
+        }
+
+        /* the tag is what auto-update follows: a root directory or a digest has none */
+        if (c->auto_update == AUTO_UPDATE_REGISTRY && (c->rootfs || (c->image && strchr(c->image, '@')))) {
+                r = origin_problem(diag, o, "auto_update", c->path,
+                                   "auto_update = \"registry\" follows the tag of 'image' on its registry: "
+                                   "it needs an image by tag (\"HOST/REPO:TAG\"), not %s",
+                                   c->rootfs ? "a rootfs" : "a digest");
                 if (r < 0)
                         return r;
         }

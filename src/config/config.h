@@ -54,6 +54,11 @@ typedef enum ImagePullPolicy {
         IMAGE_PULL_NEVER,   /* never: a missing image is an error */
 } ImagePullPolicy;
 
+typedef enum AutoUpdatePolicy {
+        AUTO_UPDATE_DISABLED, /* `cbox auto-update` leaves the container alone (the default) */
+        AUTO_UPDATE_REGISTRY, /* it follows the image's tag on its registry (container-autoupdate.c) */
+} AutoUpdatePolicy;
+
 typedef enum HealthOnFailure {
         HEALTH_ON_FAILURE_IGNORE,
         HEALTH_ON_FAILURE_EXIT,
@@ -151,8 +156,10 @@ typedef struct ContainerConfig {
         char *image;          /* "NAME:TAG" in the store, or NULL */
         char *rootfs;         /* absolute directory path, or NULL (exactly one of image/rootfs) */
         ImagePullPolicy pull; /* when up pulls the image; default missing */
-        char **command;       /* NULL = the image's Cmd */
-        char **entrypoint;    /* NULL = the image's Entrypoint */
+        /* `cbox auto-update`: default disabled; registry needs an image by tag */
+        AutoUpdatePolicy auto_update;
+        char **command;    /* NULL = the image's Cmd */
+        char **entrypoint; /* NULL = the image's Entrypoint */
         bool command_set, entrypoint_set;
         char **env;       /* "KEY=VALUE", sorted by key, from the [env] table */
         char **env_files; /* absolute host paths */

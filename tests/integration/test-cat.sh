@@ -62,6 +62,7 @@ want="# $D
 
 image = \"busybox:latest\"  # from $W:1
 pull = \"missing\"  # default
+auto_update = \"disabled\"  # default
 command = [\"httpd\", \"-f\", \"-v\", \"-p\", \"80\", \"-h\", \"/www\"]  # from $W:2
 hostname = \"web\"  # default
 read_only = false  # default

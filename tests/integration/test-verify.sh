@@ -55,13 +55,18 @@ base='rootfs = "/var/lib/cbox/rootfs/busybox"
 command = ["/bin/true"]'
 
 printf '%s\ncomand = ["x"]\n' "$base" > "$D/typo.toml"
-expect 1 "$D/typo.toml:3:1: comand: unknown key (did you mean 'command'? known keys: image, rootfs, pull, command, entrypoint, env, env_files, workdir, user, hostname, read_only, stop_signal, stop_timeout, slice, resources, network, mount, security, health)" "$D/typo.toml"
+expect 1 "$D/typo.toml:3:1: comand: unknown key (did you mean 'command'? known keys: image, rootfs, pull, auto_update, command, entrypoint, env, env_files, workdir, user, hostname, read_only, stop_signal, stop_timeout, slice, resources, network, mount, security, health)" "$D/typo.toml"
 
 printf '%s\n[resources]\nmemory_max = "12Q"\n' "$base" > "$D/size.toml"
 expect 1 "$D/size.toml:4:14: resources.memory_max: invalid size '12Q' (a size: a number with optional K, M, G or T suffix (base 1024), or an integer of bytes, or \"infinity\")" "$D/size.toml"
 
 printf '%s\n[network]\nports = ["8080:80", "70000:80/tcp"]\n' "$base" > "$D/port.toml"
 expect 1 "$D/port.toml:4:21: network.ports[1]: out of range port spec '70000:80/tcp' (an array of \"HOST:CONTAINER\", \"ADDRESS:HOST:CONTAINER\" with optional \"/tcp\" or \"/udp\"; ports 1-65535 or ranges \"A-B\" of equal length)" "$D/port.toml"
+
+printf '%s\nauto_update = "nightly"\n' "$base" > "$D/autoupdate.toml"
+expect 1 "$D/autoupdate.toml:3:15: auto_update: invalid value 'nightly' (\"registry\" or \"disabled\")" "$D/autoupdate.toml"
+printf '%s\nauto_update = "registry"\n' "$base" > "$D/autoupdate-rootfs.toml"
+expect 1 "$D/autoupdate-rootfs.toml:3:1: auto_update: auto_update = \"registry\" follows the tag of 'image' on its registry: it needs an image by tag (\"HOST/REPO:TAG\"), not a rootfs" "$D/autoupdate-rootfs.toml"
 
 printf '%s\n[resources\nmemory_max = "1G"\n' "$base" > "$D/syntax.toml"
 expect 1 "$D/syntax.toml:3:11: TOML syntax error: expected ']' at the end of a table header" "$D/syntax.toml"
@@ -72,7 +77,7 @@ printf '%s\ncomand = ["x"]\n[resources]\nmemory_max = "12Q"\n[network]\nports = 
 mkdir -p "$D/all.toml.d"
 printf 'hostname = "ok"\nread_only = yes\n' > "$D/all.toml.d/10-syntax.toml"
 printf '[resources]\ncpu_quota = "0%%"\n' > "$D/all.toml.d/20-quota.toml"
-expect 1 "$D/all.toml:3:1: comand: unknown key (did you mean 'command'? known keys: image, rootfs, pull, command, entrypoint, env, env_files, workdir, user, hostname, read_only, stop_signal, stop_timeout, slice, resources, network, mount, security, health)
+expect 1 "$D/all.toml:3:1: comand: unknown key (did you mean 'command'? known keys: image, rootfs, pull, auto_update, command, entrypoint, env, env_files, workdir, user, hostname, read_only, stop_signal, stop_timeout, slice, resources, network, mount, security, health)
 $D/all.toml:5:14: resources.memory_max: invalid size '12Q' (a size: a number with optional K, M, G or T suffix (base 1024), or an integer of bytes, or \"infinity\")
 $D/all.toml:7:10: network.ports[0]: invalid port spec '8000-8010:80-81' (an array of \"HOST:CONTAINER\", \"ADDRESS:HOST:CONTAINER\" with optional \"/tcp\" or \"/udp\"; ports 1-65535 or ranges \"A-B\" of equal length)
 $D/all.toml.d/10-syntax.toml:2:13: TOML syntax error: $("$CBOX" verify "$D/all.toml.d/10-syntax.toml" 2>&1 | sed -n 's/.*TOML syntax error: //p')

@@ -744,7 +744,7 @@ TEST(problems) {
         ASSERT_PROBLEMS(
                 "bad",
                 "@/etc/cbox/bad.toml:2:1: comand: unknown key (did you mean 'command'? known keys: image, "
-                "rootfs, pull, "
+                "rootfs, pull, auto_update, "
                 "command, entrypoint, env, env_files, workdir, user, hostname, read_only, stop_signal, "
                 "stop_timeout, "
                 "slice, resources, network, mount, security, health)\n"
@@ -780,14 +780,14 @@ TEST(problems) {
         /* a TOML syntax error is one line; other files are still checked */
         free(put("etc/cbox/syn.toml", "image = \"x:1\"\n[resources\nmemory_max = \"1G\"\n"));
         free(put("etc/cbox/syn.toml.d/10.toml", "bogus = 1\n"));
-        ASSERT_PROBLEMS(
-                "syn",
-                "@/etc/cbox/syn.toml:2:11: TOML syntax error: expected ']' at the end of a table "
-                "header\n"
-                "@/etc/cbox/syn.toml.d/10.toml:1:1: bogus: unknown key ("
-                "known keys: image, rootfs, pull, command, entrypoint, env, env_files, workdir, user, "
-                "hostname, read_only, stop_signal, stop_timeout, slice, resources, network, mount, "
-                "security, health)\n");
+        ASSERT_PROBLEMS("syn",
+                        "@/etc/cbox/syn.toml:2:11: TOML syntax error: expected ']' at the end of a table "
+                        "header\n"
+                        "@/etc/cbox/syn.toml.d/10.toml:1:1: bogus: unknown key ("
+                        "known keys: image, rootfs, pull, auto_update, command, entrypoint, env, env_files, "
+                        "workdir, user, "
+                        "hostname, read_only, stop_signal, stop_timeout, slice, resources, network, mount, "
+                        "security, health)\n");
 
         /* image and rootfs: exactly one */
         free(put("etc/cbox/none.toml", "hostname = \"x\"\n"));
@@ -840,7 +840,8 @@ TEST(problems) {
         ASSERT_PROBLEMS(
                 "quoted",
                 "@/etc/cbox/quoted.toml:2:1: resources.memory_max: unknown key (known keys: image, rootfs, "
-                "pull, command, entrypoint, env, env_files, workdir, user, hostname, read_only, "
+                "pull, auto_update, command, entrypoint, env, env_files, workdir, user, hostname, "
+                "read_only, "
                 "stop_signal, "
                 "stop_timeout, slice, resources, network, mount, security, health)\n"
                 "@/etc/cbox/quoted.toml:3:1: image: unknown key: it contains a NUL character\n"
@@ -1096,6 +1097,40 @@ TEST(pull_key) {
         _cleanup_free_ char *t = container_config_format_toml(c1);
         ASSERT_NOT_NULL(t);
         ASSERT_NOT_NULL(strstr(t, "pull = \"always\""));
+}
+
+TEST(auto_update_key) {
+        setup_root();
+        free(put("etc/cbox/a0.toml", "image = \"busybox:latest\"\n"));
+        free(put("etc/cbox/a1.toml", "image = \"reg.example:5000/app:1\"\nauto_update = \"registry\"\n"));
+        free(put("etc/cbox/a2.toml", "image = \"busybox:latest\"\nauto_update = \"disabled\"\n"));
+        free(put("etc/cbox/a3.toml", "image = \"busybox:latest\"\nauto_update = \"image\"\n"));
+        free(put("etc/cbox/a4.toml", "rootfs = \"/srv/root\"\nauto_update = \"registry\"\n"));
+        free(put("etc/cbox/a5.toml",
+                 "image = "
+                 "\"reg.example/"
+                 "app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\"\n"
+                 "auto_update = \"registry\"\n"));
+        _cleanup_(container_config_freep) ContainerConfig *c0 = load_ok("a0"), *c1 = load_ok("a1"),
+                                                          *c2 = load_ok("a2");
+        ASSERT_EQ(c0->auto_update, AUTO_UPDATE_DISABLED);
+        ASSERT_EQ(c1->auto_update, AUTO_UPDATE_REGISTRY);
+        ASSERT_EQ(c2->auto_update, AUTO_UPDATE_DISABLED);
+        ASSERT_PROBLEMS("a3",
+                        "@/etc/cbox/a3.toml:2:15: auto_update: invalid value 'image' (\"registry\" or "
+                        "\"disabled\")\n");
+        ASSERT_PROBLEMS(
+                "a4",
+                "@/etc/cbox/a4.toml:2:1: auto_update: auto_update = \"registry\" follows the tag of "
+                "'image' on its registry: it needs an image by tag (\"HOST/REPO:TAG\"), not a rootfs\n");
+        ASSERT_PROBLEMS(
+                "a5",
+                "@/etc/cbox/a5.toml:2:1: auto_update: auto_update = \"registry\" follows the tag of "
+                "'image' on its registry: it needs an image by tag (\"HOST/REPO:TAG\"), not a digest\n");
+
+        _cleanup_free_ char *t = container_config_format_toml(c1);
+        ASSERT_NOT_NULL(t);
+        ASSERT_NOT_NULL(strstr(t, "auto_update = \"registry\""));
 }
 
 TEST(cat_round_trip) {
