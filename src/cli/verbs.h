@@ -20,10 +20,12 @@ typedef struct Verb {
 /* Each verb-NAME.c registers itself with one VERB(); main.c finds them in the "cbox_verbs" section, so
  * adding a verb touches only its own file (and the list in meson.build). argv[0] is the verb name;
  * getopt_long's state is reset before the call. */
-#define VERB(n, ord, syn)                                                                                   \
+#define VERB(n, ord, syn) VERB_NAMED(n, #n, ord, syn)
+/* The same for a verb whose name is no C identifier ("auto-update") */
+#define VERB_NAMED(n, nm, ord, syn)                                                                         \
         static int verb_##n(int argc, char *argv[]);                                                        \
         static const Verb verb_entry_##n __attribute__((used, section("cbox_verbs"), aligned(8))) = {       \
-                .name = #n,                                                                                 \
+                .name = nm,                                                                                 \
                 .fn = verb_##n,                                                                             \
                 .synopsis = syn,                                                                            \
                 .order = ord,                                                                               \

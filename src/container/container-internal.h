@@ -69,3 +69,7 @@ void container_process_apply(const ContainerProcess *p, const ContainerConfig *c
 /* cbox-init as spawn_open_executable() opens it (a read-only detached mount or a sealed memfd): what
  * every process that enters a container execs first. Logs. */
 int container_open_init(const char *name, int *ret_fd);
+
+/* The options image_pull() gets with the registry settings of conf.d ([registry."HOST"]): ret points
+ * into *ret_regs (free it after the pull). -ENOMEM. */
+int container_pull_options(const GlobalConfig *g, ImagePullOptions *ret, ImageRegistry **ret_regs);

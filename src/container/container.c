@@ -888,25 +888,36 @@ static void up_undo(UpContext *u) {
                 (void) rm_rf_at(AT_FDCWD, u->storage_dir);
 }
 
+int container_pull_options(const GlobalConfig *g, ImagePullOptions *ret, ImageRegistry **ret_regs) {
+        _cleanup_free_ ImageRegistry *regs = NULL;
+        ImagePullOptions opts = {};
+
+        if (g && g->n_registries > 0) {
+                regs = new0(ImageRegistry, g->n_registries);
+                if (!regs)
+                        return -ENOMEM;
+                for (size_t i = 0; i < g->n_registries; i++)
+                        regs[i] = (ImageRegistry){ .name = g->registries[i].name,
+                                                   .insecure = g->registries[i].insecure,
+                                                   .ca_file = g->registries[i].ca_file,
+                                                   .auth_file = g->registries[i].auth_file };
+                opts.registries = regs;
+                opts.n_registries = g->n_registries;
+        }
+        *ret = opts;
+        *ret_regs = TAKE_PTR(regs);
+        return 0;
+}
+
 /* Pulls u->image_ref into the store with the registry settings of conf.d (the file's pull key said so) */
 static int up_pull_image(UpContext *u, ImageStore *store) {
         _cleanup_free_ ImageRegistry *regs = NULL;
-        ImagePullOptions opts = {};
+        ImagePullOptions opts;
         ImageError e = {};
         int r;
 
-        if (u->g->n_registries > 0) {
-                regs = new0(ImageRegistry, u->g->n_registries);
-                if (!regs)
-                        return log_oom();
-                for (size_t i = 0; i < u->g->n_registries; i++)
-                        regs[i] = (ImageRegistry){ .name = u->g->registries[i].name,
-                                                   .insecure = u->g->registries[i].insecure,
-                                                   .ca_file = u->g->registries[i].ca_file,
-                                                   .auth_file = u->g->registries[i].auth_file };
-                opts.registries = regs;
-                opts.n_registries = u->g->n_registries;
-        }
+        if (container_pull_options(u->g, &opts, &regs) < 0)
+                return log_oom();
         r = image_pull(store, u->image_ref, &opts, NULL, NULL, NULL, NULL, &e);
         if (r < 0) {
                 if (e.entry && e.message)

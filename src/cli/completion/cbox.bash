@@ -25,7 +25,7 @@ __cbox_images() {
 _cbox() {
         local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
         local cbox=${COMP_WORDS[0]} verb= sub= root= nargs=0 i
-        local verbs='up down start stop restart kill list status logs exec top verify cat image update cleanup commit export gc network'
+        local verbs='up down start stop restart kill list status logs exec top verify cat image update cleanup commit export gc network auto-update'
         local global='-h --help --version --json -q --quiet'
         local -A opts=(
                 [up]='--foreground --replace -q --quiet'
@@ -43,6 +43,7 @@ _cbox() {
                 [export]='-q --quiet'
                 [gc]='--json -q --quiet'
                 [network]='--json'
+                [auto-update]='--dry-run --json'
         )
 
         for ((i = 1; i < COMP_CWORD; i++)); do
