@@ -356,6 +356,32 @@ bool image_json_is_index(json_object *o) {
         return !mt && json_get_array(o, "manifests") && !json_get_array(o, "layers");
 }
 
+/* A layer whose content a registry does not serve or cbox cannot unpack, refused by name: foreign
+ * (Docker's Windows base layers) and non-distributable layers (OCI), whose blob lives at the "urls" of
+ * the descriptor, outside the registry (cbox fetches nothing from elsewhere), and encrypted layers
+ * (ocicrypt). Any other media type is left to the unpacker, which detects the compression by content. */
+static int check_layer_media_type(json_object *l, size_t i, const char *digest, ImageError *error) {
+        const char *mt = json_get_string(l, "mediaType");
+
+        if (mt && (strstr(mt, ".foreign.") || strstr(mt, ".nondistributable.")))
+                return image_error_set(
+                        error, -EMEDIUMTYPE, "manifest",
+                        "layer %zu (%s) is a foreign, non-distributable layer (%s): its content "
+                        "is not in the registry, and cbox does not fetch layers from elsewhere",
+                        i, digest, mt);
+        if (json_get_array(l, "urls"))
+                return image_error_set(
+                        error, -EMEDIUMTYPE, "manifest",
+                        "layer %zu (%s) lists urls to fetch it from outside the registry, which "
+                        "cbox does not do",
+                        i, digest);
+        if (mt && strstr(mt, "+encrypted"))
+                return image_error_set(error, -EMEDIUMTYPE, "manifest",
+                                       "layer %zu (%s) is encrypted (%s), which cbox does not support", i,
+                                       digest, mt);
+        return 0;
+}
+
 int image_manifest_parse(const char *json, size_t size, ImageManifest **ret, ImageError *error) {
         _cleanup_(json_object_putp) json_object *root = NULL;
         _cleanup_(image_manifest_freep) ImageManifest *m = NULL;
@@ -394,6 +420,9 @@ int image_manifest_parse(const char *json, size_t size, ImageManifest **ret, Ima
                 if (!digest_is_valid(d))
                         return image_error_set(error, -EBADMSG, "manifest",
                                                "layer %zu: missing or invalid digest", i);
+                r = check_layer_media_type(l, i, d, error);
+                if (r < 0)
+                        return r;
                 r = strv_extend(&m->layer_digests, d);
                 if (r < 0)
                         return r;

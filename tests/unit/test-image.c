@@ -229,6 +229,60 @@ TEST(config_parse) {
         image_error_done(&e);
 }
 
+/* layers a registry does not serve (foreign, non-distributable, with urls) or cbox cannot unpack
+ * (encrypted) are refused by name; the usual tar, gzip and zstd layers of OCI and Docker pass */
+TEST(manifest_layer_media_types) {
+#define D0 "sha256:0000000000000000000000000000000000000000000000000000000000000000"
+#define D1 "sha256:1111111111111111111111111111111111111111111111111111111111111111"
+#define MANIFEST(layer)                                                                                     \
+        "{\"schemaVersion\":2,\"config\":{\"digest\":\"" D0 "\",\"size\":2},\"layers\":[" layer "]}"
+        static const char *const ok[] = {
+                MANIFEST("{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"" D1
+                         "\",\"size\":1}"),
+                MANIFEST("{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+zstd\",\"digest\":\"" D1
+                         "\",\"size\":1}"),
+                MANIFEST("{\"mediaType\":\"application/"
+                         "vnd.docker.image.rootfs.diff.tar.gzip\",\"digest\":\"" D1 "\",\"size\":1}"),
+                MANIFEST("{\"digest\":\"" D1 "\",\"size\":1}"),
+        };
+        static const char *const refused[][2] = {
+                { MANIFEST("{\"mediaType\":\"application/"
+                           "vnd.docker.image.rootfs.foreign.diff.tar.gzip\",\"digest\":\"" D1
+                           "\",\"size\":1,\"urls\":[\"https://example.invalid/l\"]}"),
+                  "foreign, non-distributable" },
+                { MANIFEST("{\"mediaType\":\"application/"
+                           "vnd.oci.image.layer.nondistributable.v1.tar+gzip\",\"digest\":\"" D1
+                           "\",\"size\":1}"),
+                  "foreign, non-distributable" },
+                { MANIFEST("{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"" D1
+                           "\",\"size\":1,\"urls\":[\"https://example.invalid/l\"]}"),
+                  "lists urls" },
+                { MANIFEST("{\"mediaType\":\"application/"
+                           "vnd.oci.image.layer.v1.tar+gzip+encrypted\",\"digest\":\"" D1 "\",\"size\":1}"),
+                  "is encrypted" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(ok); i++) {
+                ImageManifest *m = NULL;
+                ImageError e = {};
+                ASSERT_OK(image_manifest_parse(ok[i], strlen(ok[i]), &m, &e));
+                ASSERT_EQ(m->n_layers, 1);
+                image_manifest_free(m);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(refused); i++) {
+                ImageManifest *m = NULL;
+                ImageError e = {};
+                ASSERT_ERROR(image_manifest_parse(refused[i][0], strlen(refused[i][0]), &m, &e),
+                             EMEDIUMTYPE);
+                ASSERT_NOT_NULL(e.message);
+                ASSERT_NOT_NULL(strstr(e.message, refused[i][1]));
+                ASSERT_NOT_NULL(strstr(e.message, D1));
+                image_error_done(&e);
+        }
+#undef MANIFEST
+#undef D1
+#undef D0
+}
+
 TEST(unpack_metadata) {
         require_root();
         const TarEntry t[] = {
