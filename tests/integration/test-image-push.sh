@@ -10,9 +10,9 @@
 #   - a docker-archive (whose layers cbox stores gzip'd itself) pushes and pulls back the same image;
 #   - HTTPS + htpasswd Basic auth with a credentials file; wrong credentials are refused clearly and the
 #     store stays as it was; a Bearer token server sees the scope repository:NAME:pull,push asked for;
-#   - an upload Location from HTTPS to plain HTTP is refused and nothing reaches the HTTP side; a Location on
-#     another origin gets no credentials (a sink of the test's own; control: a relative Location on the
-#     registry's own origin gets them, and the push completes).
+#   - an upload Location from HTTPS to plain HTTP, or a 307 of the POST there, is refused and nothing
+#     reaches the HTTP side; a Location on another origin gets no credentials (a sink of the test's own;
+#     control: a relative Location on the registry's own origin gets them, and the push completes).
 set -uo pipefail
 
 : "${CBOX:?CBOX must point to the cbox binary}"
@@ -303,6 +303,7 @@ skopeo_check "$R5/test/bb:5" "$digest" "$layers" --tls-verify=false --creds toke
 #   down   http://127.0.0.1:HTTP/upload/… (a downgrade)
 #   other  https://localhost:TLS/upload/… (the same server under another origin)
 #   rel    /upload/… (relative: the registry's own origin), as for any other repository
+# except redir, whose POST is answered with a 307 to the same path on the plain HTTP port.
 # PUT of an upload stores nothing and answers 201 with the digest asked for; PUT of a manifest answers
 # 201 with its sha256 (for the repository reject: 400 with a JSON error body). Every request is logged as JSON {port, host, method, path, auth}.
 cat > sink.py <<'EOF'
@@ -338,6 +339,8 @@ class H(http.server.BaseHTTPRequestHandler):
         repo = parts[2]
         if self.command == "HEAD":
             return self.send(404)
+        if self.command == "POST" and parts[3:5] == ["blobs", "uploads"] and repo == "redir":
+            return self.send(307, [("Location", "http://127.0.0.1:%d%s" % (HTTP, self.path))])
         if self.command == "POST" and parts[3:5] == ["blobs", "uploads"]:
             loc = {"down": "http://127.0.0.1:%d/upload/%s" % (HTTP, repo),
                    "other": "https://localhost:%d/upload/%s" % (TLS, repo)}.get(repo, "/upload/" + repo)
@@ -384,6 +387,12 @@ echo "Location https -> http: $err"
 case $err in *"refusing the Location from HTTPS to plain HTTP"*) ;; *) fail "downgrade: unclear error: $err" ;; esac
 [ -z "$(sink "o['port'] == $PH")" ] || fail "the plain HTTP side was asked: $(sink "o['port'] == $PH")"
 [ -n "$(sink "o['path'].startswith('/v2/down/blobs/uploads')")" ] || fail "premise: the sink opened no upload"
+
+err=$(spush redir 2>&1) && fail "push through a 307 of its POST to plain HTTP succeeded"
+echo "POST redirected https -> http: $err"
+case $err in *"refusing the redirect from HTTPS to plain HTTP"*) ;; *) fail "POST downgrade: unclear error: $err" ;; esac
+[ -z "$(sink "o['port'] == $PH")" ] || fail "the plain HTTP side was asked: $(sink "o['port'] == $PH")"
+[ -n "$(sink "o['path'].startswith('/v2/redir/blobs/uploads')")" ] || fail "premise: the sink got no POST"
 
 spush other || fail "push through an upload Location on another origin"
 [ -n "$(sink "o['path'].startswith('/upload/other')")" ] || fail "premise: nothing was uploaded to the other origin"
