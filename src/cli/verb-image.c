@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* cbox image import|pull|list|inspect|tag|rm|gc — the image store from the command line */
+/* cbox image import|pull|push|list|inspect|tag|rm|gc — the image store from the command line */
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -24,6 +24,9 @@ static void image_help(void) {
                "  import PATH [NAME:TAG]   Import an OCI layout dir, oci-archive, docker-archive or rootfs "
                "tarball\n"
                "  pull REF                 Pull HOST[:PORT]/REPO:TAG from a registry (v2)\n"
+               "  push REF [DEST]          Push an image to a registry (v2) as HOST[:PORT]/REPO:TAG "
+               "(default: "
+               "REF)\n"
                "  list                     List images\n"
                "  inspect NAME:TAG         Show an image as JSON (digest, layers, config)\n"
                "  tag SRC NAME:TAG         Name the image SRC also NAME:TAG (replacing what it named)\n"
@@ -32,12 +35,14 @@ static void image_help(void) {
                "Options:\n"
                "     --root=DIR   Storage root (default: storage_root of conf.d, " IMAGE_STORE_DEFAULT_ROOT
                ")\n"
-               "     --json       JSON output (import, pull, list)\n"
-               "     --ca-file=PEM                 CA bundle for registries (pull; default: the "
+               "     --json       JSON output (import, pull, push, list)\n"
+               "     --ca-file=PEM                 CA bundle for registries (pull, push; default: the "
                "registry's ca_file in conf.d)\n"
-               "     --insecure-registry=HOST:PORT Plain HTTP to this registry (pull; repeatable; also "
+               "     --insecure-registry=HOST:PORT Plain HTTP to this registry (pull, push; repeatable; "
+               "also "
                "insecure = true in conf.d)\n"
-               "     --auth-file=FILE              Registry credentials (pull; default: the registry's "
+               "     --auth-file=FILE              Registry credentials (pull, push; default: the "
+               "registry's "
                "auth_file in conf.d, else " IMAGE_DEFAULT_AUTH_FILE ",\n"
                "                                   podman's auth.json, docker's config.json)\n"
                "  -q --quiet       No progress or summary lines\n");
@@ -160,26 +165,16 @@ static void print_stats(const char *ref, const ImageImportStats *st, const char 
                        ref, st->layers, st->layers_unpacked, st->layers_reused, dl, buf);
 }
 
-static int do_pull(int argc, char *argv[]) {
-        _cleanup_(image_store_freep) ImageStore *s = NULL;
-        _cleanup_free_ char *ref = NULL;
-        ImageError e = {};
-        ImageImportStats st = {};
-        Progress p = { .tty = isatty(STDERR_FILENO) };
-        _cleanup_free_ ImageRegistry *regs = NULL;
-        ImagePullOptions opts = {
+/* The registry settings: the options', then conf.d's [registry."HOST"] (*ret_regs: what opts points at) */
+static int registry_options(ImagePullOptions *opts, ImageRegistry **ret_regs) {
+        *opts = (ImagePullOptions){
                 .ca_file = arg_ca_file,
                 .insecure_registries = arg_insecure,
                 .auth_file = arg_auth_file,
         };
-        int r;
-
-        if (argc != 2) {
-                log_error("image pull: expected REF");
-                return EXIT_USAGE;
-        }
+        *ret_regs = NULL;
         if (arg_global && arg_global->n_registries > 0) {
-                regs = new0(ImageRegistry, arg_global->n_registries);
+                ImageRegistry *regs = new0(ImageRegistry, arg_global->n_registries);
                 if (!regs)
                         return log_oom();
                 for (size_t i = 0; i < arg_global->n_registries; i++)
@@ -187,9 +182,30 @@ static int do_pull(int argc, char *argv[]) {
                                                    .insecure = arg_global->registries[i].insecure,
                                                    .ca_file = arg_global->registries[i].ca_file,
                                                    .auth_file = arg_global->registries[i].auth_file };
-                opts.registries = regs;
-                opts.n_registries = arg_global->n_registries;
+                opts->registries = regs;
+                opts->n_registries = arg_global->n_registries;
+                *ret_regs = regs;
         }
+        return 0;
+}
+
+static int do_pull(int argc, char *argv[]) {
+        _cleanup_(image_store_freep) ImageStore *s = NULL;
+        _cleanup_free_ char *ref = NULL;
+        ImageError e = {};
+        ImageImportStats st = {};
+        Progress p = { .tty = isatty(STDERR_FILENO) };
+        _cleanup_free_ ImageRegistry *regs = NULL;
+        ImagePullOptions opts;
+        int r;
+
+        if (argc != 2) {
+                log_error("image pull: expected REF");
+                return EXIT_USAGE;
+        }
+        r = registry_options(&opts, &regs);
+        if (r < 0)
+                return r;
         r = open_store(&s);
         if (r < 0)
                 return r;
@@ -201,6 +217,45 @@ static int do_pull(int argc, char *argv[]) {
                 return r;
         }
         print_stats(ref, &st, "Pulled");
+        return 0;
+}
+
+static int do_push(int argc, char *argv[]) {
+        _cleanup_(image_store_freep) ImageStore *s = NULL;
+        _cleanup_free_ char *dest = NULL, *digest = NULL;
+        _cleanup_free_ ImageRegistry *regs = NULL;
+        ImageError e = {};
+        ImagePushStats st = {};
+        Progress p = { .tty = isatty(STDERR_FILENO) };
+        ImagePullOptions opts;
+        int r;
+
+        if (argc < 2 || argc > 3) {
+                log_error("image push: expected REF [HOST[:PORT]/NAME:TAG]");
+                return EXIT_USAGE;
+        }
+        r = registry_options(&opts, &regs);
+        if (r < 0)
+                return r;
+        r = open_store(&s);
+        if (r < 0)
+                return r;
+        r = image_push(s, argv[1], argc > 2 ? argv[2] : NULL, &opts, progress, &p, &st, &dest, &digest, &e);
+        progress(NULL, 0, 0, &p);
+        if (r < 0) {
+                r = log_image_error(r, "push", argc > 2 ? argv[2] : argv[1], &e);
+                image_error_done(&e);
+                return r;
+        }
+        char up[32];
+        format_bytes(st.bytes_uploaded, up, sizeof(up));
+        if (arg_json)
+                printf("{\"ref\":\"%s\",\"manifest\":\"%s\",\"blobs\":%u,\"blobs_uploaded\":%u,"
+                       "\"blobs_present\":%u,\"bytes_uploaded\":%" PRIu64 "}\n",
+                       dest, digest, st.blobs, st.blobs_uploaded, st.blobs_present, st.bytes_uploaded);
+        else if (!arg_quiet)
+                printf("Pushed %s to %s: %s, %u blob(s) uploaded (%s), %u already present\n", argv[1], dest,
+                       digest, st.blobs_uploaded, up, st.blobs_present);
         return 0;
 }
 
@@ -357,7 +412,7 @@ static int do_gc(int argc, char *argv[]) {
 }
 
 VERB(image, 50,
-     "image import|pull|list|inspect|tag|rm|gc …  Manage the image store (see 'cbox image --help')") {
+     "image import|pull|push|list|inspect|tag|rm|gc …  Manage the image store (see 'cbox image --help')") {
         enum { ARG_ROOT = 0x100, ARG_JSON, ARG_CA_FILE, ARG_INSECURE, ARG_AUTH_FILE };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -373,8 +428,8 @@ VERB(image, 50,
                 const char *name;
                 int (*fn)(int argc, char *argv[]);
         } sub[] = {
-                { "import", do_import }, { "pull", do_pull }, { "list", do_list }, { "inspect", do_inspect },
-                { "tag", do_tag },       { "rm", do_rm },     { "gc", do_gc },
+                { "import", do_import },   { "pull", do_pull }, { "push", do_push }, { "list", do_list },
+                { "inspect", do_inspect }, { "tag", do_tag },   { "rm", do_rm },     { "gc", do_gc },
         };
         int c;
 

@@ -139,6 +139,13 @@ int redirect_check(const char *from, const char *to);
 /* May credentials (Basic, or a token) go to url? Over TLS, or over plain http to a registry configured
  * insecure */
 bool credentials_allowed(const char *url, bool insecure);
+#define URL_MAX 8192 /* bytes of a URL a registry sends us */
+/* A URI reference a registry sends (a blob upload's Location: absolute, "//host/…", "/v2/…", "uuid?…")
+ * resolved against the URL of the request it answered (RFC 3986 §5.2: dot segments removed, the fragment
+ * dropped). The result passes url_check(); -EBADMSG for what is no URI reference (spaces, controls,
+ * non-ASCII, backslashes), -E2BIG past URL_MAX, the errors of url_check() for base or the result (a base of
+ * other characters is refused as well). */
+int url_resolve(const char *base, const char *ref, char **ret);
 
 /* ---- credentials.c: where a registry's credentials come from ----
  * file (the --auth-file or the registry's auth_file in conf.d): that file alone. Else the first of
@@ -150,3 +157,55 @@ bool credentials_allowed(const char *url, bool insecure);
  * Hub's index.docker.io and docker.io name registry-1.docker.io. *ret: base64 of "user:secret", or
  * NULL for none. */
 int registry_credentials(const char *file, const char *registry, char **ret, ImageError *error);
+
+/* ---- pull.c: the registry client, shared with push.c ---- */
+
+/* A reference as a registry sees it */
+typedef struct RegistryRef {
+        char *registry; /* "host[:port]" as used in URLs */
+        char *repo;     /* "library/busybox" */
+        char *tag;      /* or, for NAME@sha256:…, the digest: what /v2/REPO/manifests/ is asked for */
+        bool by_digest; /* tag is a digest the manifest (or index) must hash to */
+        bool explicit_registry; /* the reference names its registry (else Docker Hub is implied) */
+        char *local;            /* NAME:TAG or NAME@sha256:… in the local index */
+} RegistryRef;
+/* "busybox" → registry-1.docker.io, library/busybox, latest; "127.0.0.1:5000/a/b:1" → 127.0.0.1:5000 */
+int registry_ref_parse(const char *ref, RegistryRef *ret);
+void registry_ref_done(RegistryRef *p);
+
+/* The registry's settings from opts (insecure, CA, credentials), libcurl loaded. With push, Bearer tokens
+ * are asked for with the scope repository:REPO:pull,push (beside the one a challenge names). ref must
+ * outlive the client; error is where later requests put what errno cannot carry. */
+typedef struct RegistryClient RegistryClient;
+int registry_client_new(const RegistryRef *ref, bool push, const ImagePullOptions *opts, ImageError *error,
+                        RegistryClient **ret);
+RegistryClient *registry_client_free(RegistryClient *c);
+DEFINE_TRIVIAL_CLEANUP_FUNC(RegistryClient *, registry_client_free);
+
+/* What a request sends: size bytes of fd (read with pread from offset 0 on each attempt) or of data */
+typedef struct RegistryBody {
+        const char *content_type; /* or NULL */
+        const char *accept;       /* for a HEAD or GET: the media type asked for, or NULL */
+        int fd;                   /* < 0: data */
+        const void *data;
+        uint64_t size;
+        ImageProgressFn progress; /* (what, bytes sent, size) while sending; may be NULL */
+        void *userdata;
+        const char *what;
+} RegistryBody;
+
+typedef struct RegistryReply {
+        long code;
+        char *location; /* the Location of a 2xx, resolved (url_resolve()) against the URL asked, or NULL */
+        char *content_digest; /* Docker-Content-Digest, or NULL */
+} RegistryReply;
+void registry_reply_done(RegistryReply *r);
+
+/* One request as pull's are made: auth on a 401, retries of transient failures, redirects hop by hop (a
+ * POST or PUT only by 307/308, which keep the method and body), credentials only to the registry's
+ * origin. method: "GET", "HEAD", "POST" or "PUT"; target: a path under the registry ("/v2/…") or an
+ * absolute URL the registry gave (a Location: never from https to http). A 2xx body is read (64 KiB at
+ * most) and dropped. 0 on a 2xx; else -errno (-ENOENT for 404) with the registry's error code and
+ * message from its JSON error body in the client's ImageError. */
+int registry_request(RegistryClient *c, const char *method, const char *target, const RegistryBody *body,
+                     RegistryReply *ret);

@@ -125,7 +125,7 @@ typedef void (*ImageProgressFn)(const char *what, uint64_t done, uint64_t total,
 int image_import(ImageStore *s, const char *path, const char *ref, ImageProgressFn progress, void *userdata,
                  ImageImportStats *ret_stats, char **ret_ref, ImageError *error);
 
-/* Registry pull (registry v2 over HTTPS, or plain HTTP for the registries listed as insecure). */
+/* Registry pull and push (registry v2 over HTTPS, or plain HTTP for the registries listed as insecure). */
 #define IMAGE_DEFAULT_AUTH_FILE "/etc/cbox/auth.json"
 
 /* Settings of one registry (conf.d's [registry."HOST[:PORT]"]); the options' own fields win over them */
@@ -158,6 +158,22 @@ int image_pull(ImageStore *s, const char *ref, const ImagePullOptions *opts, Ima
  * nothing to the store. -EOPNOTSUPP for a reference by digest. */
 int image_remote_digest(ImageStore *s, const char *ref, const ImagePullOptions *opts, char **ret,
                         ImageError *error);
+
+/* Registry push, with the settings of pull (CA, insecure, credentials) */
+typedef struct ImagePushStats {
+        unsigned blobs;          /* the config and the layers */
+        unsigned blobs_uploaded; /* sent */
+        unsigned blobs_present;  /* the registry had them already (HEAD): not sent */
+        uint64_t bytes_uploaded;
+} ImagePushStats;
+
+/* Pushes the image ref names in the store to dest ("HOST[:PORT]/REPO:TAG"; NULL: ref, which must then name
+ * its registry host) as it is stored: the manifest's bytes and media type, its config and layer blobs, so
+ * the registry's manifest digest is the store's; blobs the registry has already are not sent. *ret_digest:
+ * the manifest digest, which the registry confirmed (Docker-Content-Digest). The store is only read. */
+int image_push(ImageStore *s, const char *ref, const char *dest, const ImagePullOptions *opts,
+               ImageProgressFn progress, void *userdata, ImagePushStats *ret_stats, char **ret_dest,
+               char **ret_digest, ImageError *error);
 
 typedef struct ImageInfo {
         char *ref;             /* NAME:TAG */

@@ -69,15 +69,9 @@ static int dlopen_curl(ImageError *error) {
         "application/vnd.docker.distribution.manifest.list.v2+json"
 #define ERROR_BODY_MAX (64 * 1024)
 
-typedef struct PullRef {
-        char *registry; /* "host[:port]" as used in URLs */
-        char *repo;     /* "library/busybox" */
-        char *tag;      /* or, for NAME@sha256:…, the digest: what /v2/REPO/manifests/ is asked for */
-        bool by_digest; /* tag is a digest the manifest (or index) must hash to */
-        char *local;    /* NAME:TAG or NAME@sha256:… in the local index */
-} PullRef;
+typedef RegistryRef PullRef;
 
-static void pull_ref_done(PullRef *p) {
+void registry_ref_done(PullRef *p) {
         free(p->registry);
         free(p->repo);
         free(p->tag);
@@ -86,7 +80,7 @@ static void pull_ref_done(PullRef *p) {
 
 /* "busybox" → docker.io/library/busybox:latest; "127.0.0.1:5000/a/b:1" → registry 127.0.0.1:5000;
  * "a/b@sha256:…" → that manifest of a/b */
-static int pull_ref_parse(const char *ref, PullRef *ret) {
+int registry_ref_parse(const char *ref, PullRef *ret) {
         _cleanup_free_ char *norm = NULL;
         PullRef p = {};
         int r;
@@ -105,6 +99,7 @@ static int pull_ref_parse(const char *ref, PullRef *ret) {
              strneq(norm, "localhost/", 10))) {
                 p.registry = strndup(norm, (size_t) (slash - norm));
                 p.repo = strdup(slash + 1);
+                p.explicit_registry = true;
         } else {
                 p.registry = strdup("registry-1.docker.io");
                 p.repo = slash ? strdup(name) : strjoin("library/", name);
@@ -113,7 +108,7 @@ static int pull_ref_parse(const char *ref, PullRef *ret) {
         *colon = p.by_digest ? '@' : ':';
         p.local = TAKE_PTR(norm);
         if (!p.registry || !p.repo || !p.tag) {
-                pull_ref_done(&p);
+                registry_ref_done(&p);
                 return -ENOMEM;
         }
         *ret = p;
@@ -134,6 +129,10 @@ typedef struct Response {
         int write_error;    /* errno from the writer */
         char *www_authenticate;
         char *content_type;
+        char *location;       /* of the last response (push: a 2xx's, resolved against the URL) */
+        char *content_digest; /* Docker-Content-Digest */
+        bool want_location;   /* resolve a 2xx's Location (push) */
+        bool bound_ours;      /* bound is our cap on an answer, not a size a descriptor declares */
         uint64_t header_bytes;
         uint64_t bytes, total;
         ImageProgressFn progress;
@@ -149,6 +148,8 @@ static void response_reset(Response *r) {
         r->write_error = 0;
         r->www_authenticate = mfree(r->www_authenticate);
         r->content_type = mfree(r->content_type);
+        r->location = mfree(r->location);
+        r->content_digest = mfree(r->content_digest);
         r->header_bytes = r->bytes = 0;
         r->too_big = r->error_cut = false;
 }
@@ -178,6 +179,8 @@ static size_t header_cb(char *p, size_t size, size_t n, void *userdata) {
                 const char *sp = strchr(line, ' ');
                 r->code = sp ? strtol(sp + 1, NULL, 10) : 0;
                 r->www_authenticate = mfree(r->www_authenticate);
+                r->location = mfree(r->location);
+                r->content_digest = mfree(r->content_digest);
                 buffer_done(&r->error_body);
                 return len;
         }
@@ -198,8 +201,15 @@ static size_t header_cb(char *p, size_t size, size_t n, void *userdata) {
                                 return 0;
                 } else if (k == strlen("Content-Type") && strncasecmp(line, "Content-Type", k) == 0)
                         (void) free_and_strdup(&r->content_type, v);
-                else if (k == strlen("Content-Length") && strncasecmp(line, "Content-Length", k) == 0 &&
-                         code_is_2xx(r->code)) {
+                else if (k == strlen("Location") && strncasecmp(line, "Location", k) == 0) {
+                        if (free_and_strdup(&r->location, v) < 0)
+                                return 0;
+                } else if (k == strlen("Docker-Content-Digest") &&
+                           strncasecmp(line, "Docker-Content-Digest", k) == 0) {
+                        if (free_and_strdup(&r->content_digest, v) < 0)
+                                return 0;
+                } else if (k == strlen("Content-Length") && strncasecmp(line, "Content-Length", k) == 0 &&
+                           code_is_2xx(r->code)) {
                         uint64_t announced = strtoull(v, NULL, 10);
                         if (announced > r->bound) {
                                 /* refused before a byte of the body is read */
@@ -248,9 +258,11 @@ static size_t write_cb(char *p, size_t size, size_t n, void *userdata) {
         return len;
 }
 
-typedef struct Client {
+typedef struct RegistryClient {
         CURL *curl;
         const ImagePullOptions *opts;
+        const PullRef *ref;  /* registry_request()'s */
+        bool push;           /* tokens for repository:REPO:pull,push */
         const char *ca_file; /* the options', else the registry's */
         const char *scheme;
         bool insecure;     /* plain http to this registry is configured: credentials may go over it */
@@ -266,7 +278,39 @@ static void client_done(Client *c) {
         free(c->auth_header);
 }
 
-static void set_registry_error(Client *c, Response *resp, const char *url) {
+/* The registry's settings (the options' own win over conf.d's), its credentials, libcurl */
+static int client_init(Client *c, const PullRef *p, const ImagePullOptions *opts) {
+        int r;
+
+        const ImageRegistry *reg = NULL;
+        for (size_t i = 0; opts && i < opts->n_registries && !reg; i++)
+                if (streq_ptr(opts->registries[i].name, p->registry))
+                        reg = &opts->registries[i];
+        c->insecure =
+                (opts && strv_contains(opts->insecure_registries, p->registry)) || (reg && reg->insecure);
+        c->scheme = c->insecure ? "http" : "https";
+        c->ca_file = opts && opts->ca_file ? opts->ca_file : reg ? reg->ca_file : NULL;
+        r = image_dlopen_crypto(c->error); /* base64() of the credentials uses it */
+        if (r < 0)
+                return r;
+        r = registry_credentials(opts && opts->auth_file ? opts->auth_file
+                                         : reg           ? reg->auth_file
+                                                         : NULL,
+                                 p->registry, &c->basic, c->error);
+        if (r < 0)
+                return r;
+        r = dlopen_curl(c->error);
+        if (r < 0)
+                return r;
+        if (sym_curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+                return -EIO;
+        c->curl = sym_curl_easy_init();
+        if (!c->curl)
+                return -ENOMEM;
+        return 0;
+}
+
+static void set_registry_error(Client *c, Response *resp, const char *url, bool authenticated) {
         _cleanup_(json_object_putp) json_object *o = NULL;
         const char *code = NULL, *msg = NULL;
 
@@ -280,8 +324,9 @@ static void set_registry_error(Client *c, Response *resp, const char *url) {
                 code = json_get_string(e0, "code");
                 msg = json_get_string(e0, "message");
         }
-        (void) image_error_set(c->error, 0, url, "registry answered HTTP %ld%s%s%s%s", resp->code,
-                               code ? ": " : "", strempty(code), msg ? ": " : "", strempty(msg));
+        (void) image_error_set(c->error, 0, url, "registry %s HTTP %ld%s%s%s%s",
+                               authenticated && resp->code == 401 ? "refused the credentials:" : "answered",
+                               resp->code, code ? ": " : "", strempty(code), msg ? ": " : "", strempty(msg));
 }
 
 static int http_errno(long code) {
@@ -298,25 +343,85 @@ static int http_errno(long code) {
         }
 }
 
+/* A request's method and body (NULL: a GET) */
+typedef struct Send {
+        const char *method;
+        const RegistryBody *body; /* POST, PUT: may be NULL for none */
+        uint64_t offset;          /* sent of the body by this attempt */
+        int error;
+} Send;
+
+static size_t read_cb(char *p, size_t size, size_t n, void *userdata) {
+        Send *sd = userdata;
+        const RegistryBody *b = sd->body;
+        size_t want = size * n;
+
+        if (!b || sd->offset >= b->size)
+                return 0;
+        want = (size_t) MIN((uint64_t) want, b->size - sd->offset);
+        if (b->fd >= 0) {
+                ssize_t k = pread(b->fd, p, want, (off_t) sd->offset);
+                if (k <= 0) {
+                        sd->error = k < 0 ? -errno : -ENODATA; /* the file ended before its size */
+                        return CURL_READFUNC_ABORT;
+                }
+                want = (size_t) k;
+        } else
+                memcpy(p, (const char *) b->data + sd->offset, want);
+        sd->offset += want;
+        if (b->progress)
+                b->progress(b->what, sd->offset, b->size, b->userdata);
+        return want;
+}
+
 /* One request, one response: no redirect followed (perform() does that). Returns 0 with resp->code set,
  * or -errno for transport failures and refused bodies. */
-static int perform_once(Client *c, const char *url, const char *accept, const char *auth, Response *resp) {
+static int perform_once(Client *c, const char *url, const char *accept, const char *auth, Send *sd,
+                        Response *resp) {
         struct curl_slist *h = NULL, *t;
         char errbuf[CURL_ERROR_SIZE] = "";
+        _cleanup_free_ char *ctype = NULL;
         CURLcode cc;
 
         sym_curl_easy_reset(c->curl);
-        if (accept) {
-                t = sym_curl_slist_append(h, accept);
+        if (sd && sd->body && sd->body->content_type) {
+                ctype = strjoin("Content-Type: ", sd->body->content_type);
+                if (!ctype)
+                        return -ENOMEM;
+        }
+        const char *lines[] = {
+                accept,
+                auth,
+                /* curl would add "Expect: 100-continue" to a PUT, and a form type to a POST */
+                sd ? "Expect:" : NULL,
+                sd ? (ctype ?: "Content-Type:") : NULL,
+        };
+        for (size_t i = 0; i < ELEMENTSOF(lines); i++) {
+                if (!lines[i])
+                        continue;
+                t = sym_curl_slist_append(h, lines[i]);
                 if (!t)
                         goto oom;
                 h = t;
         }
-        if (auth) {
-                t = sym_curl_slist_append(h, auth);
-                if (!t)
-                        goto oom;
-                h = t;
+        if (sd) {
+                uint64_t size = sd->body ? sd->body->size : 0;
+                sd->offset = 0;
+                sd->error = 0;
+                if (streq(sd->method, "HEAD"))
+                        sym_curl_easy_setopt(c->curl, CURLOPT_NOBODY, 1L);
+                else if (streq(sd->method, "POST")) {
+                        sym_curl_easy_setopt(c->curl, CURLOPT_POST, 1L);
+                        sym_curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) size);
+                } else if (streq(sd->method, "PUT")) {
+                        sym_curl_easy_setopt(c->curl, CURLOPT_UPLOAD, 1L);
+                        sym_curl_easy_setopt(c->curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t) size);
+                } else if (!streq(sd->method, "GET")) {
+                        sym_curl_slist_free_all(h);
+                        return -EOPNOTSUPP;
+                }
+                sym_curl_easy_setopt(c->curl, CURLOPT_READFUNCTION, read_cb);
+                sym_curl_easy_setopt(c->curl, CURLOPT_READDATA, sd);
         }
         sym_curl_easy_setopt(c->curl, CURLOPT_URL, url);
         sym_curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, h);
@@ -337,7 +442,13 @@ static int perform_once(Client *c, const char *url, const char *accept, const ch
 
         cc = sym_curl_easy_perform(c->curl);
         sym_curl_slist_free_all(h);
+        if (cc == CURLE_ABORTED_BY_CALLBACK && sd && sd->error < 0)
+                return image_error_set(c->error, sd->error, url, "reading what to send failed");
         if (cc == CURLE_WRITE_ERROR && resp->write_error < 0) {
+                if (resp->write_error == -EFBIG && resp->too_big && resp->bound_ours)
+                        return image_error_set(c->error, -EFBIG, url,
+                                               "the registry answered with more than %" PRIu64 " bytes",
+                                               resp->bound);
                 if (resp->write_error == -EFBIG && resp->too_big)
                         return image_error_set(c->error, -EFBIG, url,
                                                "the registry sent more than the %" PRIu64
@@ -370,6 +481,19 @@ static int perform_once(Client *c, const char *url, const char *accept, const ch
         long code = 0;
         sym_curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &code);
         resp->code = code;
+        if (resp->want_location && code_is_2xx(code) && resp->location) {
+                char *abs = NULL;
+                int r = url_resolve(url, resp->location, &abs);
+                if (r < 0)
+                        return image_error_set(c->error, -EPROTO, url,
+                                               "the registry answered with a Location that is no "
+                                               "http(s) URL we may use");
+                free(resp->location);
+                resp->location = abs;
+                if (redirect_check(url, abs) == -EPERM)
+                        return image_error_set(c->error, -EPERM, url,
+                                               "refusing the Location from HTTPS to plain HTTP ('%s')", abs);
+        }
         return 0;
 oom:
         sym_curl_slist_free_all(h);
@@ -379,16 +503,23 @@ oom:
 /* One GET, following redirects hop by hop (not by curl, whose rules are not ours): each hop must be an
  * http(s) URL, never from https to http; auth (an "Authorization: …" line) goes only to url's origin, and
  * once a hop has left it, to no later hop. Returns 0 with resp->code set, or -errno. */
-static int perform(Client *c, const char *url, const char *accept, const char *auth, Response *resp) {
+static int perform(Client *c, const char *url, const char *accept, const char *auth, Send *sd,
+                   Response *resp) {
         _cleanup_free_ char *cur = strdup(url);
         int r;
 
         if (!cur)
                 return -ENOMEM;
         for (unsigned hop = 0;; hop++) {
-                r = perform_once(c, cur, accept, auth, resp);
+                r = perform_once(c, cur, accept, auth, sd, resp);
                 if (r < 0 || !code_is_redirect(resp->code))
                         return r;
+                /* 301, 302 and 303 turn a POST or PUT into a GET: what it was sending would be lost */
+                if (sd && !IN_SET(resp->code, 307, 308) && !streq(sd->method, "GET") &&
+                    !streq(sd->method, "HEAD"))
+                        return image_error_set(c->error, -EPROTO, cur,
+                                               "refusing the HTTP %ld redirect of a %s", resp->code,
+                                               sd->method);
                 if (hop >= REDIRECTS_MAX)
                         return image_error_set(c->error, -ELOOP, url, "more than %u redirects",
                                                REDIRECTS_MAX);
@@ -434,12 +565,14 @@ static int authenticate_bearer(Client *c, const AuthChallenge *ch, const PullRef
 
         if (!realm || url_check(realm, NULL) < 0)
                 return image_error_set(c->error, -EPROTO, url, "Bearer challenge without a usable realm");
-        if (!scope) { /* what the pull needs, as docker asks for it when the challenge names none */
-                dflt_scope = strjoin("repository:", p->repo, ":pull");
-                if (!dflt_scope)
-                        return -ENOMEM;
+        /* what the pull (or push) needs, as docker asks for it when the challenge names none */
+        dflt_scope = strjoin("repository:", p->repo, c->push ? ":pull,push" : ":pull");
+        if (!dflt_scope)
+                return -ENOMEM;
+        if (!scope)
                 scope = dflt_scope;
-        }
+        /* a push asks for its own scope beside the challenge's (which names what that request needed) */
+        const char *also = c->push && !streq(scope, dflt_scope) ? dflt_scope : NULL;
         _cleanup_free_ char *basic = NULL;
         if (c->basic) {
                 if (!credentials_allowed(realm, c->insecure))
@@ -453,19 +586,25 @@ static int authenticate_bearer(Client *c, const AuthChallenge *ch, const PullRef
                         return -ENOMEM;
         }
         _cleanup_free_ char *es = service ? url_escape(c->curl, service) : NULL,
-                            *esc = url_escape(c->curl, scope);
-        if ((service && !es) || !esc)
+                            *esc = url_escape(c->curl, scope),
+                            *esa = also ? url_escape(c->curl, also) : NULL;
+        if ((service && !es) || !esc || (also && !esa))
                 return -ENOMEM;
         const char *sep = strchr(realm, '?') ? "&" : "?";
         _cleanup_free_ char *turl = service ? strprintf("%s%sservice=%s&scope=%s", realm, sep, es, esc)
                                             : strprintf("%s%sscope=%s", realm, sep, esc);
+        if (turl && esa) {
+                char *j = strjoin(turl, "&scope=", esa);
+                free(turl);
+                turl = j;
+        }
         if (!turl)
                 return -ENOMEM;
 
         Response resp = { .bound = TOKEN_RESPONSE_MAX };
-        r = perform(c, turl, NULL, basic, &resp);
+        r = perform(c, turl, NULL, basic, NULL, &resp);
         if (r >= 0 && !code_is_2xx(resp.code)) {
-                set_registry_error(c, &resp, turl);
+                set_registry_error(c, &resp, turl, false);
                 r = http_errno(resp.code);
         }
         _cleanup_free_ char *tok = NULL;
@@ -514,16 +653,18 @@ static int authenticate(Client *c, const char *header, const PullRef *p, const c
         return r;
 }
 
-/* GET with auth and retries. With writer set, a 2xx body streams into it (restarted on retry). */
-static int get(Client *c, const PullRef *p, const char *path, const char *accept, Response *resp,
-               BlobWriter *writer, ImageStore *s) {
-        _cleanup_free_ char *url = strjoin(c->scheme, "://", path);
+/* A request with auth and retries: sd NULL for a GET. With writer set, a 2xx body streams into it
+ * (restarted on retry). The credentials go only to the registry's origin (a Location may name another). */
+static int request(Client *c, const PullRef *p, const char *url, const char *accept, Send *sd,
+                   Response *resp, BlobWriter *writer, ImageStore *s) {
+        _cleanup_free_ char *origin = strjoin(c->scheme, "://", p->registry, "/");
         unsigned retries = c->opts && c->opts->retries > 0 ? c->opts->retries : 3;
         bool authed = false;
         int r;
 
-        if (!url)
+        if (!origin)
                 return -ENOMEM;
+        bool ours = url_same_origin(url, origin) > 0;
         for (unsigned attempt = 0;; attempt++) {
                 response_reset(resp);
                 if (writer) {
@@ -533,7 +674,7 @@ static int get(Client *c, const PullRef *p, const char *path, const char *accept
                                 return r;
                         resp->writer = writer;
                 }
-                r = perform(c, url, accept, c->auth_header, resp);
+                r = perform(c, url, accept, ours ? c->auth_header : NULL, sd, resp);
                 if (r >= 0 && resp->code == 401 && !authed && resp->www_authenticate) {
                         authed = true;
                         _cleanup_free_ char *ch = strdup(resp->www_authenticate);
@@ -551,13 +692,22 @@ static int get(Client *c, const PullRef *p, const char *path, const char *accept
                         (r >= 0 && (resp->code == 429 || resp->code >= 500));
                 if (!transient || attempt + 1 >= retries) {
                         if (r >= 0) {
-                                set_registry_error(c, resp, url);
+                                set_registry_error(c, resp, url, authed);
                                 r = http_errno(resp->code);
                         }
                         return r;
                 }
                 usleep((useconds_t) (250000U << attempt));
         }
+}
+
+/* GET of registry/path with auth and retries */
+static int get(Client *c, const PullRef *p, const char *path, const char *accept, Response *resp,
+               BlobWriter *writer, ImageStore *s) {
+        _cleanup_free_ char *url = strjoin(c->scheme, "://", path);
+        if (!url)
+                return -ENOMEM;
+        return request(c, p, url, accept, NULL, resp, writer, s);
 }
 
 /* A manifest or index, at most `bound` bytes (what an index declares for it, else the JSON cap) */
@@ -631,42 +781,15 @@ static int fetch_blob(Client *c, const PullRef *p, const char *digest, uint64_t 
 /* Parses ref into p and sets c up for its registry: scheme, CA, credentials, a curl handle */
 static int client_open(Client *c, PullRef *p, const char *ref, const ImagePullOptions *opts,
                        ImageError *error) {
-        int r;
-
-        r = pull_ref_parse(ref, p);
+        int r = registry_ref_parse(ref, p);
         if (r < 0)
                 return image_error_set(error, r, ref, "invalid image reference");
-        const ImageRegistry *reg = NULL;
-        for (size_t i = 0; opts && i < opts->n_registries && !reg; i++)
-                if (streq_ptr(opts->registries[i].name, p->registry))
-                        reg = &opts->registries[i];
-        c->insecure =
-                (opts && strv_contains(opts->insecure_registries, p->registry)) || (reg && reg->insecure);
-        c->scheme = c->insecure ? "http" : "https";
-        c->ca_file = opts && opts->ca_file ? opts->ca_file : reg ? reg->ca_file : NULL;
-        r = image_dlopen_crypto(error); /* base64() of the credentials uses it */
-        if (r < 0)
-                return r;
-        r = registry_credentials(opts && opts->auth_file ? opts->auth_file
-                                         : reg           ? reg->auth_file
-                                                         : NULL,
-                                 p->registry, &c->basic, error);
-        if (r < 0)
-                return r;
-        r = dlopen_curl(error);
-        if (r < 0)
-                return r;
-        if (sym_curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-                return -EIO;
-        c->curl = sym_curl_easy_init();
-        if (!c->curl)
-                return -ENOMEM;
-        return 0;
+        return client_init(c, p, opts);
 }
 
 int image_pull(ImageStore *s, const char *ref, const ImagePullOptions *opts, ImageProgressFn progress,
                void *userdata, ImageImportStats *ret_stats, char **ret_ref, ImageError *error) {
-        _cleanup_(pull_ref_done) PullRef p = {};
+        _cleanup_(registry_ref_done) PullRef p = {};
         _cleanup_(client_done) Client c = { .opts = opts, .error = error };
         _cleanup_(json_object_putp) json_object *top = NULL, *mo = NULL;
         _cleanup_(image_manifest_freep) ImageManifest *m = NULL;
@@ -747,7 +870,7 @@ int image_pull(ImageStore *s, const char *ref, const ImagePullOptions *opts, Ima
 
 int image_remote_digest(ImageStore *s, const char *ref, const ImagePullOptions *opts, char **ret,
                         ImageError *error) {
-        _cleanup_(pull_ref_done) PullRef p = {};
+        _cleanup_(registry_ref_done) PullRef p = {};
         _cleanup_(client_done) Client c = { .opts = opts, .error = error };
         _cleanup_(json_object_putp) json_object *top = NULL;
         _cleanup_(sym_EVP_MD_CTX_freep) EVP_MD_CTX *h = NULL;
@@ -783,4 +906,66 @@ int image_remote_digest(ImageStore *s, const char *ref, const ImagePullOptions *
         }
         *ret = TAKE_PTR(digest);
         return 0;
+}
+
+/* ---- the client as push.c uses it ---- */
+
+int registry_client_new(const RegistryRef *ref, bool push, const ImagePullOptions *opts, ImageError *error,
+                        RegistryClient **ret) {
+        _cleanup_free_ Client *c = new0(Client, 1);
+        int r;
+
+        if (!c)
+                return -ENOMEM;
+        *c = (Client){ .opts = opts, .ref = ref, .push = push, .error = error };
+        r = client_init(c, ref, opts);
+        if (r < 0) {
+                client_done(c);
+                return r;
+        }
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+RegistryClient *registry_client_free(RegistryClient *c) {
+        if (!c)
+                return NULL;
+        client_done(c);
+        return mfree(c);
+}
+
+void registry_reply_done(RegistryReply *r) {
+        r->location = mfree(r->location);
+        r->content_digest = mfree(r->content_digest);
+}
+
+int registry_request(RegistryClient *c, const char *method, const char *target, const RegistryBody *body,
+                     RegistryReply *ret) {
+        _cleanup_free_ char *url =
+                target[0] == '/' ? strjoin(c->scheme, "://", c->ref->registry, target) : strdup(target);
+        Send sd = { .method = method, .body = body };
+        /* a HEAD announces the size of what it would send: nothing is read */
+        Response resp = { .bound = streq(method, "HEAD") ? UINT64_MAX : ERROR_BODY_MAX,
+                          .bound_ours = true,
+                          .want_location = true };
+        int r;
+
+        if (!url)
+                return -ENOMEM;
+        bool tls = true;
+        if (target[0] != '/' && (url_check(url, &tls) < 0 || (!tls && !c->insecure)))
+                return image_error_set(
+                        c->error, -EPERM, url,
+                        "refusing a URL that is not HTTPS for a registry not configured insecure");
+        _cleanup_free_ char *accept = body && body->accept ? strjoin("Accept: ", body->accept) : NULL;
+        if (body && body->accept && !accept)
+                return -ENOMEM;
+        r = request(c, c->ref, url, accept, &sd, &resp, NULL, NULL);
+        if (r >= 0) {
+                *ret = (RegistryReply){ .code = resp.code,
+                                        .location = TAKE_PTR(resp.location),
+                                        .content_digest = TAKE_PTR(resp.content_digest) };
+        }
+        response_reset(&resp);
+        return r;
 }

@@ -420,3 +420,166 @@ bool credentials_allowed(const char *url, bool insecure) {
                 return false;
         return tls || insecure;
 }
+
+/* RFC 3986 §5.2.4 on a copy of path[0..n): "." and ".." segments removed */
+static char *remove_dot_segments(const char *path, size_t n) {
+        _cleanup_free_ char *buf = strndup(path, n);
+        char *out = malloc(n + 1);
+        size_t o = 0;
+
+        if (!buf || !out) {
+                free(out);
+                return NULL;
+        }
+        char *in = buf, *end = buf + n;
+        while (in < end) {
+                size_t left = (size_t) (end - in);
+                if (left >= 3 && memcmp(in, "../", 3) == 0)
+                        in += 3; /* A */
+                else if (left >= 2 && memcmp(in, "./", 2) == 0)
+                        in += 2;
+                else if (left >= 2 && memcmp(in, "/.", 2) == 0 && (left == 2 || in[2] == '/')) {
+                        /* B: "/./" or a final "/." becomes "/" */
+                        in += left == 2 ? 1 : 2;
+                        *in = '/';
+                } else if (left >= 3 && memcmp(in, "/..", 3) == 0 && (left == 3 || in[3] == '/')) {
+                        /* C: "/../" or a final "/.." becomes "/", and the last output segment goes */
+                        in += left == 3 ? 2 : 3;
+                        *in = '/';
+                        while (o > 0 && out[o - 1] != '/')
+                                o--;
+                        if (o > 0)
+                                o--;
+                } else if ((left == 1 && in[0] == '.') || (left == 2 && memcmp(in, "..", 2) == 0))
+                        in = end; /* D */
+                else {            /* E: the first segment, with its leading "/" */
+                        size_t k = 0;
+                        if (in[0] == '/')
+                                k = 1;
+                        while (in + k < end && in[k] != '/')
+                                k++;
+                        memcpy(out + o, in, k);
+                        o += k;
+                        in += k;
+                }
+        }
+        out[o] = 0;
+        return out;
+}
+
+/* base split into scheme ("https"), authority, path and query ("?…" or ""); the fragment is dropped */
+static int url_parts(const char *url, char **ret_scheme, char **ret_authority, char **ret_path,
+                     char **ret_query) {
+        const char *sep = strstr(url, "://");
+        if (!sep)
+                return -EBADMSG;
+        const char *a = sep + 3, *p = a + strcspn(a, "/?#"), *q = p + strcspn(p, "?#");
+        size_t ql = strcspn(q, "#");
+        _cleanup_free_ char *scheme = strndup(url, (size_t) (sep - url)),
+                            *authority = strndup(a, (size_t) (p - a)), *path = strndup(p, (size_t) (q - p)),
+                            *query = *q == '?' ? strndup(q, ql) : strdup("");
+        if (!scheme || !authority || !path || !query)
+                return -ENOMEM;
+        *ret_scheme = TAKE_PTR(scheme);
+        *ret_authority = TAKE_PTR(authority);
+        *ret_path = TAKE_PTR(path);
+        *ret_query = TAKE_PTR(query);
+        return 0;
+}
+
+/* RFC 3986 §3.1: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":" — the length of the scheme, or 0 */
+static size_t scheme_length(const char *s) {
+        size_t i = 0;
+        if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')))
+                return 0;
+        while ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+               (s[i] >= '0' && s[i] <= '9') || (s[i] != 0 && strchr("+-.", s[i])))
+                i++;
+        return s[i] == ':' ? i : 0;
+}
+
+/* "//authority/path?query" (or "scheme://…" without the scheme) with the path's dot segments removed */
+static char *with_clean_path(const char *prefix, const char *hier) {
+        const char *a = hier + 2, *p = a + strcspn(a, "/?"), *q = p + strcspn(p, "?");
+        _cleanup_free_ char *path = remove_dot_segments(p, (size_t) (q - p));
+        if (!path)
+                return NULL;
+        return strprintf("%s//%.*s%s%s", prefix, (int) (p - a), a, path, q);
+}
+
+/* RFC 3986 §2: what a URI reference may hold (its characters, percent-encoded or not, are all visible ASCII;
+ * a backslash is not one of them, though some parsers take it for a slash) */
+static bool uri_chars_ok(const char *s) {
+        for (; *s; s++)
+                if ((unsigned char) *s <= 0x20 || (unsigned char) *s >= 0x7f || *s == '\\')
+                        return false;
+        return true;
+}
+
+int url_resolve(const char *base, const char *ref, char **ret) {
+        _cleanup_free_ char *r = NULL, *res = NULL;
+        int k;
+
+        k = url_check(base, NULL);
+        if (k < 0)
+                return k;
+        if (strlen(ref) > URL_MAX)
+                return -E2BIG;
+        if (!uri_chars_ok(base) || !uri_chars_ok(ref))
+                return -EBADMSG; /* nothing we would send */
+        r = strndup(ref, strcspn(ref, "#"));
+        if (!r)
+                return -ENOMEM;
+
+        size_t sl = scheme_length(r);
+        if (sl > 0) {
+                /* absolute: "scheme://…", anything else fails url_check() below */
+                if (!startswith(r + sl + 1, "//"))
+                        return -EBADMSG;
+                _cleanup_free_ char *scheme = strndup(r, sl + 1);
+                if (!scheme)
+                        return -ENOMEM;
+                res = with_clean_path(scheme, r + sl + 1);
+        } else {
+                _cleanup_free_ char *scheme = NULL, *authority = NULL, *path = NULL, *query = NULL;
+                k = url_parts(base, &scheme, &authority, &path, &query);
+                if (k < 0)
+                        return k;
+                if (startswith(r, "//")) { /* network-path reference: the base's scheme */
+                        _cleanup_free_ char *prefix = strjoin(scheme, ":");
+                        if (!prefix)
+                                return -ENOMEM;
+                        res = with_clean_path(prefix, r);
+                } else {
+                        size_t pl = strcspn(r, "?");
+                        const char *rq = r + pl;
+                        _cleanup_free_ char *merged = NULL, *clean = NULL;
+                        if (pl == 0) /* only a query, or nothing: the base's path */
+                                merged = strdup(path);
+                        else if (r[0] == '/')
+                                merged = strndup(r, pl);
+                        else if (isempty(path)) /* §5.2.3 */
+                                merged = strprintf("/%.*s", (int) pl, r);
+                        else {
+                                const char *slash = strrchr(path, '/');
+                                merged = strprintf("%.*s%.*s", (int) (slash ? slash - path + 1 : 0), path,
+                                                   (int) pl, r);
+                        }
+                        if (!merged)
+                                return -ENOMEM;
+                        clean = remove_dot_segments(merged, strlen(merged));
+                        if (!clean)
+                                return -ENOMEM;
+                        res = strjoin(scheme, "://", authority, clean, pl == 0 && *rq == 0 ? query : rq);
+                }
+        }
+        if (!res)
+                return -ENOMEM;
+        if (strlen(res) > URL_MAX)
+                return -E2BIG;
+        k = url_check(res, NULL);
+        if (k < 0)
+                return k;
+        *ret = TAKE_PTR(res);
+        return 0;
+}

@@ -2,9 +2,9 @@
 
 /* Feeds the input to what image pull parses of a registry's answers before trusting any of it
  * (registry-auth.c): the WWW-Authenticate challenge parser, the token server's JSON answer, the URL
- * policy for redirects and realms, and the sizes a manifest or an index declares (with the index's
- * platform pick). Each result is checked against the invariants pull.c relies on: a violated one
- * aborts. */
+ * policy for redirects and realms, the resolution of an upload's Location (push), and the sizes a manifest
+ * or an index declares (with the index's platform pick). Each result is checked against the invariants
+ * pull.c relies on: a violated one aborts. */
 
 #include <stdio.h>
 #include <string.h>
@@ -66,6 +66,55 @@ static void fuzz_token(const uint8_t *data, size_t size) {
         image_error_done(&e);
 }
 
+/* The path of an absolute URL: after the authority, up to the query */
+static const char *path_of(const char *url, size_t *ret_len) {
+        const char *a = strstr(url, "://");
+        const char *p = a ? a + 3 + strcspn(a + 3, "/?#") : url;
+        *ret_len = strcspn(p, "?#");
+        return p;
+}
+
+static bool has_dot_segment(const char *p, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                if (p[i] != '/')
+                        continue;
+                size_t k = i + 1;
+                while (k < n && p[k] == '.')
+                        k++;
+                if (k - i - 1 >= 1 && k - i - 1 <= 2 && (k == n || p[k] == '/'))
+                        return true;
+        }
+        return false;
+}
+
+static void fuzz_resolve(const char *base, const char *ref) {
+        _cleanup_free_ char *res = NULL, *again = NULL;
+        size_t n;
+
+        if (url_resolve(base, ref, &res) < 0)
+                return;
+        /* pull.c sends to it: a URL url_check() accepts, no fragment, no dot segment left */
+        if (url_check(res, NULL) < 0 || strchr(res, '#'))
+                abort();
+        const char *p = path_of(res, &n);
+        if (has_dot_segment(p, n))
+                abort();
+        /* the result is absolute and clean: resolving it again gives it back, against any base */
+        if (url_resolve(base, res, &again) < 0 || !streq(again, res))
+                abort();
+        again = mfree(again);
+        if (url_resolve(res, res, &again) < 0 || !streq(again, res))
+                abort();
+        /* a reference that was absolute and clean already comes back as it was */
+        size_t rn;
+        const char *rp = path_of(ref, &rn);
+        if (url_check(ref, NULL) >= 0 && !strchr(ref, '#') && !has_dot_segment(rp, rn) && !streq(res, ref))
+                abort();
+        /* a relative reference stays at the base's origin */
+        if (!strstr(ref, "://") && !startswith(ref, "//") && url_same_origin(base, res) != 1)
+                abort();
+}
+
 static void fuzz_urls(const char *s) {
         /* the input as one URL, and split at its first newline into a redirect's from and to */
         bool tls;
@@ -97,6 +146,7 @@ static void fuzz_urls(const char *s) {
                 abort(); /* symmetric (which error comes first is not) */
         if (so == 1 && r < 0)
                 abort(); /* the same origin is never a downgrade */
+        fuzz_resolve(from, to);
 }
 
 static void fuzz_descriptors(const uint8_t *data, size_t size) {

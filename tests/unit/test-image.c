@@ -1116,4 +1116,61 @@ TEST(redirect_policy) {
         ASSERT_FALSE(credentials_allowed("gopher://auth.example/token", true));
 }
 
+static void check_resolve(const char *base, const char *ref, const char *want) {
+        _cleanup_free_ char *got = NULL;
+        ASSERT_OK(url_resolve(base, ref, &got));
+        ASSERT_STREQ(got, want);
+}
+
+TEST(url_resolve) {
+        const char *b = "https://reg.example:5000/v2/a/b/blobs/uploads/";
+        _cleanup_free_ char *x = NULL;
+
+        /* what registries send for an upload: absolute, absolute-path, relative, query only */
+        check_resolve(b, "https://reg.example:5000/v2/a/b/blobs/uploads/u1?_state=s%3D",
+                      "https://reg.example:5000/v2/a/b/blobs/uploads/u1?_state=s%3D");
+        check_resolve(b, "/v2/a/b/blobs/uploads/u2?_state=x",
+                      "https://reg.example:5000/v2/a/b/blobs/uploads/u2?_state=x");
+        check_resolve(b, "u3", "https://reg.example:5000/v2/a/b/blobs/uploads/u3");
+        check_resolve(b, "../uploads/./u4", "https://reg.example:5000/v2/a/b/blobs/uploads/u4");
+        check_resolve(b, "?q=1", "https://reg.example:5000/v2/a/b/blobs/uploads/?q=1");
+        check_resolve(b, "", "https://reg.example:5000/v2/a/b/blobs/uploads/");
+        check_resolve(b, "//store.example/up/x", "https://store.example/up/x");
+        check_resolve(b, "HTTPS://Store.example/a/../b#frag", "HTTPS://Store.example/b");
+        /* RFC 3986 §5.4's examples, from its base */
+        const char *r = "http://a/b/c/d;p?q";
+        check_resolve(r, "g", "http://a/b/c/g");
+        check_resolve(r, "./g", "http://a/b/c/g");
+        check_resolve(r, "g/", "http://a/b/c/g/");
+        check_resolve(r, "/g", "http://a/g");
+        check_resolve(r, "?y", "http://a/b/c/d;p?y");
+        check_resolve(r, "g?y", "http://a/b/c/g?y");
+        check_resolve(r, "#s", "http://a/b/c/d;p?q");
+        check_resolve(r, ".", "http://a/b/c/");
+        check_resolve(r, "..", "http://a/b/");
+        check_resolve(r, "../g", "http://a/b/g");
+        check_resolve(r, "../..", "http://a/");
+        check_resolve(r, "../../../g", "http://a/g");
+        check_resolve(r, "/./g", "http://a/g");
+        check_resolve(r, "g.", "http://a/b/c/g.");
+        check_resolve(r, "..g", "http://a/b/c/..g");
+        check_resolve(r, "./g/.", "http://a/b/c/g/");
+        check_resolve(r, "g/../h", "http://a/b/c/h");
+        check_resolve(r, "g;x=1/../y", "http://a/b/c/y");
+        check_resolve(r, "g?y/./x", "http://a/b/c/g?y/./x");
+        check_resolve("http://a", "g", "http://a/g");
+
+        /* refused: what is no URI reference, other schemes, userinfo, a bad base */
+        ASSERT_ERROR(url_resolve(b, "/v2/a b", &x), EBADMSG);
+        ASSERT_ERROR(url_resolve(b, "/v2/\r\nX-Evil: 1", &x), EBADMSG);
+        ASSERT_ERROR(url_resolve(b, "\\\\evil.example/x", &x), EBADMSG);
+        ASSERT_ERROR(url_resolve(b, "/v2/\xc3\xa9", &x), EBADMSG);
+        ASSERT_ERROR(url_resolve(b, "file:///etc/passwd", &x), EPROTONOSUPPORT);
+        ASSERT_ERROR(url_resolve(b, "javascript:alert(1)", &x), EBADMSG);
+        ASSERT_ERROR(url_resolve(b, "//user:pw@store.example/x", &x), EBADMSG);
+        ASSERT_ERROR(url_resolve(b, "https://user@store.example/x", &x), EBADMSG);
+        ASSERT_ERROR(url_resolve("/relative", "x", &x), EBADMSG);
+        ASSERT_NULL(x);
+}
+
 TEST_MAIN();

@@ -115,12 +115,12 @@ _cbox() {
                 ;;
         image)
                 case $sub in
-                '') COMPREPLY=($(compgen -W 'import pull list inspect tag rm gc' -- "$cur")) ;;
+                '') COMPREPLY=($(compgen -W 'import pull push list inspect tag rm gc' -- "$cur")) ;;
                 import)
                         COMPREPLY=($(compgen -f -- "$cur"))
                         compopt -o filenames 2>/dev/null
                         ;;
-                inspect | rm | tag) COMPREPLY=($(compgen -W "$(__cbox_images "$cbox" "$root")" -- "$cur")) ;;
+                inspect | rm | tag | push) COMPREPLY=($(compgen -W "$(__cbox_images "$cbox" "$root")" -- "$cur")) ;;
                 esac
                 ;;
         network)
