@@ -18,6 +18,36 @@ static void print_u64(const char *label, uint64_t v, const char *unit_suffix) {
                 printf("%16s: %" PRIu64 "%s\n", label, v, unit_suffix);
 }
 
+/* The unit's limits in the order status has always shown them, AllowedCPUs after CPUWeight */
+static void print_limits(const BusScopeLimits *lim) {
+        static const UnitLimit order[] = {
+                UNIT_LIMIT_MEMORY_MAX, UNIT_LIMIT_MEMORY_HIGH, UNIT_LIMIT_MEMORY_SWAP_MAX,
+                UNIT_LIMIT_CPU_QUOTA,  UNIT_LIMIT_CPU_WEIGHT,  UNIT_LIMIT_TASKS_MAX,
+                UNIT_LIMIT_IO_WEIGHT,
+        };
+
+        for (size_t k = 0; k < ELEMENTSOF(order); k++) {
+                UnitLimit i = order[k];
+                uint64_t v = lim->limits[i];
+
+                if (i == UNIT_LIMIT_CPU_QUOTA) {
+                        if (v == UINT64_MAX)
+                                printf("%16s: none\n", "CPUQuota");
+                        else
+                                printf("%16s: %" PRIu64 "%%\n", "CPUQuota", v / 10000);
+                } else
+                        print_u64(unit_limit_info[i].property, v, "");
+
+                if (i == UNIT_LIMIT_CPU_WEIGHT && lim->allowed_cpus_size > 0) {
+                        printf("%16s:", "AllowedCPUs");
+                        for (size_t b = 0; b < lim->allowed_cpus_size * 8; b++)
+                                if (lim->allowed_cpus[b / 8] & (1U << (b % 8)))
+                                        printf(" %zu", b);
+                        printf("\n");
+                }
+        }
+}
+
 static void print_time(const char *label, uint64_t usec) {
         char buf[64];
         time_t t = (time_t) (usec / USEC_PER_SEC);
@@ -98,23 +128,7 @@ VERB(status, 31, "status NAME                 State, unit, limits in effect and 
                 printf("%16s: %s (%s)\n", "Unit state", strna(lim.active_state), strna(lim.sub_state));
                 printf("%16s: %s\n", "Slice", strna(lim.slice));
                 printf("%16s: /sys/fs/cgroup%s\n", "CGroup", strempty(lim.control_group));
-                print_u64("MemoryMax", lim.memory_max, "");
-                print_u64("MemoryHigh", lim.memory_high, "");
-                print_u64("MemorySwapMax", lim.memory_swap_max, "");
-                if (lim.cpu_quota_per_sec_usec == UINT64_MAX)
-                        printf("%16s: none\n", "CPUQuota");
-                else
-                        printf("%16s: %" PRIu64 "%%\n", "CPUQuota", lim.cpu_quota_per_sec_usec / 10000);
-                print_u64("CPUWeight", lim.cpu_weight, "");
-                if (lim.allowed_cpus_size > 0) {
-                        printf("%16s:", "AllowedCPUs");
-                        for (size_t b = 0; b < lim.allowed_cpus_size * 8; b++)
-                                if (lim.allowed_cpus[b / 8] & (1U << (b % 8)))
-                                        printf(" %zu", b);
-                        printf("\n");
-                }
-                print_u64("TasksMax", lim.tasks_max, "");
-                print_u64("IOWeight", lim.io_weight, "");
+                print_limits(&lim);
                 print_u64("Memory", lim.memory_current, " bytes");
                 print_u64("Tasks", lim.tasks_current, "");
                 bus_scope_limits_done(&lim);
