@@ -4,6 +4,5 @@
 #include <stddef.h>
 #include <stdint.h>
 
-
 /* "1.5M" style, base 1024 */
 void format_bytes(uint64_t b, char *buf, size_t n);

@@ -73,7 +73,8 @@ static int do_export(const GlobalConfig *g, const char *name, const char *path) 
         if (!arg_quiet) {
                 struct stat st;
                 if (fstat(o.fd, &st) >= 0)
-                        fprintf(stderr, "Exported %s to %s (%lld bytes)\n", name, path, (long long) st.st_size);
+                        fprintf(stderr, "Exported %s to %s (%lld bytes)\n", name, path,
+                                (long long) st.st_size);
         }
         r = 0;
 fail:

@@ -13,8 +13,8 @@
  * anything else (files, symlinks, whiteouts, opaque dirs) is user data: kept, and listed with the command
  * that drops it
  * (`cbox down --volumes NAME`).
- * 2. container_image_gc(), image_gc(): stale temporaries of killed imports, then every layer and blob no image in the index
- *    and no container (containers/NAME/image) references.
+ * 2. container_image_gc(), image_gc(): stale temporaries of killed imports, then every layer and blob no
+ * image in the index and no container (containers/NAME/image) references.
  *
  * Bytes freed: the allocated size (st_blocks) of blobs/, layers/ and the removed container dirs, before
  * minus after. Not touched: named volumes (<storage_root>/volumes, data by definition), state of existing
@@ -41,7 +41,8 @@ static void print_storage_items(const ContainerStorageGc *t) {
                 else
                         printf("Kept %s: its writable layer holds changes%s%s ('cbox down --volumes %s' "
                                "drops it)\n",
-                               it->path, it->image ? "; it keeps image " : "", strempty(it->image), it->name);
+                               it->path, it->image ? "; it keeps image " : "", strempty(it->image),
+                               it->name);
         }
 }
 

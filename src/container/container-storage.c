@@ -45,7 +45,8 @@
 /* Runs fn(g, name, arg, userdata) holding NAME's lock; the lock file goes afterwards when no state dir is
  * left beside it (a downed container), as down does. Returns fn's result (a lock failure is logged). */
 static int with_container_lock(const GlobalConfig *g, const char *name,
-                               int (*fn)(const GlobalConfig *g, const char *name, const void *arg, void *out),
+                               int (*fn)(const GlobalConfig *g, const char *name, const void *arg,
+                                         void *out),
                                const void *arg, void *out) {
         int lock_fd = -EBADF, r;
 
@@ -85,7 +86,8 @@ static int log_image_error(int r, const char *what, const ImageError *e) {
 static int open_store_logged(const GlobalConfig *g, ImageStore **ret) {
         int r = image_store_open(global_config_storage_root(g), ret);
         if (r < 0)
-                return log_error_errno(r, "Failed to open the image store '%s': %m", global_config_storage_root(g));
+                return log_error_errno(r, "Failed to open the image store '%s': %m",
+                                       global_config_storage_root(g));
         return 0;
 }
 
@@ -202,7 +204,8 @@ static int do_commit(const GlobalConfig *g, const char *name, const void *arg, v
                 return log_oom();
         r = image_commit(store, upper, base, a->new_ref, exclude, &res->ref, &e);
         if (r < 0) {
-                _cleanup_free_ char *what = strprintf("%s: cannot commit onto '%s' as '%s'", name, base, a->new_ref);
+                _cleanup_free_ char *what =
+                        strprintf("%s: cannot commit onto '%s' as '%s'", name, base, a->new_ref);
                 if (r == -ENOENT && !e.entry && !e.message)
                         r = log_error_errno(r, "%s: base image '%s' is not in the store any more", name,
                                             base);
@@ -221,8 +224,8 @@ int container_commit(const GlobalConfig *g, const char *name, const char *new_re
         _cleanup_(container_commit_result_done) ContainerCommitResult res = {};
         int r;
 
-        r = with_container_lock(g, name, do_commit, &(const CommitArgs){ .new_ref = new_ref, .quiet = quiet },
-                                &res);
+        r = with_container_lock(g, name, do_commit,
+                                &(const CommitArgs){ .new_ref = new_ref, .quiet = quiet }, &res);
         if (r < 0)
                 return r;
         *ret = res;
@@ -464,9 +467,11 @@ static int do_export(const GlobalConfig *g, const char *name, const void *arg, v
         return export_to_fd(name, layers, fd);
 }
 
-int container_export(const GlobalConfig *g, const char *name, int (*open_output)(void *userdata), void *userdata) {
+int container_export(const GlobalConfig *g, const char *name, int (*open_output)(void *userdata),
+                     void *userdata) {
         return with_container_lock(g, name, do_export,
-                                   &(const ExportArgs){ .open_output = open_output, .userdata = userdata }, NULL);
+                                   &(const ExportArgs){ .open_output = open_output, .userdata = userdata },
+                                   NULL);
 }
 
 /* ---- gc of container storage ---- */
@@ -534,7 +539,9 @@ static int add_item(ContainerStorageGc *s, const char *name, const char *path, c
                 return -ENOMEM;
         s->items = n;
         n = &s->items[s->n_items];
-        *n = (ContainerStorageGcItem){ .name = strdup(name), .path = strdup(path), .image = image, .removed = removed };
+        *n = (ContainerStorageGcItem){
+                .name = strdup(name), .path = strdup(path), .image = image, .removed = removed
+        };
         s->n_items++;
         if (!n->name || !n->path)
                 return -ENOMEM;

@@ -147,7 +147,8 @@ int container_commit(const GlobalConfig *g, const char *name, const char *new_re
 /* cbox export NAME: the merged root file system as one tar, under the container's lock. Once it knows what
  * to export, it calls open_output(userdata) for the fd to write to (>= 0, still the caller's; < 0: an
  * error the callback logged, returned as it is). Returns 0 or -errno (logged). */
-int container_export(const GlobalConfig *g, const char *name, int (*open_output)(void *userdata), void *userdata);
+int container_export(const GlobalConfig *g, const char *name, int (*open_output)(void *userdata),
+                     void *userdata);
 
 /* The storage step of `cbox gc`: containers/NAME of containers that are gone, removed when their writable
  * layer holds nothing they wrote, kept (and listed) otherwise; busy names skipped. Errors are logged, the
