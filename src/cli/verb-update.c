@@ -2,7 +2,6 @@
 #include <getopt.h>
 #include <stdio.h>
 
-#include "container-update.h"
 #include "container.h"
 #include "log.h"
 #include "string-util.h"

@@ -175,6 +175,15 @@ typedef struct ContainerImageGc {
 } ContainerImageGc;
 int container_image_gc(const GlobalConfig *g, ContainerImageGc *ret);
 
+/* cbox update NAME (container-update.c): re-reads the file NAME was started from and applies what changed
+ * in [resources] to the running unit. Returns 0 (result filled) or -errno (logged). */
+typedef struct UpdateResult {
+        char **applied;      /* "memory_max: \"128M\" → \"256M\"" for each [resources] key changed live */
+        char **need_restart; /* "network.ports: … → …" for each other changed key (not applied) */
+} UpdateResult;
+void update_result_done(UpdateResult *r);
+int container_update(const GlobalConfig *g, const char *name, UpdateResult *ret);
+
 typedef struct ContainerInfo {
         ContainerState *state;
         ContainerStatus status;
