@@ -20,9 +20,9 @@
  *
  * A running container is committed while it writes: the walk sees each file as it is at that moment,
  * not a consistent snapshot of the whole tree. Stop it first for a consistent image. */
-#include <getopt.h>
 #include <stdio.h>
 
+#include "cli-util.h"
 #include "container.h"
 #include "image.h"
 #include "log.h"
@@ -45,45 +45,30 @@ static int do_commit(const GlobalConfig *g, const char *name, const char *new_re
         return 0;
 }
 
-VERB(commit, 51, "commit NAME IMAGE:TAG       Store a container's changes as a new image") {
-        enum { ARG_JSON = 0x100 };
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "quiet", no_argument, NULL, 'q' },
-                { "json", no_argument, NULL, ARG_JSON },
-                {},
-        };
-        _cleanup_(global_config_freep) GlobalConfig *g = NULL;
-        int c;
+static const char help[] = "cbox commit [-q] [--json] NAME IMAGE:TAG\n\n"
+                           "Store the container's writable layer (its overlay upper dir, with "
+                           "deletions as OCI\n"
+                           "whiteouts) as a new layer on top of the image it runs from, under "
+                           "IMAGE:TAG.\n"
+                           "Works on running, stopped and downed containers whose writable "
+                           "layer was kept.\n"
+                           "A running container is not snapshotted consistently: stop it first "
+                           "for that.\n"
+                           "Containers run from a rootfs directory have no base image and are "
+                           "refused.\n";
 
-        while ((c = getopt_long(argc, argv, "hq", options, NULL)) >= 0)
-                switch (c) {
-                case 'h':
-                        printf("cbox commit [-q] [--json] NAME IMAGE:TAG\n\n"
-                               "Store the container's writable layer (its overlay upper dir, with deletions "
-                               "as OCI\n"
-                               "whiteouts) as a new layer on top of the image it runs from, under "
-                               "IMAGE:TAG.\n"
-                               "Works on running, stopped and downed containers whose writable layer was "
-                               "kept.\n"
-                               "A running container is not snapshotted consistently: stop it first for "
-                               "that.\n"
-                               "Containers run from a rootfs directory have no base image and are "
-                               "refused.\n");
-                        return 0;
-                case 'q':
-                        arg_quiet = true;
-                        break;
-                case ARG_JSON:
-                        arg_json = true;
-                        break;
-                default:
-                        return EXIT_USAGE;
-                }
-        if (argc - optind != 2) {
-                log_error("commit: expected NAME IMAGE:TAG.");
-                return EXIT_USAGE;
-        }
+VERB(commit, 51, "commit NAME IMAGE:TAG       Store a container's changes as a new image") {
+        _cleanup_(global_config_freep) GlobalConfig *g = NULL;
+        int r = verb_parse_args(argc, argv,
+                                &(const VerbArgs){ .name = "commit",
+                                                   .help = help,
+                                                   .quiet = true,
+                                                   .json = true,
+                                                   .min_operands = 2,
+                                                   .max_operands = 2,
+                                                   .usage = "expected NAME IMAGE:TAG" });
+        if (r != VERB_GO_ON)
+                return r;
         const char *name = argv[optind], *new_ref = argv[optind + 1];
         if (!state_name_is_valid(name)) {
                 log_error("commit: '%s' is not a valid container name.", name);

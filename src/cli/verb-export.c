@@ -6,12 +6,12 @@
  * consistent snapshot. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli-util.h"
 #include "container.h"
 #include "fd-util.h"
 #include "log.h"
@@ -85,39 +85,28 @@ fail:
         return r;
 }
 
-VERB(export, 52, "export NAME FILE.tar|-      Write a container's flattened root file system as a tar") {
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "quiet", no_argument, NULL, 'q' },
-                {},
-        };
-        _cleanup_(global_config_freep) GlobalConfig *g = NULL;
-        int c;
+static const char help[] = "cbox export [-q] NAME FILE.tar|-\n\n"
+                           "Write the container's merged root file system (its writable layer "
+                           "over its image's\n"
+                           "layers or rootfs dir) as one uncompressed tar: numeric owners, "
+                           "modes, hardlinks,\n"
+                           "symlinks, devices, xattrs. FILE is replaced atomically; '-' is "
+                           "stdout. Mounts of\n"
+                           "the container ([[mount]], /proc, /dev) are not part of it. A "
+                           "running container is\n"
+                           "not snapshotted consistently: stop it first for that.\n";
 
-        while ((c = getopt_long(argc, argv, "hq", options, NULL)) >= 0)
-                switch (c) {
-                case 'h':
-                        printf("cbox export [-q] NAME FILE.tar|-\n\n"
-                               "Write the container's merged root file system (its writable layer over "
-                               "its image's\n"
-                               "layers or rootfs dir) as one uncompressed tar: numeric owners, modes, "
-                               "hardlinks,\n"
-                               "symlinks, devices, xattrs. FILE is replaced atomically; '-' is stdout. "
-                               "Mounts of\n"
-                               "the container ([[mount]], /proc, /dev) are not part of it. A running "
-                               "container is\n"
-                               "not snapshotted consistently: stop it first for that.\n");
-                        return 0;
-                case 'q':
-                        arg_quiet = true;
-                        break;
-                default:
-                        return EXIT_USAGE;
-                }
-        if (argc - optind != 2) {
-                log_error("export: expected NAME FILE.tar (or - for stdout).");
-                return EXIT_USAGE;
-        }
+VERB(export, 52, "export NAME FILE.tar|-      Write a container's flattened root file system as a tar") {
+        _cleanup_(global_config_freep) GlobalConfig *g = NULL;
+        int r = verb_parse_args(argc, argv,
+                                &(const VerbArgs){ .name = "export",
+                                                   .help = help,
+                                                   .quiet = true,
+                                                   .min_operands = 2,
+                                                   .max_operands = 2,
+                                                   .usage = "expected NAME FILE.tar (or - for stdout)" });
+        if (r != VERB_GO_ON)
+                return r;
         const char *name = argv[optind], *path = argv[optind + 1];
         if (!state_name_is_valid(name)) {
                 log_error("export: '%s' is not a valid container name.", name);

@@ -20,7 +20,6 @@
  * minus after. Not touched: named volumes (<storage_root>/volumes, data by definition), state of existing
  * containers, anything outside the storage root. */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -46,53 +45,37 @@ static void print_storage_items(const ContainerStorageGc *t) {
         }
 }
 
+static const char help[] = "cbox gc [-q] [--json]\n\n"
+                           "Remove what cbox keeps that nothing uses any more:\n"
+                           "  - published ports, address leases and veths of containers that are "
+                           "gone;\n"
+                           "  - the storage (containers/NAME) of removed containers whose writable "
+                           "layer holds\n"
+                           "    nothing they wrote (only directories and cbox's empty mount points "
+                           "for\n"
+                           "    /etc/resolv.conf, /etc/hosts and /etc/hostname); one that holds "
+                           "changes is kept and listed\n"
+                           "    ('cbox down --volumes NAME' drops it);\n"
+                           "  - stale temporaries of interrupted imports;\n"
+                           "  - layers and blobs no image and no container references.\n"
+                           "Named volumes are never touched. Prints what was removed and the bytes "
+                           "freed.\n";
+
 VERB(gc, 53, "gc                          Remove unused layers, blobs and storage of removed containers") {
-        enum { ARG_JSON = 0x100 };
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "quiet", no_argument, NULL, 'q' },
-                { "json", no_argument, NULL, ARG_JSON },
-                {},
-        };
         _cleanup_(global_config_freep) GlobalConfig *g = NULL;
         _cleanup_(container_storage_gc_done) ContainerStorageGc t = {};
         ContainerImageGc st = {};
         ContainerNetGcStats ns = {};
-        int c, r, ret = 0;
+        int r, ret = 0;
 
-        while ((c = getopt_long(argc, argv, "hq", options, NULL)) >= 0)
-                switch (c) {
-                case 'h':
-                        printf("cbox gc [-q] [--json]\n\n"
-                               "Remove what cbox keeps that nothing uses any more:\n"
-                               "  - published ports, address leases and veths of containers that are "
-                               "gone;\n"
-                               "  - the storage (containers/NAME) of removed containers whose writable "
-                               "layer holds\n"
-                               "    nothing they wrote (only directories and cbox's empty mount points "
-                               "for\n"
-                               "    /etc/resolv.conf, /etc/hosts and /etc/hostname); one that holds changes "
-                               "is kept and "
-                               "listed\n"
-                               "    ('cbox down --volumes NAME' drops it);\n"
-                               "  - stale temporaries of interrupted imports;\n"
-                               "  - layers and blobs no image and no container references.\n"
-                               "Named volumes are never touched. Prints what was removed and the bytes "
-                               "freed.\n");
-                        return 0;
-                case 'q':
-                        arg_quiet = true;
-                        break;
-                case ARG_JSON:
-                        arg_json = true;
-                        break;
-                default:
-                        return EXIT_USAGE;
-                }
-        if (optind != argc) {
-                log_error("gc: no arguments expected.");
-                return EXIT_USAGE;
-        }
+        r = verb_parse_args(argc, argv,
+                            &(const VerbArgs){ .name = "gc",
+                                               .help = help,
+                                               .quiet = true,
+                                               .json = true,
+                                               .usage = "no arguments expected" });
+        if (r != VERB_GO_ON)
+                return r;
         if (container_load_global(&g) < 0)
                 return 1;
 

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <time.h>
 
 #include "bus.h"
+#include "cli-util.h"
 #include "container.h"
 #include "journal.h"
 #include "log.h"
@@ -64,9 +64,20 @@ static int print_line(const JournalEntry *e, void *userdata) {
         return 0;
 }
 
+static int status_option(int c, const char *arg, void *userdata) {
+        if (c != 'n')
+                return EXIT_USAGE;
+        *(uint64_t *) userdata = strtoull(arg, NULL, 10);
+        return 0;
+}
+
+static const char help[] = "cbox status [-n N] NAME\n\n"
+                           "State, unit, leader, the limits systemd has in effect, and the last N "
+                           "(10)\n"
+                           "lines of output.\n";
+
 VERB(status, 31, "status NAME                 State, unit, limits in effect and recent output") {
         static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
                 { "lines", required_argument, NULL, 'n' },
                 {},
         };
@@ -75,25 +86,20 @@ VERB(status, 31, "status NAME                 State, unit, limits in effect and 
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         BusScopeLimits lim = {};
         uint64_t n_lines = 10;
-        int c, r;
+        int r;
 
-        while ((c = getopt_long(argc, argv, "hn:", options, NULL)) >= 0)
-                switch (c) {
-                case 'h':
-                        printf("cbox status [-n N] NAME\n\n"
-                               "State, unit, leader, the limits systemd has in effect, and the last N (10)\n"
-                               "lines of output.\n");
-                        return 0;
-                case 'n':
-                        n_lines = strtoull(optarg, NULL, 10);
-                        break;
-                default:
-                        return EXIT_USAGE;
-                }
-        if (argc - optind != 1) {
-                log_error("status: expected exactly one NAME.");
-                return EXIT_USAGE;
-        }
+        r = verb_parse_args(argc, argv,
+                            &(const VerbArgs){ .name = "status",
+                                               .help = help,
+                                               .short_options = "n:",
+                                               .options = options,
+                                               .on_option = status_option,
+                                               .userdata = &n_lines,
+                                               .min_operands = 1,
+                                               .max_operands = 1,
+                                               .usage = "expected exactly one NAME" });
+        if (r != VERB_GO_ON)
+                return r;
         const char *name = argv[optind];
         if (container_load_global(&g) < 0)
                 return 1;
