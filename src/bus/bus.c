@@ -541,43 +541,14 @@ static int append_device_allow(sd_bus_message *m, char *const *extra, bool reset
         return close_containers(m, 3);
 }
 
-/* The limits of type "t": the D-Bus property, its *_set flag and its value in BusScopeParams. In the order
- * of the names of the drop-ins systemd writes for them at runtime (50-AllowedCPUs.conf, which
- * append_limit_properties() sends first, then 50-CPUQuota.conf, …, 50-TasksMax.conf): systemd 252 appends a
- * new drop-in to the unit's list, and a list out of order makes the unit read NeedDaemonReload=yes ("…
- * changed on disk. Run 'systemctl daemon-reload'") until the next reload; sorted, the first
- * SetUnitProperties keeps it sorted (checked in the VM). bus_set_unit_limits() sends every one of them. */
-static const struct {
-        const char *name;
-        size_t set_offset;   /* bool */
-        size_t value_offset; /* uint64_t */
-} u64_limits[] = {
-#define U64_LIMIT(name, set, value)                                                                         \
-        { name, offsetof(BusScopeParams, set), offsetof(BusScopeParams, value) }
-        U64_LIMIT("CPUQuotaPerSecUSec", cpu_quota_set, cpu_quota_per_sec_usec), /* 50-CPUQuota.conf */
-        U64_LIMIT("CPUWeight", cpu_weight_set, cpu_weight),
-        U64_LIMIT("IOWeight", io_weight_set, io_weight),
-        U64_LIMIT("MemoryHigh", memory_high_set, memory_high),
-        U64_LIMIT("MemoryMax", memory_max_set, memory_max),
-        U64_LIMIT("MemorySwapMax", memory_swap_max_set, memory_swap_max),
-        U64_LIMIT("TasksMax", tasks_max_set, tasks_max),
-#undef U64_LIMIT
-};
+/* The limits of type "t" go in the order of basic/unit-limits.h, which is that of the names of the drop-ins
+ * systemd writes for them at runtime (50-AllowedCPUs.conf, which append_limit_properties() sends first, then
+ * 50-CPUQuota.conf, …, 50-TasksMax.conf): systemd 252 appends a new drop-in to the unit's list, and a list
+ * out of order makes the unit read NeedDaemonReload=yes ("… changed on disk. Run 'systemctl
+ * daemon-reload'") until the next reload; sorted, the first SetUnitProperties keeps it sorted (checked in
+ * the VM). bus_set_unit_limits() sends every one of them. */
 
-static bool u64_limit_is_set(const BusScopeParams *p, size_t i) {
-        return *(const bool *) ((const uint8_t *) p + u64_limits[i].set_offset);
-}
-
-static uint64_t u64_limit_value(const BusScopeParams *p, size_t i) {
-        return *(const uint64_t *) ((const uint8_t *) p + u64_limits[i].value_offset);
-}
-
-static void u64_limit_set(BusScopeParams *p, size_t i, uint64_t value) {
-        *(bool *) ((uint8_t *) p + u64_limits[i].set_offset) = true;
-        *(uint64_t *) ((uint8_t *) p + u64_limits[i].value_offset) = value;
-}
-
-/* AllowedCPUs, then the limits of u64_limits[], those that are set */
+/* AllowedCPUs, then the limits of p->limits, those that are set */
 /* With devices, also DeviceAllow (emptied first, so that the list replaces the unit's) and
  * DevicePolicy=closed, where their drop-ins 50-DeviceAllow.conf and 50-DevicePolicy.conf go in name order:
  * after 50-CPUWeight.conf, before 50-IOWeight.conf */
@@ -591,8 +562,8 @@ static int append_limit_properties(sd_bus_message *m, const BusScopeParams *p, b
                 if (r < 0)
                         return r;
         }
-        for (size_t i = 0; i < ELEMENTSOF(u64_limits); i++) {
-                if (devices && streq(u64_limits[i].name, "IOWeight")) {
+        UNIT_LIMIT_FOREACH(i) {
+                if (devices && i == UNIT_LIMIT_IO_WEIGHT) {
                         r = append_device_allow(m, p->extra_devices, true);
                         if (r < 0)
                                 return r;
@@ -600,9 +571,9 @@ static int append_limit_properties(sd_bus_message *m, const BusScopeParams *p, b
                         if (r < 0)
                                 return r;
                 }
-                if (!u64_limit_is_set(p, i))
+                if (!p->limits.set[i])
                         continue;
-                r = sd_bus_message_append(m, "(sv)", u64_limits[i].name, "t", u64_limit_value(p, i));
+                r = sd_bus_message_append(m, "(sv)", unit_limit_info[i].property, "t", p->limits.value[i]);
                 if (r < 0)
                         return r;
         }
@@ -919,20 +890,6 @@ static int read_variant_string(sd_bus_message *m, char **ret) {
 
 /* Parses the a{sv} of a GetAll reply into l, skipping what we do not want */
 static int parse_limits(sd_bus_message *m, BusScopeLimits *l) {
-        static const struct {
-                const char *name;
-                size_t offset;
-        } u64[] = {
-                { "MemoryMax", offsetof(BusScopeLimits, memory_max) },
-                { "MemoryHigh", offsetof(BusScopeLimits, memory_high) },
-                { "MemorySwapMax", offsetof(BusScopeLimits, memory_swap_max) },
-                { "CPUQuotaPerSecUSec", offsetof(BusScopeLimits, cpu_quota_per_sec_usec) },
-                { "CPUWeight", offsetof(BusScopeLimits, cpu_weight) },
-                { "TasksMax", offsetof(BusScopeLimits, tasks_max) },
-                { "IOWeight", offsetof(BusScopeLimits, io_weight) },
-                { "MemoryCurrent", offsetof(BusScopeLimits, memory_current) },
-                { "TasksCurrent", offsetof(BusScopeLimits, tasks_current) },
-        };
         int r;
 
         r = sd_bus_message_enter_container(m, 'a', "{sv}");
@@ -951,18 +908,21 @@ static int parse_limits(sd_bus_message *m, BusScopeLimits *l) {
                 if (r < 0)
                         return r;
 
-                for (size_t i = 0; i < ELEMENTSOF(u64); i++)
-                        if (streq(name, u64[i].name)) {
-                                r = sd_bus_message_read(m, "v", "t",
-                                                        (uint64_t *) ((uint8_t *) l + u64[i].offset));
-                                if (r < 0)
-                                        return r;
-                                handled = true;
-                                break;
-                        }
+                UNIT_LIMIT_FOREACH(i)
+                if (streq(name, unit_limit_info[i].property)) {
+                        r = sd_bus_message_read(m, "v", "t", &l->limits[i]);
+                        if (r < 0)
+                                return r;
+                        handled = true;
+                        break;
+                }
 
                 if (handled)
                         ;
+                else if (streq(name, "MemoryCurrent"))
+                        r = sd_bus_message_read(m, "v", "t", &l->memory_current);
+                else if (streq(name, "TasksCurrent"))
+                        r = sd_bus_message_read(m, "v", "t", &l->tasks_current);
                 else if (streq(name, "ActiveState"))
                         r = read_variant_string(m, &l->active_state);
                 else if (streq(name, "SubState"))
@@ -1019,13 +979,6 @@ static int get_all(sd_bus *bus, const char *path, const char *iface, BusScopeLim
 
 int bus_read_scope_limits(sd_bus *bus, const char *unit, BusScopeLimits *ret) {
         _cleanup_(bus_scope_limits_done) BusScopeLimits l = {
-                .memory_max = UINT64_MAX,
-                .memory_high = UINT64_MAX,
-                .memory_swap_max = UINT64_MAX,
-                .cpu_quota_per_sec_usec = UINT64_MAX,
-                .cpu_weight = UINT64_MAX,
-                .tasks_max = UINT64_MAX,
-                .io_weight = UINT64_MAX,
                 .memory_current = UINT64_MAX,
                 .tasks_current = UINT64_MAX,
         };
@@ -1037,6 +990,8 @@ int bus_read_scope_limits(sd_bus *bus, const char *unit, BusScopeLimits *ret) {
         assert(unit);
         assert(ret);
 
+        UNIT_LIMIT_FOREACH(i)
+        l.limits[i] = UINT64_MAX;
         iface = unit_type_interface(unit);
         if (!iface)
                 return -EINVAL;
@@ -1278,15 +1233,17 @@ int bus_set_unit_limits(sd_bus *bus, const char *unit, const BusScopeParams *p, 
                 .extra_devices = p->extra_devices,
                 .set_device_policy = p->set_device_policy,
         };
-        for (size_t i = 0; i < ELEMENTSOF(u64_limits); i++)
-                u64_limit_set(&q, i, u64_limit_is_set(p, i) ? u64_limit_value(p, i) : UINT64_MAX);
+        UNIT_LIMIT_FOREACH(i) {
+                q.limits.set[i] = true;
+                q.limits.value[i] = p->limits.set[i] ? p->limits.value[i] : UINT64_MAX;
+        }
         /* TasksMax=infinity would be no limit at all, not what a unit gets when nothing sets it (asked of
          * the manager only then: one bus round trip less when the file sets tasks_max) */
-        if (!p->tasks_max_set) {
+        if (!p->limits.set[UNIT_LIMIT_TASKS_MAX]) {
                 r = get_default_tasks_max(bus, &default_tasks_max, error);
                 if (r < 0)
                         return r;
-                q.tasks_max = default_tasks_max;
+                q.limits.value[UNIT_LIMIT_TASKS_MAX] = default_tasks_max;
         }
 
         if (p->allowed_cpus_set)

@@ -27,6 +27,7 @@
 #include <systemd/sd-bus.h>
 
 #include "macros.h"
+#include "unit-limits.h"
 
 /* Why a call failed, beyond the errno. All fields may be NULL. Initialise with BUS_ERROR_NULL: every call
  * taking a BusError first empties it, and fills it on failure when there is more to say than the errno
@@ -72,17 +73,10 @@ typedef struct BusScopeParams {
         uint64_t stop_timeout_usec; /* USEC_INFINITY = no timeout */
         /* Delegate=yes and SendSIGKILL=yes are always sent. */
 
-        bool memory_max_set, memory_high_set, memory_swap_max_set, cpu_quota_set, cpu_weight_set,
-                allowed_cpus_set, tasks_max_set, io_weight_set;
-        uint64_t memory_max;             /* MemoryMax, bytes */
-        uint64_t memory_high;            /* MemoryHigh, bytes */
-        uint64_t memory_swap_max;        /* MemorySwapMax, bytes */
-        uint64_t cpu_quota_per_sec_usec; /* CPUQuotaPerSecUSec: 50% → 500000 */
-        uint64_t cpu_weight;             /* CPUWeight 1..10000 */
-        const uint8_t *allowed_cpus;     /* AllowedCPUs bitmask, bit n of byte n/8 = CPU n */
+        UnitLimits limits; /* each one sent only when limits.set[i] */
+        bool allowed_cpus_set;
+        const uint8_t *allowed_cpus; /* AllowedCPUs bitmask, bit n of byte n/8 = CPU n */
         size_t allowed_cpus_size;
-        uint64_t tasks_max; /* TasksMax */
-        uint64_t io_weight; /* IOWeight 1..10000 */
 
         /* DevicePolicy=closed with the standard container list (/dev/null, /dev/zero, /dev/full,
          * /dev/random, /dev/urandom, /dev/tty, /dev/ptmx, /dev/net/tun rwm and char-pts rwm) unless
@@ -146,12 +140,8 @@ typedef struct BusScopeLimits {
         char *result;        /* Result property: success, resources, timeout, oom-kill, … */
         char *control_group; /* "/machine.slice/cbox-web.scope", relative to /sys/fs/cgroup */
         char *slice;
-        uint64_t memory_max, memory_high, memory_swap_max;
-        uint64_t cpu_quota_per_sec_usec;
-        uint64_t cpu_weight;
-        uint64_t tasks_max;
-        uint64_t io_weight;
-        uint8_t *allowed_cpus; /* bitmask as set; NULL/0 when not set */
+        uint64_t limits[_UNIT_LIMIT_MAX]; /* by basic/unit-limits.h's UnitLimit */
+        uint8_t *allowed_cpus;            /* bitmask as set; NULL/0 when not set */
         size_t allowed_cpus_size;
         uint64_t memory_current; /* current usage; UINT64_MAX if unknown */
         uint64_t tasks_current;  /* UINT64_MAX if unknown */

@@ -1,45 +1,75 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Small helpers several verbs share (kept out of main.c so each verb stays one file). */
-#include <errno.h>
+#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli-util.h"
-#include "fileio.h"
+#include "container.h"
 #include "log.h"
 #include "macros.h"
-#include "state.h"
-#include "string-util.h"
+#include "verbs.h"
 
-/* Refuses when REF now points at another manifest than the one the container was started from */
-int check_same_image(ImageStore *store, const char *name, const char *ref, const char *digest) {
-        _cleanup_free_ char *now = NULL;
+int verb_parse_args(int argc, char *argv[], const VerbArgs *a) {
+        enum { ARG_JSON = 0x7f00 };
+        const char *own = a->short_options ?: "";
+        bool in_order = own[0] == '+';
+        struct option opts[32];
+        char short_opts[32];
+        size_t n = 0;
+        int c, r;
 
-        if (!digest)
-                return 0;
-        if (image_manifest_digest(store, ref, &now) < 0 || !streq(now, digest))
-                return log_error_errno(ESTALE,
-                                       "%s: image '%s' now is %s, not %s the container was started from: "
-                                       "start it again first",
-                                       name, ref, strna(now), digest);
-        return 0;
+        opts[n++] = (struct option){ "help", no_argument, NULL, 'h' };
+        if (a->quiet)
+                opts[n++] = (struct option){ "quiet", no_argument, NULL, 'q' };
+        if (a->json)
+                opts[n++] = (struct option){ "json", no_argument, NULL, ARG_JSON };
+        for (const struct option *o = a->options; o && o->name; o++) {
+                assert(n + 1 < ELEMENTSOF(opts));
+                opts[n++] = *o;
+        }
+        opts[n] = (struct option){};
+        r = snprintf(short_opts, sizeof(short_opts), "%sh%s%s", in_order ? "+" : "", a->quiet ? "q" : "",
+                     own + in_order);
+        assert(r > 0 && (size_t) r < sizeof(short_opts));
+
+        while ((c = getopt_long(argc, argv, short_opts, opts, NULL)) >= 0) {
+                if (c == 'h') {
+                        fputs(a->help, stdout);
+                        return 0;
+                }
+                if (c == '?')
+                        return EXIT_USAGE;
+                if (c == 'q' && a->quiet)
+                        arg_quiet = true;
+                else if (c == ARG_JSON && a->json)
+                        arg_json = true;
+                else {
+                        r = a->on_option ? a->on_option(c, optarg, a->userdata) : EXIT_USAGE;
+                        if (r != 0)
+                                return r;
+                }
+        }
+        int n_operands = argc - optind;
+        if (n_operands < a->min_operands || (a->max_operands >= 0 && n_operands > a->max_operands)) {
+                log_error("%s: %s.", a->name, a->usage);
+                return EXIT_USAGE;
+        }
+        return VERB_GO_ON;
 }
 
-int with_container_lock(const GlobalConfig *g, const char *name,
-                        int (*fn)(const GlobalConfig *g, const char *name, const char *arg),
-                        const char *arg) {
-        int lock_fd = -EBADF, r;
+int verb_for_each_name(int argc, char *argv[],
+                       int (*fn)(const GlobalConfig *g, const char *name, void *userdata), void *userdata) {
+        _cleanup_(global_config_freep) GlobalConfig *g = NULL;
+        bool failed = false;
 
-        r = state_lock(global_config_run_root(g), name, true, &lock_fd);
-        if (r < 0)
-                return log_error_errno(r, "%s: cannot lock: %m", name);
-        r = fn(g, name, arg);
-        (void) state_unlock(global_config_run_root(g), name, lock_fd,
-                            !state_dir_exists(global_config_run_root(g), name));
-        return r;
+        if (container_load_global(&g) < 0)
+                return 1;
+        for (int i = optind; i < argc; i++)
+                if (fn(g, argv[i], userdata) < 0)
+                        failed = true;
+        return failed ? 1 : 0;
 }
 
 void format_bytes(uint64_t b, char *buf, size_t n) {

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "cli-util.h"
 #include "config.h"
 #include "log.h"
 #include "verbs.h"
@@ -13,40 +13,30 @@ static void print_problems(const ConfigDiag *d) {
                 fputs(s, stderr);
 }
 
+static const char help[] = "cbox cat [--json] FILE|NAME\n\n"
+                           "Print the effective configuration (the file merged with its drop-ins "
+                           "and the\n"
+                           "defaults) as TOML, each value annotated with the file and line it "
+                           "came from.\n"
+                           "--json prints the merged model with its origins.\n";
+
 VERB(cat, 11, "cat [--json] FILE|NAME       Show the effective configuration and its sources") {
-        enum { ARG_JSON = 0x100 };
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "json", no_argument, NULL, ARG_JSON },
-                {},
-        };
         _cleanup_(global_config_freep) GlobalConfig *g = NULL;
         _cleanup_(container_config_freep) ContainerConfig *cc = NULL;
         _cleanup_free_ char *out = NULL;
         ConfigDiag d = {};
-        bool json = arg_json;
-        int c, r;
+        int r;
 
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
-                switch (c) {
-                case 'h':
-                        printf("cbox cat [--json] FILE|NAME\n\n"
-                               "Print the effective configuration (the file merged with its drop-ins and "
-                               "the\n"
-                               "defaults) as TOML, each value annotated with the file and line it came "
-                               "from.\n"
-                               "--json prints the merged model with its origins.\n");
-                        return 0;
-                case ARG_JSON:
-                        json = true;
-                        break;
-                default:
-                        return EXIT_USAGE;
-                }
-        if (argc - optind != 1) {
-                log_error("cat: expected exactly one FILE or NAME.");
-                return EXIT_USAGE;
-        }
+        r = verb_parse_args(argc, argv,
+                            &(const VerbArgs){ .name = "cat",
+                                               .help = help,
+                                               .json = true,
+                                               .min_operands = 1,
+                                               .max_operands = 1,
+                                               .usage = "expected exactly one FILE or NAME" });
+        if (r != VERB_GO_ON)
+                return r;
+        bool json = arg_json;
 
         r = global_config_load(&g, &d);
         if (r == -ENOMEM)

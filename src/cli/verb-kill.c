@@ -1,10 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <getopt.h>
 #include <signal.h>
-#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
+#include "cli-util.h"
 #include "container.h"
 #include "log.h"
 #include "verbs.h"
@@ -27,46 +26,49 @@ static int parse_signal(const char *s) {
         return -EINVAL;
 }
 
+static int kill_option(int c, const char *arg, void *userdata) {
+        int sig;
+
+        if (c != 's')
+                return EXIT_USAGE;
+        sig = parse_signal(arg);
+        if (sig < 0) {
+                log_error("kill: unknown signal '%s'.", arg);
+                return EXIT_USAGE;
+        }
+        *(int *) userdata = sig;
+        return 0;
+}
+
+static int kill_one(const GlobalConfig *g, const char *name, void *userdata) {
+        return container_kill(g, name, *(int *) userdata);
+}
+
+static const char help[] = "cbox kill [-s SIGNAL] NAME…\n\n"
+                           "Send SIGNAL (default TERM; a name like TERM/SIGTERM or a "
+                           "number).\n"
+                           "TERM INT HUP USR1 USR2 QUIT WINCH go to the container's init, "
+                           "which forwards\n"
+                           "them to the payload (so it receives them once); any other signal "
+                           "(KILL, STOP,\n"
+                           "CONT, …) goes to every process of the container's unit (systemd "
+                           "KillUnit).\n";
+
 VERB(kill, 25, "kill [-s SIGNAL] NAME…      Send a signal to containers") {
         static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
                 { "signal", required_argument, NULL, 's' },
                 {},
         };
-        _cleanup_(global_config_freep) GlobalConfig *g = NULL;
-        int sig = SIGTERM, c;
-        bool failed = false;
-
-        while ((c = getopt_long(argc, argv, "hs:", options, NULL)) >= 0)
-                switch (c) {
-                case 'h':
-                        printf("cbox kill [-s SIGNAL] NAME…\n\n"
-                               "Send SIGNAL (default TERM; a name like TERM/SIGTERM or a number).\n"
-                               "TERM INT HUP USR1 USR2 QUIT WINCH go to the container's init, which "
-                               "forwards\n"
-                               "them to the payload (so it receives them once); any other signal (KILL, "
-                               "STOP,\n"
-                               "CONT, …) goes to every process of the container's unit (systemd "
-                               "KillUnit).\n");
-                        return 0;
-                case 's':
-                        sig = parse_signal(optarg);
-                        if (sig < 0) {
-                                log_error("kill: unknown signal '%s'.", optarg);
-                                return EXIT_USAGE;
-                        }
-                        break;
-                default:
-                        return EXIT_USAGE;
-                }
-        if (optind >= argc) {
-                log_error("kill: expected at least one NAME.");
-                return EXIT_USAGE;
-        }
-        if (container_load_global(&g) < 0)
-                return 1;
-        for (int i = optind; i < argc; i++)
-                if (container_kill(g, argv[i], sig) < 0)
-                        failed = true;
-        return failed ? 1 : 0;
+        int sig = SIGTERM;
+        int r = verb_parse_args(argc, argv,
+                                &(const VerbArgs){ .name = "kill",
+                                                   .help = help,
+                                                   .short_options = "s:",
+                                                   .options = options,
+                                                   .on_option = kill_option,
+                                                   .userdata = &sig,
+                                                   .min_operands = 1,
+                                                   .max_operands = -1,
+                                                   .usage = "expected at least one NAME" });
+        return r != VERB_GO_ON ? r : verb_for_each_name(argc, argv, kill_one, &sig);
 }

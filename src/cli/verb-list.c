@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <getopt.h>
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <stdio.h>
 
+#include "cli-util.h"
 #include "container.h"
 #include "log.h"
 #include "verbs.h"
@@ -64,37 +64,42 @@ static int print_json(const ContainerInfo *l, size_t n) {
         return 0;
 }
 
+static int list_option(int c, const char *arg, void *userdata) {
+        if (c != 'a')
+                return EXIT_USAGE;
+        *(bool *) userdata = true;
+        return 0;
+}
+
+static const char help[] = "cbox list [--all] [--json]\n\n"
+                           "Running containers; --all adds exited and stopped ones with their "
+                           "exit code.\n"
+                           "--json: an array of objects with name, state, unit, leader, "
+                           "exit_code, …\n";
+
 VERB(list, 30, "list [--all] [--json]       List containers") {
-        enum { ARG_JSON = 0x100 };
         static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
                 { "all", no_argument, NULL, 'a' },
-                { "json", no_argument, NULL, ARG_JSON },
                 {},
         };
         _cleanup_(global_config_freep) GlobalConfig *g = NULL;
         ContainerInfo *l = NULL;
-        bool all = false, json = arg_json;
+        bool all = false;
         size_t n = 0;
-        int c, r;
+        int r;
 
-        while ((c = getopt_long(argc, argv, "ha", options, NULL)) >= 0)
-                switch (c) {
-                case 'h':
-                        printf("cbox list [--all] [--json]\n\n"
-                               "Running containers; --all adds exited and stopped ones with their exit "
-                               "code.\n"
-                               "--json: an array of objects with name, state, unit, leader, exit_code, …\n");
-                        return 0;
-                case 'a':
-                        all = true;
-                        break;
-                case ARG_JSON:
-                        json = true;
-                        break;
-                default:
-                        return EXIT_USAGE;
-                }
+        r = verb_parse_args(argc, argv,
+                            &(const VerbArgs){ .name = "list",
+                                               .help = help,
+                                               .short_options = "a",
+                                               .options = options,
+                                               .on_option = list_option,
+                                               .userdata = &all,
+                                               .json = true,
+                                               .max_operands = -1 });
+        if (r != VERB_GO_ON)
+                return r;
+        bool json = arg_json;
         if (optind != argc) {
                 log_error("list: unexpected argument '%s'.", argv[optind]);
                 return EXIT_USAGE;

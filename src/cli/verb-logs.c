@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "cli-util.h"
 #include "container.h"
 #include "fd-util.h"
 #include "journal.h"
@@ -29,52 +29,68 @@ static int print_entry(const JournalEntry *e, void *userdata) {
         return 0;
 }
 
+typedef struct LogsOptions {
+        uint64_t n_lines;
+        bool follow, with_time;
+} LogsOptions;
+
+static int logs_option(int c, const char *arg, void *userdata) {
+        LogsOptions *o = userdata;
+        char *end;
+
+        switch (c) {
+        case 'f':
+                o->follow = true;
+                return 0;
+        case 'n': {
+                unsigned long long v = strtoull(arg, &end, 10);
+                if (!*arg || *end || arg[0] == '-') {
+                        log_error("logs: invalid line count '%s'.", arg);
+                        return EXIT_USAGE;
+                }
+                o->n_lines = v;
+                return 0;
+        }
+        case 't':
+                o->with_time = true;
+                return 0;
+        default:
+                return EXIT_USAGE;
+        }
+}
+
+static const char help[] = "cbox logs [-f] [-n N] [-t] NAME\n\n"
+                           "The container's stdout/stderr from the journal (CBOX_CONTAINER=NAME "
+                           "or its unit).\n"
+                           "  -f --follow      keep printing new lines until interrupted\n"
+                           "  -n --lines=N     only the last N lines\n"
+                           "  -t --timestamps  prefix each line with its time\n";
+
 VERB(logs, 32, "logs [-f] [-n N] NAME       Show a container's output from the journal") {
         static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
                 { "follow", no_argument, NULL, 'f' },
                 { "lines", required_argument, NULL, 'n' },
                 { "timestamps", no_argument, NULL, 't' },
                 {},
         };
         _cleanup_close_ int sfd = -EBADF;
-        uint64_t n_lines = JOURNAL_ALL_LINES;
-        bool follow = false, with_time = false;
-        int c, r;
+        LogsOptions o = { .n_lines = JOURNAL_ALL_LINES };
+        int r;
 
-        while ((c = getopt_long(argc, argv, "hfn:t", options, NULL)) >= 0)
-                switch (c) {
-                case 'h':
-                        printf("cbox logs [-f] [-n N] [-t] NAME\n\n"
-                               "The container's stdout/stderr from the journal (CBOX_CONTAINER=NAME or its "
-                               "unit).\n"
-                               "  -f --follow      keep printing new lines until interrupted\n"
-                               "  -n --lines=N     only the last N lines\n"
-                               "  -t --timestamps  prefix each line with its time\n");
-                        return 0;
-                case 'f':
-                        follow = true;
-                        break;
-                case 'n': {
-                        char *end;
-                        unsigned long long v = strtoull(optarg, &end, 10);
-                        if (!*optarg || *end || optarg[0] == '-') {
-                                log_error("logs: invalid line count '%s'.", optarg);
-                                return EXIT_USAGE;
-                        }
-                        n_lines = v;
-                        break;
-                }
-                case 't':
-                        with_time = true;
-                        break;
-                default:
-                        return EXIT_USAGE;
-                }
-        if (argc - optind != 1) {
-                log_error("logs: expected exactly one NAME.");
-                return EXIT_USAGE;
-        }
+        r = verb_parse_args(argc, argv,
+                            &(const VerbArgs){ .name = "logs",
+                                               .help = help,
+                                               .short_options = "fn:t",
+                                               .options = options,
+                                               .on_option = logs_option,
+                                               .userdata = &o,
+                                               .min_operands = 1,
+                                               .max_operands = 1,
+                                               .usage = "expected exactly one NAME" });
+        if (r != VERB_GO_ON)
+                return r;
+        uint64_t n_lines = o.n_lines;
+        bool follow = o.follow, with_time = o.with_time;
         if (!state_name_is_valid(argv[optind])) {
                 log_error("logs: '%s' is not a valid container name.", argv[optind]);
                 return EXIT_USAGE;

@@ -1,40 +1,23 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <getopt.h>
-#include <stdio.h>
-
+#include "cli-util.h"
 #include "container.h"
-#include "log.h"
 #include "verbs.h"
 
-VERB(start, 22, "start NAME…                 Start stopped or exited containers again") {
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                {},
-        };
-        _cleanup_(global_config_freep) GlobalConfig *g = NULL;
-        UpOptions o = { .quiet = arg_quiet };
-        bool failed = false;
-        int c;
+static int start_one(const GlobalConfig *g, const char *name, void *userdata) {
+        return container_start(g, name, &(const UpOptions){ .quiet = arg_quiet });
+}
 
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
-                switch (c) {
-                case 'h':
-                        printf("cbox start NAME…\n\n"
-                               "Run a known container (stopped, or exited by itself) again, detached, from "
-                               "the\n"
-                               "file it was created from.\n");
-                        return 0;
-                default:
-                        return EXIT_USAGE;
-                }
-        if (optind >= argc) {
-                log_error("start: expected at least one NAME.");
-                return EXIT_USAGE;
-        }
-        if (container_load_global(&g) < 0)
-                return 1;
-        for (int i = optind; i < argc; i++)
-                if (container_start(g, argv[i], &o) < 0)
-                        failed = true;
-        return failed ? 1 : 0;
+static const char help[] = "cbox start NAME…\n\n"
+                           "Run a known container (stopped, or exited by itself) again, "
+                           "detached, from the\n"
+                           "file it was created from.\n";
+
+VERB(start, 22, "start NAME…                 Start stopped or exited containers again") {
+        int r = verb_parse_args(argc, argv,
+                                &(const VerbArgs){ .name = "start",
+                                                   .help = help,
+                                                   .min_operands = 1,
+                                                   .max_operands = -1,
+                                                   .usage = "expected at least one NAME" });
+        return r != VERB_GO_ON ? r : verb_for_each_name(argc, argv, start_one, NULL);
 }

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <time.h>
 
 #include "bus.h"
+#include "cli-util.h"
 #include "container.h"
 #include "journal.h"
 #include "log.h"
@@ -16,6 +16,36 @@ static void print_u64(const char *label, uint64_t v, const char *unit_suffix) {
                 printf("%16s: infinity\n", label);
         else
                 printf("%16s: %" PRIu64 "%s\n", label, v, unit_suffix);
+}
+
+/* The unit's limits in the order status has always shown them, AllowedCPUs after CPUWeight */
+static void print_limits(const BusScopeLimits *lim) {
+        static const UnitLimit order[] = {
+                UNIT_LIMIT_MEMORY_MAX, UNIT_LIMIT_MEMORY_HIGH, UNIT_LIMIT_MEMORY_SWAP_MAX,
+                UNIT_LIMIT_CPU_QUOTA,  UNIT_LIMIT_CPU_WEIGHT,  UNIT_LIMIT_TASKS_MAX,
+                UNIT_LIMIT_IO_WEIGHT,
+        };
+
+        for (size_t k = 0; k < ELEMENTSOF(order); k++) {
+                UnitLimit i = order[k];
+                uint64_t v = lim->limits[i];
+
+                if (i == UNIT_LIMIT_CPU_QUOTA) {
+                        if (v == UINT64_MAX)
+                                printf("%16s: none\n", "CPUQuota");
+                        else
+                                printf("%16s: %" PRIu64 "%%\n", "CPUQuota", v / 10000);
+                } else
+                        print_u64(unit_limit_info[i].property, v, "");
+
+                if (i == UNIT_LIMIT_CPU_WEIGHT && lim->allowed_cpus_size > 0) {
+                        printf("%16s:", "AllowedCPUs");
+                        for (size_t b = 0; b < lim->allowed_cpus_size * 8; b++)
+                                if (lim->allowed_cpus[b / 8] & (1U << (b % 8)))
+                                        printf(" %zu", b);
+                        printf("\n");
+                }
+        }
 }
 
 static void print_time(const char *label, uint64_t usec) {
@@ -34,9 +64,20 @@ static int print_line(const JournalEntry *e, void *userdata) {
         return 0;
 }
 
+static int status_option(int c, const char *arg, void *userdata) {
+        if (c != 'n')
+                return EXIT_USAGE;
+        *(uint64_t *) userdata = strtoull(arg, NULL, 10);
+        return 0;
+}
+
+static const char help[] = "cbox status [-n N] NAME\n\n"
+                           "State, unit, leader, the limits systemd has in effect, and the last N "
+                           "(10)\n"
+                           "lines of output.\n";
+
 VERB(status, 31, "status NAME                 State, unit, limits in effect and recent output") {
         static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
                 { "lines", required_argument, NULL, 'n' },
                 {},
         };
@@ -45,25 +86,20 @@ VERB(status, 31, "status NAME                 State, unit, limits in effect and 
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         BusScopeLimits lim = {};
         uint64_t n_lines = 10;
-        int c, r;
+        int r;
 
-        while ((c = getopt_long(argc, argv, "hn:", options, NULL)) >= 0)
-                switch (c) {
-                case 'h':
-                        printf("cbox status [-n N] NAME\n\n"
-                               "State, unit, leader, the limits systemd has in effect, and the last N (10)\n"
-                               "lines of output.\n");
-                        return 0;
-                case 'n':
-                        n_lines = strtoull(optarg, NULL, 10);
-                        break;
-                default:
-                        return EXIT_USAGE;
-                }
-        if (argc - optind != 1) {
-                log_error("status: expected exactly one NAME.");
-                return EXIT_USAGE;
-        }
+        r = verb_parse_args(argc, argv,
+                            &(const VerbArgs){ .name = "status",
+                                               .help = help,
+                                               .short_options = "n:",
+                                               .options = options,
+                                               .on_option = status_option,
+                                               .userdata = &n_lines,
+                                               .min_operands = 1,
+                                               .max_operands = 1,
+                                               .usage = "expected exactly one NAME" });
+        if (r != VERB_GO_ON)
+                return r;
         const char *name = argv[optind];
         if (container_load_global(&g) < 0)
                 return 1;
@@ -98,23 +134,7 @@ VERB(status, 31, "status NAME                 State, unit, limits in effect and 
                 printf("%16s: %s (%s)\n", "Unit state", strna(lim.active_state), strna(lim.sub_state));
                 printf("%16s: %s\n", "Slice", strna(lim.slice));
                 printf("%16s: /sys/fs/cgroup%s\n", "CGroup", strempty(lim.control_group));
-                print_u64("MemoryMax", lim.memory_max, "");
-                print_u64("MemoryHigh", lim.memory_high, "");
-                print_u64("MemorySwapMax", lim.memory_swap_max, "");
-                if (lim.cpu_quota_per_sec_usec == UINT64_MAX)
-                        printf("%16s: none\n", "CPUQuota");
-                else
-                        printf("%16s: %" PRIu64 "%%\n", "CPUQuota", lim.cpu_quota_per_sec_usec / 10000);
-                print_u64("CPUWeight", lim.cpu_weight, "");
-                if (lim.allowed_cpus_size > 0) {
-                        printf("%16s:", "AllowedCPUs");
-                        for (size_t b = 0; b < lim.allowed_cpus_size * 8; b++)
-                                if (lim.allowed_cpus[b / 8] & (1U << (b % 8)))
-                                        printf(" %zu", b);
-                        printf("\n");
-                }
-                print_u64("TasksMax", lim.tasks_max, "");
-                print_u64("IOWeight", lim.io_weight, "");
+                print_limits(&lim);
                 print_u64("Memory", lim.memory_current, " bytes");
                 print_u64("Tasks", lim.tasks_current, "");
                 bus_scope_limits_done(&lim);

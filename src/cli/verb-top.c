@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <dirent.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <unistd.h>
 
+#include "cli-util.h"
 #include "container.h"
 #include "fd-util.h"
 #include "fileio.h"
@@ -106,34 +106,28 @@ static char *proc_cmdline(pid_t pid) {
         return TAKE_PTR(data);
 }
 
+static const char help[] = "cbox top NAME\n\n"
+                           "The processes in the container's cgroup: host PID, PID in the "
+                           "container, user\n"
+                           "(as the host's passwd names the uid) and command line.\n";
+
 VERB(top, 34, "top NAME                    Processes of a container") {
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                {},
-        };
         _cleanup_(global_config_freep) GlobalConfig *g = NULL;
         _cleanup_(container_info_done) ContainerInfo i = {};
         _cleanup_free_ char *cg = NULL;
         _cleanup_free_ pid_t *pids = NULL;
         _cleanup_close_ int cg_fd = -EBADF;
         size_t n = 0;
-        int c, r;
+        int r;
 
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
-                switch (c) {
-                case 'h':
-                        printf("cbox top NAME\n\n"
-                               "The processes in the container's cgroup: host PID, PID in the container, "
-                               "user\n"
-                               "(as the host's passwd names the uid) and command line.\n");
-                        return 0;
-                default:
-                        return EXIT_USAGE;
-                }
-        if (argc - optind != 1) {
-                log_error("top: expected exactly one NAME.");
-                return EXIT_USAGE;
-        }
+        r = verb_parse_args(argc, argv,
+                            &(const VerbArgs){ .name = "top",
+                                               .help = help,
+                                               .min_operands = 1,
+                                               .max_operands = 1,
+                                               .usage = "expected exactly one NAME" });
+        if (r != VERB_GO_ON)
+                return r;
         const char *name = argv[optind];
         if (container_load_global(&g) < 0)
                 return 1;

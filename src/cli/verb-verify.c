@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "cli-util.h"
 #include "container.h"
 #include "log.h"
 #include "verbs.h"
@@ -54,41 +54,33 @@ static char *dropin_owner(const char *arg) {
         return strndup(base, strlen(base) - strlen(".toml"));
 }
 
+static const char help[] = "cbox verify [-q] FILE|NAME…\n\n"
+                           "Parse, merge drop-ins and validate. Prints FILE: OK, or one line per "
+                           "problem:\n"
+                           "FILE:LINE:COLUMN: KEY.PATH: what is wrong (what is accepted). Files in "
+                           "a conf.d/\n"
+                           "directory are checked as global settings; a drop-in "
+                           "NAME.toml.d/FILE.toml as\n"
+                           "part of its container. What up refuses beyond the file is refused too: "
+                           "a\n"
+                           "security.seccomp profile that does not load, unsupported keys.\n";
+
 VERB(verify, 10, "verify [-q] FILE|NAME…       Check container files and their drop-ins") {
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "quiet", no_argument, NULL, 'q' },
-                {},
-        };
         _cleanup_(global_config_freep) GlobalConfig *g = NULL;
         ConfigDiag gd = {};
-        bool quiet = arg_quiet, failed = false;
-        int c, r;
+        bool failed = false;
+        int r;
 
-        while ((c = getopt_long(argc, argv, "hq", options, NULL)) >= 0)
-                switch (c) {
-                case 'h':
-                        printf("cbox verify [-q] FILE|NAME…\n\n"
-                               "Parse, merge drop-ins and validate. Prints FILE: OK, or one line per "
-                               "problem:\n"
-                               "FILE:LINE:COLUMN: KEY.PATH: what is wrong (what is accepted). Files in a "
-                               "conf.d/\n"
-                               "directory are checked as global settings; a drop-in NAME.toml.d/FILE.toml "
-                               "as\n"
-                               "part of its container. What up refuses beyond the file is refused too: "
-                               "a\n"
-                               "security.seccomp profile that does not load, unsupported keys.\n");
-                        return 0;
-                case 'q':
-                        quiet = true;
-                        break;
-                default:
-                        return EXIT_USAGE;
-                }
-        if (optind >= argc) {
-                log_error("verify: expected at least one FILE or NAME.");
-                return EXIT_USAGE;
-        }
+        r = verb_parse_args(argc, argv,
+                            &(const VerbArgs){ .name = "verify",
+                                               .help = help,
+                                               .quiet = true,
+                                               .min_operands = 1,
+                                               .max_operands = -1,
+                                               .usage = "expected at least one FILE or NAME" });
+        if (r != VERB_GO_ON)
+                return r;
+        bool quiet = arg_quiet;
 
         r = global_config_load(&g, &gd);
         if (r == -ENOMEM)

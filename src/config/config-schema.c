@@ -1027,6 +1027,8 @@ static int parse_mounts(ParseCtx *ctx, const ConfigKey *k, const char *key_path,
 
 #define C(f) offsetof(ContainerConfig, f)
 #define CS(f) ((ssize_t) offsetof(ContainerConfig, f))
+/* a key of basic/unit-limits.h: its value and its flag in ResourceConfig.limits */
+#define LIMIT(l) C(resources.limits.value[UNIT_LIMIT_##l]), CS(resources.limits.set[UNIT_LIMIT_##l])
 
 #define A_PATH "an absolute path"
 #define A_SIZE "a size: a number with optional K, M, G or T suffix (base 1024), or an integer of bytes"
@@ -1063,24 +1065,22 @@ const ConfigKey container_keys[] = {
         { "slice", parse_scalar, format_string, C(slice), -1, 0, 0,
           "a slice unit name like \"machine.slice\"", &slice_syntax },
 
-        { "resources.memory_max", parse_scalar, format_size, C(resources.memory_max),
-          CS(resources.memory_max_set), 0, 1, A_SIZE_INF, &size_syntax },
-        { "resources.memory_high", parse_scalar, format_size, C(resources.memory_high),
-          CS(resources.memory_high_set), 0, 1, A_SIZE_INF, &size_syntax },
-        { "resources.memory_swap_max", parse_scalar, format_size, C(resources.memory_swap_max),
-          CS(resources.memory_swap_max_set), 0, 1, A_SIZE_INF, &size_syntax },
-        { "resources.cpu_quota", parse_scalar, format_cpu_quota, C(resources.cpu_quota_per_sec_usec),
-          CS(resources.cpu_quota_set), 0, 0, "a percentage above 0 like \"50%\" or \"150%\" for 1.5 CPUs",
-          &cpu_quota_syntax },
-        { "resources.cpu_weight", parse_scalar, format_u64, C(resources.cpu_weight),
-          CS(resources.cpu_weight_set), 1, 10000, "an integer from 1 to 10000", &u64_syntax },
+        { "resources.memory_max", parse_scalar, format_size, LIMIT(MEMORY_MAX), 0, 1, A_SIZE_INF,
+          &size_syntax },
+        { "resources.memory_high", parse_scalar, format_size, LIMIT(MEMORY_HIGH), 0, 1, A_SIZE_INF,
+          &size_syntax },
+        { "resources.memory_swap_max", parse_scalar, format_size, LIMIT(MEMORY_SWAP_MAX), 0, 1, A_SIZE_INF,
+          &size_syntax },
+        { "resources.cpu_quota", parse_scalar, format_cpu_quota, LIMIT(CPU_QUOTA), 0, 0,
+          "a percentage above 0 like \"50%\" or \"150%\" for 1.5 CPUs", &cpu_quota_syntax },
+        { "resources.cpu_weight", parse_scalar, format_u64, LIMIT(CPU_WEIGHT), 1, 10000,
+          "an integer from 1 to 10000", &u64_syntax },
         { "resources.cpuset", parse_scalar, format_cpuset, C(resources), -1, 0, 0,
           "CPU numbers and ranges like \"0-3,8\", CPUs 0 to 8191", &cpuset_syntax },
-        { "resources.tasks_max", parse_scalar, format_u64, C(resources.tasks_max),
-          CS(resources.tasks_max_set), 1, UINT64_MAX - 1, "an integer of at least 1, or \"infinity\"",
-          &u64_or_infinity_syntax },
-        { "resources.io_weight", parse_scalar, format_u64, C(resources.io_weight),
-          CS(resources.io_weight_set), 1, 10000, "an integer from 1 to 10000", &u64_syntax },
+        { "resources.tasks_max", parse_scalar, format_u64, LIMIT(TASKS_MAX), 1, UINT64_MAX - 1,
+          "an integer of at least 1, or \"infinity\"", &u64_or_infinity_syntax },
+        { "resources.io_weight", parse_scalar, format_u64, LIMIT(IO_WEIGHT), 1, 10000,
+          "an integer from 1 to 10000", &u64_syntax },
         { "resources.nofile", parse_scalar, format_rlimit, C(resources.nofile), CS(resources.nofile_set), 0,
           0, "an integer, \"infinity\", or \"SOFT:HARD\" of those with SOFT at most HARD", &rlimit_syntax },
         { "resources.nproc", parse_scalar, format_rlimit, C(resources.nproc), CS(resources.nproc_set), 0, 0,

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "macros.h"
+#include "unit-limits.h"
 
 /* Where a value came from */
 typedef struct ConfigOrigin {
@@ -95,19 +96,12 @@ typedef struct ConfigRlimit {
 #define CONFIG_DEFAULT_NOFILE_HARD UINT64_C(524288)
 
 typedef struct ResourceConfig {
-        /* Each maps 1:1 to a systemd property; *_set says the file set it. UINT64_MAX = "infinity". */
-        bool memory_max_set, memory_high_set, memory_swap_max_set, cpu_quota_set, cpu_weight_set, cpuset_set,
-                tasks_max_set, io_weight_set;
-        uint64_t memory_max;             /* MemoryMax, bytes */
-        uint64_t memory_high;            /* MemoryHigh, bytes */
-        uint64_t memory_swap_max;        /* MemorySwapMax, bytes */
-        uint64_t cpu_quota_per_sec_usec; /* CPUQuotaPerSecUSec: "50%" → 500000 */
-        uint64_t cpu_weight;             /* CPUWeight 1..10000 */
-        char *cpuset;                    /* AllowedCPUs as written, normalised ("0-3,8") */
-        uint8_t *cpuset_mask;            /* AllowedCPUs as the byte array systemd wants (bit n = CPU n) */
+        /* Each maps 1:1 to a systemd property (basic/unit-limits.h); limits.set[i] says the file set it. */
+        UnitLimits limits;
+        bool cpuset_set;
+        char *cpuset;         /* AllowedCPUs as written, normalised ("0-3,8") */
+        uint8_t *cpuset_mask; /* AllowedCPUs as the byte array systemd wants (bit n = CPU n) */
         size_t cpuset_mask_size;
-        uint64_t tasks_max; /* TasksMax */
-        uint64_t io_weight; /* IOWeight 1..10000 */
 
         /* Not unit properties: set by spawn/ on every process of the container (payload, exec,
          * health) instead of what the caller had. Unset (*_set false): the defaults below, lowered

@@ -100,35 +100,23 @@ static const char *line_value(char **l, const char *key) {
         return NULL;
 }
 
-/* The [resources] keys that change on the running unit. bus_set_unit_limits() sends all of them each time,
- * those the file does not set with their reset value (infinity, systemd's default), so a key removed from
- * the file stops applying too. */
-static const char *const limit_keys[] = {
-        "resources.memory_max", "resources.memory_high", "resources.memory_swap_max",
-        "resources.cpu_quota",  "resources.cpu_weight",  "resources.cpuset",
-        "resources.tasks_max",  "resources.io_weight",   NULL,
-};
+/* The [resources] keys that change on the running unit: those of basic/unit-limits.h and the cpuset.
+ * bus_set_unit_limits() sends all of them each time, those the file does not set with their reset value
+ * (infinity, systemd's default), so a key removed from the file stops applying too. */
+static bool is_limit_key(const char *key) {
+        UNIT_LIMIT_FOREACH(i)
+        if (streq(key, unit_limit_info[i].key))
+                return true;
+        return streq(key, "resources.cpuset");
+}
 
 void container_fill_limits(const ContainerConfig *c, BusScopeParams *p) {
         const ResourceConfig *rc = &c->resources;
 
-        p->memory_max_set = rc->memory_max_set;
-        p->memory_max = rc->memory_max;
-        p->memory_high_set = rc->memory_high_set;
-        p->memory_high = rc->memory_high;
-        p->memory_swap_max_set = rc->memory_swap_max_set;
-        p->memory_swap_max = rc->memory_swap_max;
-        p->cpu_quota_set = rc->cpu_quota_set;
-        p->cpu_quota_per_sec_usec = rc->cpu_quota_per_sec_usec;
-        p->cpu_weight_set = rc->cpu_weight_set;
-        p->cpu_weight = rc->cpu_weight;
+        p->limits = rc->limits;
         p->allowed_cpus_set = rc->cpuset_set;
         p->allowed_cpus = rc->cpuset_mask;
         p->allowed_cpus_size = rc->cpuset_mask_size;
-        p->tasks_max_set = rc->tasks_max_set;
-        p->tasks_max = rc->tasks_max;
-        p->io_weight_set = rc->io_weight_set;
-        p->io_weight = rc->io_weight;
 }
 
 static int add_change(char ***l, const char *key, const char *old, const char *new) {
@@ -209,7 +197,7 @@ int container_update(const GlobalConfig *g, const char *name, UpdateResult *ret)
 
         STRV_FOREACH (k, keys) {
                 const char *ov = old_toml ? line_value(old, *k) : "?", *nv = line_value(new, *k);
-                if (strv_contains((char **) limit_keys, *k))
+                if (is_limit_key(*k))
                         r = add_change(&res.applied, *k + strlen("resources."), ov, nv);
                 else
                         r = add_change(&res.need_restart, *k, ov, nv);

@@ -132,6 +132,58 @@ int container_net_reload(const GlobalConfig *g, ContainerNetReloadStats *ret);
  * what a running container uses even when its state dir was lost. */
 bool container_unit_active(const char *name);
 
+/* cbox commit NAME REF (container-storage.c): the writable layer as a new image on its base image, under
+ * the container's lock. With !quiet, warns that a running container is not snapshotted consistently.
+ * Returns 0 or -errno (logged). */
+typedef struct ContainerCommitResult {
+        char *ref;      /* the new image's normalised reference */
+        char *base;     /* the image it was committed onto */
+        char *manifest; /* the new manifest digest; NULL if it cannot be read back */
+} ContainerCommitResult;
+void container_commit_result_done(ContainerCommitResult *r);
+int container_commit(const GlobalConfig *g, const char *name, const char *new_ref, bool quiet,
+                     ContainerCommitResult *ret);
+
+/* cbox export NAME: the merged root file system as one tar, under the container's lock. Once it knows what
+ * to export, it calls open_output(userdata) for the fd to write to (>= 0, still the caller's; < 0: an
+ * error the callback logged, returned as it is). Returns 0 or -errno (logged). */
+int container_export(const GlobalConfig *g, const char *name, int (*open_output)(void *userdata),
+                     void *userdata);
+
+/* The storage step of `cbox gc`: containers/NAME of containers that are gone, removed when their writable
+ * layer holds nothing they wrote, kept (and listed) otherwise; busy names skipped. Errors are logged, the
+ * walk goes on, and the last is returned. */
+typedef struct ContainerStorageGcItem {
+        char *name, *path;
+        char *image; /* the image it kept or released, from its image file; may be NULL */
+        bool removed;
+} ContainerStorageGcItem;
+typedef struct ContainerStorageGc {
+        unsigned containers_removed, containers_kept;
+        uint64_t bytes; /* allocated bytes of the removed dirs */
+        ContainerStorageGcItem *items;
+        size_t n_items;
+} ContainerStorageGc;
+void container_storage_gc_done(ContainerStorageGc *s);
+int container_storage_gc(const GlobalConfig *g, ContainerStorageGc *ret);
+
+/* The image step of `cbox gc`: image_gc() of the store, with the allocated bytes of blobs/ and layers/
+ * it freed. Returns 0 or -errno (logged). */
+typedef struct ContainerImageGc {
+        unsigned layers_removed, blobs_removed, tmps_removed;
+        uint64_t bytes;
+} ContainerImageGc;
+int container_image_gc(const GlobalConfig *g, ContainerImageGc *ret);
+
+/* cbox update NAME (container-update.c): re-reads the file NAME was started from and applies what changed
+ * in [resources] to the running unit. Returns 0 (result filled) or -errno (logged). */
+typedef struct UpdateResult {
+        char **applied;      /* "memory_max: \"128M\" → \"256M\"" for each [resources] key changed live */
+        char **need_restart; /* "network.ports: … → …" for each other changed key (not applied) */
+} UpdateResult;
+void update_result_done(UpdateResult *r);
+int container_update(const GlobalConfig *g, const char *name, UpdateResult *ret);
+
 typedef struct ContainerInfo {
         ContainerState *state;
         ContainerStatus status;

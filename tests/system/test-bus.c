@@ -211,21 +211,21 @@ TEST(scope_limits_enforced) {
                 .kill_signal = SIGTERM,
                 .stop_timeout_set = true,
                 .stop_timeout_usec = 2 * USEC_PER_SEC,
-                .memory_max_set = true,
-                .memory_max = 32u << 20,
-                .memory_swap_max_set = true,
-                .memory_swap_max = 0,
-                .tasks_max_set = true,
-                .tasks_max = 10,
-                .cpu_quota_set = true,
-                .cpu_quota_per_sec_usec = 500000,
+                .limits.set[UNIT_LIMIT_MEMORY_MAX] = true,
+                .limits.value[UNIT_LIMIT_MEMORY_MAX] = 32u << 20,
+                .limits.set[UNIT_LIMIT_MEMORY_SWAP_MAX] = true,
+                .limits.value[UNIT_LIMIT_MEMORY_SWAP_MAX] = 0,
+                .limits.set[UNIT_LIMIT_TASKS_MAX] = true,
+                .limits.value[UNIT_LIMIT_TASKS_MAX] = 10,
+                .limits.set[UNIT_LIMIT_CPU_QUOTA] = true,
+                .limits.value[UNIT_LIMIT_CPU_QUOTA] = 500000,
                 .allowed_cpus_set = true,
                 .allowed_cpus = cpu0,
                 .allowed_cpus_size = sizeof cpu0,
-                .cpu_weight_set = true,
-                .cpu_weight = 50,
-                .io_weight_set = true,
-                .io_weight = 200,
+                .limits.set[UNIT_LIMIT_CPU_WEIGHT] = true,
+                .limits.value[UNIT_LIMIT_CPU_WEIGHT] = 50,
+                .limits.set[UNIT_LIMIT_IO_WEIGHT] = true,
+                .limits.value[UNIT_LIMIT_IO_WEIGHT] = 200,
         };
         fprintf(stderr, "bus_start_scope with all limits: %" PRIu64 " ms\n",
                 start_scope_child(&p, &c, limits_payload));
@@ -247,13 +247,13 @@ TEST(scope_limits_enforced) {
         ASSERT_STREQ(l.active_state, "active");
         ASSERT_STREQ(l.control_group, cg);
         ASSERT_STREQ(l.slice, "machine.slice");
-        ASSERT_EQ_U64(l.memory_max, 33554432);
-        ASSERT_EQ_U64(l.memory_swap_max, 0);
-        ASSERT_EQ_U64(l.tasks_max, 10);
-        ASSERT_EQ_U64(l.cpu_quota_per_sec_usec, 500000);
-        ASSERT_EQ_U64(l.cpu_weight, 50);
-        ASSERT_EQ_U64(l.io_weight, 200);
-        ASSERT_EQ_U64(l.memory_high, UINT64_MAX);
+        ASSERT_EQ_U64(l.limits[UNIT_LIMIT_MEMORY_MAX], 33554432);
+        ASSERT_EQ_U64(l.limits[UNIT_LIMIT_MEMORY_SWAP_MAX], 0);
+        ASSERT_EQ_U64(l.limits[UNIT_LIMIT_TASKS_MAX], 10);
+        ASSERT_EQ_U64(l.limits[UNIT_LIMIT_CPU_QUOTA], 500000);
+        ASSERT_EQ_U64(l.limits[UNIT_LIMIT_CPU_WEIGHT], 50);
+        ASSERT_EQ_U64(l.limits[UNIT_LIMIT_IO_WEIGHT], 200);
+        ASSERT_EQ_U64(l.limits[UNIT_LIMIT_MEMORY_HIGH], UINT64_MAX);
         ASSERT_TRUE(l.allowed_cpus_size >= 1 && l.allowed_cpus[0] == 0x01);
         ASSERT_TRUE(l.tasks_current >= 1 && l.tasks_current != UINT64_MAX);
 
@@ -284,10 +284,10 @@ TEST(scope_limits_enforced) {
         /* cbox update: new limits on the running scope, runtime only */
         {
                 _cleanup_free_ char *u = NULL, *self = NULL;
-                BusScopeParams upd = { .memory_max_set = true,
-                                       .memory_max = 64u << 20,
-                                       .tasks_max_set = true,
-                                       .tasks_max = 20,
+                BusScopeParams upd = { .limits.set[UNIT_LIMIT_MEMORY_MAX] = true,
+                                       .limits.value[UNIT_LIMIT_MEMORY_MAX] = 64u << 20,
+                                       .limits.set[UNIT_LIMIT_TASKS_MAX] = true,
+                                       .limits.value[UNIT_LIMIT_TASKS_MAX] = 20,
                                        .kill_signal = SIGKILL /* ignored */ };
                 ASSERT_BUS_OK(bus_set_unit_limits(bus, unit, &upd, true, &error), &error);
                 assert_cgroup_attr(cg, "memory.max", "67108864");

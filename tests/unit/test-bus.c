@@ -113,8 +113,8 @@ TEST(set_unit_limits_resets_unset) {
                 cg = strdup(l.control_group);
                 ASSERT_NOT_NULL(cg);
                 /* a fresh scope: what "not set" reads as */
-                ASSERT_EQ_U64(l.tasks_max, default_tasks_max);
-                ASSERT_EQ_U64(l.memory_max, UINT64_MAX);
+                ASSERT_EQ_U64(l.limits[UNIT_LIMIT_TASKS_MAX], default_tasks_max);
+                ASSERT_EQ_U64(l.limits[UNIT_LIMIT_MEMORY_MAX], UINT64_MAX);
         }
         {
                 _cleanup_free_ char *parent = strdup(cg);
@@ -124,23 +124,23 @@ TEST(set_unit_limits_resets_unset) {
         }
 
         BusScopeParams all = {
-                .memory_max_set = true,
-                .memory_max = 64u << 20,
-                .memory_high_set = true,
-                .memory_high = 60u << 20,
-                .memory_swap_max_set = true,
-                .memory_swap_max = 0,
-                .cpu_quota_set = true,
-                .cpu_quota_per_sec_usec = 500000,
-                .cpu_weight_set = true,
-                .cpu_weight = 50,
+                .limits.set[UNIT_LIMIT_MEMORY_MAX] = true,
+                .limits.value[UNIT_LIMIT_MEMORY_MAX] = 64u << 20,
+                .limits.set[UNIT_LIMIT_MEMORY_HIGH] = true,
+                .limits.value[UNIT_LIMIT_MEMORY_HIGH] = 60u << 20,
+                .limits.set[UNIT_LIMIT_MEMORY_SWAP_MAX] = true,
+                .limits.value[UNIT_LIMIT_MEMORY_SWAP_MAX] = 0,
+                .limits.set[UNIT_LIMIT_CPU_QUOTA] = true,
+                .limits.value[UNIT_LIMIT_CPU_QUOTA] = 500000,
+                .limits.set[UNIT_LIMIT_CPU_WEIGHT] = true,
+                .limits.value[UNIT_LIMIT_CPU_WEIGHT] = 50,
                 .allowed_cpus_set = true,
                 .allowed_cpus = cpu0,
                 .allowed_cpus_size = sizeof cpu0,
-                .tasks_max_set = true,
-                .tasks_max = 10,
-                .io_weight_set = true,
-                .io_weight = 200,
+                .limits.set[UNIT_LIMIT_TASKS_MAX] = true,
+                .limits.value[UNIT_LIMIT_TASKS_MAX] = 10,
+                .limits.set[UNIT_LIMIT_IO_WEIGHT] = true,
+                .limits.value[UNIT_LIMIT_IO_WEIGHT] = 200,
         };
         fprintf(stderr, "bus_set_unit_limits with every limit set: %" PRIu64 " us\n",
                 set_unit_limits(bus, unit, &all));
@@ -153,7 +153,8 @@ TEST(set_unit_limits_resets_unset) {
         assert_cgroup_attr(cg, "cpuset.cpus.effective", "0");
 
         /* only memory_max left: everything else goes back */
-        BusScopeParams some = { .memory_max_set = true, .memory_max = 32u << 20 };
+        BusScopeParams some = { .limits.set[UNIT_LIMIT_MEMORY_MAX] = true,
+                                .limits.value[UNIT_LIMIT_MEMORY_MAX] = 32u << 20 };
         set_unit_limits(bus, unit, &some);
         assert_cgroup_attr(cg, "memory.max", "33554432");
         assert_cgroup_attr(cg, "memory.high", "max");
@@ -168,13 +169,13 @@ TEST(set_unit_limits_resets_unset) {
                 _cleanup_(bus_scope_limits_done) BusScopeLimits l = {};
 
                 ASSERT_OK(bus_read_scope_limits(bus, unit, &l));
-                ASSERT_EQ_U64(l.memory_max, UINT64_MAX);
-                ASSERT_EQ_U64(l.memory_high, UINT64_MAX);
-                ASSERT_EQ_U64(l.memory_swap_max, UINT64_MAX);
-                ASSERT_EQ_U64(l.cpu_quota_per_sec_usec, UINT64_MAX);
-                ASSERT_EQ_U64(l.cpu_weight, UINT64_MAX);
-                ASSERT_EQ_U64(l.io_weight, UINT64_MAX);
-                ASSERT_EQ_U64(l.tasks_max, default_tasks_max);
+                ASSERT_EQ_U64(l.limits[UNIT_LIMIT_MEMORY_MAX], UINT64_MAX);
+                ASSERT_EQ_U64(l.limits[UNIT_LIMIT_MEMORY_HIGH], UINT64_MAX);
+                ASSERT_EQ_U64(l.limits[UNIT_LIMIT_MEMORY_SWAP_MAX], UINT64_MAX);
+                ASSERT_EQ_U64(l.limits[UNIT_LIMIT_CPU_QUOTA], UINT64_MAX);
+                ASSERT_EQ_U64(l.limits[UNIT_LIMIT_CPU_WEIGHT], UINT64_MAX);
+                ASSERT_EQ_U64(l.limits[UNIT_LIMIT_IO_WEIGHT], UINT64_MAX);
+                ASSERT_EQ_U64(l.limits[UNIT_LIMIT_TASKS_MAX], default_tasks_max);
                 ASSERT_EQ(l.allowed_cpus_size, 0);
 
                 assert_cgroup_attr(cg, "memory.max", "max");
@@ -209,15 +210,16 @@ TEST(systemd_queries) {
         ASSERT_OK(bus_read_scope_limits(bus, "init.scope", &l));
         ASSERT_STREQ(l.control_group, "/init.scope");
         ASSERT_STREQ(l.active_state, "active");
-        ASSERT_EQ_U64(l.memory_max, UINT64_MAX);
+        ASSERT_EQ_U64(l.limits[UNIT_LIMIT_MEMORY_MAX], UINT64_MAX);
 
         ASSERT_EQ(bus_stop_unit(bus, "cbox-does-not-exist-4711.scope", &error), 0);
         ASSERT_ERROR(bus_reset_failed_unit(bus, "cbox-does-not-exist-4711.scope", &error), ENOENT);
         ASSERT_NOT_NULL(error.name); /* systemd's own error name, mapped to ENOENT here */
         fprintf(stderr, "reset-failed of an unknown unit: %s: %s\n", error.name, error.message);
         ASSERT_ERROR(bus_set_unit_limits(bus, "cbox-does-not-exist-4711.scope",
-                                         &(BusScopeParams){ .tasks_max_set = true, .tasks_max = 5 }, true,
-                                         &error),
+                                         &(BusScopeParams){ .limits.set[UNIT_LIMIT_TASKS_MAX] = true,
+                                                            .limits.value[UNIT_LIMIT_TASKS_MAX] = 5 },
+                                         true, &error),
                      ENOENT);
         {
                 _cleanup_free_ char *u = NULL;

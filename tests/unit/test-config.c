@@ -461,10 +461,10 @@ TEST(merge_order_and_origins) {
         _cleanup_(container_config_freep) ContainerConfig *c = load_ok("web");
         ASSERT_STREQ(c->name, "web");
         ASSERT_STREQ(c->image, "busybox:latest");
-        ASSERT_EQ_U64(c->resources.memory_max, 256ULL << 20);
-        ASSERT_TRUE(c->resources.memory_max_set);
-        ASSERT_EQ_U64(c->resources.cpu_quota_per_sec_usec, 1500000);
-        ASSERT_FALSE(c->resources.memory_high_set);
+        ASSERT_EQ_U64(c->resources.limits.value[UNIT_LIMIT_MEMORY_MAX], 256ULL << 20);
+        ASSERT_TRUE(c->resources.limits.set[UNIT_LIMIT_MEMORY_MAX]);
+        ASSERT_EQ_U64(c->resources.limits.value[UNIT_LIMIT_CPU_QUOTA], 1500000);
+        ASSERT_FALSE(c->resources.limits.set[UNIT_LIMIT_MEMORY_HIGH]);
         /* arrays replaced whole */
         ASSERT_EQ(strv_length(c->command), 2);
         ASSERT_STREQ(c->command[0], "sleep");
@@ -686,9 +686,9 @@ TEST(global_defaults) {
         free(put("etc/cbox/d.toml", "image = \"a:b\"\n[resources]\ntasks_max = 64\n"));
         _cleanup_(container_config_freep) ContainerConfig *c = load_ok("d");
         ASSERT_EQ_U64(c->stop_timeout_usec, 30 * USEC_PER_SEC);
-        ASSERT_EQ_U64(c->resources.tasks_max, 64);
-        ASSERT_EQ_U64(c->resources.memory_max, 1ULL << 30);
-        ASSERT_TRUE(c->resources.memory_max_set);
+        ASSERT_EQ_U64(c->resources.limits.value[UNIT_LIMIT_TASKS_MAX], 64);
+        ASSERT_EQ_U64(c->resources.limits.value[UNIT_LIMIT_MEMORY_MAX], 1ULL << 30);
+        ASSERT_TRUE(c->resources.limits.set[UNIT_LIMIT_MEMORY_MAX]);
         ASSERT_FALSE(c->security.no_new_privileges);
         assert_origin(c, "stop_timeout", "usr/lib/cbox/conf.d/50-defaults.toml", 2);
         assert_origin(c, "resources.memory_max", "usr/lib/cbox/conf.d/50-defaults.toml", 5);
@@ -1131,6 +1131,41 @@ TEST(auto_update_key) {
         _cleanup_free_ char *t = container_config_format_toml(c1);
         ASSERT_NOT_NULL(t);
         ASSERT_NOT_NULL(strstr(t, "auto_update = \"registry\""));
+}
+
+/* basic/unit-limits.h's table and config's key table agree: every limit's key is a container-file key
+ * whose value lands in that limit's slot (and no other), and `cbox cat` writes it back under that key */
+TEST(unit_limits_table) {
+        static const char *const values[_UNIT_LIMIT_MAX] = {
+                [UNIT_LIMIT_CPU_QUOTA] = "\"50%\"", [UNIT_LIMIT_CPU_WEIGHT] = "7",
+                [UNIT_LIMIT_IO_WEIGHT] = "9",       [UNIT_LIMIT_MEMORY_HIGH] = "\"3M\"",
+                [UNIT_LIMIT_MEMORY_MAX] = "\"4M\"", [UNIT_LIMIT_MEMORY_SWAP_MAX] = "\"5M\"",
+                [UNIT_LIMIT_TASKS_MAX] = "11",
+        };
+        static const uint64_t expect[_UNIT_LIMIT_MAX] = {
+                [UNIT_LIMIT_CPU_QUOTA] = 500000,   [UNIT_LIMIT_CPU_WEIGHT] = 7,
+                [UNIT_LIMIT_IO_WEIGHT] = 9,        [UNIT_LIMIT_MEMORY_HIGH] = 3 << 20,
+                [UNIT_LIMIT_MEMORY_MAX] = 4 << 20, [UNIT_LIMIT_MEMORY_SWAP_MAX] = 5 << 20,
+                [UNIT_LIMIT_TASKS_MAX] = 11,
+        };
+
+        setup_root();
+        UNIT_LIMIT_FOREACH(i) {
+                _cleanup_free_ char *file = strprintf("etc/cbox/l%d.toml", (int) i),
+                                    *text = strprintf("image = \"busybox:latest\"\n%s = %s\n",
+                                                      unit_limit_info[i].key, values[i]),
+                                    *name = strprintf("l%d", (int) i);
+                free(put(file, text));
+                _cleanup_(container_config_freep) ContainerConfig *c = load_ok(name);
+                UNIT_LIMIT_FOREACH(j) {
+                        ASSERT_EQ(c->resources.limits.set[j], i == j);
+                        if (i == j)
+                                ASSERT_EQ_U64(c->resources.limits.value[j], expect[j]);
+                }
+                _cleanup_free_ char *t = container_config_format_toml(c);
+                ASSERT_NOT_NULL(t);
+                ASSERT_NOT_NULL(strstr(t, unit_limit_info[i].key + strlen("resources.")));
+        }
 }
 
 TEST(cat_round_trip) {
