@@ -36,8 +36,9 @@
 #include "string-util.h"
 
 static const char *const container_status_table[_CONTAINER_STATUS_MAX] = {
-        [CONTAINER_RUNNING] = "running", [CONTAINER_EXITED] = "exited",     [CONTAINER_STOPPED] = "stopped",
-        [CONTAINER_DEAD] = "dead",       [CONTAINER_STARTING] = "starting",
+        [CONTAINER_RUNNING] = "running",   [CONTAINER_EXITED] = "exited",
+        [CONTAINER_STOPPED] = "stopped",   [CONTAINER_DEAD] = "dead",
+        [CONTAINER_STARTING] = "starting", [CONTAINER_INTERRUPTED] = "interrupted",
 };
 
 const char *container_status_to_string(ContainerStatus s) {
@@ -107,7 +108,22 @@ int container_get_info(const GlobalConfig *g, const char *name, ContainerInfo *r
         r = state_load_by_name(global_config_run_root(g), name, &s);
         if (r < 0)
                 return r;
-        info_from_state(s, ret);
+        if (s->starting && state_lock_held(global_config_run_root(g), name) == 0) {
+                /* Starting without an up at work: it was killed. Read again, and the lock again: an up
+                 * that finished (or began) meanwhile is seen as such. */
+                ContainerState *again = NULL;
+                r = state_load_by_name(global_config_run_root(g), name, &again);
+                if (r < 0) {
+                        container_state_free(s);
+                        return r;
+                }
+                container_state_free(s);
+                s = again;
+                info_from_state(s, ret);
+                if (s->starting && state_lock_held(global_config_run_root(g), name) == 0)
+                        ret->status = CONTAINER_INTERRUPTED;
+        } else
+                info_from_state(s, ret);
         if (ret->status == CONTAINER_RUNNING) {
                 _cleanup_close_ int dir_fd = -EBADF;
                 if (state_dir_open(global_config_run_root(g), name, false, &dir_fd) >= 0) {

@@ -20,7 +20,7 @@
 # -Dfault-injection=true); every repair runs the production $CBOX. CBOX_WALK_ONLY=REGEX walks only
 # the points it matches, CBOX_WALK_REPAIRS="down gc up" and CBOX_WALK_IMAGE_REPAIRS="gc again" choose
 # the repairs (for development).
-# cbox-test-timeout: 1500
+# cbox-test-timeout: 1800
 . "$(dirname "$0")/lib.sh"
 require_cbox
 require_systemd
@@ -156,7 +156,7 @@ repair() {
                 # what gc leaves is a container someone can use (running, or exited/dead and listed as
                 # such), never a half-made one
                 st=$(status_of)
-                [ "$st" != starting ] || fail "gc left $N starting"
+                case $st in starting | interrupted) fail "gc left $N $st" ;; esac
                 [ -z "$st" ] || assert_success "$CBOX" down --volumes $N
                 ;;
         up)
@@ -173,7 +173,12 @@ repair() {
 setup_kill() {
         local p=$1
         case ${p%%.*} in
-        up) kill_up "$p" ;;
+        up)
+                kill_up "$p"
+                # no up is at work any more: what it left is shown as interrupted, never as starting (once
+                # the container's child, which shares the up's lock until it execs, saw its parent die)
+                wait_until 60 eval '[ "$(status_of)" != starting ]'
+                ;;
         down)
                 assert_success "$CBOX" up -q $N.toml
                 killed_at "$p" "$CF" down $N || fail "down never reaches $p"
@@ -305,6 +310,19 @@ image_walk() {
         assert_success "$CBOX" gc -q
         assert_eq "$(store_count)" "$before" "killed at $p, repaired by $how: layers and blobs in the store"
 }
+
+# list --all: "starting" while an up is at work (holding the name's lock: stopped at a point), then
+# "interrupted" once it was killed there; down releases what it left
+info "an up at work, then killed: starting, then interrupted"
+CBOX_FAULT_STOP=up.network "$CF" up -q $N.toml >stop.out 2>&1 &
+upid=$!
+wait_until 120 eval '[ "$(cut -d" " -f3 /proc/$upid/stat)" = T ]'
+assert_eq "$(status_of)" starting "$N while its up is stopped at up.network"
+kill -KILL $upid
+wait $upid 2>/dev/null || :
+wait_until 60 eval '[ "$(status_of)" = interrupted ]'
+assert_success "$CBOX" down --volumes $N
+assert_clean "up stopped at up.network, killed, down"
 
 t0=$SECONDS
 walked=0
