@@ -635,7 +635,10 @@ static int append_companion_properties(sd_bus_message *m, const void *userdata) 
         r = append_strv_property(m, "BindsTo", deps);
         if (r < 0)
                 return r;
-        r = append_strv_property(m, "After", deps);
+        /* Before=, not After=: a stop of the scope (StopUnit, or systemctl stop) runs its stop job first and
+         * the companion's ExecStop= after it, once the payload is gone; and the caller's wait for the
+         * scope's stop job does not include the exec of the cleanup command */
+        r = append_strv_property(m, "Before", deps);
         if (r < 0)
                 return r;
         if (p->description) {
@@ -658,18 +661,20 @@ static int append_companion_properties(sd_bus_message *m, const void *userdata) 
 
 typedef int (*append_props_t)(sd_bus_message *m, const void *userdata);
 
-/* One StartTransientUnit call and the wait for its job. Returns -EEXIST untouched (the caller decides
- * about ResetFailedUnit), -EINVAL for message building errors (bad parameters). */
+/* One StartTransientUnit call and, if wait, the wait for its job. Returns -EEXIST untouched (the caller
+ * decides about ResetFailedUnit), -EINVAL for message building errors (bad parameters). */
 static int start_transient_once(sd_bus *bus, const char *unit, append_props_t append, const void *userdata,
-                                BusError *error) {
+                                bool wait, BusError *error) {
         _cleanup_bus_message_ sd_bus_message *m = NULL, *reply = NULL;
         _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
         _cleanup_(job_waiter_done) JobWaiter w = {};
         int r;
 
-        r = job_waiter_install(bus, &w, &slot);
-        if (r < 0)
-                return r;
+        if (wait) {
+                r = job_waiter_install(bus, &w, &slot);
+                if (r < 0)
+                        return r;
+        }
 
         r = sd_bus_message_new_method_call(bus, &m, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER,
                                            "StartTransientUnit");
@@ -692,7 +697,7 @@ static int start_transient_once(sd_bus *bus, const char *unit, append_props_t ap
                 return r;
 
         r = call_message(bus, m, &reply, error);
-        if (r < 0)
+        if (r < 0 || !wait)
                 return r;
         r = job_waiter_set_job(&w, reply);
         if (r < 0)
@@ -707,11 +712,11 @@ static int start_transient_once(sd_bus *bus, const char *unit, append_props_t ap
 }
 
 static int start_transient(sd_bus *bus, const char *unit, append_props_t append, const void *userdata,
-                           BusError *error) {
+                           bool wait, BusError *error) {
         _cleanup_free_ char *active = NULL;
         int r;
 
-        r = start_transient_once(bus, unit, append, userdata, error);
+        r = start_transient_once(bus, unit, append, userdata, wait, error);
         if (r != -EEXIST)
                 return r;
 
@@ -719,7 +724,7 @@ static int start_transient(sd_bus *bus, const char *unit, append_props_t append,
          * collected): reset it and retry once. */
         r = bus_unit_state(bus, unit, &active, NULL);
         if (r == -ENOENT) /* collected meanwhile */
-                return start_transient_once(bus, unit, append, userdata, error);
+                return start_transient_once(bus, unit, append, userdata, wait, error);
         if (r < 0)
                 return bus_error_setf(error, r, "Unit %s exists and its state cannot be read: %s", unit,
                                       strerror(-r));
@@ -730,7 +735,7 @@ static int start_transient(sd_bus *bus, const char *unit, append_props_t append,
         r = bus_reset_failed_unit(bus, unit, error);
         if (r < 0 && r != -ENOENT)
                 return r;
-        return start_transient_once(bus, unit, append, userdata, error);
+        return start_transient_once(bus, unit, append, userdata, wait, error);
 }
 
 /* True if unit is a unit name of that type, e.g. "cbox-web.scope" for ".scope" */
@@ -754,7 +759,7 @@ int bus_start_scope(sd_bus *bus, const BusScopeParams *p, BusError *error) {
          * unit"; say it plainly here. */
         if (p->n_pids == 0 || !p->pids)
                 return bus_error_setf(error, -EINVAL, "A scope needs at least one process");
-        return start_transient(bus, p->unit, append_scope_properties, p, error);
+        return start_transient(bus, p->unit, append_scope_properties, p, true, error);
 }
 
 int bus_start_companion(sd_bus *bus, const BusCompanionParams *p, BusError *error) {
@@ -766,7 +771,7 @@ int bus_start_companion(sd_bus *bus, const BusCompanionParams *p, BusError *erro
                 return bus_error_setf(error, -EINVAL, "Invalid service name '%s'", strempty(p->unit));
         if (isempty(p->bound_to) || !p->exec_stop)
                 return bus_error_setf(error, -EINVAL, "A companion needs a unit to bind to and an ExecStop");
-        return start_transient(bus, p->unit, append_companion_properties, p, error);
+        return start_transient(bus, p->unit, append_companion_properties, p, !p->no_wait, error);
 }
 
 int bus_stop_unit(sd_bus *bus, const char *unit, BusError *error) {

@@ -181,9 +181,10 @@ int bus_machine_exists(sd_bus *bus, const char *name, char **ret_unit);
 
 /* A transient companion service bound to a container's scope, which runs a cleanup command once the
  * scope's last process has exited, without any resident cbox process: Type=oneshot, RemainAfterExit=yes,
- * BindsTo= and After= the scope, ExecStop= the cleanup (checked on systemd 252: PartOf= does not fire
- * when a scope empties, BindsTo= does). Started in the scope's slice-independent default (system.slice)
- * unless slice is set. */
+ * BindsTo= and Before= the scope, ExecStop= the cleanup (checked on systemd 252: PartOf= does not fire
+ * when a scope empties, BindsTo= does; Before= orders the companion's stop after the scope's, so a stop
+ * job of the scope completes without waiting for the cleanup command). Started in the scope's
+ * slice-independent default (system.slice) unless slice is set. */
 typedef struct BusCompanionParams {
         const char *unit;         /* required, e.g. "cbox-NAME-cleanup.service" */
         const char *bound_to;     /* required: the scope, e.g. "cbox-NAME.scope" */
@@ -192,10 +193,12 @@ typedef struct BusCompanionParams {
         char *const *exec_start;  /* argv (absolute path first) run at start, or NULL for none */
         char *const *exec_stop;   /* required: argv (absolute path first) run when the scope goes away */
         const char *collect_mode; /* NULL → "inactive-or-failed" */
+        bool no_wait;             /* return once systemd queued the start job, without waiting for it */
 } BusCompanionParams;
 
-/* Starts the companion service and waits for its start job, like bus_start_scope() (including the
- * ResetFailedUnit retry for a leftover). Same return values. */
+/* Starts the companion service and waits for its start job (unless no_wait), like bus_start_scope()
+ * (including the ResetFailedUnit retry for a leftover). Same return values; -EEXIST also when a companion
+ * of that name is still active or stopping. */
 int bus_start_companion(sd_bus *bus, const BusCompanionParams *p, BusError *error);
 
 /* SetUnitProperties(unit, runtime, …) with EVERY resource limit cbox manages (MemoryMax, MemoryHigh,

@@ -36,8 +36,9 @@
 #include "string-util.h"
 
 static const char *const container_status_table[_CONTAINER_STATUS_MAX] = {
-        [CONTAINER_RUNNING] = "running", [CONTAINER_EXITED] = "exited",     [CONTAINER_STOPPED] = "stopped",
-        [CONTAINER_DEAD] = "dead",       [CONTAINER_STARTING] = "starting",
+        [CONTAINER_RUNNING] = "running",   [CONTAINER_EXITED] = "exited",
+        [CONTAINER_STOPPED] = "stopped",   [CONTAINER_DEAD] = "dead",
+        [CONTAINER_STARTING] = "starting", [CONTAINER_INTERRUPTED] = "interrupted",
 };
 
 const char *container_status_to_string(ContainerStatus s) {
@@ -107,7 +108,22 @@ int container_get_info(const GlobalConfig *g, const char *name, ContainerInfo *r
         r = state_load_by_name(global_config_run_root(g), name, &s);
         if (r < 0)
                 return r;
-        info_from_state(s, ret);
+        if (s->starting && state_lock_held(global_config_run_root(g), name) == 0) {
+                /* Starting without an up at work: it was killed. Read again, and the lock again: an up
+                 * that finished (or began) meanwhile is seen as such. */
+                ContainerState *again = NULL;
+                r = state_load_by_name(global_config_run_root(g), name, &again);
+                if (r < 0) {
+                        container_state_free(s);
+                        return r;
+                }
+                container_state_free(s);
+                s = again;
+                info_from_state(s, ret);
+                if (s->starting && state_lock_held(global_config_run_root(g), name) == 0)
+                        ret->status = CONTAINER_INTERRUPTED;
+        } else
+                info_from_state(s, ret);
         if (ret->status == CONTAINER_RUNNING) {
                 _cleanup_close_ int dir_fd = -EBADF;
                 if (state_dir_open(global_config_run_root(g), name, false, &dir_fd) >= 0) {
@@ -472,8 +488,12 @@ static int stop_orphan_unit(sd_bus *bus, const char *name) {
 }
 
 /* Stops the unit, drops a machined registration that outlived it, makes sure the leader is gone.
- * Best effort for the parts that may already be gone; returns the first hard failure. */
-static int release_runtime(const GlobalConfig *g, sd_bus *bus, const char *name, const ContainerState *s) {
+ * Best effort for the parts that may already be gone; returns the first hard failure. With
+ * wait_companion false, the cleanup companion is left to the scope's end (BindsTo=): its stop job runs
+ * after the scope's, execs `cbox cleanup`, which finds the lock held or the state gone and does nothing;
+ * a next up of the name waits for its end before starting its own. */
+static int release_runtime_full(const GlobalConfig *g, sd_bus *bus, const char *name,
+                                const ContainerState *s, bool wait_companion) {
         BusError e = BUS_ERROR_NULL;
         int r, ret = 0;
 
@@ -518,7 +538,8 @@ static int release_runtime(const GlobalConfig *g, sd_bus *bus, const char *name,
         if (s && s->network) {
                 container_net_release(g, name, s->network, s->host_ifname);
                 /* its cleanup runs `cbox cleanup`, which finds our lock taken and leaves it to us */
-                stop_companion(bus, name);
+                if (wait_companion)
+                        stop_companion(bus, name);
         }
         /* No unit (never got one, or no systemd): kill the leader ourselves; the pid namespace dies with it
          */
@@ -531,6 +552,10 @@ static int release_runtime(const GlobalConfig *g, sd_bus *bus, const char *name,
                 }
         }
         return ret;
+}
+
+static int release_runtime(const GlobalConfig *g, sd_bus *bus, const char *name, const ContainerState *s) {
+        return release_runtime_full(g, bus, name, s, true);
 }
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -1622,7 +1647,19 @@ static int up_run(UpContext *u) {
                         .description = "cbox network cleanup",
                         .exec_stop = stop_argv,
                 };
+                /* Foreground: the start job is not waited for (the payload is not released before systemd
+                 * has queued it, and it is ordered and bound to the scope; what it is for only matters once
+                 * this cbox is gone). */
+                cp.no_wait = u->o->foreground;
                 r = bus_start_companion(u->bus, &cp, &e);
+                if (r == -EEXIST) {
+                        /* the companion of an earlier container of this name, still stopping (a
+                         * foreground cbox does not wait for it at exit): its `cbox cleanup` finds our lock
+                         * taken and does nothing; wait for its end, then start ours */
+                        bus_error_done(&e);
+                        stop_companion(u->bus, u->name);
+                        r = bus_start_companion(u->bus, &cp, &e);
+                }
                 if (r < 0) {
                         log_bus_error(r, u->name, "failed to start its cleanup companion", &e);
                         bus_error_done(&e);
@@ -1730,7 +1767,7 @@ static int up_finish_foreground(UpContext *u, int code) {
                         s->unit = mfree(s->unit);
                         s->machine = mfree(s->machine);
                 }
-                (void) release_runtime(u->g, u->bus, u->name, s);
+                (void) release_runtime_full(u->g, u->bus, u->name, s, false);
         }
         if (u->payload_cgroup)
                 cgroup_remove(u->payload_cgroup);

@@ -28,10 +28,12 @@
 
 typedef enum ContainerStatus {
         CONTAINER_RUNNING,
-        CONTAINER_EXITED,   /* the payload ended by itself (exit code known) */
-        CONTAINER_STOPPED,  /* stopped on request, state kept */
-        CONTAINER_DEAD,     /* leader gone without an exit record (killed hard) */
-        CONTAINER_STARTING, /* up is acquiring its parts, or was killed doing so: down or gc releases it */
+        CONTAINER_EXITED,      /* the payload ended by itself (exit code known) */
+        CONTAINER_STOPPED,     /* stopped on request, state kept */
+        CONTAINER_DEAD,        /* leader gone without an exit record (killed hard) */
+        CONTAINER_STARTING,    /* up is acquiring its parts (it holds the name's lock) */
+        CONTAINER_INTERRUPTED, /* an up was killed acquiring them (no one holds the lock): down or gc
+                                * releases what it left */
         _CONTAINER_STATUS_MAX,
 } ContainerStatus;
 

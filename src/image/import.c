@@ -1114,5 +1114,6 @@ int store_import_manifest(ImageStore *s, const char *manifest_digest, const char
                             error);
         if (r < 0)
                 return r;
+        FAULT_POINT("pull.layers"); /* its layers unpacked, not named yet (commit passes here too) */
         return index_add(s, ref, manifest_digest, config, size, n_layers);
 }

@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "fd-util.h"
 #include "fileio.h"
 #include "image-internal.h"
@@ -846,6 +847,7 @@ int image_pull(ImageStore *s, const char *ref, const ImagePullOptions *opts, Ima
         r = blob_ingest_data(s, data, size, &digest);
         if (r < 0)
                 return r;
+        FAULT_POINT("pull.manifest");
 
         r = fetch_blob(&c, &p, m->config_digest, config_size, s, NULL, NULL, &stats);
         if (r < 0)
@@ -854,6 +856,7 @@ int image_pull(ImageStore *s, const char *ref, const ImagePullOptions *opts, Ima
                 r = fetch_blob(&c, &p, m->layer_digests[i], layer_sizes[i], s, progress, userdata, &stats);
                 if (r < 0)
                         return r;
+                FAULT_POINT("pull.blob");
         }
         if (progress)
                 progress(NULL, 0, 0, userdata);
@@ -861,6 +864,7 @@ int image_pull(ImageStore *s, const char *ref, const ImagePullOptions *opts, Ima
         r = store_import_manifest(s, digest, p.local, progress, userdata, &stats, error);
         if (r < 0)
                 return r;
+        FAULT_POINT("pull.indexed");
         if (ret_stats)
                 *ret_stats = stats;
         if (ret_ref)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -179,6 +180,38 @@ int state_lock(const char *run_root, const char *name, bool blocking, int *ret_f
                 *ret_fd = TAKE_FD(fd);
                 return 0;
         }
+}
+
+#define PROC_LOCKS_MAX (16U * 1024 * 1024)
+
+int state_lock_held(const char *run_root, const char *name) {
+        _cleanup_free_ char *p = NULL, *data = NULL, *id = NULL;
+        struct stat st;
+        int r;
+
+        if (!run_root || !state_name_is_valid(name))
+                return -EINVAL;
+        p = lock_path(run_root, name);
+        if (!p)
+                return -ENOMEM;
+        if (stat(p, &st) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        /* "1: FLOCK  ADVISORY  WRITE 1234 00:1a:5678 0 EOF" (fs/locks.c: major:minor in hex, the inode in
+         * decimal); a waiter's line has "->" before the type, and a waiter means a holder too */
+        id = strprintf(" %02x:%02x:%" PRIu64 " ", major(st.st_dev), minor(st.st_dev), (uint64_t) st.st_ino);
+        if (!id)
+                return -ENOMEM;
+        r = read_full_file("/proc/locks", &data, NULL, PROC_LOCKS_MAX);
+        if (r < 0)
+                return r;
+        for (char *line = data, *next; line && *line; line = next) {
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = 0;
+                if (strstr(line, " FLOCK ") && strstr(line, id))
+                        return 1;
+        }
+        return 0;
 }
 
 int state_unlock(const char *run_root, const char *name, int fd, bool remove) {

@@ -75,6 +75,10 @@ bool state_name_is_valid(const char *name);
 /* Lock NAME under run_root (creating run_root 0755). blocking=false → -EBUSY when held by another.
  * Returns the lock fd. */
 int state_lock(const char *run_root, const char *name, bool blocking, int *ret_fd);
+/* Whether someone holds NAME's lock, found in /proc/locks without taking it (a probe that took it
+ * would make a non-blocking taker, a foreground cbox finishing or a companion's cleanup, see -EBUSY):
+ * 1 held, 0 free or no lock file, -errno. */
+int state_lock_held(const char *run_root, const char *name);
 /* Drops the lock. remove=true unlinks the lock file first (use when the container is gone). Accepts
  * fd < 0. Returns -EBADF always so "fd = state_unlock(...)" works. */
 int state_unlock(const char *run_root, const char *name, int fd, bool remove);

@@ -3,11 +3,14 @@
 # Issue 14: a crash at any step is repaired by the next command. For every step that
 # `cbox-fault --list-fault-points` names (src/basic/fault.h: FAULT_POINT()), cbox is SIGKILLed right
 # after that step ($CBOX_FAULT_AT), then each repair in turn — `down --volumes`, `gc`, `up` again;
-# for image import and commit: `gc`, the same command again — must succeed, and afterwards nothing of the container is left: no unit (scope, cleanup companion),
+# for image import, pull and commit: `gc`, the same command again — must succeed, and afterwards nothing of the container is left: no unit (scope, cleanup companion),
 # machined registration, veth (by its alias cbox:NAME, bridge port or retired), nft element of cbox's
 # table, address lease, mount, cgroup, process, state dir, lock file, container storage, store
 # temporary; its image is not pinned (image rm succeeds at the end); after an image verb, the store
-# holds the layers and blobs it held before, once the image is removed.
+# holds the layers and blobs it held before, once the image is removed. `image pull` is walked against
+# Debian's docker-registry on 127.0.0.1 (one for the whole walk, started at the first pull point; the
+# registry configured insecure in conf.d, as test-17 does), serving a 2-layer image that skopeo copies
+# there; after each repair another pull succeeds and the pulled image runs.
 #
 # A point is found by its verb (the part before the dot); a point of a verb this walk does not know
 # fails the test, and so does a point the walk does not reach: a new step of a known verb is covered
@@ -17,7 +20,7 @@
 # -Dfault-injection=true); every repair runs the production $CBOX. CBOX_WALK_ONLY=REGEX walks only
 # the points it matches, CBOX_WALK_REPAIRS="down gc up" and CBOX_WALK_IMAGE_REPAIRS="gc again" choose
 # the repairs (for development).
-# cbox-test-timeout: 1500
+# cbox-test-timeout: 1800
 . "$(dirname "$0")/lib.sh"
 require_cbox
 require_systemd
@@ -153,7 +156,7 @@ repair() {
                 # what gc leaves is a container someone can use (running, or exited/dead and listed as
                 # such), never a half-made one
                 st=$(status_of)
-                [ "$st" != starting ] || fail "gc left $N starting"
+                case $st in starting | interrupted) fail "gc left $N $st" ;; esac
                 [ -z "$st" ] || assert_success "$CBOX" down --volumes $N
                 ;;
         up)
@@ -170,7 +173,12 @@ repair() {
 setup_kill() {
         local p=$1
         case ${p%%.*} in
-        up) kill_up "$p" ;;
+        up)
+                kill_up "$p"
+                # no up is at work any more: what it left is shown as interrupted, never as starting (once
+                # the container's child, which shares the up's lock until it execs, saw its parent die)
+                wait_until 60 eval '[ "$(status_of)" != starting ]'
+                ;;
         down)
                 assert_success "$CBOX" up -q $N.toml
                 killed_at "$p" "$CF" down $N || fail "down never reaches $p"
@@ -210,9 +218,40 @@ setup_kill() {
         esac
 }
 
-# --- the image store's verbs: import (and the store's steps it shares with pull and commit), commit -
+# --- the image store's verbs: import (and the store's steps it shares with pull and commit), pull, commit
 # A kill leaves at most unreferenced blobs and layers, or stale temporaries: the repair is gc, or the
 # same command again; afterwards, with the image removed, the store holds what it held before.
+REG=
+# the registry of the pull points and its image: busybox, then a layer with /l2 on top
+pull_setup() {
+        [ -z "$REG" ] || return 0
+        require_cmd docker-registry skopeo umoci busybox curl ss
+        umoci init --layout oci >/dev/null
+        umoci new --image oci:v1 >/dev/null
+        umoci unpack --image oci:v1 bundle >/dev/null
+        mkdir -p bundle/rootfs/bin
+        cp "$(command -v busybox)" bundle/rootfs/bin/busybox
+        ln -s busybox bundle/rootfs/bin/cat
+        umoci repack --image oci:v1 bundle >/dev/null
+        rm -rf bundle
+        umoci unpack --image oci:v1 bundle >/dev/null
+        echo "t41 layer 2" >bundle/rootfs/l2
+        umoci repack --image oci:v1 bundle >/dev/null
+        rm -rf bundle
+        start_registry 5241 5299
+        REG=127.0.0.1:$REGISTRY_PORT
+        assert_success skopeo copy -q --dest-tls-verify=false oci:oci:v1 "docker://$REG/t41/pull:1"
+        mkdir -p /etc/cbox/conf.d
+        printf '[registry."%s"]\ninsecure = true\n' "$REG" >/etc/cbox/conf.d/50-t41-registry.toml
+        on_exit rm -f /etc/cbox/conf.d/50-t41-registry.toml
+        on_exit "$CBOX" image rm "$REG/t41/pull:1"
+        # the container that runs it (a name of its own: $N's checks stay $N's)
+        printf 'image = "%s/t41/pull:1"\ncommand = ["/bin/cat", "/l2"]\n[network]\nmode = "none"\n' \
+                "$REG" >t41p.toml
+        on_exit "$CBOX" down --volumes t41p
+        layers=$(skopeo inspect --tls-verify=false "docker://$REG/t41/pull:1" | jq '.Layers | length')
+        assert_eq "$layers" 2 "layers of the pull walk's image"
+}
 store_count() { # unpacked layers and blobs (blobs/sha256/HEX), temporaries included
         local d n=0
         for d in $STORE/layers $STORE/blobs/sha256; do
@@ -223,11 +262,13 @@ store_count() { # unpacked layers and blobs (blobs/sha256/HEX), temporaries incl
 image_cmd() {
         case ${1%%.*} in
         import | store) echo image import -q imp.tar.gz t41imp:1 ;;
+        pull) echo image pull -q "$REG/t41/pull:1" ;;
         commit) echo commit $N t41com:1 ;;
         esac
 }
 image_walk() {
         local p=$1 how=$2 img before l
+        [ "${p%%.*}" != pull ] || pull_setup
         img=$(image_cmd "$p" | awk '{print $NF}')
         before=$(store_count)
         case ${p%%.*} in
@@ -240,6 +281,7 @@ image_walk() {
                 assert_success "$CBOX" up -q $N.toml
                 assert_success "$CBOX" exec $N -- /bin/sh -c "echo '$p $how' > /walk"
                 ;;
+        pull) ;; # the image is the registry's; none of it is in the store (the last walk's gc took it)
         esac
         # shellcheck disable=SC2046 # the command's words
         killed_at "$p" "$CF" $(image_cmd "$p") || fail "$(image_cmd "$p") never reaches $p"
@@ -251,6 +293,16 @@ image_walk() {
         esac
         l=$(find $STORE -name '.tmp-*' | head -3)
         [ -z "$l" ] || fail "killed at $p, repaired by $how: store temporaries left: $l"
+        if [ "${p%%.*}" = pull ]; then
+                # another pull succeeds (after gc, it has something to do), and what it pulled runs
+                # shellcheck disable=SC2046
+                [ "$how" != gc ] || assert_success "$CBOX" $(image_cmd "$p")
+                local out
+                out=$("$CBOX" up -q --foreground t41p.toml) ||
+                        fail "killed at $p, repaired by $how: the pulled image does not run"
+                assert_eq "$out" "t41 layer 2" "killed at $p, repaired by $how: the pulled image's output"
+                assert_success "$CBOX" down --volumes t41p # its storage pins the image
+        fi
         if "$CBOX" image inspect "$img" >/dev/null 2>&1; then
                 assert_success "$CBOX" image rm "$img"
         fi
@@ -259,18 +311,31 @@ image_walk() {
         assert_eq "$(store_count)" "$before" "killed at $p, repaired by $how: layers and blobs in the store"
 }
 
+# list --all: "starting" while an up is at work (holding the name's lock: stopped at a point), then
+# "interrupted" once it was killed there; down releases what it left
+info "an up at work, then killed: starting, then interrupted"
+CBOX_FAULT_STOP=up.network "$CF" up -q $N.toml >stop.out 2>&1 &
+upid=$!
+wait_until 120 eval '[ "$(cut -d" " -f3 /proc/$upid/stat)" = T ]'
+assert_eq "$(status_of)" starting "$N while its up is stopped at up.network"
+kill -KILL $upid
+wait $upid 2>/dev/null || :
+wait_until 60 eval '[ "$(status_of)" = interrupted ]'
+assert_success "$CBOX" down --volumes $N
+assert_clean "up stopped at up.network, killed, down"
+
 t0=$SECONDS
 walked=0
 for p in "${points[@]}"; do
         [[ $p =~ ${CBOX_WALK_ONLY:-.} ]] || continue
         case ${p%%.*} in
-        import | store | commit) hows=(${CBOX_WALK_IMAGE_REPAIRS:-gc again}) ;;
+        import | store | pull | commit) hows=(${CBOX_WALK_IMAGE_REPAIRS:-gc again}) ;;
         *) hows=("${repairs[@]}") ;;
         esac
         for how in "${hows[@]}"; do
                 t=$SECONDS
                 case ${p%%.*} in
-                import | store | commit) image_walk "$p" "$how" ;;
+                import | store | pull | commit) image_walk "$p" "$how" ;;
                 *)
                         setup_kill "$p"
                         repair "$how"

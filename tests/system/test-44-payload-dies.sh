@@ -4,6 +4,10 @@
 # first — and no cbox command follows: the companion cbox-NAME-cleanup.service releases the network
 # (nft elements, lease, veth) as the scope goes, and `list --all` shows the container as ended, not
 # running. (Under cbox@NAME.service the service's ExecStopPost= does the same: test-50.)
+# Also: an administrator's `systemctl stop` of a detached container's scope releases its network too
+# (the companion's cleanup runs after the scope's stop, once the payload is gone); and the companion a
+# foreground cbox leaves to stop by itself at exit does not get in the way of the next up of the name,
+# foreground or detached, started at once.
 # cbox-test-timeout: 240
 . "$(dirname "$0")/lib.sh"
 require_cbox
@@ -25,7 +29,7 @@ released() {
 }
 
 port=20644
-for n in t44d t44f; do
+for n in t44d t44f t44s t44r; do
         cat > $n.toml <<E
 rootfs = "$R"
 command = ["/bin/sleep", "3600"]
@@ -61,6 +65,29 @@ wait_until 30 eval '[ "$(state_of t44f)" != running ]'
 info "t44f: $(state_of t44f)"
 assert_match "$(state_of t44f)" '^(exited|dead)$' "t44f in list --all"
 
+info "detached, its scope stopped by systemctl"
+assert_success "$CBOX" up -q t44s.toml
+assert_eq "$(elems_of t44s)" 1 "elements of t44s"
+assert_success systemctl stop cbox-t44s.scope
+wait_until 60 released t44s
+assert_match "$(state_of t44s)" '^(exited|dead)$' "t44s in list --all"
+
+info "the same name up again at once: foreground, then detached"
+sed -i 's|"/bin/sleep", "3600"|"/bin/true"|' t44r.toml
+for i in 1 2 3; do
+        assert_success "$CBOX" up -q --foreground t44r.toml
+done
+sed -i 's|"/bin/true"|"/bin/sleep", "3600"|' t44r.toml
+assert_success "$CBOX" up -q t44r.toml
+assert_eq "$(state_of t44r)" running "t44r detached after three foreground runs"
+assert_success "$CBOX" down t44r
+assert_success "$CBOX" up -q t44r.toml
+assert_success "$CBOX" down t44r
+wait_until 60 released t44r
+wait_until 60 eval '[ "$(systemctl show -P LoadState cbox-t44r-cleanup.service)" = not-found ]'
+[ ! -e /run/cbox/containers/t44r ] || fail "state of t44r left"
+
 assert_success "$CBOX" down t44d
 assert_success "$CBOX" down t44f
+assert_success "$CBOX" down t44s
 info "ok"

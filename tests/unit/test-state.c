@@ -339,6 +339,23 @@ TEST(lock) {
         rm_tmpdir(root);
 }
 
+TEST(lock_held) {
+        _cleanup_free_ char *root = make_tmpdir();
+        int fd = -EBADF;
+
+        ASSERT_ERROR(state_lock_held(root, "../evil"), EINVAL);
+        ASSERT_EQ(state_lock_held(root, "web"), 0); /* no lock file */
+        ASSERT_OK(state_lock(root, "web", false, &fd));
+        ASSERT_EQ(state_lock_held(root, "web"), 1);
+        ASSERT_EQ(state_lock_held(root, "other"), 0);
+        fd = state_unlock(root, "web", fd, false);
+        ASSERT_EQ(state_lock_held(root, "web"), 0); /* the file is there, nobody holds it */
+        /* the probe takes nothing: a non-blocking locker gets it right after */
+        ASSERT_OK(state_lock(root, "web", false, &fd));
+        fd = state_unlock(root, "web", fd, true);
+        rm_tmpdir(root);
+}
+
 TEST(proc_start_time) {
         uint64_t a, b;
         ContainerState s = { .leader_pid = getpid() };
