@@ -49,6 +49,25 @@ m7_cpu() {
         awk -F, '/task-clock/ { print $1 }' "$O/m7-cpu.txt"
 }
 
+# m7_mount_ms FILE — the time cbox's child spends in the syscalls that make the overlay (fsopen,
+# fsconfig, fsmount of it; or mount(2) on kernels before 6.8), 7 runs under strace -T: "min median"
+m7_mount_ms() {
+        command -v strace >/dev/null || return 0
+        local i
+        : >"$O/m7-mount.txt"
+        for i in 1 2 3 4 5 6 7; do
+                strace -f -T -qq -e trace=fsopen,fsconfig,fsmount,mount -o "$O/m7-mount.strace" \
+                        "$CBOX" -q up --foreground "$1" >/dev/null 2>&1
+                awk '{ if (!match($0, /<[0-9.]+>$/)) next; d = substr($0, RSTART + 1, RLENGTH - 2) }
+                     /fsopen\("overlay"/ { ov[$1] = $(NF - 1); s += d; next }
+                     /fsopen\(/ { if ($1 in ov && ov[$1] == $(NF - 1)) delete ov[$1]; next }
+                     /fsconfig\(|fsmount\(/ { split($2, a, /[(,]/); if ($1 in ov && a[2] == ov[$1]) s += d; next }
+                     /mount\("overlay"/ { s += d }
+                     END { print s * 1000 }' "$O/m7-mount.strace" >>"$O/m7-mount.txt"
+        done
+        sort -g "$O/m7-mount.txt" | awk '{ v[NR] = $1 } END { if (NR) print v[1], v[int((NR + 1) / 2)] }'
+}
+
 m7() {
         local SRC
         SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -144,6 +163,12 @@ m7() {
         md "Goal: 24 layers add at most 2 ms → measured $(
                 read -r _ _ d _ <<<"${pr[cb]}"
                 if [ -n "$d" ]; then awk -v x="$d" 'BEGIN { printf "%+.2f ms", x }'; else echo "n/a"; fi) (paired median)."
+        md ""
+        local m1 m24
+        m1=$(m7_mount_ms "$W/m/bench-l1.toml")
+        m24=$(m7_mount_ms "$W/m/bench-l24.toml")
+        [ -n "$m1" ] && md "Making the overlay in the child (fsopen/fsconfig/fsmount, or mount(2) before 6.8; strace -T, min and median of 7 runs): 1 layer $(
+                read -r a b <<<"$m1"; echo "$(fmt "$a")/$(fmt "$b")") ms, 24 layers $(read -r a b <<<"$m24"; echo "$(fmt "$a")/$(fmt "$b")") ms."
         md ""
         phases "1 layer" "$W/m/bench-l1.toml"
         phases "24 layers" "$W/m/bench-l24.toml"
