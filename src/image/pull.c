@@ -648,6 +648,8 @@ typedef struct Fetch {
         size_t shown; /* the lowest layer not done: the one whose progress is passed on */
         bool failed;
         bool *done;
+        bool *shown_any; /* some progress of this layer was passed on */
+        uint64_t *bytes; /* what this layer's fetch downloaded */
         int *results;
         ImageError *errors;
         uint64_t blob_bytes;
@@ -666,8 +668,10 @@ static void fetch_progress(const char *what, uint64_t done, uint64_t total, void
         Fetch *f = w->f;
 
         pthread_mutex_lock(&f->lock);
-        if (w->current == f->shown && f->progress)
+        if (w->current == f->shown && f->progress) {
                 f->progress(what, done, total, f->userdata);
+                f->shown_any[w->current] = true;
+        }
         pthread_mutex_unlock(&f->lock);
 }
 
@@ -698,8 +702,17 @@ static void *fetch_worker(void *userdata) {
                 if (r < 0)
                         f->failed = true;
                 f->blob_bytes += st.blob_bytes;
-                while (f->shown < f->m->n_layers && f->done[f->shown])
-                        f->shown++;
+                f->bytes[i] = st.blob_bytes;
+                while (f->shown < f->m->n_layers && f->done[f->shown]) {
+                        size_t j = f->shown++;
+                        /* a layer downloaded while a lower one was shown still gets its label, once */
+                        if (f->progress && !f->shown_any[j] && f->results[j] >= 0 && f->bytes[j] > 0) {
+                                _cleanup_free_ char *label =
+                                        strprintf("Downloading %.19s", f->m->layer_digests[j]);
+                                if (label)
+                                        f->progress(label, f->bytes[j], f->sizes[j], f->userdata);
+                        }
+                }
                 pthread_mutex_unlock(&f->lock);
         }
 }
@@ -737,9 +750,11 @@ static int fetch_layers(Client *c, const PullRef *p, const ImageManifest *m, con
         if (n == 0)
                 return 0;
         f.done = new0(bool, n);
+        f.shown_any = new0(bool, n);
+        f.bytes = new0(uint64_t, n);
         f.results = new0(int, n);
         f.errors = new0(ImageError, n);
-        if (!f.done || !f.results || !f.errors) {
+        if (!f.done || !f.shown_any || !f.bytes || !f.results || !f.errors) {
                 r = -ENOMEM;
                 goto finish;
         }
@@ -776,6 +791,8 @@ finish:
         for (size_t i = 0; f.errors && i < n; i++)
                 image_error_done(&f.errors[i]);
         free(f.done);
+        free(f.shown_any);
+        free(f.bytes);
         free(f.results);
         free(f.errors);
         pthread_mutex_destroy(&f.lock);
