@@ -1,18 +1,20 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# tools/mklayers-image.sh OCI-DIR N TAG — adds to the OCI layout OCI-DIR (created when missing) an
+# tools/mklayers-image.sh OCI-DIR N TAG [MB] — adds to the OCI layout OCI-DIR (created when missing) an
 # image of N layers named TAG: busybox at the bottom, then in layer i the file /layers/li holding i,
 # and every layer rewriting /layers/top with its own i (so the highest layer's copy must win). Its
 # Cmd prints "layers=COUNT top=T first=F last=L" from inside. For tests and benchmarks of images of
 # many layers (test-16, bench/lib/layers.sh); written by hand (tar, gzip, sha256sum, jq) so that even
-# 128 layers take a second, where umoci repacks the whole tree once per layer.
+# 128 layers take a second, where umoci repacks the whole tree once per layer. With MB, every layer
+# also holds /layers/fill-i: MB MiB of base64 text of random bytes (gzip leaves ~3/4 of it), for
+# benchmarks of pulls and imports whose layers weigh what real ones do (bench/lib/pull.sh).
 set -euo pipefail
-[ $# = 3 ] && [[ $2 =~ ^[1-9][0-9]*$ ]] || {
-        echo "usage: tools/mklayers-image.sh OCI-DIR N TAG" >&2
+[ $# = 3 ] || [ $# = 4 ] && [[ $2 =~ ^[1-9][0-9]*$ ]] && [[ ${4:-0} =~ ^[0-9]+$ ]] || {
+        echo "usage: tools/mklayers-image.sh OCI-DIR N TAG [MB]" >&2
         exit 2
 }
-oci=$1 n=$2 tag=$3
-for t in busybox jq sha256sum tar gzip; do
+oci=$1 n=$2 tag=$3 mb=${4:-0}
+for t in busybox jq sha256sum tar gzip base64 head; do
         command -v $t >/dev/null || {
                 echo "mklayers-image: $t is missing" >&2
                 exit 1
@@ -43,6 +45,7 @@ for ((i = 0; i < n; i++)); do
         fi
         echo $i >"$w/t/layers/l$i"
         echo $i >"$w/t/layers/top"
+        [ "$mb" = 0 ] || head -c $((mb * 786432)) /dev/urandom | base64 -w 76 >"$w/t/layers/fill-$i"
         tar -C "$w/t" --numeric-owner --owner=0 --group=0 -cf "$w/layer.tar" .
         diff=sha256:$(sha256sum "$w/layer.tar" | cut -d' ' -f1)
         gzip -n -1 "$w/layer.tar"

@@ -25,9 +25,9 @@ say() { echo "bench: $*" >&2; }
 md() { echo "$*" >&3; }
 
 if [ "$QUICK" = 1 ]; then
-        RUNS=10 WARM=2 PM_REPEATS=5 PM_SIZES="0 100 1000" MEM_N=10 DENS_N=20 DENS_CAP=60 IMG_MB=20 IMG_RUNS=3
+        RUNS=10 WARM=2 PM_REPEATS=5 PM_SIZES="0 100 1000" MEM_N=10 DENS_N=20 DENS_CAP=60 IMG_MB=20 IMG_RUNS=3 PULL_N=8 PULL_MB=2
 else
-        RUNS=40 WARM=5 PM_REPEATS=20 PM_SIZES="0 100 1000 10000" MEM_N=100 DENS_N=1000 DENS_CAP=300 IMG_MB=100 IMG_RUNS=5
+        RUNS=40 WARM=5 PM_REPEATS=20 PM_SIZES="0 100 1000 10000" MEM_N=100 DENS_N=1000 DENS_CAP=300 IMG_MB=100 IMG_RUNS=5 PULL_N=16 PULL_MB=8
 fi
 
 # ---------------------------------------------------------------- versions
@@ -41,6 +41,7 @@ fi
         echo "| util-linux unshare | $(unshare --version) |"
         echo "| hyperfine | $(hyperfine --version) |"
         echo "| umoci | $(umoci --version) |"
+        echo "| skopeo / docker-registry | $(skopeo --version 2>/dev/null | awk '{print $3}') / $(dpkg-query -W -f '${Version}' docker-registry 2>/dev/null) |"
         echo "| GNU tar | $(tar --version | head -1) |"
         echo "| gzip / zstd | $(gzip --version | head -1) / $(zstd --version) |"
         echo "| busybox (the rootfs every tool runs) | $("$RF/bin/busybox" 2>&1 | head -1 | awk '{print $2}') |"
@@ -570,10 +571,12 @@ m6_pairs() {
 
 # 7. start-to-exit of an image of 24 layers against 1
 . "$(dirname "$0")/layers.sh"
+# 8. pull from a local registry against skopeo copy + cbox image import
+. "$(dirname "$0")/pull.sh"
 
 prepare_images
 # BENCH_ONLY="m1 m6" runs a subset (for profiling by hand; bench/run runs them all)
-for m in ${BENCH_ONLY:-m1 m2 m3 m4 m5 m6 m7}; do
+for m in ${BENCH_ONLY:-m1 m2 m3 m4 m5 m6 m7 m8}; do
         "$m"
 done
 say "done"

@@ -26,6 +26,7 @@
 #include <dlfcn.h>
 #include <inttypes.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -788,6 +789,180 @@ static int client_open(Client *c, PullRef *p, const char *ref, const ImagePullOp
         return client_init(c, p, opts);
 }
 
+/* The layers are fetched up to FETCH_JOBS at a time, each worker on a connection (a curl handle) of its
+ * own with a copy of the client's credentials: a blob's fetch, its bound and its digest check are
+ * fetch_blob()'s alone, as one at a time. Only the progress of the lowest layer not yet done is shown, so
+ * that a label appears once and in layer order. A failure stops the taking of further layers; the one
+ * reported is the first in layer order. */
+#define FETCH_JOBS 3
+
+typedef struct Fetch {
+        pthread_mutex_t lock;
+        const PullRef *p;
+        const ImageManifest *m;
+        const uint64_t *sizes;
+        ImageStore *s;
+        ImageProgressFn progress;
+        void *userdata;
+        size_t next;  /* the next layer to take */
+        size_t shown; /* the lowest layer not done: the one whose progress is passed on */
+        bool failed;
+        bool *done;
+        bool *shown_any; /* some progress of this layer was passed on */
+        uint64_t *bytes; /* what this layer's fetch downloaded */
+        int *results;
+        ImageError *errors;
+        uint64_t blob_bytes;
+} Fetch;
+
+typedef struct FetchWorker {
+        Fetch *f;
+        Client c;
+        size_t current;
+        pthread_t thread;
+        bool started;
+} FetchWorker;
+
+static void fetch_progress(const char *what, uint64_t done, uint64_t total, void *userdata) {
+        FetchWorker *w = userdata;
+        Fetch *f = w->f;
+
+        pthread_mutex_lock(&f->lock);
+        if (w->current == f->shown && f->progress) {
+                f->progress(what, done, total, f->userdata);
+                f->shown_any[w->current] = true;
+        }
+        pthread_mutex_unlock(&f->lock);
+}
+
+static void *fetch_worker(void *userdata) {
+        FetchWorker *w = userdata;
+        Fetch *f = w->f;
+
+        for (;;) {
+                ImageImportStats st = {};
+                size_t i;
+                int r;
+
+                pthread_mutex_lock(&f->lock);
+                if (f->failed || f->next >= f->m->n_layers) {
+                        pthread_mutex_unlock(&f->lock);
+                        return NULL;
+                }
+                i = w->current = f->next++;
+                pthread_mutex_unlock(&f->lock);
+
+                w->c.error = &f->errors[i];
+                r = fetch_blob(&w->c, f->p, f->m->layer_digests[i], f->sizes[i], f->s, fetch_progress, w,
+                               &st);
+                if (r >= 0)
+                        FAULT_POINT("pull.blob");
+
+                pthread_mutex_lock(&f->lock);
+                f->results[i] = r;
+                f->done[i] = true;
+                if (r < 0)
+                        f->failed = true;
+                f->blob_bytes += st.blob_bytes;
+                f->bytes[i] = st.blob_bytes;
+                while (f->shown < f->m->n_layers && f->done[f->shown]) {
+                        size_t j = f->shown++;
+                        /* a layer downloaded while a lower one was shown still gets its label, once */
+                        if (f->progress && !f->shown_any[j] && f->results[j] >= 0 && f->bytes[j] > 0) {
+                                _cleanup_free_ char *label =
+                                        strprintf("Downloading %.19s", f->m->layer_digests[j]);
+                                if (label)
+                                        f->progress(label, f->bytes[j], f->sizes[j], f->userdata);
+                        }
+                }
+                pthread_mutex_unlock(&f->lock);
+        }
+}
+
+/* A worker's own client: the same registry, scheme and credentials, a connection of its own */
+static int client_clone(const Client *from, Client *ret) {
+        *ret = (Client){ .opts = from->opts,
+                         .ref = from->ref,
+                         .push = from->push,
+                         .ca_file = from->ca_file,
+                         .scheme = from->scheme,
+                         .insecure = from->insecure };
+        ret->curl = sym_curl_easy_init();
+        if (!ret->curl || free_and_strdup(&ret->basic, from->basic) < 0 ||
+            free_and_strdup(&ret->auth_header, from->auth_header) < 0) {
+                client_done(ret);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static int fetch_layers(Client *c, const PullRef *p, const ImageManifest *m, const uint64_t *sizes,
+                        ImageStore *s, ImageProgressFn progress, void *userdata, ImageImportStats *stats) {
+        size_t n = m->n_layers, n_workers = MIN((size_t) FETCH_JOBS, n);
+        FetchWorker workers[FETCH_JOBS] = {};
+        Fetch f = {
+                .lock = PTHREAD_MUTEX_INITIALIZER,
+                .p = p,
+                .m = m,
+                .sizes = sizes,
+                .s = s,
+                .progress = progress,
+                .userdata = userdata,
+        };
+        int r = 0;
+
+        if (n == 0)
+                return 0;
+        f.done = new0(bool, n);
+        f.shown_any = new0(bool, n);
+        f.bytes = new0(uint64_t, n);
+        f.results = new0(int, n);
+        f.errors = new0(ImageError, n);
+        if (!f.done || !f.shown_any || !f.bytes || !f.results || !f.errors) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        /* worker 0 is this thread, on the client's own connection; the others get threads where they can */
+        workers[0] = (FetchWorker){ .f = &f, .c = *c };
+        for (size_t k = 1; k < n_workers; k++) {
+                workers[k].f = &f;
+                if (client_clone(c, &workers[k].c) < 0)
+                        break;
+                if (pthread_create(&workers[k].thread, NULL, fetch_worker, &workers[k]) != 0) {
+                        client_done(&workers[k].c);
+                        break;
+                }
+                workers[k].started = true;
+        }
+        (void) fetch_worker(&workers[0]);
+        for (size_t k = 1; k < n_workers; k++)
+                if (workers[k].started) {
+                        (void) pthread_join(workers[k].thread, NULL);
+                        client_done(&workers[k].c);
+                }
+        /* the client goes on with what worker 0 learnt (a renewed token) and with its own error */
+        c->auth_header = workers[0].c.auth_header;
+        stats->blob_bytes += f.blob_bytes;
+        for (size_t i = 0; i < n && r >= 0; i++)
+                if (f.done[i] && f.results[i] < 0) {
+                        r = f.results[i];
+                        if (c->error && !c->error->entry && !c->error->message) {
+                                *c->error = f.errors[i];
+                                f.errors[i] = (ImageError){};
+                        }
+                }
+finish:
+        for (size_t i = 0; f.errors && i < n; i++)
+                image_error_done(&f.errors[i]);
+        free(f.done);
+        free(f.shown_any);
+        free(f.bytes);
+        free(f.results);
+        free(f.errors);
+        pthread_mutex_destroy(&f.lock);
+        return r;
+}
+
 int image_pull(ImageStore *s, const char *ref, const ImagePullOptions *opts, ImageProgressFn progress,
                void *userdata, ImageImportStats *ret_stats, char **ret_ref, ImageError *error) {
         _cleanup_(registry_ref_done) PullRef p = {};
@@ -852,12 +1027,9 @@ int image_pull(ImageStore *s, const char *ref, const ImagePullOptions *opts, Ima
         r = fetch_blob(&c, &p, m->config_digest, config_size, s, NULL, NULL, &stats);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < m->n_layers; i++) {
-                r = fetch_blob(&c, &p, m->layer_digests[i], layer_sizes[i], s, progress, userdata, &stats);
-                if (r < 0)
-                        return r;
-                FAULT_POINT("pull.blob");
-        }
+        r = fetch_layers(&c, &p, m, layer_sizes, s, progress, userdata, &stats);
+        if (r < 0)
+                return r;
         if (progress)
                 progress(NULL, 0, 0, userdata);
 

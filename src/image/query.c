@@ -19,7 +19,6 @@ typedef struct Loaded {
         uint64_t created_usec;
         ImageManifest *manifest;
         ImageConfig *config;
-        json_object *config_json;
 } Loaded;
 
 static void loaded_done(Loaded *l) {
@@ -27,7 +26,6 @@ static void loaded_done(Loaded *l) {
         free(l->manifest_digest);
         image_manifest_free(l->manifest);
         image_config_free(l->config);
-        json_object_put(l->config_json);
 }
 
 static int manifest_for_ref(ImageStore *s, const char *ref, char **ret_ref, char **ret_digest,
@@ -80,9 +78,6 @@ static int load_image(ImageStore *s, const char *ref, Loaded *ret) {
         if (r < 0)
                 return r == -ENOENT ? -EUCLEAN : r;
         r = image_config_parse(data, size, &l.config, NULL);
-        if (r < 0)
-                return r;
-        r = json_parse_bounded(data, size, s->limits.max_json_bytes, &l.config_json, NULL, NULL);
         if (r < 0)
                 return r;
         if (strv_length(l.config->diff_ids) != l.manifest->n_layers)
