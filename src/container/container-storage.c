@@ -91,6 +91,32 @@ static int open_store_logged(const GlobalConfig *g, ImageStore **ret) {
         return 0;
 }
 
+/* NAME's state: 1 (ret filled), 0 when it has none (a downed container), or -errno (logged) */
+static int get_info_if_any(const GlobalConfig *g, const char *name, ContainerInfo *ret) {
+        int r = container_get_info(g, name, ret);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot read its state: %m", name);
+        return 1;
+}
+
+/* The writable layer upper (under the storage dir sd) must be a directory. Without state, a missing one
+ * means there is no such container. Returns 0 or -errno (logged). */
+static int check_upper(const char *name, const char *sd, const char *upper, bool have_state) {
+        struct stat st;
+
+        if (stat(upper, &st) < 0) {
+                if (errno == ENOENT && !have_state)
+                        return log_error_errno(ENOENT, "%s: no such container (no state, no '%s')", name,
+                                               sd);
+                return log_error_errno(errno, "%s: cannot access its writable layer '%s': %m", name, upper);
+        }
+        if (!S_ISDIR(st.st_mode))
+                return log_error_errno(ENOTDIR, "%s: '%s' is not a directory", name, upper);
+        return 0;
+}
+
 /* ---- commit ---- */
 
 void container_commit_result_done(ContainerCommitResult *r) {
@@ -122,13 +148,12 @@ static int commit_source(const GlobalConfig *g, const char *name, bool warn_runn
         _cleanup_(container_info_done) ContainerInfo info = {};
         _cleanup_free_ char *sd = NULL, *upper = NULL, *image_file = NULL;
         bool have_state;
-        struct stat st;
         int r;
 
-        r = container_get_info(g, name, &info);
-        if (r < 0 && r != -ENOENT)
-                return log_error_errno(r, "%s: cannot read its state: %m", name);
-        have_state = r >= 0;
+        r = get_info_if_any(g, name, &info);
+        if (r < 0)
+                return r;
+        have_state = r > 0;
 
         if (have_state && info.state->rootfs && info.state->rootfs[0] == '/')
                 return log_error_errno(
@@ -148,14 +173,9 @@ static int commit_source(const GlobalConfig *g, const char *name, bool warn_runn
         if (!upper || !image_file)
                 return log_oom();
 
-        if (stat(upper, &st) < 0) {
-                if (errno == ENOENT && !have_state)
-                        return log_error_errno(ENOENT, "%s: no such container (no state, no '%s')", name,
-                                               sd);
-                return log_error_errno(errno, "%s: cannot access its writable layer '%s': %m", name, upper);
-        }
-        if (!S_ISDIR(st.st_mode))
-                return log_error_errno(ENOTDIR, "%s: '%s' is not a directory", name, upper);
+        r = check_upper(name, sd, upper, have_state);
+        if (r < 0)
+                return r;
 
         r = container_read_image_file(image_file, ret_base, ret_base_digest);
         if (r == -ENOENT)
@@ -241,13 +261,12 @@ static int collect_layers(const GlobalConfig *g, const char *name, char ***ret) 
         _cleanup_strv_free_ char **layers = NULL, **lowers = NULL;
         _cleanup_free_ char *sd = NULL, *upper = NULL, *image_file = NULL, *ref = NULL, *digest = NULL;
         bool have_state;
-        struct stat st;
         int r;
 
-        r = container_get_info(g, name, &info);
-        if (r < 0 && r != -ENOENT)
-                return log_error_errno(r, "%s: cannot read its state: %m", name);
-        have_state = r >= 0;
+        r = get_info_if_any(g, name, &info);
+        if (r < 0)
+                return r;
+        have_state = r > 0;
 
         r = state_container_storage_path(global_config_storage_root(g), name, &sd);
         if (r < 0)
@@ -262,14 +281,11 @@ static int collect_layers(const GlobalConfig *g, const char *name, char ***ret) 
                 upper = strjoin(sd, "/upper");
         if ((have_state && info.state->upper_dir && !upper) || (!have_state && !upper))
                 return log_oom();
-        if (upper && stat(upper, &st) < 0) {
-                if (errno == ENOENT && !have_state)
-                        return log_error_errno(ENOENT, "%s: no such container (no state, no '%s')", name,
-                                               sd);
-                return log_error_errno(errno, "%s: cannot access its writable layer '%s': %m", name, upper);
+        if (upper) {
+                r = check_upper(name, sd, upper, have_state);
+                if (r < 0)
+                        return r;
         }
-        if (upper && !S_ISDIR(st.st_mode))
-                return log_error_errno(ENOTDIR, "%s: '%s' is not a directory", name, upper);
         if (upper && strv_extend(&layers, upper) < 0)
                 return log_oom();
 
