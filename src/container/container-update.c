@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "bus.h"
+#include "container-internal.h"
 #include "container-update.h"
 #include "container.h"
 #include "fault.h"
@@ -100,25 +101,6 @@ static const char *line_value(char **l, const char *key) {
         return NULL;
 }
 
-/* The [resources] keys that change on the running unit: those of basic/unit-limits.h and the cpuset.
- * bus_set_unit_limits() sends all of them each time, those the file does not set with their reset value
- * (infinity, systemd's default), so a key removed from the file stops applying too. */
-static bool is_limit_key(const char *key) {
-        UNIT_LIMIT_FOREACH(i)
-        if (streq(key, unit_limit_info[i].key))
-                return true;
-        return streq(key, "resources.cpuset");
-}
-
-void container_fill_limits(const ContainerConfig *c, BusScopeParams *p) {
-        const ResourceConfig *rc = &c->resources;
-
-        p->limits = rc->limits;
-        p->allowed_cpus_set = rc->cpuset_set;
-        p->allowed_cpus = rc->cpuset_mask;
-        p->allowed_cpus_size = rc->cpuset_mask_size;
-}
-
 static int add_change(char ***l, const char *key, const char *old, const char *new) {
         return strv_consume(l, strprintf("%s: %s → %s", key, old ?: "(unset)", new ?: "(unset)"));
 }
@@ -197,7 +179,7 @@ int container_update(const GlobalConfig *g, const char *name, UpdateResult *ret)
 
         STRV_FOREACH (k, keys) {
                 const char *ov = old_toml ? line_value(old, *k) : "?", *nv = line_value(new, *k);
-                if (is_limit_key(*k))
+                if (container_is_limit_key(*k))
                         r = add_change(&res.applied, *k + strlen("resources."), ov, nv);
                 else
                         r = add_change(&res.need_restart, *k, ov, nv);
