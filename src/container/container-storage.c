@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "container-internal.h"
+#include "container-storage.h"
 #include "container.h"
 #include "fd-util.h"
 #include "fileio.h"

@@ -13,6 +13,7 @@
 #include "bus.h"
 #include "cbox-build.h"
 #include "container-internal.h"
+#include "container-storage.h"
 #include "container-update.h"
 #include "container.h"
 #include "fault.h"
