@@ -46,6 +46,20 @@ static int lock_known(const GlobalConfig *g, const char *name, int *ret_lock, Co
         return lock_known_full(g, name, true, ret_lock, ret_state);
 }
 
+/* What down and stop release of a container they hold the lock of: through the bus when systemd runs
+ * (without it, the leader is killed directly). Logs. */
+static int release_known(const GlobalConfig *g, const char *name, const ContainerState *s) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        int r;
+
+        if (bus_systemd_booted()) {
+                r = container_open_bus(&bus, name);
+                if (r < 0)
+                        return r;
+        }
+        return container_release_runtime(g, bus, name, s);
+}
+
 int container_down(const GlobalConfig *g, const char *name, bool volumes) {
         _cleanup_(container_state_freep) ContainerState *s = NULL;
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
@@ -87,12 +101,7 @@ int container_down(const GlobalConfig *g, const char *name, bool volumes) {
         if (r < 0)
                 return r;
 
-        if (bus_systemd_booted()) {
-                r = container_open_bus(&bus, name);
-                if (r < 0)
-                        goto finish;
-        }
-        r = container_release_runtime(g, bus, name, s);
+        r = release_known(g, name, s);
         if (r < 0)
                 goto finish;
         FAULT_POINT("down.released");
@@ -204,7 +213,6 @@ int container_reclaim(const GlobalConfig *g) {
 
 int container_stop(const GlobalConfig *g, const char *name) {
         _cleanup_(container_state_freep) ContainerState *s = NULL;
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_close_ int dir_fd = -EBADF;
         int lock_fd = -EBADF, r;
 
@@ -216,12 +224,7 @@ int container_stop(const GlobalConfig *g, const char *name) {
         if (r < 0)
                 return r;
         FAULT_POINT("stop.locked");
-        if (bus_systemd_booted()) {
-                r = container_open_bus(&bus, name);
-                if (r < 0)
-                        goto finish;
-        }
-        r = container_release_runtime(g, bus, name, s);
+        r = release_known(g, name, s);
         if (r < 0)
                 goto finish;
         FAULT_POINT("stop.released");
