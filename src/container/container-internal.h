@@ -5,10 +5,12 @@
 
 #include <sys/types.h>
 
+#include "bus.h"
 #include "config.h"
 #include "seccomp-profile.h"
 #include "image.h"
 #include "spawn.h"
+#include "state.h"
 
 typedef struct ContainerNet {
         char *network;     /* bridge mode: network name; NULL for none/host */
@@ -73,3 +75,62 @@ int container_open_init(const char *name, int *ret_fd);
 /* The options image_pull() gets with the registry settings of conf.d ([registry."HOST"]): ret points
  * into *ret_regs (free it after the pull). -ENOMEM. */
 int container_pull_options(const GlobalConfig *g, ImagePullOptions *ret, ImageRegistry **ret_regs);
+
+/* ---- container.c: the read side ---- */
+
+/* A pidfd of pid when its start time is still start_time (the process recorded), else -ESRCH */
+int container_pidfd_open_checked(pid_t pid, uint64_t start_time, int *ret);
+int container_pidfd_send(int pidfd, int sig);
+
+/* The cgroup directory of cbox itself, under /sys/fs/cgroup (-ENOMEDIUM: no unified hierarchy) */
+int container_own_cgroup_path(char **ret);
+
+/* ---- container-exec.c ---- */
+
+/* cbox's default filter unless the file says "unconfined" (c NULL: the default) */
+bool container_want_seccomp(const ContainerConfig *c);
+
+/* ---- container-unit.c: the container's systemd side ---- */
+
+/* Connects *bus to the system bus unless it is connected already. Logs naming name. */
+int container_open_bus(sd_bus **bus, const char *name);
+/* "NAME: WHAT: <the bus error's message, else %m>" */
+void container_log_bus_error(int r, const char *name, const char *what, const BusError *e);
+
+/* Starts cbox-NAME-cleanup.service, bound to unit, which runs `cbox cleanup NAME` when unit goes away
+ * (no_wait: its start job is not waited for). A companion of an earlier container of that name that
+ * is still stopping is waited for first. Logs. */
+int container_start_companion(sd_bus *bus, const char *name, const char *unit, bool no_wait);
+/* Stops cbox-NAME-cleanup.service and resets it (best effort; bus NULL: nothing) */
+void container_stop_companion(sd_bus *bus, const char *name);
+
+/* Stops a cbox-NAME.scope that no state names when it is cbox's (its Description). 1 = stopped, 0 = none
+ * or not ours, -errno (logged). */
+int container_stop_orphan_unit(sd_bus *bus, const char *name);
+
+/* Stops s's unit, drops its machine, releases its network, kills a leader without a unit. With
+ * wait_companion, the cleanup companion is stopped too. Returns the first hard failure (logged). */
+int container_release_runtime_full(const GlobalConfig *g, sd_bus *bus, const char *name,
+                                   const ContainerState *s, bool wait_companion);
+int container_release_runtime(const GlobalConfig *g, sd_bus *bus, const char *name, const ContainerState *s);
+
+/* rmdir of a cgroup whose processes may still be on their way out (path NULL: nothing) */
+void container_cgroup_remove(const char *path);
+/* Whether systemd delegated the service's cgroup (Delegate=yes) */
+bool container_unit_is_delegated(sd_bus *bus, const char *unit);
+
+/* The [resources] of c as the limit properties of a unit (scope, service, update) */
+void container_fill_limits(const ContainerConfig *c, BusScopeParams *p);
+/* Whether "section.key" is one of the [resources] keys container_fill_limits() sends */
+bool container_is_limit_key(const char *key);
+
+/* ---- container-foreground.c ---- */
+
+/* Forwards signals to init until it exits (child's pid and pidfd are reset then), with [health] running
+ * meanwhile; returns its exit code (1 when [health] stopped it). Logs. */
+int container_wait_foreground(const char *name, const ContainerConfig *c, SpawnChild *child,
+                              const ContainerProcess *process, int state_fd, const SeccompProgram *seccomp);
+/* After the foreground payload exited, under NAME's lock: releases what is left and removes the state dir
+ * *state_fd names (closed), unless a down removed it meanwhile. Returns code. */
+int container_finish_foreground(const GlobalConfig *g, sd_bus *bus, const char *name, int *state_fd,
+                                const char *payload_cgroup, bool in_service, int code);

@@ -321,13 +321,152 @@ int container_net_plan(const GlobalConfig *g, const ContainerConfig *c, char **r
         return 0;
 }
 
+/* 1. the address. We hold NAME's lock: a lease owned by NAME is a leftover of a crashed run. Logs. */
+static int net_lease_address(const GlobalConfig *g, const ContainerConfig *c, const NetworkDef *nd,
+                             IpamNetwork *in, struct in_addr *ret) {
+        struct in_addr addr;
+        char abuf[INET_ADDRSTRLEN];
+        int r;
+
+        r = ipam_release_owner(in, c->name);
+        for (unsigned attempt = 0;; attempt++) {
+                if (r != -EBADMSG) {
+                        if (c->network.address_set) {
+                                addr = c->network.address;
+                                r = ipam_reserve(in, c->name, &addr);
+                        } else
+                                r = ipam_allocate(in, c->name, &addr);
+                }
+                if (r != -EBADMSG || attempt > 0)
+                        break;
+                r = ipam_rebuild_from_states(g, in, c->name);
+                if (r < 0)
+                        return r;
+                r = ipam_release_owner(in, c->name);
+        }
+        if (r == -EADDRINUSE) {
+                _cleanup_free_ char *k = key_where(c, NULL, "network.address");
+                return log_error_errno(r, "%s: %s: %s is leased to another container", c->name,
+                                       k ?: "network.address",
+                                       inet_ntop(AF_INET, &c->network.address, abuf, sizeof(abuf)));
+        }
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot lease an address on '%s': %m", c->name, nd->name);
+        *ret = addr;
+        return 0;
+}
+
+/* The first candidate name that is free, or taken by a leftover of a crashed run of this very container
+ * (its alias says so; we hold NAME's lock), which is deleted. A link of that name that is not ours
+ * (another container's whose hashed name collides, anyone's look-alike) is left alone: the next
+ * candidate. NLM_F_EXCL settles a race with a concurrent up. Logs. */
+static int net_create_veth(Netlink *nl, const ContainerConfig *c, const NetworkDef *nd, int netns_fd,
+                           const char *owner, char **ret_host_ifname) {
+        NetlinkError ne = {};
+        int r;
+
+        for (unsigned i = 0;; i++) {
+                _cleanup_free_ char *name = NULL;
+
+                netlink_error_done(&ne);
+                r = i < VETH_NAME_ATTEMPTS ? netlink_veth_name(c->name, i, &name) : -EEXIST;
+                if (r < 0) {
+                        log_error_errno(r, "%s: cannot name its veth (%u names taken): %m", c->name, i);
+                        break;
+                }
+                r = netlink_link_delete_owned(nl, name, owner, NULL);
+                if (r == -EPERM) {
+                        log_debug("%s: link '%s' is not ours, trying another name", c->name, name);
+                        continue;
+                }
+                r = netlink_veth_create(nl, name, nd->bridge ?: nd->name, netns_fd, "eth0", owner, &ne);
+                if (r == -EEXIST)
+                        continue;
+                if (r < 0) {
+                        log_nl(r, c->name, "cannot create its veth pair", &ne);
+                        break;
+                }
+                *ret_host_ifname = TAKE_PTR(name);
+                break;
+        }
+        netlink_error_done(&ne);
+        return r;
+}
+
+/* The bridge with the gateway address and forwarding, the veth pair (n->host_ifname once it exists),
+ * eth0 configured in the container. Logs. */
+static int net_setup_links(Netlink *nl, const ContainerConfig *c, const NetworkDef *nd, int netns_fd,
+                           const char *owner, const struct in_addr *addr, ContainerNet *n) {
+        NetlinkError ne = {};
+        int r;
+
+        r = netlink_bridge_ensure(nl, nd->bridge ?: nd->name, &nd->gateway, nd->prefixlen, &ne);
+        if (r < 0) {
+                log_nl(r, c->name, "cannot set up the bridge", &ne);
+                goto finish;
+        }
+        r = netlink_sysctl_ip_forward();
+        if (r >= 0)
+                r = netlink_sysctl_route_localnet(nd->bridge ?: nd->name);
+        if (r < 0) {
+                log_error_errno(r, "%s: cannot enable forwarding: %m", c->name);
+                goto finish;
+        }
+        r = net_create_veth(nl, c, nd, netns_fd, owner, &n->host_ifname);
+        if (r < 0)
+                goto finish;
+        r = netlink_container_configure(netns_fd, "eth0", addr, nd->prefixlen, &nd->gateway, &ne);
+        if (r < 0)
+                log_nl(r, c->name, "cannot configure eth0 in the container", &ne);
+finish:
+        netlink_error_done(&ne);
+        return r;
+}
+
+/* 2. nftables: the subnet, then this container's ports in one batch. No nft_table_ensure() first: every
+ * change of nft/ (nft_subnet_add() too) counts the table's rules and re-declares a missing or damaged
+ * skeleton in its own batch; a separate ensure cost a socket, a dump and an empty batch more (~0.25 ms).
+ * Logs. */
+static int net_setup_nft(const GlobalConfig *g, const ContainerConfig *c, const NetworkDef *nd,
+                         const struct in_addr *addr) {
+        NftError fe = {};
+        int r;
+
+        r = subnet_add(nd, &fe);
+        if (r < 0) {
+                log_error_errno(r, "%s: cannot set up nftables: %s", c->name, fe.message ?: strerror(-r));
+                goto finish;
+        }
+        container_net_check_forward(g, c->name, false);
+        if (c->network.n_ports > 0) {
+                _cleanup_free_ NftPortMap *pm = new0(NftPortMap, c->network.n_ports);
+                if (!pm) {
+                        r = log_oom();
+                        goto finish;
+                }
+                for (size_t i = 0; i < c->network.n_ports; i++)
+                        port_map_to_nft(c->network.ports + i, pm + i);
+                (void) nft_ports_remove_owner(c->name, NULL); /* leftovers of a crashed run */
+                r = nft_ports_add(c->name, addr, pm, c->network.n_ports, &fe);
+                if (r < 0) {
+                        /* lost a race with another up publishing the same port after our check */
+                        _cleanup_free_ char *k = key_where(c, NULL, "network.ports");
+                        log_error_errno(r, "%s: %s: %s", c->name, k ?: "network.ports",
+                                        fe.message ?: strerror(-r));
+                        goto finish;
+                }
+        }
+finish:
+        nft_error_done(&fe);
+        return r;
+}
+
 int container_net_setup(const GlobalConfig *g, const ContainerConfig *c, pid_t leader, ContainerNet *ret) {
         _cleanup_(container_net_done) ContainerNet n = {};
         _cleanup_free_ char *ipam_dir = NULL, *nspath = NULL, *owner = NULL;
         _cleanup_(netlink_freep) Netlink *nl = NULL;
         _cleanup_close_ int netns_fd = -EBADF;
         NetlinkError ne = {};
-        NftError fe = {};
         IpamNetwork in;
         struct in_addr addr;
         char abuf[INET_ADDRSTRLEN];
@@ -367,31 +506,9 @@ int container_net_setup(const GlobalConfig *g, const ContainerConfig *c, pid_t l
         if (!n.network)
                 return log_oom();
 
-        /* 1. the address. We hold NAME's lock: a lease owned by NAME is a leftover of a crashed run. */
-        r = ipam_release_owner(&in, c->name);
-        for (unsigned attempt = 0;; attempt++) {
-                if (r != -EBADMSG) {
-                        if (c->network.address_set) {
-                                addr = c->network.address;
-                                r = ipam_reserve(&in, c->name, &addr);
-                        } else
-                                r = ipam_allocate(&in, c->name, &addr);
-                }
-                if (r != -EBADMSG || attempt > 0)
-                        break;
-                r = ipam_rebuild_from_states(g, &in, c->name);
-                if (r < 0)
-                        return r;
-                r = ipam_release_owner(&in, c->name);
-        }
-        if (r == -EADDRINUSE) {
-                _cleanup_free_ char *k = key_where(c, NULL, "network.address");
-                return log_error_errno(r, "%s: %s: %s is leased to another container", c->name,
-                                       k ?: "network.address",
-                                       inet_ntop(AF_INET, &c->network.address, abuf, sizeof(abuf)));
-        }
+        r = net_lease_address(g, c, nd, &in, &addr);
         if (r < 0)
-                return log_error_errno(r, "%s: cannot lease an address on '%s': %m", c->name, nd->name);
+                return r;
         n.address = strdup(inet_ntop(AF_INET, &addr, abuf, sizeof(abuf)) ?: "");
         if (!n.address)
                 return log_oom();
@@ -405,89 +522,17 @@ int container_net_setup(const GlobalConfig *g, const ContainerConfig *c, pid_t l
                 log_error_errno(r, "%s: cannot open rtnetlink: %m", c->name);
                 goto fail;
         }
-        r = netlink_bridge_ensure(nl, nd->bridge ?: nd->name, &nd->gateway, nd->prefixlen, &ne);
-        if (r < 0) {
-                log_nl(r, c->name, "cannot set up the bridge", &ne);
+        r = net_setup_links(nl, c, nd, netns_fd, owner, &addr, &n);
+        if (r < 0)
                 goto fail;
-        }
-        r = netlink_sysctl_ip_forward();
-        if (r >= 0)
-                r = netlink_sysctl_route_localnet(nd->bridge ?: nd->name);
-        if (r < 0) {
-                log_error_errno(r, "%s: cannot enable forwarding: %m", c->name);
+        r = net_setup_nft(g, c, nd, &addr);
+        if (r < 0)
                 goto fail;
-        }
-        /* The first candidate name that is free, or taken by a leftover of a crashed run of this very
-         * container (its alias says so; we hold NAME's lock), which is deleted. A link of that name
-         * that is not ours (another container's whose hashed name collides, anyone's look-alike) is
-         * left alone: the next candidate. NLM_F_EXCL settles a race with a concurrent up. */
-        for (unsigned i = 0;; i++) {
-                _cleanup_free_ char *name = NULL;
-
-                netlink_error_done(&ne);
-                r = i < VETH_NAME_ATTEMPTS ? netlink_veth_name(c->name, i, &name) : -EEXIST;
-                if (r < 0) {
-                        log_error_errno(r, "%s: cannot name its veth (%u names taken): %m", c->name, i);
-                        goto fail;
-                }
-                r = netlink_link_delete_owned(nl, name, owner, NULL);
-                if (r == -EPERM) {
-                        log_debug("%s: link '%s' is not ours, trying another name", c->name, name);
-                        continue;
-                }
-                r = netlink_veth_create(nl, name, nd->bridge ?: nd->name, netns_fd, "eth0", owner, &ne);
-                if (r == -EEXIST)
-                        continue;
-                if (r < 0) {
-                        log_nl(r, c->name, "cannot create its veth pair", &ne);
-                        goto fail;
-                }
-                n.host_ifname = TAKE_PTR(name);
-                break;
-        }
-        r = netlink_container_configure(netns_fd, "eth0", &addr, nd->prefixlen, &nd->gateway, &ne);
-        if (r < 0) {
-                log_nl(r, c->name, "cannot configure eth0 in the container", &ne);
-                goto fail;
-        }
-
-        /* 2. nftables: the subnet, then this container's ports in one batch. No nft_table_ensure()
-         * first: every change of nft/ (nft_subnet_add() too) counts the table's rules and re-declares
-         * a missing or damaged skeleton in its own batch; a separate ensure cost a socket, a dump
-         * and an empty batch more (~0.25 ms). */
-        r = subnet_add(nd, &fe);
-        if (r < 0) {
-                log_error_errno(r, "%s: cannot set up nftables: %s", c->name, fe.message ?: strerror(-r));
-                goto fail;
-        }
-        container_net_check_forward(g, c->name, false);
-        if (c->network.n_ports > 0) {
-                _cleanup_free_ NftPortMap *pm = new0(NftPortMap, c->network.n_ports);
-                if (!pm) {
-                        r = log_oom();
-                        goto fail;
-                }
-                for (size_t i = 0; i < c->network.n_ports; i++)
-                        port_map_to_nft(c->network.ports + i, pm + i);
-                (void) nft_ports_remove_owner(c->name, NULL); /* leftovers of a crashed run */
-                r = nft_ports_add(c->name, &addr, pm, c->network.n_ports, &fe);
-                if (r < 0) {
-                        /* lost a race with another up publishing the same port after our check */
-                        _cleanup_free_ char *k = key_where(c, NULL, "network.ports");
-                        log_error_errno(r, "%s: %s: %s", c->name, k ?: "network.ports",
-                                        fe.message ?: strerror(-r));
-                        goto fail;
-                }
-        }
-        netlink_error_done(&ne);
-        nft_error_done(&fe);
         *ret = n;
         n = (ContainerNet){};
         return 0;
 
 fail:
-        netlink_error_done(&ne);
-        nft_error_done(&fe);
         container_net_release(g, c->name, n.network, n.host_ifname);
         return r;
 }
@@ -695,25 +740,18 @@ static int gc_retired_veths(const GlobalConfig *g, Netlink *nl, const NetlinkLin
         return ret_r;
 }
 
-int container_net_gc(const GlobalConfig *g, ContainerNetGcStats *ret) {
-        const char *rr = global_config_run_root(g);
-        _cleanup_strv_free_ char **owners = NULL, **port_owners = NULL;
-        NetlinkLink *links = NULL;
-        size_t n_links = 0;
-        _cleanup_(netlink_freep) Netlink *nl = NULL;
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        ContainerNetGcStats st = {};
+/* The owners the maps of `inet cbox` know of (element comments), also in *port_owners. No nftables here:
+ * *nft_ok false. Logs. */
+static int gc_owners_from_ports(char ***owners, char ***port_owners, bool *nft_ok) {
         NftPortEntry *pe = NULL;
         size_t n_pe = 0;
         NftError fe = {};
-        bool nft_ok = true;
-        int r, ret_r = 0;
+        int r;
 
-        /* the owners cbox knows of: element comments, lease owners, containers with storage */
         r = nft_ports_list(&pe, &n_pe, &fe);
         if (r < 0 && no_nftables(r)) {
                 log_debug_errno(r, "gc: no nftables here, no published ports to collect: %m");
-                nft_ok = false;
+                *nft_ok = false;
         } else if (r < 0) {
                 log_error_errno(r, "gc: cannot list the published ports: %s", fe.message ?: strerror(-r));
                 nft_error_done(&fe);
@@ -721,11 +759,18 @@ int container_net_gc(const GlobalConfig *g, ContainerNetGcStats *ret) {
         }
         nft_error_done(&fe);
         for (size_t i = 0; i < n_pe; i++)
-                if (owners_add(&owners, pe[i].owner) < 0 || owners_add(&port_owners, pe[i].owner) < 0) {
+                if (owners_add(owners, pe[i].owner) < 0 || owners_add(port_owners, pe[i].owner) < 0) {
                         nft_port_entry_array_free(pe, n_pe);
                         return log_oom();
                 }
         nft_port_entry_array_free(pe, n_pe);
+        return 0;
+}
+
+/* The owners of the leases of conf.d's networks. An unreadable network is logged, left out and its error
+ * returned in *ret_r; -ENOMEM (logged) is returned. */
+static int gc_owners_from_leases(const GlobalConfig *g, char ***owners, int *ret_r) {
+        int r;
 
         for (size_t k = 0; k < g->n_networks; k++) {
                 _cleanup_free_ char *ipam_dir = NULL;
@@ -741,28 +786,110 @@ int container_net_gc(const GlobalConfig *g, ContainerNetGcStats *ret) {
                 if (r < 0) {
                         log_error_errno(r, "gc: cannot read the address leases of '%s': %m",
                                         g->networks[k].name);
-                        ret_r = r;
+                        *ret_r = r;
                         continue;
                 }
                 for (size_t i = 0; i < n_l; i++)
-                        if (owners_add(&owners, l[i].owner) < 0) {
+                        if (owners_add(owners, l[i].owner) < 0) {
                                 ipam_lease_array_free(l, n_l);
                                 return log_oom();
                         }
                 ipam_lease_array_free(l, n_l);
         }
+        return 0;
+}
 
-        {
-                _cleanup_free_ char *cdir = strjoin(global_config_storage_root(g), "/containers");
-                _cleanup_closedir_ DIR *d = cdir ? opendir(cdir) : NULL;
-                struct dirent *de;
+/* The containers with a storage dir */
+static int gc_owners_from_storage(const GlobalConfig *g, char ***owners) {
+        _cleanup_free_ char *cdir = strjoin(global_config_storage_root(g), "/containers");
+        _cleanup_closedir_ DIR *d = cdir ? opendir(cdir) : NULL;
+        struct dirent *de;
 
-                if (!cdir)
+        if (!cdir)
+                return log_oom();
+        while (d && (de = readdir(d)))
+                if (owners_add(owners, de->d_name) < 0)
                         return log_oom();
-                while (d && (de = readdir(d)))
-                        if (owners_add(&owners, de->d_name) < 0)
-                                return log_oom();
+        return 0;
+}
+
+/* Releases the network state of owner o, which is gone: its ports (in_ports: seen in the maps), the veths
+ * marked as its own, its leases. Counts into *st; returns the last failure (logged), else 0. */
+static int gc_release_owner(const GlobalConfig *g, Netlink *nl, const NetlinkLink *links, size_t n_links,
+                            const char *o, bool in_ports, ContainerNetGcStats *st) {
+        bool any = false;
+        int r, ret_r = 0;
+
+        /* only owners seen in the maps: no needless batch (nor a table created) for the others */
+        r = in_ports ? nft_ports_remove_owner(o, NULL) : 0;
+        if (r > 0) {
+                st->ports_removed += r;
+                any = true;
+        } else if (r < 0 && r != -ENOENT) {
+                log_error_errno(r, "gc: %s: cannot remove its published ports: %m", o);
+                ret_r = r;
         }
+
+        /* its veths: those marked as its own, whatever their name (a look-alike is not) */
+        for (size_t i = 0; i < n_links; i++) {
+                if (!streq_ptr(links[i].kind, "veth") || !streq_ptr(veth_owner_of(links[i].alias), o))
+                        continue;
+                r = netlink_link_delete_ifindex(nl, links[i].ifindex, NULL);
+                if (r >= 0) {
+                        st->links_removed++;
+                        any = true;
+                } else if (r != -ENODEV) {
+                        log_error_errno(r, "gc: %s: cannot delete veth '%s': %m", o, links[i].name);
+                        ret_r = r;
+                }
+        }
+
+        for (size_t k = 0; k < g->n_networks; k++) {
+                _cleanup_free_ char *ipam_dir = NULL;
+                IpamNetwork in;
+
+                if (!lease_dir_exists(g, g->networks + k))
+                        continue;
+                r = ipam_network(g, g->networks + k, &ipam_dir, &in);
+                if (r >= 0)
+                        r = ipam_release_owner(&in, o);
+                if (r > 0) {
+                        st->leases_removed += r;
+                        any = true;
+                } else if (r < 0) {
+                        log_error_errno(r, "gc: %s: cannot release its lease on '%s': %m", o,
+                                        g->networks[k].name);
+                        ret_r = r;
+                }
+        }
+        if (any) {
+                st->owners++;
+                log_debug("gc: %s: released the network state of a container that is gone", o);
+        }
+        return ret_r;
+}
+
+int container_net_gc(const GlobalConfig *g, ContainerNetGcStats *ret) {
+        const char *rr = global_config_run_root(g);
+        _cleanup_strv_free_ char **owners = NULL, **port_owners = NULL;
+        NetlinkLink *links = NULL;
+        size_t n_links = 0;
+        _cleanup_(netlink_freep) Netlink *nl = NULL;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        ContainerNetGcStats st = {};
+        bool nft_ok = true;
+        int r, ret_r = 0;
+
+        /* the owners cbox knows of: element comments, lease owners, containers with storage */
+        r = gc_owners_from_ports(&owners, &port_owners, &nft_ok);
+        if (r < 0)
+                return r;
+        r = gc_owners_from_leases(g, &owners, &ret_r);
+        if (r < 0)
+                return r;
+        r = gc_owners_from_storage(g, &owners);
+        if (r < 0)
+                return r;
 
         r = netlink_open(&nl);
         if (r >= 0)
@@ -788,7 +915,6 @@ int container_net_gc(const GlobalConfig *g, ContainerNetGcStats *ret) {
 
         STRV_FOREACH (o, owners) {
                 int lock_fd = -EBADF;
-                bool any = false;
 
                 r = net_gc_owner_gone(g, bus, *o, &lock_fd);
                 if (r < 0) {
@@ -798,54 +924,10 @@ int container_net_gc(const GlobalConfig *g, ContainerNetGcStats *ret) {
                 }
                 if (r == 0)
                         continue;
-
-                /* only owners seen in the maps: no needless batch (nor a table created) for the others */
-                r = nft_ok && strv_contains(port_owners, *o) ? nft_ports_remove_owner(*o, NULL) : 0;
-                if (r > 0) {
-                        st.ports_removed += r;
-                        any = true;
-                } else if (r < 0 && r != -ENOENT) {
-                        log_error_errno(r, "gc: %s: cannot remove its published ports: %m", *o);
+                r = gc_release_owner(g, nl, links, n_links, *o, nft_ok && strv_contains(port_owners, *o),
+                                     &st);
+                if (r < 0)
                         ret_r = r;
-                }
-
-                /* its veths: those marked as its own, whatever their name (a look-alike is not) */
-                for (size_t i = 0; i < n_links; i++) {
-                        if (!streq_ptr(links[i].kind, "veth") ||
-                            !streq_ptr(veth_owner_of(links[i].alias), *o))
-                                continue;
-                        r = netlink_link_delete_ifindex(nl, links[i].ifindex, NULL);
-                        if (r >= 0) {
-                                st.links_removed++;
-                                any = true;
-                        } else if (r != -ENODEV) {
-                                log_error_errno(r, "gc: %s: cannot delete veth '%s': %m", *o, links[i].name);
-                                ret_r = r;
-                        }
-                }
-
-                for (size_t k = 0; k < g->n_networks; k++) {
-                        _cleanup_free_ char *ipam_dir = NULL;
-                        IpamNetwork in;
-
-                        if (!lease_dir_exists(g, g->networks + k))
-                                continue;
-                        r = ipam_network(g, g->networks + k, &ipam_dir, &in);
-                        if (r >= 0)
-                                r = ipam_release_owner(&in, *o);
-                        if (r > 0) {
-                                st.leases_removed += r;
-                                any = true;
-                        } else if (r < 0) {
-                                log_error_errno(r, "gc: %s: cannot release its lease on '%s': %m", *o,
-                                                g->networks[k].name);
-                                ret_r = r;
-                        }
-                }
-                if (any) {
-                        st.owners++;
-                        log_debug("gc: %s: released the network state of a container that is gone", *o);
-                }
                 /* the lock file: remove only the one this gc created (no storage dir either) */
                 (void) state_unlock(rr, *o, lock_fd, true);
         }

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "bus.h"
+#include "container-internal.h"
 #include "container-service.h"
 #include "container.h"
 #include "log.h"
@@ -62,13 +63,6 @@ static uint64_t now_mono(void) {
         struct timespec ts;
         (void) clock_gettime(CLOCK_MONOTONIC, &ts);
         return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
-}
-
-static void log_unit_error(int r, const char *name, const char *what, const BusError *e) {
-        if (e->message)
-                log_error_errno(r, "%s: %s: %s", name, what, e->message);
-        else
-                log_error_errno(r, "%s: %s: %m", name, what);
 }
 
 int container_service_start(const char *name) {
@@ -143,7 +137,7 @@ int container_service_stop(const char *name) {
                 return log_error_errno(r, "%s: failed to connect to the system bus: %m", name);
         r = bus_stop_unit(bus, unit, &e);
         if (r < 0) {
-                log_unit_error(r, name, "failed to stop its service", &e);
+                container_log_bus_error(r, name, "failed to stop its service", &e);
                 bus_error_done(&e);
                 return r;
         }

@@ -32,8 +32,11 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
+#include "container-internal.h"
+#include "container-storage.h"
 #include "container.h"
 #include "fd-util.h"
 #include "fileio.h"
@@ -41,6 +44,253 @@
 #include "log.h"
 #include "state.h"
 #include "string-util.h"
+
+/* ---- up: the storage dir, the image file, the files bound over /etc ---- */
+
+const char *const container_bound_etc_files[] = { "/etc/resolv.conf", "/etc/hosts", "/etc/hostname", NULL };
+
+/* "etc" + "hosts" names one of container_bound_etc_files */
+static bool is_bound_etc_file(const char *dir, const char *name) {
+        for (const char *const *f = container_bound_etc_files; *f; f++) {
+                const char *slash = strrchr(*f, '/');
+                if (streq(slash + 1, name) && strlen(dir) == (size_t) (slash - *f - 1) &&
+                    strneq(*f + 1, dir, strlen(dir)))
+                        return true;
+        }
+        return false;
+}
+
+/* Whether the tree below dir_fd (path: its path relative to the upper dir, "" for the top) holds only
+ * what cbox itself makes in a writable layer: directories (mount points of [[mount]] targets, parents)
+ * that are not opaque, and the empty etc/resolv.conf, etc/hosts and etc/hostname rootfs/ creates to
+ * bind the container's own over when the image has none. Anything else — a file, a symlink, a whiteout, an
+ * opaque directory (a deletion) — is something the container wrote. 1 = only cbox's, 0 = user data, -errno.
+ */
+static int tree_is_cbox_only(int dir_fd, const char *path, unsigned depth) {
+        _cleanup_closedir_ DIR *d = NULL;
+        struct dirent *de;
+        char x[8];
+        int r;
+
+        if (depth > 64 || fgetxattr(dir_fd, "trusted.overlay.opaque", x, sizeof(x)) >= 0) {
+                safe_close(dir_fd);
+                return 0;
+        }
+        d = fdopendir(dir_fd);
+        if (!d) {
+                r = -errno;
+                safe_close(dir_fd);
+                return r;
+        }
+        while ((de = readdir(d))) {
+                struct stat st;
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        return -errno;
+                if (S_ISDIR(st.st_mode)) {
+                        _cleanup_free_ char *sub = strjoin(path, *path ? "/" : "", de->d_name);
+                        int fd = openat(dirfd(d), de->d_name,
+                                        O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (!sub) {
+                                safe_close(fd);
+                                return -ENOMEM;
+                        }
+                        if (fd < 0)
+                                return -errno;
+                        r = tree_is_cbox_only(fd, sub, depth + 1);
+                        if (r <= 0)
+                                return r;
+                        continue;
+                }
+                if (S_ISREG(st.st_mode) && st.st_size == 0 && is_bound_etc_file(path, de->d_name)) {
+                        _cleanup_close_ int fd =
+                                openat(dirfd(d), de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+                        if (fd < 0)
+                                return -errno;
+                        if (fgetxattr(fd, "trusted.overlay.whiteout", x, sizeof(x)) >= 0)
+                                return 0;
+                        continue;
+                }
+                return 0;
+        }
+        return 1;
+}
+
+int container_upper_is_pristine(const char *upper) {
+        int fd = open(upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return errno == ENOENT ? 1 : -errno;
+        return tree_is_cbox_only(fd, "", 0);
+}
+
+/* Whether the image (top layer first) shows a regular file at /etc/NAME: the first layer with an entry
+ * there decides; a symlink (never followed: it is the image's, and may point anywhere on the host) is not
+ * one */
+static bool image_has_etc_file(char *const *lowers, const char *name) {
+        for (size_t i = 0; lowers && lowers[i]; i++) {
+                _cleanup_close_ int layer = open(lowers[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
+                _cleanup_close_ int etc = layer < 0
+                        ? -EBADF
+                        : openat(layer, "etc", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                struct stat st;
+                if (etc >= 0 && fstatat(etc, name, &st, AT_SYMLINK_NOFOLLOW) >= 0)
+                        return S_ISREG(st.st_mode);
+                if (layer >= 0 && fstatat(layer, "etc", &st, AT_SYMLINK_NOFOLLOW) >= 0 &&
+                    !S_ISDIR(st.st_mode))
+                        return false; /* etc itself is a symlink or file in this layer: it hides the rest */
+        }
+        return false;
+}
+
+/* A read-only root without an upper layer cannot get the mount points created (nor an image's symlink
+ * there replaced): only when they are files already */
+bool container_want_etc_files(const ContainerConfig *c, char *const *lowers) {
+        return !c->read_only ||
+                (image_has_etc_file(lowers, "resolv.conf") && image_has_etc_file(lowers, "hosts"));
+}
+
+/* /etc/hostname likewise: on a read-only root only when an image layer has the file */
+bool container_want_hostname_file(const ContainerConfig *c, char *const *lowers) {
+        return !c->read_only || image_has_etc_file(lowers, "hostname");
+}
+
+int container_write_etc_files(int state_fd, const char *name, const ContainerConfig *c, const char *address,
+                              bool hostname_file) {
+        const char *hostname = c->hostname ?: name;
+        _cleanup_(buffer_done) Buffer resolv = {}, hosts = {};
+        int r;
+
+        if (c->network.dns)
+                STRV_FOREACH (d, c->network.dns) {
+                        r = buffer_printf(&resolv, "nameserver %s\n", *d);
+                        if (r < 0)
+                                return r;
+                }
+        else {
+                /* the host's upstream servers: systemd-resolved's list when it runs (its 127.0.0.53 stub is
+                 * not reachable from another network namespace), else /etc/resolv.conf without loopback
+                 * nameservers */
+                _cleanup_free_ char *host = NULL;
+                if (read_full_file("/run/systemd/resolve/resolv.conf", &host, NULL, 64 * 1024) < 0)
+                        (void) read_full_file("/etc/resolv.conf", &host, NULL, 64 * 1024);
+                for (char *line = host, *next; line && *line; line = next) {
+                        next = strchr(line, '\n');
+                        if (next)
+                                *next++ = 0;
+                        if (c->network.mode != NETWORK_MODE_HOST && startswith(line, "nameserver 127."))
+                                continue;
+                        r = buffer_printf(&resolv, "%s\n", line);
+                        if (r < 0)
+                                return r;
+                }
+        }
+
+        r = buffer_printf(&hosts,
+                          "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n%s\t%s\n",
+                          address ?: "127.0.1.1", hostname);
+        if (r < 0)
+                return r;
+        STRV_FOREACH (h, c->network.hosts) {
+                const char *colon = strchr(*h, ':');
+                if (!colon)
+                        continue;
+                r = buffer_printf(&hosts, "%s\t%.*s\n", colon + 1, (int) (colon - *h), *h);
+                if (r < 0)
+                        return r;
+        }
+
+        r = write_file_atomic_at(state_fd, "resolv.conf", resolv.data ?: "", resolv.size, 0644);
+        if (r < 0)
+                return r;
+        r = write_file_atomic_at(state_fd, "hosts", hosts.data, hosts.size, 0644);
+        if (r < 0)
+                return r;
+        if (hostname_file) {
+                _cleanup_free_ char *hn = strjoin(hostname, "\n");
+                if (!hn)
+                        return -ENOMEM;
+                r = write_file_atomic_at(state_fd, "hostname", hn, strlen(hn), 0644);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* <storage_root>/containers/NAME/image: line 1 the image ref, optional line 2 the manifest digest the
+ * container was started from (see image.h). *ret_digest is NULL when there is no second line. */
+int container_read_image_file(const char *path, char **ret_ref, char **ret_digest) {
+        _cleanup_free_ char *data = NULL, *ref = NULL, *digest = NULL;
+        char *nl;
+        int r;
+
+        r = read_full_file(path, &data, NULL, 4096);
+        if (r < 0)
+                return r;
+        nl = strchr(data, '\n');
+        ref = nl ? strndup(data, (size_t) (nl - data)) : strdup(data);
+        if (!ref)
+                return -ENOMEM;
+        if (nl && startswith(nl + 1, "sha256:")) {
+                size_t n = strcspn(nl + 1, "\n");
+                digest = strndup(nl + 1, n);
+                if (!digest)
+                        return -ENOMEM;
+        }
+        *ret_ref = TAKE_PTR(ref);
+        *ret_digest = TAKE_PTR(digest);
+        return 0;
+}
+
+int container_storage_prepare(const GlobalConfig *g, const char *name, bool read_only, char **dir,
+                              char **upper, char **work, bool *created) {
+        struct stat st;
+        int r;
+
+        r = state_container_storage_path(global_config_storage_root(g), name, dir);
+        if (r < 0)
+                return log_error_errno(r, "%s: invalid storage path: %m", name);
+        if (stat(*dir, &st) < 0) {
+                if (errno != ENOENT)
+                        return log_error_errno(errno, "%s: cannot access '%s': %m", name, *dir);
+                *created = true;
+        }
+        *upper = strjoin(*dir, "/upper");
+        *work = strjoin(*dir, "/work");
+        if (!*upper || !*work)
+                return log_oom();
+        if (read_only)
+                r = mkdir_p(*dir, 0700);
+        else {
+                r = mkdir_p(*upper, 0755);
+                if (r >= 0)
+                        r = mkdir_p(*work, 0700);
+        }
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot create '%s': %m", name, *dir);
+        return 0;
+}
+
+int container_write_image_file(const char *name, const char *storage_dir, const char *ref,
+                               const char *digest) {
+        /* image/ keeps images in use: first line the ref, second the manifest the layers came from
+         * (gc keeps those even after the ref moves on; commit and export check it) */
+        _cleanup_free_ char *f = strjoin(storage_dir, "/image"), *data = strjoin(ref, "\n", digest, "\n");
+        _cleanup_free_ char *old = NULL;
+        int r;
+
+        if (!f || !data)
+                return log_oom();
+        /* unchanged on a restart of the same image: no write, no fsync (3-8 ms an up) */
+        if (read_full_file(f, &old, NULL, 4096) >= 0 && streq(old, data))
+                return 0;
+        r = write_file_atomic(f, data, strlen(data), 0644);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot write '%s': %m", name, f);
+        return 0;
+}
+
+/* ---- the verbs after the fact ---- */
 
 /* Runs fn(g, name, arg, userdata) holding NAME's lock; the lock file goes afterwards when no state dir is
  * left beside it (a downed container), as down does. Returns fn's result (a lock failure is logged). */

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "bus.h"
+#include "container-internal.h"
 #include "container-update.h"
 #include "container.h"
 #include "fault.h"
@@ -100,39 +101,109 @@ static const char *line_value(char **l, const char *key) {
         return NULL;
 }
 
-/* The [resources] keys that change on the running unit: those of basic/unit-limits.h and the cpuset.
- * bus_set_unit_limits() sends all of them each time, those the file does not set with their reset value
- * (infinity, systemd's default), so a key removed from the file stops applying too. */
-static bool is_limit_key(const char *key) {
-        UNIT_LIMIT_FOREACH(i)
-        if (streq(key, unit_limit_info[i].key))
-                return true;
-        return streq(key, "resources.cpuset");
-}
-
-void container_fill_limits(const ContainerConfig *c, BusScopeParams *p) {
-        const ResourceConfig *rc = &c->resources;
-
-        p->limits = rc->limits;
-        p->allowed_cpus_set = rc->cpuset_set;
-        p->allowed_cpus = rc->cpuset_mask;
-        p->allowed_cpus_size = rc->cpuset_mask_size;
-}
-
 static int add_change(char ***l, const char *key, const char *old, const char *new) {
         return strv_consume(l, strprintf("%s: %s → %s", key, old ?: "(unset)", new ?: "(unset)"));
+}
+
+/* Adds the key of every line of l that other lacks to *keys (once each). -ENOMEM. */
+static int add_changed_keys(char **l, char **other, bool have_other, char ***keys) {
+        STRV_FOREACH (i, l)
+                if (!have_other || !strv_contains(other, *i)) {
+                        _cleanup_free_ char *k = line_key(*i);
+                        if (!k || (!strv_contains(*keys, k) && strv_extend(keys, k) < 0))
+                                return -ENOMEM;
+                }
+        return 0;
+}
+
+/* Every key whose line differs, as "key: old → new" into res->applied ([resources] limits) or
+ * res->need_restart. have_old false: nothing recorded, every key of new is a change from "?". Logs. */
+static int sort_changes(char **old, char **new, bool have_old, UpdateResult *res) {
+        _cleanup_strv_free_ char **keys = NULL;
+        int r;
+
+        if (add_changed_keys(new, old, have_old, &keys) < 0 || add_changed_keys(old, new, true, &keys) < 0)
+                return log_oom();
+        STRV_FOREACH (k, keys) {
+                const char *ov = have_old ? line_value(old, *k) : "?", *nv = line_value(new, *k);
+                if (container_is_limit_key(*k))
+                        r = add_change(&res->applied, *k + strlen("resources."), ov, nv);
+                else
+                        r = add_change(&res->need_restart, *k, ov, nv);
+                if (r < 0)
+                        return log_oom();
+        }
+        return 0;
+}
+
+/* Every limit of c on the running unit (runtime). Logs. */
+static int apply_limits(const char *name, const ContainerConfig *c, const char *unit) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        BusScopeParams bp = {};
+        BusError e = BUS_ERROR_NULL;
+        int r;
+
+        r = bus_open_system(&bus);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot connect to the system bus: %m", name);
+        container_fill_limits(c, &bp);
+        r = bus_set_unit_limits(bus, unit, &bp, true, &e);
+        if (r < 0) {
+                if (e.message)
+                        log_error("%s: failed to change the limits of %s: %s", name, unit, e.message);
+                else
+                        log_error_errno(r, "%s: failed to change the limits of %s: %m", name, unit);
+                bus_error_done(&e);
+                return r;
+        }
+        return 0;
+}
+
+/* Records what runs now: the old lines, with [resources] from the file (have_old false: the file's).
+ * A failed write is a warning. Logs. */
+static int record_applied(int dir_fd, const char *name, char **old, char **new, bool have_old) {
+        _cleanup_strv_free_ char **snapshot = NULL;
+        _cleanup_free_ char *snap = NULL;
+        int r;
+
+        if (have_old)
+                STRV_FOREACH (l, old)
+                        if (!startswith(*l, "resources.") && strv_extend(&snapshot, *l) < 0)
+                                return log_oom();
+        STRV_FOREACH (l, new)
+                if ((!have_old || startswith(*l, "resources.")) && strv_extend(&snapshot, *l) < 0)
+                        return log_oom();
+        snap = strv_join(snapshot, "\n");
+        if (!snap)
+                return log_oom();
+        /* flat lines are valid input for flatten() again: no section headers, keys carry their path */
+        r = write_file_atomic_at(dir_fd, "config", snap, strlen(snap), 0644);
+        if (r < 0)
+                log_warning_errno(r, "%s: cannot record the configuration: %m", name);
+        return 0;
+}
+
+/* Everything changed was applied: the state's digest becomes the file's (a failure is a warning) */
+static void replace_digest(int dir_fd, const char *name, const ContainerConfig *c) {
+        _cleanup_(container_state_freep) ContainerState *s = NULL;
+        _cleanup_free_ char *digest = container_config_digest(c);
+        int r;
+
+        if (digest && state_load(dir_fd, &s) >= 0) {
+                free_and_strdup(&s->config_digest, digest);
+                r = state_save(dir_fd, s);
+                if (r < 0)
+                        log_warning_errno(r, "%s: cannot update its state: %m", name);
+        }
 }
 
 int container_update(const GlobalConfig *g, const char *name, UpdateResult *ret) {
         _cleanup_(container_info_done) ContainerInfo i = {};
         _cleanup_(container_config_freep) ContainerConfig *c = NULL;
-        _cleanup_strv_free_ char **old = NULL, **new = NULL, **keys = NULL, **snapshot = NULL;
-        _cleanup_free_ char *old_toml = NULL, *new_toml = NULL, *digest = NULL, *snap = NULL;
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_strv_free_ char **old = NULL, **new = NULL;
+        _cleanup_free_ char *old_toml = NULL, *new_toml = NULL;
         _cleanup_close_ int dir_fd = -EBADF;
         _cleanup_(update_result_done) UpdateResult res = {};
-        BusScopeParams bp = {};
-        BusError e = BUS_ERROR_NULL;
         int lock_fd = -EBADF, r;
 
         r = container_get_info_logged(g, name, false, &i);
@@ -177,90 +248,21 @@ int container_update(const GlobalConfig *g, const char *name, UpdateResult *ret)
                 goto finish;
         }
 
-        /* every key whose line differs */
-        STRV_FOREACH (l, new)
-                if (!old_toml || !strv_contains(old, *l)) {
-                        _cleanup_free_ char *k = line_key(*l);
-                        if (!k || (!strv_contains(keys, k) && strv_extend(&keys, k) < 0)) {
-                                r = log_oom();
-                                goto finish;
-                        }
-                }
-        STRV_FOREACH (l, old)
-                if (!strv_contains(new, *l)) {
-                        _cleanup_free_ char *k = line_key(*l);
-                        if (!k || (!strv_contains(keys, k) && strv_extend(&keys, k) < 0)) {
-                                r = log_oom();
-                                goto finish;
-                        }
-                }
-
-        STRV_FOREACH (k, keys) {
-                const char *ov = old_toml ? line_value(old, *k) : "?", *nv = line_value(new, *k);
-                if (is_limit_key(*k))
-                        r = add_change(&res.applied, *k + strlen("resources."), ov, nv);
-                else
-                        r = add_change(&res.need_restart, *k, ov, nv);
-                if (r < 0) {
-                        r = log_oom();
-                        goto finish;
-                }
-        }
-
+        r = sort_changes(old, new, old_toml != NULL, &res);
+        if (r < 0)
+                goto finish;
         if (res.applied) {
-                r = bus_open_system(&bus);
-                if (r < 0) {
-                        log_error_errno(r, "%s: cannot connect to the system bus: %m", name);
+                r = apply_limits(name, c, i.state->unit);
+                if (r < 0)
                         goto finish;
-                }
-                container_fill_limits(c, &bp);
-                r = bus_set_unit_limits(bus, i.state->unit, &bp, true, &e);
-                if (r < 0) {
-                        if (e.message)
-                                log_error("%s: failed to change the limits of %s: %s", name, i.state->unit,
-                                          e.message);
-                        else
-                                log_error_errno(r, "%s: failed to change the limits of %s: %m", name,
-                                                i.state->unit);
-                        bus_error_done(&e);
-                        goto finish;
-                }
                 FAULT_POINT("update.limits-applied");
         }
-
-        /* record what runs now: the old lines, with [resources] from the file */
-        if (old_toml)
-                STRV_FOREACH (l, old)
-                        if (!startswith(*l, "resources.") && strv_extend(&snapshot, *l) < 0) {
-                                r = log_oom();
-                                goto finish;
-                        }
-        STRV_FOREACH (l, new)
-                if ((!old_toml || startswith(*l, "resources.")) && strv_extend(&snapshot, *l) < 0) {
-                        r = log_oom();
-                        goto finish;
-                }
-        snap = strv_join(snapshot, "\n");
-        if (!snap) {
-                r = log_oom();
-                goto finish;
-        }
-        /* flat lines are valid input for flatten() again: no section headers, keys carry their path */
-        r = write_file_atomic_at(dir_fd, "config", snap, strlen(snap), 0644);
+        r = record_applied(dir_fd, name, old, new, old_toml != NULL);
         if (r < 0)
-                log_warning_errno(r, "%s: cannot record the configuration: %m", name);
+                goto finish;
         FAULT_POINT("update.recorded");
-
-        if (!res.need_restart && old_toml) {
-                _cleanup_(container_state_freep) ContainerState *s = NULL;
-                digest = container_config_digest(c);
-                if (digest && state_load(dir_fd, &s) >= 0) {
-                        free_and_strdup(&s->config_digest, digest);
-                        r = state_save(dir_fd, s);
-                        if (r < 0)
-                                log_warning_errno(r, "%s: cannot update its state: %m", name);
-                }
-        }
+        if (!res.need_restart && old_toml)
+                replace_digest(dir_fd, name, c);
         r = 0;
         if (ret)
                 *ret = res, res = (UpdateResult){};

@@ -11,6 +11,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "container-storage.h"
 #include "container.h"
 #include "fd-util.h"
 #include "fileio.h"
@@ -268,6 +269,142 @@ TEST(upper_is_pristine) {
         f = strjoin(upper, "/link");
         ASSERT_OK(symlink("/etc", f));
         ASSERT_EQ(container_upper_is_pristine(upper), 0);
+        teardown();
+}
+
+/* up's storage dir: created once (then kept), upper/ and work/ only for a writable root; the image file
+ * reads back what was written and is not rewritten when it says that already */
+TEST(storage_prepare_and_image_file) {
+        setup();
+        _cleanup_free_ char *dir = NULL, *upper = NULL, *work = NULL, *ref = NULL, *digest = NULL, *f = NULL,
+                            *data = NULL;
+        bool created = false;
+        struct stat a, b;
+
+        ASSERT_OK(container_storage_prepare(g, "web", false, &dir, &upper, &work, &created));
+        ASSERT_TRUE(created);
+        ASSERT_NOT_NULL(startswith(dir, g->storage_root));
+        ASSERT_STREQ(dir + strlen(g->storage_root), "/containers/web");
+        ASSERT_OK(RET_NERRNO(stat(upper, &a)));
+        ASSERT_TRUE(S_ISDIR(a.st_mode));
+        ASSERT_OK(RET_NERRNO(stat(work, &a)));
+        ASSERT_TRUE(S_ISDIR(a.st_mode));
+        dir = mfree(dir);
+        upper = mfree(upper);
+        work = mfree(work);
+        created = false;
+        ASSERT_OK(container_storage_prepare(g, "web", false, &dir, &upper, &work, &created));
+        ASSERT_FALSE(created); /* kept across runs: not removed by a failing up */
+
+        /* a read-only root: the dir, no writable layer */
+        _cleanup_free_ char *rdir = NULL, *rupper = NULL, *rwork = NULL;
+        created = false;
+        ASSERT_OK(container_storage_prepare(g, "ro", true, &rdir, &rupper, &rwork, &created));
+        ASSERT_TRUE(created);
+        ASSERT_OK(RET_NERRNO(access(rdir, F_OK)));
+        ASSERT_ERROR(RET_NERRNO(access(rupper, F_OK)), ENOENT);
+        ASSERT_ERROR(RET_NERRNO(access(rwork, F_OK)), ENOENT);
+
+        f = strjoin(dir, "/image");
+        ASSERT_OK(container_write_image_file("web", dir, "docker.io/library/busybox:latest",
+                                             "sha256:0123456789abcdef"));
+        ASSERT_OK(read_full_file(f, &data, NULL, 4096));
+        ASSERT_STREQ(data, "docker.io/library/busybox:latest\nsha256:0123456789abcdef\n");
+        ASSERT_OK(container_read_image_file(f, &ref, &digest));
+        ASSERT_STREQ(ref, "docker.io/library/busybox:latest");
+        ASSERT_STREQ(digest, "sha256:0123456789abcdef");
+        ASSERT_OK(RET_NERRNO(stat(f, &a)));
+        ASSERT_OK(container_write_image_file("web", dir, "docker.io/library/busybox:latest",
+                                             "sha256:0123456789abcdef"));
+        ASSERT_OK(RET_NERRNO(stat(f, &b)));
+        ASSERT_EQ_U64(a.st_ino, b.st_ino); /* unchanged: not rewritten */
+        ASSERT_OK(container_write_image_file("web", dir, "docker.io/library/busybox:latest",
+                                             "sha256:fedcba9876543210"));
+        ASSERT_OK(RET_NERRNO(stat(f, &b)));
+        ASSERT_TRUE(a.st_ino != b.st_ino);
+        ref = mfree(ref);
+        digest = mfree(digest);
+        ASSERT_OK(container_read_image_file(f, &ref, &digest));
+        ASSERT_STREQ(digest, "sha256:fedcba9876543210");
+
+        /* a file of an older cbox: the ref alone */
+        ASSERT_OK(write_file_atomic(f, "localhost/app:1", 15, 0644));
+        ref = mfree(ref);
+        digest = mfree(digest);
+        ASSERT_OK(container_read_image_file(f, &ref, &digest));
+        ASSERT_STREQ(ref, "localhost/app:1");
+        ASSERT_NULL(digest);
+        teardown();
+}
+
+/* The files bound over /etc: on a writable root always; on a read-only one only when the top layer that
+ * has an entry there has a regular file (a symlink, or etc itself a symlink, hides the lower layers) */
+TEST(etc_files) {
+        setup();
+        _cleanup_free_ char *top = strjoin(tmp, "/top"), *low = strjoin(tmp, "/low"), *p = NULL,
+                            *data = NULL;
+        char *lowers[] = { top, low, NULL };
+        ContainerConfig c = {};
+        _cleanup_close_ int fd = -EBADF;
+
+        ASSERT_TRUE(container_want_etc_files(&c, lowers));
+        ASSERT_TRUE(container_want_hostname_file(&c, lowers));
+        c.read_only = true;
+        ASSERT_FALSE(container_want_etc_files(&c, lowers)); /* no layer has them */
+        ASSERT_FALSE(container_want_hostname_file(&c, lowers));
+
+        p = strjoin(low, "/etc");
+        ASSERT_OK(mkdir_p(p, 0755));
+        p = mfree(p);
+        for (const char *const *b = container_bound_etc_files; *b; b++) {
+                p = strjoin(low, *b);
+                ASSERT_OK(write_file_atomic(p, "x\n", 2, 0644));
+                p = mfree(p);
+        }
+        ASSERT_TRUE(container_want_etc_files(&c, lowers)); /* the top layer has no etc: the lower decides */
+        ASSERT_TRUE(container_want_hostname_file(&c, lowers));
+        p = strjoin(top, "/etc");
+        ASSERT_OK(mkdir_p(p, 0755));
+        p = mfree(p);
+        p = strjoin(top, "/etc/resolv.conf");
+        ASSERT_OK(RET_NERRNO(symlink("../run/systemd/resolve/stub-resolv.conf", p)));
+        ASSERT_FALSE(container_want_etc_files(&c, lowers)); /* the symlink hides the lower file */
+        ASSERT_TRUE(container_want_hostname_file(&c, lowers));
+        ASSERT_OK(RET_NERRNO(unlink(p)));
+        p = mfree(p);
+        p = strjoin(top, "/etc");
+        ASSERT_OK(rm_rf_at(AT_FDCWD, p));
+        ASSERT_OK(RET_NERRNO(symlink("/etc", p)));
+        ASSERT_FALSE(container_want_hostname_file(&c, lowers)); /* etc itself a symlink: never followed */
+        p = mfree(p);
+
+        /* what they say */
+        char *dns[] = { (char *) "192.0.2.53", NULL }, *hosts[] = { (char *) "db:10.88.0.9", NULL };
+        c.network.dns = dns;
+        c.network.hosts = hosts;
+        ASSERT_OK(state_dir_open(g->run_root, "web", true, &fd));
+        ASSERT_OK(container_write_etc_files(fd, "web", &c, "10.88.0.5", true));
+        ASSERT_OK(read_full_file_at(fd, "resolv.conf", &data, NULL, 4096));
+        ASSERT_STREQ(data, "nameserver 192.0.2.53\n");
+        data = mfree(data);
+        ASSERT_OK(read_full_file_at(fd, "hosts", &data, NULL, 4096));
+        ASSERT_STREQ(data,
+                     "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n10.88.0.5\tweb\n"
+                     "10.88.0.9\tdb\n");
+        data = mfree(data);
+        ASSERT_OK(read_full_file_at(fd, "hostname", &data, NULL, 4096));
+        ASSERT_STREQ(data, "web\n");
+        data = mfree(data);
+
+        /* no address (network none): the Debian placeholder; no hostname file when not bound */
+        c.hostname = (char *) "box";
+        ASSERT_OK(container_write_etc_files(fd, "other", &c, NULL, false));
+        ASSERT_OK(read_full_file_at(fd, "hosts", &data, NULL, 4096));
+        ASSERT_NOT_NULL(strstr(data, "\n127.0.1.1\tbox\n"));
+        data = mfree(data);
+        ASSERT_OK(read_full_file_at(fd, "hostname", &data, NULL, 4096));
+        ASSERT_STREQ(data, "web\n"); /* the earlier one, untouched */
+        fd = safe_close(fd);
         teardown();
 }
 
