@@ -66,3 +66,19 @@ ssize_t loop_read(int fd, void *buf, size_t size) {
         }
         return (ssize_t) n;
 }
+
+int opendir_at(int dfd, const char *path, int flags, DIR **ret) {
+        DIR *d;
+        int fd;
+
+        fd = openat(dfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | flags);
+        if (fd < 0)
+                return -errno;
+        d = fdopendir(fd);
+        if (!d) {
+                safe_close(fd);
+                return -errno;
+        }
+        *ret = d;
+        return 0;
+}

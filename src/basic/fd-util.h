@@ -39,3 +39,7 @@ int fd_set_nonblock(int fd, bool nonblock);
 int loop_write(int fd, const void *buf, size_t size);
 /* read() up to size bytes, retrying on EINTR and short reads; returns the number read */
 ssize_t loop_read(int fd, void *buf, size_t size);
+
+/* The directory path (relative to dfd; "." for dfd itself) as a DIR stream of its own: openat() with
+ * O_RDONLY|O_DIRECTORY|O_CLOEXEC|flags, then fdopendir(). dfd stays open and untouched. -errno. */
+int opendir_at(int dfd, const char *path, int flags, DIR **ret);

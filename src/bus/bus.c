@@ -6,8 +6,10 @@
 #include <unistd.h>
 
 #include "bus.h"
+#include "cpu-set.h"
 #include "fileio.h"
 #include "string-util.h"
+#include "time-util.h"
 
 #define SYSTEMD_DEST "org.freedesktop.systemd1"
 #define SYSTEMD_PATH "/org/freedesktop/systemd1"
@@ -331,16 +333,9 @@ static int job_waiter_set_job(JobWaiter *w, sd_bus_message *reply) {
  * own TimeoutStopUSec + SIGKILL, so they are waited for without a limit (as systemctl does). */
 #define START_JOB_TIMEOUT_USEC (90 * USEC_PER_SEC)
 
-static uint64_t monotonic_usec(void) {
-        struct timespec ts;
-
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
-}
-
 /* Dispatches the bus until the job is removed; -ETIMEDOUT after timeout_usec (0 = no limit) */
 static int job_waiter_wait(sd_bus *bus, JobWaiter *w, uint64_t timeout_usec) {
-        uint64_t deadline = timeout_usec > 0 ? monotonic_usec() + timeout_usec : UINT64_MAX;
+        uint64_t deadline = timeout_usec > 0 ? now_monotonic_usec() + timeout_usec : UINT64_MAX;
         int r;
 
         while (!w->removed) {
@@ -351,7 +346,7 @@ static int job_waiter_wait(sd_bus *bus, JobWaiter *w, uint64_t timeout_usec) {
                         return r;
                 if (r > 0)
                         continue;
-                n = monotonic_usec();
+                n = now_monotonic_usec();
                 if (n >= deadline)
                         return -ETIMEDOUT;
                 r = sd_bus_wait(bus, deadline == UINT64_MAX ? UINT64_MAX : deadline - n);
@@ -1091,55 +1086,15 @@ static int get_default_tasks_max(sd_bus *bus, uint64_t *ret, BusError *error) {
 }
 
 /* Every CPU the kernel may ever bring online (/sys/devices/system/cpu/possible: "0-1", "0-3,8-11") as
- * an AllowedCPUs bitmask. -ENOENT/-EINVAL/-ENOMEM when it cannot be read or parsed. */
+ * an AllowedCPUs bitmask. -ENOENT/-EINVAL/-ERANGE/-ENOMEM when it cannot be read or parsed. */
 static int possible_cpus_mask(uint8_t **ret, size_t *ret_size) {
         _cleanup_free_ char *line = NULL;
-        _cleanup_free_ uint8_t *mask = NULL;
-        size_t size = 0;
-        const char *p;
         int r;
 
         r = read_one_line_file("/sys/devices/system/cpu/possible", &line);
         if (r < 0)
                 return r;
-        for (p = line; *p;) {
-                unsigned long a, b;
-                char *end;
-
-                errno = 0;
-                a = strtoul(p, &end, 10);
-                if (errno != 0 || end == p)
-                        return -EINVAL;
-                b = a;
-                if (*end == '-') {
-                        p = end + 1;
-                        b = strtoul(p, &end, 10);
-                        if (errno != 0 || end == p || b < a)
-                                return -EINVAL;
-                }
-                if (b >= 65536) /* more than the kernel's NR_CPUS can be */
-                        return -EINVAL;
-                if (b / 8 + 1 > size) {
-                        uint8_t *n = realloc(mask, b / 8 + 1);
-                        if (!n)
-                                return -ENOMEM;
-                        memset(n + size, 0, b / 8 + 1 - size);
-                        mask = n;
-                        size = b / 8 + 1;
-                }
-                for (unsigned long i = a; i <= b; i++)
-                        mask[i / 8] |= (uint8_t) (1u << (i % 8));
-                if (*end == ',')
-                        end++;
-                else if (*end != '\0')
-                        return -EINVAL;
-                p = end;
-        }
-        if (size == 0)
-                return -EINVAL;
-        *ret = TAKE_PTR(mask);
-        *ret_size = size;
-        return 0;
+        return cpu_set_parse(line, 65535 /* more than the kernel's NR_CPUS can be */, ret, ret_size);
 }
 
 /* One SetUnitProperties call with the limits of p that are set, plus AllowedCPUs=[] if empty_cpus */

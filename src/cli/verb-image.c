@@ -10,6 +10,7 @@
 #include "image.h"
 #include "log.h"
 #include "string-util.h"
+#include "time-util.h"
 #include "cli-util.h"
 #include "verbs.h"
 
@@ -65,12 +66,6 @@ typedef struct Progress {
         uint64_t start_usec, drawn_usec;
 } Progress;
 
-static uint64_t now_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
-}
-
 /* On a TTY one line redrawn in place (label, bytes, rate); otherwise one plain line per label */
 static void progress(const char *what, uint64_t done, uint64_t total, void *userdata) {
         Progress *p = userdata;
@@ -83,7 +78,7 @@ static void progress(const char *what, uint64_t done, uint64_t total, void *user
                 return;
         }
         bool new_label = !streq_ptr(p->last, what);
-        uint64_t now = now_usec();
+        uint64_t now = now_monotonic_usec();
         if (new_label) {
                 (void) free_and_strdup(&p->last, what);
                 p->start_usec = now;

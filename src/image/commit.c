@@ -46,14 +46,10 @@ static int name_cmp(const void *a, const void *b) {
 
 static int list_dir(int dfd, char ***ret) {
         _cleanup_strv_free_ char **l = NULL;
-        int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        DIR *d = fdopendir(fd);
-        if (!d) {
-                safe_close(fd);
-                return -errno;
-        }
+        DIR *d;
+        int r = opendir_at(dfd, ".", 0, &d);
+        if (r < 0)
+                return r;
         for (struct dirent *de; (de = readdir(d));) {
                 if (streq(de->d_name, ".") || streq(de->d_name, ".."))
                         continue;

@@ -24,6 +24,7 @@
 #include "image-internal.h"
 #include "store.h"
 #include "string-util.h"
+#include "time-util.h"
 
 #define MEDIA_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
 #define MEDIA_OCI_CONFIG "application/vnd.oci.image.config.v1+json"
@@ -978,14 +979,11 @@ static int index_add(ImageStore *s, const char *ref, const char *manifest, const
         json_object *e = json_object_new_object();
         if (!e)
                 return -ENOMEM;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
         json_object_object_add(e, "manifest", json_object_new_string(manifest));
         json_object_object_add(e, "config", json_object_new_string(config));
         json_object_object_add(e, "size", json_object_new_int64((int64_t) size));
         json_object_object_add(e, "layers", json_object_new_int((int) n_layers));
-        json_object_object_add(e, "created_usec",
-                               json_object_new_int64((int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000));
+        json_object_object_add(e, "created_usec", json_object_new_int64((int64_t) now_realtime_usec()));
         if (json_object_object_add(json_get_object(index, "images"), ref, e) < 0) {
                 json_object_put(e);
                 return -ENOMEM;

@@ -196,14 +196,10 @@ static int linked_cmp(const void *a, const void *b) {
 static int tree_usage(int dfd, unsigned depth, Usage *u) {
         if (depth > IMAGE_DEFAULT_MAX_PATH_DEPTH + 1)
                 return -ELOOP;
-        int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        _cleanup_closedir_ DIR *d = fdopendir(fd);
-        if (!d) {
-                safe_close(fd);
-                return -errno;
-        }
+        _cleanup_closedir_ DIR *d = NULL;
+        int r = opendir_at(dfd, ".", 0, &d);
+        if (r < 0)
+                return r;
         for (struct dirent *de; (errno = 0, de = readdir(d));) {
                 struct stat st;
                 if (streq(de->d_name, ".") || streq(de->d_name, ".."))
@@ -232,7 +228,7 @@ static int tree_usage(int dfd, unsigned depth, Usage *u) {
                                 openat(dirfd(d), de->d_name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                         if (sub < 0)
                                 return -errno;
-                        int r = tree_usage(sub, depth + 1, u);
+                        r = tree_usage(sub, depth + 1, u);
                         if (r < 0)
                                 return r;
                 }
@@ -386,14 +382,9 @@ int image_inspect_json(ImageStore *s, const char *ref, char **ret_json) {
 static int for_each_container_image(ImageStore *s,
                                     int (*fn)(const char *container, const char *line, void *ud), void *ud) {
         _cleanup_closedir_ DIR *d = NULL;
-        int fd = openat(s->root_fd, "containers", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0)
-                return errno == ENOENT ? 0 : -errno;
-        d = fdopendir(fd);
-        if (!d) {
-                safe_close(fd);
-                return -errno;
-        }
+        int r = opendir_at(s->root_fd, "containers", O_NOFOLLOW, &d);
+        if (r < 0)
+                return r == -ENOENT ? 0 : r;
         struct dirent *de;
         while ((de = readdir(d))) {
                 if (de->d_name[0] == '.')
@@ -404,7 +395,7 @@ static int for_each_container_image(ImageStore *s,
                 if (read_full_file_at(dirfd(d), p, &data, NULL, 64 * 1024) < 0)
                         continue;
                 for (char *line = data, *sv = NULL, *tok; (tok = strtok_r(line, "\n", &sv)); line = NULL) {
-                        int r = fn(de->d_name, tok, ud);
+                        r = fn(de->d_name, tok, ud);
                         if (r != 0)
                                 return r;
                 }
@@ -568,16 +559,10 @@ static int keep_manifest(ImageStore *s, Keep *k, const char *digest) {
 
 static int sweep(int dfd, char **keep, unsigned *count) {
         _cleanup_closedir_ DIR *d = NULL;
-        int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        d = fdopendir(fd);
-        if (!d) {
-                safe_close(fd);
-                return -errno;
-        }
+        int r = opendir_at(dfd, ".", 0, &d);
+        if (r < 0)
+                return r;
         struct dirent *de;
-        int r = 0;
         while ((de = readdir(d))) {
                 if (!hex64_is_valid(de->d_name) || strv_contains(keep, de->d_name))
                         continue;

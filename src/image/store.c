@@ -417,14 +417,9 @@ int store_lock_exclusive(ImageStore *s) {
 /* Removes stale temporaries (those no live importer holds a lock on) in one directory */
 int remove_stale_tmps(int dfd, unsigned *count) {
         _cleanup_closedir_ DIR *d = NULL;
-        int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        d = fdopendir(fd);
-        if (!d) {
-                safe_close(fd);
-                return -errno;
-        }
+        int r = opendir_at(dfd, ".", 0, &d);
+        if (r < 0)
+                return r;
         struct dirent *de;
         while ((de = readdir(d))) {
                 if (!startswith(de->d_name, TMP_PREFIX))

@@ -16,6 +16,7 @@
 #include "init.h"
 #include "journal-native.h"
 #include "string-util.h"
+#include "time-util.h"
 
 static const int forward_signals[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGQUIT, SIGWINCH };
 
@@ -253,15 +254,12 @@ static bool reap(Init *i) {
 }
 
 static void write_exit_record(Init *i) {
-        struct timespec ts;
         _cleanup_free_ char *s = NULL;
 
         if (i->exit_fd < 0)
                 return;
 
-        (void) clock_gettime(CLOCK_REALTIME, &ts);
-        s = strprintf("EXIT_STATUS=%d\nEXIT_TIME=%" PRIu64 "\n", i->payload_status,
-                      (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC);
+        s = strprintf("EXIT_STATUS=%d\nEXIT_TIME=%" PRIu64 "\n", i->payload_status, now_realtime_usec());
         if (!s || loop_write(i->exit_fd, s, strlen(s)) < 0)
                 fprintf(stderr, "cbox-init: failed to write the exit status: %s\n",
                         strerror(s ? errno : ENOMEM));

@@ -12,6 +12,7 @@
 
 #include "fd-util.h"
 #include "fileio.h"
+#include "process-util.h"
 #include "state.h"
 #include "string-util.h"
 
@@ -60,10 +61,6 @@ ContainerState *container_state_free(ContainerState *s) {
         return mfree(s);
 }
 
-bool state_name_is_valid(const char *name) {
-        return container_name_is_valid(name);
-}
-
 static int mkdir_p_at_subdir(const char *run_root, const char *subdir) {
         _cleanup_free_ char *p = strjoin(run_root, "/", subdir);
         return p ? mkdir_p(p, 0755) : -ENOMEM;
@@ -91,7 +88,7 @@ static int subdir_open(const char *run_root, const char *subdir, bool create, in
 int state_dir_path(const char *run_root, const char *name, char **ret) {
         char *p;
 
-        if (!run_root || !state_name_is_valid(name))
+        if (!run_root || !container_name_is_valid(name))
                 return -EINVAL;
         p = strjoin(run_root, "/" STATE_CONTAINERS_DIR "/", name);
         if (!p)
@@ -128,12 +125,6 @@ int state_ipam_dir(const char *run_root, char **ret) {
         return 0;
 }
 
-uint64_t now_realtime_usec(void) {
-        struct timespec ts;
-        (void) clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
-}
-
 static char *lock_path(const char *run_root, const char *name) {
         return strjoin(run_root, "/" STATE_LOCKS_DIR "/", name);
 }
@@ -142,7 +133,7 @@ int state_lock(const char *run_root, const char *name, bool blocking, int *ret_f
         _cleanup_free_ char *p = NULL;
         int r;
 
-        if (!run_root || !state_name_is_valid(name))
+        if (!run_root || !container_name_is_valid(name))
                 return -EINVAL;
         p = lock_path(run_root, name);
         if (!p)
@@ -189,7 +180,7 @@ int state_lock_held(const char *run_root, const char *name) {
         struct stat st;
         int r;
 
-        if (!run_root || !state_name_is_valid(name))
+        if (!run_root || !container_name_is_valid(name))
                 return -EINVAL;
         p = lock_path(run_root, name);
         if (!p)
@@ -217,7 +208,7 @@ int state_lock_held(const char *run_root, const char *name) {
 int state_unlock(const char *run_root, const char *name, int fd, bool remove) {
         if (fd < 0)
                 return -EBADF;
-        if (remove && run_root && state_name_is_valid(name)) {
+        if (remove && run_root && container_name_is_valid(name)) {
                 _cleanup_free_ char *p = lock_path(run_root, name);
                 if (p)
                         (void) unlink(p);
@@ -229,7 +220,7 @@ int state_dir_open(const char *run_root, const char *name, bool create, int *ret
         _cleanup_close_ int root_fd = -EBADF;
         int fd, r;
 
-        if (!run_root || !state_name_is_valid(name))
+        if (!run_root || !container_name_is_valid(name))
                 return -EINVAL;
         r = subdir_open(run_root, STATE_CONTAINERS_DIR, create, &root_fd);
         if (r < 0)
@@ -247,7 +238,7 @@ int state_dir_remove(const char *run_root, const char *name) {
         _cleanup_close_ int root_fd = -EBADF;
         int r;
 
-        if (!run_root || !state_name_is_valid(name))
+        if (!run_root || !container_name_is_valid(name))
                 return -EINVAL;
         r = subdir_open(run_root, STATE_CONTAINERS_DIR, false, &root_fd);
         if (r < 0)
@@ -602,7 +593,7 @@ int state_list(const char *run_root, char ***ret_names) {
                                         return -errno;
                                 break;
                         }
-                        if (!state_name_is_valid(de->d_name))
+                        if (!container_name_is_valid(de->d_name))
                                 continue;
                         if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
                                 continue;
@@ -631,44 +622,6 @@ int state_list(const char *run_root, char ***ret_names) {
         return 0;
 }
 
-static int proc_read_stat(pid_t pid, char *ret_state, uint64_t *ret_start_time) {
-        _cleanup_free_ char *p = NULL, *data = NULL;
-        unsigned long long v;
-        char *s;
-        int r;
-
-        if (pid <= 0)
-                return -EINVAL;
-        p = strprintf("/proc/%d/stat", (int) pid);
-        if (!p)
-                return -ENOMEM;
-        r = read_full_file(p, &data, NULL, 16384);
-        if (r < 0)
-                return r == -ENOENT ? -ESRCH : r;
-        /* comm may contain spaces and parentheses: fields resume after the last ')' */
-        s = strrchr(data, ')');
-        if (!s)
-                return -EBADMSG;
-        s++;
-        s += strspn(s, " ");
-        if (ret_state)
-                *ret_state = *s;
-        /* after ')' come field 3 (state) … field 22 (starttime): skip 19 fields */
-        for (int i = 0; i < 19; i++) {
-                s += strspn(s, " ");
-                s += strcspn(s, " ");
-        }
-        if (sscanf(s, " %llu", &v) != 1)
-                return -EBADMSG;
-        if (ret_start_time)
-                *ret_start_time = (uint64_t) v;
-        return 0;
-}
-
-int proc_get_start_time(pid_t pid, uint64_t *ret) {
-        return proc_read_stat(pid, NULL, ret);
-}
-
 bool state_leader_alive(const ContainerState *s) {
         uint64_t t;
         char st;
@@ -684,7 +637,7 @@ bool state_leader_alive(const ContainerState *s) {
 int state_container_storage_path(const char *storage_root, const char *name, char **ret) {
         char *p;
 
-        if (!storage_root || !state_name_is_valid(name))
+        if (!storage_root || !container_name_is_valid(name))
                 return -EINVAL;
         p = strprintf("%s/containers/%s", storage_root, name);
         if (!p)

@@ -358,39 +358,6 @@ static char *display_key(const Key *k, size_t upto) {
 
 /* ---- input checks ---------------------------------------------------------------------------- */
 
-/* Length of the UTF-8 sequence at s (valid, shortest form, scalar value) or 0 */
-static size_t utf8_sequence(const unsigned char *s, const unsigned char *end, uint32_t *ret) {
-        unsigned char c = s[0];
-        uint32_t cp;
-        size_t n;
-        if (c < 0x80) {
-                *ret = c;
-                return 1;
-        } else if ((c & 0xe0) == 0xc0) {
-                n = 2;
-                cp = c & 0x1f;
-        } else if ((c & 0xf0) == 0xe0) {
-                n = 3;
-                cp = c & 0x0f;
-        } else if ((c & 0xf8) == 0xf0) {
-                n = 4;
-                cp = c & 0x07;
-        } else
-                return 0;
-        if ((size_t) (end - s) < n)
-                return 0;
-        for (size_t k = 1; k < n; k++) {
-                if ((s[k] & 0xc0) != 0x80)
-                        return 0;
-                cp = (cp << 6) | (s[k] & 0x3f);
-        }
-        if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
-            (cp >= 0xd800 && cp <= 0xdfff))
-                return 0;
-        *ret = cp;
-        return n;
-}
-
 static int check_input(Parser *P) {
         const unsigned char *s = (const unsigned char *) P->p, *end = (const unsigned char *) P->end;
         unsigned line = 1;
@@ -398,7 +365,7 @@ static int check_input(Parser *P) {
 
         while (s < end) {
                 uint32_t cp;
-                size_t n = utf8_sequence(s, end, &cp);
+                size_t n = utf8_decode((const char *) s, (size_t) (end - s), &cp);
                 const char *problem = NULL;
 
                 if (n == 0)
@@ -432,7 +399,7 @@ static const char *describe_char(const Parser *P, char buf[static 16]) {
                 return "end of file";
         if ((unsigned char) *P->p > 0x20 && (unsigned char) *P->p < 0x7f)
                 snprintf(buf, 16, "'%c'", *P->p);
-        else if (utf8_sequence((const unsigned char *) P->p, (const unsigned char *) P->end, &cp) > 0)
+        else if (utf8_decode(P->p, (size_t) (P->end - P->p), &cp) > 0)
                 snprintf(buf, 16, "U+%04X", (unsigned) cp);
         else
                 snprintf(buf, 16, "byte 0x%02x", (unsigned char) *P->p);
