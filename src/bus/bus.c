@@ -381,6 +381,23 @@ static int job_failed(sd_bus *bus, const char *unit, const char *verb, const cha
         return -EIO;
 }
 
+/* Waits for the job reply names (timeout_usec 0: no limit); verb ("start", …) names it in errors */
+static int job_waiter_finish(sd_bus *bus, JobWaiter *w, sd_bus_message *reply, const char *unit,
+                             const char *verb, uint64_t timeout_usec, BusError *error) {
+        int r;
+
+        r = job_waiter_set_job(w, reply);
+        if (r < 0)
+                return r;
+        r = job_waiter_wait(bus, w, timeout_usec);
+        if (r < 0)
+                return bus_error_setf(error, r, "Failed to wait for the %s job of %s: %s", verb, unit,
+                                      strerror(-r));
+        if (!streq(w->result, "done"))
+                return job_failed(bus, unit, verb, w->result, error);
+        return 0;
+}
+
 /* Opens the (sv) of one property and, inside it, the variant of type contents: the caller appends the value
  * and closes both with close_containers(m, 2). */
 static int open_property(sd_bus_message *m, const char *name, const char *contents) {
@@ -694,16 +711,7 @@ static int start_transient_once(sd_bus *bus, const char *unit, append_props_t ap
         r = call_message(bus, m, &reply, error);
         if (r < 0 || !wait)
                 return r;
-        r = job_waiter_set_job(&w, reply);
-        if (r < 0)
-                return r;
-        r = job_waiter_wait(bus, &w, START_JOB_TIMEOUT_USEC);
-        if (r < 0)
-                return bus_error_setf(error, r, "Failed to wait for the start job of %s: %s", unit,
-                                      strerror(-r));
-        if (!streq(w.result, "done"))
-                return job_failed(bus, unit, "start", w.result, error);
-        return 0;
+        return job_waiter_finish(bus, &w, reply, unit, "start", START_JOB_TIMEOUT_USEC, error);
 }
 
 static int start_transient(sd_bus *bus, const char *unit, append_props_t append, const void *userdata,
@@ -794,16 +802,8 @@ int bus_stop_unit(sd_bus *bus, const char *unit, BusError *error) {
                 return 0;
         if (r < 0)
                 return r;
-        r = job_waiter_set_job(&w, reply);
-        if (r < 0)
-                return r;
-        r = job_waiter_wait(bus, &w, 0);
-        if (r < 0)
-                return bus_error_setf(error, r, "Failed to wait for the stop job of %s: %s", unit,
-                                      strerror(-r));
-        if (!streq(w.result, "done"))
-                return job_failed(bus, unit, "stop", w.result, error);
-        return 1;
+        r = job_waiter_finish(bus, &w, reply, unit, "stop", 0, error);
+        return r < 0 ? r : 1;
 }
 
 int bus_restart_unit(sd_bus *bus, const char *unit, uint64_t timeout_usec, BusError *error) {
@@ -822,16 +822,7 @@ int bus_restart_unit(sd_bus *bus, const char *unit, uint64_t timeout_usec, BusEr
         r = call_method(bus, &systemd_manager, "RestartUnit", &reply, error, "ss", unit, "replace");
         if (r < 0)
                 return r;
-        r = job_waiter_set_job(&w, reply);
-        if (r < 0)
-                return r;
-        r = job_waiter_wait(bus, &w, timeout_usec);
-        if (r < 0)
-                return bus_error_setf(error, r, "Failed to wait for the restart job of %s: %s", unit,
-                                      strerror(-r));
-        if (!streq(w.result, "done"))
-                return job_failed(bus, unit, "restart", w.result, error);
-        return 0;
+        return job_waiter_finish(bus, &w, reply, unit, "restart", timeout_usec, error);
 }
 
 int bus_kill_unit(sd_bus *bus, const char *unit, const char *whom, int signo, BusError *error) {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* cbox image import|pull|push|list|inspect|tag|rm|gc — the image store from the command line */
 #include <getopt.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <time.h>
@@ -127,10 +128,6 @@ static int do_import(int argc, char *argv[]) {
         Progress p = { .tty = isatty(STDERR_FILENO) };
         int r;
 
-        if (argc < 2 || argc > 3) {
-                log_error("image import: expected PATH [NAME:TAG]");
-                return EXIT_USAGE;
-        }
         r = open_store(&s);
         if (r < 0)
                 return r;
@@ -194,10 +191,6 @@ static int do_pull(int argc, char *argv[]) {
         ImagePullOptions opts;
         int r;
 
-        if (argc != 2) {
-                log_error("image pull: expected REF");
-                return EXIT_USAGE;
-        }
         r = registry_options(&opts, &regs);
         if (r < 0)
                 return r;
@@ -225,10 +218,6 @@ static int do_push(int argc, char *argv[]) {
         ImagePullOptions opts;
         int r;
 
-        if (argc < 2 || argc > 3) {
-                log_error("image push: expected REF [HOST[:PORT]/NAME:TAG]");
-                return EXIT_USAGE;
-        }
         r = registry_options(&opts, &regs);
         if (r < 0)
                 return r;
@@ -260,10 +249,6 @@ static int do_list(int argc, char *argv[]) {
         size_t n = 0;
         int r;
 
-        if (argc != 1) {
-                log_error("image list: no arguments expected");
-                return EXIT_USAGE;
-        }
         r = open_store(&s);
         if (r < 0)
                 return r;
@@ -312,10 +297,6 @@ static int do_inspect(int argc, char *argv[]) {
         _cleanup_free_ char *json = NULL;
         int r;
 
-        if (argc != 2) {
-                log_error("image inspect: expected NAME:TAG");
-                return EXIT_USAGE;
-        }
         r = open_store(&s);
         if (r < 0)
                 return r;
@@ -332,10 +313,6 @@ static int do_rm(int argc, char *argv[]) {
         _cleanup_(image_store_freep) ImageStore *s = NULL;
         int r, ret = 0;
 
-        if (argc < 2) {
-                log_error("image rm: expected NAME:TAG…");
-                return EXIT_USAGE;
-        }
         r = open_store(&s);
         if (r < 0)
                 return r;
@@ -365,10 +342,6 @@ static int do_tag(int argc, char *argv[]) {
         ImageError e = {};
         int r;
 
-        if (argc != 3) {
-                log_error("image tag: expected SRC NAME:TAG");
-                return EXIT_USAGE;
-        }
         r = open_store(&s);
         if (r < 0)
                 return r;
@@ -390,10 +363,6 @@ static int do_gc(int argc, char *argv[]) {
         ImageGcStats st = {};
         int r;
 
-        if (argc != 1) {
-                log_error("image gc: no arguments expected");
-                return EXIT_USAGE;
-        }
         r = open_store(&s);
         if (r < 0)
                 return r;
@@ -419,12 +388,21 @@ VERB(image, 50,
                 { "auth-file", required_argument, NULL, ARG_AUTH_FILE },
                 {},
         };
+        /* argc counts the command's name: min 1 is no arguments */
         static const struct {
                 const char *name;
                 int (*fn)(int argc, char *argv[]);
+                int min, max;
+                const char *usage;
         } sub[] = {
-                { "import", do_import },   { "pull", do_pull }, { "push", do_push }, { "list", do_list },
-                { "inspect", do_inspect }, { "tag", do_tag },   { "rm", do_rm },     { "gc", do_gc },
+                { "import", do_import, 2, 3, "expected PATH [NAME:TAG]" },
+                { "pull", do_pull, 2, 2, "expected REF" },
+                { "push", do_push, 2, 3, "expected REF [HOST[:PORT]/NAME:TAG]" },
+                { "list", do_list, 1, 1, "no arguments expected" },
+                { "inspect", do_inspect, 2, 2, "expected NAME:TAG" },
+                { "tag", do_tag, 3, 3, "expected SRC NAME:TAG" },
+                { "rm", do_rm, 2, INT_MAX, "expected NAME:TAG…" },
+                { "gc", do_gc, 1, 1, "no arguments expected" },
         };
         int c;
 
@@ -471,6 +449,11 @@ VERB(image, 50,
                         if (container_load_global(&g) < 0)
                                 return 1;
                         arg_global = g;
+                        if (argc - optind < sub[i].min || argc - optind > sub[i].max) {
+                                log_error("image %s: %s", sub[i].name, sub[i].usage);
+                                arg_global = NULL;
+                                return EXIT_USAGE;
+                        }
                         int ret = sub[i].fn(argc - optind, argv + optind);
                         arg_global = NULL;
                         return ret;

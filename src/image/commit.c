@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "fault.h"
+#include "alloc-util.h"
 #include "fd-util.h"
 #include "fileio.h"
 #include "archive-dl.h"
@@ -94,22 +95,29 @@ static bool has_xattr_value(int fd, const char *name, const char *want) {
         return k == (ssize_t) strlen(want) && memcmp(v, want, (size_t) k) == 0;
 }
 
-static int write_whiteout(Writer *w, const char *dir, const char *name, const struct stat *st) {
-        _cleanup_free_ char *p = dir ? strjoin(dir, "/.wh.", name) : strjoin(".wh.", name);
-        struct archive_entry *e = sym_archive_entry_new();
+/* An empty regular file entry named path (0644, st's mtime): a whiteout or an opaque marker */
+static int write_empty_file(Writer *w, const char *path, const struct stat *st) {
+        struct archive_entry *e;
         int r;
-        if (!p || !e) {
-                sym_archive_entry_free(e);
+
+        if (!path)
                 return -ENOMEM;
-        }
-        sym_archive_entry_set_pathname(e, p);
+        e = sym_archive_entry_new();
+        if (!e)
+                return -ENOMEM;
+        sym_archive_entry_set_pathname(e, path);
         sym_archive_entry_set_filetype(e, AE_IFREG);
         sym_archive_entry_set_perm(e, 0644);
         sym_archive_entry_set_size(e, 0);
         sym_archive_entry_set_mtime(e, st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
-        r = write_header(w, e, p);
+        r = write_header(w, e, path);
         sym_archive_entry_free(e);
         return r;
+}
+
+static int write_whiteout(Writer *w, const char *dir, const char *name, const struct stat *st) {
+        _cleanup_free_ char *p = dir ? strjoin(dir, "/.wh.", name) : strjoin(".wh.", name);
+        return write_empty_file(w, p, st);
 }
 
 static int walk(Writer *w, int dfd, const char *rel, unsigned depth);
@@ -122,14 +130,8 @@ static int hardlink_target(Writer *w, const struct stat *st, const char *path, c
                         *ret_target = w->inodes[i].path;
                         return 0;
                 }
-        if (w->n_inodes >= w->allocated) {
-                size_t n = MAX(w->allocated * 2, (size_t) 16);
-                Inode *x = reallocarray(w->inodes, n, sizeof(Inode));
-                if (!x)
-                        return -ENOMEM;
-                w->inodes = x;
-                w->allocated = n;
-        }
+        if (GREEDY_REALLOC(w->inodes, w->allocated, w->n_inodes + 1, 16) < 0)
+                return -ENOMEM;
         w->inodes[w->n_inodes++] = (Inode){ .dev = st->st_dev, .ino = st->st_ino, .path = strdup(path) };
         *ret_target = NULL;
         return 0;
@@ -202,21 +204,7 @@ static int write_file_data(Writer *w, int fd, const struct stat *st, const char 
 /* An overlay-opaque directory becomes PATH/.wh..wh..opq, an empty file */
 static int write_opaque_marker(Writer *w, const struct stat *st, const char *path) {
         _cleanup_free_ char *opq = strjoin(path, "/.wh..wh..opq");
-        struct archive_entry *o = sym_archive_entry_new();
-        int r;
-
-        if (!opq || !o) {
-                sym_archive_entry_free(o);
-                return -ENOMEM;
-        }
-        sym_archive_entry_set_pathname(o, opq);
-        sym_archive_entry_set_filetype(o, AE_IFREG);
-        sym_archive_entry_set_perm(o, 0644);
-        sym_archive_entry_set_size(o, 0);
-        sym_archive_entry_set_mtime(o, st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
-        r = write_header(w, o, opq);
-        sym_archive_entry_free(o);
-        return r;
+        return write_empty_file(w, opq, st);
 }
 
 static int write_one(Writer *w, int dfd, const char *rel, const char *name, unsigned depth) {

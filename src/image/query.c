@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "alloc-util.h"
 #include "fd-util.h"
 #include "fileio.h"
 #include "image-internal.h"
@@ -211,14 +212,8 @@ static int tree_usage(int dfd, unsigned depth, Usage *u) {
                 }
                 uint64_t bytes = (uint64_t) st.st_blocks * 512;
                 if (!S_ISDIR(st.st_mode) && st.st_nlink > 1) {
-                        if (u->n_linked >= u->allocated) {
-                                size_t n = MAX(u->allocated * 2, (size_t) 64);
-                                Linked *l = reallocarray(u->linked, n, sizeof(Linked));
-                                if (!l)
-                                        return -ENOMEM;
-                                u->linked = l;
-                                u->allocated = n;
-                        }
+                        if (GREEDY_REALLOC(u->linked, u->allocated, u->n_linked + 1, 64) < 0)
+                                return -ENOMEM;
                         u->linked[u->n_linked++] = (Linked){ .ino = st.st_ino, .bytes = bytes };
                         continue;
                 }

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -250,6 +251,32 @@ int state_dir_remove(const char *run_root, const char *name) {
 }
 
 /* Values are written with '\\' and '\n' escaped, so any string round-trips on one line. */
+/* The string fields of the state file, in the order state_save() writes them */
+static const struct {
+        const char *key;
+        size_t offset;
+} string_fields[] = {
+        { "NAME", offsetof(ContainerState, name) },
+        { "UNIT", offsetof(ContainerState, unit) },
+        { "MACHINE", offsetof(ContainerState, machine) },
+        { "CONFIG_PATH", offsetof(ContainerState, config_path) },
+        { "CONFIG_DIGEST", offsetof(ContainerState, config_digest) },
+        { "ROOTFS", offsetof(ContainerState, rootfs) },
+        { "UPPER_DIR", offsetof(ContainerState, upper_dir) },
+        { "WORK_DIR", offsetof(ContainerState, work_dir) },
+        { "NETWORK", offsetof(ContainerState, network) },
+        { "ADDRESS", offsetof(ContainerState, address) },
+        { "HOST_IFNAME", offsetof(ContainerState, host_ifname) },
+};
+
+static char **string_field(ContainerState *s, size_t i) {
+        return (char **) ((uint8_t *) s + string_fields[i].offset);
+}
+
+static char *const *string_field_const(const ContainerState *s, size_t i) {
+        return (char *const *) ((const uint8_t *) s + string_fields[i].offset);
+}
+
 static int append_kv(Buffer *b, const char *key, const char *value) {
         int r;
 
@@ -337,17 +364,8 @@ int state_save(int dir_fd, const ContainerState *s) {
         if (!s || !s->name)
                 return -EINVAL;
 
-        r = r < 0 ? r : append_kv(&b, "NAME", s->name);
-        r = r < 0 ? r : append_kv(&b, "UNIT", s->unit);
-        r = r < 0 ? r : append_kv(&b, "MACHINE", s->machine);
-        r = r < 0 ? r : append_kv(&b, "CONFIG_PATH", s->config_path);
-        r = r < 0 ? r : append_kv(&b, "CONFIG_DIGEST", s->config_digest);
-        r = r < 0 ? r : append_kv(&b, "ROOTFS", s->rootfs);
-        r = r < 0 ? r : append_kv(&b, "UPPER_DIR", s->upper_dir);
-        r = r < 0 ? r : append_kv(&b, "WORK_DIR", s->work_dir);
-        r = r < 0 ? r : append_kv(&b, "NETWORK", s->network);
-        r = r < 0 ? r : append_kv(&b, "ADDRESS", s->address);
-        r = r < 0 ? r : append_kv(&b, "HOST_IFNAME", s->host_ifname);
+        for (size_t i = 0; i < ELEMENTSOF(string_fields); i++)
+                r = r < 0 ? r : append_kv(&b, string_fields[i].key, *string_field_const(s, i));
         if (s->leader_pid > 0) {
                 (void) snprintf(num, sizeof(num), "%d", (int) s->leader_pid);
                 r = r < 0 ? r : append_kv(&b, "LEADER_PID", num);
@@ -376,28 +394,9 @@ static int state_apply_kv(ContainerState *s, const char *key, const char *value)
         uint64_t u;
         int i, r;
 
-        if (streq(key, "NAME"))
-                field = &s->name;
-        else if (streq(key, "UNIT"))
-                field = &s->unit;
-        else if (streq(key, "MACHINE"))
-                field = &s->machine;
-        else if (streq(key, "CONFIG_PATH"))
-                field = &s->config_path;
-        else if (streq(key, "CONFIG_DIGEST"))
-                field = &s->config_digest;
-        else if (streq(key, "ROOTFS"))
-                field = &s->rootfs;
-        else if (streq(key, "UPPER_DIR"))
-                field = &s->upper_dir;
-        else if (streq(key, "WORK_DIR"))
-                field = &s->work_dir;
-        else if (streq(key, "NETWORK"))
-                field = &s->network;
-        else if (streq(key, "ADDRESS"))
-                field = &s->address;
-        else if (streq(key, "HOST_IFNAME"))
-                field = &s->host_ifname;
+        for (size_t k = 0; k < ELEMENTSOF(string_fields) && !field; k++)
+                if (streq(key, string_fields[k].key))
+                        field = string_field(s, k);
         if (field) {
                 char *v;
                 r = unescape(value, &v);

@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "alloc-util.h"
 #include "macros.h"
 #include "string-util.h"
 #include "toml.h"
@@ -201,14 +202,8 @@ static TomlEntry *table_find(const TomlValue *t, const char *key, size_t len) {
 /* Adds key → value; takes ownership of both on success only. The key must not exist yet. */
 static int table_add(TomlValue *t, char *key, size_t key_len, TomlPos key_pos, TomlValue *value) {
         assert(t && t->type == TOML_TABLE);
-        if (t->table.n == t->table.allocated) {
-                size_t a = MAX(t->table.allocated * 2, (size_t) 4);
-                TomlEntry *e = reallocarray(t->table.entries, a, sizeof(TomlEntry));
-                if (!e)
-                        return -ENOMEM;
-                t->table.entries = e;
-                t->table.allocated = a;
-        }
+        if (GREEDY_REALLOC(t->table.entries, t->table.allocated, t->table.n + 1, 4) < 0)
+                return -ENOMEM;
         size_t i = t->table.n;
         t->table.entries[i] = (TomlEntry){
                 .key = key,
@@ -233,14 +228,8 @@ static int table_add(TomlValue *t, char *key, size_t key_len, TomlPos key_pos, T
 
 static int array_append(TomlValue *a, TomlValue *v) {
         assert(a && a->type == TOML_ARRAY);
-        if (a->array.n == a->array.allocated) {
-                size_t n = MAX(a->array.allocated * 2, (size_t) 4);
-                TomlValue **items = reallocarray(a->array.items, n, sizeof(TomlValue *));
-                if (!items)
-                        return -ENOMEM;
-                a->array.items = items;
-                a->array.allocated = n;
-        }
+        if (GREEDY_REALLOC(a->array.items, a->array.allocated, a->array.n + 1, 4) < 0)
+                return -ENOMEM;
         a->array.items[a->array.n++] = v;
         return 0;
 }
@@ -729,15 +718,9 @@ static int parse_key(Parser *P, Key *ret) {
         for (;;) {
                 KeyPart part;
                 skip_ws(P);
-                if (k.n == k.allocated) {
-                        size_t a = MAX(k.allocated * 2, (size_t) 4);
-                        KeyPart *parts = reallocarray(k.parts, a, sizeof(KeyPart));
-                        if (!parts) {
-                                r = fail_oom(P);
-                                goto fail;
-                        }
-                        k.parts = parts;
-                        k.allocated = a;
+                if (GREEDY_REALLOC(k.parts, k.allocated, k.n + 1, 4) < 0) {
+                        r = fail_oom(P);
+                        goto fail;
                 }
                 r = parse_simple_key(P, &part);
                 if (r < 0)

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "alloc-util.h"
 #include "cgroup-util.h"
 #include "cpu-set.h"
 #include "fd-util.h"
@@ -331,6 +332,37 @@ TEST(utf8_decode) {
         ASSERT_EQ(utf8_decode("\xf8\x88\x80\x80\x80", 5, &c), 0);
         ASSERT_EQ(utf8_decode("A", 0, &c), 0);
         ASSERT_EQ(c, 1); /* untouched on failure */
+}
+
+TEST(greedy_realloc) {
+        _cleanup_free_ uint64_t *a = NULL;
+        size_t allocated = 0, n = 0;
+
+        /* grows to the minimum first, then doubles; each element survives the moves */
+        for (uint64_t v = 0; v < 100; v++) {
+                size_t before = allocated;
+                ASSERT_OK(GREEDY_REALLOC(a, allocated, n + 1, 16));
+                if (n < before)
+                        ASSERT_EQ(allocated, before);
+                a[n++] = v * v;
+        }
+        ASSERT_EQ(allocated, 128);
+        for (uint64_t v = 0; v < 100; v++)
+                ASSERT_EQ_U64(a[v], v * v);
+
+        /* room already there: nothing moves; a need beyond twice the size is met at once */
+        uint64_t *p = a;
+        ASSERT_OK(GREEDY_REALLOC(a, allocated, 128, 16));
+        ASSERT_TRUE(a == p);
+        ASSERT_OK(GREEDY_REALLOC(a, allocated, 1000, 16));
+        ASSERT_EQ(allocated, 1000);
+        ASSERT_EQ_U64(a[99], 99 * 99);
+
+        /* an impossible size fails and leaves the array as it was */
+        p = a;
+        ASSERT_ERROR(GREEDY_REALLOC(a, allocated, SIZE_MAX / 4, 16), ENOMEM);
+        ASSERT_TRUE(a == p);
+        ASSERT_EQ(allocated, 1000);
 }
 
 TEST_MAIN()
