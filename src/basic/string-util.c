@@ -74,6 +74,15 @@ char *strv_join(char *const *l, const char *separator) {
         return b.data;
 }
 
+int strv_ensure(char ***l) {
+        if (!*l) {
+                *l = new0(char *, 1);
+                if (!*l)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
 char *strprintf(const char *fmt, ...) {
         va_list ap;
         char *s;

@@ -17,6 +17,8 @@ int strv_extend(char ***l, const char *value);
 /* Appends value itself, taking ownership on success */
 int strv_consume(char ***l, char *value);
 char **strv_copy(char *const *l);
+/* Makes a NULL *l the empty vector (where "none" differs from "not set"); 0 or -ENOMEM */
+int strv_ensure(char ***l);
 bool strv_contains(char *const *l, const char *s);
 /* Joins with separator; NULL on OOM */
 char *strv_join(char *const *l, const char *separator);

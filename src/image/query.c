@@ -111,11 +111,8 @@ int image_resolve(ImageStore *s, const char *ref, char ***ret_layers, ImageConfi
                 if (!p || strv_consume(&layers, p) < 0)
                         return -ENOMEM;
         }
-        if (!layers) {
-                layers = new0(char *, 1);
-                if (!layers)
-                        return -ENOMEM;
-        }
+        if (strv_ensure(&layers) < 0)
+                return -ENOMEM;
         if (ret_layers)
                 *ret_layers = TAKE_PTR(layers);
         if (ret_config)

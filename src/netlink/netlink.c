@@ -609,11 +609,9 @@ int netlink_link_list(Netlink *nl, char ***ret, NetlinkError *err) {
         r = nl_dump(nl, nlh, link_list_cb, link_list_reset, &l, err);
         if (r < 0)
                 return r;
-        if (!l) {
-                l = new0(char *, 1);
-                if (!l)
-                        return -ENOMEM;
-        }
+        r = strv_ensure(&l);
+        if (r < 0)
+                return r;
         *ret = TAKE_PTR(l);
         return 0;
 }

@@ -30,20 +30,7 @@ static const char *const state_mode_table[_STATE_MODE_MAX] = {
         [STATE_MODE_FOREGROUND] = "foreground",
 };
 
-const char *state_mode_to_string(StateMode m) {
-        if (m < 0 || m >= _STATE_MODE_MAX)
-                return NULL;
-        return state_mode_table[m];
-}
-
-StateMode state_mode_from_string(const char *s) {
-        if (!s)
-                return _STATE_MODE_INVALID;
-        for (int i = 0; i < _STATE_MODE_MAX; i++)
-                if (streq(state_mode_table[i], s))
-                        return (StateMode) i;
-        return _STATE_MODE_INVALID;
-}
+DEFINE_STRING_TABLE_LOOKUP(state_mode, StateMode, _STATE_MODE_MAX, _STATE_MODE_INVALID);
 
 ContainerState *container_state_free(ContainerState *s) {
         if (!s)
@@ -611,11 +598,8 @@ int state_list(const char *run_root, char ***ret_names) {
                                 return r;
                 }
 
-        if (!names) {
-                names = new0(char *, 1);
-                if (!names)
-                        return -ENOMEM;
-        }
+        if (strv_ensure(&names) < 0)
+                return -ENOMEM;
         qsort(names, strv_length(names), sizeof(char *), strcmp_ptr);
         *ret_names = TAKE_PTR(names);
         return 0;

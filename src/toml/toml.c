@@ -93,7 +93,7 @@ void toml_error_done(TomlError *e) {
         e->message = mfree(e->message);
 }
 
-static const char *const type_names[_TOML_TYPE_MAX] = {
+static const char *const toml_type_table[_TOML_TYPE_MAX] = {
         [TOML_STRING] = "string",         [TOML_INTEGER] = "integer",
         [TOML_FLOAT] = "float",           [TOML_BOOL] = "bool",
         [TOML_DATETIME] = "datetime",     [TOML_DATETIME_LOCAL] = "datetime-local",
@@ -101,11 +101,7 @@ static const char *const type_names[_TOML_TYPE_MAX] = {
         [TOML_ARRAY] = "array",           [TOML_TABLE] = "table",
 };
 
-const char *toml_type_to_string(TomlType t) {
-        if ((unsigned) t >= _TOML_TYPE_MAX)
-                return NULL;
-        return type_names[t];
-}
+DEFINE_STRING_TABLE_TO_STRING(toml_type, TomlType, _TOML_TYPE_MAX);
 
 /* ---- values ---------------------------------------------------------------------------------- */
 

@@ -365,4 +365,80 @@ TEST(greedy_realloc) {
         ASSERT_EQ(allocated, 1000);
 }
 
+typedef enum Colour {
+        COLOUR_RED,
+        COLOUR_GREEN,
+        COLOUR_UNNAMED,
+        COLOUR_BLUE,
+        _COLOUR_MAX,
+        _COLOUR_INVALID = -EINVAL,
+} Colour;
+
+static const char *const colour_table[_COLOUR_MAX] = {
+        [COLOUR_RED] = "red",
+        [COLOUR_GREEN] = "green",
+        [COLOUR_BLUE] = "blue",
+};
+
+static const char *colour_to_string(Colour c);
+static Colour colour_from_string(const char *s);
+static DEFINE_STRING_TABLE_LOOKUP(colour, Colour, _COLOUR_MAX, _COLOUR_INVALID);
+
+TEST(string_table) {
+        ASSERT_STREQ(colour_to_string(COLOUR_RED), "red");
+        ASSERT_STREQ(colour_to_string(COLOUR_BLUE), "blue");
+        ASSERT_NULL(colour_to_string(COLOUR_UNNAMED)); /* a gap in the table */
+        ASSERT_NULL(colour_to_string(_COLOUR_MAX));
+        ASSERT_NULL(colour_to_string((Colour) -1));
+        ASSERT_EQ(colour_from_string("green"), COLOUR_GREEN);
+        ASSERT_EQ(colour_from_string("blue"), COLOUR_BLUE);
+        ASSERT_EQ(colour_from_string("Blue"), _COLOUR_INVALID);
+        ASSERT_EQ(colour_from_string(""), _COLOUR_INVALID);
+        ASSERT_EQ(colour_from_string(NULL), _COLOUR_INVALID);
+}
+
+TEST(strv_ensure) {
+        _cleanup_strv_free_ char **l = NULL;
+
+        ASSERT_OK(strv_ensure(&l));
+        ASSERT_NOT_NULL(l);
+        ASSERT_NULL(l[0]);
+        ASSERT_OK(strv_extend(&l, "a"));
+        char **p = l;
+        ASSERT_OK(strv_ensure(&l)); /* a vector already there stays as it is */
+        ASSERT_TRUE(l == p);
+        ASSERT_STREQ(l[0], "a");
+}
+
+TEST(fd_send_recv) {
+        _cleanup_close_pair_ int sp[2] = { -EBADF, -EBADF };
+        _cleanup_close_ int got = -EBADF;
+        char buf[16] = {};
+        struct stat a, b;
+
+        ASSERT_OK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp));
+        _cleanup_close_ int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        ASSERT_TRUE(fd >= 0);
+
+        /* the fd arrives as a new fd for the same file, close-on-exec when asked */
+        ASSERT_OK(fd_send(sp[0], "hello", 5, fd, MSG_NOSIGNAL));
+        ASSERT_EQ(fd_recv(sp[1], buf, sizeof(buf), &got, MSG_CMSG_CLOEXEC), 5);
+        ASSERT_STREQ(buf, "hello");
+        ASSERT_TRUE(got >= 0 && got != fd);
+        ASSERT_TRUE(fcntl(got, F_GETFD) & FD_CLOEXEC);
+        ASSERT_OK(fstat(fd, &a));
+        ASSERT_OK(fstat(got, &b));
+        ASSERT_TRUE(a.st_dev == b.st_dev && a.st_ino == b.st_ino);
+
+        /* a message without one: -EBADF; a closed peer: 0 bytes */
+        int none = 0;
+        ASSERT_EQ(send(sp[0], "x", 1, MSG_NOSIGNAL), 1);
+        ASSERT_EQ(fd_recv(sp[1], buf, sizeof(buf), &none, 0), 1);
+        ASSERT_EQ(none, -EBADF);
+        sp[0] = safe_close(sp[0]);
+        ASSERT_EQ(fd_recv(sp[1], buf, sizeof(buf), &none, 0), 0);
+        ASSERT_ERROR(fd_send(sp[1], "x", 1, fd, MSG_NOSIGNAL), EPIPE);
+        ASSERT_ERROR(fd_send(-1, "x", 1, fd, 0), EBADF);
+}
+
 TEST_MAIN()
