@@ -85,18 +85,25 @@ int opendir_at(int dfd, const char *path, int flags, DIR **ret) {
         return 0;
 }
 
+/* Room for one SCM_RIGHTS fd */
+typedef union FdControl {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+} FdControl;
+
+static struct msghdr fd_msghdr(struct iovec *iov, FdControl *u) {
+        return (struct msghdr){
+                .msg_iov = iov,
+                .msg_iovlen = 1,
+                .msg_control = u->buf,
+                .msg_controllen = sizeof(u->buf),
+        };
+}
+
 int fd_send(int sock, const void *data, size_t size, int fd, int flags) {
         struct iovec iov = { .iov_base = (void *) data, .iov_len = size };
-        union {
-                struct cmsghdr h;
-                char buf[CMSG_SPACE(sizeof(int))];
-        } u = {};
-        struct msghdr mh = {
-                .msg_iov = &iov,
-                .msg_iovlen = 1,
-                .msg_control = u.buf,
-                .msg_controllen = sizeof(u.buf),
-        };
+        FdControl u = {};
+        struct msghdr mh = fd_msghdr(&iov, &u);
         struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
 
         cm->cmsg_level = SOL_SOCKET;
@@ -108,16 +115,8 @@ int fd_send(int sock, const void *data, size_t size, int fd, int flags) {
 
 ssize_t fd_recv(int sock, void *buf, size_t size, int *ret_fd, int flags) {
         struct iovec iov = { .iov_base = buf, .iov_len = size };
-        union {
-                struct cmsghdr h;
-                char buf[CMSG_SPACE(sizeof(int))];
-        } u = {};
-        struct msghdr mh = {
-                .msg_iov = &iov,
-                .msg_iovlen = 1,
-                .msg_control = u.buf,
-                .msg_controllen = sizeof(u.buf),
-        };
+        FdControl u = {};
+        struct msghdr mh = fd_msghdr(&iov, &u);
         ssize_t n;
 
         *ret_fd = -EBADF;

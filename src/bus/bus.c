@@ -412,6 +412,16 @@ static int open_property(sd_bus_message *m, const char *name, const char *conten
         return sd_bus_message_open_container(m, 'v', contents);
 }
 
+/* A property whose value is an array (contents "a(ss)"…), left open inside the array */
+static int open_array_property(sd_bus_message *m, const char *name, const char *contents) {
+        int r;
+
+        r = open_property(m, name, contents);
+        if (r < 0)
+                return r;
+        return sd_bus_message_open_container(m, 'a', contents + 1);
+}
+
 static int close_containers(sd_bus_message *m, unsigned n) {
         for (unsigned i = 0; i < n; i++) {
                 int r = sd_bus_message_close_container(m);
@@ -474,10 +484,7 @@ static int append_exec_property(sd_bus_message *m, const char *name, char *const
         if (!argv || !argv[0] || argv[0][0] != '/')
                 return -EINVAL;
 
-        r = open_property(m, name, "a(sasb)");
-        if (r < 0)
-                return r;
-        r = sd_bus_message_open_container(m, 'a', "(sasb)");
+        r = open_array_property(m, name, "a(sasb)");
         if (r < 0)
                 return r;
         r = sd_bus_message_open_container(m, 'r', "sasb");
@@ -512,20 +519,14 @@ static int append_device_allow(sd_bus_message *m, char *const *extra, bool reset
         int r;
 
         if (reset) { /* an empty list drops every entry the unit has (from its file, or an earlier run) */
-                r = open_property(m, "DeviceAllow", "a(ss)");
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_open_container(m, 'a', "(ss)");
+                r = open_array_property(m, "DeviceAllow", "a(ss)");
                 if (r < 0)
                         return r;
                 r = close_containers(m, 3);
                 if (r < 0)
                         return r;
         }
-        r = open_property(m, "DeviceAllow", "a(ss)");
-        if (r < 0)
-                return r;
-        r = sd_bus_message_open_container(m, 'a', "(ss)");
+        r = open_array_property(m, "DeviceAllow", "a(ss)");
         if (r < 0)
                 return r;
         for (size_t i = 0; i < ELEMENTSOF(standard_devices); i++) {

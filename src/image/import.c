@@ -970,10 +970,7 @@ static int index_add(ImageStore *s, const char *ref, const char *manifest, const
         _cleanup_(json_object_putp) json_object *index = NULL;
         int r;
 
-        lock = index_lock(s);
-        if (lock < 0)
-                return lock;
-        r = index_load(s, &index);
+        r = index_lock_load(s, &lock, &index);
         if (r < 0)
                 return r;
         json_object *e = json_object_new_object();

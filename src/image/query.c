@@ -429,10 +429,7 @@ int image_remove(ImageStore *s, const char *ref, ImageError *error) {
         r = image_ref_normalize_any(ref, &norm);
         if (r < 0)
                 return image_error_set(error, r, ref, "invalid image reference");
-        lock = index_lock(s);
-        if (lock < 0)
-                return lock;
-        r = index_load(s, &index);
+        r = index_lock_load(s, &lock, &index);
         if (r < 0)
                 return r;
         json_object *images = json_get_object(index, "images");
@@ -479,10 +476,7 @@ int image_tag(ImageStore *s, const char *src, const char *dst, ImageError *error
         r = image_ref_normalize_any(dst, &to);
         if (r < 0)
                 return image_error_set(error, r, dst, "invalid image name (NAME:TAG or NAME@sha256:HEX)");
-        lock = index_lock(s);
-        if (lock < 0)
-                return lock;
-        r = index_load(s, &index);
+        r = index_lock_load(s, &lock, &index);
         if (r < 0)
                 return r;
         json_object *images = json_get_object(index, "images");

@@ -402,6 +402,20 @@ int index_lock(ImageStore *s) {
         return store_lock(s, INDEX_LOCK, LOCK_EX);
 }
 
+int index_lock_load(ImageStore *s, int *ret_lock, json_object **ret_index) {
+        _cleanup_close_ int lock = -EBADF;
+        int r;
+
+        lock = index_lock(s);
+        if (lock < 0)
+                return lock;
+        r = index_load(s, ret_index);
+        if (r < 0)
+                return r;
+        *ret_lock = TAKE_FD(lock);
+        return 0;
+}
+
 int store_lock_shared(ImageStore *s) {
         return store_lock(s, STORE_LOCK, LOCK_SH);
 }

@@ -113,19 +113,26 @@ int state_ipam_dir(const char *run_root, char **ret) {
         return 0;
 }
 
-static char *lock_path(const char *run_root, const char *name) {
-        return strjoin(run_root, "/" STATE_LOCKS_DIR "/", name);
+/* <run_root>/locks/NAME; -EINVAL for no run_root or an invalid name */
+static int lock_path(const char *run_root, const char *name, char **ret) {
+        char *p;
+
+        if (!run_root || !container_name_is_valid(name))
+                return -EINVAL;
+        p = strjoin(run_root, "/" STATE_LOCKS_DIR "/", name);
+        if (!p)
+                return -ENOMEM;
+        *ret = p;
+        return 0;
 }
 
 int state_lock(const char *run_root, const char *name, bool blocking, int *ret_fd) {
         _cleanup_free_ char *p = NULL;
         int r;
 
-        if (!run_root || !container_name_is_valid(name))
-                return -EINVAL;
-        p = lock_path(run_root, name);
-        if (!p)
-                return -ENOMEM;
+        r = lock_path(run_root, name, &p);
+        if (r < 0)
+                return r;
         r = mkdir_p(run_root, 0755);
         if (r >= 0)
                 r = mkdir_p_at_subdir(run_root, STATE_LOCKS_DIR);
@@ -168,11 +175,9 @@ int state_lock_held(const char *run_root, const char *name) {
         struct stat st;
         int r;
 
-        if (!run_root || !container_name_is_valid(name))
-                return -EINVAL;
-        p = lock_path(run_root, name);
-        if (!p)
-                return -ENOMEM;
+        r = lock_path(run_root, name, &p);
+        if (r < 0)
+                return r;
         if (stat(p, &st) < 0)
                 return errno == ENOENT ? 0 : -errno;
         /* "1: FLOCK  ADVISORY  WRITE 1234 00:1a:5678 0 EOF" (fs/locks.c: major:minor in hex, the inode in
@@ -196,9 +201,9 @@ int state_lock_held(const char *run_root, const char *name) {
 int state_unlock(const char *run_root, const char *name, int fd, bool remove) {
         if (fd < 0)
                 return -EBADF;
-        if (remove && run_root && container_name_is_valid(name)) {
-                _cleanup_free_ char *p = lock_path(run_root, name);
-                if (p)
+        if (remove) {
+                _cleanup_free_ char *p = NULL;
+                if (lock_path(run_root, name, &p) >= 0)
                         (void) unlink(p);
         }
         return safe_close(fd);
