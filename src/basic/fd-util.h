@@ -39,3 +39,14 @@ int fd_set_nonblock(int fd, bool nonblock);
 int loop_write(int fd, const void *buf, size_t size);
 /* read() up to size bytes, retrying on EINTR and short reads; returns the number read */
 ssize_t loop_read(int fd, void *buf, size_t size);
+
+/* The directory path (relative to dfd; "." for dfd itself) as a DIR stream of its own: openat() with
+ * O_RDONLY|O_DIRECTORY|O_CLOEXEC|flags, then fdopendir(). dfd stays open and untouched. -errno. */
+int opendir_at(int dfd, const char *path, int flags, DIR **ret);
+
+/* One message of size bytes on a unix socket with fd attached (SCM_RIGHTS); flags for sendmsg()
+ * (MSG_NOSIGNAL…). -errno. */
+int fd_send(int sock, const void *data, size_t size, int fd, int flags);
+/* Receives one message of up to size bytes, retrying on EINTR (flags for recvmsg(): MSG_CMSG_CLOEXEC…).
+ * *ret_fd is the single fd that came with it, -EBADF if none. Returns the bytes received or -errno. */
+ssize_t fd_recv(int sock, void *buf, size_t size, int *ret_fd, int flags);

@@ -135,3 +135,25 @@ static inline int negative_errno(void) {
 #define USEC_PER_MSEC ((uint64_t) 1000ULL)
 #define NSEC_PER_USEC ((uint64_t) 1000ULL)
 #define USEC_INFINITY ((uint64_t) UINT64_MAX)
+
+/* name_to_string() and name_from_string() over a table of strings indexed by the enum type, name_table[]
+ * with max entries (its _FOO_MAX); entries may be NULL. _to_string() of a value out of range is NULL,
+ * _from_string() of an unknown or NULL string is invalid. */
+#define DEFINE_STRING_TABLE_TO_STRING(name, type, max)                                                      \
+        const char *name##_to_string(type v) {                                                              \
+                if ((unsigned long) (long) (v) >= (unsigned long) (max))                                    \
+                        return NULL;                                                                        \
+                return name##_table[v];                                                                     \
+        }
+#define DEFINE_STRING_TABLE_FROM_STRING(name, type, max, invalid)                                           \
+        type name##_from_string(const char *s) {                                                            \
+                if (!s)                                                                                     \
+                        return (invalid);                                                                   \
+                for (long _i = 0; _i < (long) (max); _i++)                                                  \
+                        if (name##_table[_i] && streq(name##_table[_i], s))                                 \
+                                return (type) _i;                                                           \
+                return (invalid);                                                                           \
+        }
+#define DEFINE_STRING_TABLE_LOOKUP(name, type, max, invalid)                                                \
+        DEFINE_STRING_TABLE_TO_STRING(name, type, max)                                                      \
+        DEFINE_STRING_TABLE_FROM_STRING(name, type, max, invalid)

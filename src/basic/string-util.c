@@ -74,6 +74,15 @@ char *strv_join(char *const *l, const char *separator) {
         return b.data;
 }
 
+int strv_ensure(char ***l) {
+        if (!*l) {
+                *l = new0(char *, 1);
+                if (!*l)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
 char *strprintf(const char *fmt, ...) {
         va_list ap;
         char *s;
@@ -148,36 +157,49 @@ void buffer_done(Buffer *b) {
         b->size = b->allocated = 0;
 }
 
-bool utf8_is_valid_n(const char *str, size_t len) {
+size_t utf8_decode(const char *str, size_t len, uint32_t *ret) {
         const unsigned char *s = (const unsigned char *) str;
+        unsigned char c;
+        uint32_t cp;
+        size_t n;
+
+        if (len == 0)
+                return 0;
+        c = s[0];
+        if (c < 0x80) {
+                *ret = c;
+                return 1;
+        } else if ((c & 0xe0) == 0xc0) {
+                n = 2;
+                cp = c & 0x1f;
+        } else if ((c & 0xf0) == 0xe0) {
+                n = 3;
+                cp = c & 0x0f;
+        } else if ((c & 0xf8) == 0xf0) {
+                n = 4;
+                cp = c & 0x07;
+        } else
+                return 0;
+        if (len < n)
+                return 0;
+        for (size_t k = 1; k < n; k++) {
+                if ((s[k] & 0xc0) != 0x80)
+                        return 0;
+                cp = (cp << 6) | (s[k] & 0x3f);
+        }
+        if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+                return 0;
+        *ret = cp;
+        return n;
+}
+
+bool utf8_is_valid_n(const char *str, size_t len) {
         size_t i = 0;
         while (i < len) {
-                unsigned char c = s[i];
                 uint32_t cp;
-                size_t n;
-                if (c < 0x80) {
-                        i++;
-                        continue;
-                } else if ((c & 0xe0) == 0xc0) {
-                        n = 2;
-                        cp = c & 0x1f;
-                } else if ((c & 0xf0) == 0xe0) {
-                        n = 3;
-                        cp = c & 0x0f;
-                } else if ((c & 0xf8) == 0xf0) {
-                        n = 4;
-                        cp = c & 0x07;
-                } else
-                        return false;
-                if (i + n > len)
-                        return false;
-                for (size_t k = 1; k < n; k++) {
-                        if ((s[i + k] & 0xc0) != 0x80)
-                                return false;
-                        cp = (cp << 6) | (s[i + k] & 0x3f);
-                }
-                if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-                    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+                size_t n = utf8_decode(str + i, len - i, &cp);
+                if (n == 0)
                         return false;
                 i += n;
         }

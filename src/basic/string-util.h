@@ -17,6 +17,8 @@ int strv_extend(char ***l, const char *value);
 /* Appends value itself, taking ownership on success */
 int strv_consume(char ***l, char *value);
 char **strv_copy(char *const *l);
+/* Makes a NULL *l the empty vector (where "none" differs from "not set"); 0 or -ENOMEM */
+int strv_ensure(char ***l);
 bool strv_contains(char *const *l, const char *s);
 /* Joins with separator; NULL on OOM */
 char *strv_join(char *const *l, const char *separator);
@@ -40,6 +42,9 @@ int buffer_append(Buffer *b, const void *data, size_t size);
 int buffer_printf(Buffer *b, const char *fmt, ...) _printf_(2, 3);
 void buffer_done(Buffer *b);
 
+/* Decodes the UTF-8 sequence at the start of s (len bytes left) into *ret: returns its length, 0 when
+ * it is not valid (truncated, overlong, a surrogate, above U+10FFFF) or len is 0 */
+size_t utf8_decode(const char *s, size_t len, uint32_t *ret);
 /* True if s is valid UTF-8 of len bytes (no overlongs, no surrogates, <= U+10FFFF) */
 bool utf8_is_valid_n(const char *s, size_t len);
 /* Encodes code point c to out (4 bytes room); returns bytes written, 0 if c is invalid */

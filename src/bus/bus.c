@@ -6,8 +6,10 @@
 #include <unistd.h>
 
 #include "bus.h"
+#include "cpu-set.h"
 #include "fileio.h"
 #include "string-util.h"
+#include "time-util.h"
 
 #define SYSTEMD_DEST "org.freedesktop.systemd1"
 #define SYSTEMD_PATH "/org/freedesktop/systemd1"
@@ -331,16 +333,9 @@ static int job_waiter_set_job(JobWaiter *w, sd_bus_message *reply) {
  * own TimeoutStopUSec + SIGKILL, so they are waited for without a limit (as systemctl does). */
 #define START_JOB_TIMEOUT_USEC (90 * USEC_PER_SEC)
 
-static uint64_t monotonic_usec(void) {
-        struct timespec ts;
-
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
-}
-
 /* Dispatches the bus until the job is removed; -ETIMEDOUT after timeout_usec (0 = no limit) */
 static int job_waiter_wait(sd_bus *bus, JobWaiter *w, uint64_t timeout_usec) {
-        uint64_t deadline = timeout_usec > 0 ? monotonic_usec() + timeout_usec : UINT64_MAX;
+        uint64_t deadline = timeout_usec > 0 ? now_monotonic_usec() + timeout_usec : UINT64_MAX;
         int r;
 
         while (!w->removed) {
@@ -351,7 +346,7 @@ static int job_waiter_wait(sd_bus *bus, JobWaiter *w, uint64_t timeout_usec) {
                         return r;
                 if (r > 0)
                         continue;
-                n = monotonic_usec();
+                n = now_monotonic_usec();
                 if (n >= deadline)
                         return -ETIMEDOUT;
                 r = sd_bus_wait(bus, deadline == UINT64_MAX ? UINT64_MAX : deadline - n);
@@ -386,6 +381,23 @@ static int job_failed(sd_bus *bus, const char *unit, const char *verb, const cha
         return -EIO;
 }
 
+/* Waits for the job reply names (timeout_usec 0: no limit); verb ("start", …) names it in errors */
+static int job_waiter_finish(sd_bus *bus, JobWaiter *w, sd_bus_message *reply, const char *unit,
+                             const char *verb, uint64_t timeout_usec, BusError *error) {
+        int r;
+
+        r = job_waiter_set_job(w, reply);
+        if (r < 0)
+                return r;
+        r = job_waiter_wait(bus, w, timeout_usec);
+        if (r < 0)
+                return bus_error_setf(error, r, "Failed to wait for the %s job of %s: %s", verb, unit,
+                                      strerror(-r));
+        if (!streq(w->result, "done"))
+                return job_failed(bus, unit, verb, w->result, error);
+        return 0;
+}
+
 /* Opens the (sv) of one property and, inside it, the variant of type contents: the caller appends the value
  * and closes both with close_containers(m, 2). */
 static int open_property(sd_bus_message *m, const char *name, const char *contents) {
@@ -398,6 +410,16 @@ static int open_property(sd_bus_message *m, const char *name, const char *conten
         if (r < 0)
                 return r;
         return sd_bus_message_open_container(m, 'v', contents);
+}
+
+/* A property whose value is an array (contents "a(ss)"…), left open inside the array */
+static int open_array_property(sd_bus_message *m, const char *name, const char *contents) {
+        int r;
+
+        r = open_property(m, name, contents);
+        if (r < 0)
+                return r;
+        return sd_bus_message_open_container(m, 'a', contents + 1);
 }
 
 static int close_containers(sd_bus_message *m, unsigned n) {
@@ -462,10 +484,7 @@ static int append_exec_property(sd_bus_message *m, const char *name, char *const
         if (!argv || !argv[0] || argv[0][0] != '/')
                 return -EINVAL;
 
-        r = open_property(m, name, "a(sasb)");
-        if (r < 0)
-                return r;
-        r = sd_bus_message_open_container(m, 'a', "(sasb)");
+        r = open_array_property(m, name, "a(sasb)");
         if (r < 0)
                 return r;
         r = sd_bus_message_open_container(m, 'r', "sasb");
@@ -500,20 +519,14 @@ static int append_device_allow(sd_bus_message *m, char *const *extra, bool reset
         int r;
 
         if (reset) { /* an empty list drops every entry the unit has (from its file, or an earlier run) */
-                r = open_property(m, "DeviceAllow", "a(ss)");
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_open_container(m, 'a', "(ss)");
+                r = open_array_property(m, "DeviceAllow", "a(ss)");
                 if (r < 0)
                         return r;
                 r = close_containers(m, 3);
                 if (r < 0)
                         return r;
         }
-        r = open_property(m, "DeviceAllow", "a(ss)");
-        if (r < 0)
-                return r;
-        r = sd_bus_message_open_container(m, 'a', "(ss)");
+        r = open_array_property(m, "DeviceAllow", "a(ss)");
         if (r < 0)
                 return r;
         for (size_t i = 0; i < ELEMENTSOF(standard_devices); i++) {
@@ -699,16 +712,7 @@ static int start_transient_once(sd_bus *bus, const char *unit, append_props_t ap
         r = call_message(bus, m, &reply, error);
         if (r < 0 || !wait)
                 return r;
-        r = job_waiter_set_job(&w, reply);
-        if (r < 0)
-                return r;
-        r = job_waiter_wait(bus, &w, START_JOB_TIMEOUT_USEC);
-        if (r < 0)
-                return bus_error_setf(error, r, "Failed to wait for the start job of %s: %s", unit,
-                                      strerror(-r));
-        if (!streq(w.result, "done"))
-                return job_failed(bus, unit, "start", w.result, error);
-        return 0;
+        return job_waiter_finish(bus, &w, reply, unit, "start", START_JOB_TIMEOUT_USEC, error);
 }
 
 static int start_transient(sd_bus *bus, const char *unit, append_props_t append, const void *userdata,
@@ -799,16 +803,8 @@ int bus_stop_unit(sd_bus *bus, const char *unit, BusError *error) {
                 return 0;
         if (r < 0)
                 return r;
-        r = job_waiter_set_job(&w, reply);
-        if (r < 0)
-                return r;
-        r = job_waiter_wait(bus, &w, 0);
-        if (r < 0)
-                return bus_error_setf(error, r, "Failed to wait for the stop job of %s: %s", unit,
-                                      strerror(-r));
-        if (!streq(w.result, "done"))
-                return job_failed(bus, unit, "stop", w.result, error);
-        return 1;
+        r = job_waiter_finish(bus, &w, reply, unit, "stop", 0, error);
+        return r < 0 ? r : 1;
 }
 
 int bus_restart_unit(sd_bus *bus, const char *unit, uint64_t timeout_usec, BusError *error) {
@@ -827,16 +823,7 @@ int bus_restart_unit(sd_bus *bus, const char *unit, uint64_t timeout_usec, BusEr
         r = call_method(bus, &systemd_manager, "RestartUnit", &reply, error, "ss", unit, "replace");
         if (r < 0)
                 return r;
-        r = job_waiter_set_job(&w, reply);
-        if (r < 0)
-                return r;
-        r = job_waiter_wait(bus, &w, timeout_usec);
-        if (r < 0)
-                return bus_error_setf(error, r, "Failed to wait for the restart job of %s: %s", unit,
-                                      strerror(-r));
-        if (!streq(w.result, "done"))
-                return job_failed(bus, unit, "restart", w.result, error);
-        return 0;
+        return job_waiter_finish(bus, &w, reply, unit, "restart", timeout_usec, error);
 }
 
 int bus_kill_unit(sd_bus *bus, const char *unit, const char *whom, int signo, BusError *error) {
@@ -1091,55 +1078,15 @@ static int get_default_tasks_max(sd_bus *bus, uint64_t *ret, BusError *error) {
 }
 
 /* Every CPU the kernel may ever bring online (/sys/devices/system/cpu/possible: "0-1", "0-3,8-11") as
- * an AllowedCPUs bitmask. -ENOENT/-EINVAL/-ENOMEM when it cannot be read or parsed. */
+ * an AllowedCPUs bitmask. -ENOENT/-EINVAL/-ERANGE/-ENOMEM when it cannot be read or parsed. */
 static int possible_cpus_mask(uint8_t **ret, size_t *ret_size) {
         _cleanup_free_ char *line = NULL;
-        _cleanup_free_ uint8_t *mask = NULL;
-        size_t size = 0;
-        const char *p;
         int r;
 
         r = read_one_line_file("/sys/devices/system/cpu/possible", &line);
         if (r < 0)
                 return r;
-        for (p = line; *p;) {
-                unsigned long a, b;
-                char *end;
-
-                errno = 0;
-                a = strtoul(p, &end, 10);
-                if (errno != 0 || end == p)
-                        return -EINVAL;
-                b = a;
-                if (*end == '-') {
-                        p = end + 1;
-                        b = strtoul(p, &end, 10);
-                        if (errno != 0 || end == p || b < a)
-                                return -EINVAL;
-                }
-                if (b >= 65536) /* more than the kernel's NR_CPUS can be */
-                        return -EINVAL;
-                if (b / 8 + 1 > size) {
-                        uint8_t *n = realloc(mask, b / 8 + 1);
-                        if (!n)
-                                return -ENOMEM;
-                        memset(n + size, 0, b / 8 + 1 - size);
-                        mask = n;
-                        size = b / 8 + 1;
-                }
-                for (unsigned long i = a; i <= b; i++)
-                        mask[i / 8] |= (uint8_t) (1u << (i % 8));
-                if (*end == ',')
-                        end++;
-                else if (*end != '\0')
-                        return -EINVAL;
-                p = end;
-        }
-        if (size == 0)
-                return -EINVAL;
-        *ret = TAKE_PTR(mask);
-        *ret_size = size;
-        return 0;
+        return cpu_set_parse(line, 65535 /* more than the kernel's NR_CPUS can be */, ret, ret_size);
 }
 
 /* One SetUnitProperties call with the limits of p that are set, plus AllowedCPUs=[] if empty_cpus */

@@ -70,7 +70,7 @@ VERB(commit, 51, "commit NAME IMAGE:TAG       Store a container's changes as a n
         if (r != VERB_GO_ON)
                 return r;
         const char *name = argv[optind], *new_ref = argv[optind + 1];
-        if (!state_name_is_valid(name)) {
+        if (!container_name_is_valid(name)) {
                 log_error("commit: '%s' is not a valid container name.", name);
                 return EXIT_USAGE;
         }

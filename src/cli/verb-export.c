@@ -108,7 +108,7 @@ VERB(export, 52, "export NAME FILE.tar|-      Write a container's flattened root
         if (r != VERB_GO_ON)
                 return r;
         const char *name = argv[optind], *path = argv[optind + 1];
-        if (!state_name_is_valid(name)) {
+        if (!container_name_is_valid(name)) {
                 log_error("export: '%s' is not a valid container name.", name);
                 return EXIT_USAGE;
         }

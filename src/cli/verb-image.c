@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* cbox image import|pull|push|list|inspect|tag|rm|gc — the image store from the command line */
 #include <getopt.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <time.h>
@@ -10,6 +11,7 @@
 #include "image.h"
 #include "log.h"
 #include "string-util.h"
+#include "time-util.h"
 #include "cli-util.h"
 #include "verbs.h"
 
@@ -65,12 +67,6 @@ typedef struct Progress {
         uint64_t start_usec, drawn_usec;
 } Progress;
 
-static uint64_t now_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
-}
-
 /* On a TTY one line redrawn in place (label, bytes, rate); otherwise one plain line per label */
 static void progress(const char *what, uint64_t done, uint64_t total, void *userdata) {
         Progress *p = userdata;
@@ -83,7 +79,7 @@ static void progress(const char *what, uint64_t done, uint64_t total, void *user
                 return;
         }
         bool new_label = !streq_ptr(p->last, what);
-        uint64_t now = now_usec();
+        uint64_t now = now_monotonic_usec();
         if (new_label) {
                 (void) free_and_strdup(&p->last, what);
                 p->start_usec = now;
@@ -132,10 +128,6 @@ static int do_import(int argc, char *argv[]) {
         Progress p = { .tty = isatty(STDERR_FILENO) };
         int r;
 
-        if (argc < 2 || argc > 3) {
-                log_error("image import: expected PATH [NAME:TAG]");
-                return EXIT_USAGE;
-        }
         r = open_store(&s);
         if (r < 0)
                 return r;
@@ -199,10 +191,6 @@ static int do_pull(int argc, char *argv[]) {
         ImagePullOptions opts;
         int r;
 
-        if (argc != 2) {
-                log_error("image pull: expected REF");
-                return EXIT_USAGE;
-        }
         r = registry_options(&opts, &regs);
         if (r < 0)
                 return r;
@@ -230,10 +218,6 @@ static int do_push(int argc, char *argv[]) {
         ImagePullOptions opts;
         int r;
 
-        if (argc < 2 || argc > 3) {
-                log_error("image push: expected REF [HOST[:PORT]/NAME:TAG]");
-                return EXIT_USAGE;
-        }
         r = registry_options(&opts, &regs);
         if (r < 0)
                 return r;
@@ -265,10 +249,6 @@ static int do_list(int argc, char *argv[]) {
         size_t n = 0;
         int r;
 
-        if (argc != 1) {
-                log_error("image list: no arguments expected");
-                return EXIT_USAGE;
-        }
         r = open_store(&s);
         if (r < 0)
                 return r;
@@ -317,10 +297,6 @@ static int do_inspect(int argc, char *argv[]) {
         _cleanup_free_ char *json = NULL;
         int r;
 
-        if (argc != 2) {
-                log_error("image inspect: expected NAME:TAG");
-                return EXIT_USAGE;
-        }
         r = open_store(&s);
         if (r < 0)
                 return r;
@@ -337,10 +313,6 @@ static int do_rm(int argc, char *argv[]) {
         _cleanup_(image_store_freep) ImageStore *s = NULL;
         int r, ret = 0;
 
-        if (argc < 2) {
-                log_error("image rm: expected NAME:TAG…");
-                return EXIT_USAGE;
-        }
         r = open_store(&s);
         if (r < 0)
                 return r;
@@ -370,10 +342,6 @@ static int do_tag(int argc, char *argv[]) {
         ImageError e = {};
         int r;
 
-        if (argc != 3) {
-                log_error("image tag: expected SRC NAME:TAG");
-                return EXIT_USAGE;
-        }
         r = open_store(&s);
         if (r < 0)
                 return r;
@@ -395,10 +363,6 @@ static int do_gc(int argc, char *argv[]) {
         ImageGcStats st = {};
         int r;
 
-        if (argc != 1) {
-                log_error("image gc: no arguments expected");
-                return EXIT_USAGE;
-        }
         r = open_store(&s);
         if (r < 0)
                 return r;
@@ -424,12 +388,21 @@ VERB(image, 50,
                 { "auth-file", required_argument, NULL, ARG_AUTH_FILE },
                 {},
         };
+        /* argc counts the command's name: min 1 is no arguments */
         static const struct {
                 const char *name;
                 int (*fn)(int argc, char *argv[]);
+                int min, max;
+                const char *usage;
         } sub[] = {
-                { "import", do_import },   { "pull", do_pull }, { "push", do_push }, { "list", do_list },
-                { "inspect", do_inspect }, { "tag", do_tag },   { "rm", do_rm },     { "gc", do_gc },
+                { "import", do_import, 2, 3, "expected PATH [NAME:TAG]" },
+                { "pull", do_pull, 2, 2, "expected REF" },
+                { "push", do_push, 2, 3, "expected REF [HOST[:PORT]/NAME:TAG]" },
+                { "list", do_list, 1, 1, "no arguments expected" },
+                { "inspect", do_inspect, 2, 2, "expected NAME:TAG" },
+                { "tag", do_tag, 3, 3, "expected SRC NAME:TAG" },
+                { "rm", do_rm, 2, INT_MAX, "expected NAME:TAG…" },
+                { "gc", do_gc, 1, 1, "no arguments expected" },
         };
         int c;
 
@@ -476,6 +449,11 @@ VERB(image, 50,
                         if (container_load_global(&g) < 0)
                                 return 1;
                         arg_global = g;
+                        if (argc - optind < sub[i].min || argc - optind > sub[i].max) {
+                                log_error("image %s: %s", sub[i].name, sub[i].usage);
+                                arg_global = NULL;
+                                return EXIT_USAGE;
+                        }
                         int ret = sub[i].fn(argc - optind, argv + optind);
                         arg_global = NULL;
                         return ret;

@@ -91,7 +91,7 @@ VERB(logs, 32, "logs [-f] [-n N] NAME       Show a container's output from the j
                 return r;
         uint64_t n_lines = o.n_lines;
         bool follow = o.follow, with_time = o.with_time;
-        if (!state_name_is_valid(argv[optind])) {
+        if (!container_name_is_valid(argv[optind])) {
                 log_error("logs: '%s' is not a valid container name.", argv[optind]);
                 return EXIT_USAGE;
         }

@@ -22,7 +22,7 @@ static int cmp_pid(const void *a, const void *b) {
 static int collect(int dir_fd, pid_t **pids, size_t *n, unsigned depth) {
         _cleanup_free_ char *procs = NULL;
         _cleanup_closedir_ DIR *d = NULL;
-        int r, fd;
+        int r;
 
         if (depth > 64)
                 return -ELOOP;
@@ -42,14 +42,9 @@ static int collect(int dir_fd, pid_t **pids, size_t *n, unsigned depth) {
                 *pids = np;
                 (*pids)[(*n)++] = (pid_t) v;
         }
-        fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        d = fdopendir(fd);
-        if (!d) {
-                safe_close(fd);
-                return -errno;
-        }
+        r = opendir_at(dir_fd, ".", 0, &d);
+        if (r < 0)
+                return r;
         for (struct dirent *de; (de = readdir(d));) {
                 if (de->d_type != DT_DIR || de->d_name[0] == '.')
                         continue;

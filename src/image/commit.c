@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "fault.h"
+#include "alloc-util.h"
 #include "fd-util.h"
 #include "fileio.h"
 #include "archive-dl.h"
@@ -46,14 +47,10 @@ static int name_cmp(const void *a, const void *b) {
 
 static int list_dir(int dfd, char ***ret) {
         _cleanup_strv_free_ char **l = NULL;
-        int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        DIR *d = fdopendir(fd);
-        if (!d) {
-                safe_close(fd);
-                return -errno;
-        }
+        DIR *d;
+        int r = opendir_at(dfd, ".", 0, &d);
+        if (r < 0)
+                return r;
         for (struct dirent *de; (de = readdir(d));) {
                 if (streq(de->d_name, ".") || streq(de->d_name, ".."))
                         continue;
@@ -98,32 +95,124 @@ static bool has_xattr_value(int fd, const char *name, const char *want) {
         return k == (ssize_t) strlen(want) && memcmp(v, want, (size_t) k) == 0;
 }
 
-static int write_whiteout(Writer *w, const char *dir, const char *name, const struct stat *st) {
-        _cleanup_free_ char *p = dir ? strjoin(dir, "/.wh.", name) : strjoin(".wh.", name);
-        struct archive_entry *e = sym_archive_entry_new();
+/* An empty regular file entry named path (0644, st's mtime): a whiteout or an opaque marker */
+static int write_empty_file(Writer *w, const char *path, const struct stat *st) {
+        struct archive_entry *e;
         int r;
-        if (!p || !e) {
-                sym_archive_entry_free(e);
+
+        if (!path)
                 return -ENOMEM;
-        }
-        sym_archive_entry_set_pathname(e, p);
+        e = sym_archive_entry_new();
+        if (!e)
+                return -ENOMEM;
+        sym_archive_entry_set_pathname(e, path);
         sym_archive_entry_set_filetype(e, AE_IFREG);
         sym_archive_entry_set_perm(e, 0644);
         sym_archive_entry_set_size(e, 0);
         sym_archive_entry_set_mtime(e, st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
-        r = write_header(w, e, p);
+        r = write_header(w, e, path);
         sym_archive_entry_free(e);
         return r;
 }
 
+static int write_whiteout(Writer *w, const char *dir, const char *name, const struct stat *st) {
+        _cleanup_free_ char *p = dir ? strjoin(dir, "/.wh.", name) : strjoin(".wh.", name);
+        return write_empty_file(w, p, st);
+}
+
 static int walk(Writer *w, int dfd, const char *rel, unsigned depth);
+
+/* The path an earlier entry gave st's inode (then *ret_target is it), or NULL after recording path as
+ * the inode's first name */
+static int hardlink_target(Writer *w, const struct stat *st, const char *path, const char **ret_target) {
+        for (size_t i = 0; i < w->n_inodes; i++)
+                if (w->inodes[i].dev == st->st_dev && w->inodes[i].ino == st->st_ino) {
+                        *ret_target = w->inodes[i].path;
+                        return 0;
+                }
+        if (GREEDY_REALLOC(w->inodes, w->allocated, w->n_inodes + 1, 16) < 0)
+                return -ENOMEM;
+        w->inodes[w->n_inodes++] = (Inode){ .dev = st->st_dev, .ino = st->st_ino, .path = strdup(path) };
+        *ret_target = NULL;
+        return 0;
+}
+
+/* Fills e for name (fd open if it is a file or directory) and writes its header. Returns 1 when it was
+ * written as a hard link to an earlier entry (nothing follows), 0 when its data or children follow. */
+static int write_entry(Writer *w, struct archive_entry *e, int dfd, const char *name, int fd,
+                       const struct stat *st, const char *path) {
+        int r;
+
+        sym_archive_entry_set_pathname(e, path);
+        sym_archive_entry_set_mode(e, st->st_mode);
+        sym_archive_entry_set_uid(e, st->st_uid);
+        sym_archive_entry_set_gid(e, st->st_gid);
+        sym_archive_entry_set_mtime(e, st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
+
+        if (S_ISREG(st->st_mode) && st->st_nlink > 1) {
+                const char *target;
+                r = hardlink_target(w, st, path, &target);
+                if (r < 0)
+                        return r;
+                if (target) {
+                        sym_archive_entry_set_hardlink(e, target);
+                        sym_archive_entry_set_size(e, 0);
+                        r = write_header(w, e, path);
+                        return r < 0 ? r : 1;
+                }
+        }
+
+        if (S_ISLNK(st->st_mode)) {
+                char target[4096];
+                ssize_t k = readlinkat(dfd, name, target, sizeof(target) - 1);
+                if (k < 0)
+                        return image_error_set(w->error, -errno, path, "cannot read symlink");
+                target[k] = 0;
+                sym_archive_entry_set_symlink(e, target);
+        } else if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)) {
+                sym_archive_entry_set_rdevmajor(e, major(st->st_rdev));
+                sym_archive_entry_set_rdevminor(e, minor(st->st_rdev));
+        } else if (S_ISREG(st->st_mode))
+                sym_archive_entry_set_size(e, st->st_size);
+        if (fd >= 0) {
+                r = add_xattrs(w, e, fd);
+                if (r < 0)
+                        return image_error_set(w->error, r, path, "cannot read xattrs");
+        }
+        return write_header(w, e, path);
+}
+
+/* The file's st_size bytes from fd; it must not shrink meanwhile */
+static int write_file_data(Writer *w, int fd, const struct stat *st, const char *path) {
+        off_t left = st->st_size;
+
+        while (left > 0) {
+                ssize_t k = read(fd, w->buf, (size_t) MIN(left, (off_t) (128 * 1024)));
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        return image_error_set(w->error, k < 0 ? -errno : -EIO, path,
+                                               "file changed while being read");
+                if (sym_archive_write_data(w->a, w->buf, (size_t) k) != k)
+                        return image_error_set(w->error, -EIO, path, "cannot write tar data: %s",
+                                               sym_archive_error_string(w->a) ?: "unknown error");
+                left -= k;
+        }
+        return 0;
+}
+
+/* An overlay-opaque directory becomes PATH/.wh..wh..opq, an empty file */
+static int write_opaque_marker(Writer *w, const struct stat *st, const char *path) {
+        _cleanup_free_ char *opq = strjoin(path, "/.wh..wh..opq");
+        return write_empty_file(w, opq, st);
+}
 
 static int write_one(Writer *w, int dfd, const char *rel, const char *name, unsigned depth) {
         _cleanup_free_ char *path = rel ? strjoin(rel, "/", name) : strdup(name);
         struct archive_entry *e = NULL;
         _cleanup_close_ int fd = -EBADF;
         struct stat st;
-        int r = 0;
+        int r;
 
         if (!path)
                 return -ENOMEM;
@@ -148,97 +237,22 @@ static int write_one(Writer *w, int dfd, const char *rel, const char *name, unsi
         e = sym_archive_entry_new();
         if (!e)
                 return -ENOMEM;
-        sym_archive_entry_set_pathname(e, path);
-        sym_archive_entry_set_mode(e, st.st_mode);
-        sym_archive_entry_set_uid(e, st.st_uid);
-        sym_archive_entry_set_gid(e, st.st_gid);
-        sym_archive_entry_set_mtime(e, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
-
-        if (S_ISREG(st.st_mode) && st.st_nlink > 1) {
-                for (size_t i = 0; i < w->n_inodes; i++)
-                        if (w->inodes[i].dev == st.st_dev && w->inodes[i].ino == st.st_ino) {
-                                sym_archive_entry_set_hardlink(e, w->inodes[i].path);
-                                sym_archive_entry_set_size(e, 0);
-                                r = write_header(w, e, path);
-                                sym_archive_entry_free(e);
-                                return r;
-                        }
-                if (w->n_inodes >= w->allocated) {
-                        size_t n = MAX(w->allocated * 2, (size_t) 16);
-                        Inode *x = reallocarray(w->inodes, n, sizeof(Inode));
-                        if (!x) {
-                                sym_archive_entry_free(e);
-                                return -ENOMEM;
-                        }
-                        w->inodes = x;
-                        w->allocated = n;
-                }
-                w->inodes[w->n_inodes++] =
-                        (Inode){ .dev = st.st_dev, .ino = st.st_ino, .path = strdup(path) };
-        }
-
-        if (S_ISLNK(st.st_mode)) {
-                char target[4096];
-                ssize_t k = readlinkat(dfd, name, target, sizeof(target) - 1);
-                if (k < 0) {
-                        sym_archive_entry_free(e);
-                        return image_error_set(w->error, -errno, path, "cannot read symlink");
-                }
-                target[k] = 0;
-                sym_archive_entry_set_symlink(e, target);
-        } else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
-                sym_archive_entry_set_rdevmajor(e, major(st.st_rdev));
-                sym_archive_entry_set_rdevminor(e, minor(st.st_rdev));
-        } else if (S_ISREG(st.st_mode))
-                sym_archive_entry_set_size(e, st.st_size);
-        if (fd >= 0) {
-                r = add_xattrs(w, e, fd);
-                if (r < 0) {
-                        sym_archive_entry_free(e);
-                        return image_error_set(w->error, r, path, "cannot read xattrs");
-                }
-        }
-        r = write_header(w, e, path);
+        r = write_entry(w, e, dfd, name, fd, &st, path);
         sym_archive_entry_free(e);
-        if (r < 0)
-                return r;
+        if (r != 0)
+                return MIN(r, 0);
 
-        if (S_ISREG(st.st_mode)) {
-                off_t left = st.st_size;
-                while (left > 0) {
-                        ssize_t k = read(fd, w->buf, (size_t) MIN(left, (off_t) (128 * 1024)));
-                        if (k < 0 && errno == EINTR)
-                                continue;
-                        if (k <= 0)
-                                return image_error_set(w->error, k < 0 ? -errno : -EIO, path,
-                                                       "file changed while being read");
-                        if (sym_archive_write_data(w->a, w->buf, (size_t) k) != k)
-                                return image_error_set(w->error, -EIO, path, "cannot write tar data: %s",
-                                                       sym_archive_error_string(w->a) ?: "unknown error");
-                        left -= k;
-                }
-        }
+        if (S_ISREG(st.st_mode))
+                return write_file_data(w, fd, &st, path);
         if (S_ISDIR(st.st_mode)) {
                 if (w->overlay_upper && has_xattr_value(fd, "trusted.overlay.opaque", "y")) {
-                        _cleanup_free_ char *opq = strjoin(path, "/.wh..wh..opq");
-                        struct archive_entry *o = sym_archive_entry_new();
-                        if (!opq || !o) {
-                                sym_archive_entry_free(o);
-                                return -ENOMEM;
-                        }
-                        sym_archive_entry_set_pathname(o, opq);
-                        sym_archive_entry_set_filetype(o, AE_IFREG);
-                        sym_archive_entry_set_perm(o, 0644);
-                        sym_archive_entry_set_size(o, 0);
-                        sym_archive_entry_set_mtime(o, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
-                        r = write_header(w, o, opq);
-                        sym_archive_entry_free(o);
+                        r = write_opaque_marker(w, &st, path);
                         if (r < 0)
                                 return r;
                 }
-                r = walk(w, fd, path, depth + 1);
+                return walk(w, fd, path, depth + 1);
         }
-        return r;
+        return 0;
 }
 
 static int walk(Writer *w, int dfd, const char *rel, unsigned depth) {

@@ -196,12 +196,9 @@ int json_strv(json_object *a, char ***ret) {
                 if (r < 0)
                         return r;
         }
-        if (!l) {
-                /* An empty array is "set, empty" (e.g. Entrypoint: [] resets it) */
-                l = new0(char *, 1);
-                if (!l)
-                        return -ENOMEM;
-        }
+        /* An empty array is "set, empty" (e.g. Entrypoint: [] resets it) */
+        if (strv_ensure(&l) < 0)
+                return -ENOMEM;
         *ret = TAKE_PTR(l);
         return 0;
 }

@@ -24,6 +24,7 @@
 #include "image-internal.h"
 #include "store.h"
 #include "string-util.h"
+#include "time-util.h"
 
 #define MEDIA_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
 #define MEDIA_OCI_CONFIG "application/vnd.oci.image.config.v1+json"
@@ -211,6 +212,24 @@ static int read_member(struct archive *a, struct archive_entry *e, size_t max, c
         return 0;
 }
 
+/* The next block of the archive's current member, which must continue at done (a blob has no holes):
+ * 1 with the block, 0 at the member's end */
+static int read_member_block(struct archive *a, uint64_t done, const char *name, const void **ret_buf,
+                             size_t *ret_size, ImageError *error) {
+        la_int64_t offset;
+        int r;
+
+        r = sym_archive_read_data_block(a, ret_buf, ret_size, &offset);
+        if (r == ARCHIVE_EOF)
+                return 0;
+        if (r < ARCHIVE_WARN)
+                return image_error_set(error, -EBADMSG, name, "cannot read archive member: %s",
+                                       sym_archive_error_string(a) ?: "corrupt");
+        if ((uint64_t) offset != done)
+                return image_error_set(error, -EBADMSG, name, "sparse archive members are not blobs");
+        return 1;
+}
+
 static int ingest_member(ImageStore *s, struct archive *a, const char *expected, char **ret_digest,
                          ImageImportStats *stats, const char *name, ImageError *error) {
         _cleanup_(blob_writer_done) BlobWriter w = { .fd = -EBADF };
@@ -226,16 +245,12 @@ static int ingest_member(ImageStore *s, struct archive *a, const char *expected,
         for (;;) {
                 const void *buf;
                 size_t size;
-                la_int64_t offset;
-                r = sym_archive_read_data_block(a, &buf, &size, &offset);
-                if (r == ARCHIVE_EOF)
+                r = read_member_block(a, w.size, name, &buf, &size, error);
+                if (r <= 0) {
+                        if (r < 0)
+                                return r;
                         break;
-                if (r < ARCHIVE_WARN)
-                        return image_error_set(error, -EBADMSG, name, "cannot read archive member: %s",
-                                               sym_archive_error_string(a) ?: "corrupt");
-                if ((uint64_t) offset != w.size)
-                        return image_error_set(error, -EBADMSG, name,
-                                               "sparse archive members are not blobs");
+                }
                 r = blob_writer_write(&w, buf, size);
                 if (r < 0)
                         return r;
@@ -323,19 +338,11 @@ static int ingest_member_gzip(ImageStore *s, struct archive *in, char **ret_dige
         for (;;) {
                 const void *buf;
                 size_t size;
-                la_int64_t offset;
-                r = sym_archive_read_data_block(in, &buf, &size, &offset);
-                if (r == ARCHIVE_EOF)
+                r = read_member_block(in, done, name, &buf, &size, error);
+                if (r < 0)
+                        goto finish;
+                if (r == 0)
                         break;
-                if (r < ARCHIVE_WARN) {
-                        r = image_error_set(error, -EBADMSG, name, "cannot read archive member: %s",
-                                            sym_archive_error_string(in) ?: "corrupt");
-                        goto finish;
-                }
-                if ((uint64_t) offset != done) {
-                        r = image_error_set(error, -EBADMSG, name, "sparse archive members are not blobs");
-                        goto finish;
-                }
                 if (done == 0 && !magic_is_compressed(buf, size)) {
                         r = gzip_begin(&a, &w, name, error);
                         if (r < 0)
@@ -969,23 +976,17 @@ static int index_add(ImageStore *s, const char *ref, const char *manifest, const
         _cleanup_(json_object_putp) json_object *index = NULL;
         int r;
 
-        lock = index_lock(s);
-        if (lock < 0)
-                return lock;
-        r = index_load(s, &index);
+        r = index_lock_load(s, &lock, &index);
         if (r < 0)
                 return r;
         json_object *e = json_object_new_object();
         if (!e)
                 return -ENOMEM;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
         json_object_object_add(e, "manifest", json_object_new_string(manifest));
         json_object_object_add(e, "config", json_object_new_string(config));
         json_object_object_add(e, "size", json_object_new_int64((int64_t) size));
         json_object_object_add(e, "layers", json_object_new_int((int) n_layers));
-        json_object_object_add(e, "created_usec",
-                               json_object_new_int64((int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000));
+        json_object_object_add(e, "created_usec", json_object_new_int64((int64_t) now_realtime_usec()));
         if (json_object_object_add(json_get_object(index, "images"), ref, e) < 0) {
                 json_object_put(e);
                 return -ENOMEM;

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "alloc-util.h"
 #include "fd-util.h"
 #include "fileio.h"
 #include "image-internal.h"
@@ -110,11 +111,8 @@ int image_resolve(ImageStore *s, const char *ref, char ***ret_layers, ImageConfi
                 if (!p || strv_consume(&layers, p) < 0)
                         return -ENOMEM;
         }
-        if (!layers) {
-                layers = new0(char *, 1);
-                if (!layers)
-                        return -ENOMEM;
-        }
+        if (strv_ensure(&layers) < 0)
+                return -ENOMEM;
         if (ret_layers)
                 *ret_layers = TAKE_PTR(layers);
         if (ret_config)
@@ -196,14 +194,10 @@ static int linked_cmp(const void *a, const void *b) {
 static int tree_usage(int dfd, unsigned depth, Usage *u) {
         if (depth > IMAGE_DEFAULT_MAX_PATH_DEPTH + 1)
                 return -ELOOP;
-        int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        _cleanup_closedir_ DIR *d = fdopendir(fd);
-        if (!d) {
-                safe_close(fd);
-                return -errno;
-        }
+        _cleanup_closedir_ DIR *d = NULL;
+        int r = opendir_at(dfd, ".", 0, &d);
+        if (r < 0)
+                return r;
         for (struct dirent *de; (errno = 0, de = readdir(d));) {
                 struct stat st;
                 if (streq(de->d_name, ".") || streq(de->d_name, ".."))
@@ -215,14 +209,8 @@ static int tree_usage(int dfd, unsigned depth, Usage *u) {
                 }
                 uint64_t bytes = (uint64_t) st.st_blocks * 512;
                 if (!S_ISDIR(st.st_mode) && st.st_nlink > 1) {
-                        if (u->n_linked >= u->allocated) {
-                                size_t n = MAX(u->allocated * 2, (size_t) 64);
-                                Linked *l = reallocarray(u->linked, n, sizeof(Linked));
-                                if (!l)
-                                        return -ENOMEM;
-                                u->linked = l;
-                                u->allocated = n;
-                        }
+                        if (GREEDY_REALLOC(u->linked, u->allocated, u->n_linked + 1, 64) < 0)
+                                return -ENOMEM;
                         u->linked[u->n_linked++] = (Linked){ .ino = st.st_ino, .bytes = bytes };
                         continue;
                 }
@@ -232,7 +220,7 @@ static int tree_usage(int dfd, unsigned depth, Usage *u) {
                                 openat(dirfd(d), de->d_name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                         if (sub < 0)
                                 return -errno;
-                        int r = tree_usage(sub, depth + 1, u);
+                        r = tree_usage(sub, depth + 1, u);
                         if (r < 0)
                                 return r;
                 }
@@ -386,14 +374,9 @@ int image_inspect_json(ImageStore *s, const char *ref, char **ret_json) {
 static int for_each_container_image(ImageStore *s,
                                     int (*fn)(const char *container, const char *line, void *ud), void *ud) {
         _cleanup_closedir_ DIR *d = NULL;
-        int fd = openat(s->root_fd, "containers", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0)
-                return errno == ENOENT ? 0 : -errno;
-        d = fdopendir(fd);
-        if (!d) {
-                safe_close(fd);
-                return -errno;
-        }
+        int r = opendir_at(s->root_fd, "containers", O_NOFOLLOW, &d);
+        if (r < 0)
+                return r == -ENOENT ? 0 : r;
         struct dirent *de;
         while ((de = readdir(d))) {
                 if (de->d_name[0] == '.')
@@ -404,7 +387,7 @@ static int for_each_container_image(ImageStore *s,
                 if (read_full_file_at(dirfd(d), p, &data, NULL, 64 * 1024) < 0)
                         continue;
                 for (char *line = data, *sv = NULL, *tok; (tok = strtok_r(line, "\n", &sv)); line = NULL) {
-                        int r = fn(de->d_name, tok, ud);
+                        r = fn(de->d_name, tok, ud);
                         if (r != 0)
                                 return r;
                 }
@@ -446,10 +429,7 @@ int image_remove(ImageStore *s, const char *ref, ImageError *error) {
         r = image_ref_normalize_any(ref, &norm);
         if (r < 0)
                 return image_error_set(error, r, ref, "invalid image reference");
-        lock = index_lock(s);
-        if (lock < 0)
-                return lock;
-        r = index_load(s, &index);
+        r = index_lock_load(s, &lock, &index);
         if (r < 0)
                 return r;
         json_object *images = json_get_object(index, "images");
@@ -496,10 +476,7 @@ int image_tag(ImageStore *s, const char *src, const char *dst, ImageError *error
         r = image_ref_normalize_any(dst, &to);
         if (r < 0)
                 return image_error_set(error, r, dst, "invalid image name (NAME:TAG or NAME@sha256:HEX)");
-        lock = index_lock(s);
-        if (lock < 0)
-                return lock;
-        r = index_load(s, &index);
+        r = index_lock_load(s, &lock, &index);
         if (r < 0)
                 return r;
         json_object *images = json_get_object(index, "images");
@@ -568,16 +545,10 @@ static int keep_manifest(ImageStore *s, Keep *k, const char *digest) {
 
 static int sweep(int dfd, char **keep, unsigned *count) {
         _cleanup_closedir_ DIR *d = NULL;
-        int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        d = fdopendir(fd);
-        if (!d) {
-                safe_close(fd);
-                return -errno;
-        }
+        int r = opendir_at(dfd, ".", 0, &d);
+        if (r < 0)
+                return r;
         struct dirent *de;
-        int r = 0;
         while ((de = readdir(d))) {
                 if (!hex64_is_valid(de->d_name) || strv_contains(keep, de->d_name))
                         continue;

@@ -402,6 +402,20 @@ int index_lock(ImageStore *s) {
         return store_lock(s, INDEX_LOCK, LOCK_EX);
 }
 
+int index_lock_load(ImageStore *s, int *ret_lock, json_object **ret_index) {
+        _cleanup_close_ int lock = -EBADF;
+        int r;
+
+        lock = index_lock(s);
+        if (lock < 0)
+                return lock;
+        r = index_load(s, ret_index);
+        if (r < 0)
+                return r;
+        *ret_lock = TAKE_FD(lock);
+        return 0;
+}
+
 int store_lock_shared(ImageStore *s) {
         return store_lock(s, STORE_LOCK, LOCK_SH);
 }
@@ -417,14 +431,9 @@ int store_lock_exclusive(ImageStore *s) {
 /* Removes stale temporaries (those no live importer holds a lock on) in one directory */
 int remove_stale_tmps(int dfd, unsigned *count) {
         _cleanup_closedir_ DIR *d = NULL;
-        int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        d = fdopendir(fd);
-        if (!d) {
-                safe_close(fd);
-                return -errno;
-        }
+        int r = opendir_at(dfd, ".", 0, &d);
+        if (r < 0)
+                return r;
         struct dirent *de;
         while ((de = readdir(d))) {
                 if (!startswith(de->d_name, TMP_PREFIX))

@@ -53,6 +53,8 @@ int layer_unpack_above(ImageStore *s, const char *blob_digest, const char *expec
                        ImageProgressFn progress, void *userdata, const char *label, ImageError *error);
 
 int index_load(ImageStore *s, json_object **ret);
+/* index_lock() and then index_load(): the lock in *ret_lock, held until the caller closes it */
+int index_lock_load(ImageStore *s, int *ret_lock, json_object **ret_index);
 int index_save(ImageStore *s, json_object *o);
 
 /* With the manifest, config and layer blobs in the store: unpack the missing layers, point ref at it */

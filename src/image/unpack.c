@@ -37,6 +37,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "alloc-util.h"
 #include "fd-util.h"
 #include "fileio.h"
 #include "archive-dl.h"
@@ -316,14 +317,8 @@ static int apply_meta_fd(Unpacker *u, struct archive_entry *e, int fd, const cha
 }
 
 static int defer_dir_time(Unpacker *u, const char *path, struct archive_entry *e) {
-        if (u->n_dirs >= u->allocated_dirs) {
-                size_t n = MAX(u->allocated_dirs * 2, (size_t) 64);
-                DirTime *d = reallocarray(u->dirs, n, sizeof(DirTime));
-                if (!d)
-                        return -ENOMEM;
-                u->dirs = d;
-                u->allocated_dirs = n;
-        }
+        if (GREEDY_REALLOC(u->dirs, u->allocated_dirs, u->n_dirs + 1, 64) < 0)
+                return -ENOMEM;
         DirTime *d = &u->dirs[u->n_dirs];
         d->path = strdup(path);
         if (!d->path)

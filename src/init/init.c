@@ -16,6 +16,7 @@
 #include "init.h"
 #include "journal-native.h"
 #include "string-util.h"
+#include "time-util.h"
 
 static const int forward_signals[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGQUIT, SIGWINCH };
 
@@ -253,15 +254,12 @@ static bool reap(Init *i) {
 }
 
 static void write_exit_record(Init *i) {
-        struct timespec ts;
         _cleanup_free_ char *s = NULL;
 
         if (i->exit_fd < 0)
                 return;
 
-        (void) clock_gettime(CLOCK_REALTIME, &ts);
-        s = strprintf("EXIT_STATUS=%d\nEXIT_TIME=%" PRIu64 "\n", i->payload_status,
-                      (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC);
+        s = strprintf("EXIT_STATUS=%d\nEXIT_TIME=%" PRIu64 "\n", i->payload_status, now_realtime_usec());
         if (!s || loop_write(i->exit_fd, s, strlen(s)) < 0)
                 fprintf(stderr, "cbox-init: failed to write the exit status: %s\n",
                         strerror(s ? errno : ENOMEM));
@@ -331,75 +329,63 @@ static int parse_argv(Init *i, int argc, char *argv[]) {
         return 0;
 }
 
-int init_main(int argc, char *argv[]) {
-        Init i = {
-                .exit_fd = -EBADF,
-                .journal_fd = -EBADF,
-                .payload_status = INIT_EXIT_FAILURE,
-                .streams = {
-                        { .fd = -EBADF, .name = "stdout", .priority = "6" },
-                        { .fd = -EBADF, .name = "stderr", .priority = "3" },
-                },
-        };
-        _cleanup_close_pair_ int out_pipe[2] = { -EBADF, -EBADF }, err_pipe[2] = { -EBADF, -EBADF };
-        _cleanup_close_ int sfd = -EBADF;
-        sigset_t mask;
-        bool pid1 = getpid() == 1;
-
-        if (parse_argv(&i, argc, argv) < 0)
-                return INIT_EXIT_FAILURE;
-
-        /* `cbox exec` and [health]: only the last step from cbox's read-only copy to the command */
-        if (i.exec_path) {
-                (void) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-                execv(i.exec_path, i.payload);
-                int e = errno;
-                fprintf(stderr, "cbox-init: failed to execute '%s': %s\n", i.exec_path, strerror(e));
-                return IN_SET(e, ENOENT, ENOTDIR) ? INIT_EXIT_NOT_FOUND : INIT_EXIT_NOT_EXECUTABLE;
-        }
-
-        /* Nobody may ptrace us or open /proc/1/exe, mem, environ… */
+/* `cbox exec` and [health]: only the last step from cbox's read-only copy to the command */
+static int exec_in_place(Init *i) {
         (void) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-        /* Outside a pid namespace (tests): still collect orphans */
-        if (!pid1)
-                (void) prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-        (void) signal(SIGPIPE, SIG_IGN);
+        execv(i->exec_path, i->payload);
+        int e = errno;
+        fprintf(stderr, "cbox-init: failed to execute '%s': %s\n", i->exec_path, strerror(e));
+        return IN_SET(e, ENOENT, ENOTDIR) ? INIT_EXIT_NOT_FOUND : INIT_EXIT_NOT_EXECUTABLE;
+}
+
+/* SIGCHLD and the forwarded signals, blocked and read from the returned signalfd */
+static int signals_open(void) {
+        sigset_t mask;
+        int sfd;
 
         sigemptyset(&mask);
         sigaddset(&mask, SIGCHLD);
         for (size_t k = 0; k < ELEMENTSOF(forward_signals); k++)
                 sigaddset(&mask, forward_signals[k]);
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
-                return INIT_EXIT_FAILURE;
+                return -errno;
         sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
         if (sfd < 0) {
-                fprintf(stderr, "cbox-init: signalfd: %s\n", strerror(errno));
-                return INIT_EXIT_FAILURE;
+                int e = errno;
+                fprintf(stderr, "cbox-init: signalfd: %s\n", strerror(e));
+                return -e;
         }
+        return sfd;
+}
 
-        if (i.journal_fd >= 0) {
+/* Forks the payload. With a journal, its stdout and stderr are pipes whose read ends become the
+ * streams passed on. */
+static int payload_start(Init *i) {
+        _cleanup_close_pair_ int out_pipe[2] = { -EBADF, -EBADF }, err_pipe[2] = { -EBADF, -EBADF };
+
+        if (i->journal_fd >= 0) {
                 if (pipe2(out_pipe, O_CLOEXEC) < 0 || pipe2(err_pipe, O_CLOEXEC) < 0) {
                         fprintf(stderr, "cbox-init: pipe: %s\n", strerror(errno));
-                        return INIT_EXIT_FAILURE;
+                        return -EPIPE;
                 }
-                (void) fd_set_cloexec(i.journal_fd, true);
+                (void) fd_set_cloexec(i->journal_fd, true);
         }
-        if (i.exit_fd >= 0)
-                (void) fd_set_cloexec(i.exit_fd, true);
+        if (i->exit_fd >= 0)
+                (void) fd_set_cloexec(i->exit_fd, true);
 
-        i.payload_pid = fork();
-        if (i.payload_pid < 0) {
+        i->payload_pid = fork();
+        if (i->payload_pid < 0) {
                 fprintf(stderr, "cbox-init: fork: %s\n", strerror(errno));
-                return INIT_EXIT_FAILURE;
+                return -ECHILD;
         }
-        if (i.payload_pid == 0)
-                exec_payload(&i, out_pipe[1], err_pipe[1]);
+        if (i->payload_pid == 0)
+                exec_payload(i, out_pipe[1], err_pipe[1]);
 
-        if (i.journal_fd >= 0) {
+        if (i->journal_fd >= 0) {
                 out_pipe[1] = safe_close(out_pipe[1]);
                 err_pipe[1] = safe_close(err_pipe[1]);
                 for (size_t k = 0; k < 2; k++) {
-                        Stream *s = &i.streams[k];
+                        Stream *s = &i->streams[k];
                         s->fd = k == 0 ? TAKE_FD(out_pipe[0]) : TAKE_FD(err_pipe[0]);
                         (void) fd_set_nonblock(s->fd, true);
                         s->buf = malloc(INIT_LINE_MAX);
@@ -407,12 +393,16 @@ int init_main(int argc, char *argv[]) {
                                 s->fd = safe_close(s->fd); /* drop output rather than die */
                 }
         }
+        return 0;
+}
 
-        while (!i.payload_done) {
+/* Until the payload is reaped: pass its output on, forward the signals sfd reads to it */
+static void supervise(Init *i, int sfd) {
+        while (!i->payload_done) {
                 struct pollfd p[3] = {
                         { .fd = sfd, .events = POLLIN },
-                        { .fd = i.streams[0].fd, .events = POLLIN },
-                        { .fd = i.streams[1].fd, .events = POLLIN },
+                        { .fd = i->streams[0].fd, .events = POLLIN },
+                        { .fd = i->streams[1].fd, .events = POLLIN },
                 };
 
                 if (poll(p, ELEMENTSOF(p), -1) < 0) {
@@ -424,7 +414,7 @@ int init_main(int argc, char *argv[]) {
 
                 for (size_t k = 0; k < 2; k++)
                         if (p[k + 1].revents)
-                                (void) stream_read(&i, &i.streams[k]);
+                                (void) stream_read(i, &i->streams[k]);
 
                 for (;;) {
                         struct signalfd_siginfo si;
@@ -433,31 +423,68 @@ int init_main(int argc, char *argv[]) {
                                 break;
                         if (si.ssi_signo == SIGCHLD)
                                 continue;
-                        if (!i.payload_done)
-                                (void) kill(i.payload_pid, (int) si.ssi_signo);
+                        if (!i->payload_done)
+                                (void) kill(i->payload_pid, (int) si.ssi_signo);
                 }
-                (void) reap(&i);
+                (void) reap(i);
         }
+}
 
-        /* The payload is gone: take what it wrote, end whatever it left behind, reap it all. */
+/* The payload is gone: take what it wrote, end whatever it left behind, reap it all. */
+static void drain_and_reap(Init *i, bool pid1) {
         for (size_t k = 0; k < 2; k++)
-                (void) stream_read(&i, &i.streams[k]);
+                (void) stream_read(i, &i->streams[k]);
         if (pid1)
                 (void) kill(-1, SIGKILL);
-        while (reap(&i)) {
+        while (reap(i)) {
                 if (!pid1)
                         break; /* not our namespace to empty; subreaper collects what exits */
                 (void) waitpid(-1, NULL, 0);
         }
         /* All writers are dead now (in a pid namespace): read to EOF. Otherwise, only what is there. */
         for (size_t k = 0; k < 2; k++) {
-                Stream *s = &i.streams[k];
+                Stream *s = &i->streams[k];
                 if (s->fd >= 0 && pid1)
                         (void) fd_set_nonblock(s->fd, false);
-                (void) stream_read(&i, s);
+                (void) stream_read(i, s);
                 s->fd = safe_close(s->fd);
                 free(s->buf);
         }
+}
+
+int init_main(int argc, char *argv[]) {
+        Init i = {
+                .exit_fd = -EBADF,
+                .journal_fd = -EBADF,
+                .payload_status = INIT_EXIT_FAILURE,
+                .streams = {
+                        { .fd = -EBADF, .name = "stdout", .priority = "6" },
+                        { .fd = -EBADF, .name = "stderr", .priority = "3" },
+                },
+        };
+        _cleanup_close_ int sfd = -EBADF;
+        bool pid1 = getpid() == 1;
+
+        if (parse_argv(&i, argc, argv) < 0)
+                return INIT_EXIT_FAILURE;
+
+        if (i.exec_path)
+                return exec_in_place(&i);
+
+        /* Nobody may ptrace us or open /proc/1/exe, mem, environ… */
+        (void) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+        /* Outside a pid namespace (tests): still collect orphans */
+        if (!pid1)
+                (void) prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+        (void) signal(SIGPIPE, SIG_IGN);
+
+        sfd = signals_open();
+        if (sfd < 0)
+                return INIT_EXIT_FAILURE;
+        if (payload_start(&i) < 0)
+                return INIT_EXIT_FAILURE;
+        supervise(&i, sfd);
+        drain_and_reap(&i, pid1);
 
         write_exit_record(&i);
         return i.payload_status;

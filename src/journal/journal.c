@@ -10,15 +10,9 @@
 #include "fd-util.h"
 #include "journal.h"
 #include "string-util.h"
+#include "time-util.h"
 
 /* sd-journal.h provides sd_journal_closep() */
-
-static uint64_t now_usec(void) {
-        struct timespec ts;
-
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
-}
 
 /* The value of field in the current entry as a malloc'ed NUL-terminated string; NULL with 0 when the
  * entry has no such field. */
@@ -204,7 +198,7 @@ int journal_read(const JournalReadParams *p, journal_entry_cb_t cb, void *userda
                 return 0;
 
         if (p->timeout_usec > 0)
-                deadline = now_usec() + p->timeout_usec;
+                deadline = now_monotonic_usec() + p->timeout_usec;
 
         for (;;) {
                 struct pollfd fds[2];
@@ -234,7 +228,7 @@ int journal_read(const JournalReadParams *p, journal_entry_cb_t cb, void *userda
                 if (t == UINT64_MAX)
                         timeout_ms = -1;
                 else {
-                        uint64_t nw = now_usec();
+                        uint64_t nw = now_monotonic_usec();
                         timeout_ms = t <= nw ? 0
                                              : (int) MIN((t - nw + USEC_PER_MSEC - 1) / USEC_PER_MSEC,
                                                          (uint64_t) INT32_MAX);
@@ -253,7 +247,7 @@ int journal_read(const JournalReadParams *p, journal_entry_cb_t cb, void *userda
                 }
                 if (n == 2 && fds[1].revents != 0)
                         return 0;
-                if (deadline > 0 && now_usec() >= deadline)
+                if (deadline > 0 && now_monotonic_usec() >= deadline)
                         return 0;
 
                 r = sd_journal_process(j);

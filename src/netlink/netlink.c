@@ -19,6 +19,7 @@
 #include "fileio.h"
 #include "netlink-internal.h"
 #include "netlink.h"
+#include "nlmsg-util.h"
 #include "string-util.h"
 
 /* Enough for any single rtnetlink message the kernel sends us (dump batches are <= 32 KiB when the
@@ -119,61 +120,16 @@ int netlink_open_in_netns(int netns_fd, Netlink **ret) {
 
 /* Parses NLMSG_ERROR: returns its error (0 for an ack) and stores the extended-ack text. */
 static int nl_parse_error(const struct nlmsghdr *nlh, NetlinkError *err) {
-        const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
-        const char *msg = NULL;
-        unsigned offset;
+        const char *msg;
+        int r;
 
-        if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(struct nlmsgerr)))
-                return nl_error_set(err, -EBADMSG, "truncated netlink error message");
-        if (e->error == 0)
-                return 0;
-        if (e->error > 0 || e->error < -4095)
-                return nl_error_set(err, -EBADMSG, "invalid errno in netlink error message");
-
-        if (nlh->nlmsg_flags & NLM_F_ACK_TLVS) {
-                const struct nlattr *a;
-                offset = sizeof(struct nlmsghdr) + sizeof(struct nlmsgerr);
-                if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
-                        offset += e->msg.nlmsg_len - sizeof(struct nlmsghdr);
-                if (offset <= nlh->nlmsg_len)
-                        mnl_attr_for_each(a, nlh, offset - sizeof(struct nlmsghdr)) {
-                                if (mnl_attr_get_type(a) == NLMSGERR_ATTR_MSG &&
-                                    mnl_attr_validate(a, MNL_TYPE_NUL_STRING) >= 0)
-                                        msg = mnl_attr_get_str(a);
-                        }
-        }
-        return nl_error_set(err, e->error, msg);
+        r = nlmsg_parse_error(nlh, &msg);
+        return r == 0 ? 0 : nl_error_set(err, r, msg);
 }
 
 /* Receives one datagram from the kernel. */
 static ssize_t nl_recv(Netlink *nl) {
-        struct sockaddr_nl addr = {};
-        struct iovec iov = { .iov_base = nl->buf, .iov_len = NL_RECV_BUFFER };
-        struct msghdr mh = {
-                .msg_name = &addr, .msg_namelen = sizeof(addr), .msg_iov = &iov, .msg_iovlen = 1
-        };
-        ssize_t n;
-
-        for (;;) {
-                n = recvmsg(mnl_socket_get_fd(nl->sock), &mh, 0);
-                if (n >= 0)
-                        break;
-                if (errno != EINTR)
-                        return -errno;
-        }
-        if (mh.msg_flags & MSG_TRUNC)
-                return -ENOBUFS;
-        if (mh.msg_namelen != sizeof(addr) || addr.nl_pid != 0)
-                return -EPROTO; /* not from the kernel */
-        return n;
-}
-
-/* Sends nlh (NLM_F_REQUEST|NLM_F_ACK and a fresh sequence number are added) and processes replies
- * until the ack (or NLMSG_DONE for dumps). Data messages go to cb. Returns the kernel's error. */
-/* libmnl's mnl_nlmsg_ok() compares nlmsg_len as a signed int: a length >= 2^31 passes. */
-static bool nlmsg_ok(const struct nlmsghdr *h, int len) {
-        return len >= (int) sizeof(struct nlmsghdr) && h->nlmsg_len >= sizeof(struct nlmsghdr) &&
-                h->nlmsg_len <= (unsigned) len;
+        return nlmsg_recv(mnl_socket_get_fd(nl->sock), nl->buf, NL_RECV_BUFFER, 0);
 }
 
 /* Processes one datagram of replies to the request (seq, portid). Returns 1 when the exchange is
@@ -186,7 +142,7 @@ int netlink_process_replies(const void *buf, size_t size, uint32_t seq, uint32_t
         if (size > INT32_MAX)
                 return st->result = nl_error_set(err, -EBADMSG, "oversized netlink reply"), 1;
         len = (int) size;
-        for (h = buf; nlmsg_ok(h, len); h = mnl_nlmsg_next(h, &len)) {
+        for (h = buf; nlmsg_valid(h, len); h = mnl_nlmsg_next(h, &len)) {
                 if (h->nlmsg_seq != seq || h->nlmsg_pid != portid)
                         continue; /* stale reply to an earlier request (e.g. interrupted) */
                 if (h->nlmsg_flags & NLM_F_DUMP_INTR)
@@ -231,6 +187,8 @@ int netlink_process_replies(const void *buf, size_t size, uint32_t seq, uint32_t
         return 0;
 }
 
+/* Sends nlh (NLM_F_REQUEST|NLM_F_ACK and a fresh sequence number are added) and processes replies
+ * until the ack (or NLMSG_DONE for dumps). Data messages go to cb. Returns the kernel's error. */
 static int nl_call_full(Netlink *nl, struct nlmsghdr *nlh, bool dump, nl_msg_cb cb, void *userdata,
                         NetlinkError *err) {
         NetlinkReplyState st = {};
@@ -651,11 +609,9 @@ int netlink_link_list(Netlink *nl, char ***ret, NetlinkError *err) {
         r = nl_dump(nl, nlh, link_list_cb, link_list_reset, &l, err);
         if (r < 0)
                 return r;
-        if (!l) {
-                l = new0(char *, 1);
-                if (!l)
-                        return -ENOMEM;
-        }
+        r = strv_ensure(&l);
+        if (r < 0)
+                return r;
         *ret = TAKE_PTR(l);
         return 0;
 }

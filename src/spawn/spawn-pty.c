@@ -65,51 +65,16 @@ int spawn_child_take_pty(int slave, int size_from) {
 
 int spawn_send_fd(int sock, int fd) {
         char c = 'T';
-        struct iovec iov = { .iov_base = &c, .iov_len = 1 };
-        union {
-                struct cmsghdr h;
-                char buf[CMSG_SPACE(sizeof(int))];
-        } u = {};
-        struct msghdr mh = {
-                .msg_iov = &iov,
-                .msg_iovlen = 1,
-                .msg_control = u.buf,
-                .msg_controllen = sizeof(u.buf),
-        };
-        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-        return RET_NERRNO(sendmsg(sock, &mh, MSG_NOSIGNAL));
+        return fd_send(sock, &c, 1, fd, MSG_NOSIGNAL);
 }
 
 int spawn_recv_report(int sock, int *ret_fd, SpawnError *err) {
         SpawnError e = {};
-        struct iovec iov = { .iov_base = &e, .iov_len = sizeof(e) };
-        union {
-                struct cmsghdr h;
-                char buf[CMSG_SPACE(sizeof(int))];
-        } u = {};
-        struct msghdr mh = {
-                .msg_iov = &iov,
-                .msg_iovlen = 1,
-                .msg_control = u.buf,
-                .msg_controllen = sizeof(u.buf),
-        };
         ssize_t n;
 
-        *ret_fd = -EBADF;
-        do
-                n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-        while (n < 0 && errno == EINTR);
+        n = fd_recv(sock, &e, sizeof(e), ret_fd, MSG_CMSG_CLOEXEC);
         if (n < 0)
-                return -errno; /* err untouched: nothing was reported */
-        for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
-                if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
-                    cm->cmsg_len == CMSG_LEN(sizeof(int)))
-                        memcpy(ret_fd, CMSG_DATA(cm), sizeof(int));
+                return (int) n; /* err untouched: nothing was reported */
         if (n == 0 || *ret_fd >= 0)
                 return 0;
         if (n != (ssize_t) sizeof(e) || e.error <= 0) {

@@ -26,6 +26,7 @@
 #include "fd-util.h"
 #include "fileio.h"
 #include "spawn.h"
+#include "process-util.h"
 #include "spawn-internal.h"
 #include "string-util.h"
 
@@ -896,12 +897,11 @@ pid_t spawn_clone(uint64_t flags, int cgroup_fd, int *ret_pidfd) {
         if (pid < 0 && IN_SET(errno, ENOSYS, E2BIG) && cgroup_fd < 0) {
                 pid = (pid_t) syscall(SYS_clone, (unsigned long) flags | SIGCHLD, NULL, NULL, NULL, NULL);
                 if (pid > 0) {
-                        pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+                        pidfd = pidfd_open_fd(pid);
                         if (pidfd < 0) {
-                                int e = errno;
                                 (void) kill(pid, SIGKILL);
                                 (void) waitpid(pid, NULL, 0);
-                                errno = e;
+                                errno = -pidfd;
                                 return -1;
                         }
                         (void) fd_set_cloexec(pidfd, true);

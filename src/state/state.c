@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -12,6 +13,7 @@
 
 #include "fd-util.h"
 #include "fileio.h"
+#include "process-util.h"
 #include "state.h"
 #include "string-util.h"
 
@@ -28,20 +30,7 @@ static const char *const state_mode_table[_STATE_MODE_MAX] = {
         [STATE_MODE_FOREGROUND] = "foreground",
 };
 
-const char *state_mode_to_string(StateMode m) {
-        if (m < 0 || m >= _STATE_MODE_MAX)
-                return NULL;
-        return state_mode_table[m];
-}
-
-StateMode state_mode_from_string(const char *s) {
-        if (!s)
-                return _STATE_MODE_INVALID;
-        for (int i = 0; i < _STATE_MODE_MAX; i++)
-                if (streq(state_mode_table[i], s))
-                        return (StateMode) i;
-        return _STATE_MODE_INVALID;
-}
+DEFINE_STRING_TABLE_LOOKUP(state_mode, StateMode, _STATE_MODE_MAX, _STATE_MODE_INVALID);
 
 ContainerState *container_state_free(ContainerState *s) {
         if (!s)
@@ -58,10 +47,6 @@ ContainerState *container_state_free(ContainerState *s) {
         free(s->address);
         free(s->host_ifname);
         return mfree(s);
-}
-
-bool state_name_is_valid(const char *name) {
-        return container_name_is_valid(name);
 }
 
 static int mkdir_p_at_subdir(const char *run_root, const char *subdir) {
@@ -91,7 +76,7 @@ static int subdir_open(const char *run_root, const char *subdir, bool create, in
 int state_dir_path(const char *run_root, const char *name, char **ret) {
         char *p;
 
-        if (!run_root || !state_name_is_valid(name))
+        if (!run_root || !container_name_is_valid(name))
                 return -EINVAL;
         p = strjoin(run_root, "/" STATE_CONTAINERS_DIR "/", name);
         if (!p)
@@ -128,25 +113,26 @@ int state_ipam_dir(const char *run_root, char **ret) {
         return 0;
 }
 
-uint64_t now_realtime_usec(void) {
-        struct timespec ts;
-        (void) clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
-}
+/* <run_root>/locks/NAME; -EINVAL for no run_root or an invalid name */
+static int lock_path(const char *run_root, const char *name, char **ret) {
+        char *p;
 
-static char *lock_path(const char *run_root, const char *name) {
-        return strjoin(run_root, "/" STATE_LOCKS_DIR "/", name);
+        if (!run_root || !container_name_is_valid(name))
+                return -EINVAL;
+        p = strjoin(run_root, "/" STATE_LOCKS_DIR "/", name);
+        if (!p)
+                return -ENOMEM;
+        *ret = p;
+        return 0;
 }
 
 int state_lock(const char *run_root, const char *name, bool blocking, int *ret_fd) {
         _cleanup_free_ char *p = NULL;
         int r;
 
-        if (!run_root || !state_name_is_valid(name))
-                return -EINVAL;
-        p = lock_path(run_root, name);
-        if (!p)
-                return -ENOMEM;
+        r = lock_path(run_root, name, &p);
+        if (r < 0)
+                return r;
         r = mkdir_p(run_root, 0755);
         if (r >= 0)
                 r = mkdir_p_at_subdir(run_root, STATE_LOCKS_DIR);
@@ -189,11 +175,9 @@ int state_lock_held(const char *run_root, const char *name) {
         struct stat st;
         int r;
 
-        if (!run_root || !state_name_is_valid(name))
-                return -EINVAL;
-        p = lock_path(run_root, name);
-        if (!p)
-                return -ENOMEM;
+        r = lock_path(run_root, name, &p);
+        if (r < 0)
+                return r;
         if (stat(p, &st) < 0)
                 return errno == ENOENT ? 0 : -errno;
         /* "1: FLOCK  ADVISORY  WRITE 1234 00:1a:5678 0 EOF" (fs/locks.c: major:minor in hex, the inode in
@@ -217,9 +201,9 @@ int state_lock_held(const char *run_root, const char *name) {
 int state_unlock(const char *run_root, const char *name, int fd, bool remove) {
         if (fd < 0)
                 return -EBADF;
-        if (remove && run_root && state_name_is_valid(name)) {
-                _cleanup_free_ char *p = lock_path(run_root, name);
-                if (p)
+        if (remove) {
+                _cleanup_free_ char *p = NULL;
+                if (lock_path(run_root, name, &p) >= 0)
                         (void) unlink(p);
         }
         return safe_close(fd);
@@ -229,7 +213,7 @@ int state_dir_open(const char *run_root, const char *name, bool create, int *ret
         _cleanup_close_ int root_fd = -EBADF;
         int fd, r;
 
-        if (!run_root || !state_name_is_valid(name))
+        if (!run_root || !container_name_is_valid(name))
                 return -EINVAL;
         r = subdir_open(run_root, STATE_CONTAINERS_DIR, create, &root_fd);
         if (r < 0)
@@ -247,7 +231,7 @@ int state_dir_remove(const char *run_root, const char *name) {
         _cleanup_close_ int root_fd = -EBADF;
         int r;
 
-        if (!run_root || !state_name_is_valid(name))
+        if (!run_root || !container_name_is_valid(name))
                 return -EINVAL;
         r = subdir_open(run_root, STATE_CONTAINERS_DIR, false, &root_fd);
         if (r < 0)
@@ -259,6 +243,32 @@ int state_dir_remove(const char *run_root, const char *name) {
 }
 
 /* Values are written with '\\' and '\n' escaped, so any string round-trips on one line. */
+/* The string fields of the state file, in the order state_save() writes them */
+static const struct {
+        const char *key;
+        size_t offset;
+} string_fields[] = {
+        { "NAME", offsetof(ContainerState, name) },
+        { "UNIT", offsetof(ContainerState, unit) },
+        { "MACHINE", offsetof(ContainerState, machine) },
+        { "CONFIG_PATH", offsetof(ContainerState, config_path) },
+        { "CONFIG_DIGEST", offsetof(ContainerState, config_digest) },
+        { "ROOTFS", offsetof(ContainerState, rootfs) },
+        { "UPPER_DIR", offsetof(ContainerState, upper_dir) },
+        { "WORK_DIR", offsetof(ContainerState, work_dir) },
+        { "NETWORK", offsetof(ContainerState, network) },
+        { "ADDRESS", offsetof(ContainerState, address) },
+        { "HOST_IFNAME", offsetof(ContainerState, host_ifname) },
+};
+
+static char **string_field(ContainerState *s, size_t i) {
+        return (char **) ((uint8_t *) s + string_fields[i].offset);
+}
+
+static char *const *string_field_const(const ContainerState *s, size_t i) {
+        return (char *const *) ((const uint8_t *) s + string_fields[i].offset);
+}
+
 static int append_kv(Buffer *b, const char *key, const char *value) {
         int r;
 
@@ -346,17 +356,8 @@ int state_save(int dir_fd, const ContainerState *s) {
         if (!s || !s->name)
                 return -EINVAL;
 
-        r = r < 0 ? r : append_kv(&b, "NAME", s->name);
-        r = r < 0 ? r : append_kv(&b, "UNIT", s->unit);
-        r = r < 0 ? r : append_kv(&b, "MACHINE", s->machine);
-        r = r < 0 ? r : append_kv(&b, "CONFIG_PATH", s->config_path);
-        r = r < 0 ? r : append_kv(&b, "CONFIG_DIGEST", s->config_digest);
-        r = r < 0 ? r : append_kv(&b, "ROOTFS", s->rootfs);
-        r = r < 0 ? r : append_kv(&b, "UPPER_DIR", s->upper_dir);
-        r = r < 0 ? r : append_kv(&b, "WORK_DIR", s->work_dir);
-        r = r < 0 ? r : append_kv(&b, "NETWORK", s->network);
-        r = r < 0 ? r : append_kv(&b, "ADDRESS", s->address);
-        r = r < 0 ? r : append_kv(&b, "HOST_IFNAME", s->host_ifname);
+        for (size_t i = 0; i < ELEMENTSOF(string_fields); i++)
+                r = r < 0 ? r : append_kv(&b, string_fields[i].key, *string_field_const(s, i));
         if (s->leader_pid > 0) {
                 (void) snprintf(num, sizeof(num), "%d", (int) s->leader_pid);
                 r = r < 0 ? r : append_kv(&b, "LEADER_PID", num);
@@ -385,28 +386,9 @@ static int state_apply_kv(ContainerState *s, const char *key, const char *value)
         uint64_t u;
         int i, r;
 
-        if (streq(key, "NAME"))
-                field = &s->name;
-        else if (streq(key, "UNIT"))
-                field = &s->unit;
-        else if (streq(key, "MACHINE"))
-                field = &s->machine;
-        else if (streq(key, "CONFIG_PATH"))
-                field = &s->config_path;
-        else if (streq(key, "CONFIG_DIGEST"))
-                field = &s->config_digest;
-        else if (streq(key, "ROOTFS"))
-                field = &s->rootfs;
-        else if (streq(key, "UPPER_DIR"))
-                field = &s->upper_dir;
-        else if (streq(key, "WORK_DIR"))
-                field = &s->work_dir;
-        else if (streq(key, "NETWORK"))
-                field = &s->network;
-        else if (streq(key, "ADDRESS"))
-                field = &s->address;
-        else if (streq(key, "HOST_IFNAME"))
-                field = &s->host_ifname;
+        for (size_t k = 0; k < ELEMENTSOF(string_fields) && !field; k++)
+                if (streq(key, string_fields[k].key))
+                        field = string_field(s, k);
         if (field) {
                 char *v;
                 r = unescape(value, &v);
@@ -602,7 +584,7 @@ int state_list(const char *run_root, char ***ret_names) {
                                         return -errno;
                                 break;
                         }
-                        if (!state_name_is_valid(de->d_name))
+                        if (!container_name_is_valid(de->d_name))
                                 continue;
                         if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
                                 continue;
@@ -621,52 +603,11 @@ int state_list(const char *run_root, char ***ret_names) {
                                 return r;
                 }
 
-        if (!names) {
-                names = new0(char *, 1);
-                if (!names)
-                        return -ENOMEM;
-        }
+        if (strv_ensure(&names) < 0)
+                return -ENOMEM;
         qsort(names, strv_length(names), sizeof(char *), strcmp_ptr);
         *ret_names = TAKE_PTR(names);
         return 0;
-}
-
-static int proc_read_stat(pid_t pid, char *ret_state, uint64_t *ret_start_time) {
-        _cleanup_free_ char *p = NULL, *data = NULL;
-        unsigned long long v;
-        char *s;
-        int r;
-
-        if (pid <= 0)
-                return -EINVAL;
-        p = strprintf("/proc/%d/stat", (int) pid);
-        if (!p)
-                return -ENOMEM;
-        r = read_full_file(p, &data, NULL, 16384);
-        if (r < 0)
-                return r == -ENOENT ? -ESRCH : r;
-        /* comm may contain spaces and parentheses: fields resume after the last ')' */
-        s = strrchr(data, ')');
-        if (!s)
-                return -EBADMSG;
-        s++;
-        s += strspn(s, " ");
-        if (ret_state)
-                *ret_state = *s;
-        /* after ')' come field 3 (state) … field 22 (starttime): skip 19 fields */
-        for (int i = 0; i < 19; i++) {
-                s += strspn(s, " ");
-                s += strcspn(s, " ");
-        }
-        if (sscanf(s, " %llu", &v) != 1)
-                return -EBADMSG;
-        if (ret_start_time)
-                *ret_start_time = (uint64_t) v;
-        return 0;
-}
-
-int proc_get_start_time(pid_t pid, uint64_t *ret) {
-        return proc_read_stat(pid, NULL, ret);
 }
 
 bool state_leader_alive(const ContainerState *s) {
@@ -684,7 +625,7 @@ bool state_leader_alive(const ContainerState *s) {
 int state_container_storage_path(const char *storage_root, const char *name, char **ret) {
         char *p;
 
-        if (!storage_root || !state_name_is_valid(name))
+        if (!storage_root || !container_name_is_valid(name))
                 return -EINVAL;
         p = strprintf("%s/containers/%s", storage_root, name);
         if (!p)

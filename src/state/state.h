@@ -31,6 +31,9 @@
 #include <sys/types.h>
 
 #include "macros.h"
+#include "process-util.h" /* proc_get_start_time(), for container/ */
+#include "string-util.h"
+#include "time-util.h" /* now_realtime_usec(), for container/ */
 
 typedef enum StateMode {
         STATE_MODE_DETACHED,
@@ -69,8 +72,9 @@ typedef struct ContainerState {
 ContainerState *container_state_free(ContainerState *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(ContainerState *, container_state_free);
 
-/* container_name_is_valid() (basic/): the one rule for container names. */
-bool state_name_is_valid(const char *name);
+/* container_name_is_valid() (basic/string-util.h) is the one rule for container names; this is its
+ * old name, kept until container/ calls it directly. */
+#define state_name_is_valid(name) container_name_is_valid(name)
 
 /* Lock NAME under run_root (creating run_root 0755). blocking=false → -EBUSY when held by another.
  * Returns the lock fd. */
@@ -120,13 +124,8 @@ int state_remove_exit_file(int dir_fd);
  */
 int state_list(const char *run_root, char ***ret_names);
 
-/* /proc/PID/stat field 22 */
-int proc_get_start_time(pid_t pid, uint64_t *ret);
 /* True if the leader pid exists and has the recorded start time (not a recycled pid). */
 bool state_leader_alive(const ContainerState *s);
 
 /* The persistent per-container dir <storage_root>/containers/NAME and its upper/work children. */
 int state_container_storage_path(const char *storage_root, const char *name, char **ret);
-
-/* Wall clock in usec */
-uint64_t now_realtime_usec(void);

@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "alloc-util.h"
 #include "macros.h"
 #include "string-util.h"
 #include "toml.h"
@@ -92,7 +93,7 @@ void toml_error_done(TomlError *e) {
         e->message = mfree(e->message);
 }
 
-static const char *const type_names[_TOML_TYPE_MAX] = {
+static const char *const toml_type_table[_TOML_TYPE_MAX] = {
         [TOML_STRING] = "string",         [TOML_INTEGER] = "integer",
         [TOML_FLOAT] = "float",           [TOML_BOOL] = "bool",
         [TOML_DATETIME] = "datetime",     [TOML_DATETIME_LOCAL] = "datetime-local",
@@ -100,11 +101,7 @@ static const char *const type_names[_TOML_TYPE_MAX] = {
         [TOML_ARRAY] = "array",           [TOML_TABLE] = "table",
 };
 
-const char *toml_type_to_string(TomlType t) {
-        if ((unsigned) t >= _TOML_TYPE_MAX)
-                return NULL;
-        return type_names[t];
-}
+DEFINE_STRING_TABLE_TO_STRING(toml_type, TomlType, _TOML_TYPE_MAX);
 
 /* ---- values ---------------------------------------------------------------------------------- */
 
@@ -201,14 +198,8 @@ static TomlEntry *table_find(const TomlValue *t, const char *key, size_t len) {
 /* Adds key → value; takes ownership of both on success only. The key must not exist yet. */
 static int table_add(TomlValue *t, char *key, size_t key_len, TomlPos key_pos, TomlValue *value) {
         assert(t && t->type == TOML_TABLE);
-        if (t->table.n == t->table.allocated) {
-                size_t a = MAX(t->table.allocated * 2, (size_t) 4);
-                TomlEntry *e = reallocarray(t->table.entries, a, sizeof(TomlEntry));
-                if (!e)
-                        return -ENOMEM;
-                t->table.entries = e;
-                t->table.allocated = a;
-        }
+        if (GREEDY_REALLOC(t->table.entries, t->table.allocated, t->table.n + 1, 4) < 0)
+                return -ENOMEM;
         size_t i = t->table.n;
         t->table.entries[i] = (TomlEntry){
                 .key = key,
@@ -233,14 +224,8 @@ static int table_add(TomlValue *t, char *key, size_t key_len, TomlPos key_pos, T
 
 static int array_append(TomlValue *a, TomlValue *v) {
         assert(a && a->type == TOML_ARRAY);
-        if (a->array.n == a->array.allocated) {
-                size_t n = MAX(a->array.allocated * 2, (size_t) 4);
-                TomlValue **items = reallocarray(a->array.items, n, sizeof(TomlValue *));
-                if (!items)
-                        return -ENOMEM;
-                a->array.items = items;
-                a->array.allocated = n;
-        }
+        if (GREEDY_REALLOC(a->array.items, a->array.allocated, a->array.n + 1, 4) < 0)
+                return -ENOMEM;
         a->array.items[a->array.n++] = v;
         return 0;
 }
@@ -358,39 +343,6 @@ static char *display_key(const Key *k, size_t upto) {
 
 /* ---- input checks ---------------------------------------------------------------------------- */
 
-/* Length of the UTF-8 sequence at s (valid, shortest form, scalar value) or 0 */
-static size_t utf8_sequence(const unsigned char *s, const unsigned char *end, uint32_t *ret) {
-        unsigned char c = s[0];
-        uint32_t cp;
-        size_t n;
-        if (c < 0x80) {
-                *ret = c;
-                return 1;
-        } else if ((c & 0xe0) == 0xc0) {
-                n = 2;
-                cp = c & 0x1f;
-        } else if ((c & 0xf0) == 0xe0) {
-                n = 3;
-                cp = c & 0x0f;
-        } else if ((c & 0xf8) == 0xf0) {
-                n = 4;
-                cp = c & 0x07;
-        } else
-                return 0;
-        if ((size_t) (end - s) < n)
-                return 0;
-        for (size_t k = 1; k < n; k++) {
-                if ((s[k] & 0xc0) != 0x80)
-                        return 0;
-                cp = (cp << 6) | (s[k] & 0x3f);
-        }
-        if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
-            (cp >= 0xd800 && cp <= 0xdfff))
-                return 0;
-        *ret = cp;
-        return n;
-}
-
 static int check_input(Parser *P) {
         const unsigned char *s = (const unsigned char *) P->p, *end = (const unsigned char *) P->end;
         unsigned line = 1;
@@ -398,7 +350,7 @@ static int check_input(Parser *P) {
 
         while (s < end) {
                 uint32_t cp;
-                size_t n = utf8_sequence(s, end, &cp);
+                size_t n = utf8_decode((const char *) s, (size_t) (end - s), &cp);
                 const char *problem = NULL;
 
                 if (n == 0)
@@ -432,7 +384,7 @@ static const char *describe_char(const Parser *P, char buf[static 16]) {
                 return "end of file";
         if ((unsigned char) *P->p > 0x20 && (unsigned char) *P->p < 0x7f)
                 snprintf(buf, 16, "'%c'", *P->p);
-        else if (utf8_sequence((const unsigned char *) P->p, (const unsigned char *) P->end, &cp) > 0)
+        else if (utf8_decode(P->p, (size_t) (P->end - P->p), &cp) > 0)
                 snprintf(buf, 16, "U+%04X", (unsigned) cp);
         else
                 snprintf(buf, 16, "byte 0x%02x", (unsigned char) *P->p);
@@ -762,15 +714,9 @@ static int parse_key(Parser *P, Key *ret) {
         for (;;) {
                 KeyPart part;
                 skip_ws(P);
-                if (k.n == k.allocated) {
-                        size_t a = MAX(k.allocated * 2, (size_t) 4);
-                        KeyPart *parts = reallocarray(k.parts, a, sizeof(KeyPart));
-                        if (!parts) {
-                                r = fail_oom(P);
-                                goto fail;
-                        }
-                        k.parts = parts;
-                        k.allocated = a;
+                if (GREEDY_REALLOC(k.parts, k.allocated, k.n + 1, 4) < 0) {
+                        r = fail_oom(P);
+                        goto fail;
                 }
                 r = parse_simple_key(P, &part);
                 if (r < 0)
@@ -1093,13 +1039,134 @@ static void c_locale_init(void) {
         c_locale = newlocale(LC_ALL_MASK, "C", (locale_t) 0);
 }
 
+/* The text of a number for messages: at most its first 64 bytes */
+#define NUMBER_TEXT(s, n) (int) MIN((n), (size_t) 64), (s)
+
+/* "inf" and "nan" after the sign, if that is all there is */
+static bool parse_special_float(const char *s, size_t n, bool neg, double *ret) {
+        if (n != 3 || (memcmp(s, "inf", 3) != 0 && memcmp(s, "nan", 3) != 0))
+                return false;
+        if (s[0] == 'i')
+                *ret = neg ? -INFINITY : INFINITY;
+        else
+                *ret = neg ? -NAN : NAN;
+        return true;
+}
+
+/* "0x…", "0o…", "0b…" (no sign): digits of the base with single underscores between them */
+static int parse_based_integer(Parser *P, const char *s, size_t n, int64_t *ret) {
+        unsigned base = s[1] == 'x' ? 16 : s[1] == 'o' ? 8 : 2;
+        uint64_t u = 0;
+        ssize_t k;
+
+        k = digit_run(s + 2, n - 2, base);
+        if (k < 0 || (size_t) k != n - 2)
+                return fail(P, "invalid %s integer '%.*s'",
+                            base == 16          ? "hexadecimal"
+                                    : base == 8 ? "octal"
+                                                : "binary",
+                            NUMBER_TEXT(s, n));
+        for (size_t j = 2; j < n; j++) {
+                if (s[j] == '_')
+                        continue;
+                uint64_t d = (uint64_t) hex_value(s[j]);
+                if (u > ((uint64_t) INT64_MAX - d) / base)
+                        return fail(P, "integer '%.*s' out of range (64-bit signed)", NUMBER_TEXT(s, n));
+                u = u * base + d;
+        }
+        *ret = (int64_t) u;
+        return 0;
+}
+
+/* Checks the decimal syntax from int_start (after the sign): integer part, optional fraction, optional
+ * exponent. Returns whether it is a float. */
+static int scan_decimal(Parser *P, const char *s, size_t n, size_t int_start, bool *ret_is_float) {
+        size_t i = int_start;
+        bool is_float = false;
+        ssize_t k;
+
+        k = digit_run(s + i, n - i, 10);
+        if (k < 0)
+                return fail(P, "invalid number '%.*s'", NUMBER_TEXT(s, n));
+        i += k;
+        if (s[int_start] == '0' && k > 1)
+                return fail(P, "invalid number '%.*s': leading zeros are not allowed", NUMBER_TEXT(s, n));
+        if (i < n && s[i] == '.') {
+                i++;
+                k = digit_run(s + i, n - i, 10);
+                if (k < 0)
+                        return fail(P, "invalid float '%.*s': digits must follow the decimal point",
+                                    NUMBER_TEXT(s, n));
+                i += k;
+                is_float = true;
+        }
+        if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+                i++;
+                if (i < n && (s[i] == '+' || s[i] == '-'))
+                        i++;
+                k = digit_run(s + i, n - i, 10);
+                if (k < 0)
+                        return fail(P, "invalid float '%.*s': bad exponent", NUMBER_TEXT(s, n));
+                i += k;
+                is_float = true;
+        }
+        if (i != n)
+                return fail(P, "invalid number '%.*s'", NUMBER_TEXT(s, n));
+        *ret_is_float = is_float;
+        return 0;
+}
+
+/* A checked decimal float, underscores dropped, converted in the C locale */
+static int parse_decimal_float(Parser *P, const char *s, size_t n, double *ret) {
+        _cleanup_free_ char *clean = new (char, n + 1);
+        size_t m = 0;
+        char *end;
+        double d;
+
+        if (!clean)
+                return fail_oom(P);
+        for (size_t j = 0; j < n; j++)
+                if (s[j] != '_')
+                        clean[m++] = s[j];
+        clean[m] = '\0';
+        if (pthread_once(&c_locale_once, c_locale_init) != 0 || c_locale == (locale_t) 0)
+                return fail_oom(P);
+        errno = 0;
+        d = strtod_l(clean, &end, c_locale);
+        if (end != clean + m)
+                return fail(P, "invalid float '%.*s'", NUMBER_TEXT(s, n));
+        if (errno == ERANGE && isinf(d))
+                return fail(P, "float '%.*s' out of range", NUMBER_TEXT(s, n));
+        *ret = d;
+        return 0;
+}
+
+/* A checked decimal integer whose digits start at int_start; INT64_MIN only with a minus sign */
+static int parse_decimal_integer(Parser *P, const char *s, size_t n, size_t int_start, bool neg,
+                                 int64_t *ret) {
+        uint64_t u = 0, limit = neg ? (uint64_t) INT64_MAX + 1 : (uint64_t) INT64_MAX;
+
+        for (size_t j = int_start; j < n; j++) {
+                if (s[j] == '_')
+                        continue;
+                uint64_t d = (uint64_t) (s[j] - '0');
+                if (u > (limit - d) / 10)
+                        return fail(P, "integer '%.*s' out of range (64-bit signed)", NUMBER_TEXT(s, n));
+                u = u * 10 + d;
+        }
+        *ret = neg ? (int64_t) (0 - u) : (int64_t) u;
+        return 0;
+}
+
 static int parse_number(Parser *P, TomlValue **ret) {
         TomlPos pos = pos_here(P);
         const char *s = P->p, *e = P->p;
         size_t n, i = 0;
         bool neg = false, is_float = false;
+        int64_t integer = 0;
+        double flt = 0;
         TomlValue *v;
-        ssize_t k;
+        int r;
 
         while (e < P->end && (is_bare_key_char(*e) || *e == '+' || *e == '.'))
                 e++;
@@ -1110,118 +1177,29 @@ static int parse_number(Parser *P, TomlValue **ret) {
                 i++;
         }
 
-        if ((n - i == 3 && (memcmp(s + i, "inf", 3) == 0 || memcmp(s + i, "nan", 3) == 0))) {
-                v = value_new(TOML_FLOAT, pos);
-                if (!v)
-                        return fail_oom(P);
-                if (s[i] == 'i')
-                        v->flt = neg ? -INFINITY : INFINITY;
-                else
-                        v->flt = neg ? -NAN : NAN;
-                P->p = e;
-                *ret = v;
-                return 0;
-        }
-
-        if (i == 0 && n > 2 && s[0] == '0' && IN_SET(s[1], 'x', 'o', 'b')) {
-                unsigned base = s[1] == 'x' ? 16 : s[1] == 'o' ? 8 : 2;
-                uint64_t u = 0;
-                k = digit_run(s + 2, n - 2, base);
-                if (k < 0 || (size_t) k != n - 2)
-                        return fail(P, "invalid %s integer '%.*s'",
-                                    base == 16          ? "hexadecimal"
-                                            : base == 8 ? "octal"
-                                                        : "binary",
-                                    (int) MIN(n, (size_t) 64), s);
-                for (size_t j = 2; j < n; j++) {
-                        if (s[j] == '_')
-                                continue;
-                        uint64_t d = (uint64_t) hex_value(s[j]);
-                        if (u > ((uint64_t) INT64_MAX - d) / base)
-                                return fail(P, "integer '%.*s' out of range (64-bit signed)",
-                                            (int) MIN(n, (size_t) 64), s);
-                        u = u * base + d;
-                }
-                v = value_new(TOML_INTEGER, pos);
-                if (!v)
-                        return fail_oom(P);
-                v->integer = (int64_t) u;
-                P->p = e;
-                *ret = v;
-                return 0;
-        }
-
-        /* decimal: int part, optional fraction, optional exponent */
-        size_t int_start = i;
-        k = digit_run(s + i, n - i, 10);
-        if (k < 0)
-                return fail(P, "invalid number '%.*s'", (int) MIN(n, (size_t) 64), s);
-        i += k;
-        if (s[int_start] == '0' && k > 1)
-                return fail(P, "invalid number '%.*s': leading zeros are not allowed",
-                            (int) MIN(n, (size_t) 64), s);
-        if (i < n && s[i] == '.') {
-                i++;
-                k = digit_run(s + i, n - i, 10);
-                if (k < 0)
-                        return fail(P, "invalid float '%.*s': digits must follow the decimal point",
-                                    (int) MIN(n, (size_t) 64), s);
-                i += k;
+        if (parse_special_float(s + i, n - i, neg, &flt))
                 is_float = true;
-        }
-        if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-                i++;
-                if (i < n && (s[i] == '+' || s[i] == '-'))
-                        i++;
-                k = digit_run(s + i, n - i, 10);
-                if (k < 0)
-                        return fail(P, "invalid float '%.*s': bad exponent", (int) MIN(n, (size_t) 64), s);
-                i += k;
-                is_float = true;
-        }
-        if (i != n)
-                return fail(P, "invalid number '%.*s'", (int) MIN(n, (size_t) 64), s);
-
-        if (is_float) {
-                _cleanup_free_ char *clean = new (char, n + 1);
-                size_t m = 0;
-                char *end;
-                double d;
-
-                if (!clean)
-                        return fail_oom(P);
-                for (size_t j = 0; j < n; j++)
-                        if (s[j] != '_')
-                                clean[m++] = s[j];
-                clean[m] = '\0';
-                if (pthread_once(&c_locale_once, c_locale_init) != 0 || c_locale == (locale_t) 0)
-                        return fail_oom(P);
-                errno = 0;
-                d = strtod_l(clean, &end, c_locale);
-                if (end != clean + m)
-                        return fail(P, "invalid float '%.*s'", (int) MIN(n, (size_t) 64), s);
-                if (errno == ERANGE && isinf(d))
-                        return fail(P, "float '%.*s' out of range", (int) MIN(n, (size_t) 64), s);
-                v = value_new(TOML_FLOAT, pos);
-                if (!v)
-                        return fail_oom(P);
-                v->flt = d;
+        else if (i == 0 && n > 2 && s[0] == '0' && IN_SET(s[1], 'x', 'o', 'b')) {
+                r = parse_based_integer(P, s, n, &integer);
+                if (r < 0)
+                        return r;
         } else {
-                uint64_t u = 0, limit = neg ? (uint64_t) INT64_MAX + 1 : (uint64_t) INT64_MAX;
-                for (size_t j = int_start; j < n; j++) {
-                        if (s[j] == '_')
-                                continue;
-                        uint64_t d = (uint64_t) (s[j] - '0');
-                        if (u > (limit - d) / 10)
-                                return fail(P, "integer '%.*s' out of range (64-bit signed)",
-                                            (int) MIN(n, (size_t) 64), s);
-                        u = u * 10 + d;
-                }
-                v = value_new(TOML_INTEGER, pos);
-                if (!v)
-                        return fail_oom(P);
-                v->integer = neg ? (int64_t) (0 - u) : (int64_t) u;
+                r = scan_decimal(P, s, n, i, &is_float);
+                if (r < 0)
+                        return r;
+                r = is_float ? parse_decimal_float(P, s, n, &flt)
+                             : parse_decimal_integer(P, s, n, i, neg, &integer);
+                if (r < 0)
+                        return r;
         }
+
+        v = value_new(is_float ? TOML_FLOAT : TOML_INTEGER, pos);
+        if (!v)
+                return fail_oom(P);
+        if (is_float)
+                v->flt = flt;
+        else
+                v->integer = integer;
         P->p = e;
         *ret = v;
         return 0;

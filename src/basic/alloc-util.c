@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "alloc-util.h"
+#include "macros.h"
+
+int greedy_realloc(void **p, size_t *allocated, size_t need, size_t size, size_t min_alloc) {
+        size_t a;
+        void *q;
+
+        if (need <= *allocated)
+                return 0;
+        a = MAX(*allocated * 2, min_alloc);
+        if (a < need)
+                a = need;
+        q = reallocarray(*p, a, size);
+        if (!q)
+                return -ENOMEM;
+        *p = q;
+        *allocated = a;
+        return 0;
+}
