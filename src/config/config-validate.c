@@ -180,10 +180,9 @@ static int env_compare(const void *a, const void *b) {
         return c != 0 ? c : (lx > ly) - (lx < ly);
 }
 
-int container_config_validate(ContainerConfig *c, const GlobalConfig *g, ConfigDiag *diag) {
-        const OriginTable *o = c->origins;
-        int r;
-
+/* Values the model derives from others once merged: env in name order, the hostname from the container
+ * name, whether there is a health check */
+static int derive_values(ContainerConfig *c) {
         if (c->env)
                 qsort(c->env, strv_length(c->env), sizeof(char *), env_compare);
 
@@ -198,6 +197,16 @@ int container_config_validate(ContainerConfig *c, const GlobalConfig *g, ConfigD
                 if (check_hostname(h, NULL) >= 0)
                         c->hostname = TAKE_PTR(h);
         }
+
+        /* [health] keys without a command are reported by check_health() */
+        c->health.enabled = c->health.command != NULL;
+        return 0;
+}
+
+/* Exactly one of image and rootfs; auto_update needs an image by tag */
+static int check_root(const ContainerConfig *c, ConfigDiag *diag) {
+        const OriginTable *o = c->origins;
+        int r;
 
         if (c->image && c->rootfs) {
                 _cleanup_free_ char *w = NULL;
@@ -227,11 +236,20 @@ int container_config_validate(ContainerConfig *c, const GlobalConfig *g, ConfigD
                 if (r < 0)
                         return r;
         }
+        return 0;
+}
 
-        const NetworkDef *net = NULL;
+/* network.network names a network of conf.d in bridge mode; ports and a static address need that mode.
+ * *ret_net: the network, or NULL */
+static int check_network_mode(const ContainerConfig *c, const GlobalConfig *g, ConfigDiag *diag,
+                              const NetworkDef **ret_net) {
+        const OriginTable *o = c->origins;
+        int r;
+
+        *ret_net = NULL;
         if (c->network.mode == NETWORK_MODE_BRIDGE) {
-                net = global_config_find_network(g, c->network.network);
-                if (!net && g) {
+                *ret_net = global_config_find_network(g, c->network.network);
+                if (!*ret_net && g) {
                         Buffer b = {};
                         for (size_t i = 0; i < g->n_networks; i++)
                                 if (buffer_printf(&b, "%s%s", i ? ", " : "", g->networks[i].name) < 0) {
@@ -245,47 +263,50 @@ int container_config_validate(ContainerConfig *c, const GlobalConfig *g, ConfigD
                         if (r < 0)
                                 return r;
                 }
-        } else {
-                const char *mode = scalar_syntax_name(&network_mode_syntax, c->network.mode);
-                if (c->network.n_ports > 0) {
-                        r = origin_problem(diag, o, "network.ports", c->path,
-                                           "ports are published only in network mode \"bridge\", not \"%s\"",
-                                           mode);
-                        if (r < 0)
-                                return r;
-                }
-                if (c->network.address_set) {
-                        r = origin_problem(diag, o, "network.address", c->path,
-                                           "a static address needs network mode \"bridge\", not \"%s\"",
-                                           mode);
-                        if (r < 0)
-                                return r;
-                }
+                return 0;
         }
 
-        if (net && c->network.address_set) {
-                uint32_t a = ntohl(c->network.address.s_addr), n = ntohl(net->subnet.s_addr);
-                uint32_t bcast = n | ((1U << (32 - net->prefixlen)) - 1);
-                char as[INET_ADDRSTRLEN], ns[INET_ADDRSTRLEN];
-                (void) inet_ntop(AF_INET, &c->network.address, as, sizeof(as));
-                (void) inet_ntop(AF_INET, &net->subnet, ns, sizeof(ns));
-                if (!ipv4_in_subnet(c->network.address, net->subnet, net->prefixlen))
-                        r = origin_problem(
-                                diag, o, "network.address", c->path,
-                                "address %s is outside the subnet %s/%u of network '%s' (an IPv4 address "
-                                "inside the network's subnet)",
-                                as, ns, net->prefixlen, net->name);
-                else if (a == n || a == bcast || c->network.address.s_addr == net->gateway.s_addr)
-                        r = origin_problem(
-                                diag, o, "network.address", c->path,
-                                "address %s is the network, broadcast or gateway address of network '%s' "
-                                "(a free host address inside %s/%u)",
-                                as, net->name, ns, net->prefixlen);
-                else
-                        r = 0;
+        const char *mode = scalar_syntax_name(&network_mode_syntax, c->network.mode);
+        if (c->network.n_ports > 0) {
+                r = origin_problem(diag, o, "network.ports", c->path,
+                                   "ports are published only in network mode \"bridge\", not \"%s\"", mode);
                 if (r < 0)
                         return r;
         }
+        if (c->network.address_set) {
+                r = origin_problem(diag, o, "network.address", c->path,
+                                   "a static address needs network mode \"bridge\", not \"%s\"", mode);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* A static address is a free host address of the network's subnet */
+static int check_address(const ContainerConfig *c, const NetworkDef *net, ConfigDiag *diag) {
+        const OriginTable *o = c->origins;
+        uint32_t a = ntohl(c->network.address.s_addr), n = ntohl(net->subnet.s_addr);
+        uint32_t bcast = n | ((1U << (32 - net->prefixlen)) - 1);
+        char as[INET_ADDRSTRLEN], ns[INET_ADDRSTRLEN];
+
+        (void) inet_ntop(AF_INET, &c->network.address, as, sizeof(as));
+        (void) inet_ntop(AF_INET, &net->subnet, ns, sizeof(ns));
+        if (!ipv4_in_subnet(c->network.address, net->subnet, net->prefixlen))
+                return origin_problem(diag, o, "network.address", c->path,
+                                      "address %s is outside the subnet %s/%u of network '%s' (an IPv4 "
+                                      "address inside the network's subnet)",
+                                      as, ns, net->prefixlen, net->name);
+        if (a == n || a == bcast || c->network.address.s_addr == net->gateway.s_addr)
+                return origin_problem(diag, o, "network.address", c->path,
+                                      "address %s is the network, broadcast or gateway address of network "
+                                      "'%s' (a free host address inside %s/%u)",
+                                      as, net->name, ns, net->prefixlen);
+        return 0;
+}
+
+/* Each host port and protocol once: a port map is reported at the first earlier one it clashes with */
+static int check_ports(const ContainerConfig *c, ConfigDiag *diag) {
+        int r;
 
         for (size_t i = 0; i < c->network.n_ports; i++)
                 for (size_t j = 0; j < i; j++)
@@ -304,9 +325,14 @@ int container_config_validate(ContainerConfig *c, const GlobalConfig *g, ConfigD
                                         return r;
                                 break;
                         }
+        return 0;
+}
 
-        /* [health] keys without a command; a check needs time to run and between runs */
-        c->health.enabled = c->health.command != NULL;
+/* [health] keys without a command; a check needs time to run and between runs */
+static int check_health(const ContainerConfig *c, ConfigDiag *diag) {
+        const OriginTable *o = c->origins;
+        int r;
+
         if (c->health.enabled && c->health.interval_usec == 0) {
                 r = origin_problem(diag, o, "health.interval", c->path, "must be above 0 (" A_TIME ")");
                 if (r < 0)
@@ -329,4 +355,28 @@ int container_config_validate(ContainerConfig *c, const GlobalConfig *g, ConfigD
                                 break;
                         }
         return 0;
+}
+
+int container_config_validate(ContainerConfig *c, const GlobalConfig *g, ConfigDiag *diag) {
+        const NetworkDef *net;
+        int r;
+
+        r = derive_values(c);
+        if (r < 0)
+                return r;
+        r = check_root(c, diag);
+        if (r < 0)
+                return r;
+        r = check_network_mode(c, g, diag, &net);
+        if (r < 0)
+                return r;
+        if (net && c->network.address_set) {
+                r = check_address(c, net, diag);
+                if (r < 0)
+                        return r;
+        }
+        r = check_ports(c, diag);
+        if (r < 0)
+                return r;
+        return check_health(c, diag);
 }
