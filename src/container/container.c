@@ -945,15 +945,15 @@ static int up_pull_image(UpContext *u, ImageStore *store) {
                 return log_oom();
         r = image_pull(store, u->image_ref, &opts, NULL, NULL, NULL, NULL, &e);
         if (r < 0) {
-                if (e.entry && e.message)
+                if (e.object && e.message)
                         log_error_errno(r, "%s: cannot pull image '%s': %s: %s", u->name, u->image_ref,
-                                        e.entry, e.message);
+                                        e.object, e.message);
                 else if (e.message)
                         log_error_errno(r, "%s: cannot pull image '%s': %s", u->name, u->image_ref,
                                         e.message);
                 else
                         log_error_errno(r, "%s: cannot pull image '%s': %m", u->name, u->image_ref);
-                image_error_done(&e);
+                error_message_done(&e);
                 return r;
         }
         return 0;
