@@ -85,8 +85,8 @@ int spawn_send_fd(int sock, int fd) {
         return RET_NERRNO(sendmsg(sock, &mh, MSG_NOSIGNAL));
 }
 
-int spawn_recv_report(int sock, int *ret_fd, SpawnError *err) {
-        SpawnError e = {};
+int spawn_recv_report(int sock, int *ret_fd, SpawnWireError *err) {
+        SpawnWireError e = {};
         struct iovec iov = { .iov_base = &e, .iov_len = sizeof(e) };
         union {
                 struct cmsghdr h;
@@ -114,8 +114,8 @@ int spawn_recv_report(int sock, int *ret_fd, SpawnError *err) {
                 return 0;
         if (n != (ssize_t) sizeof(e) || e.error <= 0) {
                 if (err)
-                        *err = (SpawnError){ .error = EPROTO,
-                                             .message = "start the process (garbled report)" };
+                        *err = (SpawnWireError){ .error = EPROTO,
+                                                 .message = "start the process (garbled report)" };
                 return -EPROTO;
         }
         e.message[sizeof(e.message) - 1] = '\0';
