@@ -158,6 +158,11 @@ typedef struct GlobalPrivate {
         size_t n_defaults;
 } GlobalPrivate;
 
+/* ---- config-model.c ---- */
+
+/* An empty container model with an empty origin table; NULL on OOM */
+ContainerConfig *container_config_new(void);
+
 /* ---- config-validate.c: built-in defaults and the validation pass ---- */
 
 int container_config_defaults(ContainerConfig *c, const GlobalConfig *g);

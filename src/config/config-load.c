@@ -266,6 +266,15 @@ int global_config_verify_file(const char *path, ConfigDiag *diag) {
 
 /* ---- container ---- */
 
+/* A name container_name_is_valid() refuses: the NAME given, or the one of the file (NAME.toml) */
+static int invalid_name(ConfigDiag *diag, const char *file, const char *name) {
+        return config_diag_add(
+                diag, file, 0, 0, NULL,
+                "invalid container name '%s'%s (letters, digits, '_', '.', '-', up to 64, not "
+                "starting with '.' or '-')",
+                name, file ? " from the file name" : "");
+}
+
 /* The [defaults] tables of conf.d, in the order of their files, before the container's own file */
 static int apply_global_defaults(const GlobalConfig *g, ContainerConfig *c, ConfigDiag *diag) {
         const GlobalPrivate *priv = g ? g->priv : NULL;
@@ -323,11 +332,7 @@ int container_config_load(const char *name_or_path, const GlobalConfig *g, Conta
                 if (!name)
                         return -ENOMEM;
                 if (!container_name_is_valid(name)) {
-                        r = config_diag_add(
-                                diag, NULL, 0, 0, NULL,
-                                "invalid container name '%s' (letters, digits, '_', '.', '-', up to 64, "
-                                "not starting with '.' or '-')",
-                                name);
+                        r = invalid_name(diag, NULL, name);
                         return r < 0 ? r : -EINVAL;
                 }
                 for (size_t i = 0; i < ELEMENTSOF(search_dirs) && !path; i++) {
@@ -357,11 +362,8 @@ int container_config_load(const char *name_or_path, const GlobalConfig *g, Conta
                 }
         }
 
-        c = new0(ContainerConfig, 1);
+        c = container_config_new();
         if (!c)
-                return -ENOMEM;
-        c->origins = new0(OriginTable, 1);
-        if (!c->origins)
                 return -ENOMEM;
         c->name = strdup(name);
         c->path = strdup(path);
@@ -372,11 +374,7 @@ int container_config_load(const char *name_or_path, const GlobalConfig *g, Conta
                 return r;
 
         if (!container_name_is_valid(name)) {
-                r = config_diag_add(
-                        diag, path, 0, 0, NULL,
-                        "invalid container name '%s' from the file name (letters, digits, '_', '.', "
-                        "'-', up to 64, not starting with '.' or '-')",
-                        name);
+                r = invalid_name(diag, path, name);
                 if (r < 0)
                         return r;
         }

@@ -53,6 +53,17 @@ const char *global_config_run_root(const GlobalConfig *g) {
         return g && g->run_root ? g->run_root : CONFIG_DEFAULT_RUN_ROOT;
 }
 
+ContainerConfig *container_config_new(void) {
+        _cleanup_(container_config_freep) ContainerConfig *c = new0(ContainerConfig, 1);
+
+        if (!c)
+                return NULL;
+        c->origins = new0(OriginTable, 1);
+        if (!c->origins)
+                return NULL;
+        return TAKE_PTR(c);
+}
+
 ContainerConfig *container_config_free(ContainerConfig *c) {
         if (!c)
                 return NULL;

@@ -1081,11 +1081,8 @@ int parse_defaults(ParseCtx *ctx, const ConfigKey *k, const char *key_path, cons
 
         if (toml_value_type(v) != TOML_TABLE)
                 return wrong_type(ctx, k, key_path, v, "a table");
-        scratch = new0(ContainerConfig, 1);
+        scratch = container_config_new();
         if (!scratch)
-                return -ENOMEM;
-        scratch->origins = new0(OriginTable, 1);
-        if (!scratch->origins)
                 return -ENOMEM;
         ParseCtx sub = {
                 .diag = ctx->diag, .origins = scratch->origins, .file = ctx->file, .prefix = "defaults."

@@ -482,24 +482,19 @@ int config_parse_signal(const char *s, int *ret) {
                 return 0;
         }
         n = startswith(s, "SIG") ?: s;
-        if ((rest = startswith(n, "RTMIN"))) {
+        /* RTMIN, RTMIN+N, RTMAX, RTMAX-N */
+        for (int sign = 1; sign >= -1; sign -= 2) {
+                int base = sign > 0 ? SIGRTMIN : SIGRTMAX;
+                if (!(rest = startswith(n, sign > 0 ? "RTMIN" : "RTMAX")))
+                        continue;
                 if (!*rest) {
-                        *ret = SIGRTMIN;
+                        *ret = base;
                         return 0;
                 }
-                if (*rest != '+' || parse_uint(rest + 1, (unsigned) (SIGRTMAX - SIGRTMIN), &off) < 0)
+                if (*rest != (sign > 0 ? '+' : '-') ||
+                    parse_uint(rest + 1, (unsigned) (SIGRTMAX - SIGRTMIN), &off) < 0)
                         return -EINVAL;
-                *ret = SIGRTMIN + (int) off;
-                return 0;
-        }
-        if ((rest = startswith(n, "RTMAX"))) {
-                if (!*rest) {
-                        *ret = SIGRTMAX;
-                        return 0;
-                }
-                if (*rest != '-' || parse_uint(rest + 1, (unsigned) (SIGRTMAX - SIGRTMIN), &off) < 0)
-                        return -EINVAL;
-                *ret = SIGRTMAX - (int) off;
+                *ret = base + sign * (int) off;
                 return 0;
         }
         for (int i = 1; i < SIGRTMIN; i++) {
