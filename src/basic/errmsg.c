@@ -10,6 +10,7 @@ void error_message_done(ErrorMessage *e) {
         if (!e)
                 return;
         free(e->message);
+        free(e->object);
         *e = (ErrorMessage){};
 }
 
@@ -22,17 +23,22 @@ int error_message_set(ErrorMessage *e, int error, const char *message) {
         return error;
 }
 
-int error_message_setf(ErrorMessage *e, int error, const char *fmt, ...) {
+int error_message_setv(ErrorMessage *e, int error, const char *fmt, va_list ap) {
         if (e) {
-                va_list ap;
                 char *m = NULL;
-                va_start(ap, fmt);
                 if (vasprintf(&m, fmt, ap) < 0)
                         m = NULL;
-                va_end(ap);
                 free(e->message);
                 e->error = error;
                 e->message = m;
         }
+        return error;
+}
+
+int error_message_setf(ErrorMessage *e, int error, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        error = error_message_setv(e, error, fmt, ap);
+        va_end(ap);
         return error;
 }

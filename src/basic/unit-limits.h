@@ -7,7 +7,7 @@
 /* The container file's [resources] keys that are systemd unit properties of type "t", as one value type
  * shared by config/ (which parses them into ResourceConfig.limits), bus/ (which sends them in
  * BusScopeParams and reads them back in BusScopeLimits) and the verbs that show them. A new such key is an
- * entry here and in unit_limit_info[] (unit-limits.c), plus its parsing line in config-schema.c's key
+ * entry here and in unit_limit_info[] (unit-limits.c), plus its parsing line in config-keys.c's key
  * table; nothing copies it field by field on the way to D-Bus.
  *
  * The order is that of the names of the drop-ins systemd writes for them at runtime (50-CPUQuota.conf,

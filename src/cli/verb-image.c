@@ -52,12 +52,12 @@ static void image_help(void) {
 
 /* Logs a failure once, with the entry and reason from the ImageError when there is one */
 static int log_image_error(int r, const char *what, const char *object, const ImageError *e) {
-        if (e->entry && e->message)
-                return log_error_errno(r, "Failed to %s '%s': %s: %s", what, object, e->entry, e->message);
+        if (e->object && e->message)
+                return log_error_errno(r, "Failed to %s '%s': %s: %s", what, object, e->object, e->message);
         if (e->message)
                 return log_error_errno(r, "Failed to %s '%s': %s", what, object, e->message);
-        if (e->entry)
-                return log_error_errno(r, "Failed to %s '%s': %s: %m", what, object, e->entry);
+        if (e->object)
+                return log_error_errno(r, "Failed to %s '%s': %s: %m", what, object, e->object);
         return log_error_errno(r, "Failed to %s '%s': %m", what, object);
 }
 
@@ -135,7 +135,7 @@ static int do_import(int argc, char *argv[]) {
         progress(NULL, 0, 0, &p);
         if (r < 0) {
                 r = log_image_error(r, "import", argv[1], &e);
-                image_error_done(&e);
+                error_message_done(&e);
                 return r;
         }
         print_stats(ref, &st, "Imported");
@@ -201,7 +201,7 @@ static int do_pull(int argc, char *argv[]) {
         progress(NULL, 0, 0, &p);
         if (r < 0) {
                 r = log_image_error(r, "pull", argv[1], &e);
-                image_error_done(&e);
+                error_message_done(&e);
                 return r;
         }
         print_stats(ref, &st, "Pulled");
@@ -228,7 +228,7 @@ static int do_push(int argc, char *argv[]) {
         progress(NULL, 0, 0, &p);
         if (r < 0) {
                 r = log_image_error(r, "push", argc > 2 ? argv[2] : argv[1], &e);
-                image_error_done(&e);
+                error_message_done(&e);
                 return r;
         }
         char up[32];
@@ -323,12 +323,12 @@ static int do_rm(int argc, char *argv[]) {
                         if (r == -EBUSY)
                                 ret = log_error_errno(
                                         r, "Refusing to remove image '%s': used by container '%s'.", argv[i],
-                                        strna(e.entry));
+                                        strna(e.object));
                         else if (r == -ENOENT)
                                 ret = log_error_errno(r, "No such image '%s'.", argv[i]);
                         else
                                 ret = log_image_error(r, "remove image", argv[i], &e);
-                        image_error_done(&e);
+                        error_message_done(&e);
                         continue;
                 }
                 if (!arg_quiet)
@@ -350,7 +350,7 @@ static int do_tag(int argc, char *argv[]) {
                 r = log_error_errno(r, "No such image '%s'.", argv[1]);
         else if (r < 0)
                 r = log_image_error(r, "tag image", argv[1], &e);
-        image_error_done(&e);
+        error_message_done(&e);
         if (r < 0)
                 return r;
         if (!arg_quiet)

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Finding configuration files, drop-ins and conf.d, parsing them in order and merging them into one model
- * with the origin of every value; collecting problems. */
+ * (through the key tables of config-keys.c, the walker of config-parse.c), then the validation pass of
+ * config-validate.c. */
 #include <dirent.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -17,149 +17,6 @@
 const char *config_root(void) {
         const char *e = secure_getenv("CBOX_CONFIG_ROOT");
         return e ?: "";
-}
-
-/* ---- problems ---- */
-
-void config_diag_done(ConfigDiag *d) {
-        if (!d)
-                return;
-        for (size_t i = 0; i < d->n_problems; i++) {
-                free(d->problems[i].file);
-                free(d->problems[i].key_path);
-                free(d->problems[i].message);
-        }
-        free(d->problems);
-        *d = (ConfigDiag){};
-}
-
-int config_diag_add(ConfigDiag *d, const char *file, unsigned line, unsigned column, const char *key_path,
-                    const char *fmt, ...) {
-        ConfigProblem p = { .line = line, .column = column };
-        ConfigProblem *n;
-        va_list ap;
-        int r;
-
-        va_start(ap, fmt);
-        r = vasprintf(&p.message, fmt, ap);
-        va_end(ap);
-        if (r < 0)
-                return -ENOMEM;
-        if ((file && !(p.file = strdup(file))) || (key_path && !(p.key_path = strdup(key_path))))
-                goto oom;
-        n = realloc(d->problems, sizeof(ConfigProblem) * (d->n_problems + 1));
-        if (!n)
-                goto oom;
-        d->problems = n;
-        d->problems[d->n_problems++] = p;
-        return 0;
-oom:
-        free(p.file);
-        free(p.key_path);
-        free(p.message);
-        return -ENOMEM;
-}
-
-bool config_diag_has_key(const ConfigDiag *d, const char *key_path) {
-        for (size_t i = 0; i < d->n_problems; i++)
-                if (streq_ptr(d->problems[i].key_path, key_path))
-                        return true;
-        return false;
-}
-
-char *config_diag_format(const ConfigDiag *d) {
-        Buffer b = {};
-        for (size_t i = 0; i < d->n_problems; i++) {
-                const ConfigProblem *p = &d->problems[i];
-                int r = 0;
-                if (p->file)
-                        r = buffer_printf(&b, "%s:%u:%u: ", p->file, p->line, p->column);
-                if (r >= 0 && p->key_path)
-                        r = buffer_printf(&b, "%s: ", p->key_path);
-                if (r >= 0)
-                        r = buffer_printf(&b, "%s\n", p->message);
-                if (r < 0) {
-                        buffer_done(&b);
-                        return NULL;
-                }
-        }
-        return b.data ?: strdup("");
-}
-
-/* ---- origins ---- */
-
-OriginTable *origin_table_free(OriginTable *t) {
-        if (!t)
-                return NULL;
-        strv_free(t->files);
-        for (size_t i = 0; i < t->n_entries; i++)
-                free(t->entries[i].key);
-        free(t->entries);
-        free(t);
-        return NULL;
-}
-
-const char *origin_table_intern_file(OriginTable *t, const char *path) {
-        STRV_FOREACH (f, t->files)
-                if (streq(*f, path))
-                        return *f;
-        if (strv_extend(&t->files, path) < 0)
-                return NULL;
-        return t->files[strv_length(t->files) - 1];
-}
-
-int origin_table_set(OriginTable *t, const char *key, const char *file, unsigned line, unsigned column) {
-        ConfigOrigin o = { .file = file, .line = line, .column = column };
-        OriginEntry *n;
-        char *k;
-
-        for (size_t i = 0; i < t->n_entries; i++)
-                if (streq(t->entries[i].key, key)) {
-                        t->entries[i].origin = o;
-                        return 0;
-                }
-        k = strdup(key);
-        if (!k)
-                return -ENOMEM;
-        n = realloc(t->entries, sizeof(OriginEntry) * (t->n_entries + 1));
-        if (!n) {
-                free(k);
-                return -ENOMEM;
-        }
-        t->entries = n;
-        t->entries[t->n_entries++] = (OriginEntry){ .key = k, .origin = o };
-        return 0;
-}
-
-const ConfigOrigin *origin_table_get(const OriginTable *t, const char *key) {
-        if (!t)
-                return NULL;
-        for (size_t i = 0; i < t->n_entries; i++)
-                if (streq(t->entries[i].key, key))
-                        return &t->entries[i].origin;
-        return NULL;
-}
-
-void origin_table_remove_prefix(OriginTable *t, const char *prefix) {
-        size_t j = 0;
-        for (size_t i = 0; i < t->n_entries; i++) {
-                if (startswith(t->entries[i].key, prefix)) {
-                        free(t->entries[i].key);
-                        continue;
-                }
-                t->entries[j++] = t->entries[i];
-        }
-        t->n_entries = j;
-}
-
-const ConfigOrigin *container_config_origin(const ContainerConfig *c, const char *key_path) {
-        const ConfigOrigin *o = c ? origin_table_get(c->origins, key_path) : NULL;
-        return o && o->file ? o : NULL;
-}
-
-const ConfigOrigin *global_config_origin(const GlobalConfig *g, const char *key_path) {
-        const ConfigOrigin *o = g ? origin_table_get(g->origins, key_path) : NULL;
-        return o && o->file ? o : NULL;
 }
 
 /* ---- files ---- */
@@ -334,48 +191,6 @@ static void sort_problems(ConfigDiag *d, size_t from, char **files) {
 
 /* ---- global ---- */
 
-GlobalConfig *global_config_free(GlobalConfig *g) {
-        if (!g)
-                return NULL;
-        free(g->storage_root);
-        free(g->run_root);
-        free(g->default_network);
-        free(g->default_slice);
-        free(g->forward_accept_chain);
-        for (size_t i = 0; i < g->n_networks; i++) {
-                free(g->networks[i].name);
-                free(g->networks[i].bridge);
-        }
-        free(g->networks);
-        for (size_t i = 0; i < g->n_registries; i++) {
-                free(g->registries[i].name);
-                free(g->registries[i].ca_file);
-                free(g->registries[i].auth_file);
-        }
-        free(g->registries);
-        strv_free(g->files);
-        origin_table_free(g->origins);
-        if (g->priv) {
-                GlobalPrivate *p = g->priv;
-                for (size_t i = 0; i < p->n_roots; i++)
-                        toml_value_free(p->roots[i]);
-                free(p->roots);
-                free(p->defaults);
-                free(p);
-        }
-        free(g);
-        return NULL;
-}
-
-const NetworkDef *global_config_find_network(const GlobalConfig *g, const char *name) {
-        if (!g || !name)
-                return NULL;
-        for (size_t i = 0; i < g->n_networks; i++)
-                if (streq(g->networks[i].name, name))
-                        return &g->networks[i];
-        return NULL;
-}
-
 static int global_config_load_files(char **files, GlobalConfig **ret, ConfigDiag *diag) {
         _cleanup_(global_config_freep) GlobalConfig *g = NULL;
         size_t before = diag->n_problems;
@@ -426,14 +241,6 @@ static bool search_dir_is_duplicate(size_t i) {
         return false;
 }
 
-const char *global_config_storage_root(const GlobalConfig *g) {
-        return g && g->storage_root ? g->storage_root : CONFIG_DEFAULT_STORAGE_ROOT;
-}
-
-const char *global_config_run_root(const GlobalConfig *g) {
-        return g && g->run_root ? g->run_root : CONFIG_DEFAULT_RUN_ROOT;
-}
-
 int global_config_load(GlobalConfig **ret, ConfigDiag *diag) {
         _cleanup_strv_free_ char **dirs = NULL, **files = NULL;
         const char *root = config_root();
@@ -459,41 +266,32 @@ int global_config_verify_file(const char *path, ConfigDiag *diag) {
 
 /* ---- container ---- */
 
-ContainerConfig *container_config_free(ContainerConfig *c) {
-        if (!c)
-                return NULL;
-        free(c->name);
-        free(c->path);
-        strv_free(c->dropins);
-        free(c->image);
-        free(c->rootfs);
-        strv_free(c->command);
-        strv_free(c->entrypoint);
-        strv_free(c->env);
-        strv_free(c->env_files);
-        free(c->workdir);
-        free(c->user);
-        free(c->hostname);
-        free(c->slice);
-        free(c->resources.cpuset);
-        free(c->resources.cpuset_mask);
-        free(c->network.network);
-        free(c->network.ports);
-        strv_free(c->network.dns);
-        strv_free(c->network.hosts);
-        for (size_t i = 0; i < c->n_mounts; i++) {
-                free(c->mounts[i].source);
-                free(c->mounts[i].target);
+/* A name container_name_is_valid() refuses: the NAME given, or the one of the file (NAME.toml) */
+static int invalid_name(ConfigDiag *diag, const char *file, const char *name) {
+        return config_diag_add(
+                diag, file, 0, 0, NULL,
+                "invalid container name '%s'%s (letters, digits, '_', '.', '-', up to 64, not "
+                "starting with '.' or '-')",
+                name, file ? " from the file name" : "");
+}
+
+/* The [defaults] tables of conf.d, in the order of their files, before the container's own file */
+static int apply_global_defaults(const GlobalConfig *g, ContainerConfig *c, ConfigDiag *diag) {
+        const GlobalPrivate *priv = g ? g->priv : NULL;
+        int r;
+
+        if (!priv)
+                return 0;
+        for (size_t i = 0; i < priv->n_defaults; i++) {
+                const char *f = origin_table_intern_file(c->origins, priv->defaults[i].file);
+                if (!f)
+                        return -ENOMEM;
+                ParseCtx ctx = { .diag = diag, .origins = c->origins, .file = f, .prefix = "defaults." };
+                r = config_apply_view(&ctx, &defaults_table, c, priv->defaults[i].table);
+                if (r < 0)
+                        return r;
         }
-        free(c->mounts);
-        strv_free(c->security.capabilities_add);
-        strv_free(c->security.capabilities_drop);
-        free(c->security.seccomp);
-        strv_free(c->security.devices);
-        strv_free(c->health.command);
-        origin_table_free(c->origins);
-        free(c);
-        return NULL;
+        return 0;
 }
 
 int container_config_load(const char *name_or_path, const GlobalConfig *g, ContainerConfig **ret,
@@ -534,11 +332,7 @@ int container_config_load(const char *name_or_path, const GlobalConfig *g, Conta
                 if (!name)
                         return -ENOMEM;
                 if (!container_name_is_valid(name)) {
-                        r = config_diag_add(
-                                diag, NULL, 0, 0, NULL,
-                                "invalid container name '%s' (letters, digits, '_', '.', '-', up to 64, "
-                                "not starting with '.' or '-')",
-                                name);
+                        r = invalid_name(diag, NULL, name);
                         return r < 0 ? r : -EINVAL;
                 }
                 for (size_t i = 0; i < ELEMENTSOF(search_dirs) && !path; i++) {
@@ -568,11 +362,8 @@ int container_config_load(const char *name_or_path, const GlobalConfig *g, Conta
                 }
         }
 
-        c = new0(ContainerConfig, 1);
+        c = container_config_new();
         if (!c)
-                return -ENOMEM;
-        c->origins = new0(OriginTable, 1);
-        if (!c->origins)
                 return -ENOMEM;
         c->name = strdup(name);
         c->path = strdup(path);
@@ -583,16 +374,12 @@ int container_config_load(const char *name_or_path, const GlobalConfig *g, Conta
                 return r;
 
         if (!container_name_is_valid(name)) {
-                r = config_diag_add(
-                        diag, path, 0, 0, NULL,
-                        "invalid container name '%s' from the file name (letters, digits, '_', '.', "
-                        "'-', up to 64, not starting with '.' or '-')",
-                        name);
+                r = invalid_name(diag, path, name);
                 if (r < 0)
                         return r;
         }
 
-        r = config_apply_global_defaults(g, c, diag);
+        r = apply_global_defaults(g, c, diag);
         if (r < 0)
                 return r;
         r = apply_file(path, c->origins, container_keys, container_keys_count, c, diag, &syntax, NULL);

@@ -54,6 +54,19 @@ static int scale(uint64_t v, uint64_t num, uint64_t den, uint64_t mult, uint64_t
         return 0;
 }
 
+/* s is "infinity": 1 with *ret = UINT64_MAX (USEC_INFINITY), or -EINVAL where it is not allowed; 0 for
+ * another string; -EINVAL for NULL */
+static int parse_infinity(const char *s, bool allow_infinity, uint64_t *ret) {
+        if (!s)
+                return -EINVAL;
+        if (!streq(s, "infinity"))
+                return 0;
+        if (!allow_infinity)
+                return -EINVAL;
+        *ret = UINT64_MAX;
+        return 1;
+}
+
 int config_parse_size(const char *s, bool allow_infinity, uint64_t *ret) {
         static const struct {
                 char suffix;
@@ -68,14 +81,9 @@ int config_parse_size(const char *s, bool allow_infinity, uint64_t *ret) {
         const char *p = s;
         int k;
 
-        if (!s)
-                return -EINVAL;
-        if (streq(s, "infinity")) {
-                if (!allow_infinity)
-                        return -EINVAL;
-                *ret = UINT64_MAX;
-                return 0;
-        }
+        k = parse_infinity(s, allow_infinity, ret);
+        if (k != 0)
+                return k < 0 ? k : 0;
         k = parse_decimal(&p, &v, &num, &den);
         if (k < 0)
                 return k;
@@ -152,20 +160,15 @@ int config_parse_timespan(const char *s, bool allow_infinity, uint64_t *ret_usec
         uint64_t total = 0;
         const char *p = s;
         bool any = false;
+        int k;
 
-        if (!s)
-                return -EINVAL;
-        if (streq(s, "infinity")) {
-                if (!allow_infinity)
-                        return -EINVAL;
-                *ret_usec = USEC_INFINITY;
-                return 0;
-        }
+        k = parse_infinity(s, allow_infinity, ret_usec);
+        if (k != 0)
+                return k < 0 ? k : 0;
         for (;;) {
                 uint64_t v, num, den, mult = 0, r;
                 const char *u;
                 size_t n;
-                int k;
 
                 while (*p == ' ')
                         p++;
@@ -482,24 +485,19 @@ int config_parse_signal(const char *s, int *ret) {
                 return 0;
         }
         n = startswith(s, "SIG") ?: s;
-        if ((rest = startswith(n, "RTMIN"))) {
+        /* RTMIN, RTMIN+N, RTMAX, RTMAX-N */
+        for (int sign = 1; sign >= -1; sign -= 2) {
+                int base = sign > 0 ? SIGRTMIN : SIGRTMAX;
+                if (!(rest = startswith(n, sign > 0 ? "RTMIN" : "RTMAX")))
+                        continue;
                 if (!*rest) {
-                        *ret = SIGRTMIN;
+                        *ret = base;
                         return 0;
                 }
-                if (*rest != '+' || parse_uint(rest + 1, (unsigned) (SIGRTMAX - SIGRTMIN), &off) < 0)
+                if (*rest != (sign > 0 ? '+' : '-') ||
+                    parse_uint(rest + 1, (unsigned) (SIGRTMAX - SIGRTMIN), &off) < 0)
                         return -EINVAL;
-                *ret = SIGRTMIN + (int) off;
-                return 0;
-        }
-        if ((rest = startswith(n, "RTMAX"))) {
-                if (!*rest) {
-                        *ret = SIGRTMAX;
-                        return 0;
-                }
-                if (*rest != '-' || parse_uint(rest + 1, (unsigned) (SIGRTMAX - SIGRTMIN), &off) < 0)
-                        return -EINVAL;
-                *ret = SIGRTMAX - (int) off;
+                *ret = base + sign * (int) off;
                 return 0;
         }
         for (int i = 1; i < SIGRTMIN; i++) {

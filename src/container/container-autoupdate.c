@@ -173,7 +173,7 @@ static void update_one(sd_bus *bus, const GlobalConfig *g, const ContainerConfig
                                      image_error_text(&e, r));
                         log_error_errno(r, "%s: %s", c->name, rep->error);
                         rep->action = AUTO_UPDATE_FAILED;
-                        image_error_done(&e);
+                        error_message_done(&e);
                         return;
                 }
         }
@@ -184,10 +184,10 @@ static void update_one(sd_bus *bus, const GlobalConfig *g, const ContainerConfig
         if (r >= 0)
                 r = image_manifest_digest(s, rep->image, &pulled);
         if (r < 0) {
-                report_error(rep, "cannot pull '%s': %s%s%s", rep->image, e.entry ?: "", e.entry ? ": " : "",
-                             image_error_text(&e, r));
+                report_error(rep, "cannot pull '%s': %s%s%s", rep->image, e.object ?: "",
+                             e.object ? ": " : "", image_error_text(&e, r));
                 log_error_errno(r, "%s: %s", c->name, rep->error);
-                image_error_done(&e);
+                error_message_done(&e);
                 rep->action = AUTO_UPDATE_FAILED;
                 goto done;
         }
@@ -214,7 +214,7 @@ static void update_one(sd_bus *bus, const GlobalConfig *g, const ContainerConfig
         if (r < 0) {
                 log_error_errno(r, "%s: cannot name %s '%s' again: %s", c->name, rep->previous, rep->image,
                                 image_error_text(&e, r));
-                image_error_done(&e);
+                error_message_done(&e);
                 rep->action = AUTO_UPDATE_FAILED;
                 had_hold = true; /* the only name left of the image to roll back to */
                 goto done;
@@ -245,7 +245,7 @@ done:
                 if (r < 0 && r != -ENOENT)
                         log_warning_errno(r, "%s: cannot remove '%s', ignoring: %s", c->name, hold,
                                           image_error_text(&e, r));
-                image_error_done(&e);
+                error_message_done(&e);
         }
 }
 
@@ -298,9 +298,9 @@ static int check_one(sd_bus *bus, const GlobalConfig *g, const char *name, const
                 return -ENOMEM;
         r = image_remote_digest(s, rep->image, &opts, &rep->current, &e);
         if (r < 0) {
-                report_error(rep, "cannot ask the registry for '%s': %s%s%s", rep->image, e.entry ?: "",
-                             e.entry ? ": " : "", image_error_text(&e, r));
-                image_error_done(&e);
+                report_error(rep, "cannot ask the registry for '%s': %s%s%s", rep->image, e.object ?: "",
+                             e.object ? ": " : "", image_error_text(&e, r));
+                error_message_done(&e);
                 (void) log_error_errno(r, "%s: %s", name, rep->error);
                 return 0;
         }

@@ -171,7 +171,7 @@ int container_exec(const GlobalConfig *g, const char *name, const ExecOptions *o
         _cleanup_(seccomp_program_done) SeccompProgram sprog = {};
         _cleanup_(image_config_freep) ImageConfig *ic = NULL;
         _cleanup_(container_process_done) ContainerProcess cp = {};
-        SpawnError se = {};
+        _cleanup_(error_message_done) ErrorMessage se = {};
         int status = 0, r;
 
         r = container_get_info_logged(g, name, true, &i);

@@ -145,7 +145,7 @@ int health_timeout_ms(const HealthCheck *h) {
 _noreturn_ static void runner_main(HealthCheck *h) {
         const ContainerConfig *c = h->c;
         int devnull = open("/dev/null", O_RDWR | O_CLOEXEC), status = 0;
-        SpawnError se = {};
+        _cleanup_(error_message_done) ErrorMessage se = {};
         SpawnExecParams p = {
                 .process = {
                         .argv = c->health.command,

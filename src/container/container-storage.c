@@ -324,12 +324,12 @@ static int check_same_image(ImageStore *store, const char *name, const char *ref
 }
 
 static int log_image_error(int r, const char *what, const ImageError *e) {
-        if (e->entry && e->message)
-                return log_error_errno(r, "%s: %s: %s", what, e->entry, e->message);
+        if (e->object && e->message)
+                return log_error_errno(r, "%s: %s: %s", what, e->object, e->message);
         if (e->message)
                 return log_error_errno(r, "%s: %s", what, e->message);
-        if (e->entry)
-                return log_error_errno(r, "%s: %s: %m", what, e->entry);
+        if (e->object)
+                return log_error_errno(r, "%s: %s: %m", what, e->object);
         return log_error_errno(r, "%s: %m", what);
 }
 
@@ -476,12 +476,12 @@ static int do_commit(const GlobalConfig *g, const char *name, const void *arg, v
         if (r < 0) {
                 _cleanup_free_ char *what =
                         strprintf("%s: cannot commit onto '%s' as '%s'", name, base, a->new_ref);
-                if (r == -ENOENT && !e.entry && !e.message)
+                if (r == -ENOENT && !e.object && !e.message)
                         r = log_error_errno(r, "%s: base image '%s' is not in the store any more", name,
                                             base);
                 else
                         r = log_image_error(r, what ?: name, &e);
-                image_error_done(&e);
+                error_message_done(&e);
                 return r;
         }
         (void) image_manifest_digest(store, res->ref, &res->manifest);
@@ -658,7 +658,7 @@ _noreturn_ static void export_child(char **layers, int out_fd, int err_fd) {
         }
         r = image_export_tree(dfd, out_fd, &e);
         if (r < 0) {
-                snprintf(msg, sizeof(msg), "write the tar%s%s%s%s", e.entry ? ": " : "", strempty(e.entry),
+                snprintf(msg, sizeof(msg), "write the tar%s%s%s%s", e.object ? ": " : "", strempty(e.object),
                          e.message ? ": " : "", strempty(e.message));
                 goto fail;
         }

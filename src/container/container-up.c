@@ -208,15 +208,15 @@ static int up_pull_image(UpContext *u, ImageStore *store) {
                 return log_oom();
         r = image_pull(store, u->image_ref, &opts, NULL, NULL, NULL, NULL, &e);
         if (r < 0) {
-                if (e.entry && e.message)
+                if (e.object && e.message)
                         log_error_errno(r, "%s: cannot pull image '%s': %s: %s", u->name, u->image_ref,
-                                        e.entry, e.message);
+                                        e.object, e.message);
                 else if (e.message)
                         log_error_errno(r, "%s: cannot pull image '%s': %s", u->name, u->image_ref,
                                         e.message);
                 else
                         log_error_errno(r, "%s: cannot pull image '%s': %m", u->name, u->image_ref);
-                image_error_done(&e);
+                error_message_done(&e);
                 return r;
         }
         return 0;
@@ -814,7 +814,7 @@ static void up_record(UpContext *u) {
 /* The child goes on: it mounts the rootfs and execs init. Then the state says running. */
 static int up_release(UpContext *u) {
         const ContainerConfig *c = u->c;
-        SpawnError se = {};
+        _cleanup_(error_message_done) ErrorMessage se = {};
         int r;
 
         r = spawn_child_release(&u->child, &se);

@@ -32,8 +32,9 @@ int image_archive_support_filters(struct archive *a);
 /* Fills in the defaults for zero fields */
 void image_limits_fill(ImageLimits *l, const ImageLimits *from);
 
-/* Sets the error fields (each may be NULL) and returns r, for "return image_error(e, r, entry, ...)". */
-int image_error_set(ImageError *e, int r, const char *entry, const char *fmt, ...) _printf_(4, 5);
+/* Sets the fields still unset (object and message may be NULL; .error with the message) and returns r,
+ * for "return image_error_set(e, r, object, ...)". */
+int image_error_set(ImageError *e, int r, const char *object, const char *fmt, ...) _printf_(4, 5);
 
 /* An optional library's symbols: dlopen()ed on first use instead of linked (see archive-dl.c) */
 typedef struct ImageDlSymbol {

@@ -8,24 +8,16 @@
 #include "image-internal.h"
 #include "string-util.h"
 
-void image_error_done(ImageError *e) {
-        if (!e)
-                return;
-        e->entry = mfree(e->entry);
-        e->message = mfree(e->message);
-}
-
-int image_error_set(ImageError *e, int r, const char *entry, const char *fmt, ...) {
+int image_error_set(ImageError *e, int r, const char *object, const char *fmt, ...) {
         if (!e)
                 return r;
         /* The first (innermost) reason wins: callers up the stack only add what is missing */
-        if (entry && !e->entry)
-                e->entry = strdup(entry);
+        if (object && !e->object)
+                e->object = strdup(object);
         if (fmt && !e->message) {
                 va_list ap;
                 va_start(ap, fmt);
-                if (vasprintf(&e->message, fmt, ap) < 0)
-                        e->message = NULL;
+                (void) error_message_setv(e, r, fmt, ap);
                 va_end(ap);
         }
         return r;

@@ -25,16 +25,16 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "errmsg.h"
+
 #define IMAGE_STORE_DEFAULT_ROOT "/var/lib/cbox"
 
 typedef struct ImageStore ImageStore;
 
-/* Diagnostics errno cannot carry. Both fields may be NULL. Free with image_error_done(). */
-typedef struct ImageError {
-        char *entry;   /* the archive entry / file / reference the error is about */
-        char *message; /* a human-readable reason, e.g. "path escapes the layer ('..')" */
-} ImageError;
-void image_error_done(ImageError *e);
+/* Diagnostics errno cannot carry: .object, the archive entry / file / reference the error is about, and
+ * .message, a human-readable reason, e.g. "path escapes the layer ('..')"; both may be NULL. Free with
+ * error_message_done(). */
+typedef ErrorMessage ImageError;
 
 /* Bounds against hostile archives (tar/zip bombs). Zero fields mean "the default". */
 typedef struct ImageLimits {
@@ -196,7 +196,7 @@ int image_list_disk_usage(ImageStore *s, ImageInfo *a, size_t n);
  * "size"}],"image_config":{…}} as a NUL-terminated string. */
 int image_inspect_json(ImageStore *s, const char *ref, char **ret_json);
 
-/* Removes NAME:TAG from the index. -EBUSY (error->entry = the container) while a container uses it.
+/* Removes NAME:TAG from the index. -EBUSY (error->object = the container) while a container uses it.
  * Blobs and layers are left for image_gc(). */
 int image_remove(ImageStore *s, const char *ref, ImageError *error);
 

@@ -946,14 +946,14 @@ static int fetch_layers(Client *c, const PullRef *p, const ImageManifest *m, con
         for (size_t i = 0; i < n && r >= 0; i++)
                 if (f.done[i] && f.results[i] < 0) {
                         r = f.results[i];
-                        if (c->error && !c->error->entry && !c->error->message) {
+                        if (c->error && !c->error->object && !c->error->message) {
                                 *c->error = f.errors[i];
                                 f.errors[i] = (ImageError){};
                         }
                 }
 finish:
         for (size_t i = 0; f.errors && i < n; i++)
-                image_error_done(&f.errors[i]);
+                error_message_done(&f.errors[i]);
         free(f.done);
         free(f.shown_any);
         free(f.bytes);

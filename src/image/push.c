@@ -34,15 +34,15 @@ typedef struct Push {
 /* A failed request: its error, naming the object (a blob's digest, or the manifest) and what the registry
  * said (the URL, the HTTP status, the code and message of its JSON error body) */
 static int push_fail(Push *p, int r, const char *object) {
-        if (p->client_error->entry && p->client_error->message)
-                (void) image_error_set(p->error, r, object, "%s: %s", p->client_error->entry,
+        if (p->client_error->object && p->client_error->message)
+                (void) image_error_set(p->error, r, object, "%s: %s", p->client_error->object,
                                        p->client_error->message);
-        else if (p->client_error->message || p->client_error->entry)
+        else if (p->client_error->message || p->client_error->object)
                 (void) image_error_set(p->error, r, object, "%s",
-                                       p->client_error->message ?: p->client_error->entry);
+                                       p->client_error->message ?: p->client_error->object);
         else
                 (void) image_error_set(p->error, r, object, NULL);
-        image_error_done(p->client_error);
+        error_message_done(p->client_error);
         return r;
 }
 
@@ -98,12 +98,12 @@ static int push_blob(Push *p, const char *digest, uint64_t declared) {
         registry_reply_done(&rep);
         if (r >= 0) {
                 p->stats.blobs_present++;
-                image_error_done(p->client_error);
+                error_message_done(p->client_error);
                 return 0;
         }
         if (r != -ENOENT)
                 return push_fail(p, r, object);
-        image_error_done(p->client_error);
+        error_message_done(p->client_error);
 
         r = registry_request(p->client, "POST", uploads, &(RegistryBody){ .fd = -EBADF }, &rep);
         if (r < 0)
@@ -152,7 +152,7 @@ int image_push(ImageStore *s, const char *ref, const char *dest, const ImagePull
         _cleanup_free_ char *digest = NULL, *data = NULL, *path = NULL;
         _cleanup_free_ uint64_t *layer_sizes = NULL;
         _cleanup_close_ int lock = -EBADF;
-        _cleanup_(image_error_done) ImageError client_error = {};
+        _cleanup_(error_message_done) ImageError client_error = {};
         Push p = { .s = s,
                    .dest = &d,
                    .client_error = &client_error,

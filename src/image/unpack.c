@@ -474,7 +474,7 @@ static int normalize_link_target(Unpacker *u, struct archive_entry *e, const cha
         if (r < 0) {
                 r = image_error_set(u->error, r, entry, "hardlink target '%s' refused: %s",
                                     sym_archive_entry_hardlink(e), strna(terr.message));
-                image_error_done(&terr);
+                error_message_done(&terr);
         }
         return r;
 }
@@ -673,7 +673,7 @@ static int extract_hardlink(Unpacker *u, struct archive_entry *e, const char *pa
         u->error = saved;
         if (tfd >= 0 && fstatat(tfd, tname, &st, AT_SYMLINK_NOFOLLOW) < 0) {
                 if (errno != ENOENT) {
-                        image_error_done(&terr);
+                        error_message_done(&terr);
                         return image_error_set(u->error, -errno, entry, "cannot stat hardlink target '%s'",
                                                target);
                 }
@@ -683,10 +683,10 @@ static int extract_hardlink(Unpacker *u, struct archive_entry *e, const char *pa
         if (tfd < 0 && tfd != -ENOENT) {
                 r = image_error_set(u->error, tfd, entry, "hardlink target '%s' refused: %s", target,
                                     strna(terr.message));
-                image_error_done(&terr);
+                error_message_done(&terr);
                 return r;
         }
-        image_error_done(&terr);
+        error_message_done(&terr);
 
         if (tfd < 0) {
                 /* Not in this layer: a file of a lower layer (containers-storage accepts these), copied */

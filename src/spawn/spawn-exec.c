@@ -23,7 +23,7 @@
 #include "spawn-internal.h"
 #include "string-util.h"
 
-static void set_error(SpawnError *err, int r, const char *what, const char *arg) {
+static void set_error(SpawnWireError *err, int r, const char *what, const char *arg) {
         err->error = abs(r);
         (void) snprintf(err->message, sizeof(err->message), "%s%s%s%s", what, arg ? " '" : "", strempty(arg),
                         arg ? "'" : "");
@@ -95,7 +95,7 @@ static int exec_command(const SpawnExecParams *p, const char *path, char **env) 
 static _noreturn_ void exec_child_b(const SpawnExecParams *p, int sync_fd, int tty_slave) {
         _cleanup_strv_free_ char **env = NULL;
         _cleanup_free_ char *path = NULL;
-        SpawnError err = {};
+        SpawnWireError err = {};
         int r;
 
         /* In the container's pid namespace from now on, and still cbox's binary until the exec:
@@ -146,7 +146,7 @@ static _noreturn_ void exec_child_b(const SpawnExecParams *p, int sync_fd, int t
 
 static _noreturn_ void exec_child_a(const SpawnExecParams *p, int sync_fd) {
         _cleanup_close_ int master = -EBADF, slave = -EBADF;
-        SpawnError err = {};
+        SpawnWireError err = {};
         int pidfd = -EBADF, status;
         pid_t pid;
 
@@ -250,10 +250,10 @@ static void relay(int master, int in_fd, int out_fd, int child_pidfd) {
         (void) sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
-int spawn_exec_in(const SpawnExecParams *p, int *ret_status, SpawnError *err) {
+int spawn_exec_in(const SpawnExecParams *p, int *ret_status, ErrorMessage *err) {
         _cleanup_close_pair_ int sp[2] = { -EBADF, -EBADF };
         _cleanup_close_ int pidfd = -EBADF, master = -EBADF;
-        SpawnError e = {};
+        SpawnWireError e = {};
         siginfo_t si = {};
         pid_t pid;
         int r, fd;
@@ -298,11 +298,8 @@ int spawn_exec_in(const SpawnExecParams *p, int *ret_status, SpawnError *err) {
                         break;
                 }
         }
-        if (r < 0) {
-                if (err)
-                        *err = e;
-                return r;
-        }
+        if (r < 0)
+                return spawn_wire_error_pass(&e, r, err);
 
         *ret_status = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
         return 0;

@@ -68,8 +68,8 @@ int spawn_send_fd(int sock, int fd) {
         return fd_send(sock, &c, 1, fd, MSG_NOSIGNAL);
 }
 
-int spawn_recv_report(int sock, int *ret_fd, SpawnError *err) {
-        SpawnError e = {};
+int spawn_recv_report(int sock, int *ret_fd, SpawnWireError *err) {
+        SpawnWireError e = {};
         ssize_t n;
 
         n = fd_recv(sock, &e, sizeof(e), ret_fd, MSG_CMSG_CLOEXEC);
@@ -79,8 +79,8 @@ int spawn_recv_report(int sock, int *ret_fd, SpawnError *err) {
                 return 0;
         if (n != (ssize_t) sizeof(e) || e.error <= 0) {
                 if (err)
-                        *err = (SpawnError){ .error = EPROTO,
-                                             .message = "start the process (garbled report)" };
+                        *err = (SpawnWireError){ .error = EPROTO,
+                                                 .message = "start the process (garbled report)" };
                 return -EPROTO;
         }
         e.message[sizeof(e.message) - 1] = '\0';

@@ -451,8 +451,8 @@ int spawn_wait_status_to_exit(int status) {
 
 /* ---- the child side ---- */
 
-static void error_set(SpawnError *err, int r, const char *fmt, ...) _printf_(3, 4);
-static void error_set(SpawnError *err, int r, const char *fmt, ...) {
+static void error_set(SpawnWireError *err, int r, const char *fmt, ...) _printf_(3, 4);
+static void error_set(SpawnWireError *err, int r, const char *fmt, ...) {
         va_list ap;
 
         if (!err)
@@ -464,10 +464,15 @@ static void error_set(SpawnError *err, int r, const char *fmt, ...) {
 }
 
 /* Sends the failure to the parent and exits. Only in the child. */
-_noreturn_ void spawn_child_fail(int sync_fd, const SpawnError *err) {
+_noreturn_ void spawn_child_fail(int sync_fd, const SpawnWireError *err) {
         if (sync_fd >= 0)
                 (void) send(sync_fd, err, sizeof(*err), MSG_NOSIGNAL);
         _exit(EXIT_FAILURE);
+}
+
+int spawn_wire_error_pass(const SpawnWireError *w, int r, ErrorMessage *err) {
+        (void) error_message_set(err, -w->error, w->error != 0 ? w->message : NULL);
+        return r;
 }
 
 static int caps_apply(uint64_t set, uid_t uid) {
@@ -492,7 +497,7 @@ static int caps_apply(uint64_t set, uid_t uid) {
 
 /* Resource limits and oom_score_adj: before the capabilities go (raising a hard limit or lowering
  * oom_score_adj needs CAP_SYS_RESOURCE) */
-static int apply_limits(const SpawnProcess *p, SpawnError *err) {
+static int apply_limits(const SpawnProcess *p, SpawnWireError *err) {
         for (size_t i = 0; i < p->n_rlimits; i++) {
                 const SpawnRlimit *l = p->rlimits + i;
                 struct rlimit rl = {
@@ -533,7 +538,7 @@ static int apply_limits(const SpawnProcess *p, SpawnError *err) {
  * (/proc/self/fd/N, /proc/1/cwd…), never above "/" by "..", or absolute symlinks that leave it
  * (runc CVE-2024-21626). Then the check runc makes since its fix: the kernel calls a cwd that
  * is not reachable from our root "(unreachable)/…", so anything but an absolute path is refused. */
-static int enter_workdir(const char *workdir, SpawnError *err) {
+static int enter_workdir(const char *workdir, SpawnWireError *err) {
         struct open_how how = {
                 .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
                 .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
@@ -592,7 +597,7 @@ static int enter_workdir(const char *workdir, SpawnError *err) {
 }
 
 /* user, caps, no_new_privs, workdir: shared by container start and exec. Fills env (with HOME). */
-int spawn_child_credentials(const SpawnProcess *p, bool tty, char ***ret_env, SpawnError *err) {
+int spawn_child_credentials(const SpawnProcess *p, bool tty, char ***ret_env, SpawnWireError *err) {
         _cleanup_free_ gid_t *groups = NULL;
         _cleanup_free_ char *home = NULL;
         _cleanup_strv_free_ char **env = NULL;
@@ -681,7 +686,7 @@ int spawn_child_credentials(const SpawnProcess *p, bool tty, char ***ret_env, Sp
         return 0;
 }
 
-int spawn_child_stdio(const SpawnProcess *p, SpawnError *err) {
+int spawn_child_stdio(const SpawnProcess *p, SpawnWireError *err) {
         const int fds[3] = { p->stdin_fd, p->stdout_fd, p->stderr_fd };
 
         for (int i = 0; i < 3; i++) {
@@ -715,7 +720,7 @@ static int cmp_int(const void *a, const void *b) {
 /* Everything above 2 except keep[] is closed (flags 0) or gets O_CLOEXEC (CLOSE_RANGE_CLOEXEC);
  * with uncloexec, keep[] loses O_CLOEXEC */
 static int close_fds_except(const int *keep, size_t n_keep, unsigned flags, bool uncloexec,
-                            SpawnError *err) {
+                            SpawnWireError *err) {
         _cleanup_free_ int *k = NULL;
         unsigned from = 3;
         int r;
@@ -757,17 +762,17 @@ static int close_fds_except(const int *keep, size_t n_keep, unsigned flags, bool
         return 0;
 }
 
-int spawn_child_close_fds(const int *keep, size_t n_keep, SpawnError *err) {
+int spawn_child_close_fds(const int *keep, size_t n_keep, SpawnWireError *err) {
         return close_fds_except(keep, n_keep, CLOSE_RANGE_CLOEXEC, true, err);
 }
 
-int spawn_child_close_other_fds(const int *keep, size_t n_keep, SpawnError *err) {
+int spawn_child_close_other_fds(const int *keep, size_t n_keep, SpawnWireError *err) {
         return close_fds_except(keep, n_keep, 0, false, err);
 }
 
 static _noreturn_ void child_main(const SpawnParams *p, int sync_fd) {
         _cleanup_strv_free_ char **env = NULL;
-        SpawnError err = {};
+        SpawnWireError err = {};
         char go;
         int r;
 
@@ -942,8 +947,8 @@ int spawn_container(const SpawnParams *p, SpawnChild *ret) {
         return 0;
 }
 
-int spawn_child_release(SpawnChild *c, SpawnError *err) {
-        SpawnError e = {};
+int spawn_child_release(SpawnChild *c, ErrorMessage *err) {
+        SpawnWireError e = {};
         int r, fd;
 
         assert(c);
@@ -953,9 +958,9 @@ int spawn_child_release(SpawnChild *c, SpawnError *err) {
 
         if (send(c->sync_fd, "G", 1, MSG_NOSIGNAL) < 0) {
                 r = -errno;
-                error_set(err, r, "release the container process");
+                error_set(&e, r, "release the container process");
                 c->sync_fd = safe_close(c->sync_fd);
-                return r;
+                return spawn_wire_error_pass(&e, r, err);
         }
 
         /* the pty's master first (with tty), then EOF (the socket closed on exec) or a setup error */
@@ -971,8 +976,8 @@ int spawn_child_release(SpawnChild *c, SpawnError *err) {
                 return 0;
         c->pty_master = safe_close(c->pty_master);
         if (e.error == 0) {
-                error_set(err, r, "wait for the container process");
-                return r;
+                error_set(&e, r, "wait for the container process");
+                return spawn_wire_error_pass(&e, r, err);
         }
 
         /* A setup failure: the child exits right after reporting; reap it */
@@ -982,9 +987,7 @@ int spawn_child_release(SpawnChild *c, SpawnError *err) {
         } else
                 (void) waitpid(c->pid, NULL, 0);
 
-        if (err)
-                *err = e;
-        return r;
+        return spawn_wire_error_pass(&e, r, err);
 }
 
 /* A read-only, nosuid, nodev bind mount of the file that is attached nowhere (OPEN_TREE_CLONE):

@@ -20,8 +20,8 @@
  *           "go", before anything is resolved in the container (runc CVE-2024-21626: a workdir of
  *           /proc/self/fd/N must find nothing of the host). Inheritable and ambient sets are empty.
  *
- * Depends on basic/ (and libseccomp, json-c for profile files). No logging: errors are -errno plus a
- * SpawnError message where the child can tell which step failed ("mount /proc", "setuid 1000").
+ * Depends on basic/ (and libseccomp, json-c for profile files). No logging: errors are -errno plus an
+ * ErrorMessage where the child can tell which step failed ("mount /proc", "setuid 1000").
  *
  * CONTRACT: fields may be added to the structs (zero-initialise them; zero = default, fds that are
  * not used must be set to -EBADF); nothing is renamed or removed. */
@@ -35,6 +35,7 @@
 #include <sys/types.h>
 #include <termios.h>
 
+#include "errmsg.h"
 #include "macros.h"
 
 /* One resource limit set on a container process instead of the caller's (setrlimit, before the
@@ -53,14 +54,8 @@ typedef struct SpawnRlimit {
         ((uint64_t) (CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP |           \
                      CLONE_NEWNET))
 
-/* A setup error reported by the child (or by the parent side of the channel) */
-typedef struct SpawnError {
-        int error;         /* positive errno, 0 = none */
-        char message[512]; /* the failed step, e.g. "mount proc at '/proc'" (no errno text) */
-} SpawnError;
-
 /* Runs in the child, after it was released, in its new namespaces, before anything built-in.
- * Return 0 or -errno; on failure write the failed step to msg (it ends up in SpawnError). */
+ * Return 0 or -errno; on failure write the failed step to msg (it ends up in the ErrorMessage). */
 typedef int (*SpawnChildSetup)(void *userdata, char *msg, size_t msg_size);
 
 /* A compiled seccomp filter (classic BPF), see seccomp-profile.h */
@@ -149,10 +144,11 @@ int spawn_container(const SpawnParams *p, SpawnChild *ret);
 
 /* Releases the child and waits until it exec'd cbox-init (returns 0, c->pty_master set with
  * SpawnParams.tty) or failed. On a child-side
- * failure returns the child's -errno with err filled in, and reaps the child (c->pidfd stays
+ * failure returns the child's -errno with err filled in (-errno and the failed step; free it with
+ * error_message_done()), and reaps the child (c->pidfd stays
  * open but refers to a reaped process). A child killed before it could report (OOM, SIGKILL)
  * also looks like 0: its exit shows on the pidfd. */
-int spawn_child_release(SpawnChild *c, SpawnError *err);
+int spawn_child_release(SpawnChild *c, ErrorMessage *err);
 
 /* How spawn_open_executable() keeps the container's PID 1 binary safe from the container, best
  * first */
@@ -203,7 +199,7 @@ typedef struct SpawnExecParams {
 /* Runs p->process.argv inside the container and waits for it. *ret_status gets its exit code,
  * or 128+signal when it was killed. Returns -errno (with err filled where the child said why)
  * when it could not be started. */
-int spawn_exec_in(const SpawnExecParams *p, int *ret_status, SpawnError *err);
+int spawn_exec_in(const SpawnExecParams *p, int *ret_status, ErrorMessage *err);
 
 /* Relaying a pty master to the caller's terminal, as `exec -t` does and container/ does for
  * `up --foreground` on a terminal (in its own poll loop, next to its signals):

@@ -20,7 +20,7 @@ static inline void fuzz_image_config(const uint8_t *data, size_t size) {
                                 abort();
                 image_config_free(c);
         }
-        image_error_done(&e);
+        error_message_done(&e);
 }
 
 static inline void fuzz_image_manifest(const uint8_t *data, size_t size) {
@@ -35,5 +35,5 @@ static inline void fuzz_image_manifest(const uint8_t *data, size_t size) {
                                 abort();
                 image_manifest_free(m);
         }
-        image_error_done(&e);
+        error_message_done(&e);
 }

@@ -23,7 +23,7 @@ static void fuzz_index(const uint8_t *data, size_t size) {
                 }
                 json_object_put(o);
         }
-        image_error_done(&e);
+        error_message_done(&e);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

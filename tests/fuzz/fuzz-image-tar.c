@@ -84,14 +84,14 @@ static void fuzz_unpack(const uint8_t *data, size_t size) {
         int r = image_unpack_layer_above(fd, dfd, &lower_fd, 1, &limits, &diff_id, &e);
         if (r >= 0 && !digest_is_valid(diff_id))
                 abort();
-        image_error_done(&e);
+        error_message_done(&e);
 
         /* the dry run agrees with the real run on the diff_id */
         if (r >= 0 && lseek(fd, 0, SEEK_SET) == 0) {
                 _cleanup_free_ char *dry = NULL;
                 if (image_unpack_layer(fd, -EBADF, &limits, &dry, NULL, &e) >= 0 && !streq(dry, diff_id))
                         abort();
-                image_error_done(&e);
+                error_message_done(&e);
         }
 
         (void) rm_rf_at(AT_FDCWD, layer);

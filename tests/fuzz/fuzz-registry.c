@@ -63,7 +63,7 @@ static void fuzz_token(const uint8_t *data, size_t size) {
                         if (*q < 0x21 || *q > 0x7e)
                                 abort(); /* it would become a header line */
         }
-        image_error_done(&e);
+        error_message_done(&e);
 }
 
 /* The path of an absolute URL: after the authority, up to the query */
@@ -163,7 +163,7 @@ static void fuzz_descriptors(const uint8_t *data, size_t size) {
                                 abort();
                         (void) index_declared_size(o, pick, &declared, &e);
                 }
-                image_error_done(&e);
+                error_message_done(&e);
                 return;
         }
         _cleanup_free_ uint64_t *sizes = NULL;
@@ -178,14 +178,14 @@ static void fuzz_descriptors(const uint8_t *data, size_t size) {
                                 abort();
                         image_manifest_free(m);
                 }
-                image_error_done(&e2);
+                error_message_done(&e2);
                 if (config > INT64_MAX)
                         abort();
                 for (size_t i = 0; i < n; i++)
                         if (sizes[i] > INT64_MAX)
                                 abort();
         }
-        image_error_done(&e);
+        error_message_done(&e);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # The man pages: each renders with `man -l` without a warning, and they cover what the code knows —
 # every verb of `cbox --help` (and `cbox image --help`) and every long option of each verb's --help in
-# cbox(1), every key of the schema tables in src/config/config-schema.c in cbox.toml(5), and the unit's
+# cbox(1), every key of the schema tables in src/config/config-keys.c in cbox.toml(5), and the unit's
 # directives in cbox@.service(8). Needs man-db and groff (tools/setup.sh); no root.
 set -uo pipefail
 
@@ -52,8 +52,8 @@ done
 keys=$(awk '/^(static )?const ConfigKey [a-z_]+\[\] = \{/ { t = 1; next }
             t && /^};/ { t = 0 }
             t && match($0, /^        \{ "[a-z_.]+"/) { s = substr($0, RSTART + 11, RLENGTH - 12); print s }' \
-        "$SRC/src/config/config-schema.c" | sort -u)
-[ "$(echo "$keys" | wc -w)" -ge 40 ] || fail "cannot read the keys from config-schema.c: $keys"
+        "$SRC/src/config/config-keys.c" | sort -u)
+[ "$(echo "$keys" | wc -w)" -ge 40 ] || fail "cannot read the keys from config-keys.c: $keys"
 for k in $keys; do
         for part in ${k//./ }; do
                 has_word "$P5" "$part" || fail "key '$k' ('$part') is not in cbox.toml(5)"

@@ -123,11 +123,41 @@ TEST(errmsg) {
         ASSERT_EQ(error_message_set(NULL, -EPERM, "nobody listens"), -EPERM);
         ASSERT_EQ(error_message_setf(NULL, -EPERM, "%d", 1), -EPERM);
         error_message_setf(&e, -EINVAL, "x");
+        /* the object (an archive entry, a file) is the caller's to set; the setters leave it alone */
+        e.object = strdup("etc/passwd");
+        ASSERT_NOT_NULL(e.object);
+        ASSERT_EQ(error_message_setf(&e, -EPERM, "%s", "refused"), -EPERM);
+        ASSERT_STREQ(e.object, "etc/passwd");
+        ASSERT_STREQ(e.message, "refused");
         error_message_done(&e);
         ASSERT_EQ(e.error, 0);
         ASSERT_NULL(e.message);
+        ASSERT_NULL(e.object);
         error_message_done(&e);
         error_message_done(NULL);
+}
+
+static int setv_twice(ErrorMessage *e, int error, const char *fmt, ...) _printf_(3, 4);
+static int setv_twice(ErrorMessage *e, int error, const char *fmt, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = error_message_setv(e, error, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+TEST(errmsg_setv) {
+        ErrorMessage e = {};
+        ASSERT_EQ(setv_twice(&e, -EBADMSG, "layer %u of %s", 3u, "web"), -EBADMSG);
+        ASSERT_EQ(e.error, -EBADMSG);
+        ASSERT_STREQ(e.message, "layer 3 of web");
+        ASSERT_EQ(setv_twice(&e, -EIO, "%s", "again"), -EIO); /* replaces */
+        ASSERT_EQ(e.error, -EIO);
+        ASSERT_STREQ(e.message, "again");
+        ASSERT_EQ(setv_twice(NULL, -ENOSPC, "%d", 1), -ENOSPC);
+        error_message_done(&e);
 }
 
 TEST_MAIN()

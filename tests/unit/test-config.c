@@ -242,6 +242,17 @@ TEST(signal) {
         ASSERT_EQ(s, SIGRTMIN + 3);
         ASSERT_OK(config_parse_signal("RTMAX-1", &s));
         ASSERT_EQ(s, SIGRTMAX - 1);
+        ASSERT_OK(config_parse_signal("SIGRTMIN", &s));
+        ASSERT_EQ(s, SIGRTMIN);
+        ASSERT_OK(config_parse_signal("RTMAX", &s));
+        ASSERT_EQ(s, SIGRTMAX);
+        ASSERT_OK(config_parse_signal("SIGRTMIN+0", &s));
+        ASSERT_EQ(s, SIGRTMIN);
+        /* each end counts towards the other only, and at most to it */
+        ASSERT_ERROR(config_parse_signal("SIGRTMIN-1", &s), EINVAL);
+        ASSERT_ERROR(config_parse_signal("SIGRTMAX+1", &s), EINVAL);
+        ASSERT_ERROR(config_parse_signal("SIGRTMIN+", &s), EINVAL);
+        ASSERT_ERROR(config_parse_signal("SIGRTMINX", &s), EINVAL);
         ASSERT_ERROR(config_parse_signal("", &s), EINVAL);
         ASSERT_ERROR(config_parse_signal("0", &s), EINVAL);
         ASSERT_ERROR(config_parse_signal("65", &s), EINVAL);

@@ -220,13 +220,13 @@ TEST(config_parse) {
         static const char bad[] = "{\"config\":{\"Cmd\":[1]}}";
         ASSERT_ERROR(image_config_parse(bad, strlen(bad), &c, &e), EBADMSG);
         ASSERT_NOT_NULL(e.message);
-        image_error_done(&e);
+        error_message_done(&e);
         static const char trunc[] = "{\"config\":{";
         ASSERT_ERROR(image_config_parse(trunc, strlen(trunc), &c, &e), EBADMSG);
-        image_error_done(&e);
+        error_message_done(&e);
         static const char baddiff[] = "{\"rootfs\":{\"diff_ids\":[\"md5:00\"]}}";
         ASSERT_ERROR(image_config_parse(baddiff, strlen(baddiff), &c, &e), EBADMSG);
-        image_error_done(&e);
+        error_message_done(&e);
 }
 
 /* layers a registry does not serve (foreign, non-distributable, with urls) or cbox cannot unpack
@@ -276,7 +276,7 @@ TEST(manifest_layer_media_types) {
                 ASSERT_NOT_NULL(e.message);
                 ASSERT_NOT_NULL(strstr(e.message, refused[i][1]));
                 ASSERT_NOT_NULL(strstr(e.message, D1));
-                image_error_done(&e);
+                error_message_done(&e);
         }
 #undef MANIFEST
 #undef D1
@@ -512,11 +512,11 @@ static void expect_refused_above(const TarEntry *t, size_t n, const int *lowers,
         _cleanup_close_ int dfd = -EBADF;
 
         int r = unpack_above(t, n, lowers, n_lowers, &dir, &dfd, &e);
-        fprintf(stderr, "  refused as expected: %s: %s (%s)\n", strna(e.entry), strna(e.message),
+        fprintf(stderr, "  refused as expected: %s: %s (%s)\n", strna(e.object), strna(e.message),
                 strerror(-r));
         ASSERT_ERROR(r, EPERM);
-        ASSERT_STREQ(e.entry, entry);
-        image_error_done(&e);
+        ASSERT_STREQ(e.object, entry);
+        error_message_done(&e);
         rm_dir(dir);
 }
 
@@ -650,13 +650,13 @@ static void expect_refused(const TarEntry *t, size_t n, const ImageLimits *lim, 
         _cleanup_close_ int dfd = -EBADF;
 
         int r = unpack(t, n, NULL, lim, &dir, &dfd, &e);
-        fprintf(stderr, "  refused as expected: %s: %s (%s)\n", strna(e.entry), strna(e.message),
+        fprintf(stderr, "  refused as expected: %s: %s (%s)\n", strna(e.object), strna(e.message),
                 strerror(-r));
         ASSERT_ERROR(r, err);
         if (entry)
-                ASSERT_STREQ(e.entry, entry);
+                ASSERT_STREQ(e.object, entry);
         ASSERT_NOT_NULL(e.message);
-        image_error_done(&e);
+        error_message_done(&e);
         rm_dir(dir);
 }
 
@@ -743,7 +743,7 @@ TEST(unpack_truncated) {
         int r = image_unpack_layer(fd, dfd, NULL, NULL, NULL, &e);
         fprintf(stderr, "  truncated gzip: %s (%s)\n", strna(e.message), strerror(-r));
         ASSERT_TRUE(r < 0);
-        image_error_done(&e);
+        error_message_done(&e);
         rm_dir(dir);
 
         /* not an archive at all */
@@ -753,7 +753,7 @@ TEST(unpack_truncated) {
         dir = mkdtemp_dir();
         _cleanup_close_ int dfd2 = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         ASSERT_TRUE(image_unpack_layer(gfd, dfd2, NULL, NULL, NULL, &e) < 0);
-        image_error_done(&e);
+        error_message_done(&e);
         safe_close(gfd);
         rm_dir(dir);
 }
@@ -876,12 +876,12 @@ TEST(store_rootfs_import) {
         cdata = strjoin("other:v1\n", used, "\n");
         ASSERT_OK(write_file_atomic(cfile, cdata, strlen(cdata), 0644));
         ASSERT_ERROR(image_remove(s, "other:v1", &e), EBUSY);
-        ASSERT_STREQ(e.entry, "web");
-        image_error_done(&e);
+        ASSERT_STREQ(e.object, "web");
+        error_message_done(&e);
         /* my_rootfs:latest is the same manifest: removable while other:v1 names it too */
         ASSERT_OK(image_remove(s, "my_rootfs:latest", &e));
         ASSERT_ERROR(image_remove(s, "my_rootfs:latest", &e), ENOENT);
-        image_error_done(&e);
+        error_message_done(&e);
 
         /* gc keeps what other:v1 needs; a stale temporary goes */
         _cleanup_free_ char *stale = strjoin(layers, "/.tmp-1-dead");
@@ -915,8 +915,8 @@ TEST(store_hostile_rootfs_leaves_nothing) {
 
         ASSERT_OK(image_store_open(root, &s));
         ASSERT_ERROR(image_import(s, tar, "bad:1", NULL, NULL, NULL, NULL, &e), EPERM);
-        ASSERT_STREQ(e.entry, "../escape");
-        image_error_done(&e);
+        ASSERT_STREQ(e.object, "../escape");
+        error_message_done(&e);
         ASSERT_EQ(count_entries(layers, ""), 0);
         ASSERT_ERROR(image_resolve(s, "bad:1", NULL, NULL, NULL), ENOENT);
         rm_dir(tmp);
@@ -948,10 +948,10 @@ TEST(store_oci_digest_mismatch) {
         _cleanup_free_ char *ip = strjoin(oci, "/index.json");
         ASSERT_OK(write_file_atomic(ip, index, strlen(index), 0644));
         int r = image_import(s, oci, "mm:1", NULL, NULL, NULL, NULL, &e);
-        fprintf(stderr, "  digest mismatch: %s: %s\n", strna(e.entry), strna(e.message));
+        fprintf(stderr, "  digest mismatch: %s: %s\n", strna(e.object), strna(e.message));
         ASSERT_ERROR(r, EBADMSG);
         ASSERT_TRUE(strstr(e.message, "digest mismatch") != NULL);
-        image_error_done(&e);
+        error_message_done(&e);
         ASSERT_EQ(count_entries(blobs, ""), 0);
         ASSERT_EQ(count_entries(layers, ""), 0);
         rm_dir(tmp);
@@ -1081,9 +1081,9 @@ TEST(token_response) {
         ASSERT_OK(token_response_parse(oauth, strlen(oauth), &t2, &e));
         ASSERT_STREQ(t2, "x");
         ASSERT_ERROR(token_response_parse(crlf, strlen(crlf), &t, &e), EPROTO);
-        image_error_done(&e);
+        error_message_done(&e);
         ASSERT_ERROR(token_response_parse(none, strlen(none), &t, &e), EPROTO);
-        image_error_done(&e);
+        error_message_done(&e);
 }
 
 TEST(redirect_policy) {

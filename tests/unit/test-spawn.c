@@ -122,7 +122,7 @@ typedef struct Run {
         int exit_code;
         char *output;
         int release_error;
-        SpawnError err;
+        ErrorMessage err;
 } Run;
 
 /* extra settings for the next run() */
@@ -140,6 +140,7 @@ static const char *run_init;
 
 static void run_done(Run *r) {
         free(r->output);
+        error_message_done(&r->err);
 }
 
 /* Runs script as the payload of a container; before letting it finish (it reads a line from stdin
@@ -595,7 +596,7 @@ TEST(container_tty) {
                          NULL };
         SpawnChild c = SPAWN_CHILD_NULL;
         SpawnPtyRelay relay = SPAWN_PTY_RELAY_NULL;
-        SpawnError err = {};
+        _cleanup_(error_message_done) ErrorMessage err = {};
         int status = 0;
 
         setup_tree();
@@ -651,7 +652,7 @@ TEST(container_tty) {
 static int exec_init_fd = -EBADF;
 
 static void exec_run(const SpawnChild *c, char **argv, const char *user, bool tty, int *ret_status,
-                     char **ret_out, SpawnError *err, int *ret_r) {
+                     char **ret_out, ErrorMessage *err, int *ret_r) {
         _cleanup_close_pair_ int out[2] = { -EBADF, -EBADF }, in[2] = { -EBADF, -EBADF };
         SpawnExecParams p = {
                 .process = {
@@ -685,7 +686,7 @@ static void exec_into_cgroup(void) {
         _cleanup_free_ char *own = NULL, *dir = NULL, *o = NULL;
         _cleanup_close_ int cgfd = -EBADF, out_fd = -EBADF;
         struct statfs sfs;
-        SpawnError err = {};
+        _cleanup_(error_message_done) ErrorMessage err = {};
         int status, r;
 
         if (statfs("/sys/fs/cgroup", &sfs) < 0 || sfs.f_type != CGROUP2_SUPER_MAGIC) {
@@ -721,7 +722,7 @@ static void exec_into_cgroup(void) {
 
 static void exec_while_running(void) {
         _cleanup_free_ char *o = NULL;
-        SpawnError err = {};
+        _cleanup_(error_message_done) ErrorMessage err = {};
         int status, r;
 
         char *a1[] = {
@@ -819,7 +820,7 @@ TEST(exec_in) {
         _cleanup_close_ int exec_fd = -EBADF;
         char *argv[] = { (char *) "cbox-init", (char *) "--",     (char *) "/bin/sh",
                          (char *) "-c",        (char *) "read x", NULL };
-        SpawnError err = {};
+        _cleanup_(error_message_done) ErrorMessage err = {};
         int status;
 
         setup_tree();
@@ -854,7 +855,7 @@ TEST(setup_errors_reported) {
         setup_tree();
         run("true", NULL, NULL, fail_setup, &r, NULL);
         ASSERT_EQ(r.release_error, -EACCES);
-        ASSERT_EQ(r.err.error, EACCES);
+        ASSERT_EQ(r.err.error, -EACCES);
         ASSERT_STREQ(r.err.message, "mount /proc");
         run_done(&r);
 
@@ -989,9 +990,10 @@ TEST(workdir_through_fd) {
                 run("read x; pwd; ls ../../..", NULL, wd, setup_rootfs, &r, NULL);
                 ASSERT_TRUE(r.release_error < 0);
                 ASSERT_TRUE(strstr(r.err.message, "working directory") != NULL);
+                if (n == 32)
+                        fprintf(stderr, "last refusal: %s: %s\n", r.err.message, strerror(-r.err.error));
                 run_done(&r);
         }
-        fprintf(stderr, "last refusal: %s: %s\n", r.err.message, strerror(r.err.error));
 
         /* a magic link that exists: refused as one (ELOOP), not followed */
         run("read x; pwd", NULL, "/proc/self/cwd", setup_rootfs, &r, NULL);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The key tables of cbox.toml(5) and the parsers behind them: TOML value → model field, with a problem
- * report naming the key path, what is wrong and what is accepted. */
+/* The syntaxes of cbox.toml(5) values and the parsers behind the key tables (config-keys.c): TOML value →
+ * model field, with a problem report naming the key path, what is wrong and what is accepted; and the walker
+ * that applies a TOML table through a key table, with "did you mean" for unknown keys. */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <inttypes.h>
@@ -35,18 +36,6 @@ static char *display_path(const ParseCtx *ctx, const char *key_path) {
         return strjoin(strempty(ctx->prefix), key_path);
 }
 
-/* "<message> (<accepted>)", or "<message>" without accepted, for key at file:line:column */
-_printf_(7, 0) static int diag_addv(ConfigDiag *d, const char *file, unsigned line, unsigned column,
-                                    const char *key, const char *accepted, const char *fmt, va_list ap) {
-        _cleanup_free_ char *msg = NULL;
-
-        if (vasprintf(&msg, fmt, ap) < 0)
-                return -ENOMEM;
-        if (accepted)
-                return config_diag_add(d, file, line, column, key, "%s (%s)", msg, accepted);
-        return config_diag_add(d, file, line, column, key, "%s", msg);
-}
-
 /* "key.path: <message> (<accepted>)" at v's position */
 _printf_(5, 6) static int report(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
                                  const char *fmt, ...) {
@@ -58,7 +47,8 @@ _printf_(5, 6) static int report(ParseCtx *ctx, const ConfigKey *k, const char *
         if (!path)
                 return -ENOMEM;
         va_start(ap, fmt);
-        r = diag_addv(ctx->diag, ctx->file, pos.line, pos.column, path, k ? k->accepted : NULL, fmt, ap);
+        r = config_diag_addv(ctx->diag, ctx->file, pos.line, pos.column, path, k ? k->accepted : NULL, fmt,
+                             ap);
         va_end(ap);
         return r;
 }
@@ -144,7 +134,7 @@ static int check_image(const char *s, char **ret) {
         return 0;
 }
 
-static int check_hostname(const char *s, char **ret) {
+int check_hostname(const char *s, char **ret) {
         size_t n = strlen(s), label = 0;
         if (n == 0 || n > 253 || s[0] == '.' || s[n - 1] == '.')
                 return -EINVAL;
@@ -537,58 +527,55 @@ static const char *const mount_type_names[] = {
                 .n_names = ELEMENTSOF(n)                                                                    \
         }
 
-static const ScalarSyntax size_syntax = VALUE_SYNTAX("size", size_from_string, size_from_integer, uint64_t);
-static const ScalarSyntax timespan_syntax =
+const ScalarSyntax size_syntax = VALUE_SYNTAX("size", size_from_string, size_from_integer, uint64_t);
+const ScalarSyntax timespan_syntax =
         VALUE_SYNTAX("time span", timespan_from_string, timespan_from_integer, uint64_t);
-static const ScalarSyntax signal_syntax =
-        VALUE_SYNTAX("signal", signal_from_string, signal_from_integer, int);
-static const ScalarSyntax cpu_quota_syntax =
-        VALUE_SYNTAX("CPU quota", cpu_quota_from_string, NULL, uint64_t);
-static const ScalarSyntax u64_syntax = VALUE_SYNTAX("value", NULL, uint_from_integer, uint64_t);
-static const ScalarSyntax unsigned_syntax = VALUE_SYNTAX("value", NULL, unsigned_from_integer, unsigned);
-static const ScalarSyntax u64_or_infinity_syntax = {
+const ScalarSyntax signal_syntax = VALUE_SYNTAX("signal", signal_from_string, signal_from_integer, int);
+const ScalarSyntax cpu_quota_syntax = VALUE_SYNTAX("CPU quota", cpu_quota_from_string, NULL, uint64_t);
+const ScalarSyntax u64_syntax = VALUE_SYNTAX("value", NULL, uint_from_integer, uint64_t);
+const ScalarSyntax unsigned_syntax = VALUE_SYNTAX("value", NULL, unsigned_from_integer, unsigned);
+const ScalarSyntax u64_or_infinity_syntax = {
         .what = "value",
         .from_string = infinity_from_string,
         .from_integer = uint_from_integer,
         .expected = "an integer or \"infinity\"",
         .size = sizeof(uint64_t),
 };
-static const ScalarSyntax rlimit_syntax = {
+const ScalarSyntax rlimit_syntax = {
         .what = "limit",
         .from_string = rlimit_from_string,
         .from_integer = rlimit_from_integer,
         .expected = "an integer, \"infinity\" or \"SOFT:HARD\"",
         .size = sizeof(ConfigRlimit),
 };
-static const ScalarSyntax oom_score_adj_syntax =
-        VALUE_SYNTAX("value", NULL, oom_score_adj_from_integer, int);
-static const ScalarSyntax ipv4_syntax = VALUE_SYNTAX("IPv4 address", ipv4_from_string, NULL, struct in_addr);
-static const ScalarSyntax port_syntax = VALUE_SYNTAX("port spec", port_from_string, NULL, PortMap);
-static const ScalarSyntax subnet_syntax = { .what = "subnet",
-                                            .from_string = subnet_from_string,
-                                            .store = subnet_store };
-static const ScalarSyntax cpuset_syntax = { .what = "cpuset",
-                                            .from_string = cpuset_from_string,
-                                            .store = cpuset_store };
-static const ScalarSyntax network_mode_syntax = ENUM_SYNTAX(network_mode_names);
-static const ScalarSyntax on_failure_syntax = ENUM_SYNTAX(on_failure_names);
-static const ScalarSyntax pull_syntax = ENUM_SYNTAX(pull_names);
-static const ScalarSyntax auto_update_syntax = ENUM_SYNTAX(auto_update_names);
-static const ScalarSyntax mount_type_syntax = ENUM_SYNTAX(mount_type_names);
-static const ScalarSyntax nonempty_syntax = STRING_SYNTAX(check_nonempty, "value");
-static const ScalarSyntax abs_path_syntax = STRING_SYNTAX(check_abs_path, "path");
-static const ScalarSyntax image_syntax = STRING_SYNTAX(check_image, "image reference");
-static const ScalarSyntax hostname_syntax = STRING_SYNTAX(check_hostname, "hostname");
-static const ScalarSyntax user_syntax = STRING_SYNTAX(check_user, "user");
-static const ScalarSyntax slice_syntax = STRING_SYNTAX(check_slice, "slice name");
-static const ScalarSyntax ifname_syntax = STRING_SYNTAX(check_ifname, "name");
-static const ScalarSyntax nft_chain_syntax = STRING_SYNTAX(check_nft_chain, "nftables chain");
-static const ScalarSyntax seccomp_syntax = STRING_SYNTAX(check_seccomp, "seccomp setting");
-static const ScalarSyntax ipv4_string_syntax = STRING_SYNTAX(check_ipv4, "IPv4 address");
-static const ScalarSyntax host_entry_syntax = STRING_SYNTAX(check_host_entry, "hosts entry");
-static const ScalarSyntax device_syntax = STRING_SYNTAX(check_device, "device");
-static const ScalarSyntax cap_syntax = STRING_SYNTAX(check_cap, "capability");
-static const ScalarSyntax cap_or_all_syntax = STRING_SYNTAX(check_cap_or_all, "capability");
+const ScalarSyntax oom_score_adj_syntax = VALUE_SYNTAX("value", NULL, oom_score_adj_from_integer, int);
+const ScalarSyntax ipv4_syntax = VALUE_SYNTAX("IPv4 address", ipv4_from_string, NULL, struct in_addr);
+const ScalarSyntax port_syntax = VALUE_SYNTAX("port spec", port_from_string, NULL, PortMap);
+const ScalarSyntax subnet_syntax = { .what = "subnet",
+                                     .from_string = subnet_from_string,
+                                     .store = subnet_store };
+const ScalarSyntax cpuset_syntax = { .what = "cpuset",
+                                     .from_string = cpuset_from_string,
+                                     .store = cpuset_store };
+const ScalarSyntax network_mode_syntax = ENUM_SYNTAX(network_mode_names);
+const ScalarSyntax on_failure_syntax = ENUM_SYNTAX(on_failure_names);
+const ScalarSyntax pull_syntax = ENUM_SYNTAX(pull_names);
+const ScalarSyntax auto_update_syntax = ENUM_SYNTAX(auto_update_names);
+const ScalarSyntax mount_type_syntax = ENUM_SYNTAX(mount_type_names);
+const ScalarSyntax nonempty_syntax = STRING_SYNTAX(check_nonempty, "value");
+const ScalarSyntax abs_path_syntax = STRING_SYNTAX(check_abs_path, "path");
+const ScalarSyntax image_syntax = STRING_SYNTAX(check_image, "image reference");
+const ScalarSyntax hostname_syntax = STRING_SYNTAX(check_hostname, "hostname");
+const ScalarSyntax user_syntax = STRING_SYNTAX(check_user, "user");
+const ScalarSyntax slice_syntax = STRING_SYNTAX(check_slice, "slice name");
+const ScalarSyntax ifname_syntax = STRING_SYNTAX(check_ifname, "name");
+const ScalarSyntax nft_chain_syntax = STRING_SYNTAX(check_nft_chain, "nftables chain");
+const ScalarSyntax seccomp_syntax = STRING_SYNTAX(check_seccomp, "seccomp setting");
+const ScalarSyntax ipv4_string_syntax = STRING_SYNTAX(check_ipv4, "IPv4 address");
+const ScalarSyntax host_entry_syntax = STRING_SYNTAX(check_host_entry, "hosts entry");
+const ScalarSyntax device_syntax = STRING_SYNTAX(check_device, "device");
+const ScalarSyntax cap_syntax = STRING_SYNTAX(check_cap, "capability");
+const ScalarSyntax cap_or_all_syntax = STRING_SYNTAX(check_cap_or_all, "capability");
 
 /* What a value of another type is told to be, for a syntax with an integer form */
 static const char *integer_expected(const ScalarSyntax *x) {
@@ -631,8 +618,7 @@ static void set_flag(const ConfigKey *k, void *base_field) {
 }
 
 /* The parser of every key with a ScalarSyntax */
-static int parse_scalar(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
-                        void *data) {
+int parse_scalar(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v, void *data) {
         ScalarValue val = {};
         int r = scalar_convert(ctx, k, k->syntax, key_path, v, &val);
         if (r <= 0)
@@ -687,8 +673,7 @@ static int strv_add(ParseCtx *ctx, const TomlValue *e, ScalarValue *val, void *u
 }
 
 /* An array of strings of k->syntax, replaced whole */
-static int parse_strv(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
-                      void *data) {
+int parse_strv(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v, void *data) {
         _cleanup_strv_free_ char **l = new0(char *, 1);
         int r;
 
@@ -703,8 +688,7 @@ static int parse_strv(ParseCtx *ctx, const ConfigKey *k, const char *key_path, c
         return 1;
 }
 
-static int parse_bool(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
-                      void *data) {
+int parse_bool(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v, void *data) {
         if (toml_value_type(v) != TOML_BOOL)
                 return wrong_type(ctx, k, key_path, v, "a boolean");
         *(bool *) data = toml_value_bool(v);
@@ -712,8 +696,8 @@ static int parse_bool(ParseCtx *ctx, const ConfigKey *k, const char *key_path, c
         return 1;
 }
 
-static int parse_user_namespace(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
-                                void *data) {
+int parse_user_namespace(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
+                         void *data) {
         if (toml_value_type(v) == TOML_BOOL && !toml_value_bool(v)) {
                 *(bool *) data = false;
                 return 1;
@@ -749,8 +733,7 @@ static int port_add(ParseCtx *ctx, const TomlValue *e, ScalarValue *val, void *u
 }
 
 /* data = NetworkConfig: ports + n_ports; array replaced whole */
-static int parse_ports(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
-                       void *data) {
+int parse_ports(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v, void *data) {
         NetworkConfig *nc = data, l = { .ports = new0(PortMap, 1) };
         int r;
 
@@ -835,8 +818,7 @@ static int env_entry(ParseCtx *ctx, const ConfigKey *k, const TableEntry *e, voi
         return origin_table_set(ctx->origins, e->path, ctx->file, e->pos.line, e->pos.column);
 }
 
-static int parse_env(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
-                     void *data) {
+int parse_env(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v, void *data) {
         return parse_entries(ctx, k, key_path, v, env_entry, data);
 }
 
@@ -942,8 +924,7 @@ static int mount_check(ParseCtx *ctx, const MountSpec *m, const char *p, const T
 
 /* [[mount]]: entries are appended in file order; an entry from a later file with the target of an
  * earlier file's entry replaces it in place; two entries with one target in one file are an error. */
-static int parse_mounts(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
-                        void *data) {
+int parse_mounts(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v, void *data) {
         ContainerConfig *c = data;
         int r;
 
@@ -968,7 +949,7 @@ static int parse_mounts(ParseCtx *ctx, const ConfigKey *k, const char *key_path,
                 pfx = strjoin(p, ".");
                 if (!pfx)
                         return -ENOMEM;
-                r = apply_sub_table(ctx, mount_keys, mount_keys_count, &m, pfx, e, &tmp);
+                r = apply_sub_table(ctx, k->table->keys, k->table->n_keys, &m, pfx, e, &tmp);
                 if (r >= 0)
                         r = mount_check(ctx, &m, p, e);
                 if (r < 0 || ctx->diag->n_problems > before) {
@@ -1023,161 +1004,8 @@ static int parse_mounts(ParseCtx *ctx, const ConfigKey *k, const char *key_path,
         return 0;
 }
 
-/* ---- the key tables ---- */
-
-#define C(f) offsetof(ContainerConfig, f)
-#define CS(f) ((ssize_t) offsetof(ContainerConfig, f))
-/* a key of basic/unit-limits.h: its value and its flag in ResourceConfig.limits */
-#define LIMIT(l) C(resources.limits.value[UNIT_LIMIT_##l]), CS(resources.limits.set[UNIT_LIMIT_##l])
-
-#define A_PATH "an absolute path"
-#define A_SIZE "a size: a number with optional K, M, G or T suffix (base 1024), or an integer of bytes"
-#define A_SIZE_INF A_SIZE ", or \"infinity\""
-#define A_TIME "a time span such as \"10s\", \"1min 30s\", \"500ms\", or an integer of seconds"
-#define A_ARGV "a non-empty array of strings"
-
-const ConfigKey container_keys[] = {
-        { "image", parse_scalar, format_string, C(image), -1, 0, 0,
-          "a store image \"NAME:TAG\" or \"NAME@sha256:HEX\"", &image_syntax },
-        { "rootfs", parse_scalar, format_string, C(rootfs), -1, 0, 0, A_PATH " to the root directory",
-          &abs_path_syntax },
-        { "pull", parse_scalar, format_enum, C(pull), -1, 0, 0, "\"missing\", \"always\" or \"never\"",
-          &pull_syntax },
-        { "auto_update", parse_scalar, format_enum, C(auto_update), -1, 0, 0, "\"registry\" or \"disabled\"",
-          &auto_update_syntax },
-        { "command", parse_strv, format_strv, C(command), CS(command_set), 0, 1, A_ARGV, &nonempty_syntax },
-        { "entrypoint", parse_strv, format_strv, C(entrypoint), CS(entrypoint_set), 0, 0,
-          "an array of strings; [] clears the image's entrypoint", &nonempty_syntax },
-        { "env", parse_env, NULL, 0, -1, 0, 0, "a table of strings: NAME = \"value\"" },
-        { "env_files", parse_strv, format_strv, C(env_files), -1, 0, 0, "an array of absolute paths",
-          &abs_path_syntax },
-        { "workdir", parse_scalar, format_string, C(workdir), -1, 0, 0, A_PATH " in the container",
-          &abs_path_syntax },
-        { "user", parse_scalar, format_string, C(user), -1, 0, 0,
-          "\"name\", \"uid\", \"uid:gid\" or \"name:group\"", &user_syntax },
-        { "hostname", parse_scalar, format_string, C(hostname), -1, 0, 0,
-          "a hostname: labels of letters, digits and '-', up to 253 characters", &hostname_syntax },
-        { "read_only", parse_bool, format_bool, C(read_only), -1, 0, 0, "true or false" },
-        { "stop_signal", parse_scalar, format_signal, C(stop_signal), -1, 0, 0,
-          "a signal name like \"SIGTERM\" or \"TERM\", or its number", &signal_syntax },
-        { "stop_timeout", parse_scalar, format_timespan, C(stop_timeout_usec), -1, 0, 1,
-          A_TIME ", or \"infinity\"", &timespan_syntax },
-        { "slice", parse_scalar, format_string, C(slice), -1, 0, 0,
-          "a slice unit name like \"machine.slice\"", &slice_syntax },
-
-        { "resources.memory_max", parse_scalar, format_size, LIMIT(MEMORY_MAX), 0, 1, A_SIZE_INF,
-          &size_syntax },
-        { "resources.memory_high", parse_scalar, format_size, LIMIT(MEMORY_HIGH), 0, 1, A_SIZE_INF,
-          &size_syntax },
-        { "resources.memory_swap_max", parse_scalar, format_size, LIMIT(MEMORY_SWAP_MAX), 0, 1, A_SIZE_INF,
-          &size_syntax },
-        { "resources.cpu_quota", parse_scalar, format_cpu_quota, LIMIT(CPU_QUOTA), 0, 0,
-          "a percentage above 0 like \"50%\" or \"150%\" for 1.5 CPUs", &cpu_quota_syntax },
-        { "resources.cpu_weight", parse_scalar, format_u64, LIMIT(CPU_WEIGHT), 1, 10000,
-          "an integer from 1 to 10000", &u64_syntax },
-        { "resources.cpuset", parse_scalar, format_cpuset, C(resources), -1, 0, 0,
-          "CPU numbers and ranges like \"0-3,8\", CPUs 0 to 8191", &cpuset_syntax },
-        { "resources.tasks_max", parse_scalar, format_u64, LIMIT(TASKS_MAX), 1, UINT64_MAX - 1,
-          "an integer of at least 1, or \"infinity\"", &u64_or_infinity_syntax },
-        { "resources.io_weight", parse_scalar, format_u64, LIMIT(IO_WEIGHT), 1, 10000,
-          "an integer from 1 to 10000", &u64_syntax },
-        { "resources.nofile", parse_scalar, format_rlimit, C(resources.nofile), CS(resources.nofile_set), 0,
-          0, "an integer, \"infinity\", or \"SOFT:HARD\" of those with SOFT at most HARD", &rlimit_syntax },
-        { "resources.nproc", parse_scalar, format_rlimit, C(resources.nproc), CS(resources.nproc_set), 0, 0,
-          "an integer, \"infinity\", or \"SOFT:HARD\" of those with SOFT at most HARD", &rlimit_syntax },
-        { "resources.oom_score_adj", parse_scalar, format_int, C(resources.oom_score_adj),
-          CS(resources.oom_score_adj_set), 0, 0, "an integer from -1000 to 1000", &oom_score_adj_syntax },
-
-        { "network.mode", parse_scalar, format_enum, C(network.mode), -1, 0, 0,
-          "\"bridge\", \"none\" or \"host\"", &network_mode_syntax },
-        { "network.network", parse_scalar, format_string, C(network.network), -1, 0, 0,
-          "the name of a network defined in conf.d", &ifname_syntax },
-        { "network.address", parse_scalar, format_ipv4, C(network.address), CS(network.address_set), 0, 0,
-          "an IPv4 address inside the network's subnet", &ipv4_syntax },
-        { "network.ports", parse_ports, format_ports, C(network), -1, 0, 0,
-          "an array of \"HOST:CONTAINER\", \"ADDRESS:HOST:CONTAINER\" with optional \"/tcp\" or \"/udp\"; "
-          "ports 1-65535 or ranges \"A-B\" of equal length",
-          &port_syntax },
-        { "network.dns", parse_strv, format_strv, C(network.dns), -1, 0, 0, "an array of IPv4 addresses",
-          &ipv4_string_syntax },
-        { "network.hosts", parse_strv, format_strv, C(network.hosts), -1, 0, 0,
-          "an array of \"HOSTNAME:ADDRESS\"", &host_entry_syntax },
-
-        { "mount", parse_mounts, NULL, 0, -1, 0, 0, "[[mount]] tables" },
-
-        { "security.capabilities.add", parse_strv, format_strv, C(security.capabilities_add), -1, 0, 0,
-          "an array of capability names like \"CAP_NET_ADMIN\"", &cap_syntax },
-        { "security.capabilities.drop", parse_strv, format_strv, C(security.capabilities_drop), -1, 0, 0,
-          "an array of capability names like \"CAP_NET_RAW\", or \"ALL\"", &cap_or_all_syntax },
-        { "security.no_new_privileges", parse_bool, format_bool, C(security.no_new_privileges), -1, 0, 0,
-          "true or false" },
-        { "security.seccomp", parse_scalar, format_string, C(security.seccomp), -1, 0, 0,
-          "\"default\", \"unconfined\" or an absolute path to a profile", &seccomp_syntax },
-        { "security.user_namespace", parse_user_namespace, format_user_namespace, C(security.user_namespace),
-          -1, 0, 0, "false or \"auto\"" },
-        { "security.devices", parse_strv, format_strv, C(security.devices), -1, 0, 0,
-          "an array of \"/dev/NAME\" or \"/dev/NAME:rwm\"", &device_syntax },
-
-        { "health.command", parse_strv, format_strv, C(health.command), -1, 0, 1, A_ARGV, &nonempty_syntax },
-        { "health.interval", parse_scalar, format_timespan, C(health.interval_usec), -1, 0, 0, A_TIME,
-          &timespan_syntax },
-        { "health.timeout", parse_scalar, format_timespan, C(health.timeout_usec), -1, 0, 0, A_TIME,
-          &timespan_syntax },
-        { "health.start_period", parse_scalar, format_timespan, C(health.start_period_usec), -1, 0, 0,
-          A_TIME, &timespan_syntax },
-        { "health.retries", parse_scalar, format_unsigned, C(health.retries), -1, 1, 100,
-          "an integer from 1 to 100", &unsigned_syntax },
-        { "health.on_failure", parse_scalar, format_enum, C(health.on_failure), -1, 0, 0,
-          "\"ignore\" or \"exit\"", &on_failure_syntax },
-};
-const size_t container_keys_count = ELEMENTSOF(container_keys);
-
-#define M(f) offsetof(MountSpec, f)
-const ConfigKey mount_keys[] = {
-        { "type", parse_scalar, format_enum, M(type), -1, 0, 0, "\"bind\", \"tmpfs\" or \"volume\"",
-          &mount_type_syntax },
-        { "source", parse_scalar, format_string, M(source), -1, 0, 0,
-          "bind: an absolute host path; volume: a volume name", &nonempty_syntax },
-        { "target", parse_scalar, format_string, M(target), -1, 0, 0, A_PATH " in the container",
-          &abs_path_syntax },
-        { "read_only", parse_bool, format_bool, M(read_only), -1, 0, 0, "true or false" },
-        { "suid", parse_bool, format_bool, M(suid), -1, 0, 0, "true or false" },
-        { "dev", parse_bool, format_bool, M(dev), -1, 0, 0, "true or false" },
-        { "size", parse_scalar, format_size, M(size), -1, 0, 0, A_SIZE, &size_syntax },
-};
-const size_t mount_keys_count = ELEMENTSOF(mount_keys);
-
-#define N(f) offsetof(NetworkDef, f)
-static const ConfigKey network_def_keys[] = {
-        { "subnet", parse_scalar, NULL, 0, -1, 0, 0, "an IPv4 subnet like \"10.88.0.0/16\", prefix 8 to 30",
-          &subnet_syntax },
-        { "gateway", parse_scalar, format_ipv4, N(gateway), -1, 0, 0, "an IPv4 address inside the subnet",
-          &ipv4_syntax },
-        { "masquerade", parse_bool, format_bool, N(masquerade), -1, 0, 0, "true or false" },
-        { "bridge", parse_scalar, format_string, N(bridge), -1, 0, 0,
-          "an interface name of up to 15 characters", &ifname_syntax },
-};
-
-#define R(f) offsetof(RegistryDef, f)
-static const ConfigKey registry_def_keys[] = {
-        { "insecure", parse_bool, format_bool, R(insecure), -1, 0, 0, "true or false" },
-        { "ca_file", parse_scalar, format_string, R(ca_file), -1, 0, 0, A_PATH, &abs_path_syntax },
-        { "auth_file", parse_scalar, format_string, R(auth_file), -1, 0, 0, A_PATH, &abs_path_syntax },
-};
-
-/* [network.NAME] and [registry."HOST"]: arrays of GlobalConfig whose entries start with their char *name */
-typedef struct NamedTables {
-        const char *what; /* of NAME, for problems */
-        StringCheck check;
-        const ConfigKey *keys;
-        size_t n_keys;
-        size_t array_offset, count_offset; /* of the array and of its length in GlobalConfig */
-        size_t size;                       /* of an entry */
-        const void *init;                  /* a new entry, before its keys */
-} NamedTables;
-
 /* The entry called name, appended if new; NULL on OOM */
-static void *named_entry(GlobalConfig *g, const NamedTables *t, const char *name) {
+static void *named_entry(GlobalConfig *g, const ConfigTable *t, const char *name) {
         uint8_t **array = (uint8_t **) ((uint8_t *) g + t->array_offset), *e;
         size_t *n = (size_t *) ((uint8_t *) g + t->count_offset);
 
@@ -1197,14 +1025,9 @@ static void *named_entry(GlobalConfig *g, const NamedTables *t, const char *name
         return e;
 }
 
-typedef struct NamedTablesCall {
-        GlobalConfig *g;
-        const NamedTables *t;
-} NamedTablesCall;
-
 /* A [network.NAME] or [registry."HOST"] table: merged key by key into the named entry */
 static int named_table_entry(ParseCtx *ctx, const ConfigKey *k, const TableEntry *e, void *userdata) {
-        const NamedTablesCall *call = userdata;
+        const ConfigTable *t = k->table;
         _cleanup_(origin_table_freep) OriginTable *sub = NULL;
         _cleanup_free_ char *pfx = NULL;
         void *base;
@@ -1212,90 +1035,59 @@ static int named_table_entry(ParseCtx *ctx, const ConfigKey *k, const TableEntry
 
         if (toml_value_type(e->value) != TOML_TABLE)
                 return wrong_type(ctx, k, e->path, e->value, "a table");
-        if (call->t->check(e->name, NULL) < 0 || strlen(e->name) != e->name_len)
-                return bad_value(ctx, k, e->path, e->value, call->t->what, e->name, -EINVAL);
-        base = named_entry(call->g, call->t, e->name);
+        if (k->syntax->check(e->name, NULL) < 0 || strlen(e->name) != e->name_len)
+                return bad_value(ctx, k, e->path, e->value, t->what, e->name, -EINVAL);
+        base = named_entry(userdata, t, e->name);
         pfx = strjoin(e->path, ".");
         if (!base || !pfx)
                 return -ENOMEM;
         r = origin_table_set(ctx->origins, e->path, ctx->file, e->pos.line, e->pos.column);
         if (r < 0)
                 return r;
-        r = apply_sub_table(ctx, call->t->keys, call->t->n_keys, base, pfx, e->value, &sub);
+        r = apply_sub_table(ctx, t->keys, t->n_keys, base, pfx, e->value, &sub);
         if (r < 0)
                 return r;
         return add_origins(ctx, pfx, sub);
 }
 
-/* init: the new entry, of the array's type */
-#define NAMED_TABLES(w, c, keys, array, count, init)                                                        \
-        {                                                                                                   \
-                w, c, keys, ELEMENTSOF(keys), offsetof(GlobalConfig, array), offsetof(GlobalConfig, count), \
-                        sizeof(init), &init                                                                 \
-        }
-static const NetworkDef network_init = { .masquerade = true };
-static const RegistryDef registry_init = {};
-static const NamedTables network_tables =
-        NAMED_TABLES("network name", check_ifname, network_def_keys, networks, n_networks, network_init);
-static const NamedTables registry_tables = NAMED_TABLES("registry name", check_image, registry_def_keys,
-                                                        registries, n_registries, registry_init);
-
-static int parse_networks(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
-                          void *data) {
-        return parse_entries(ctx, k, key_path, v, named_table_entry,
-                             &(NamedTablesCall){ .g = data, .t = &network_tables });
+int parse_named_tables(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
+                       void *data) {
+        return parse_entries(ctx, k, key_path, v, named_table_entry, data);
 }
 
-static int parse_registries(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
-                            void *data) {
-        return parse_entries(ctx, k, key_path, v, named_table_entry,
-                             &(NamedTablesCall){ .g = data, .t = &registry_tables });
-}
+/* ---- [defaults]: a view of the container keys ---- */
 
-/* The container keys a conf.d [defaults] table may set */
-static const ConfigKey *defaults_keys(size_t *ret_n) {
-        static ConfigKey keys[ELEMENTSOF(container_keys)];
-        static size_t n = SIZE_MAX;
+int config_apply_view(ParseCtx *ctx, const ConfigTable *t, void *base, const TomlValue *table) {
+        _cleanup_free_ ConfigKey *keys = new (ConfigKey, t->n_keys);
+        size_t n = 0;
 
-        if (n == SIZE_MAX) {
-                size_t m = 0;
-                for (size_t i = 0; i < container_keys_count; i++) {
-                        const char *p = container_keys[i].path;
-                        if (startswith(p, "resources.") || startswith(p, "security.") ||
-                            IN_SET(0, strcmp(p, "stop_signal"), strcmp(p, "stop_timeout"),
-                                   strcmp(p, "read_only"), strcmp(p, "network.dns")))
-                                keys[m++] = container_keys[i];
-                }
-                n = m;
-        }
-        *ret_n = n;
-        return keys;
+        if (!keys)
+                return -ENOMEM;
+        for (size_t i = 0; i < t->n_keys; i++)
+                if (t->filter(t->keys[i].path))
+                        keys[n++] = t->keys[i];
+        return config_apply_table(ctx, keys, n, base, "", table);
 }
 
 /* [defaults]: checked now against a scratch container so that problems name the conf.d file, kept for
- * config_apply_global_defaults() */
-static int parse_defaults(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v,
-                          void *data) {
+ * the loader, which applies it to each container before the container's own file */
+int parse_defaults(ParseCtx *ctx, const ConfigKey *k, const char *key_path, const TomlValue *v, void *data) {
         GlobalConfig *g = data;
         GlobalPrivate *priv = g->priv;
         _cleanup_(container_config_freep) ContainerConfig *scratch = NULL;
-        size_t before = ctx->diag->n_problems, n;
-        const ConfigKey *keys = defaults_keys(&n);
+        size_t before = ctx->diag->n_problems;
         GlobalDefaults *d;
         int r;
 
         if (toml_value_type(v) != TOML_TABLE)
                 return wrong_type(ctx, k, key_path, v, "a table");
-        scratch = new0(ContainerConfig, 1);
+        scratch = container_config_new();
         if (!scratch)
-                return -ENOMEM;
-        scratch->origins = new0(OriginTable, 1);
-        if (!scratch->origins)
                 return -ENOMEM;
         ParseCtx sub = {
                 .diag = ctx->diag, .origins = scratch->origins, .file = ctx->file, .prefix = "defaults."
         };
-        r = config_apply_table(&sub, keys, n, scratch, "", v);
+        r = config_apply_view(&sub, k->table, scratch, v);
         if (r < 0)
                 return r;
         if (ctx->diag->n_problems > before || !priv)
@@ -1307,45 +1099,6 @@ static int parse_defaults(ParseCtx *ctx, const ConfigKey *k, const char *key_pat
         d[priv->n_defaults++] = (GlobalDefaults){ .file = ctx->file, .table = v };
         return 0;
 }
-
-int config_apply_global_defaults(const GlobalConfig *g, ContainerConfig *c, ConfigDiag *diag) {
-        const GlobalPrivate *priv = g ? g->priv : NULL;
-        size_t n;
-        const ConfigKey *keys = defaults_keys(&n);
-        int r;
-
-        if (!priv)
-                return 0;
-        for (size_t i = 0; i < priv->n_defaults; i++) {
-                const char *f = origin_table_intern_file(c->origins, priv->defaults[i].file);
-                if (!f)
-                        return -ENOMEM;
-                ParseCtx ctx = { .diag = diag, .origins = c->origins, .file = f, .prefix = "defaults." };
-                r = config_apply_table(&ctx, keys, n, c, "", priv->defaults[i].table);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
-
-#define G(f) offsetof(GlobalConfig, f)
-const ConfigKey global_keys[] = {
-        { "storage_root", parse_scalar, format_string, G(storage_root), -1, 0, 0, A_PATH, &abs_path_syntax },
-        { "run_root", parse_scalar, format_string, G(run_root), -1, 0, 0, A_PATH, &abs_path_syntax },
-        { "default_network", parse_scalar, format_string, G(default_network), -1, 0, 0,
-          "the name of a network defined in [network.NAME]", &ifname_syntax },
-        { "default_slice", parse_scalar, format_string, G(default_slice), -1, 0, 0,
-          "a slice unit name like \"machine.slice\"", &slice_syntax },
-        { "forward_accept_chain", parse_scalar, format_string, G(forward_accept_chain), -1, 0, 0,
-          "\"ip|inet TABLE CHAIN\": the administrator's forward chain where cbox may add its accept rules",
-          &nft_chain_syntax },
-        { "network", parse_networks, NULL, 0, -1, 0, 0, "[network.NAME] tables" },
-        { "registry", parse_registries, NULL, 0, -1, 0, 0, "[registry.\"HOST[:PORT]\"] tables" },
-        { "defaults", parse_defaults, NULL, 0, -1, 0, 0,
-          "a table of container keys: resources.*, security.*, stop_signal, stop_timeout, read_only, "
-          "network.dns" },
-};
-const size_t global_keys_count = ELEMENTSOF(global_keys);
 
 /* ---- applying a table ---- */
 
@@ -1502,331 +1255,5 @@ int config_apply_table(ParseCtx *ctx, const ConfigKey *keys, size_t n_keys, void
                 if (r < 0)
                         return r;
         }
-        return 0;
-}
-
-/* ---- defaults and validation ---- */
-
-int global_config_defaults(GlobalConfig *g) {
-        NetworkDef *n;
-
-        g->storage_root = strdup(CONFIG_DEFAULT_STORAGE_ROOT);
-        g->run_root = strdup(CONFIG_DEFAULT_RUN_ROOT);
-        g->default_network = strdup("cbox0");
-        g->default_slice = strdup("machine.slice");
-        n = new0(NetworkDef, 1);
-        if (!g->storage_root || !g->run_root || !g->default_network || !g->default_slice || !n)
-                return free(n), -ENOMEM;
-        g->networks = n;
-        g->n_networks = 1;
-        n->name = strdup("cbox0");
-        n->bridge = strdup("cbox0");
-        if (!n->name || !n->bridge)
-                return -ENOMEM;
-        n->subnet.s_addr = htonl(0x0a580000); /* 10.88.0.0/16 */
-        n->prefixlen = 16;
-        n->gateway.s_addr = htonl(0x0a580001);
-        n->masquerade = true;
-        return 0;
-}
-
-static int origin_problem(ConfigDiag *diag, const OriginTable *o, const char *key, const char *fallback_file,
-                          const char *fmt, ...) _printf_(5, 6);
-static int origin_problem(ConfigDiag *diag, const OriginTable *o, const char *key, const char *fallback_file,
-                          const char *fmt, ...) {
-        const ConfigOrigin *org = origin_table_get(o, key);
-        va_list ap;
-        int r;
-
-        va_start(ap, fmt);
-        if (org && org->file)
-                r = diag_addv(diag, org->file, org->line, org->column, key, NULL, fmt, ap);
-        else
-                r = diag_addv(diag, fallback_file, !!fallback_file, !!fallback_file, key, NULL, fmt, ap);
-        va_end(ap);
-        return r;
-}
-
-static int format_origin(const OriginTable *o, const char *key, char **ret) {
-        const ConfigOrigin *org = origin_table_get(o, key);
-        *ret = org && org->file ? strprintf("%s:%u", org->file, org->line) : strdup("built-in defaults");
-        return *ret ? 0 : -ENOMEM;
-}
-
-int global_config_validate(GlobalConfig *g, ConfigDiag *diag) {
-        const OriginTable *o = g->origins;
-        int r;
-
-        for (size_t i = 0; i < g->n_networks; i++) {
-                NetworkDef *n = &g->networks[i];
-                _cleanup_free_ char *sk = strjoin("network.", n->name, ".subnet"),
-                                    *gk = strjoin("network.", n->name, ".gateway");
-                uint32_t net, bcast, gw;
-
-                if (!sk || !gk)
-                        return -ENOMEM;
-                if (!n->bridge) {
-                        n->bridge = strdup(n->name);
-                        if (!n->bridge)
-                                return -ENOMEM;
-                }
-                if (n->prefixlen == 0) {
-                        _cleanup_free_ char *k = strjoin("network.", n->name);
-                        if (!k)
-                                return -ENOMEM;
-                        r = origin_problem(diag, o, k, NULL,
-                                           "no subnet (an IPv4 subnet like \"10.88.0.0/16\")");
-                        if (r < 0)
-                                return r;
-                        continue;
-                }
-                net = ntohl(n->subnet.s_addr);
-                bcast = net | ((1U << (32 - n->prefixlen)) - 1);
-                if (n->gateway.s_addr == 0)
-                        n->gateway.s_addr = htonl(net + 1);
-                gw = ntohl(n->gateway.s_addr);
-                if (!ipv4_in_subnet(n->gateway, n->subnet, n->prefixlen) || gw == net || gw == bcast) {
-                        char a[INET_ADDRSTRLEN];
-                        r = origin_problem(
-                                diag, o, gk, NULL,
-                                "gateway %s is not a host address of the subnet (an IPv4 address inside "
-                                "the subnet)",
-                                inet_ntop(AF_INET, &n->gateway, a, sizeof(a)) ?: "?");
-                        if (r < 0)
-                                return r;
-                }
-                for (size_t j = 0; j < i; j++) {
-                        const NetworkDef *m = &g->networks[j];
-                        if (m->prefixlen > 0 &&
-                            (ipv4_in_subnet(n->subnet, m->subnet, MIN(n->prefixlen, m->prefixlen)))) {
-                                r = origin_problem(
-                                        diag, o, sk, NULL,
-                                        "subnet overlaps the subnet of network '%s' (networks must not "
-                                        "overlap)",
-                                        m->name);
-                                if (r < 0)
-                                        return r;
-                        }
-                        if (m->bridge && streq(m->bridge, n->bridge)) {
-                                _cleanup_free_ char *bk = strjoin("network.", n->name, ".bridge");
-                                if (!bk)
-                                        return -ENOMEM;
-                                r = origin_problem(
-                                        diag, o, bk, NULL,
-                                        "bridge '%s' is already used by network '%s' (one bridge per "
-                                        "network)",
-                                        n->bridge, m->name);
-                                if (r < 0)
-                                        return r;
-                        }
-                }
-        }
-        if (!global_config_find_network(g, g->default_network)) {
-                r = origin_problem(diag, o, "default_network", NULL,
-                                   "unknown network '%s' (a network defined in [network.NAME])",
-                                   g->default_network);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
-
-int container_config_defaults(ContainerConfig *c, const GlobalConfig *g) {
-        c->stop_signal = SIGTERM;
-        c->stop_timeout_usec = 10 * USEC_PER_SEC;
-        c->slice = strdup(g && g->default_slice ? g->default_slice : "machine.slice");
-        c->network.mode = NETWORK_MODE_BRIDGE;
-        c->network.network = strdup(g && g->default_network ? g->default_network : "cbox0");
-        c->security.no_new_privileges = true;
-        c->security.seccomp = strdup("default");
-        c->resources.nofile = (ConfigRlimit){ CONFIG_DEFAULT_NOFILE_SOFT, CONFIG_DEFAULT_NOFILE_HARD };
-        c->resources.nproc = (ConfigRlimit){ UINT64_MAX, UINT64_MAX };
-        c->resources.oom_score_adj = 0;
-        c->health.interval_usec = 30 * USEC_PER_SEC;
-        c->health.timeout_usec = 30 * USEC_PER_SEC;
-        c->health.retries = 3;
-        c->health.on_failure = HEALTH_ON_FAILURE_IGNORE;
-        if (!c->slice || !c->network.network || !c->security.seccomp)
-                return -ENOMEM;
-
-        /* values taken from conf.d keep their origin there */
-        static const struct {
-                const char *global_key, *container_key;
-        } inherited[] = {
-                { "default_network", "network.network" },
-                { "default_slice", "slice" },
-        };
-        for (size_t i = 0; g && c->origins && i < ELEMENTSOF(inherited); i++) {
-                const ConfigOrigin *o = origin_table_get(g->origins, inherited[i].global_key);
-                const char *f;
-                int r;
-
-                if (!o || !o->file)
-                        continue;
-                f = origin_table_intern_file(c->origins, o->file);
-                if (!f)
-                        return -ENOMEM;
-                r = origin_table_set(c->origins, inherited[i].container_key, f, o->line, o->column);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
-
-static int env_compare(const void *a, const void *b) {
-        const char *x = *(const char *const *) a, *y = *(const char *const *) b;
-        size_t lx = strcspn(x, "="), ly = strcspn(y, "=");
-        int c = strncmp(x, y, MIN(lx, ly));
-        return c != 0 ? c : (lx > ly) - (lx < ly);
-}
-
-int container_config_validate(ContainerConfig *c, const GlobalConfig *g, ConfigDiag *diag) {
-        const OriginTable *o = c->origins;
-        int r;
-
-        if (c->env)
-                qsort(c->env, strv_length(c->env), sizeof(char *), env_compare);
-
-        if (!c->hostname) {
-                /* the container name, with '_' (not allowed in hostnames) as '-' */
-                _cleanup_free_ char *h = strdup(c->name);
-                if (!h)
-                        return -ENOMEM;
-                for (char *p = h; *p; p++)
-                        if (*p == '_')
-                                *p = '-';
-                if (check_hostname(h, NULL) >= 0)
-                        c->hostname = TAKE_PTR(h);
-        }
-
-        if (c->image && c->rootfs) {
-                _cleanup_free_ char *w = NULL;
-                r = format_origin(o, "image", &w);
-                if (r < 0)
-                        return r;
-                r = origin_problem(diag, o, "rootfs", c->path,
-                                   "both 'image' (set at %s) and 'rootfs' are set (exactly one of them)", w);
-                if (r < 0)
-                        return r;
-        } else if (!c->image && !c->rootfs && !config_diag_has_key(diag, "image") &&
-                   !config_diag_has_key(diag, "rootfs")) {
-                r = config_diag_add(
-                        diag, c->path, 1, 1, "image",
-                        "neither 'image' nor 'rootfs' is set (exactly one of them: a store image "
-                        "\"NAME:TAG\" or an absolute path to a root directory)");
-                if (r < 0)
-                        return r;
-        }
-
-        /* the tag is what auto-update follows: a root directory or a digest has none */
-        if (c->auto_update == AUTO_UPDATE_REGISTRY && (c->rootfs || (c->image && strchr(c->image, '@')))) {
-                r = origin_problem(diag, o, "auto_update", c->path,
-                                   "auto_update = \"registry\" follows the tag of 'image' on its registry: "
-                                   "it needs an image by tag (\"HOST/REPO:TAG\"), not %s",
-                                   c->rootfs ? "a rootfs" : "a digest");
-                if (r < 0)
-                        return r;
-        }
-
-        const NetworkDef *net = NULL;
-        if (c->network.mode == NETWORK_MODE_BRIDGE) {
-                net = global_config_find_network(g, c->network.network);
-                if (!net && g) {
-                        Buffer b = {};
-                        for (size_t i = 0; i < g->n_networks; i++)
-                                if (buffer_printf(&b, "%s%s", i ? ", " : "", g->networks[i].name) < 0) {
-                                        buffer_done(&b);
-                                        return -ENOMEM;
-                                }
-                        r = origin_problem(diag, o, "network.network", c->path,
-                                           "unknown network '%s' (networks defined in conf.d: %s)",
-                                           c->network.network, b.data ?: "none");
-                        buffer_done(&b);
-                        if (r < 0)
-                                return r;
-                }
-        } else {
-                const char *mode = network_mode_names[c->network.mode];
-                if (c->network.n_ports > 0) {
-                        r = origin_problem(diag, o, "network.ports", c->path,
-                                           "ports are published only in network mode \"bridge\", not \"%s\"",
-                                           mode);
-                        if (r < 0)
-                                return r;
-                }
-                if (c->network.address_set) {
-                        r = origin_problem(diag, o, "network.address", c->path,
-                                           "a static address needs network mode \"bridge\", not \"%s\"",
-                                           mode);
-                        if (r < 0)
-                                return r;
-                }
-        }
-
-        if (net && c->network.address_set) {
-                uint32_t a = ntohl(c->network.address.s_addr), n = ntohl(net->subnet.s_addr);
-                uint32_t bcast = n | ((1U << (32 - net->prefixlen)) - 1);
-                char as[INET_ADDRSTRLEN], ns[INET_ADDRSTRLEN];
-                (void) inet_ntop(AF_INET, &c->network.address, as, sizeof(as));
-                (void) inet_ntop(AF_INET, &net->subnet, ns, sizeof(ns));
-                if (!ipv4_in_subnet(c->network.address, net->subnet, net->prefixlen))
-                        r = origin_problem(
-                                diag, o, "network.address", c->path,
-                                "address %s is outside the subnet %s/%u of network '%s' (an IPv4 address "
-                                "inside the network's subnet)",
-                                as, ns, net->prefixlen, net->name);
-                else if (a == n || a == bcast || c->network.address.s_addr == net->gateway.s_addr)
-                        r = origin_problem(
-                                diag, o, "network.address", c->path,
-                                "address %s is the network, broadcast or gateway address of network '%s' "
-                                "(a free host address inside %s/%u)",
-                                as, net->name, ns, net->prefixlen);
-                else
-                        r = 0;
-                if (r < 0)
-                        return r;
-        }
-
-        for (size_t i = 0; i < c->network.n_ports; i++)
-                for (size_t j = 0; j < i; j++)
-                        if (port_map_conflicts(&c->network.ports[i], &c->network.ports[j])) {
-                                const PortMap *p = &c->network.ports[i];
-                                _cleanup_free_ char *s = config_format_port_spec(p),
-                                                    *key = strprintf("network.ports[%zu]", i);
-                                if (!s || !key)
-                                        return -ENOMEM;
-                                r = config_diag_add(
-                                        diag, p->origin.file, p->origin.line, p->origin.column, key,
-                                        "host port of '%s' is already published by network.ports[%zu] "
-                                        "(each host port and protocol once)",
-                                        s, j);
-                                if (r < 0)
-                                        return r;
-                                break;
-                        }
-
-        /* [health] keys without a command; a check needs time to run and between runs */
-        c->health.enabled = c->health.command != NULL;
-        if (c->health.enabled && c->health.interval_usec == 0) {
-                r = origin_problem(diag, o, "health.interval", c->path, "must be above 0 (" A_TIME ")");
-                if (r < 0)
-                        return r;
-        }
-        if (c->health.enabled && c->health.timeout_usec == 0) {
-                r = origin_problem(diag, o, "health.timeout", c->path, "must be above 0 (" A_TIME ")");
-                if (r < 0)
-                        return r;
-        }
-        if (!c->health.enabled)
-                for (size_t i = 0; i < o->n_entries; i++)
-                        if (startswith(o->entries[i].key, "health.")) {
-                                r = config_diag_add(diag, o->entries[i].origin.file,
-                                                    o->entries[i].origin.line, o->entries[i].origin.column,
-                                                    "health.command",
-                                                    "missing: [health] needs a command (" A_ARGV ")");
-                                if (r < 0)
-                                        return r;
-                                break;
-                        }
         return 0;
 }
