@@ -338,7 +338,7 @@ static int list_files(char ***ret) {
                 _cleanup_free_ char *name = strndup(de->d_name, n - 5);
                 if (!name)
                         return -ENOMEM;
-                if (!state_name_is_valid(name))
+                if (!container_name_is_valid(name))
                         continue;
                 if (strv_consume(&names, TAKE_PTR(name)) < 0)
                         return -ENOMEM;

@@ -19,6 +19,7 @@
 #include "macros.h"
 #include "spawn.h"
 #include "string-util.h"
+#include "time-util.h"
 
 static const char *const health_status_names[_HEALTH_STATUS_MAX] = {
         [HEALTH_NONE] = "none",
@@ -31,22 +32,10 @@ const char *health_status_to_string(HealthStatus s) {
         return s >= 0 && s < _HEALTH_STATUS_MAX ? health_status_names[s] : NULL;
 }
 
-static uint64_t now_mono(void) {
-        struct timespec ts;
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
-}
-
-static uint64_t now_real(void) {
-        struct timespec ts;
-        (void) clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
-}
-
 static void health_save(HealthCheck *h) {
         char buf[128];
         int n = snprintf(buf, sizeof(buf), "STATUS=%s\nFAILURES=%u\nCHECKED_USEC=%" PRIu64 "\n",
-                         health_status_to_string(h->status), h->failures, now_real());
+                         health_status_to_string(h->status), h->failures, now_realtime_usec());
         if (n > 0 && h->state_dir_fd >= 0)
                 (void) write_file_atomic_at(h->state_dir_fd, "health", buf, (size_t) n, 0644);
 }
@@ -106,7 +95,7 @@ int health_init(HealthCheck *h, const char *name, const ContainerConfig *c, cons
                         return r;
                 }
         }
-        h->started_usec = now_mono();
+        h->started_usec = now_monotonic_usec();
         first = MIN(c->health.interval_usec, USEC_PER_SEC);
         h->next_usec = h->started_usec + first;
         health_save(h);
@@ -135,7 +124,7 @@ int health_fd(const HealthCheck *h) {
 }
 
 int health_timeout_ms(const HealthCheck *h) {
-        uint64_t now = now_mono(), when = h->runner > 0 ? h->deadline_usec : h->next_usec;
+        uint64_t now = now_monotonic_usec(), when = h->runner > 0 ? h->deadline_usec : h->next_usec;
         if (when <= now)
                 return 0;
         return (int) MIN((when - now + 999) / 1000, (uint64_t) INT32_MAX);
@@ -193,7 +182,7 @@ static int check_start(HealthCheck *h) {
                 runner_kill(h);
                 return r;
         }
-        h->deadline_usec = now_mono() + h->c->health.timeout_usec;
+        h->deadline_usec = now_monotonic_usec() + h->c->health.timeout_usec;
         return 0;
 }
 
@@ -209,7 +198,8 @@ static int check_result(HealthCheck *h, bool passed, const char *why) {
                         h->passed_once = true;
                         event = HEALTH_EVENT_FIRST_PASS;
                 }
-        } else if (now_mono() - h->started_usec < hc->start_period_usec && h->status == HEALTH_STARTING) {
+        } else if (now_monotonic_usec() - h->started_usec < hc->start_period_usec &&
+                   h->status == HEALTH_STARTING) {
                 log_info("%s: health check failed (%s), within start_period", h->name, why);
         } else {
                 h->failures++;
@@ -226,7 +216,7 @@ static int check_result(HealthCheck *h, bool passed, const char *why) {
 }
 
 int health_process(HealthCheck *h) {
-        uint64_t now = now_mono();
+        uint64_t now = now_monotonic_usec();
         int r;
 
         if (h->runner > 0) {

@@ -54,7 +54,7 @@ static char *veth_owner(const char *name) {
 /* the container a link's alias names, NULL if none of ours */
 static const char *veth_owner_of(const char *alias) {
         const char *o = alias ? startswith(alias, VETH_OWNER_PREFIX) : NULL;
-        return o && state_name_is_valid(o) ? o : NULL;
+        return o && container_name_is_valid(o) ? o : NULL;
 }
 
 void container_net_done(ContainerNet *n) {
@@ -616,7 +616,7 @@ void container_net_release_owner(const GlobalConfig *g, const char *name) {
 
 static int owners_add(char ***owners, const char *name) {
         /* only what cbox itself names: valid container names */
-        if (!name || !state_name_is_valid(name) || strv_contains(*owners, name))
+        if (!name || !container_name_is_valid(name) || strv_contains(*owners, name))
                 return 0;
         return strv_extend(owners, name);
 }

@@ -11,6 +11,7 @@
 #include "container.h"
 #include "log.h"
 #include "string-util.h"
+#include "time-util.h"
 
 /* TimeoutStartSec of the unit is 5 min; give systemd a little longer to report the failure itself */
 #define START_WAIT_USEC (330 * USEC_PER_SEC)
@@ -59,12 +60,6 @@ int container_is_service(const GlobalConfig *g, const char *name) {
         return service_installed(unit);
 }
 
-static uint64_t now_mono(void) {
-        struct timespec ts;
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
-}
-
 int container_service_start(const char *name) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
@@ -96,13 +91,13 @@ int container_service_start(const char *name) {
                 return log_error_errno(r, "%s: bad reply to StartUnit: %m", name);
 
         /* the start job of a Type=notify unit ends with READY=1 or the unit's failure */
-        deadline = now_mono() + START_WAIT_USEC;
+        deadline = now_monotonic_usec() + START_WAIT_USEC;
         for (;;) {
                 uint32_t id;
                 if (sd_bus_get_property_trivial(bus, "org.freedesktop.systemd1", job,
                                                 "org.freedesktop.systemd1.Job", "Id", NULL, 'u', &id) < 0)
                         break; /* the job is gone */
-                if (now_mono() > deadline)
+                if (now_monotonic_usec() > deadline)
                         return log_error_errno(ETIMEDOUT, "%s: the start job of %s did not finish", name,
                                                unit);
                 (void) usleep(100 * 1000);

@@ -25,7 +25,7 @@ static int lock_known_full(const GlobalConfig *g, const char *name, bool log_unk
         _cleanup_(container_state_freep) ContainerState *s = NULL;
         int lock_fd = -EBADF, r;
 
-        if (!state_name_is_valid(name))
+        if (!container_name_is_valid(name))
                 return log_error_errno(EINVAL, "'%s' is not a valid container name", name);
         r = state_lock(global_config_run_root(g), name, true, &lock_fd);
         if (r < 0)
@@ -179,7 +179,7 @@ static int add_names_in(const char *root, const char *sub, char ***names) {
                 return -ENOMEM;
         d = opendir(dir);
         for (struct dirent *de; d && (de = readdir(d));)
-                if (state_name_is_valid(de->d_name) && !strv_contains(*names, de->d_name) &&
+                if (container_name_is_valid(de->d_name) && !strv_contains(*names, de->d_name) &&
                     strv_extend(names, de->d_name) < 0)
                         return -ENOMEM;
         return 0;
@@ -217,7 +217,7 @@ int container_stop(const GlobalConfig *g, const char *name) {
         int lock_fd = -EBADF, r;
 
         /* run by cbox@NAME.service: the unit stops it, and the cbox in it releases everything */
-        if (state_name_is_valid(name) && container_is_service(g, name) > 0)
+        if (container_name_is_valid(name) && container_is_service(g, name) > 0)
                 return container_service_stop(name);
 
         r = lock_known(g, name, &lock_fd, &s);
@@ -259,7 +259,7 @@ int container_start(const GlobalConfig *g, const char *name, const UpOptions *o)
         int r;
 
         /* a container with /etc/cbox/NAME.toml (or run by its unit) starts through cbox@NAME.service */
-        if (state_name_is_valid(name) && container_is_service(g, name) > 0) {
+        if (container_name_is_valid(name) && container_is_service(g, name) > 0) {
                 r = container_service_start(name);
                 if (r >= 0 && !o->quiet)
                         printf("%s\n", name);
@@ -330,7 +330,7 @@ int container_cleanup(const GlobalConfig *g, const char *name) {
         _cleanup_close_ int dir_fd = -EBADF;
         int lock_fd = -EBADF, r;
 
-        if (!state_name_is_valid(name))
+        if (!container_name_is_valid(name))
                 return log_error_errno(EINVAL, "'%s' is not a valid container name", name);
         /* up/down/stop hold the lock while they release things themselves: nothing to do then */
         r = state_lock(global_config_run_root(g), name, false, &lock_fd);

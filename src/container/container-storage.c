@@ -897,7 +897,7 @@ int container_storage_gc(const GlobalConfig *g, ContainerStorageGc *ret) {
                 if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
                         continue;
                 /* only what cbox itself names: valid container names (no dot files, no temporaries) */
-                if (!state_name_is_valid(de->d_name))
+                if (!container_name_is_valid(de->d_name))
                         continue;
                 if (strv_extend(&names, de->d_name) < 0)
                         return log_oom();

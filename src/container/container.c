@@ -78,7 +78,7 @@ int container_get_info(const GlobalConfig *g, const char *name, ContainerInfo *r
         ContainerState *s = NULL;
         int r;
 
-        if (!state_name_is_valid(name))
+        if (!container_name_is_valid(name))
                 return -EINVAL;
         r = state_load_by_name(global_config_run_root(g), name, &s);
         if (r < 0)

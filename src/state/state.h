@@ -72,9 +72,8 @@ typedef struct ContainerState {
 ContainerState *container_state_free(ContainerState *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(ContainerState *, container_state_free);
 
-/* container_name_is_valid() (basic/string-util.h) is the one rule for container names; this is its
- * old name, kept until container/ calls it directly. */
-#define state_name_is_valid(name) container_name_is_valid(name)
+/* Container names: container_name_is_valid() (basic/string-util.h), the one rule for config/, state/ and
+ * container/. */
 
 /* Lock NAME under run_root (creating run_root 0755). blocking=false → -EBUSY when held by another.
  * Returns the lock fd. */

@@ -34,21 +34,21 @@ static void rm_tmpdir(const char *p) {
 }
 
 TEST(name_validity) {
-        ASSERT_TRUE(state_name_is_valid("web"));
-        ASSERT_TRUE(state_name_is_valid("a.b_c-1"));
-        ASSERT_FALSE(state_name_is_valid(""));
-        ASSERT_FALSE(state_name_is_valid(NULL));
-        ASSERT_FALSE(state_name_is_valid(".hidden"));
-        ASSERT_FALSE(state_name_is_valid("-x"));
-        ASSERT_FALSE(state_name_is_valid("a/b"));
-        ASSERT_FALSE(state_name_is_valid(".."));
-        ASSERT_FALSE(state_name_is_valid(
+        ASSERT_TRUE(container_name_is_valid("web"));
+        ASSERT_TRUE(container_name_is_valid("a.b_c-1"));
+        ASSERT_FALSE(container_name_is_valid(""));
+        ASSERT_FALSE(container_name_is_valid(NULL));
+        ASSERT_FALSE(container_name_is_valid(".hidden"));
+        ASSERT_FALSE(container_name_is_valid("-x"));
+        ASSERT_FALSE(container_name_is_valid("a/b"));
+        ASSERT_FALSE(container_name_is_valid(".."));
+        ASSERT_FALSE(container_name_is_valid(
                 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")); /* 65 */
-        ASSERT_FALSE(state_name_is_valid("caf\xc3\xa9")); /* ASCII only, whatever the locale */
-        ASSERT_FALSE(state_name_is_valid("a b"));
-        /* one rule: state/ answers what basic/ (and so config/) answers */
-        ASSERT_TRUE(container_name_is_valid("ipam") && state_name_is_valid("ipam"));
-        ASSERT_TRUE(container_name_is_valid("x.lock") && state_name_is_valid("x.lock"));
+        ASSERT_FALSE(container_name_is_valid("caf\xc3\xa9")); /* ASCII only, whatever the locale */
+        ASSERT_FALSE(container_name_is_valid("a b"));
+        /* the one rule: names like state/'s own files are container names too */
+        ASSERT_TRUE(container_name_is_valid("ipam"));
+        ASSERT_TRUE(container_name_is_valid("x.lock"));
 }
 
 /* Names that spell cbox's internal entries do not reach them: a container named like each of them
