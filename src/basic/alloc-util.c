@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "alloc-util.h"
@@ -11,9 +12,12 @@ int greedy_realloc(void **p, size_t *allocated, size_t need, size_t size, size_t
 
         if (need <= *allocated)
                 return 0;
-        a = MAX(*allocated * 2, min_alloc);
+        a = MAX(*allocated > SIZE_MAX / 2 ? need : *allocated * 2, min_alloc);
         if (a < need)
                 a = need;
+        /* checked here, not left to reallocarray(): the sanitizers' reallocarray aborts on an overflow */
+        if (size > 0 && a > SIZE_MAX / size)
+                return -ENOMEM;
         q = reallocarray(*p, a, size);
         if (!q)
                 return -ENOMEM;
