@@ -72,6 +72,12 @@ int verb_for_each_name(int argc, char *argv[],
         return failed ? 1 : 0;
 }
 
+int verb_run_names(int argc, char *argv[], const VerbArgs *a,
+                   int (*fn)(const GlobalConfig *g, const char *name, void *userdata), void *userdata) {
+        int r = verb_parse_args(argc, argv, a);
+        return r != VERB_GO_ON ? r : verb_for_each_name(argc, argv, fn, userdata);
+}
+
 void format_bytes(uint64_t b, char *buf, size_t n) {
         static const char *const units[] = { "B", "K", "M", "G", "T" };
         double v = (double) b;

@@ -37,5 +37,13 @@ int verb_parse_args(int argc, char *argv[], const VerbArgs *a);
 int verb_for_each_name(int argc, char *argv[],
                        int (*fn)(const GlobalConfig *g, const char *name, void *userdata), void *userdata);
 
+/* The operands of the NAME… verbs, for a VerbArgs literal */
+#define VERB_ARGS_NAMES .min_operands = 1, .max_operands = -1, .usage = "expected at least one NAME"
+
+/* verb_parse_args(argc, argv, a), then, when the verb goes on, verb_for_each_name(argc, argv, fn, userdata):
+ * the whole body of a NAME… verb. Returns the exit code. */
+int verb_run_names(int argc, char *argv[], const VerbArgs *a,
+                   int (*fn)(const GlobalConfig *g, const char *name, void *userdata), void *userdata);
+
 /* "1.5M" style, base 1024 */
 void format_bytes(uint64_t b, char *buf, size_t n);

@@ -16,11 +16,11 @@ static const char help[] = "cbox cleanup NAME\n\n"
                            "while the container runs or another verb is working on it.\n";
 
 VERB(cleanup, 90, "cleanup NAME                Release what an exited container holds (run by systemd)") {
-        int r = verb_parse_args(argc, argv,
-                                &(const VerbArgs){ .name = "cleanup",
-                                                   .help = help,
-                                                   .min_operands = 1,
-                                                   .max_operands = 1,
-                                                   .usage = "expected exactly one NAME" });
-        return r != VERB_GO_ON ? r : verb_for_each_name(argc, argv, cleanup_one, NULL);
+        return verb_run_names(argc, argv,
+                              &(const VerbArgs){ .name = "cleanup",
+                                                 .help = help,
+                                                 .min_operands = 1,
+                                                 .max_operands = 1,
+                                                 .usage = "expected exactly one NAME" },
+                              cleanup_one, NULL);
 }

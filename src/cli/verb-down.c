@@ -30,14 +30,12 @@ VERB(down, 21, "down [--volumes] NAME…      Stop and remove containers") {
                 {},
         };
         bool volumes = false;
-        int r = verb_parse_args(argc, argv,
-                                &(const VerbArgs){ .name = "down",
-                                                   .help = help,
-                                                   .options = options,
-                                                   .on_option = down_option,
-                                                   .userdata = &volumes,
-                                                   .min_operands = 1,
-                                                   .max_operands = -1,
-                                                   .usage = "expected at least one NAME" });
-        return r != VERB_GO_ON ? r : verb_for_each_name(argc, argv, down_one, &volumes);
+        return verb_run_names(argc, argv,
+                              &(const VerbArgs){ .name = "down",
+                                                 .help = help,
+                                                 .options = options,
+                                                 .on_option = down_option,
+                                                 .userdata = &volumes,
+                                                 VERB_ARGS_NAMES },
+                              down_one, &volumes);
 }

@@ -60,15 +60,13 @@ VERB(kill, 25, "kill [-s SIGNAL] NAME…      Send a signal to containers") {
                 {},
         };
         int sig = SIGTERM;
-        int r = verb_parse_args(argc, argv,
-                                &(const VerbArgs){ .name = "kill",
-                                                   .help = help,
-                                                   .short_options = "s:",
-                                                   .options = options,
-                                                   .on_option = kill_option,
-                                                   .userdata = &sig,
-                                                   .min_operands = 1,
-                                                   .max_operands = -1,
-                                                   .usage = "expected at least one NAME" });
-        return r != VERB_GO_ON ? r : verb_for_each_name(argc, argv, kill_one, &sig);
+        return verb_run_names(argc, argv,
+                              &(const VerbArgs){ .name = "kill",
+                                                 .help = help,
+                                                 .short_options = "s:",
+                                                 .options = options,
+                                                 .on_option = kill_option,
+                                                 .userdata = &sig,
+                                                 VERB_ARGS_NAMES },
+                              kill_one, &sig);
 }

@@ -12,11 +12,7 @@ static const char help[] = "cbox restart NAME…\n\n"
                            "cbox stop, then cbox start (the file is read again).\n";
 
 VERB(restart, 24, "restart NAME…               Stop and start containers") {
-        int r = verb_parse_args(argc, argv,
-                                &(const VerbArgs){ .name = "restart",
-                                                   .help = help,
-                                                   .min_operands = 1,
-                                                   .max_operands = -1,
-                                                   .usage = "expected at least one NAME" });
-        return r != VERB_GO_ON ? r : verb_for_each_name(argc, argv, restart_one, NULL);
+        return verb_run_names(argc, argv,
+                              &(const VerbArgs){ .name = "restart", .help = help, VERB_ARGS_NAMES },
+                              restart_one, NULL);
 }

@@ -13,11 +13,7 @@ static const char help[] = "cbox start NAME…\n\n"
                            "file it was created from.\n";
 
 VERB(start, 22, "start NAME…                 Start stopped or exited containers again") {
-        int r = verb_parse_args(argc, argv,
-                                &(const VerbArgs){ .name = "start",
-                                                   .help = help,
-                                                   .min_operands = 1,
-                                                   .max_operands = -1,
-                                                   .usage = "expected at least one NAME" });
-        return r != VERB_GO_ON ? r : verb_for_each_name(argc, argv, start_one, NULL);
+        return verb_run_names(argc, argv,
+                              &(const VerbArgs){ .name = "start", .help = help, VERB_ARGS_NAMES }, start_one,
+                              NULL);
 }

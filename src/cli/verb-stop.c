@@ -15,11 +15,6 @@ static const char help[] = "cbox stop NAME…\n\n"
                            "stopped); 'cbox start' runs it again, 'cbox down' removes it.\n";
 
 VERB(stop, 23, "stop NAME…                  Stop containers, keeping their state") {
-        int r = verb_parse_args(argc, argv,
-                                &(const VerbArgs){ .name = "stop",
-                                                   .help = help,
-                                                   .min_operands = 1,
-                                                   .max_operands = -1,
-                                                   .usage = "expected at least one NAME" });
-        return r != VERB_GO_ON ? r : verb_for_each_name(argc, argv, stop_one, NULL);
+        return verb_run_names(argc, argv, &(const VerbArgs){ .name = "stop", .help = help, VERB_ARGS_NAMES },
+                              stop_one, NULL);
 }

@@ -39,14 +39,8 @@ static const char help[] = "cbox update NAME…\n\n"
 
 VERB(update, 26, "update NAME…                Apply changed [resources] of the file to running containers") {
         bool restart = false;
-        int r = verb_parse_args(argc, argv,
-                                &(const VerbArgs){ .name = "update",
-                                                   .help = help,
-                                                   .min_operands = 1,
-                                                   .max_operands = -1,
-                                                   .usage = "expected at least one NAME" });
-        if (r != VERB_GO_ON)
-                return r;
-        r = verb_for_each_name(argc, argv, update_one, &restart);
+        int r = verb_run_names(argc, argv,
+                               &(const VerbArgs){ .name = "update", .help = help, VERB_ARGS_NAMES },
+                               update_one, &restart);
         return r != 0 ? r : restart ? 3 : 0;
 }
