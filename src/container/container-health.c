@@ -21,16 +21,14 @@
 #include "string-util.h"
 #include "time-util.h"
 
-static const char *const health_status_names[_HEALTH_STATUS_MAX] = {
+static const char *const health_status_table[_HEALTH_STATUS_MAX] = {
         [HEALTH_NONE] = "none",
         [HEALTH_STARTING] = "starting",
         [HEALTH_HEALTHY] = "healthy",
         [HEALTH_UNHEALTHY] = "unhealthy",
 };
 
-const char *health_status_to_string(HealthStatus s) {
-        return s >= 0 && s < _HEALTH_STATUS_MAX ? health_status_names[s] : NULL;
-}
+DEFINE_STRING_TABLE_TO_STRING(health_status, HealthStatus, _HEALTH_STATUS_MAX);
 
 static void health_save(HealthCheck *h) {
         char buf[128];
@@ -266,8 +264,8 @@ HealthStatus health_read_status(int state_dir_fd) {
         if (!v)
                 return HEALTH_NONE;
         for (HealthStatus i = HEALTH_STARTING; i < _HEALTH_STATUS_MAX; i++) {
-                size_t l = strlen(health_status_names[i]);
-                if (strncmp(v, health_status_names[i], l) == 0 && IN_SET(v[l], '\n', '\0'))
+                size_t l = strlen(health_status_table[i]);
+                if (strncmp(v, health_status_table[i], l) == 0 && IN_SET(v[l], '\n', '\0'))
                         return i;
         }
         return HEALTH_NONE;

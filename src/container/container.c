@@ -21,11 +21,7 @@ static const char *const container_status_table[_CONTAINER_STATUS_MAX] = {
         [CONTAINER_STARTING] = "starting", [CONTAINER_INTERRUPTED] = "interrupted",
 };
 
-const char *container_status_to_string(ContainerStatus s) {
-        if (s < 0 || s >= _CONTAINER_STATUS_MAX)
-                return NULL;
-        return container_status_table[s];
-}
+DEFINE_STRING_TABLE_TO_STRING(container_status, ContainerStatus, _CONTAINER_STATUS_MAX);
 
 int container_pidfd_open_checked(pid_t pid, uint64_t start_time, int *ret) {
         uint64_t t;

@@ -25,7 +25,9 @@
 #include "fd-util.h"
 #include "nft-internal.h"
 #include "nft.h"
+#include "nlmsg-util.h"
 #include "string-util.h"
+#include "time-util.h"
 
 #define TABLE "cbox"
 #define FAMILY NFPROTO_INET
@@ -101,18 +103,13 @@ void nft_port_entry_array_free(NftPortEntry *e, size_t n) {
  * under TCG in the VM suite). Callers never retry themselves. */
 
 void retry_start(Retry *t) {
-        struct timespec ts;
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        *t = (Retry){ .deadline_usec = (uint64_t) ts.tv_sec * 1000000U + (uint64_t) ts.tv_nsec / 1000U +
-                              NFT_RETRY_USEC };
+        *t = (Retry){ .deadline_usec = now_monotonic_usec() + NFT_RETRY_USEC };
 }
 
 /* A short pause growing with the attempt (up to 10 ms), jittered by pid so that processes forked
  * together do not retry in lockstep; false once the deadline has passed. */
 bool retry_next(Retry *t) {
-        struct timespec ts;
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        if ((uint64_t) ts.tv_sec * 1000000U + (uint64_t) ts.tv_nsec / 1000U >= t->deadline_usec)
+        if (now_monotonic_usec() >= t->deadline_usec)
                 return false;
         uint32_t x = ((uint32_t) getpid() * 2654435761U) ^ (t->attempt * 40503U);
         useconds_t max = 200U * MIN(t->attempt + 1, 50U);
@@ -184,31 +181,7 @@ static int parse_error(const struct nlmsghdr *nlh, const char **ret_msg) {
 }
 
 static ssize_t nfnl_recv(Nfnl *n, bool nonblock) {
-        struct sockaddr_nl addr = {};
-        struct iovec iov = { .iov_base = n->buf, .iov_len = RECV_BUFFER };
-        struct msghdr mh = {
-                .msg_name = &addr, .msg_namelen = sizeof(addr), .msg_iov = &iov, .msg_iovlen = 1
-        };
-        ssize_t k;
-
-        for (;;) {
-                k = recvmsg(mnl_socket_get_fd(n->sock), &mh, nonblock ? MSG_DONTWAIT : 0);
-                if (k >= 0)
-                        break;
-                if (errno != EINTR)
-                        return -errno;
-        }
-        if (mh.msg_flags & MSG_TRUNC)
-                return -ENOBUFS;
-        if (mh.msg_namelen != sizeof(addr) || addr.nl_pid != 0)
-                return -EPROTO;
-        return k;
-}
-
-/* libmnl's mnl_nlmsg_ok() compares nlmsg_len as a signed int: a length >= 2^31 passes. */
-static bool nlmsg_ok(const struct nlmsghdr *h, int len) {
-        return len >= (int) sizeof(struct nlmsghdr) && h->nlmsg_len >= sizeof(struct nlmsghdr) &&
-                h->nlmsg_len <= (unsigned) len;
+        return nlmsg_recv(mnl_socket_get_fd(n->sock), n->buf, RECV_BUFFER, nonblock ? MSG_DONTWAIT : 0);
 }
 
 /* A single (non-batched) request, typically a GET or a dump. */
@@ -228,7 +201,8 @@ int nfnl_query(Nfnl *n, struct nlmsghdr *nlh, bool dump, msg_cb cb, void *userda
                 if (k < 0)
                         return err_set(err, (int) k, "failed to receive nf_tables reply");
                 len = (int) k;
-                for (h = (const struct nlmsghdr *) n->buf; nlmsg_ok(h, len); h = mnl_nlmsg_next(h, &len)) {
+                for (h = (const struct nlmsghdr *) n->buf; nlmsg_valid(h, len);
+                     h = mnl_nlmsg_next(h, &len)) {
                         if (h->nlmsg_seq != nlh->nlmsg_seq || h->nlmsg_pid != n->portid)
                                 continue;
                         if (h->nlmsg_flags & NLM_F_DUMP_INTR)
@@ -373,7 +347,8 @@ int batch_send(Batch *b, Nfnl *n, NftError *err) {
                 if (k < 0)
                         return err_set(err, (int) k, "failed to receive nf_tables batch replies");
                 len = (int) k;
-                for (h = (const struct nlmsghdr *) n->buf; nlmsg_ok(h, len); h = mnl_nlmsg_next(h, &len)) {
+                for (h = (const struct nlmsghdr *) n->buf; nlmsg_valid(h, len);
+                     h = mnl_nlmsg_next(h, &len)) {
                         const char *msg;
                         if (h->nlmsg_pid != n->portid || h->nlmsg_type != NLMSG_ERROR)
                                 continue;
@@ -1269,7 +1244,7 @@ static int lookup_port_elems(Nfnl *n, const uint32_t *keys, size_t n_keys, ElemL
                         if (k < 0)
                                 return err_set(err, (int) k, "failed to receive nf_tables reply");
                         len = (int) k;
-                        for (h = (const struct nlmsghdr *) n->buf; nlmsg_ok(h, len);
+                        for (h = (const struct nlmsghdr *) n->buf; nlmsg_valid(h, len);
                              h = mnl_nlmsg_next(h, &len)) {
                                 bool ours = false;
                                 int r;
