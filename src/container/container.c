@@ -11,6 +11,7 @@
 #include "container-internal.h"
 #include "container.h"
 #include "fd-util.h"
+#include "cgroup-util.h"
 #include "fileio.h"
 #include "log.h"
 #include "string-util.h"
@@ -153,47 +154,17 @@ int container_list(const GlobalConfig *g, bool all, ContainerInfo **ret, size_t 
         return 0;
 }
 
-/* The unified-hierarchy cgroup directory ("0::/path" line) of a /proc/PID/cgroup file, under
- * /sys/fs/cgroup. -ENOMEDIUM when there is no unified hierarchy. */
-static int cgroup_path_from_file(const char *file, char **ret) {
-        _cleanup_free_ char *data = NULL;
-        int r;
-
-        r = read_full_file(file, &data, NULL, 64 * 1024);
-        if (r < 0)
-                return r;
-        for (char *line = data, *next; line && *line; line = next) {
-                char *v;
-                next = strchr(line, '\n');
-                if (next)
-                        *next++ = 0;
-                v = startswith(line, "0::");
-                if (v) {
-                        char *c = strjoin("/sys/fs/cgroup", streq(v, "/") ? "" : v);
-                        if (!c)
-                                return -ENOMEM;
-                        *ret = c;
-                        return 0;
-                }
-        }
-        return -ENOMEDIUM;
-}
-
 int container_cgroup_path(const ContainerInfo *i, char **ret) {
-        _cleanup_free_ char *p = NULL;
         int r;
 
-        if (!i || !i->state || i->status != CONTAINER_RUNNING)
+        if (!i || !i->state || i->status != CONTAINER_RUNNING || i->state->leader_pid <= 0)
                 return -ESRCH;
-        p = strprintf("/proc/%d/cgroup", (int) i->state->leader_pid);
-        if (!p)
-                return -ENOMEM;
-        r = cgroup_path_from_file(p, ret);
+        r = cgroup_path_of_pid(i->state->leader_pid, ret);
         return r == -ENOENT ? -ESRCH : r;
 }
 
 int container_own_cgroup_path(char **ret) {
-        return cgroup_path_from_file("/proc/self/cgroup", ret);
+        return cgroup_path_from_proc_file("/proc/self/cgroup", ret);
 }
 
 /* ---------------------------------------------------------------------------------------------- */
