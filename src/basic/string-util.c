@@ -248,3 +248,12 @@ bool container_name_is_valid(const char *s) {
                         return false;
         return true;
 }
+
+bool lease_owner_is_valid(const char *o) {
+        if (isempty(o) || strlen(o) > LEASE_OWNER_MAX)
+                return false;
+        for (const char *p = o; *p; p++)
+                if ((unsigned char) *p <= ' ' || *p == 0x7f)
+                        return false;
+        return true;
+}

@@ -57,3 +57,8 @@ size_t utf8_encode(uint32_t c, char out[4]);
  * cbox's own state whatever it spells: no reserved words. */
 #define CONTAINER_NAME_MAX 64U
 bool container_name_is_valid(const char *s);
+
+/* The owner field of a lease line (ipam/, uidpool/): 1 to 255 bytes, none of them a space or a control
+ * character, so that "ITEM OWNER" lines split at the first space. */
+#define LEASE_OWNER_MAX 255U
+bool lease_owner_is_valid(const char *o);

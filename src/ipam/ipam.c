@@ -13,7 +13,6 @@
 #include "string-util.h"
 
 #define IPAM_MAGIC "CBOXIPM1"
-#define IPAM_OWNER_MAX 255U
 #define IPAM_LEASES_MAX (64U * 1024U * 1024U)
 
 /* On-disk header of the "bitmap" file, followed by one bit per address of the subnet. */
@@ -63,15 +62,6 @@ static bool name_is_valid(const char *n) {
         return true;
 }
 
-static bool owner_is_valid(const char *o) {
-        if (isempty(o) || strlen(o) > IPAM_OWNER_MAX)
-                return false;
-        for (const char *p = o; *p; p++)
-                if ((unsigned char) *p <= ' ' || *p == 0x7f)
-                        return false;
-        return true;
-}
-
 static bool bit_get(const uint8_t *b, uint32_t i) {
         return b[i / 8] & (1U << (i % 8));
 }
@@ -109,7 +99,7 @@ static int leases_parse(IpamState *s, const char *text, bool salvage) {
                 sp = strchr(line, ' ');
                 if (sp)
                         *sp = 0;
-                if (!sp || inet_pton(AF_INET, line, &a) != 1 || !owner_is_valid(sp + 1)) {
+                if (!sp || inet_pton(AF_INET, line, &a) != 1 || !lease_owner_is_valid(sp + 1)) {
                         if (salvage)
                                 continue;
                         return -EBADMSG;
@@ -303,7 +293,7 @@ int ipam_allocate(const IpamNetwork *net, const char *owner, struct in_addr *ret
         _cleanup_(ipam_state_done) IpamState s = { .dir_fd = -EBADF, .lock_fd = -EBADF };
         int r;
 
-        if (!owner_is_valid(owner) || !ret)
+        if (!lease_owner_is_valid(owner) || !ret)
                 return -EINVAL;
         r = ipam_state_open(net, false, &s);
         if (r < 0)
@@ -333,7 +323,7 @@ int ipam_reserve(const IpamNetwork *net, const char *owner, const struct in_addr
         ssize_t j;
         int r;
 
-        if (!owner_is_valid(owner) || !address)
+        if (!lease_owner_is_valid(owner) || !address)
                 return -EINVAL;
         r = ipam_state_open(net, false, &s);
         if (r < 0)
@@ -375,7 +365,7 @@ int ipam_release_owner(const IpamNetwork *net, const char *owner) {
         _cleanup_(ipam_state_done) IpamState s = { .dir_fd = -EBADF, .lock_fd = -EBADF };
         int r, n = 0;
 
-        if (!owner_is_valid(owner))
+        if (!lease_owner_is_valid(owner))
                 return -EINVAL;
         r = ipam_state_open(net, true, &s);
         if (r < 0)
@@ -431,7 +421,7 @@ int ipam_rebuild(const IpamNetwork *net, const IpamLease *known, size_t n_known)
                 uint32_t a = ntohl(known[k].address.s_addr);
                 ssize_t j;
 
-                if (!owner_is_valid(known[k].owner) || (a & ~(s.size - 1)) != s.network ||
+                if (!lease_owner_is_valid(known[k].owner) || (a & ~(s.size - 1)) != s.network ||
                     index_is_reserved(&s, a - s.network))
                         continue;
                 j = lease_find(&s, a);

@@ -54,15 +54,6 @@ static bool pool_is_valid(const UidPool *p) {
         return p->dir && uid_range_is_valid(&r) && p->count >= UIDPOOL_BLOCK;
 }
 
-static bool owner_is_valid(const char *o) {
-        if (isempty(o) || strlen(o) > UIDPOOL_OWNER_MAX)
-                return false;
-        for (const char *p = o; *p; p++)
-                if ((unsigned char) *p <= ' ' || *p == 0x7f)
-                        return false;
-        return true;
-}
-
 static int parse_u32(const char *s, uint32_t *ret) {
         char *end;
         unsigned long long v;
@@ -95,7 +86,7 @@ static int lease_parse(char *line, UidLease *ret) {
         else if (!streq(w[0], "kept"))
                 return -EBADMSG;
         if (parse_u32(w[1], &l.range.start) < 0 || parse_u32(w[2], &l.range.count) < 0 ||
-            !uid_range_is_valid(&l.range) || !owner_is_valid(w[3]))
+            !uid_range_is_valid(&l.range) || !lease_owner_is_valid(w[3]))
                 return -EBADMSG;
         l.owner = strdup(w[3]);
         if (!l.owner)
@@ -147,7 +138,7 @@ static int pool_state_open(const UidPool *p, const char *owner, PoolState *s) {
         int r;
 
         *s = (PoolState){ .dir_fd = -EBADF, .lock_fd = -EBADF };
-        if (!pool_is_valid(p) || (owner && !owner_is_valid(owner)))
+        if (!pool_is_valid(p) || (owner && !lease_owner_is_valid(owner)))
                 return -EINVAL;
         r = mkdir_p(p->dir, 0700);
         if (r < 0)

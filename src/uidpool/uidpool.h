@@ -22,7 +22,6 @@
 #include "macros.h"
 
 #define UIDPOOL_BLOCK 65536U
-#define UIDPOOL_OWNER_MAX 255U
 
 typedef struct UidRange {
         uint32_t start; /* first host id; never 0 */

@@ -160,4 +160,21 @@ TEST(errmsg_setv) {
         error_message_done(&e);
 }
 
+TEST(lease_owner) {
+        char long_owner[LEASE_OWNER_MAX + 2];
+
+        ASSERT_TRUE(lease_owner_is_valid("web"));
+        ASSERT_TRUE(lease_owner_is_valid("a.b_c-1:x"));
+        ASSERT_FALSE(lease_owner_is_valid(NULL));
+        ASSERT_FALSE(lease_owner_is_valid(""));
+        ASSERT_FALSE(lease_owner_is_valid("a b"));
+        ASSERT_FALSE(lease_owner_is_valid("a\nb"));
+        ASSERT_FALSE(lease_owner_is_valid("a\x7f"));
+        memset(long_owner, 'x', sizeof(long_owner) - 1);
+        long_owner[sizeof(long_owner) - 1] = 0;
+        ASSERT_FALSE(lease_owner_is_valid(long_owner));
+        long_owner[LEASE_OWNER_MAX] = 0;
+        ASSERT_TRUE(lease_owner_is_valid(long_owner));
+}
+
 TEST_MAIN()
