@@ -29,7 +29,7 @@ ssize_t nlmsg_recv(int fd, void *buf, size_t size, int flags) {
 
 bool nlmsg_valid(const struct nlmsghdr *h, int len) {
         return len >= (int) sizeof(struct nlmsghdr) && h->nlmsg_len >= sizeof(struct nlmsghdr) &&
-                h->nlmsg_len <= (unsigned) len;
+                h->nlmsg_len <= (unsigned) len && NLMSG_ALIGN(h->nlmsg_len) <= (unsigned) len;
 }
 
 /* The NLMSGERR_ATTR_MSG string among the attributes in [start, end), NULL if none is valid */

@@ -274,6 +274,12 @@ TEST(nlmsg_valid) {
         ASSERT_FALSE(nlmsg_valid(h, 64));
         h->nlmsg_len = 0x80000010U; /* negative as an int: libmnl's check would let it through */
         ASSERT_FALSE(nlmsg_valid(h, 64));
+        h->nlmsg_len = 0xFFFFFFFFU; /* its NLMSG_ALIGN() wraps to 0 */
+        ASSERT_FALSE(nlmsg_valid(h, 64));
+        h->nlmsg_len = 30; /* the last message, its padding missing: attributes are parsed to 32 */
+        ASSERT_FALSE(nlmsg_valid(h, 30));
+        ASSERT_FALSE(nlmsg_valid(h, 31));
+        ASSERT_TRUE(nlmsg_valid(h, 32));
 }
 
 /* A request the kernel refuses (RTM_GETLINK of an ifindex that cannot exist), answered for real */
