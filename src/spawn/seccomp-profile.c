@@ -22,6 +22,7 @@
 typedef struct Parser {
         ErrorMessage *err;
         char ***warnings;
+        size_t n_warnings, n_unknown;
 } Parser;
 
 static const struct {
@@ -253,16 +254,84 @@ static int parse_args(Parser *p, json_object *v, const char *path, SeccompRule *
         return 0;
 }
 
+static int add_warning(Parser *p, char *w) {
+        if (!w || strv_consume(p->warnings, w) < 0)
+                return error_message_set(p->err, -ENOMEM, NULL);
+        p->n_warnings++;
+        return 0;
+}
+
+/* The first SECCOMP_PROFILE_WARNINGS_MAX unknown names each get a line; the rest are counted (a
+ * profile of a million unknown names must not make a million lines, nor a quadratic append) */
 static int warn_unknown_names(Parser *p, const SeccompRule *rule, const char *path) {
         if (!p->warnings)
                 return 0;
         for (size_t i = 0; i < rule->n_names; i++) {
                 if (seccomp_syscall_resolve_name(rule->names[i]) != __NR_SCMP_ERROR)
                         continue;
-                char *w = strprintf("%s.names[%zu]: unknown system call '%s', skipped", path, i,
-                                    rule->names[i]);
-                if (!w || strv_consume(p->warnings, w) < 0)
-                        return error_message_set(p->err, -ENOMEM, NULL);
+                p->n_unknown++;
+                if (p->n_warnings >= SECCOMP_PROFILE_WARNINGS_MAX)
+                        continue;
+                int r = add_warning(p,
+                                    strprintf("%s.names[%zu]: unknown system call '%s', skipped", path, i,
+                                              rule->names[i]));
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int warn_unknown_rest(Parser *p) {
+        if (!p->warnings || p->n_unknown <= p->n_warnings)
+                return 0;
+        return add_warning(
+                p, strprintf("%zu more unknown system call names, skipped", p->n_unknown - p->n_warnings));
+}
+
+typedef struct NameUse {
+        const char *name;
+        unsigned rule;
+        size_t n_args;
+} NameUse;
+
+static int name_use_compare(const void *a, const void *b) {
+        const NameUse *x = a, *y = b;
+        int c = strcmp(x->name, y->name);
+        return c != 0 ? c : (x->rule > y->rule) - (x->rule < y->rule);
+}
+
+/* Refuses a profile whose rules compare more than SECCOMP_PROFILE_ARGS_PER_CALL_MAX arguments for
+ * one system call name, counted over every rule that names it whatever its includes/excludes: the
+ * compiler's time is exponential in them. Sorting the (name, rule) pairs keeps this O(n log n). */
+static int check_args_per_call(Parser *p, const SeccompProfile *prof) {
+        _cleanup_free_ NameUse *uses = NULL;
+        size_t n = 0, total = 0;
+
+        for (size_t i = 0; i < prof->n_rules; i++)
+                if (prof->rules[i].n_args > 0)
+                        total += prof->rules[i].n_names;
+        if (total == 0)
+                return 0;
+        uses = new (NameUse, total);
+        if (!uses)
+                return error_message_set(p->err, -ENOMEM, NULL);
+        for (size_t i = 0; i < prof->n_rules; i++)
+                for (size_t j = 0; prof->rules[i].n_args > 0 && j < prof->rules[i].n_names; j++)
+                        uses[n++] = (NameUse){ prof->rules[i].names[j], prof->rules[i].json_index,
+                                               prof->rules[i].n_args };
+        qsort(uses, n, sizeof(*uses), name_use_compare);
+
+        size_t sum = 0;
+        for (size_t i = 0; i < n; i++) {
+                sum = i > 0 && streq(uses[i].name, uses[i - 1].name) ? sum + uses[i].n_args : uses[i].n_args;
+                if (sum > SECCOMP_PROFILE_ARGS_PER_CALL_MAX) {
+                        _cleanup_free_ char *path = strprintf("syscalls[%u].args", uses[i].rule);
+                        return error_message_setf(
+                                p->err, -E2BIG,
+                                "%s: the rules for '%s' compare more than %u arguments in all (the "
+                                "filter's size grows exponentially with them)",
+                                path ?: "syscalls", uses[i].name, SECCOMP_PROFILE_ARGS_PER_CALL_MAX);
+                }
         }
         return 0;
 }
@@ -474,6 +543,12 @@ int seccomp_profile_parse(const char *json, size_t size, SeccompProfile **ret, c
                                 return r;
                 }
         }
+        r = check_args_per_call(&p, prof);
+        if (r < 0)
+                return r;
+        r = warn_unknown_rest(&p);
+        if (r < 0)
+                return r;
 
         if (ret_warnings)
                 *ret_warnings = TAKE_PTR(warnings);

@@ -231,6 +231,73 @@ TEST(broken_profiles) {
         }
 }
 
+/* rules × args JSON: every rule names 'read' and compares args arguments with GT */
+static char *args_profile(unsigned rules, unsigned args) {
+        char *s = NULL;
+        size_t n = 0;
+        FILE *f = open_memstream(&s, &n);
+
+        ASSERT_NOT_NULL(f);
+        fputs("{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"syscalls\":[", f);
+        for (unsigned i = 0; i < rules; i++) {
+                fprintf(f,
+                        "%s{\"names\":[\"read\"],\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":%u,\"args\":[",
+                        i ? "," : "", i + 1);
+                for (unsigned j = 0; j < args; j++)
+                        fprintf(f, "%s{\"index\":%u,\"value\":%u,\"op\":\"SCMP_CMP_GT\"}", j ? "," : "", j,
+                                4294967295U - i);
+                fputs("]}", f);
+        }
+        fputs("]}", f);
+        ASSERT_EQ(fclose(f), 0);
+        return s;
+}
+
+/* libseccomp's time is exponential in the argument comparisons of one system call (6 rules of 6
+ * took it more than a minute): the parser refuses more than SECCOMP_PROFILE_ARGS_PER_CALL_MAX, and
+ * the bound itself compiles */
+TEST(argument_comparisons_bounded) {
+        _cleanup_free_ char *at_bound = args_profile(4, 4), *over = args_profile(6, 6);
+        _cleanup_(seccomp_profile_freep) SeccompProfile *a = NULL, *b = NULL;
+        SeccompProgram prog = {};
+        ErrorMessage e = {};
+
+        ASSERT_OK(seccomp_profile_parse(at_bound, strlen(at_bound), &a, NULL, &e));
+        ASSERT_OK(seccomp_program_build(a, 0, NULL, &prog, &e));
+        ASSERT_TRUE(prog.n_insns > 16);
+        seccomp_program_done(&prog);
+
+        ASSERT_ERROR(seccomp_profile_parse(over, strlen(over), &b, NULL, &e), E2BIG);
+        ASSERT_NULL(b);
+        ASSERT_STREQ(e.message,
+                     "syscalls[2].args: the rules for 'read' compare more than 16 arguments in "
+                     "all (the filter's size grows exponentially with them)");
+        error_message_done(&e);
+}
+
+/* A million unknown names cost neither a million lines nor a quadratic append: the first
+ * SECCOMP_PROFILE_WARNINGS_MAX are kept and the rest counted */
+TEST(warnings_bounded) {
+        _cleanup_(seccomp_profile_freep) SeccompProfile *p = NULL;
+        _cleanup_strv_free_ char **warnings = NULL;
+        _cleanup_free_ char *s = NULL;
+        ErrorMessage e = {};
+        size_t n = 0;
+        FILE *f = open_memstream(&s, &n);
+
+        ASSERT_NOT_NULL(f);
+        fputs("{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"syscalls\":[{\"names\":[", f);
+        for (unsigned i = 0; i < 1000; i++)
+                fprintf(f, "%s\"%s\"", i ? "," : "", i == 500 ? "read" : "nope");
+        fputs("],\"action\":\"SCMP_ACT_ALLOW\"}]}", f);
+        ASSERT_EQ(fclose(f), 0);
+
+        ASSERT_OK(seccomp_profile_parse(s, strlen(s), &p, &warnings, &e));
+        ASSERT_EQ(strv_length(warnings), SECCOMP_PROFILE_WARNINGS_MAX + 1);
+        ASSERT_STREQ(warnings[0], "syscalls[0].names[0]: unknown system call 'nope', skipped");
+        ASSERT_STREQ(warnings[SECCOMP_PROFILE_WARNINGS_MAX], "967 more unknown system call names, skipped");
+}
+
 TEST(cache) {
         char dir[] = "/tmp/test-seccomp-XXXXXX";
         _cleanup_free_ char *sub = NULL;
