@@ -22,7 +22,7 @@
 typedef struct Parser {
         ErrorMessage *err;
         char ***warnings;
-        size_t n_warnings, n_unknown;
+        size_t n_unknown; /* the first SECCOMP_PROFILE_WARNINGS_MAX of them have a line */
 } Parser;
 
 static const struct {
@@ -257,7 +257,6 @@ static int parse_args(Parser *p, json_object *v, const char *path, SeccompRule *
 static int add_warning(Parser *p, char *w) {
         if (!w || strv_consume(p->warnings, w) < 0)
                 return error_message_set(p->err, -ENOMEM, NULL);
-        p->n_warnings++;
         return 0;
 }
 
@@ -269,8 +268,7 @@ static int warn_unknown_names(Parser *p, const SeccompRule *rule, const char *pa
         for (size_t i = 0; i < rule->n_names; i++) {
                 if (seccomp_syscall_resolve_name(rule->names[i]) != __NR_SCMP_ERROR)
                         continue;
-                p->n_unknown++;
-                if (p->n_warnings >= SECCOMP_PROFILE_WARNINGS_MAX)
+                if (p->n_unknown++ >= SECCOMP_PROFILE_WARNINGS_MAX)
                         continue;
                 int r = add_warning(p,
                                     strprintf("%s.names[%zu]: unknown system call '%s', skipped", path, i,
@@ -282,10 +280,11 @@ static int warn_unknown_names(Parser *p, const SeccompRule *rule, const char *pa
 }
 
 static int warn_unknown_rest(Parser *p) {
-        if (!p->warnings || p->n_unknown <= p->n_warnings)
+        if (!p->warnings || p->n_unknown <= SECCOMP_PROFILE_WARNINGS_MAX)
                 return 0;
-        return add_warning(
-                p, strprintf("%zu more unknown system call names, skipped", p->n_unknown - p->n_warnings));
+        return add_warning(p,
+                           strprintf("%zu more unknown system call names, skipped",
+                                     p->n_unknown - SECCOMP_PROFILE_WARNINGS_MAX));
 }
 
 typedef struct NameUse {
@@ -315,23 +314,25 @@ static int check_args_per_call(Parser *p, const SeccompProfile *prof) {
         uses = new (NameUse, total);
         if (!uses)
                 return error_message_set(p->err, -ENOMEM, NULL);
-        for (size_t i = 0; i < prof->n_rules; i++)
-                for (size_t j = 0; prof->rules[i].n_args > 0 && j < prof->rules[i].n_names; j++)
-                        uses[n++] = (NameUse){ prof->rules[i].names[j], prof->rules[i].json_index,
-                                               prof->rules[i].n_args };
+        for (size_t i = 0; i < prof->n_rules; i++) {
+                const SeccompRule *rule = &prof->rules[i];
+                if (rule->n_args == 0)
+                        continue;
+                for (size_t j = 0; j < rule->n_names; j++)
+                        uses[n++] = (NameUse){ rule->names[j], rule->json_index, rule->n_args };
+        }
         qsort(uses, n, sizeof(*uses), name_use_compare);
 
         size_t sum = 0;
         for (size_t i = 0; i < n; i++) {
                 sum = i > 0 && streq(uses[i].name, uses[i - 1].name) ? sum + uses[i].n_args : uses[i].n_args;
-                if (sum > SECCOMP_PROFILE_ARGS_PER_CALL_MAX) {
-                        _cleanup_free_ char *path = strprintf("syscalls[%u].args", uses[i].rule);
+                if (sum > SECCOMP_PROFILE_ARGS_PER_CALL_MAX)
                         return error_message_setf(
                                 p->err, -E2BIG,
-                                "%s: the rules for '%s' compare more than %u arguments in all (the "
-                                "filter's size grows exponentially with them)",
-                                path ?: "syscalls", uses[i].name, SECCOMP_PROFILE_ARGS_PER_CALL_MAX);
-                }
+                                "syscalls[%u].args: the rules for '%s' compare more than %u "
+                                "arguments in all (the filter's size grows exponentially "
+                                "with them)",
+                                uses[i].rule, uses[i].name, SECCOMP_PROFILE_ARGS_PER_CALL_MAX);
         }
         return 0;
 }
