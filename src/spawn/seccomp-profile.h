@@ -28,10 +28,6 @@
 #define SECCOMP_PROFILE_RULES_MAX 4096U
 #define SECCOMP_PROFILE_NAMES_MAX 4096U /* per rule */
 #define SECCOMP_PROFILE_LIST_MAX 64U    /* caps, arches per includes/excludes; architectures */
-/* Argument comparisons in all the rules that name one system call. libseccomp's decision tree for a
- * system call grows exponentially with them (24 range comparisons in 4 rules take it seconds, 36
- * minutes); Docker's and Podman's default profiles have at most 5. */
-#define SECCOMP_PROFILE_ARGS_PER_CALL_MAX 16U
 /* Warnings kept; the rest are counted in one last line */
 #define SECCOMP_PROFILE_WARNINGS_MAX 32U
 
