@@ -106,6 +106,11 @@ int fd_send(int sock, const void *data, size_t size, int fd, int flags) {
         struct msghdr mh = fd_msghdr(&iov, &u);
         struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
 
+        if (fd < 0) {
+                mh.msg_control = NULL;
+                mh.msg_controllen = 0;
+                return RET_NERRNO(sendmsg(sock, &mh, flags));
+        }
         cm->cmsg_level = SOL_SOCKET;
         cm->cmsg_type = SCM_RIGHTS;
         cm->cmsg_len = CMSG_LEN(sizeof(int));

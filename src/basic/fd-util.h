@@ -44,8 +44,8 @@ ssize_t loop_read(int fd, void *buf, size_t size);
  * O_RDONLY|O_DIRECTORY|O_CLOEXEC|flags, then fdopendir(). dfd stays open and untouched. -errno. */
 int opendir_at(int dfd, const char *path, int flags, DIR **ret);
 
-/* One message of size bytes on a unix socket with fd attached (SCM_RIGHTS); flags for sendmsg()
- * (MSG_NOSIGNAL…). -errno. */
+/* One message of size bytes on a unix socket with fd attached (SCM_RIGHTS; fd < 0: none); flags for
+ * sendmsg() (MSG_NOSIGNAL…). -errno. */
 int fd_send(int sock, const void *data, size_t size, int fd, int flags);
 /* Receives one message of up to size bytes, retrying on EINTR (flags for recvmsg(): MSG_CMSG_CLOEXEC…).
  * *ret_fd is the single fd that came with it, -EBADF if none. Returns the bytes received or -errno. */

@@ -770,6 +770,24 @@ int spawn_child_close_other_fds(const int *keep, size_t n_keep, SpawnWireError *
         return close_fds_except(keep, n_keep, 0, false, err);
 }
 
+/* In the user namespace the parent mapped: uid and gid 0 (host userns_start) instead of the
+ * host's root, which is not mapped there, with no supplementary group of the host's */
+static int become_userns_root(SpawnWireError *err) {
+        int r;
+
+        if (setgroups(0, NULL) < 0) {
+                r = -errno;
+                error_set(err, r, "drop the host's groups in the user namespace");
+                return r;
+        }
+        if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
+                r = -errno;
+                error_set(err, r, "become root of the user namespace");
+                return r;
+        }
+        return 0;
+}
+
 static _noreturn_ void child_main(const SpawnParams *p, int sync_fd) {
         _cleanup_strv_free_ char **env = NULL;
         SpawnWireError err = {};
@@ -798,12 +816,17 @@ static _noreturn_ void child_main(const SpawnParams *p, int sync_fd) {
         }
 
         /* Wait for the parent: it places us into our unit first */
-        ssize_t n;
-        do
-                n = recv(sync_fd, &go, 1, 0);
-        while (n < 0 && errno == EINTR);
+        int handed = -EBADF;
+        ssize_t n = fd_recv(sync_fd, &go, 1, &handed, MSG_CMSG_CLOEXEC);
         if (n != 1)
                 _exit(EXIT_FAILURE); /* the parent gave up on us */
+        if (p->release_fd)
+                *p->release_fd = handed;
+        else
+                handed = safe_close(handed);
+
+        if (p->userns_count > 0 && become_userns_root(&err) < 0)
+                spawn_child_fail(sync_fd, &err);
 
         /* The cgroup namespace is created only now that the parent has put us into our unit's
          * cgroup, so that cgroup becomes the namespace's root */
@@ -919,6 +942,25 @@ pid_t spawn_clone(uint64_t flags, int cgroup_fd, int *ret_pidfd) {
         return pid;
 }
 
+/* "0 start count" as the child's uid and gid maps; setgroups stays allowed (we hold CAP_SETGID
+ * over its user namespace), so that the payload's own groups can be set in it */
+static int write_id_maps(pid_t pid, uint32_t start, uint32_t count) {
+        char path[64], map[64];
+        int r;
+
+        if (start == 0 || count == 0 || start > UINT32_MAX - count)
+                return -EINVAL;
+        snprintf(map, sizeof(map), "0 %" PRIu32 " %" PRIu32 "\n", start, count);
+        static const char *const files[] = { "uid_map", "gid_map" };
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                snprintf(path, sizeof(path), "/proc/%d/%s", (int) pid, files[i]);
+                r = write_string_file(path, map);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 int spawn_container(const SpawnParams *p, SpawnChild *ret) {
         _cleanup_close_pair_ int sp[2] = { -EBADF, -EBADF };
         int pidfd = -EBADF;
@@ -933,8 +975,10 @@ int spawn_container(const SpawnParams *p, SpawnChild *ret) {
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
                 return -errno;
 
-        pid = spawn_clone((p->namespaces ?: SPAWN_NAMESPACES_DEFAULT) & ~(uint64_t) CLONE_NEWCGROUP, -EBADF,
-                          &pidfd);
+        uint64_t flags = (p->namespaces ?: SPAWN_NAMESPACES_DEFAULT) & ~(uint64_t) CLONE_NEWCGROUP;
+        if (p->userns_count > 0)
+                flags |= CLONE_NEWUSER;
+        pid = spawn_clone(flags, -EBADF, &pidfd);
         if (pid < 0)
                 return -errno;
         if (pid == 0) {
@@ -943,11 +987,24 @@ int spawn_container(const SpawnParams *p, SpawnChild *ret) {
         }
 
         sp[1] = safe_close(sp[1]);
+        if (p->userns_count > 0) {
+                int r = write_id_maps(pid, p->userns_start, p->userns_count);
+                if (r < 0) {
+                        (void) pidfd_signal(pidfd, SIGKILL);
+                        (void) waitpid(pid, NULL, 0);
+                        safe_close(pidfd);
+                        return r;
+                }
+        }
         *ret = (SpawnChild){ .pid = pid, .pidfd = pidfd, .sync_fd = TAKE_FD(sp[0]), .pty_master = -EBADF };
         return 0;
 }
 
 int spawn_child_release(SpawnChild *c, ErrorMessage *err) {
+        return spawn_child_release_fd(c, -EBADF, err);
+}
+
+int spawn_child_release_fd(SpawnChild *c, int handed, ErrorMessage *err) {
         SpawnWireError e = {};
         int r, fd;
 
@@ -956,8 +1013,8 @@ int spawn_child_release(SpawnChild *c, ErrorMessage *err) {
         if (c->sync_fd < 0)
                 return -EALREADY;
 
-        if (send(c->sync_fd, "G", 1, MSG_NOSIGNAL) < 0) {
-                r = -errno;
+        r = fd_send(c->sync_fd, "G", 1, handed, MSG_NOSIGNAL);
+        if (r < 0) {
                 error_set(&e, r, "release the container process");
                 c->sync_fd = safe_close(c->sync_fd);
                 return spawn_wire_error_pass(&e, r, err);

@@ -122,6 +122,17 @@ typedef struct SpawnParams {
          * Without it the child still gets a session of its own: the caller's terminal is never
          * its controlling terminal. */
         bool tty;
+
+        /* A user namespace, created at the clone so that it owns every other new namespace, in
+         * which uids and gids 0..userns_count-1 are the host's userns_start..: the parent writes
+         * both maps before spawn_container() returns (so the caller may open /proc/PID/ns/user);
+         * right after the "go" the child becomes uid and gid 0 in it, without the host's
+         * supplementary groups, so that what its setup creates belongs to the range. 0 = none. */
+        uint32_t userns_start, userns_count;
+        /* Where the child keeps the fd spawn_child_release_fd() hands over with the "go": a pointer
+         * into memory the child has as a copy from the clone (e.g. RootfsParams.root_mount_fd, set
+         * before child_setup runs). NULL = no fd is expected. */
+        int *release_fd;
 } SpawnParams;
 
 /* The parent's handle on a spawned, possibly still waiting child */
@@ -149,6 +160,8 @@ int spawn_container(const SpawnParams *p, SpawnChild *ret);
  * open but refers to a reaped process). A child killed before it could report (OOM, SIGKILL)
  * also looks like 0: its exit shows on the pidfd. */
 int spawn_child_release(SpawnChild *c, ErrorMessage *err);
+/* The same, handing fd (not taken) to the child with the "go" (SpawnParams.release_fd) */
+int spawn_child_release_fd(SpawnChild *c, int fd, ErrorMessage *err);
 
 /* How spawn_open_executable() keeps the container's PID 1 binary safe from the container, best
  * first */

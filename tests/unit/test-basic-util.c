@@ -436,8 +436,13 @@ TEST(fd_send_recv) {
         ASSERT_OK(fstat(got, &b));
         ASSERT_TRUE(a.st_dev == b.st_dev && a.st_ino == b.st_ino);
 
-        /* a message without one: -EBADF; a closed peer: 0 bytes */
+        /* a message without one (sent by fd_send with fd < 0, or plainly): -EBADF; a closed peer: 0
+         * bytes */
         int none = 0;
+        ASSERT_OK(fd_send(sp[0], "y", 1, -EBADF, MSG_NOSIGNAL));
+        ASSERT_EQ(fd_recv(sp[1], buf, sizeof(buf), &none, 0), 1);
+        ASSERT_EQ(buf[0], 'y');
+        ASSERT_EQ(none, -EBADF);
         ASSERT_EQ(send(sp[0], "x", 1, MSG_NOSIGNAL), 1);
         ASSERT_EQ(fd_recv(sp[1], buf, sizeof(buf), &none, 0), 1);
         ASSERT_EQ(none, -EBADF);

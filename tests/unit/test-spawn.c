@@ -137,6 +137,8 @@ static int run_oom;
 static pid_t run_pid;
 /* the cbox-init to run instead of CBOX_INIT */
 static const char *run_init;
+/* a user namespace for the next run() */
+static uint32_t run_userns_start, run_userns_count;
 
 static void run_done(Run *r) {
         free(r->output);
@@ -180,6 +182,8 @@ static void run(const char *script, const char *user, const char *workdir, Spawn
                 .hostname = "cbox-test",
                 .child_setup = setup,
                 .exec_fd = exec_fd,
+                .userns_start = run_userns_start,
+                .userns_count = run_userns_count,
         };
         ASSERT_OK(spawn_container(&p, &c));
         ASSERT_TRUE(c.pid > 0);
@@ -870,6 +874,81 @@ TEST(setup_errors_reported) {
         run_done(&r);
 
         ASSERT_FALSE(host_mountinfo_mentions_tmp());
+        cleanup_tree();
+}
+
+/* ---- user namespaces ---- */
+
+#define USERNS_START 0x7f000000U
+#define USERNS_COUNT 65536U
+
+static char *host_uid_seen;
+
+static void read_host_uid(void) {
+        _cleanup_free_ char *path = strprintf("/proc/%d/status", (int) run_pid), *status = NULL;
+        ASSERT_OK(read_full_file(path, &status, NULL, 64 * 1024));
+        const char *u = strstr(status, "\nUid:");
+        ASSERT_NOT_NULL(u);
+        host_uid_seen = strndup(u + 6, strcspn(u + 6, "\n"));
+}
+
+/* Root of a user namespace is the range's first host uid: the maps say so, what it creates is owned
+ * by the range on the host, and with the capabilities that override file permissions it still
+ * cannot read a root-owned 0600 file of the host. Control: the same script without a user
+ * namespace reads the file. No rootfs: the payload runs the host's /bin/sh, whose files are owned
+ * by an unmapped uid (nobody) and world-executable. */
+TEST(user_namespace) {
+        /* what overrides file permissions (this VM's root lacks CAP_SYS_RESOURCE, so not "ALL") */
+        char *all[] = { (char *) "DAC_OVERRIDE", (char *) "DAC_READ_SEARCH", (char *) "FOWNER",
+                        (char *) "CHOWN",        (char *) "SYS_ADMIN",       NULL };
+        _cleanup_free_ char *secret = NULL, *shared = NULL, *made = NULL, *script = NULL;
+        struct stat st;
+        Run r;
+
+        setup_tree();
+        secret = strjoin(tmp, "/secret");
+        shared = strjoin(tmp, "/shared");
+        made = strjoin(shared, "/made");
+        ASSERT_OK(write_file_atomic(secret, "hidden\n", 7, 0600));
+        ASSERT_OK(mkdir_p(shared, 0755));
+        ASSERT_OK(RET_NERRNO(chown(shared, USERNS_START, USERNS_START)));
+        ASSERT_OK(RET_NERRNO(chmod(tmp, 0755)));
+        script = strprintf(
+                "read x; echo uid=$(id -u):$(id -g); read a b c </proc/self/uid_map; echo uidmap=$a:$b:$c; "
+                "read a b c </proc/self/gid_map; echo gidmap=$a:$b:$c; echo groups=$(id -G); "
+                "cat %s >/dev/null 2>&1; echo read=$?; "
+                "echo x > %s; echo made=$?",
+                secret, made);
+
+        run_cap_add = all;
+        run(script, NULL, NULL, NULL, &r, read_host_uid);
+        if (r.release_error < 0)
+                fprintf(stderr, "%s\n", r.err.message);
+        ASSERT_OK(r.release_error);
+        ASSERT_STREQ(field(r.output, "read"), "0"); /* the control: root of the host reads it */
+        run_done(&r);
+        host_uid_seen = mfree(host_uid_seen);
+        ASSERT_OK(RET_NERRNO(unlink(made)));
+
+        run_userns_start = USERNS_START;
+        run_userns_count = USERNS_COUNT;
+        run(script, NULL, NULL, NULL, &r, read_host_uid);
+        run_userns_start = run_userns_count = 0;
+        run_cap_add = NULL;
+        ASSERT_OK(r.release_error);
+        fprintf(stderr, "%s", r.output);
+        ASSERT_STREQ(field(r.output, "uid"), "0:0");
+        ASSERT_STREQ(field(r.output, "uidmap"), "0:2130706432:65536");
+        ASSERT_STREQ(field(r.output, "gidmap"), "0:2130706432:65536");
+        ASSERT_STREQ(field(r.output, "groups"), "0");
+        ASSERT_STREQ(field(r.output, "read"), "1");
+        ASSERT_STREQ(field(r.output, "made"), "0");
+        ASSERT_STREQ(host_uid_seen, "2130706432\t2130706432\t2130706432\t2130706432");
+        ASSERT_OK(RET_NERRNO(stat(made, &st)));
+        ASSERT_EQ(st.st_uid, USERNS_START);
+        ASSERT_EQ(st.st_gid, USERNS_START);
+        host_uid_seen = mfree(host_uid_seen);
+        run_done(&r);
         cleanup_tree();
 }
 
