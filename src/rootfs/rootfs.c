@@ -5,6 +5,10 @@
 #include <linux/openat2.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <sys/socket.h>
+#include <sched.h>
 #include <linux/magic.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -358,6 +362,11 @@ static int mount_root(Ctx *c, const RootfsParams *p) {
         if (target < 0)
                 return fail(c, -errno, "open root directory '%s'", p->target);
 
+        if (p->root_mount_fd > 0) {
+                mfd = p->root_mount_fd;
+                return attach(c, mfd, target, p->target);
+        }
+
         if (!p->upper_dir && p->n_lower_dirs == 1) {
                 r = bind_fd(c, AT_FDCWD, p->lower_dirs[0], target, true, true, p->lower_dirs[0]);
                 return r;
@@ -382,6 +391,151 @@ static int mount_root(Ctx *c, const RootfsParams *p) {
                         return mfd;
         }
         return overlay_mount_data_page(c, p, target);
+}
+
+/* A detached clone of the layer at path, read-only and idmapped to userns_fd */
+static int idmapped_layer(Ctx *c, const char *path, int userns_fd) {
+        struct mount_attr a = {
+                .attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_RDONLY,
+                .userns_fd = (uint64_t) userns_fd,
+        };
+        _cleanup_close_ int fd = -EBADF;
+
+        fd = open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+        if (fd < 0)
+                return fail(c, -errno, "clone layer '%s'", path);
+        if (mount_setattr(fd, "", AT_EMPTY_PATH, &a, sizeof(a)) < 0)
+                return fail(c, -errno, "idmap layer '%s' to the user namespace", path);
+        return TAKE_FD(fd);
+}
+
+static int check_idmapped_root_params(Ctx *c, const RootfsParams *p) {
+        if (p->n_lower_dirs == 0 || !p->lower_dirs || p->n_lower_dirs > ROOTFS_LOWER_DIRS_MAX)
+                return fail(c, p->n_lower_dirs == 0 ? -EINVAL : -E2BIG,
+                            "set up the root: %zu layers (1 to %d)", p->n_lower_dirs, ROOTFS_LOWER_DIRS_MAX);
+        if (!p->upper_dir || !p->work_dir || check_layer_path(p->upper_dir) < 0 ||
+            check_layer_path(p->work_dir) < 0)
+                return fail(c, -EINVAL,
+                            "set up the root: a user namespace needs upper and work directories");
+        for (size_t i = 0; i < p->n_lower_dirs; i++)
+                if (check_layer_path(p->lower_dirs[i]) < 0)
+                        return fail(c, -EINVAL, "use layer '%s' (an absolute path without ':' ',' '\\')",
+                                    strna(p->lower_dirs[i]));
+        return 0;
+}
+
+/* In a private mount namespace of a forked helper (so nothing shows in the host's), with the target
+ * as scratch space: a tmpfs on it, each layer's idmapped clone attached at "0", "1", … there, and the
+ * overlay of those mounted at "r" with mount(2) and the options in one page. The layers must be
+ * attached: before 6.15 overlayfs refuses a detached mount as a layer (clone_private_mount() wants
+ * the caller's namespace), and the short relative names fit ROOTFS_LOWER_DIRS_MAX layers in a page
+ * on every kernel (fsconfig() takes 256 bytes a value). Returns a detached clone of the overlay. */
+static int idmapped_root_in_private_ns(Ctx *c, const RootfsParams *p, int userns_fd) {
+        _cleanup_close_ int scratch = -EBADF, target = -EBADF;
+        _cleanup_free_ char *data = NULL;
+        Buffer b = {};
+        int r = 0;
+
+        if (unshare(CLONE_NEWNS) < 0)
+                return fail(c, -errno, "create a mount namespace for the root");
+        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+                return fail(c, -errno, "make '/' private");
+        target = open(p->target, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (target < 0)
+                return fail(c, -errno, "open root directory '%s'", p->target);
+        const char *opts[] = { "mode", "700", NULL };
+        scratch = fs_make(c, "tmpfs", opts, 0, p->target);
+        if (scratch < 0)
+                return scratch;
+        r = attach(c, scratch, target, p->target);
+        if (r < 0)
+                return r;
+        if (chdir(p->target) < 0)
+                return fail(c, -errno, "change to '%s'", p->target);
+
+        for (size_t i = 0; i < p->n_lower_dirs && r >= 0; i++) {
+                char name[sizeof("lowerdir=") + 24];
+                _cleanup_close_ int fd = -EBADF;
+
+                (void) snprintf(name, sizeof(name), "%zu", i);
+                if (mkdir(name, 0700) < 0)
+                        return fail(c, -errno, "create a mount point for layer '%s'", p->lower_dirs[i]);
+                fd = idmapped_layer(c, p->lower_dirs[i], userns_fd);
+                if (fd < 0)
+                        return fd;
+                if (move_mount(fd, "", AT_FDCWD, name, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+                        return fail(c, -errno, "attach layer '%s'", p->lower_dirs[i]);
+                (void) snprintf(name, sizeof(name), "%s%zu", i > 0 ? ":" : "lowerdir=", i);
+                if (buffer_append(&b, name, strlen(name)) < 0)
+                        r = fail(c, -ENOMEM, "set up the root");
+        }
+        if (r >= 0) {
+                data = strjoin(",upperdir=", p->upper_dir, ",workdir=", p->work_dir);
+                if (!data || buffer_append(&b, data, strlen(data) + 1) < 0)
+                        r = fail(c, -ENOMEM, "set up the root");
+        }
+        if (r >= 0 && b.size > 4096)
+                r = fail(c, -E2BIG, "set up the root: the overlay options of %zu layers exceed a page",
+                         p->n_lower_dirs);
+        if (r >= 0 && mkdir("r", 0700) < 0)
+                r = fail(c, -errno, "create the overlay's mount point");
+        if (r >= 0 && mount("overlay", "r", "overlay", 0, b.data) < 0)
+                r = fail(c, -errno, "mount overlay of %zu idmapped layers for '%s'", p->n_lower_dirs,
+                         p->target);
+        buffer_done(&b);
+        if (r < 0)
+                return r;
+        r = open_tree(AT_FDCWD, "r", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+        if (r < 0)
+                return fail(c, -errno, "clone the overlay for '%s'", p->target);
+        return r;
+}
+
+int rootfs_make_idmapped_root(const RootfsParams *p, int userns_fd, int *ret_fd, char *msg,
+                              size_t msg_size) {
+        _cleanup_close_pair_ int sp[2] = { -EBADF, -EBADF };
+        Ctx c = { .msg = msg, .msg_size = msg_size };
+        char report[512] = {};
+        int r, fd = -EBADF, status;
+
+        assert(p);
+        assert(ret_fd);
+
+        if (msg && msg_size > 0)
+                msg[0] = '\0';
+        r = check_idmapped_root_params(&c, p);
+        if (r < 0)
+                return r;
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+                return fail(&c, -errno, "set up the root");
+
+        pid_t pid = fork();
+        if (pid < 0)
+                return fail(&c, -errno, "set up the root");
+        if (pid == 0) {
+                Ctx hc = { .msg = report + sizeof(int), .msg_size = sizeof(report) - sizeof(int) };
+                r = idmapped_root_in_private_ns(&hc, p, userns_fd);
+                if (r >= 0)
+                        _exit(fd_send(sp[1], "R", 1, r, MSG_NOSIGNAL) < 0 ? 2 : 0);
+                memcpy(report, &r, sizeof(int));
+                (void) send(sp[1], report, sizeof(int) + strlen(report + sizeof(int)), MSG_NOSIGNAL);
+                _exit(1);
+        }
+        sp[1] = safe_close(sp[1]);
+
+        ssize_t n = fd_recv(sp[0], report, sizeof(report) - 1, &fd, MSG_CMSG_CLOEXEC);
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        if (n > 0 && fd >= 0) {
+                *ret_fd = fd;
+                return 0;
+        }
+        safe_close(fd);
+        if (n < (ssize_t) sizeof(int))
+                return fail(&c, -EPROTO, "set up the root: its helper process died");
+        memcpy(&r, report, sizeof(int));
+        report[n] = '\0';
+        return fail(&c, r < 0 ? r : -EPROTO, "%s", report + sizeof(int));
 }
 
 /* security.devices: the host's node at path, bound read-only onto an empty file at the same path in the
@@ -412,6 +566,29 @@ static int make_extra_device(Ctx *c, int root_fd, const char *path) {
                             MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, path);
 }
 
+static int setup_dev_rest(Ctx *c, int root_fd, int dev, const char *shm_size);
+
+/* In a user namespace mknod is refused and a tmpfs is nodev by itself: the basic nodes are binds of
+ * the host's, like the extra devices */
+static int setup_dev_userns(Ctx *c, const RootfsParams *p, int root_fd, int dev, const char *shm_size) {
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(dev_nodes); i++) {
+                _cleanup_free_ char *path = strjoin("/dev/", dev_nodes[i].name);
+                if (!path)
+                        return fail(c, -ENOMEM, "set up /dev");
+                r = make_extra_device(c, root_fd, path);
+                if (r < 0)
+                        return r;
+        }
+        for (size_t i = 0; i < p->n_devices; i++) {
+                r = make_extra_device(c, root_fd, p->devices[i]);
+                if (r < 0)
+                        return r;
+        }
+        return setup_dev_rest(c, root_fd, dev, shm_size);
+}
+
 static int setup_dev(Ctx *c, const RootfsParams *p, int root_fd) {
         _cleanup_close_ int dev = -EBADF;
         _cleanup_free_ char *size = NULL, *shm_size = NULL;
@@ -434,6 +611,9 @@ static int setup_dev(Ctx *c, const RootfsParams *p, int root_fd) {
         dev = open_in_root(root_fd, "/dev", O_PATH | O_DIRECTORY);
         if (dev < 0)
                 return fail(c, dev, "open '/dev'");
+
+        if (p->userns)
+                return setup_dev_userns(c, p, root_fd, dev, shm_size);
 
         for (size_t i = 0; i < ELEMENTSOF(dev_nodes); i++) {
                 if (mknodat(dev, dev_nodes[i].name, S_IFCHR | 0666,
@@ -461,6 +641,13 @@ static int setup_dev(Ctx *c, const RootfsParams *p, int root_fd) {
         r = setattr_fd(dev, false, MOUNT_ATTR_NODEV);
         if (r < 0)
                 return fail(c, r, "make '/dev' nodev");
+        return setup_dev_rest(c, root_fd, dev, shm_size);
+}
+
+/* /dev's symlinks, pts, shm and mqueue */
+static int setup_dev_rest(Ctx *c, int root_fd, int dev, const char *shm_size) {
+        int r;
+
         for (size_t i = 0; i < ELEMENTSOF(dev_links); i++)
                 if (symlinkat(dev_links[i].target, dev, dev_links[i].name) < 0)
                         return fail(c, -errno, "create symlink '/dev/%s'", dev_links[i].name);

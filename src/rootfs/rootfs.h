@@ -3,9 +3,10 @@
 
 /* rootfs/: assembles a container's root file system and pivots into it.
  *
- * Everything here runs in the container's child process, after it has entered its own (new) mount
- * namespace: nothing is ever mounted in the host's namespace, so a crash leaks no mount. The host's
- * /proc/self/mountinfo never shows the overlay.
+ * rootfs_setup() runs in the container's child process, after it has entered its own (new) mount
+ * namespace; rootfs_make_idmapped_root() in a helper process's private mount namespace. Nothing is
+ * ever mounted in the host's namespace, so a crash leaks no mount. The host's /proc/self/mountinfo
+ * never shows the overlay.
  *
  * Depends on basic/ only. No logging: functions return -errno and describe the failed step in a
  * caller-provided message buffer ("mount overlay at '/run/cbox/web/root'"), suitable for the spawn
@@ -98,7 +99,29 @@ typedef struct RootfsParams {
 
         uint64_t dev_size; /* size of the /dev tmpfs, 0 = 4 MiB */
         uint64_t shm_size; /* size of the /dev/shm tmpfs, 0 = 64 MiB (Docker's default) */
+
+        /* The container runs in a user namespace of its own (issue 16): the device nodes of /dev are
+         * binds of the host's (mknod is refused there), as the extra devices are. */
+        bool userns;
+        /* > 0: the root, made by rootfs_make_idmapped_root() in the parent and handed over, is
+         * attached at target instead of assembling the layers here (the fd is closed) */
+        int root_mount_fd;
 } RootfsParams;
+
+/* For a container in a user namespace, in the caller's (the host's) user namespace and mount
+ * namespace, before the container's process is released: its root as a detached mount, for
+ * RootfsParams.root_mount_fd. Each layer is a detached clone of itself idmapped to userns_fd
+ * (MOUNT_ATTR_IDMAP), so the image's owners 0, 1000, … show as the range's first uid, +1000, …
+ * and nothing is chowned or copied; the overlay of those and the upper directory (not idmapped:
+ * what the container writes is owned by its range on disk) is made here, in the host's user
+ * namespace, because overlayfs mounted inside a user namespace cannot read the trusted.overlay.*
+ * whiteouts and opaque markers of the store. A forked helper does it in a private mount namespace
+ * (before 6.15 overlayfs takes only attached layers); nothing shows in the host's.
+ *
+ * Up to ROOTFS_LOWER_DIRS_MAX layers on every kernel; upper_dir and work_dir must be set, and the
+ * upper's root should be owned by the range's root (the root of the container is the upper's).
+ * Returns 0 with *ret_fd, or -errno with msg as rootfs_setup(). */
+int rootfs_make_idmapped_root(const RootfsParams *p, int userns_fd, int *ret_fd, char *msg, size_t msg_size);
 
 /* The whole sequence, in the child's new mount namespace:
  *   "/" MS_REC|MS_SLAVE (nothing propagates back to the host), the root at p->target (nodev), /proc (fresh

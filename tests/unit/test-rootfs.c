@@ -4,16 +4,19 @@
  * upper, and checks from inside (in C, no image needed). Needs root. */
 
 #include <fcntl.h>
+#include <grp.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <linux/magic.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "fd-util.h"
@@ -76,7 +79,16 @@ static bool mountinfo_has(const char *needle) {
 
 /* Runs rootfs_setup in a new mount+pid(+net) namespace, then fn inside; returns fn's exit code.
  * While the inside waits on a pipe, checks that the host does not see the overlay. */
+static int run_inside_userns(const RootfsParams *p, int userns_fd, int (*fn)(void), char *msg,
+                             size_t msg_size);
+
 static int run_inside(const RootfsParams *p, int (*fn)(void), char *msg, size_t msg_size) {
+        return run_inside_userns(p, -EBADF, fn, msg, msg_size);
+}
+
+/* The same in the user namespace userns_fd (>= 0), as its root */
+static int run_inside_userns(const RootfsParams *p, int userns_fd, int (*fn)(void), char *msg,
+                             size_t msg_size) {
         _cleanup_close_pair_ int go[2] = { -EBADF, -EBADF }, ready[2] = { -EBADF, -EBADF },
                                  msgp[2] = { -EBADF, -EBADF };
         int status;
@@ -89,6 +101,10 @@ static int run_inside(const RootfsParams *p, int (*fn)(void), char *msg, size_t 
         pid_t pid = fork();
         ASSERT_TRUE(pid >= 0);
         if (pid == 0) {
+                if (userns_fd >= 0 &&
+                    (setns(userns_fd, CLONE_NEWUSER) < 0 || setgroups(0, NULL) < 0 ||
+                     setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
+                        _exit(25);
                 if (unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC) < 0)
                         _exit(20);
                 pid_t inner = fork();
@@ -220,6 +236,198 @@ static int check_sys_bind(void) {
 
 static int check_nothing(void) {
         return 0;
+}
+
+/* ---- a user namespace (issue 16) ---- */
+
+#define USERNS_START 0x7e000000U
+
+/* A process parked in a new user namespace that maps 0..65535 to USERNS_START..; its namespace's fd */
+static pid_t userns_make(int *ret_fd) {
+        _cleanup_close_pair_ int p[2] = { -EBADF, -EBADF };
+        char c, map[64], path[64];
+
+        ASSERT_OK(RET_NERRNO(pipe2(p, O_CLOEXEC)));
+        pid_t pid = fork();
+        ASSERT_TRUE(pid >= 0);
+        if (pid == 0) {
+                /* gone with the test, also when an assertion aborts it */
+                if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || unshare(CLONE_NEWUSER) < 0)
+                        _exit(1);
+                (void) loop_write(p[1], "U", 1);
+                pause();
+                _exit(0);
+        }
+        ASSERT_EQ(read(p[0], &c, 1), 1);
+        snprintf(map, sizeof(map), "0 %u 65536\n", USERNS_START);
+        snprintf(path, sizeof(path), "/proc/%d/uid_map", (int) pid);
+        ASSERT_OK(write_string_file(path, map));
+        snprintf(path, sizeof(path), "/proc/%d/gid_map", (int) pid);
+        ASSERT_OK(write_string_file(path, map));
+        snprintf(path, sizeof(path), "/proc/%d/ns/user", (int) pid);
+        *ret_fd = open(path, O_RDONLY | O_CLOEXEC);
+        ASSERT_TRUE(*ret_fd >= 0);
+        return pid;
+}
+
+static int check_userns_inside(void) {
+        _cleanup_free_ char *s = NULL;
+        struct stat st;
+        int fd;
+
+        CHECK(getuid() == 0);
+        /* the image's files (host uid 0 on disk) are root's in here, and so is the root */
+        CHECK(read_one_line_file("/etc/os-release", &s) >= 0 && streq(s, "top"));
+        CHECK(stat("/etc/os-release", &st) == 0 && st.st_uid == 0 && st.st_gid == 0);
+        CHECK(stat("/etc/hostname", &st) == 0 && st.st_uid == 0);
+        CHECK(stat("/", &st) == 0 && st.st_uid == 0);
+        CHECK(write_file_atomic("/etc/written", "w\n", 2, 0644) >= 0);
+        CHECK(mkdir("/made", 0755) == 0);
+        /* the host's nodes, usable */
+        fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        CHECK(fd >= 0 && write(fd, "x", 1) == 1);
+        close(fd);
+        CHECK(stat("/dev/zero", &st) == 0 && S_ISCHR(st.st_mode) && major(st.st_rdev) == 1);
+        /* no device of its own */
+        CHECK(mknod("/dev/sda", S_IFBLK | 0600, makedev(8, 0)) < 0 && errno == EPERM);
+        CHECK(stat("/dev/pts/ptmx", &st) == 0 && S_ISCHR(st.st_mode));
+        /* the store's whiteout and opaque directory still hide what is below them */
+        CHECK(access("/etc/gone", F_OK) < 0 && errno == ENOENT);
+        CHECK(access("/opq/below", F_OK) < 0 && errno == ENOENT);
+        CHECK(access("/opq/above", F_OK) == 0);
+        CHECK(access(tmp, F_OK) < 0);
+        return 0;
+}
+
+/* The root made in the host's namespaces for a user namespace: the image stays owned by host uid 0
+ * on disk and shows as the container's root inside, what the container writes is owned by the
+ * range on the host, and /dev works without mknod */
+TEST(idmapped_root_in_userns) {
+        _cleanup_free_ char *l1 = NULL, *l2 = NULL, *up = NULL, *wk = NULL, *root = NULL, *w = NULL,
+                            *m = NULL, *lf = NULL;
+        _cleanup_close_ int userns_fd = -EBADF;
+        const char *lowers[2];
+        char msg[512];
+        struct stat st;
+        int mfd = -EBADF, r;
+
+        make_tree();
+        l1 = strjoin(tmp, "/lower1");
+        l2 = strjoin(tmp, "/lower2");
+        up = strjoin(tmp, "/upper");
+        wk = strjoin(tmp, "/work");
+        root = strjoin(tmp, "/root");
+        lowers[0] = l1;
+        lowers[1] = l2;
+        ASSERT_OK(RET_NERRNO(chown(up, USERNS_START, USERNS_START)));
+        ASSERT_OK(RET_NERRNO(chmod(tmp, 0755)));
+        /* as the store has them: a 0:0 whiteout of /etc/gone and an opaque /opq over the lower's */
+        _cleanup_free_ char *gone_low = strjoin(l2, "/etc/gone"), *gone = strjoin(l1, "/etc/gone"),
+                            *opq_low = strjoin(l2, "/opq"), *opq = strjoin(l1, "/opq"),
+                            *below = strjoin(l2, "/opq/below"), *above = strjoin(l1, "/opq/above");
+        ASSERT_OK(write_file_atomic(gone_low, "x", 1, 0644));
+        ASSERT_OK(RET_NERRNO(mknod(gone, S_IFCHR | 0600, makedev(0, 0))));
+        ASSERT_OK(mkdir_p(opq_low, 0755));
+        ASSERT_OK(mkdir_p(opq, 0755));
+        ASSERT_OK(write_file_atomic(below, "x", 1, 0644));
+        ASSERT_OK(write_file_atomic(above, "x", 1, 0644));
+        ASSERT_OK(RET_NERRNO(setxattr(opq, "trusted.overlay.opaque", "y", 1, 0)));
+
+        pid_t holder = userns_make(&userns_fd);
+        RootfsParams p = {
+                .target = root,
+                .lower_dirs = lowers,
+                .n_lower_dirs = 2,
+                .upper_dir = up,
+                .work_dir = wk,
+                .new_netns = true,
+                .userns = true,
+        };
+        r = rootfs_make_idmapped_root(&p, userns_fd, &mfd, msg, sizeof(msg));
+        if (r == -EINVAL && strstr(msg, "idmap layer")) {
+                (void) kill(holder, SIGKILL);
+                (void) waitpid(holder, NULL, 0);
+                cleanup_tree();
+                TEST_SKIP("%s cannot be idmapped: %s", tmp, msg);
+        }
+        if (r < 0)
+                fprintf(stderr, "rootfs_make_idmapped_root: %s\n", msg);
+        ASSERT_OK(r);
+        /* nothing attached in the host's namespace */
+        ASSERT_FALSE(mountinfo_has(tmp));
+        p.root_mount_fd = mfd;
+        ASSERT_EQ(run_inside_userns(&p, userns_fd, check_userns_inside, msg, sizeof(msg)), 0);
+        safe_close(mfd);
+        (void) kill(holder, SIGKILL);
+        ASSERT_EQ(waitpid(holder, NULL, 0), holder);
+
+        w = strjoin(up, "/etc/written");
+        m = strjoin(up, "/made");
+        lf = strjoin(l2, "/etc/hostname");
+        ASSERT_OK(RET_NERRNO(stat(w, &st)));
+        ASSERT_EQ(st.st_uid, USERNS_START);
+        ASSERT_EQ(st.st_gid, USERNS_START);
+        ASSERT_OK(RET_NERRNO(stat(m, &st)));
+        ASSERT_EQ(st.st_uid, USERNS_START);
+        ASSERT_OK(RET_NERRNO(stat(lf, &st)));
+        ASSERT_EQ(st.st_uid, 0U);
+        cleanup_tree();
+}
+
+static int check_userns_many(void) {
+        CHECK(access("/layer-0", F_OK) == 0);
+        CHECK(access("/layer-127", F_OK) == 0);
+        return 0;
+}
+
+/* ROOTFS_LOWER_DIRS_MAX idmapped layers, on every kernel (6.1's fsconfig() values hold ~14) */
+TEST(idmapped_root_many_layers) {
+        _cleanup_free_ char *up = NULL, *wk = NULL, *root = NULL;
+        _cleanup_close_ int userns_fd = -EBADF;
+        char *lowers[ROOTFS_LOWER_DIRS_MAX];
+        char msg[512];
+        int mfd = -EBADF;
+
+        make_tree();
+        up = strjoin(tmp, "/upper");
+        wk = strjoin(tmp, "/work");
+        root = strjoin(tmp, "/root");
+        ASSERT_OK(RET_NERRNO(chown(up, USERNS_START, USERNS_START)));
+        ASSERT_OK(RET_NERRNO(chmod(tmp, 0755)));
+        for (size_t i = 0; i < ROOTFS_LOWER_DIRS_MAX; i++) {
+                lowers[i] = strprintf("%s/many%zu", tmp, i);
+                _cleanup_free_ char *f = strprintf("%s/layer-%zu", lowers[i], i);
+                ASSERT_OK(mkdir_p(lowers[i], 0755));
+                ASSERT_OK(write_file_atomic(f, "x", 1, 0644));
+        }
+        /* what rootfs_setup() needs in the root: the bottom layer has the mount points */
+        for (const char *const *d = (const char *const[]){ "proc", "sys", "dev", NULL }; *d; d++) {
+                _cleanup_free_ char *m = strprintf("%s/%s", lowers[ROOTFS_LOWER_DIRS_MAX - 1], *d);
+                ASSERT_OK(mkdir_p(m, 0755));
+        }
+
+        pid_t holder = userns_make(&userns_fd);
+        RootfsParams p = {
+                .target = root,
+                .lower_dirs = (const char *const *) lowers,
+                .n_lower_dirs = ROOTFS_LOWER_DIRS_MAX,
+                .upper_dir = up,
+                .work_dir = wk,
+                .new_netns = true,
+                .userns = true,
+        };
+        int r = rootfs_make_idmapped_root(&p, userns_fd, &mfd, msg, sizeof(msg));
+        if (r < 0)
+                fprintf(stderr, "rootfs_make_idmapped_root: %s\n", msg);
+        ASSERT_OK(r);
+        p.root_mount_fd = mfd;
+        ASSERT_EQ(run_inside_userns(&p, userns_fd, check_userns_many, msg, sizeof(msg)), 0);
+        safe_close(mfd);
+        (void) kill(holder, SIGKILL);
+        ASSERT_EQ(waitpid(holder, NULL, 0), holder);
+        for (size_t i = 0; i < ROOTFS_LOWER_DIRS_MAX; i++)
+                free(lowers[i]);
+        cleanup_tree();
 }
 
 TEST(overlay_and_inside) {
