@@ -319,8 +319,9 @@ static NameUse name_use_of(const SeccompRule *rule, const char *name) {
  * wrong: in a differential test of 3000 random such profiles against the kernel
  * (tests/fuzz/seccomp-differential), 3% never finished (a cycle in the tree) and 10% made filters
  * that allowed or denied other arguments than the rules say, while every profile with one
- * conditional rule per call, or with only EQ/MASKED_EQ conditions, was right (3000 each). So that shape is refused, for every rule that names the call whatever its
- * includes/excludes; sorting the (name, rule) pairs keeps this O(n log n). */
+ * conditional rule per call, or with only EQ/MASKED_EQ conditions, was right (3000 each). So that shape is
+ * refused, for every rule that names the call whatever its includes/excludes; sorting the (name, rule) pairs
+ * keeps this O(n log n). */
 static int check_conditions_per_call(Parser *p, const SeccompProfile *prof) {
         _cleanup_free_ NameUse *uses = NULL;
         size_t n = 0, total = 0;
