@@ -254,6 +254,7 @@ int container_exec(const GlobalConfig *g, const char *name, const ExecOptions *o
                         .stderr_fd = -EBADF,
                 },
                 .leader_pidfd = pidfd,
+                .namespaces = container_enter_namespaces(i.state->leader_pid),
                 .cgroup_fd = cgfd,
                 .exec_fd = exec_fd,
                 .tty = o->tty,

@@ -74,6 +74,7 @@ int health_init(HealthCheck *h, const char *name, const ContainerConfig *c, cons
                 .name = name,
                 .state_dir_fd = state_dir_fd,
                 .leader_pidfd = leader_pidfd,
+                .namespaces = container_enter_namespaces(leader),
                 .cgroup_fd = -EBADF,
                 .process = process,
                 .exec_fd = -EBADF,
@@ -146,6 +147,7 @@ _noreturn_ static void runner_main(HealthCheck *h) {
                         .stderr_fd = devnull,
                 },
                 .leader_pidfd = h->leader_pidfd,
+                .namespaces = h->namespaces,
                 .cgroup_fd = h->cgroup_fd,
                 .exec_fd = h->exec_fd,
         };

@@ -36,6 +36,7 @@ typedef struct HealthCheck {
         const char *name;         /* borrowed */
         int state_dir_fd;         /* borrowed: <run_root>/NAME */
         int leader_pidfd;         /* borrowed */
+        uint64_t namespaces;      /* what a check enters (container_enter_namespaces()) */
         int cgroup_fd;            /* owned: the leader's cgroup, -EBADF = stay in ours */
         const SeccompProgram *seccomp_program; /* borrowed, may be NULL (spawn compiles the default) */
         const ContainerProcess *process;       /* borrowed: user, workdir, env, limits (the payload's) */

@@ -11,6 +11,22 @@
 #include "image.h"
 #include "spawn.h"
 #include "state.h"
+#include "uidpool.h"
+
+/* The pool of host uids and gids that user_namespace = "auto" leases ranges of 65536 from: above
+ * every normal user and the 16-bit ids (systemd's dynamic users and nspawn's ranges live in
+ * 0x0000ef00..0x6fffffff too, but cbox's blocks start at 0x80000) */
+#define CONTAINER_UIDPOOL_START 0x80000U
+#define CONTAINER_UIDPOOL_COUNT (0x70000000U - 0x80000U)
+
+/* Leases name's range (the one it had, when still free). Logs. */
+int container_userns_acquire(const GlobalConfig *g, const char *name, UidRange *ret);
+/* Releases name's range (kept for it), or with forget drops the memory of it (its storage is gone).
+ * Best effort, logs. */
+void container_userns_release(const GlobalConfig *g, const char *name, bool forget);
+/* What exec and health checks enter (SpawnExecParams.namespaces): the namespaces of leader that are not
+ * ours, the user namespace first */
+uint64_t container_enter_namespaces(pid_t leader);
 
 typedef struct ContainerNet {
         char *network;     /* bridge mode: network name; NULL for none/host */

@@ -95,11 +95,13 @@ int container_seccomp_program(const GlobalConfig *g, const ContainerConfig *c, S
 int container_verify(const ContainerConfig *c) {
         int r = 0, k;
 
-        if (c->security.user_namespace) {
+        if (c->security.user_namespace && c->read_only) {
                 _cleanup_free_ char *w = key_where(c, "security.user_namespace");
-                r = log_error_errno(EOPNOTSUPP, "%s: user namespaces are not supported yet (only false is)",
+                r = log_error_errno(EOPNOTSUPP,
+                                    "%s: a user namespace with read_only = true is not supported yet",
                                     w ?: "security.user_namespace");
         }
+
         _cleanup_(seccomp_profile_freep) SeccompProfile *p = NULL;
         k = container_seccomp_check(c, &p, true);
         if (k < 0 && r >= 0)

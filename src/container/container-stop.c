@@ -120,6 +120,7 @@ int container_down(const GlobalConfig *g, const char *name, bool volumes) {
                         log_error_errno(r, "%s: cannot remove its storage: %m", name);
                         goto finish;
                 }
+                container_userns_release(g, name, true); /* nothing is owned by its range any more */
                 r = 0;
         }
 finish:

@@ -62,6 +62,10 @@ typedef struct UpContext {
         bool write_etc_files;
         bool write_hostname_file;
         SeccompProgram seccomp; /* empty when unconfined */
+        /* security.user_namespace: its range, and the root made for it, handed over at the release */
+        bool acquired_userns;
+        UidRange userns;
+        int root_mount_fd;
 
         /* what the state file records, written at every step (up_save_state) */
         char *digest, *config_abs;
@@ -72,6 +76,7 @@ typedef struct UpContext {
 
 static void up_context_done(UpContext *u) {
         u->store_lock_fd = safe_close(u->store_lock_fd);
+        u->root_mount_fd = safe_close(u->root_mount_fd);
         seccomp_program_done(&u->seccomp);
         free(u->unit);
         free(u->storage_dir);
@@ -170,6 +175,8 @@ static void up_undo(UpContext *u) {
                 bus_error_done(&e);
         }
         u->state_fd = safe_close(u->state_fd);
+        if (u->acquired_userns)
+                container_userns_release(u->g, u->name, false);
         if (u->created_state_dir)
                 (void) state_dir_remove(global_config_run_root(u->g), u->name);
         if (u->created_storage_dir)
@@ -313,6 +320,23 @@ static int up_prepare_storage(UpContext *u) {
                 warn_if_image_moved(u);
         if (u->image_ref)
                 return container_write_image_file(u->name, u->storage_dir, u->image_ref, u->image_digest);
+        return 0;
+}
+
+/* security.user_namespace: the name's range, and the upper's root owned by the range's root (the
+ * root of the container is the upper's root directory) */
+static int up_acquire_userns(UpContext *u) {
+        int r;
+
+        if (!u->c->security.user_namespace)
+                return 0;
+        r = container_userns_acquire(u->g, u->name, &u->userns);
+        if (r < 0)
+                return r;
+        u->acquired_userns = true;
+        if (chown(u->upper, u->userns.start, u->userns.start) < 0)
+                return log_error_errno(errno, "%s: cannot give '%s' to uid %u: %m", u->name, u->upper,
+                                       u->userns.start);
         return 0;
 }
 
@@ -609,6 +633,22 @@ static int up_plan_mounts(UpContext *u, UpLaunch *l) {
         return 0;
 }
 
+/* The root for the child's user namespace, made here in the host's (rootfs_make_idmapped_root) */
+static int up_make_userns_root(UpContext *u, const RootfsParams *rp) {
+        _cleanup_close_ int userns_fd = -EBADF;
+        char path[64], msg[512];
+        int r;
+
+        (void) snprintf(path, sizeof(path), "/proc/%d/ns/user", (int) u->child.pid);
+        userns_fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (userns_fd < 0)
+                return log_error_errno(errno, "%s: cannot open %s: %m", u->name, path);
+        r = rootfs_make_idmapped_root(rp, userns_fd, &u->root_mount_fd, msg, sizeof(msg));
+        if (r < 0)
+                return log_error_errno(r, "%s: container setup failed: %s: %m", u->name, msg);
+        return 0;
+}
+
 /* spawn_container(): the child waits until up_release() */
 static int up_spawn(UpContext *u, UpLaunch *l) {
         const ContainerConfig *c = u->c;
@@ -655,10 +695,21 @@ static int up_spawn(UpContext *u, UpLaunch *l) {
                 .n_keep_fds = (size_t) l->n_keep,
                 .tty = u->o->foreground && u->o->tty,
         };
+        if (u->acquired_userns) {
+                sp.userns_start = u->userns.start;
+                sp.userns_count = u->userns.count;
+                sp.release_fd = &cs.rootfs.root_mount_fd; /* the child's copy of cs, set at the "go" */
+                cs.rootfs.userns = true;
+        }
         container_process_apply(&u->process, c, &sp.process);
         r = spawn_container(&sp, &u->child);
         if (r < 0)
                 return log_error_errno(r, "%s: failed to spawn the container: %m", u->name);
+        if (u->acquired_userns) {
+                r = up_make_userns_root(u, &cs.rootfs);
+                if (r < 0)
+                        return r;
+        }
         r = proc_get_start_time(u->child.pid, &u->start_time);
         if (r < 0)
                 return log_error_errno(r, "%s: cannot read the start time of pid %d: %m", u->name,
@@ -817,7 +868,8 @@ static int up_release(UpContext *u) {
         _cleanup_(error_message_done) ErrorMessage se = {};
         int r;
 
-        r = spawn_child_release(&u->child, &se);
+        r = spawn_child_release_fd(&u->child, u->root_mount_fd, &se);
+        u->root_mount_fd = safe_close(u->root_mount_fd);
         if (r < 0) {
                 if (se.error != 0)
                         log_error_errno(r, "%s: container setup failed: %s: %m", u->name, se.message);
@@ -865,6 +917,9 @@ static int up_run(UpContext *u) {
                 return r;
         u->store_lock_fd = safe_close(u->store_lock_fd); /* the image file keeps the layers now */
         FAULT_POINT("up.storage");
+        r = up_acquire_userns(u);
+        if (r < 0)
+                return r;
         r = up_make_state_dir(u, &l);
         if (r < 0)
                 return r;
@@ -941,6 +996,7 @@ int container_up(const GlobalConfig *g, const ContainerConfig *c, const UpOption
                 .state_fd = -EBADF,
                 .store_lock_fd = -EBADF,
                 .child = SPAWN_CHILD_NULL,
+                .root_mount_fd = -EBADF,
         };
         int lock_fd = -EBADF, r;
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <fcntl.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <linux/openat2.h>
 #include <stdarg.h>
@@ -845,8 +846,21 @@ static int check_mount_point(Ctx *c, int root_fd, int target_fd, const char *wha
         return 0;
 }
 
-static int setup_user_mount(Ctx *c, int root_fd, const RootfsMount *m) {
-        _cleanup_close_ int target = -EBADF, src = -EBADF;
+/* The source of a bind, O_PATH */
+static int open_bind_source(Ctx *c, const RootfsMount *m) {
+        int fd;
+
+        if (isempty(m->source) || m->source[0] != '/')
+                return fail(c, -EINVAL, "bind '%s': the source must be an absolute path", strna(m->source));
+        fd = open(m->source, O_PATH | O_CLOEXEC);
+        if (fd < 0)
+                return fail(c, -errno, "open bind source '%s'", m->source);
+        return fd;
+}
+
+/* src: the bind's source opened already (taken), or -EBADF to open it here */
+static int setup_user_mount(Ctx *c, int root_fd, const RootfsMount *m, int src_fd) {
+        _cleanup_close_ int target = -EBADF, src = src_fd;
         bool dir = true;
         int r;
 
@@ -857,12 +871,10 @@ static int setup_user_mount(Ctx *c, int root_fd, const RootfsMount *m) {
         if (m->type == ROOTFS_MOUNT_BIND) {
                 struct stat st;
 
-                if (isempty(m->source) || m->source[0] != '/')
-                        return fail(c, -EINVAL, "bind '%s': the source must be an absolute path",
-                                    strna(m->source));
-                src = open(m->source, O_PATH | O_CLOEXEC);
                 if (src < 0)
-                        return fail(c, -errno, "open bind source '%s'", m->source);
+                        src = open_bind_source(c, m);
+                if (src < 0)
+                        return src;
                 if (fstat(src, &st) < 0)
                         return fail(c, -errno, "stat bind source '%s'", m->source);
                 dir = S_ISDIR(st.st_mode);
@@ -906,9 +918,39 @@ static int setup_user_mount(Ctx *c, int root_fd, const RootfsMount *m) {
         return fail(c, -EINVAL, "mount at '%s': unknown mount type", m->target);
 }
 
+/* In a user namespace: the binds' sources opened while we are still the host's uid 0 (not mapped in
+ * the namespace, but the owner of root's 0700 directories on the way to them, such as the state
+ * dir); the rest of the setup runs as root of the namespace, so that what it creates belongs to the
+ * range (a tmpfs of the namespace takes no unmapped owner at all) */
+static int open_bind_sources(Ctx *c, const RootfsParams *p, int **ret) {
+        int *fds = new (int, p->n_mounts ?: 1);
+
+        if (!fds)
+                return fail(c, -ENOMEM, "set up the mounts");
+        for (size_t i = 0; i < p->n_mounts; i++)
+                fds[i] = -EBADF;
+        *ret = fds;
+        for (size_t i = 0; i < p->n_mounts; i++)
+                if (p->mounts[i].type == ROOTFS_MOUNT_BIND) {
+                        fds[i] = open_bind_source(c, &p->mounts[i]);
+                        if (fds[i] < 0)
+                                return fds[i];
+                }
+        return 0;
+}
+
+static int become_userns_root(Ctx *c) {
+        if (setgroups(0, NULL) < 0 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+                return fail(c, -errno, "become root of the user namespace");
+        return 0;
+}
+
+static int setup_in_root(Ctx *c, const RootfsParams *p, int root_fd, int *src_fds);
+
 int rootfs_setup(const RootfsParams *p, char *msg, size_t msg_size) {
         Ctx c = { .msg = msg, .msg_size = msg_size };
         _cleanup_close_ int root_fd = -EBADF;
+        _cleanup_free_ int *src_fds = NULL;
         int r;
 
         assert(p);
@@ -922,49 +964,77 @@ int rootfs_setup(const RootfsParams *p, char *msg, size_t msg_size) {
         if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
                 return fail(&c, -errno, "make '/' a recursive slave mount");
 
+        if (p->userns) {
+                r = open_bind_sources(&c, p, &src_fds);
+                if (r < 0)
+                        goto finish;
+        }
+
         r = mount_root(&c, p);
         if (r < 0)
-                return r;
+                goto finish;
 
         /* Opened after the root was mounted on it: this is the new root */
         root_fd = open(p->target, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (root_fd < 0)
-                return fail(&c, -errno, "open root '%s'", p->target);
+        if (root_fd < 0) {
+                r = fail(&c, -errno, "open root '%s'", p->target);
+                goto finish;
+        }
+        if (p->userns) {
+                r = become_userns_root(&c);
+                if (r < 0)
+                        goto finish;
+        }
+        r = setup_in_root(&c, p, root_fd, src_fds);
+finish:
+        for (size_t i = 0; src_fds && i < p->n_mounts; i++)
+                safe_close(src_fds[i]);
+        return r;
+}
+
+/* Everything after the root is mounted, as rootfs_setup() says; src_fds (taken, may be NULL) are
+ * the binds' sources opened already */
+static int setup_in_root(Ctx *c, const RootfsParams *p, int root_fd, int *src_fds) {
+        int r;
+
         /* no device node in the image or made by the container works (its devices are in /dev) */
         r = setattr_fd(root_fd, false, MOUNT_ATTR_NODEV);
         if (r < 0)
-                return fail(&c, r, "make the root nodev");
+                return fail(c, r, "make the root nodev");
 
         r = mkdir_p_in_root(root_fd, "/proc", true);
         if (r < 0)
-                return fail(&c, r, "create mount point '/proc'");
-        r = mount_fs_in_root(&c, root_fd, "/proc", "proc", NULL,
+                return fail(c, r, "create mount point '/proc'");
+        r = mount_fs_in_root(c, root_fd, "/proc", "proc", NULL,
                              MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
         if (r < 0)
                 return r;
 
-        r = setup_sys(&c, p, root_fd);
+        r = setup_sys(c, p, root_fd);
         if (r < 0)
                 return r;
 
         if (p->mount_cgroup) {
-                r = setup_cgroup(&c, root_fd);
+                r = setup_cgroup(c, root_fd);
                 if (r < 0)
                         return r;
         }
 
-        r = setup_dev(&c, p, root_fd);
+        r = setup_dev(c, p, root_fd);
         if (r < 0)
                 return r;
 
         if (!p->no_mask) {
-                r = setup_masks(&c, root_fd);
+                r = setup_masks(c, root_fd);
                 if (r < 0)
                         return r;
         }
 
         for (size_t i = 0; i < p->n_mounts; i++) {
-                r = setup_user_mount(&c, root_fd, &p->mounts[i]);
+                int src = src_fds ? src_fds[i] : -EBADF;
+                if (src_fds)
+                        src_fds[i] = -EBADF; /* taken */
+                r = setup_user_mount(c, root_fd, &p->mounts[i], src);
                 if (r < 0)
                         return r;
         }
@@ -972,17 +1042,17 @@ int rootfs_setup(const RootfsParams *p, char *msg, size_t msg_size) {
         if (p->read_only) {
                 r = setattr_fd(root_fd, false, MOUNT_ATTR_RDONLY);
                 if (r < 0)
-                        return fail(&c, r, "make the root read-only");
+                        return fail(c, r, "make the root read-only");
         }
 
         if (fchdir(root_fd) < 0)
-                return fail(&c, -errno, "change to the root '%s'", p->target);
+                return fail(c, -errno, "change to the root '%s'", p->target);
         if (syscall(SYS_pivot_root, ".", ".") < 0)
-                return fail(&c, -errno, "pivot_root to '%s'", p->target);
+                return fail(c, -errno, "pivot_root to '%s'", p->target);
         if (umount2(".", MNT_DETACH) < 0)
-                return fail(&c, -errno, "detach the old root");
+                return fail(c, -errno, "detach the old root");
         if (chdir("/") < 0)
-                return fail(&c, -errno, "change to '/'");
+                return fail(c, -errno, "change to '/'");
 
         return 0;
 }

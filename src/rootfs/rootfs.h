@@ -100,8 +100,11 @@ typedef struct RootfsParams {
         uint64_t dev_size; /* size of the /dev tmpfs, 0 = 4 MiB */
         uint64_t shm_size; /* size of the /dev/shm tmpfs, 0 = 64 MiB (Docker's default) */
 
-        /* The container runs in a user namespace of its own (issue 16): the device nodes of /dev are
-         * binds of the host's (mknod is refused there), as the extra devices are. */
+        /* The container runs in a user namespace of its own (issue 16), and rootfs_setup() is
+         * called as the host's uid 0 in it: the binds' sources and the target are opened first (the
+         * owner's permissions get through root's 0700 directories), then it becomes root of the
+         * namespace (setgroups/setresgid/setresuid 0) for the rest, so what it creates belongs to the
+         * range. The device nodes of /dev are binds of the host's (mknod is refused there). */
         bool userns;
         /* > 0: the root, made by rootfs_make_idmapped_root() in the parent and handed over, is
          * attached at target instead of assembling the layers here (the fd is closed) */

@@ -825,9 +825,6 @@ static _noreturn_ void child_main(const SpawnParams *p, int sync_fd) {
         else
                 handed = safe_close(handed);
 
-        if (p->userns_count > 0 && become_userns_root(&err) < 0)
-                spawn_child_fail(sync_fd, &err);
-
         /* The cgroup namespace is created only now that the parent has put us into our unit's
          * cgroup, so that cgroup becomes the namespace's root */
         if (((p->namespaces ?: SPAWN_NAMESPACES_DEFAULT) & CLONE_NEWCGROUP) &&
@@ -854,6 +851,12 @@ static _noreturn_ void child_main(const SpawnParams *p, int sync_fd) {
                         spawn_child_fail(sync_fd, &err);
                 }
         }
+
+        /* Until here the host's uid 0 (not mapped in the namespace, but the owner of root's 0700
+         * directories, which child_setup may have to pass); rootfs_setup() becomes root of the
+         * namespace itself once it opened those paths */
+        if (p->userns_count > 0 && become_userns_root(&err) < 0)
+                spawn_child_fail(sync_fd, &err);
 
         /* On a terminal: a pty of the container's own, from its devpts (we are in its root now), is
          * our controlling terminal and stdio, and the parent relays the caller's terminal to it */

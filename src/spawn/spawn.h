@@ -126,8 +126,9 @@ typedef struct SpawnParams {
         /* A user namespace, created at the clone so that it owns every other new namespace, in
          * which uids and gids 0..userns_count-1 are the host's userns_start..: the parent writes
          * both maps before spawn_container() returns (so the caller may open /proc/PID/ns/user);
-         * right after the "go" the child becomes uid and gid 0 in it, without the host's
-         * supplementary groups, so that what its setup creates belongs to the range. 0 = none. */
+         * after child_setup the child becomes uid and gid 0 in it, without the host's
+         * supplementary groups (child_setup runs as the host's uid 0, unmapped there, and may do so
+         * earlier itself, as rootfs_setup() does with RootfsParams.userns). 0 = none. */
         uint32_t userns_start, userns_count;
         /* Where the child keeps the fd spawn_child_release_fd() hands over with the "go": a pointer
          * into memory the child has as a copy from the clone (e.g. RootfsParams.root_mount_fd, set

@@ -126,7 +126,10 @@ expect 1 "$CBOX_CONFIG_ROOT/etc/cbox/conf.d/50-bad.toml:2:10: network.cbox0.subn
 # 8. what up refuses beyond the file: an unsupported key, a seccomp profile that does not load
 rm "$CBOX_CONFIG_ROOT/etc/cbox/conf.d/50-bad.toml"
 printf '%s\n[security]\nuser_namespace = "auto"\n' "$base" > "$D/userns.toml"
-expect 1 "cbox: $D/userns.toml:4: security.user_namespace: user namespaces are not supported yet (only false is)" "$D/userns.toml"
+out=$("$CBOX" verify "$D/userns.toml" 2>&1); rc=$?
+[ "$rc" = 0 ] && [ "$out" = "$D/userns.toml: OK" ] || fail "user_namespace: exit $rc '$out'"
+printf '%s\nread_only = true\n[security]\nuser_namespace = "auto"\n' "$base" > "$D/userns.toml"
+expect 1 "cbox: $D/userns.toml:5: security.user_namespace: a user namespace with read_only = true is not supported yet" "$D/userns.toml"
 printf '{"defaultAction": "SCMP_ACT_ALLOW",\n "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_EXPLODE"}]}\n' > "$D/bad-action.json"
 printf '{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [' > "$D/truncated.json"
 printf '{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir", "no_such_call"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]}' > "$D/good.json"

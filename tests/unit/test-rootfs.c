@@ -4,7 +4,6 @@
  * upper, and checks from inside (in C, no image needed). Needs root. */
 
 #include <fcntl.h>
-#include <grp.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -86,7 +85,7 @@ static int run_inside(const RootfsParams *p, int (*fn)(void), char *msg, size_t 
         return run_inside_userns(p, -EBADF, fn, msg, msg_size);
 }
 
-/* The same in the user namespace userns_fd (>= 0), as its root */
+/* The same in the user namespace userns_fd (>= 0) */
 static int run_inside_userns(const RootfsParams *p, int userns_fd, int (*fn)(void), char *msg,
                              size_t msg_size) {
         _cleanup_close_pair_ int go[2] = { -EBADF, -EBADF }, ready[2] = { -EBADF, -EBADF },
@@ -101,9 +100,9 @@ static int run_inside_userns(const RootfsParams *p, int userns_fd, int (*fn)(voi
         pid_t pid = fork();
         ASSERT_TRUE(pid >= 0);
         if (pid == 0) {
-                if (userns_fd >= 0 &&
-                    (setns(userns_fd, CLONE_NEWUSER) < 0 || setgroups(0, NULL) < 0 ||
-                     setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
+                /* still the host's uid 0 in there, as spawn/'s child is: rootfs_setup() becomes
+                 * root of the namespace itself */
+                if (userns_fd >= 0 && setns(userns_fd, CLONE_NEWUSER) < 0)
                         _exit(25);
                 if (unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC) < 0)
                         _exit(20);
