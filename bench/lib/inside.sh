@@ -573,10 +573,12 @@ m6_pairs() {
 . "$(dirname "$0")/layers.sh"
 # 8. pull from a local registry against skopeo copy + cbox image import
 . "$(dirname "$0")/pull.sh"
+# 9. start-to-exit with a user namespace against without
+. "$(dirname "$0")/userns.sh"
 
 prepare_images
 # BENCH_ONLY="m1 m6" runs a subset (for profiling by hand; bench/run runs them all)
-for m in ${BENCH_ONLY:-m1 m2 m3 m4 m5 m6 m7 m8}; do
+for m in ${BENCH_ONLY:-m1 m2 m3 m4 m5 m6 m7 m8 m9}; do
         "$m"
 done
 say "done"

@@ -40,6 +40,17 @@ static int print_json(const ContainerInfo *l, size_t n) {
                 json_object_object_add(o, "leader",
                                        l[i].status == CONTAINER_RUNNING ? json_object_new_int(s->leader_pid)
                                                                         : NULL);
+                uint32_t ustart, ucount;
+                json_object *ur = NULL;
+                if (l[i].status == CONTAINER_RUNNING &&
+                    container_user_range(s->leader_pid, &ustart, &ucount) > 0) {
+                        ur = json_object_new_object();
+                        if (ur) {
+                                json_object_object_add(ur, "start", json_object_new_int64(ustart));
+                                json_object_object_add(ur, "count", json_object_new_int64(ucount));
+                        }
+                }
+                json_object_object_add(o, "user_range", ur);
                 json_object_object_add(o, "exit_code",
                                        s->exit_set ? json_object_new_int(s->exit_status) : NULL);
                 json_object_object_add(o, "exit_time_usec",
@@ -74,7 +85,9 @@ static int list_option(int c, const char *arg, void *userdata) {
 static const char help[] = "cbox list [--all] [--json]\n\n"
                            "Running containers; --all adds exited and stopped ones with their "
                            "exit code.\n"
-                           "--json: an array of objects with name, state, unit, leader, "
+                           "--json: an array of objects with name, state, unit, leader, user_range ({start, "
+                           "count} of host uids, "
+                           "null without a user namespace), "
                            "exit_code, …\n";
 
 VERB(list, 30, "list [--all] [--json]       List containers") {

@@ -115,6 +115,10 @@ VERB(status, 31, "status NAME                 State, unit, limits in effect and 
         printf("%16s: %s\n", "Unit", strna(s->unit));
         if (i.status == CONTAINER_RUNNING)
                 printf("%16s: %d (cbox-init)\n", "Leader", (int) s->leader_pid);
+        uint32_t ustart, ucount;
+        if (i.status == CONTAINER_RUNNING && container_user_range(s->leader_pid, &ustart, &ucount) > 0)
+                printf("%16s: 0-%" PRIu32 " are host uids and gids %" PRIu32 "-%" PRIu32 "\n",
+                       "User namespace", ucount - 1, ustart, ustart + ucount - 1);
         printf("%16s: %s\n", "Mode", strna(state_mode_to_string(s->mode)));
         print_time("Started", s->start_time_usec);
         if (s->exit_set) {

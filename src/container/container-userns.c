@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 
 #include "container-internal.h"
+#include "container.h"
+#include "fileio.h"
 #include "log.h"
 #include "string-util.h"
 #include "uidpool.h"
@@ -88,4 +90,23 @@ uint64_t container_enter_namespaces(pid_t leader) {
                         ns |= kinds[i].flag;
         }
         return ns;
+}
+
+int container_user_range(pid_t leader, uint32_t *ret_start, uint32_t *ret_count) {
+        _cleanup_free_ char *line = NULL;
+        unsigned long inside, start, count;
+        char path[64];
+        int r;
+
+        (void) snprintf(path, sizeof(path), "/proc/%d/uid_map", (int) leader);
+        r = read_one_line_file(path, &line);
+        if (r < 0)
+                return r;
+        if (sscanf(line, "%lu %lu %lu", &inside, &start, &count) != 3)
+                return -EBADMSG;
+        if (inside != 0 || start == 0 || count == 0 || start > UINT32_MAX || count > UINT32_MAX)
+                return 0; /* the host's identity map (0 0 4294967295) */
+        *ret_start = (uint32_t) start;
+        *ret_count = (uint32_t) count;
+        return 1;
 }

@@ -199,6 +199,11 @@ void container_info_done(ContainerInfo *i);
  * locking, no logging: -ENOENT when unknown. */
 int container_get_info(const GlobalConfig *g, const char *name, ContainerInfo *ret);
 
+/* The range of host uids a running container's uid 0.. are (security.user_namespace), from its
+ * leader's uid_map: 1 with start and count, 0 when it has no user namespace of its own, -errno when
+ * the map cannot be read */
+int container_user_range(pid_t leader, uint32_t *ret_start, uint32_t *ret_count);
+
 /* The same for a verb that needs the container: logs "no such container" or why its state cannot be read,
  * and with want_running also "not running" (-ESRCH). */
 int container_get_info_logged(const GlobalConfig *g, const char *name, bool want_running,
