@@ -24,6 +24,9 @@ int container_userns_acquire(const GlobalConfig *g, const char *name, UidRange *
 /* Releases name's range (kept for it), or with forget drops the memory of it (its storage is gone).
  * Best effort, logs. */
 void container_userns_release(const GlobalConfig *g, const char *name, bool forget);
+/* The range name holds or is kept for (what its upper directory's files are owned by): 1 with it, 0 when
+ * it has none, -errno. No logging. */
+int container_userns_range(const GlobalConfig *g, const char *name, UidRange *ret);
 /* What exec and health checks enter (SpawnExecParams.namespaces): the namespaces of leader that are not
  * ours, the user namespace first */
 uint64_t container_enter_namespaces(pid_t leader);

@@ -472,7 +472,13 @@ static int do_commit(const GlobalConfig *g, const char *name, const void *arg, v
         r = bound_mount_points(upper, &exclude);
         if (r < 0)
                 return log_oom();
-        r = image_commit(store, upper, base, a->new_ref, exclude, &res->ref, &e);
+        /* in a user namespace its files are owned by its range: back to the image's ids */
+        UidRange range;
+        ImageIdRange owners = {};
+        if (container_userns_range(g, name, &range) > 0)
+                owners = (ImageIdRange){ range.start, range.count };
+        r = image_commit_ids(store, upper, base, a->new_ref, exclude, owners.count > 0 ? &owners : NULL,
+                             &res->ref, &e);
         if (r < 0) {
                 _cleanup_free_ char *what =
                         strprintf("%s: cannot commit onto '%s' as '%s'", name, base, a->new_ref);
@@ -634,7 +640,7 @@ static int open_merged(char **layers, char *msg, size_t msg_size) {
         return fd;
 }
 
-_noreturn_ static void export_child(char **layers, int out_fd, int err_fd) {
+_noreturn_ static void export_child(char **layers, const ImageIdRange *owners, int out_fd, int err_fd) {
         char msg[512] = "";
         ImageError e = {};
         int dfd, r;
@@ -656,7 +662,7 @@ _noreturn_ static void export_child(char **layers, int out_fd, int err_fd) {
                 r = dfd;
                 goto fail;
         }
-        r = image_export_tree(dfd, out_fd, &e);
+        r = image_export_tree_ids(dfd, out_fd, owners, &e);
         if (r < 0) {
                 snprintf(msg, sizeof(msg), "write the tar%s%s%s%s", e.object ? ": " : "", strempty(e.object),
                          e.message ? ": " : "", strempty(e.message));
@@ -671,7 +677,7 @@ fail:
 }
 
 /* Forks the child that writes the tar to out_fd; returns 0 or -errno (logged) */
-static int export_to_fd(const char *name, char **layers, int out_fd) {
+static int export_to_fd(const char *name, char **layers, const ImageIdRange *owners, int out_fd) {
         _cleanup_close_pair_ int p[2] = { -EBADF, -EBADF };
         char buf[1024];
         size_t have = 0;
@@ -686,7 +692,7 @@ static int export_to_fd(const char *name, char **layers, int out_fd) {
                 return log_error_errno(errno, "%s: cannot fork: %m", name);
         if (pid == 0) {
                 p[0] = safe_close(p[0]);
-                export_child(layers, out_fd, p[1]);
+                export_child(layers, owners, out_fd, p[1]);
         }
         p[1] = safe_close(p[1]);
         for (;;) {
@@ -727,10 +733,15 @@ static int do_export(const GlobalConfig *g, const char *name, const void *arg, v
         r = collect_layers(g, name, &layers);
         if (r < 0)
                 return r;
+        /* in a user namespace its upper's files are owned by its range: back to the image's ids */
+        UidRange range;
+        ImageIdRange owners = {};
+        if (container_userns_range(g, name, &range) > 0)
+                owners = (ImageIdRange){ range.start, range.count };
         fd = a->open_output(a->userdata);
         if (fd < 0)
                 return fd;
-        return export_to_fd(name, layers, fd);
+        return export_to_fd(name, layers, owners.count > 0 ? &owners : NULL, fd);
 }
 
 int container_export(const GlobalConfig *g, const char *name, int (*open_output)(void *userdata),

@@ -9,6 +9,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "container-internal.h"
 #include "container.h"
@@ -109,4 +110,29 @@ int container_user_range(pid_t leader, uint32_t *ret_start, uint32_t *ret_count)
         *ret_start = (uint32_t) start;
         *ret_count = (uint32_t) count;
         return 1;
+}
+
+int container_userns_range(const GlobalConfig *g, const char *name, UidRange *ret) {
+        _cleanup_free_ char *dir = NULL;
+        UidLease *l = NULL;
+        size_t n = 0;
+        UidPool p;
+        int r;
+
+        if (pool_of(g, &dir, &p) < 0)
+                return -ENOMEM;
+        if (access(dir, F_OK) < 0)
+                return 0; /* no container ever had a range */
+        r = uidpool_list(&p, &l, &n);
+        if (r < 0)
+                return r;
+        r = 0;
+        for (size_t i = 0; i < n; i++)
+                if (streq(l[i].owner, name)) {
+                        *ret = l[i].range;
+                        r = 1;
+                        break;
+                }
+        uidpool_lease_array_free(l, n);
+        return r;
 }

@@ -34,7 +34,8 @@ typedef struct Inode {
 typedef struct Writer {
         struct archive *a;
         bool overlay_upper;
-        char *const *exclude; /* paths relative to the tree's top left out */
+        char *const *exclude;        /* paths relative to the tree's top left out */
+        uint32_t id_start, id_count; /* owners in [start, start + count) are written as owner - start */
         ImageError *error;
         Inode *inodes;
         size_t n_inodes, allocated;
@@ -137,6 +138,13 @@ static int hardlink_target(Writer *w, const struct stat *st, const char *path, c
         return 0;
 }
 
+/* A user namespace's range back to the image's ids: what its uid 0 wrote is owned by uid 0 again */
+static uint32_t unshift_id(const Writer *w, uint32_t id) {
+        if (w->id_count > 0 && id >= w->id_start && id - w->id_start < w->id_count)
+                return id - w->id_start;
+        return id;
+}
+
 /* Fills e for name (fd open if it is a file or directory) and writes its header. Returns 1 when it was
  * written as a hard link to an earlier entry (nothing follows), 0 when its data or children follow. */
 static int write_entry(Writer *w, struct archive_entry *e, int dfd, const char *name, int fd,
@@ -145,8 +153,8 @@ static int write_entry(Writer *w, struct archive_entry *e, int dfd, const char *
 
         sym_archive_entry_set_pathname(e, path);
         sym_archive_entry_set_mode(e, st->st_mode);
-        sym_archive_entry_set_uid(e, st->st_uid);
-        sym_archive_entry_set_gid(e, st->st_gid);
+        sym_archive_entry_set_uid(e, unshift_id(w, st->st_uid));
+        sym_archive_entry_set_gid(e, unshift_id(w, st->st_gid));
         sym_archive_entry_set_mtime(e, st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
 
         if (S_ISREG(st->st_mode) && st->st_nlink > 1) {
@@ -282,9 +290,14 @@ static la_ssize_t blob_write_cb(struct archive *a, void *userdata, const void *b
         return (la_ssize_t) n;
 }
 
-static int tree_to_tar(int dir_fd, bool overlay_upper, char *const *exclude, int out_fd, BlobWriter *bw,
-                       ImageError *error) {
+static int tree_to_tar(int dir_fd, bool overlay_upper, char *const *exclude, const ImageIdRange *ids,
+                       int out_fd, BlobWriter *bw, ImageError *error) {
         Writer w = { .overlay_upper = overlay_upper, .exclude = exclude, .error = error };
+
+        if (ids) {
+                w.id_start = ids->start;
+                w.id_count = ids->count;
+        }
         int r;
 
         r = image_dlopen_archive(error);
@@ -322,11 +335,20 @@ finish:
 }
 
 int image_export_tree(int dir_fd, int out_fd, ImageError *error) {
-        return tree_to_tar(dir_fd, false, NULL, out_fd, NULL, error);
+        return image_export_tree_ids(dir_fd, out_fd, NULL, error);
+}
+
+int image_export_tree_ids(int dir_fd, int out_fd, const ImageIdRange *ids, ImageError *error) {
+        return tree_to_tar(dir_fd, false, NULL, ids, out_fd, NULL, error);
 }
 
 int image_commit(ImageStore *s, const char *upper_dir, const char *base_ref, const char *new_ref,
                  char *const *exclude, char **ret_ref, ImageError *error) {
+        return image_commit_ids(s, upper_dir, base_ref, new_ref, exclude, NULL, ret_ref, error);
+}
+
+int image_commit_ids(ImageStore *s, const char *upper_dir, const char *base_ref, const char *new_ref,
+                     char *const *exclude, const ImageIdRange *owners, char **ret_ref, ImageError *error) {
         _cleanup_(blob_writer_done) BlobWriter bw = { .fd = -EBADF };
         _cleanup_(json_object_putp) json_object *config = NULL;
         _cleanup_(image_manifest_freep) ImageManifest *m = NULL;
@@ -370,7 +392,7 @@ int image_commit(ImageStore *s, const char *upper_dir, const char *base_ref, con
         r = blob_writer_begin(s, &bw);
         if (r < 0)
                 return r;
-        r = tree_to_tar(dfd, true, exclude, -EBADF, &bw, error);
+        r = tree_to_tar(dfd, true, exclude, owners, -EBADF, &bw, error);
         if (r < 0)
                 return r;
         r = blob_writer_commit(&bw, NULL, &diff_id, error);

@@ -212,10 +212,22 @@ int image_tag(ImageStore *s, const char *src, const char *dst, ImageError *error
 int image_commit(ImageStore *s, const char *upper_dir, const char *base_ref, const char *new_ref,
                  char *const *exclude, char **ret_ref, ImageError *error);
 
+/* Host ids that a user namespace's 0.. are: files owned by start + N are written as owned by N (what
+ * container root wrote in its upper directory goes back into the image as root's) */
+typedef struct ImageIdRange {
+        uint32_t start, count;
+} ImageIdRange;
+
+/* image_commit() of the upper directory of a container in a user namespace (ids may be NULL) */
+int image_commit_ids(ImageStore *s, const char *upper_dir, const char *base_ref, const char *new_ref,
+                     char *const *exclude, const ImageIdRange *ids, char **ret_ref, ImageError *error);
+
 /* Writes the tree below dir_fd (e.g. a container's mounted merged view) to out_fd as one uncompressed tar:
  * numeric owners, modes, mtimes, hardlinks, symlinks, devices, user.* and security.capability xattrs.
  * Symlinks are never followed; entries come sorted (same tree → same bytes). */
 int image_export_tree(int dir_fd, int out_fd, ImageError *error);
+/* The same with the owners of ids (may be NULL) shifted back, as image_commit_ids() */
+int image_export_tree_ids(int dir_fd, int out_fd, const ImageIdRange *ids, ImageError *error);
 
 /* Removes stale temporaries and every blob and layer no image in the index references. */
 typedef struct ImageGcStats {

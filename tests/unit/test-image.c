@@ -1035,6 +1035,68 @@ TEST(store_commit_and_export) {
         rm_dir(tmp);
 }
 
+/* Owners in a user namespace's range go back to the image's ids, in commit and export; owners outside it
+ * (a file the host put there) stay as they are */
+TEST(store_commit_and_export_user_range) {
+        require_root();
+        char *tmp = mkdtemp_dir();
+        _cleanup_free_ char *root = strjoin(tmp, "/store"), *upper = strjoin(tmp, "/upper");
+        _cleanup_(image_store_freep) ImageStore *s = NULL;
+        const TarEntry t[] = { { .path = "base", .type = AE_IFREG, .data = "b" } };
+        _cleanup_free_ char *tar = write_tar_file(tmp, "base.tar", t, ELEMENTSOF(t), NULL);
+        const ImageIdRange range = { 0x80000, 65536 };
+        ImageError e = {};
+        char *ref = NULL;
+        struct stat st;
+
+        ASSERT_OK(image_store_open(root, &s));
+        ASSERT_OK(image_import(s, tar, "base:1", NULL, NULL, NULL, NULL, &e));
+        _cleanup_free_ char *rootf = strjoin(upper, "/by-root"), *app = strjoin(upper, "/by-app"),
+                            *host = strjoin(upper, "/by-host");
+        ASSERT_OK(mkdir_p(upper, 0755));
+        ASSERT_OK(write_file_atomic(rootf, "r", 1, 0644));
+        ASSERT_OK(write_file_atomic(app, "a", 1, 0644));
+        ASSERT_OK(write_file_atomic(host, "h", 1, 0644));
+        ASSERT_OK(RET_NERRNO(chown(upper, range.start, range.start)));
+        ASSERT_OK(RET_NERRNO(chown(rootf, range.start, range.start)));
+        ASSERT_OK(RET_NERRNO(chown(app, range.start + 1000, range.start + 1000)));
+        ASSERT_OK(RET_NERRNO(chown(host, 4242, 4242)));
+
+        ASSERT_OK(image_commit_ids(s, upper, "base:1", "userns:1", NULL, &range, &ref, &e));
+        free(ref);
+        char **paths = NULL;
+        ASSERT_OK(image_resolve(s, "userns:1", &paths, NULL, NULL));
+        _cleanup_close_ int top = open(paths[0], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        ASSERT_OK(fstatat(top, "by-root", &st, AT_SYMLINK_NOFOLLOW));
+        ASSERT_EQ(st.st_uid, 0U);
+        ASSERT_EQ(st.st_gid, 0U);
+        ASSERT_OK(fstatat(top, "by-app", &st, AT_SYMLINK_NOFOLLOW));
+        ASSERT_EQ(st.st_uid, 1000U);
+        ASSERT_OK(fstatat(top, "by-host", &st, AT_SYMLINK_NOFOLLOW));
+        ASSERT_EQ(st.st_uid, 4242U);
+        strv_free(paths);
+
+        int out = memfd_create("export", MFD_CLOEXEC);
+        _cleanup_close_ int ufd = open(upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        ASSERT_OK(image_export_tree_ids(ufd, out, &range, &e));
+        ASSERT_OK(lseek(out, 0, SEEK_SET));
+        struct archive *a = archive_read_new();
+        struct archive_entry *ae;
+        archive_read_support_format_tar(a);
+        ASSERT_EQ(archive_read_open_fd(a, out, 10240), ARCHIVE_OK);
+        _cleanup_strv_free_ char **owners = NULL;
+        while (archive_read_next_header(a, &ae) == ARCHIVE_OK) {
+                char *o =
+                        strprintf("%s=%lld", archive_entry_pathname(ae), (long long) archive_entry_uid(ae));
+                ASSERT_OK(strv_consume(&owners, o));
+        }
+        archive_read_free(a);
+        safe_close(out);
+        _cleanup_free_ char *joined = strv_join(owners, " ");
+        ASSERT_STREQ(joined, "by-app=1000 by-host=4242 by-root=0");
+        rm_dir(tmp);
+}
+
 TEST(auth_challenge_parse) {
         AuthChallenge *c = NULL;
         size_t n = 0;
