@@ -608,10 +608,17 @@ static int up_plan_mounts(UpContext *u, UpLaunch *l) {
                         char *vp = strprintf("%s/volumes/%s", global_config_storage_root(u->g), m->source);
                         if (!vp || strv_consume(&l->volume_paths, vp) < 0)
                                 return log_oom();
+                        bool created = access(vp, F_OK) < 0 && errno == ENOENT;
                         r = mkdir_p(vp, 0755);
                         if (r < 0)
                                 return log_error_errno(r, "%s: mount[%zu]: cannot create volume '%s': %m",
                                                        u->name, i, vp);
+                        /* a volume made for a container in a user namespace is its root's (binds are
+                         * not idmapped: one that exists keeps its owner) */
+                        if (created && u->acquired_userns && chown(vp, u->userns.start, u->userns.start) < 0)
+                                return log_error_errno(
+                                        errno, "%s: mount[%zu]: cannot give volume '%s' to uid %u: %m",
+                                        u->name, i, vp, u->userns.start);
                         l->mounts[i].source = vp;
                 }
         }

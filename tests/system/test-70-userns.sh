@@ -3,7 +3,7 @@
 # security.user_namespace = "auto" (issue 16): two containers get disjoint ranges of host uids above
 # 65535, their root is that range's first uid on the host, the image's files are root's inside and
 # stay uid 0 on disk, what they write is owned by the range, a name gets its range back after down
-# and up, and exec joins the user namespace. With the capabilities that override file permissions
+# and up, a volume made for it is its root's, and exec joins the user namespace. With the capabilities that override file permissions
 # (and SYS_ADMIN, MKNOD), container root still cannot read
 # a root-owned 0600 host file bound in, write a read-only bind, or make a device node; the control
 # is the same container without a user namespace, which reads the file.
@@ -21,7 +21,7 @@ echo ro > host/ro
 make_toml() { # NAME USERNS
         cat > $1.toml <<E
 rootfs = "$R"
-command = ["/bin/sh", "-c", "echo made > /made; cat /secret > /tmp/read 2>&1; echo \$? > /read-rc; echo x > /ro 2>/dev/null; echo \$? > /ro-rc; mknod /dev/x c 1 3 2>/dev/null; echo \$? > /mknod-rc; exec sleep 1000"]
+command = ["/bin/sh", "-c", "echo made > /made; echo v > /data/v; cat /secret > /tmp/read 2>&1; echo \$? > /read-rc; echo x > /ro 2>/dev/null; echo \$? > /ro-rc; mknod /dev/x c 1 3 2>/dev/null; echo \$? > /mknod-rc; exec sleep 1000"]
 [network]
 mode = "none"
 [security]
@@ -34,6 +34,10 @@ target = "/secret"
 source = "$PWD/host/ro"
 target = "/ro"
 read_only = true
+[[mount]]
+type = "volume"
+source = "$1-vol"
+target = "/data"
 E
 }
 leader_of() { "$CBOX" status "$1" | sed -n 's/^ *Leader: *\([0-9]*\).*/\1/p'; }
@@ -68,6 +72,8 @@ assert_eq "$("$CBOX" exec t70a cat /proc/self/uid_map | tr -s ' ' | sed 's/^ //'
 assert_eq "$(stat -c %u "$R/bin/busybox")" 0 "the image stays owned by uid 0 on disk"
 assert_eq "$(stat -c %u /proc/$la/root/made)" "$sa" "a file made inside is owned by the range"
 assert_eq "$(stat -c %u /proc/$lb/root/made)" "$sb" "and in t70b by its range"
+assert_eq "$(stat -c %u:%g /var/lib/cbox/volumes/t70a-vol)" "$sa:$sa" "a volume made for it is its root's"
+assert_eq "$(stat -c %u /var/lib/cbox/volumes/t70a-vol/v)" "$sa" "what it writes there is its range's"
 
 # every capability, and still nothing of the host's beyond the range
 assert_eq "$(cat /proc/$lc/root/read-rc)" 0 "control: host root reads the 0600 file"
