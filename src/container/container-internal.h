@@ -19,7 +19,7 @@
 #define CONTAINER_UIDPOOL_START 0x80000U
 #define CONTAINER_UIDPOOL_COUNT (0x70000000U - 0x80000U)
 
-/* Leases name's range (the one it had, when still free). Logs. */
+/* Leases name's range (the one it holds: no write), for as long as its storage exists. Logs. */
 int container_userns_acquire(const GlobalConfig *g, const char *name, UidRange *ret);
 /* Releases name's range (kept for it), or with forget drops the memory of it (its storage is gone).
  * Best effort, logs. */

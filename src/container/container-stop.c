@@ -94,6 +94,7 @@ int container_down(const GlobalConfig *g, const char *name, bool volumes) {
                         r = rm_rf_at(AT_FDCWD, sd);
                         if (r < 0)
                                 return log_error_errno(r, "%s: cannot remove '%s': %m", name, sd);
+                        container_userns_release(g, name, true);
                         return 0;
                 }
                 return log_error_errno(r, "%s: no such container", name);

@@ -881,6 +881,7 @@ static int gc_container(const GlobalConfig *g, const char *cdir, const char *nam
                 r = log_error_errno(r, "%s: cannot remove '%s': %m", name, sd);
                 goto finish;
         }
+        container_userns_release(g, name, true); /* nothing is owned by its range any more */
         t->containers_removed++;
         t->bytes += bytes;
         r = add_item(t, name, sd, TAKE_PTR(ref), true) < 0 ? log_oom() : 1;

@@ -187,8 +187,6 @@ int container_release_runtime_full(const GlobalConfig *g, sd_bus *bus, const cha
                 if (wait_companion)
                         container_stop_companion(bus, name);
         }
-        /* its range of uids stays remembered for it (none held: nothing happens) */
-        container_userns_release(g, name, false);
         /* No unit (never got one, or no systemd): kill the leader ourselves; the pid namespace dies with it
          */
         if (s && s->leader_pid > 0 && state_leader_alive(s)) {

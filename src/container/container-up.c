@@ -175,8 +175,9 @@ static void up_undo(UpContext *u) {
                 bus_error_done(&e);
         }
         u->state_fd = safe_close(u->state_fd);
-        if (u->acquired_userns)
-                container_userns_release(u->g, u->name, false);
+        /* a range stays held while the storage its files are in does */
+        if (u->acquired_userns && u->created_storage_dir)
+                container_userns_release(u->g, u->name, true);
         if (u->created_state_dir)
                 (void) state_dir_remove(global_config_run_root(u->g), u->name);
         if (u->created_storage_dir)

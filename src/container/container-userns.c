@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 /* security.user_namespace = "auto" (issue 16): each container's range of host uids and gids, leased
- * from the pool in <storage_root>/uidpool under its name (uidpool/), released when the container is,
- * and given back to the same name at its next up while nobody else took it, so that its upper layer
- * keeps its owners. */
+ * from the pool in <storage_root>/uidpool under its name (uidpool/) and held for as long as its
+ * storage (upper directory, volumes made for it) exists: down keeps it, down --volumes and gc's
+ * removal of the storage forget it. Not released to "kept" at every down: the flip and its undo at
+ * the next up would each rewrite the pool file with an fsync (5.6 ms here), for a difference that
+ * only shows when all of the pool's 28,664 blocks are taken. */
 
 #include <errno.h>
 #include <sched.h>

@@ -90,7 +90,10 @@ read -r _ sa2 _ <<<"$(range_of "$(leader_of t70a)")"
 assert_eq "$sa2" "$sa" "t70a gets its range back"
 assert_eq "$("$CBOX" exec t70a cat /made)" made "its upper layer is still its own"
 
-for n in t70a t70b t70c; do "$CBOX" down --volumes $n > /dev/null || fail "down $n"; done
+# down keeps the range held (its upper still has its files); down --volumes then forgets it
+"$CBOX" down t70a > /dev/null || fail "down t70a"
+assert_match "$(cat /var/lib/cbox/uidpool/leases)" "held $sa 65536 t70a" "down keeps t70a's range"
+for n in t70a t70b t70c; do "$CBOX" down --volumes $n > /dev/null || fail "down --volumes $n"; done
 leases=/var/lib/cbox/uidpool/leases
 [ -f $leases ] || fail "no $leases"
 info "leases after down --volumes: $(tr '\n' ';' < $leases)"
