@@ -3,8 +3,8 @@
 # security.user_namespace = "auto" (issue 16): two containers get disjoint ranges of host uids above
 # 65535, their root is that range's first uid on the host, the image's files are root's inside and
 # stay uid 0 on disk, what they write is owned by the range, a name gets its range back after down
-# and up, a volume made for it is its root's, and exec joins the user namespace. With the capabilities that override file permissions
-# (and SYS_ADMIN, MKNOD), container root still cannot read
+# and up, a volume made for it is its root's, and exec joins the user namespace. With every
+# capability added, container root still cannot read
 # a root-owned 0600 host file bound in, write a read-only bind, or make a device node; the control
 # is the same container without a user namespace, which reads the file.
 # cbox-test-timeout: 300
@@ -26,7 +26,7 @@ command = ["/bin/sh", "-c", "echo made > /made; echo v > /data/v; cat /secret > 
 mode = "none"
 [security]
 user_namespace = $2
-capabilities.add = ["CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_CHOWN", "CAP_MKNOD", "CAP_SYS_ADMIN"]
+capabilities.add = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE"]
 [[mount]]
 source = "$PWD/host/secret"
 target = "/secret"
