@@ -40,17 +40,6 @@ static int print_json(const ContainerInfo *l, size_t n) {
                 json_object_object_add(o, "leader",
                                        l[i].status == CONTAINER_RUNNING ? json_object_new_int(s->leader_pid)
                                                                         : NULL);
-                uint32_t ustart, ucount;
-                json_object *ur = NULL;
-                if (l[i].status == CONTAINER_RUNNING &&
-                    container_user_range(s->leader_pid, &ustart, &ucount) > 0) {
-                        ur = json_object_new_object();
-                        if (ur) {
-                                json_object_object_add(ur, "start", json_object_new_int64(ustart));
-                                json_object_object_add(ur, "count", json_object_new_int64(ucount));
-                        }
-                }
-                json_object_object_add(o, "user_range", ur);
                 json_object_object_add(o, "exit_code",
                                        s->exit_set ? json_object_new_int(s->exit_status) : NULL);
                 json_object_object_add(o, "exit_time_usec",
@@ -68,6 +57,18 @@ static int print_json(const ContainerInfo *l, size_t n) {
                 json_object_object_add(o, "config",
                                        s->config_path ? json_object_new_string(s->config_path) : NULL);
                 json_object_object_add(o, "rootfs", s->rootfs ? json_object_new_string(s->rootfs) : NULL);
+                /* last: scripts match the fields before it in order */
+                uint32_t ustart, ucount;
+                json_object *ur = NULL;
+                if (l[i].status == CONTAINER_RUNNING &&
+                    container_user_range(s->leader_pid, &ustart, &ucount) > 0) {
+                        ur = json_object_new_object();
+                        if (ur) {
+                                json_object_object_add(ur, "start", json_object_new_int64(ustart));
+                                json_object_object_add(ur, "count", json_object_new_int64(ucount));
+                        }
+                }
+                json_object_object_add(o, "user_range", ur);
                 json_object_array_add(a, o);
         }
         puts(json_object_to_json_string_ext(a, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
