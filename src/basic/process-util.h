@@ -18,3 +18,8 @@ int proc_get_start_time(pid_t pid, uint64_t *ret);
  * have been reused): the pidfd pins the process, so the start time read after opening it is its own.
  * -ESRCH when the process is gone or is another one. */
 int pidfd_open_pinned(pid_t pid, uint64_t start_time, int *ret);
+
+/* In a user namespace entered or created with the host's uid (which is not mapped there): uid and gid 0
+ * of the namespace, without the host's supplementary groups, so that what is created from then on
+ * belongs to its range. -errno. */
+int userns_become_root(void);

@@ -21,9 +21,8 @@
 
 /* Leases name's range (the one it holds: no write), for as long as its storage exists. Logs. */
 int container_userns_acquire(const GlobalConfig *g, const char *name, UidRange *ret);
-/* Releases name's range (kept for it), or with forget drops the memory of it (its storage is gone).
- * Best effort, logs. */
-void container_userns_release(const GlobalConfig *g, const char *name, bool forget);
+/* Forgets name's range (its storage is gone). Best effort, logs. */
+void container_userns_forget(const GlobalConfig *g, const char *name);
 /* The range name holds or is kept for (what its upper directory's files are owned by): 1 with it, 0 when
  * it has none, -errno. No logging. */
 int container_userns_range(const GlobalConfig *g, const char *name, UidRange *ret);

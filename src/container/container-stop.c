@@ -94,7 +94,7 @@ int container_down(const GlobalConfig *g, const char *name, bool volumes) {
                         r = rm_rf_at(AT_FDCWD, sd);
                         if (r < 0)
                                 return log_error_errno(r, "%s: cannot remove '%s': %m", name, sd);
-                        container_userns_release(g, name, true);
+                        container_userns_forget(g, name);
                         return 0;
                 }
                 return log_error_errno(r, "%s: no such container", name);
@@ -121,7 +121,7 @@ int container_down(const GlobalConfig *g, const char *name, bool volumes) {
                         log_error_errno(r, "%s: cannot remove its storage: %m", name);
                         goto finish;
                 }
-                container_userns_release(g, name, true); /* nothing is owned by its range any more */
+                container_userns_forget(g, name); /* nothing is owned by its range any more */
                 r = 0;
         }
 finish:

@@ -446,6 +446,17 @@ static int commit_source(const GlobalConfig *g, const char *name, bool warn_runn
         return 0;
 }
 
+/* In a user namespace a container's upper files are owned by its range: commit and export write them
+ * back with the image's ids. NULL when it has no range. */
+static const ImageIdRange *owners_of(const GlobalConfig *g, const char *name, ImageIdRange *buf) {
+        UidRange range;
+
+        if (container_userns_range(g, name, &range) <= 0)
+                return NULL;
+        *buf = (ImageIdRange){ range.start, range.count };
+        return buf;
+}
+
 typedef struct CommitArgs {
         const char *new_ref;
         bool quiet;
@@ -472,13 +483,9 @@ static int do_commit(const GlobalConfig *g, const char *name, const void *arg, v
         r = bound_mount_points(upper, &exclude);
         if (r < 0)
                 return log_oom();
-        /* in a user namespace its files are owned by its range: back to the image's ids */
-        UidRange range;
-        ImageIdRange owners = {};
-        if (container_userns_range(g, name, &range) > 0)
-                owners = (ImageIdRange){ range.start, range.count };
-        r = image_commit_ids(store, upper, base, a->new_ref, exclude, owners.count > 0 ? &owners : NULL,
-                             &res->ref, &e);
+        ImageIdRange owners;
+        r = image_commit_ids(store, upper, base, a->new_ref, exclude, owners_of(g, name, &owners), &res->ref,
+                             &e);
         if (r < 0) {
                 _cleanup_free_ char *what =
                         strprintf("%s: cannot commit onto '%s' as '%s'", name, base, a->new_ref);
@@ -733,15 +740,12 @@ static int do_export(const GlobalConfig *g, const char *name, const void *arg, v
         r = collect_layers(g, name, &layers);
         if (r < 0)
                 return r;
-        /* in a user namespace its upper's files are owned by its range: back to the image's ids */
-        UidRange range;
-        ImageIdRange owners = {};
-        if (container_userns_range(g, name, &range) > 0)
-                owners = (ImageIdRange){ range.start, range.count };
+        ImageIdRange owners;
+        const ImageIdRange *o = owners_of(g, name, &owners);
         fd = a->open_output(a->userdata);
         if (fd < 0)
                 return fd;
-        return export_to_fd(name, layers, owners.count > 0 ? &owners : NULL, fd);
+        return export_to_fd(name, layers, o, fd);
 }
 
 int container_export(const GlobalConfig *g, const char *name, int (*open_output)(void *userdata),
@@ -881,7 +885,7 @@ static int gc_container(const GlobalConfig *g, const char *cdir, const char *nam
                 r = log_error_errno(r, "%s: cannot remove '%s': %m", name, sd);
                 goto finish;
         }
-        container_userns_release(g, name, true); /* nothing is owned by its range any more */
+        container_userns_forget(g, name); /* nothing is owned by its range any more */
         t->containers_removed++;
         t->bytes += bytes;
         r = add_item(t, name, sd, TAKE_PTR(ref), true) < 0 ? log_oom() : 1;

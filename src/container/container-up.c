@@ -62,8 +62,8 @@ typedef struct UpContext {
         bool write_etc_files;
         bool write_hostname_file;
         SeccompProgram seccomp; /* empty when unconfined */
-        /* security.user_namespace: its range, and the root made for it, handed over at the release */
-        bool acquired_userns;
+        /* security.user_namespace: its range (count 0: none), and the root made for it, handed over at
+         * the release */
         UidRange userns;
         int root_mount_fd;
 
@@ -176,8 +176,8 @@ static void up_undo(UpContext *u) {
         }
         u->state_fd = safe_close(u->state_fd);
         /* a range stays held while the storage its files are in does */
-        if (u->acquired_userns && u->created_storage_dir)
-                container_userns_release(u->g, u->name, true);
+        if (u->userns.count > 0 && u->created_storage_dir)
+                container_userns_forget(u->g, u->name);
         if (u->created_state_dir)
                 (void) state_dir_remove(global_config_run_root(u->g), u->name);
         if (u->created_storage_dir)
@@ -334,7 +334,6 @@ static int up_acquire_userns(UpContext *u) {
         r = container_userns_acquire(u->g, u->name, &u->userns);
         if (r < 0)
                 return r;
-        u->acquired_userns = true;
         if (chown(u->upper, u->userns.start, u->userns.start) < 0)
                 return log_error_errno(errno, "%s: cannot give '%s' to uid %u: %m", u->name, u->upper,
                                        u->userns.start);
@@ -616,7 +615,8 @@ static int up_plan_mounts(UpContext *u, UpLaunch *l) {
                                                        u->name, i, vp);
                         /* a volume made for a container in a user namespace is its root's (binds are
                          * not idmapped: one that exists keeps its owner) */
-                        if (created && u->acquired_userns && chown(vp, u->userns.start, u->userns.start) < 0)
+                        if (created && u->userns.count > 0 &&
+                            chown(vp, u->userns.start, u->userns.start) < 0)
                                 return log_error_errno(
                                         errno, "%s: mount[%zu]: cannot give volume '%s' to uid %u: %m",
                                         u->name, i, vp, u->userns.start);
@@ -703,7 +703,7 @@ static int up_spawn(UpContext *u, UpLaunch *l) {
                 .n_keep_fds = (size_t) l->n_keep,
                 .tty = u->o->foreground && u->o->tty,
         };
-        if (u->acquired_userns) {
+        if (u->userns.count > 0) {
                 sp.userns_start = u->userns.start;
                 sp.userns_count = u->userns.count;
                 sp.release_fd = &cs.rootfs.root_mount_fd; /* the child's copy of cs, set at the "go" */
@@ -713,7 +713,7 @@ static int up_spawn(UpContext *u, UpLaunch *l) {
         r = spawn_container(&sp, &u->child);
         if (r < 0)
                 return log_error_errno(r, "%s: failed to spawn the container: %m", u->name);
-        if (u->acquired_userns) {
+        if (u->userns.count > 0) {
                 r = up_make_userns_root(u, &cs.rootfs);
                 if (r < 0)
                         return r;

@@ -48,7 +48,7 @@ int container_userns_acquire(const GlobalConfig *g, const char *name, UidRange *
         return 0;
 }
 
-void container_userns_release(const GlobalConfig *g, const char *name, bool forget) {
+void container_userns_forget(const GlobalConfig *g, const char *name) {
         _cleanup_free_ char *dir = NULL;
         UidPool p;
         int r;
@@ -57,10 +57,9 @@ void container_userns_release(const GlobalConfig *g, const char *name, bool forg
                 (void) log_oom();
                 return;
         }
-        r = forget ? uidpool_forget(&p, name) : uidpool_release(&p, name);
+        r = uidpool_forget(&p, name);
         if (r < 0 && r != -ENOENT)
-                log_warning_errno(r, "%s: cannot release its range of uids in '%s', ignoring: %m", name,
-                                  dir);
+                log_warning_errno(r, "%s: cannot forget its range of uids in '%s', ignoring: %m", name, dir);
 }
 
 /* The namespaces of leader that are not ours: SPAWN_NAMESPACES_DEFAULT's and the user namespace. The

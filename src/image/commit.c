@@ -34,8 +34,8 @@ typedef struct Inode {
 typedef struct Writer {
         struct archive *a;
         bool overlay_upper;
-        char *const *exclude;        /* paths relative to the tree's top left out */
-        uint32_t id_start, id_count; /* owners in [start, start + count) are written as owner - start */
+        char *const *exclude; /* paths relative to the tree's top left out */
+        ImageIdRange ids;     /* owners in [start, start + count) are written as owner - start */
         ImageError *error;
         Inode *inodes;
         size_t n_inodes, allocated;
@@ -140,8 +140,8 @@ static int hardlink_target(Writer *w, const struct stat *st, const char *path, c
 
 /* A user namespace's range back to the image's ids: what its uid 0 wrote is owned by uid 0 again */
 static uint32_t unshift_id(const Writer *w, uint32_t id) {
-        if (w->id_count > 0 && id >= w->id_start && id - w->id_start < w->id_count)
-                return id - w->id_start;
+        if (id >= w->ids.start && id - w->ids.start < w->ids.count)
+                return id - w->ids.start;
         return id;
 }
 
@@ -292,12 +292,10 @@ static la_ssize_t blob_write_cb(struct archive *a, void *userdata, const void *b
 
 static int tree_to_tar(int dir_fd, bool overlay_upper, char *const *exclude, const ImageIdRange *ids,
                        int out_fd, BlobWriter *bw, ImageError *error) {
-        Writer w = { .overlay_upper = overlay_upper, .exclude = exclude, .error = error };
-
-        if (ids) {
-                w.id_start = ids->start;
-                w.id_count = ids->count;
-        }
+        Writer w = { .overlay_upper = overlay_upper,
+                     .exclude = exclude,
+                     .ids = ids ? *ids : (ImageIdRange){},
+                     .error = error };
         int r;
 
         r = image_dlopen_archive(error);

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <fcntl.h>
-#include <grp.h>
 #include <inttypes.h>
 #include <linux/openat2.h>
 #include <stdarg.h>
@@ -19,6 +18,7 @@
 #include <unistd.h>
 
 #include "fd-util.h"
+#include "process-util.h"
 #include "rootfs.h"
 #include "string-util.h"
 
@@ -253,6 +253,19 @@ static int check_layer_path(const char *p) {
         return 0;
 }
 
+/* Every layer, and the upper and work directories when set, can be named in overlay options */
+static int check_layer_paths(Ctx *c, const RootfsParams *p) {
+        for (size_t i = 0; i < p->n_lower_dirs; i++)
+                if (check_layer_path(p->lower_dirs[i]) < 0)
+                        return fail(c, -EINVAL, "use layer '%s' (an absolute path without ':' ',' '\\')",
+                                    strna(p->lower_dirs[i]));
+        if (p->upper_dir && (check_layer_path(p->upper_dir) < 0 || check_layer_path(p->work_dir) < 0))
+                return fail(c, -EINVAL,
+                            "use upper/work directory '%s' (an absolute path without ':' ',' '\\')",
+                            p->upper_dir);
+        return 0;
+}
+
 /* The kernel copies each fsconfig() string value into a buffer of at most 256 bytes (strndup_user),
  * so "lowerdir=a:b:c" of three store paths is already too long. Kernels since 6.8 take one layer per
  * "lowerdir+" call; before that, the only way past 256 bytes is the classic mount(2) data page. */
@@ -373,14 +386,9 @@ static int mount_root(Ctx *c, const RootfsParams *p) {
                 return r;
         }
 
-        for (size_t i = 0; i < p->n_lower_dirs; i++)
-                if (check_layer_path(p->lower_dirs[i]) < 0)
-                        return fail(c, -EINVAL, "use layer '%s' (an absolute path without ':' ',' '\\')",
-                                    strna(p->lower_dirs[i]));
-        if (p->upper_dir && (check_layer_path(p->upper_dir) < 0 || check_layer_path(p->work_dir) < 0))
-                return fail(c, -EINVAL,
-                            "use upper/work directory '%s' (an absolute path without ':' ',' '\\')",
-                            p->upper_dir);
+        r = check_layer_paths(c, p);
+        if (r < 0)
+                return r;
 
         if (p->overlay_api != ROOTFS_OVERLAY_DATA_PAGE) {
                 mfd = overlay_make_lowerdir_plus(c, p);
@@ -414,15 +422,10 @@ static int check_idmapped_root_params(Ctx *c, const RootfsParams *p) {
         if (p->n_lower_dirs == 0 || !p->lower_dirs || p->n_lower_dirs > ROOTFS_LOWER_DIRS_MAX)
                 return fail(c, p->n_lower_dirs == 0 ? -EINVAL : -E2BIG,
                             "set up the root: %zu layers (1 to %d)", p->n_lower_dirs, ROOTFS_LOWER_DIRS_MAX);
-        if (!p->upper_dir || !p->work_dir || check_layer_path(p->upper_dir) < 0 ||
-            check_layer_path(p->work_dir) < 0)
+        if (!p->upper_dir || !p->work_dir)
                 return fail(c, -EINVAL,
                             "set up the root: a user namespace needs upper and work directories");
-        for (size_t i = 0; i < p->n_lower_dirs; i++)
-                if (check_layer_path(p->lower_dirs[i]) < 0)
-                        return fail(c, -EINVAL, "use layer '%s' (an absolute path without ':' ',' '\\')",
-                                    strna(p->lower_dirs[i]));
-        return 0;
+        return check_layer_paths(c, p);
 }
 
 /* In a private mount namespace of a forked helper (so nothing shows in the host's), with the target
@@ -939,12 +942,6 @@ static int open_bind_sources(Ctx *c, const RootfsParams *p, int **ret) {
         return 0;
 }
 
-static int become_userns_root(Ctx *c) {
-        if (setgroups(0, NULL) < 0 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
-                return fail(c, -errno, "become root of the user namespace");
-        return 0;
-}
-
 static int setup_in_root(Ctx *c, const RootfsParams *p, int root_fd, int *src_fds);
 
 int rootfs_setup(const RootfsParams *p, char *msg, size_t msg_size) {
@@ -981,9 +978,11 @@ int rootfs_setup(const RootfsParams *p, char *msg, size_t msg_size) {
                 goto finish;
         }
         if (p->userns) {
-                r = become_userns_root(&c);
-                if (r < 0)
+                r = userns_become_root();
+                if (r < 0) {
+                        r = fail(&c, r, "become root of the user namespace");
                         goto finish;
+                }
         }
         r = setup_in_root(&c, p, root_fd, src_fds);
 finish:

@@ -770,24 +770,6 @@ int spawn_child_close_other_fds(const int *keep, size_t n_keep, SpawnWireError *
         return close_fds_except(keep, n_keep, 0, false, err);
 }
 
-/* In the user namespace the parent mapped: uid and gid 0 (host userns_start) instead of the
- * host's root, which is not mapped there, with no supplementary group of the host's */
-static int become_userns_root(SpawnWireError *err) {
-        int r;
-
-        if (setgroups(0, NULL) < 0) {
-                r = -errno;
-                error_set(err, r, "drop the host's groups in the user namespace");
-                return r;
-        }
-        if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
-                r = -errno;
-                error_set(err, r, "become root of the user namespace");
-                return r;
-        }
-        return 0;
-}
-
 static _noreturn_ void child_main(const SpawnParams *p, int sync_fd) {
         _cleanup_strv_free_ char **env = NULL;
         SpawnWireError err = {};
@@ -855,8 +837,13 @@ static _noreturn_ void child_main(const SpawnParams *p, int sync_fd) {
         /* Until here the host's uid 0 (not mapped in the namespace, but the owner of root's 0700
          * directories, which child_setup may have to pass); rootfs_setup() becomes root of the
          * namespace itself once it opened those paths */
-        if (p->userns_count > 0 && become_userns_root(&err) < 0)
-                spawn_child_fail(sync_fd, &err);
+        if (p->userns_count > 0) {
+                r = userns_become_root();
+                if (r < 0) {
+                        error_set(&err, r, "become root of the user namespace");
+                        spawn_child_fail(sync_fd, &err);
+                }
+        }
 
         /* On a terminal: a pty of the container's own, from its devpts (we are in its root now), is
          * our controlling terminal and stdio, and the parent relays the caller's terminal to it */
